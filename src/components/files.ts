@@ -1,0 +1,59 @@
+// Files on the node: one remote command per file, written atomically, removed on delete.
+import * as pulumi from "@pulumi/pulumi";
+import { remote, types } from "@pulumi/command";
+import { contentHash, RenderedFile } from "../render";
+
+/** Child-name suffix for a file: its path, made name-safe ("/etc/knot/knot.conf" → "etc-knot-knot.conf"). */
+export function fileRole(path: string): string {
+  return path.replace(/^\//, "").replace(/[^A-Za-z0-9._-]+/g, "-");
+}
+
+/** Shell that installs stdin at $path with its mode and owner, via a temp file and rename. */
+export function installScript(file: RenderedFile): string {
+  const dir = file.path.replace(/\/[^/]+$/, "") || "/";
+  return [
+    "set -eu",
+    `mkdir -p '${dir}'`,
+    `tmp=$(mktemp '${file.path}.boreal.XXXXXX')`,
+    `cat > "$tmp"`,
+    `chmod ${file.mode} "$tmp"`,
+    `chown ${file.owner} "$tmp"`,
+    `mv -f "$tmp" '${file.path}'`,
+  ].join("\n");
+}
+
+export function removeScript(file: RenderedFile): string {
+  return `rm -f '${file.path}'`;
+}
+
+export interface NodeFilesArgs {
+  files: RenderedFile[];
+  connection: types.input.remote.ConnectionArgs;
+}
+
+/** Creates the file commands as children of `parent`, named `${name}-file-<path>`. */
+export function nodeFiles(name: string, args: NodeFilesArgs, opts: pulumi.CustomResourceOptions): remote.Command[] {
+  return args.files.map(
+    (file) =>
+      new remote.Command(
+        `${name}-file-${fileRole(file.path)}`,
+        {
+          connection: args.connection,
+          create: installScript(file),
+          // With an update command, a changed trigger rewrites the file in place instead of
+          // replacing the resource (whose delete would remove the new file).
+          update: installScript(file),
+          delete: removeScript(file),
+          stdin: file.content,
+          triggers: [contentHash(file.content)],
+          // stdin is the file: keep it out of the logs, they would only repeat it.
+          logging: "stderr",
+        },
+        opts,
+      ),
+  );
+}
+
+export function hashesOf(files: RenderedFile[]): string[] {
+  return files.map((f) => `${f.path}:${contentHash(f.content)}`);
+}

@@ -1,0 +1,22 @@
+// The one SSH connection helper for remote commands: every connection pins the host key.
+import * as pulumi from "@pulumi/pulumi";
+import type { types } from "@pulumi/command";
+import type { NodeSpec } from "../config/stack";
+
+export type SshTarget = Omit<NodeSpec["ssh"], "privateKey">;
+
+/** Waiting for a fresh server: up to ~5 minutes of retries, 15 s per attempt. */
+export const DIAL_ERROR_LIMIT = 20;
+export const PER_DIAL_TIMEOUT_SECONDS = 15;
+
+export function sshConnection(target: SshTarget, privateKey: pulumi.Input<string>): types.input.remote.ConnectionArgs {
+  return {
+    host: target.host,
+    port: target.port,
+    user: target.user,
+    privateKey: pulumi.secret(privateKey),
+    hostKey: target.hostKey,
+    dialErrorLimit: DIAL_ERROR_LIMIT,
+    perDialTimeout: PER_DIAL_TIMEOUT_SECONDS,
+  };
+}

@@ -1,0 +1,69 @@
+import { z } from "zod";
+
+/** One problem in the user's input: where it is, what is wrong, how to fix it. */
+export interface ConfigProblem {
+  /** File or config namespace the problem is in, e.g. `stack config` or `registry/nodes/a1.yaml`. */
+  source: string;
+  /** Dotted key inside the source, e.g. `boreal:ssh.hostKey`. */
+  key: string;
+  message: string;
+  fix: string;
+}
+
+/** Raised for bad input; carries every problem found, never a stack trace for the user. */
+export class BorealConfigError extends Error {
+  constructor(readonly problems: ConfigProblem[]) {
+    super(formatProblems(problems));
+    this.name = "BorealConfigError";
+  }
+}
+
+export function formatProblems(problems: ConfigProblem[]): string {
+  const lines = problems.map((p) => `  - ${p.source}: ${p.key}: ${p.message}\n    fix: ${p.fix}`);
+  const noun = problems.length === 1 ? "problem" : "problems";
+  return `boreal-kit found ${problems.length} ${noun} in its input:\n${lines.join("\n")}`;
+}
+
+/**
+ * zod issues → problems. A schema attaches its fix to an issue through the message,
+ * written as "what is wrong || how to fix it".
+ */
+export function problemsFromZod(error: z.ZodError, source: string, keyPrefix: string): ConfigProblem[] {
+  return error.issues.map((issue) => {
+    const key = joinKey(keyPrefix, issue.path);
+    if (issue.code === "unrecognized_keys") {
+      const keys = issue.keys.join(", ");
+      return {
+        source,
+        key: joinKey(key, []),
+        message: `unknown field(s) ${keys}`,
+        fix: `remove ${keys} or check its spelling against the README's reference`,
+      };
+    }
+    const [message, fix] = splitFix(issue.message);
+    return { source, key, message, fix: fix ?? defaultFix(issue) };
+  });
+}
+
+function splitFix(message: string): [string, string | undefined] {
+  const at = message.indexOf(" || ");
+  return at < 0 ? [message, undefined] : [message.slice(0, at), message.slice(at + 4)];
+}
+
+function defaultFix(issue: z.core.$ZodIssue): string {
+  if (issue.code === "invalid_type" && /received undefined/.test(issue.message)) {
+    return "set it; see the README's configuration reference";
+  }
+  return "correct the value; see the README's configuration reference";
+}
+
+function joinKey(prefix: string, path: PropertyKey[]): string {
+  const rest = path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("");
+  if (!prefix || prefix.endsWith(":")) return prefix + (rest.replace(/^\./, "") || (prefix ? "" : "(root)"));
+  return prefix + rest;
+}
+
+/** Attach a fix to a zod message. */
+export function withFix(message: string, fix: string): string {
+  return `${message} || ${fix}`;
+}

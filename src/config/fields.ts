@@ -1,0 +1,72 @@
+// Field schemas shared by the stack config and the registry, each with its own fix.
+import { isIP } from "node:net";
+import { z } from "zod";
+import { withFix } from "./errors";
+
+export const slug = (what: string) =>
+  z
+    .string({ error: withFix(`${what} must be a string`, `set ${what} to a short name such as "coop-a"`) })
+    .regex(
+      /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/,
+      withFix(
+        `${what} must be 1-32 lowercase letters, digits or inner hyphens`,
+        `use a DNS-safe name such as "coop-a" (it becomes part of host and zone names)`,
+      ),
+    );
+
+/** A DNS zone name, stored fully qualified (trailing dot). */
+export const zoneName = z
+  .string({ error: withFix("a zone must be a string", 'write zones as names such as "coop-a.example."') })
+  .transform((name) => name.toLowerCase())
+  .refine(
+    (name) => /^([a-z0-9_]([a-z0-9-]{0,61}[a-z0-9])?\.)+$/.test(name.endsWith(".") ? name : `${name}.`) && name.length <= 253,
+    withFix("not a valid DNS zone name", 'use letters, digits and hyphens between dots, e.g. "coop-a.example."'),
+  )
+  .transform((name) => (name.endsWith(".") ? name : `${name}.`));
+
+export const port = (what: string) =>
+  z
+    .number({ error: withFix(`${what} must be a number`, `set ${what} to a port number between 1 and 65535`) })
+    .int(withFix(`${what} must be a whole number`, `set ${what} to a port number between 1 and 65535`))
+    .min(1, withFix(`${what} must be at least 1`, `set ${what} to a port number between 1 and 65535`))
+    .max(65535, withFix(`${what} must be at most 65535`, `set ${what} to a port number between 1 and 65535`));
+
+/** host:port where host is an IP literal or a DNS name; IPv6 in brackets. */
+export const endpoint = (what: string) =>
+  z
+    .string({ error: withFix(`${what} must be a string`, `set ${what} to "host:port", e.g. "203.0.113.10:51820"`) })
+    .refine(
+      (text) => parseEndpoint(text) !== undefined,
+      withFix(
+        `${what} must be "host:port" (IPv6 as "[addr]:port")`,
+        `set ${what} to the address peers reach this node's WireGuard on, e.g. "203.0.113.10:51820"`,
+      ),
+    );
+
+export function parseEndpoint(text: string): { host: string; port: number } | undefined {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\[\]\s]+)):(\d{1,5})$/.exec(text);
+  if (!m) return undefined;
+  const host = m[1] ?? m[2];
+  const portNumber = Number(m[3]);
+  if (portNumber < 1 || portNumber > 65535) return undefined;
+  if (m[1] !== undefined && isIP(host) !== 6) return undefined;
+  if (m[2] !== undefined && isIP(host) !== 4 && !/^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]*[a-z0-9])?$/i.test(host)) {
+    return undefined;
+  }
+  return { host, port: portNumber };
+}
+
+/** A WireGuard key: 32 bytes, base64. */
+export const wireguardKey = (what: string) =>
+  z
+    .string({ error: withFix(`${what} must be a string`, "paste the output of `wg pubkey` (44 characters ending in '=')") })
+    .refine(
+      (text) => /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/.test(text) && Buffer.from(text, "base64").length === 32,
+      withFix(`${what} is not a WireGuard key (32 bytes, base64)`, "paste the output of `wg pubkey` (44 characters ending in '=')"),
+    );
+
+export const ipv4 = (what: string) =>
+  z.string().refine((t) => isIP(t) === 4, withFix(`${what} is not an IPv4 address`, `write ${what} as e.g. "100.64.0.1"`));
+
+export const ipv6 = (what: string) =>
+  z.string().refine((t) => isIP(t) === 6, withFix(`${what} is not an IPv6 address`, `write ${what} as e.g. "fd42:b0:ea1::1"`));

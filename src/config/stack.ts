@@ -1,0 +1,131 @@
+// The member's stack config (namespace `boreal:`), validated as a whole.
+import { z } from "zod";
+import { BorealConfigError, ConfigProblem, problemsFromZod, withFix } from "./errors";
+import { endpoint, ipv4, ipv6, port, slug, zoneName } from "./fields";
+
+const SOURCE = "stack config";
+
+const sshSchema = z.strictObject(
+  {
+    host: z
+      .string({ error: withFix("missing", 'set it: pulumi config set --path boreal:ssh.host 203.0.113.10') })
+      .min(1, withFix("is empty", "set it to the server's address or DNS name")),
+    port: port("boreal:ssh.port").default(22),
+    user: z.string().min(1, withFix("is empty", 'set it to the SSH user, usually "root"')).default("root"),
+    privateKey: z
+      .string({
+        error: withFix(
+          "missing",
+          "set it as a secret from your key file: pulumi config set --secret --path boreal:ssh.privateKey < ~/.ssh/id_ed25519",
+        ),
+      })
+      .refine(
+        (key) => /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(key),
+        withFix(
+          "is not a private key (expected the key's contents, not its path)",
+          "pulumi config set --secret --path boreal:ssh.privateKey < ~/.ssh/id_ed25519",
+        ),
+      ),
+    hostKey: z
+      .string({
+        error: withFix(
+          "missing: the server's host key must be pinned",
+          "copy the server's /etc/ssh/ssh_host_ed25519_key.pub (checked out of band) into boreal:ssh.hostKey",
+        ),
+      })
+      .refine(
+        (key) => /^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+=*( .*)?$/.test(key.trim()),
+        withFix(
+          'is not an OpenSSH public host key ("ssh-ed25519 AAAA...")',
+          "copy the one line of the server's /etc/ssh/ssh_host_ed25519_key.pub",
+        ),
+      )
+      .transform((key) => key.trim().split(/\s+/).slice(0, 2).join(" ")),
+  },
+  { error: withFix("must be an object", "set its fields with pulumi config set --path boreal:ssh.host ...") },
+);
+
+export const stackConfigSchema = z.strictObject({
+  member: slug("boreal:member"),
+  node: slug("boreal:node"),
+  ssh: sshSchema,
+  endpoint: endpoint("boreal:endpoint"),
+  registry: z
+    .string({ error: withFix("missing", "set it to the federation registry directory: pulumi config set boreal:registry ../registry") })
+    .min(1, withFix("is empty", "set it to the federation registry directory")),
+  zones: z
+    .array(zoneName, { error: withFix("must be a list of zone names", 'pulumi config set --path "boreal:zones[0]" coop-a.example.') })
+    .min(1, withFix("lists no zone", 'add the member\'s zone: pulumi config set --path "boreal:zones[0]" coop-a.example.'))
+    .refine(
+      (zones) => new Set(zones).size === zones.length,
+      withFix("lists a zone twice", "keep each zone once"),
+    ),
+  meshAddress: z
+    .strictObject({ ipv4: ipv4("boreal:meshAddress.ipv4").optional(), ipv6: ipv6("boreal:meshAddress.ipv6").optional() })
+    .optional(),
+  listenPort: port("boreal:listenPort").optional(),
+  mtu: z
+    .number({ error: withFix("must be a number", "set it between 1280 and 9000 (1420 suits most links)") })
+    .int(withFix("must be a whole number", "set it between 1280 and 9000"))
+    .min(1280, withFix("is below 1280, the IPv6 minimum", "set it between 1280 and 9000 (1420 suits most links)"))
+    .max(9000, withFix("is above 9000", "set it between 1280 and 9000 (1420 suits most links)"))
+    .optional(),
+  firewall: z.boolean({ error: withFix("must be true or false", "pulumi config set boreal:firewall true") }).default(true),
+  keyEpoch: z
+    .number({ error: withFix("must be a number", "set it to 0, then bump it by one to rotate the WireGuard key") })
+    .int(withFix("must be a whole number", "bump it by one to rotate the WireGuard key"))
+    .min(0, withFix("must not be negative", "set it to 0, then bump it by one to rotate the WireGuard key"))
+    .default(0),
+});
+
+export type NodeSpec = z.infer<typeof stackConfigSchema>;
+
+const KNOWN_KEYS = Object.keys(stackConfigSchema.shape);
+
+/**
+ * Parse the `boreal:` part of a stack's config as Pulumi hands it to the program
+ * (every value a string; objects, lists, numbers and booleans JSON-encoded).
+ */
+export function parseStackConfig(raw: Record<string, string>): NodeSpec {
+  const problems: ConfigProblem[] = [];
+  const values: Record<string, unknown> = {};
+  for (const [fullKey, text] of Object.entries(raw)) {
+    const [namespace, key] = splitKey(fullKey);
+    if (namespace !== "boreal") continue;
+    if (!KNOWN_KEYS.includes(key)) {
+      problems.push({
+        source: SOURCE,
+        key: fullKey,
+        message: "unknown key",
+        fix: `remove it (pulumi config rm ${fullKey}) or use one of: ${KNOWN_KEYS.map((k) => `boreal:${k}`).join(", ")}`,
+      });
+      continue;
+    }
+    values[key] = decodeConfigValue(text);
+  }
+  const parsed = stackConfigSchema.safeParse(values);
+  if (!parsed.success) problems.push(...problemsFromZod(parsed.error, SOURCE, "boreal:"));
+  if (problems.length > 0 || !parsed.success) throw new BorealConfigError(sortProblems(problems));
+  return parsed.data;
+}
+
+function splitKey(fullKey: string): [string, string] {
+  const at = fullKey.indexOf(":");
+  return at < 0 ? ["", fullKey] : [fullKey.slice(0, at), fullKey.slice(at + 1)];
+}
+
+/** Pulumi stores structured config as JSON text; plain strings stay strings. */
+export function decodeConfigValue(text: string): unknown {
+  if (/^\s*([{\[]|-?\d+(\.\d+)?\s*$|true\s*$|false\s*$)/.test(text)) {
+    try {
+      return JSON.parse(text);
+    } catch {
+      return text;
+    }
+  }
+  return text;
+}
+
+function sortProblems(problems: ConfigProblem[]): ConfigProblem[] {
+  return [...problems].sort((a, b) => a.key.localeCompare(b.key));
+}

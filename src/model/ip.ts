@@ -1,0 +1,91 @@
+// Minimal IPv4/IPv6 arithmetic for the mesh ranges: Node's `net` validates, BigInt computes.
+import { isIPv4, isIPv6 } from "node:net";
+
+export interface Cidr {
+  family: 4 | 6;
+  base: bigint;
+  bits: number;
+  text: string;
+}
+
+export function parseIPv4(text: string): bigint {
+  if (!isIPv4(text)) throw new Error(`not an IPv4 address: ${text}`);
+  return text.split(".").reduce((acc, part) => (acc << 8n) | BigInt(Number(part)), 0n);
+}
+
+export function formatIPv4(value: bigint): string {
+  return [24n, 16n, 8n, 0n].map((shift) => Number((value >> shift) & 255n)).join(".");
+}
+
+export function parseIPv6(text: string): bigint {
+  if (!isIPv6(text)) throw new Error(`not an IPv6 address: ${text}`);
+  const [head, tail] = text.includes("::") ? text.split("::") : [text, undefined];
+  const headParts = head ? head.split(":") : [];
+  const tailParts = tail ? tail.split(":") : [];
+  const missing = 8 - headParts.length - tailParts.length;
+  const groups = tail === undefined ? headParts : [...headParts, ...Array(missing).fill("0"), ...tailParts];
+  return groups.reduce((acc, g) => (acc << 16n) | BigInt(parseInt(g, 16)), 0n);
+}
+
+/** RFC 5952 form: lowercase, longest run of zero groups compressed. */
+export function formatIPv6(value: bigint): string {
+  const groups = Array.from({ length: 8 }, (_, i) => Number((value >> BigInt((7 - i) * 16)) & 0xffffn));
+  let bestStart = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen && j - i > 1) [bestStart, bestLen] = [i, j - i];
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (bestStart < 0) return hex.join(":");
+  const left = hex.slice(0, bestStart).join(":");
+  const right = hex.slice(bestStart + bestLen).join(":");
+  return `${left}::${right}`;
+}
+
+export function parseCidr(text: string): Cidr {
+  const [addr, lenText, extra] = text.split("/");
+  if (extra !== undefined || lenText === undefined || !/^\d+$/.test(lenText)) {
+    throw new Error(`not a CIDR prefix (address/length): ${text}`);
+  }
+  const family = isIPv4(addr) ? 4 : isIPv6(addr) ? 6 : undefined;
+  if (!family) throw new Error(`not a CIDR prefix (address/length): ${text}`);
+  const width = family === 4 ? 32 : 128;
+  const bits = Number(lenText);
+  if (bits > width) throw new Error(`prefix length /${bits} is longer than ${width} bits: ${text}`);
+  const value = family === 4 ? parseIPv4(addr) : parseIPv6(addr);
+  const hostMask = (1n << BigInt(width - bits)) - 1n;
+  if ((value & hostMask) !== 0n) throw new Error(`${text} has host bits set`);
+  return { family, base: value, bits, text };
+}
+
+export function width(cidr: Cidr): number {
+  return cidr.family === 4 ? 32 : 128;
+}
+
+export function contains(cidr: Cidr, address: bigint): boolean {
+  const shift = BigInt(width(cidr) - cidr.bits);
+  return address >> shift === cidr.base >> shift;
+}
+
+export function cidrWithin(inner: Cidr, outer: Cidr): boolean {
+  return inner.family === outer.family && inner.bits >= outer.bits && contains(outer, inner.base);
+}
+
+export function cidrsOverlap(a: Cidr, b: Cidr): boolean {
+  return a.family === b.family && (contains(a, b.base) || contains(b, a.base));
+}
+
+export function parseAddress(text: string, family: 4 | 6): bigint {
+  return family === 4 ? parseIPv4(text) : parseIPv6(text);
+}
+
+export function formatAddress(value: bigint, family: 4 | 6): string {
+  return family === 4 ? formatIPv4(value) : formatIPv6(value);
+}

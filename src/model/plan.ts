@@ -1,0 +1,132 @@
+// plan(node, federation) → NodePlan: everything the node needs, computed without I/O.
+import type { NodeSpec } from "../config/stack";
+import type { Federation, NodeDescriptor } from "../config/registry";
+import { BorealConfigError } from "../config/errors";
+import { parseEndpoint } from "../config/fields";
+import { isIP } from "node:net";
+import { allocateMeshAddresses, MeshAddresses } from "./allocate";
+import { parseCidr } from "./ip";
+import { firewallRules, FirewallRule } from "./firewall";
+
+export const EXPORTER_PORT = 9100;
+export const WIREGUARD_INTERFACE = "wg0";
+
+export interface Peer {
+  node: string;
+  member: string;
+  publicKey: string;
+  endpoint: string;
+  mesh: MeshAddresses;
+  /** What this peer may send from: exactly its own mesh addresses (no transit). */
+  allowedIps: string[];
+}
+
+export interface NameServer {
+  node: string;
+  /** Name of the NS record target, relative to the zone when glue is in-zone. */
+  target: string;
+  /** Glue address (the node's underlay IP), when its endpoint is an IP literal. */
+  glue?: { type: "A" | "AAAA"; address: string };
+}
+
+export interface PrimaryZone {
+  name: string;
+  nameServers: NameServer[];
+}
+
+export interface PeerCatalog {
+  node: string;
+  /** Catalog zone the peer generates and this node interprets. */
+  catalog: string;
+  primary: string;
+}
+
+export interface NodePlan {
+  federation: { name: string; domain: string; meshIpv4: string; meshIpv6: string };
+  member: string;
+  node: string;
+  endpoint: string;
+  listenPort: number;
+  mtu: number;
+  persistentKeepalive: number;
+  mesh: MeshAddresses;
+  /** Prefix lengths for the interface addresses. */
+  meshPrefixLengths: { ipv4: number; ipv6: number };
+  peers: Peer[];
+  dns: {
+    catalog: string;
+    primaryZones: PrimaryZone[];
+    peerCatalogs: PeerCatalog[];
+    /** Zones served as secondary today (derived from the registry, informational). */
+    secondaryZones: { name: string; primary: string; node: string }[];
+  };
+  exporter: { address: string; port: number };
+  firewall: { enabled: boolean; rules: FirewallRule[] };
+  keyEpoch: number;
+}
+
+export function catalogZoneName(node: string, federationDomain: string): string {
+  return `${node}.catalog.${federationDomain}`;
+}
+
+export function plan(spec: NodeSpec, federation: Federation): NodePlan {
+  const { settings } = federation;
+  checkZonesUnclaimed(spec, federation.nodes);
+  const mesh = allocateMeshAddresses(federation, { node: spec.node, override: spec.meshAddress });
+  const listenPort = spec.listenPort ?? parseEndpoint(spec.endpoint)?.port ?? settings.defaults.listenPort;
+  const others = federation.nodes.filter((n) => n.node !== spec.node);
+
+  const peers: Peer[] = others.map((n) => ({
+    node: n.node,
+    member: n.member,
+    publicKey: n.publicKey,
+    endpoint: n.endpoint,
+    mesh: n.mesh,
+    allowedIps: [`${n.mesh.ipv4}/32`, `${n.mesh.ipv6}/128`],
+  }));
+
+  const everyNode = [{ node: spec.node, endpoint: spec.endpoint }, ...others].sort((a, b) => a.node.localeCompare(b.node));
+  const primaryZones = spec.zones.map((zone) => ({
+    name: zone,
+    nameServers: everyNode.map((n) => nameServer(n.node, n.endpoint)),
+  }));
+
+  return {
+    federation: { name: settings.name, domain: settings.domain, meshIpv4: settings.mesh.ipv4, meshIpv6: settings.mesh.ipv6 },
+    member: spec.member,
+    node: spec.node,
+    endpoint: spec.endpoint,
+    listenPort,
+    mtu: spec.mtu ?? settings.defaults.mtu,
+    persistentKeepalive: settings.defaults.persistentKeepalive,
+    mesh,
+    meshPrefixLengths: { ipv4: parseCidr(settings.mesh.ipv4).bits, ipv6: parseCidr(settings.mesh.ipv6).bits },
+    peers,
+    dns: {
+      catalog: catalogZoneName(spec.node, settings.domain),
+      primaryZones,
+      peerCatalogs: others.map((n) => ({ node: n.node, catalog: catalogZoneName(n.node, settings.domain), primary: n.mesh.ipv4 })),
+      secondaryZones: others.flatMap((n) => n.zones.map((zone) => ({ name: zone, primary: n.mesh.ipv4, node: n.node }))),
+    },
+    exporter: { address: mesh.ipv4, port: EXPORTER_PORT },
+    firewall: { enabled: spec.firewall, rules: firewallRules({ sshPort: spec.ssh.port, listenPort }) },
+    keyEpoch: spec.keyEpoch,
+  };
+}
+
+function nameServer(node: string, endpointText: string): NameServer {
+  const host = parseEndpoint(endpointText)?.host ?? endpointText;
+  const family = isIP(host);
+  if (family === 0) return { node, target: host.endsWith(".") ? host : `${host}.`, glue: undefined };
+  return { node, target: `ns-${node}`, glue: { type: family === 4 ? "A" : "AAAA", address: host } };
+}
+
+function checkZonesUnclaimed(spec: NodeSpec, nodes: NodeDescriptor[]): void {
+  const problems = spec.zones.flatMap((zone) => {
+    const owner = nodes.find((n) => n.member !== spec.member && n.zones.includes(zone));
+    return owner
+      ? [{ source: "stack config", key: "boreal:zones", message: `zone ${zone} is already served by member ${owner.member} (node ${owner.node})`, fix: "a zone belongs to one member: remove it here, or have the other member release it first" }]
+      : [];
+  });
+  if (problems.length > 0) throw new BorealConfigError(problems);
+}

@@ -1,0 +1,94 @@
+// NodePlan → files {path → content}, through the handlebars templates in templates/.
+// Pure: template sources are handed in (see src/components/templates.ts for loading).
+import Handlebars from "handlebars";
+import { createHash } from "node:crypto";
+import { NodePlan, PrimaryZone, WIREGUARD_INTERFACE } from "../model/plan";
+
+/** Template sources by path relative to templates/, e.g. "etc/knot/knot.conf.hbs". */
+export type TemplateSources = Record<string, string>;
+
+/** Which component puts a file on the node and which service reloads it. */
+export type FileRole = "wireguard" | "dns" | "monitoring" | "firewall";
+
+export interface RenderedFile {
+  /** Absolute path on the node. */
+  path: string;
+  content: string;
+  mode: string;
+  owner: string;
+  role: FileRole;
+}
+
+const engine = Handlebars.create();
+engine.registerHelper("join", (items: unknown[], separator: string) => items.join(typeof separator === "string" ? separator : ", "));
+engine.registerHelper("eq", (a: unknown, b: unknown) => a === b);
+
+interface FileSpec {
+  template: string;
+  path: string;
+  mode: string;
+  owner: string;
+  role: FileRole;
+  context: object;
+}
+
+export function zoneFilePath(zone: string): string {
+  return `/var/lib/knot/zones/${zone}zone`;
+}
+
+/** Every file the node needs, in a stable order. */
+export function renderNode(plan: NodePlan, templates: TemplateSources): RenderedFile[] {
+  const iface = WIREGUARD_INTERFACE;
+  const specs: FileSpec[] = [
+    { template: "etc/wireguard/wg0.conf.hbs", path: `/etc/wireguard/${iface}.conf`, mode: "0600", owner: "root:root", role: "wireguard", context: plan },
+    { template: "usr/local/lib/boreal/wg-apply.hbs", path: "/usr/local/lib/boreal/wg-apply", mode: "0755", owner: "root:root", role: "wireguard", context: { iface } },
+    { template: "etc/knot/knot.conf.hbs", path: "/etc/knot/knot.conf", mode: "0640", owner: "root:knot", role: "dns", context: { ...plan, ...plan.dns } },
+    ...plan.dns.primaryZones.map((zone) => ({
+      template: "var/lib/knot/zones/ZONE.zone.hbs",
+      path: zoneFilePath(zone.name),
+      mode: "0640",
+      owner: "root:knot",
+      role: "dns" as const,
+      context: { ...plan, zone, soaTarget: soaTarget(plan, zone) },
+    })),
+    { template: "etc/default/prometheus-node-exporter.hbs", path: "/etc/default/prometheus-node-exporter", mode: "0644", owner: "root:root", role: "monitoring", context: plan },
+    { template: "etc/systemd/system/prometheus-node-exporter.service.d/boreal.conf.hbs", path: "/etc/systemd/system/prometheus-node-exporter.service.d/boreal.conf", mode: "0644", owner: "root:root", role: "monitoring", context: { iface } },
+    { template: "usr/local/lib/boreal/wg-metrics.hbs", path: "/usr/local/lib/boreal/wg-metrics", mode: "0755", owner: "root:root", role: "monitoring", context: { iface } },
+    { template: "etc/systemd/system/boreal-wg-metrics.service.hbs", path: "/etc/systemd/system/boreal-wg-metrics.service", mode: "0644", owner: "root:root", role: "monitoring", context: { iface } },
+    { template: "etc/systemd/system/boreal-wg-metrics.timer.hbs", path: "/etc/systemd/system/boreal-wg-metrics.timer", mode: "0644", owner: "root:root", role: "monitoring", context: { iface } },
+  ];
+  if (plan.firewall.enabled) {
+    specs.push({ template: "etc/nftables.conf.hbs", path: "/etc/nftables.conf", mode: "0755", owner: "root:root", role: "firewall", context: { ...plan, rules: plan.firewall.rules, iface } });
+  }
+  return specs.map((spec) => ({
+    path: spec.path,
+    content: renderTemplate(templates, spec.template, spec.context),
+    mode: spec.mode,
+    owner: spec.owner,
+    role: spec.role,
+  }));
+}
+
+const compiled = new WeakMap<TemplateSources, Map<string, HandlebarsTemplateDelegate>>();
+
+export function renderTemplate(templates: TemplateSources, name: string, context: object): string {
+  let cache = compiled.get(templates);
+  if (!cache) compiled.set(templates, (cache = new Map()));
+  let template = cache.get(name);
+  if (!template) {
+    const source = templates[name];
+    if (source === undefined) throw new Error(`template ${name} is missing from templates/`);
+    template = engine.compile(source, { noEscape: true, strict: true });
+    cache.set(name, template);
+  }
+  return template(context);
+}
+
+function soaTarget(plan: NodePlan, zone: PrimaryZone): string {
+  return zone.nameServers.find((ns) => ns.node === plan.node)?.target ?? zone.nameServers[0].target;
+}
+
+/** Short content hash used as a trigger: a file's commands re-run only when it changes. */
+export function contentHash(content: string): string {
+  return createHash("sha256").update(content).digest("hex").slice(0, 16);
+}

@@ -1,0 +1,101 @@
+import { describe, expect, test } from "vitest";
+import { BorealConfigError } from "../../src/config/errors";
+import { decodeConfigValue, parseStackConfig } from "../../src/config/stack";
+import { FIXTURE_HOST_KEY, FIXTURE_PRIVATE_KEY, rawStackConfig } from "../helpers/fixtures";
+
+function problemsOf(raw: Record<string, string>) {
+  try {
+    parseStackConfig(raw);
+  } catch (error) {
+    expect(error).toBeInstanceOf(BorealConfigError);
+    return (error as BorealConfigError).problems;
+  }
+  throw new Error("expected the config to be refused");
+}
+
+const ssh = { host: "198.51.100.12", port: 22, user: "root", privateKey: FIXTURE_PRIVATE_KEY, hostKey: FIXTURE_HOST_KEY };
+
+describe("stack config", () => {
+  test("a good config parses with defaults filled in", () => {
+    const spec = parseStackConfig(rawStackConfig("b1", { keyEpoch: undefined, ssh: { host: "198.51.100.12", privateKey: FIXTURE_PRIVATE_KEY, hostKey: `${FIXTURE_HOST_KEY} root@b1` } }));
+    expect(spec.ssh.port).toBe(22);
+    expect(spec.ssh.user).toBe("root");
+    expect(spec.ssh.hostKey).toBe(FIXTURE_HOST_KEY); // the comment is dropped
+    expect(spec.firewall).toBe(true);
+    expect(spec.keyEpoch).toBe(0);
+    expect(spec.zones).toEqual(["coop-b.example.", "b-mail.example."]);
+  });
+
+  test("zones without a trailing dot are made fully qualified", () => {
+    expect(parseStackConfig(rawStackConfig("a1", { zones: ["Coop-A.example"] })).zones).toEqual(["coop-a.example."]);
+  });
+
+  test("config values are decoded as Pulumi stores them", () => {
+    expect(decodeConfigValue('{"a":1}')).toEqual({ a: 1 });
+    expect(decodeConfigValue("1420")).toBe(1420);
+    expect(decodeConfigValue("true")).toBe(true);
+    expect(decodeConfigValue("coop-a")).toBe("coop-a");
+    expect(decodeConfigValue("{not json")).toBe("{not json");
+  });
+
+  const bad: [string, Record<string, unknown>, string, RegExp][] = [
+    ["member missing", { member: undefined }, "boreal:member", /set boreal:member/],
+    ["member with capitals", { member: "Coop_A" }, "boreal:member", /DNS-safe name/],
+    ["node too long", { node: "n".repeat(40) }, "boreal:node", /DNS-safe name/],
+    ["ssh missing", { ssh: undefined }, "boreal:ssh", /pulumi config set --path boreal:ssh/],
+    ["ssh host missing", { ssh: { ...ssh, host: undefined } }, "boreal:ssh.host", /boreal:ssh.host/],
+    ["ssh port out of range", { ssh: { ...ssh, port: 70000 } }, "boreal:ssh.port", /between 1 and 65535/],
+    ["ssh port not a number", { ssh: { ...ssh, port: "twenty-two" } }, "boreal:ssh.port", /port number/],
+    ["private key missing", { ssh: { ...ssh, privateKey: undefined } }, "boreal:ssh.privateKey", /--secret --path boreal:ssh.privateKey/],
+    ["private key given as a path", { ssh: { ...ssh, privateKey: "~/.ssh/id_ed25519" } }, "boreal:ssh.privateKey", /< ~\/.ssh\/id_ed25519/],
+    ["host key missing", { ssh: { ...ssh, hostKey: undefined } }, "boreal:ssh.hostKey", /ssh_host_ed25519_key.pub/],
+    ["host key is a fingerprint", { ssh: { ...ssh, hostKey: "SHA256:abcdef" } }, "boreal:ssh.hostKey", /ssh_host_ed25519_key.pub/],
+    ["unknown ssh field", { ssh: { ...ssh, passwd: "x" } }, "boreal:ssh", /remove passwd/],
+    ["endpoint without port", { endpoint: "198.51.100.12" }, "boreal:endpoint", /host:port/],
+    ["endpoint with bad port", { endpoint: "198.51.100.12:99999" }, "boreal:endpoint", /host:port/],
+    ["IPv6 endpoint without brackets", { endpoint: "2001:db8::1:51820" }, "boreal:endpoint", /\[addr\]:port/],
+    ["registry missing", { registry: undefined }, "boreal:registry", /pulumi config set boreal:registry/],
+    ["zones missing", { zones: undefined }, "boreal:zones", /zones\[0\]/],
+    ["zones empty", { zones: [] }, "boreal:zones", /add the member's zone/],
+    ["zone name invalid", { zones: ["coop a.example."] }, "boreal:zones[0]", /letters, digits and hyphens/],
+    ["zone listed twice", { zones: ["a.example.", "a.example"] }, "boreal:zones", /keep each zone once/],
+    ["mesh override not an address", { meshAddress: { ipv4: "100.64.0.300" } }, "boreal:meshAddress.ipv4", /100.64.0.1/],
+    ["mesh override IPv6 malformed", { meshAddress: { ipv6: "fd42::g" } }, "boreal:meshAddress.ipv6", /fd42:b0:ea1::1/],
+    ["listen port zero", { listenPort: 0 }, "boreal:listenPort", /between 1 and 65535/],
+    ["mtu too small", { mtu: 1000 }, "boreal:mtu", /between 1280 and 9000/],
+    ["mtu fractional", { mtu: 1420.5 }, "boreal:mtu", /between 1280 and 9000/],
+    ["firewall as a word", { firewall: "yes" }, "boreal:firewall", /boreal:firewall true/],
+    ["negative key epoch", { keyEpoch: -1 }, "boreal:keyEpoch", /bump it/],
+    ["key epoch fractional", { keyEpoch: 1.5 }, "boreal:keyEpoch", /bump it/],
+  ];
+  test.each(bad)("refuses %s, naming the key and the fix", (_label, overrides, key, fix) => {
+    const problems = problemsOf(rawStackConfig("b1", overrides));
+    const problem = problems.find((p) => p.key === key);
+    expect(problem, JSON.stringify(problems)).toBeDefined();
+    expect(problem!.source).toBe("stack config");
+    expect(`${problem!.message} — ${problem!.fix}`).toMatch(fix);
+  });
+
+  test("an unknown boreal: key is refused with the list of known keys", () => {
+    const problems = problemsOf({ ...rawStackConfig("b1"), "boreal:zone": "x.example." });
+    expect(problems[0]).toMatchObject({ key: "boreal:zone", message: "unknown key" });
+    expect(problems[0].fix).toMatch(/pulumi config rm boreal:zone.*boreal:zones/);
+  });
+
+  test("other namespaces are left alone", () => {
+    expect(() => parseStackConfig({ ...rawStackConfig("b1"), "aws:region": "ca-central-1" })).not.toThrow();
+  });
+
+  test("every problem is reported at once, and the message has no stack trace", () => {
+    try {
+      parseStackConfig(rawStackConfig("b1", { member: "BAD", mtu: 1, endpoint: "nowhere" }));
+      expect.unreachable();
+    } catch (error) {
+      const e = error as BorealConfigError;
+      expect(e.problems.map((p) => p.key)).toEqual(["boreal:endpoint", "boreal:member", "boreal:mtu"]);
+      expect(e.message).toMatch(/^boreal-kit found 3 problems in its input:/);
+      expect(e.message).not.toMatch(/\bat .*\.ts:\d+/);
+      expect(e.message).not.toContain(FIXTURE_PRIVATE_KEY);
+    }
+  });
+});

@@ -1,0 +1,13 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    projects: [
+      { test: { name: "unit", include: ["test/unit/**/*.test.ts"] } },
+      { test: { name: "components", include: ["test/components/**/*.test.ts"] } },
+      // Real engine, real machines: need the toolchain (npm run toolchain) and root.
+      { test: { name: "engine", include: ["test/engine/**/*.test.ts"], testTimeout: 600_000, hookTimeout: 600_000 } },
+      { test: { name: "lab", include: ["test/lab/**/*.test.ts"], testTimeout: 1_800_000, hookTimeout: 1_800_000, fileParallelism: false } },
+    ],
+  },
+});
