@@ -72,6 +72,7 @@ export function catalogZoneName(node: string, federationDomain: string): string 
 export function plan(spec: NodeSpec, federation: Federation): NodePlan {
   const { settings } = federation;
   checkZonesUnclaimed(spec, federation.nodes);
+  checkEndpointOutsideZones(spec);
   const mesh = allocateMeshAddresses(federation, { node: spec.node, override: spec.meshAddress });
   const listenPort = spec.listenPort ?? parseEndpoint(spec.endpoint)?.port ?? settings.defaults.listenPort;
   const others = federation.nodes.filter((n) => n.node !== spec.node);
@@ -129,4 +130,17 @@ function checkZonesUnclaimed(spec: NodeSpec, nodes: NodeDescriptor[]): void {
       : [];
   });
   if (problems.length > 0) throw new BorealConfigError(problems);
+}
+
+/** A name server named inside the zone it serves needs glue, which a host name cannot give. */
+function checkEndpointOutsideZones(spec: NodeSpec): void {
+  const host = parseEndpoint(spec.endpoint)?.host ?? "";
+  if (isIP(host) !== 0) return;
+  const fqdn = `${host.toLowerCase().replace(/\.$/, "")}.`;
+  const inside = spec.zones.find((zone) => fqdn === zone || fqdn.endsWith(`.${zone}`));
+  if (inside) {
+    throw new BorealConfigError([
+      { source: "stack config", key: "boreal:endpoint", message: `host ${host} lies inside zone ${inside}, so its NS record would need glue that a host name cannot give`, fix: "use the server's IP address in boreal:endpoint, or a host name outside the member's zones" },
+    ]);
+  }
 }

@@ -23,7 +23,7 @@ export function fixtureRegistryFiles(): RegistryFile[] {
 export function rawStackConfig(node: "a1" | "b1" | "c1" | "d1", overrides: Record<string, unknown> = {}): Record<string, string> {
   const members = { a1: "coop-a", b1: "coop-b", c1: "coop-c", d1: "coop-d" } as const;
   const zones = { a1: ["coop-a.example."], b1: ["coop-b.example.", "b-mail.example."], c1: ["coop-c.example."], d1: ["coop-d.example."] };
-  const endpoints = { a1: "198.51.100.11:51820", b1: "198.51.100.12:51820", c1: "ns.coop-c.example:51820", d1: "198.51.100.14:51820" };
+  const endpoints = { a1: "198.51.100.11:51820", b1: "198.51.100.12:51820", c1: "wg.coop-c.net:51820", d1: "198.51.100.14:51820" };
   const values: Record<string, unknown> = {
     member: members[node],
     node,
