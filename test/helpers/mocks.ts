@@ -1,0 +1,84 @@
+// A recording Pulumi mocks harness: every resource the program registers, with its
+// inputs, parent and explicit dependencies (read through a transformation).
+import * as pulumi from "@pulumi/pulumi";
+
+export interface Recorded {
+  type: string;
+  name: string;
+  parent?: string;
+  dependsOn: string[];
+  inputs: Record<string, any>;
+}
+
+let current: Recorder;
+let mocksInstalled = false;
+
+export class Recorder {
+  readonly resources: Recorded[] = [];
+  private readonly deps = new Map<string, { parent?: string; dependsOn: string[] }>();
+
+  /** Public key every remote `wg pubkey` returns in these tests. */
+  constructor(readonly publicKey = "bW9jay1wdWJsaWMta2V5LW9mLXRoZS1ub2RlLTAwMDA=") {}
+
+  /** Make this recorder the one the (single, shared) mock engine reports to. */
+  install(): void {
+    current = this;
+    if (!mocksInstalled) {
+      // One mock engine per test file: resetting it between tests would orphan the late
+      // registerOutputs calls of the previous test's components.
+      pulumi.runtime.setMocks({ newResource: (args) => current.record(args), call: () => ({}) }, "boreal", "test", false);
+      mocksInstalled = true;
+    }
+  }
+
+  private record(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
+    const seen = this.deps.get(`${args.type}::${args.name}`);
+    this.resources.push({ type: args.type, name: args.name, parent: seen?.parent, dependsOn: seen?.dependsOn ?? [], inputs: unwrapSecrets(args.inputs) });
+    const state: Record<string, unknown> = { ...args.inputs, stdout: "", stderr: "" };
+    if (args.type === "command:remote:Command" && String(args.inputs.create).includes("wg pubkey")) state.stdout = `${this.publicKey}\n`;
+    return { id: `${args.name}-id`, state };
+  }
+
+  /** Pass as `transformations` on the component under test. */
+  readonly transformation: pulumi.ResourceTransformation = (args) => {
+    const dependsOn = ([] as pulumi.Resource[]).concat((args.opts.dependsOn as pulumi.Resource[] | undefined) ?? []);
+    this.deps.set(`${args.type}::${args.name}`, {
+      parent: args.opts.parent ? nameOf(args.opts.parent) : undefined,
+      dependsOn: dependsOn.map(nameOf),
+    });
+    return undefined;
+  };
+
+  /** Resolves once every resource seen by the transformation has reached the mock engine. */
+  async settled(): Promise<void> {
+    for (let i = 0; i < 200 && this.resources.length < this.deps.size; i++) await new Promise((r) => setTimeout(r, 10));
+    if (this.resources.length < this.deps.size) throw new Error(`only ${this.resources.length} of ${this.deps.size} resources registered`);
+  }
+
+  byName(name: string): Recorded {
+    const found = this.resources.find((r) => r.name === name);
+    if (!found) throw new Error(`no resource named ${name}; have: ${this.resources.map((r) => r.name).join(", ")}`);
+    return found;
+  }
+}
+
+function nameOf(resource: pulumi.Resource): string {
+  // Every Resource keeps its name in a private field the SDK itself uses for messages.
+  return (resource as unknown as { __name: string }).__name;
+}
+
+/** Resolve every Output in a value (as the engine would before sending it). */
+export function settle<T>(output: pulumi.Output<T>): Promise<T> {
+  return new Promise((resolve) => output.apply((value) => resolve(value)));
+}
+
+// The SDK serializes a secret as {<signature>: <secret sig>, value}; tests look at the value.
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+function unwrapSecrets(value: any): any {
+  if (Array.isArray(value)) return value.map(unwrapSecrets);
+  if (value && typeof value === "object") {
+    if (Object.values(value).includes(SECRET_SIG) && "value" in value) return unwrapSecrets(value.value);
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unwrapSecrets(v)]));
+  }
+  return value;
+}
