@@ -3,9 +3,14 @@ import { isIP } from "node:net";
 import { z } from "zod";
 import { withFix } from "./errors";
 
+/** Type error for a field: "missing" when absent, else what it must be; both with the fix. */
+export function typeError(what: string, mustBe: string, fix: string) {
+  return (issue: { input?: unknown }) => withFix(issue.input === undefined ? `${what} is missing` : `${what} must be ${mustBe}`, fix);
+}
+
 export const slug = (what: string) =>
   z
-    .string({ error: withFix(`${what} must be a string`, `set ${what} to a short name such as "coop-a"`) })
+    .string({ error: typeError(what, "a string", `set ${what} to a short name such as "coop-a"`) })
     .regex(
       /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/,
       withFix(
@@ -26,7 +31,7 @@ export const zoneName = z
 
 export const port = (what: string) =>
   z
-    .number({ error: withFix(`${what} must be a number`, `set ${what} to a port number between 1 and 65535`) })
+    .number({ error: typeError(what, "a number", `set ${what} to a port number between 1 and 65535`) })
     .int(withFix(`${what} must be a whole number`, `set ${what} to a port number between 1 and 65535`))
     .min(1, withFix(`${what} must be at least 1`, `set ${what} to a port number between 1 and 65535`))
     .max(65535, withFix(`${what} must be at most 65535`, `set ${what} to a port number between 1 and 65535`));
@@ -34,7 +39,7 @@ export const port = (what: string) =>
 /** host:port where host is an IP literal or a DNS name; IPv6 in brackets. */
 export const endpoint = (what: string) =>
   z
-    .string({ error: withFix(`${what} must be a string`, `set ${what} to "host:port", e.g. "203.0.113.10:51820"`) })
+    .string({ error: typeError(what, "a string", `set ${what} to "host:port", e.g. "203.0.113.10:51820"`) })
     .refine(
       (text) => parseEndpoint(text) !== undefined,
       withFix(
@@ -59,7 +64,7 @@ export function parseEndpoint(text: string): { host: string; port: number } | un
 /** A WireGuard key: 32 bytes, base64. */
 export const wireguardKey = (what: string) =>
   z
-    .string({ error: withFix(`${what} must be a string`, "paste the output of `wg pubkey` (44 characters ending in '=')") })
+    .string({ error: typeError(what, "a string", "paste the output of `wg pubkey` (44 characters ending in '=')") })
     .refine(
       (text) => /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/.test(text) && Buffer.from(text, "base64").length === 32,
       withFix(`${what} is not a WireGuard key (32 bytes, base64)`, "paste the output of `wg pubkey` (44 characters ending in '=')"),

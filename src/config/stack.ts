@@ -1,7 +1,7 @@
 // The member's stack config (namespace `boreal:`), validated as a whole.
 import { z } from "zod";
 import { BorealConfigError, ConfigProblem, problemsFromZod, withFix } from "./errors";
-import { endpoint, ipv4, ipv6, port, slug, zoneName } from "./fields";
+import { endpoint, ipv4, ipv6, port, slug, typeError, zoneName } from "./fields";
 
 const SOURCE = "stack config";
 
@@ -42,7 +42,7 @@ const sshSchema = z.strictObject(
       )
       .transform((key) => key.trim().split(/\s+/).slice(0, 2).join(" ")),
   },
-  { error: withFix("must be an object", "set its fields with pulumi config set --path boreal:ssh.host ...") },
+  { error: typeError("boreal:ssh", "an object", "set its fields: pulumi config set --path boreal:ssh.host 203.0.113.10 (and port, user, privateKey, hostKey)") },
 );
 
 export const stackConfigSchema = z.strictObject({
@@ -54,7 +54,7 @@ export const stackConfigSchema = z.strictObject({
     .string({ error: withFix("missing", "set it to the federation registry directory: pulumi config set boreal:registry ../registry") })
     .min(1, withFix("is empty", "set it to the federation registry directory")),
   zones: z
-    .array(zoneName, { error: withFix("must be a list of zone names", 'pulumi config set --path "boreal:zones[0]" coop-a.example.') })
+    .array(zoneName, { error: typeError("boreal:zones", "a list of zone names", 'pulumi config set --path "boreal:zones[0]" coop-a.example.') })
     .min(1, withFix("lists no zone", 'add the member\'s zone: pulumi config set --path "boreal:zones[0]" coop-a.example.'))
     .refine(
       (zones) => new Set(zones).size === zones.length,

@@ -1,0 +1,80 @@
+// The real Pulumi engine (CLI, Node.js language host, Node 24) on throwaway file:// backends.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, describe, expect, test } from "vitest";
+import { commandPluginInstalled, PROJECT_ROOT, Workspace } from "../helpers/workspace";
+import { FIXTURE_HOST_KEY, FIXTURE_PRIVATE_KEY, FIXTURE_REGISTRY } from "../helpers/fixtures";
+
+const pinned = JSON.parse(readFileSync(join(PROJECT_ROOT, "package.json"), "utf8")).dependencies.pulumi as string;
+const workspaces: Workspace[] = [];
+afterAll(() => workspaces.forEach((w) => w.remove()));
+
+describe("the real engine", () => {
+  test("npx pulumi answers the pinned version", () => {
+    const ws = new Workspace("version", {}, false);
+    workspaces.push(ws);
+    expect(ws.must(["version"]).trim()).toBe(`v${pinned}`);
+  });
+
+  test("up, a second preview with no changes, destroy: on a file:// backend", () => {
+    const ws = new Workspace("tiny", {
+      "Pulumi.yaml": "name: boreal-engine-check\nruntime: nodejs\n",
+      "index.js": [
+        'const pulumi = require("@pulumi/pulumi");',
+        "class Box extends pulumi.ComponentResource {",
+        '  constructor(name, opts) { super("boreal:test:Box", name, {}, opts); this.registerOutputs({}); }',
+        "}",
+        'new Box("box");',
+        'const config = new pulumi.Config();',
+        'exports.token = config.requireSecret("token");',
+        'exports.node = process.version;',
+      ].join("\n"),
+    }, false);
+    workspaces.push(ws);
+    const { symlinkSync } = require("node:fs") as typeof import("node:fs");
+    symlinkSync(join(PROJECT_ROOT, "node_modules"), join(ws.dir, "node_modules"));
+    ws.must(["stack", "init", "engine"]);
+    ws.must(["config", "set", "--secret", "token", "s3cr3t-value-for-the-engine-test"]);
+    const up = ws.must(["up", "--yes", "--skip-preview"]);
+    expect(up).toMatch(/\+ 2 created/);
+    expect(ws.must(["stack", "output", "node"]).trim()).toMatch(/^v24\./);
+    ws.must(["preview", "--expect-no-changes"]);
+    const state = ws.must(["stack", "export"]);
+    expect(state).toContain("boreal:test:Box");
+    expect(state).not.toContain("s3cr3t-value-for-the-engine-test");
+    expect(ws.must(["destroy", "--yes", "--skip-preview"])).toMatch(/- 2 deleted/);
+    ws.must(["stack", "rm", "--yes"]);
+  });
+
+  test("the boreal-kit program loads under the language host and reports bad config by key, without a stack trace", () => {
+    const ws = new Workspace("program");
+    workspaces.push(ws);
+    ws.must(["stack", "init", "bad"]);
+    ws.must(["config", "set", "boreal:member", "Coop A"]);
+    ws.must(["config", "set", "boreal:mtu", "10"]);
+    const preview = ws.pulumi(["preview"]);
+    expect(preview.status).not.toBe(0);
+    expect(preview.output).toMatch(/boreal-kit found \d+ problems in its input/);
+    expect(preview.output).toMatch(/boreal:member: .*lowercase.*\n\s+fix: use a DNS-safe name/);
+    expect(preview.output).toMatch(/boreal:mtu: is below 1280/);
+    expect(preview.output).toMatch(/boreal:ssh: boreal:ssh is missing\n\s+fix: set its fields/);
+    expect(preview.output).not.toMatch(/\n\s+at .*\(.*\.(ts|js):\d+:\d+\)/);
+  });
+
+  test.runIf(commandPluginInstalled())("a good config previews the whole node (needs the command provider plugin)", () => {
+    const ws = new Workspace("preview");
+    workspaces.push(ws);
+    ws.must(["stack", "init", "b1"]);
+    const set = (key: string, value: string, secret = false) => ws.must(["config", "set", "--path", ...(secret ? ["--secret"] : []), key, value]);
+    set("boreal:member", "coop-b");
+    set("boreal:node", "b1");
+    set("boreal:endpoint", "198.51.100.12:51820");
+    set("boreal:registry", FIXTURE_REGISTRY);
+    set("boreal:zones[0]", "coop-b.example.");
+    set("boreal:ssh.host", "198.51.100.12");
+    set("boreal:ssh.hostKey", FIXTURE_HOST_KEY);
+    set("boreal:ssh.privateKey", FIXTURE_PRIVATE_KEY, true);
+    const preview = ws.must(["preview"]);
+    expect(preview).toMatch(/boreal:node:BorealNode/);
+  });
+});

@@ -1,0 +1,69 @@
+// A throwaway Pulumi workspace for the real engine: the project's files linked in, a
+// Pulumi.yaml whose backend is a file:// directory inside it, and a test passphrase.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+export const PROJECT_ROOT = resolve(__dirname, "..", "..");
+const PULUMI_BIN = join(PROJECT_ROOT, "node_modules", ".bin", "pulumi");
+
+export interface RunResult {
+  status: number;
+  output: string;
+}
+
+export class Workspace {
+  readonly dir: string;
+  readonly env: NodeJS.ProcessEnv;
+
+  constructor(prefix: string, files: Record<string, string> = {}, linkProject = true) {
+    this.dir = mkdtempSync(join(tmpdir(), `boreal-${prefix}-`));
+    mkdirSync(join(this.dir, "state"));
+    mkdirSync(join(this.dir, "stacks"));
+    if (linkProject) {
+      for (const entry of ["src", "templates", "node_modules", "package.json", "tsconfig.json"]) {
+        symlinkSync(join(PROJECT_ROOT, entry), join(this.dir, entry));
+      }
+      const project = readFileSync(join(PROJECT_ROOT, "Pulumi.yaml"), "utf8").replace(/url: file:\/\/\S+/, `url: file://${this.dir}/state`);
+      writeFileSync(join(this.dir, "Pulumi.yaml"), project);
+    }
+    for (const [path, content] of Object.entries(files)) writeFileSync(join(this.dir, path), content);
+    this.env = {
+      ...process.env,
+      PATH: `${join(PROJECT_ROOT, "node_modules", ".bin")}:${process.env.PATH}`,
+      PULUMI_CONFIG_PASSPHRASE: "boreal-test-passphrase",
+      PULUMI_SKIP_UPDATE_CHECK: "true",
+      PULUMI_BACKEND_URL: `file://${this.dir}/state`,
+    };
+  }
+
+  pulumi(args: string[], input?: string): RunResult {
+    const result = spawnSync(PULUMI_BIN, [...args, "--non-interactive"], { cwd: this.dir, env: this.env, encoding: "utf8", input, timeout: 600_000 });
+    return { status: result.status ?? -1, output: `${result.stdout}${result.stderr}` };
+  }
+
+  /** Like pulumi(), but a failure throws with the whole output. */
+  must(args: string[], input?: string): string {
+    const result = this.pulumi(args, input);
+    if (result.status !== 0) throw new Error(`pulumi ${args.join(" ")} failed (${result.status}):\n${result.output}`);
+    return result.output;
+  }
+
+  remove(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export function pulumiCliAvailable(): boolean {
+  return spawnSync(PULUMI_BIN, ["version"], { encoding: "utf8", env: { ...process.env, PULUMI_SKIP_UPDATE_CHECK: "true" }, timeout: 60_000 }).status === 0;
+}
+
+export function commandPluginInstalled(): boolean {
+  const out = spawnSync(PULUMI_BIN, ["plugin", "ls", "--json"], { encoding: "utf8", timeout: 60_000 }).stdout ?? "[]";
+  try {
+    return (JSON.parse(out || "[]") as { name: string }[]).some((p) => p.name === "command");
+  } catch {
+    return false;
+  }
+}
