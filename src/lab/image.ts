@@ -1,0 +1,90 @@
+// The lab's Debian 12 image: built once with debootstrap, cached under a hash of its recipe.
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { sh } from "./net";
+
+export const IMAGE_PACKAGES = [
+  "systemd", "systemd-sysv", "dbus", "openssh-server", "iproute2", "iputils-ping", "wireguard-tools", "wireguard-go",
+  "knot", "knot-dnsutils", "prometheus-node-exporter", "nftables", "ca-certificates",
+];
+
+export interface ImageRecipe {
+  suite: string;
+  variant: string;
+  mirror: string;
+  packages: string[];
+  /** Bump when the post-processing below changes. */
+  postProcess: number;
+}
+
+export const DEFAULT_RECIPE: ImageRecipe = {
+  suite: "bookworm",
+  variant: "minbase",
+  mirror: process.env.BOREAL_LAB_MIRROR ?? "http://deb.debian.org/debian",
+  packages: IMAGE_PACKAGES,
+  postProcess: 1,
+};
+
+export const IMAGE_CACHE = process.env.BOREAL_LAB_CACHE ?? "/var/lib/boreal-lab/images";
+
+export function recipeHash(recipe: ImageRecipe): string {
+  return createHash("sha256").update(JSON.stringify(recipe)).digest("hex").slice(0, 12);
+}
+
+export function imagePath(recipe: ImageRecipe = DEFAULT_RECIPE): string {
+  return join(IMAGE_CACHE, `debian-${recipe.suite}-${recipeHash(recipe)}`);
+}
+
+const COMPLETE = ".boreal-image-complete";
+
+export function imageReady(recipe: ImageRecipe = DEFAULT_RECIPE): boolean {
+  return existsSync(join(imagePath(recipe), COMPLETE));
+}
+
+/** Returns the image directory, building it first when the recipe has no cached image. */
+export async function ensureImage(recipe: ImageRecipe, log: (line: string) => void): Promise<{ path: string; built: boolean; seconds: number }> {
+  const path = imagePath(recipe);
+  if (imageReady(recipe)) return { path, built: false, seconds: 0 };
+  const started = Date.now();
+  const temp = `${path}.partial`;
+  rmSync(temp, { recursive: true, force: true });
+  mkdirSync(IMAGE_CACHE, { recursive: true });
+  log(`building the lab image ${path} with debootstrap (a few minutes, once)`);
+  await debootstrap(recipe, temp, log);
+  postProcess(temp);
+  writeFileSync(join(temp, COMPLETE), `${JSON.stringify(recipe)}\n`);
+  renameSync(temp, path);
+  return { path, built: true, seconds: Math.round((Date.now() - started) / 1000) };
+}
+
+function debootstrap(recipe: ImageRecipe, target: string, log: (line: string) => void): Promise<void> {
+  const args = [`--variant=${recipe.variant}`, `--include=${recipe.packages.join(",")}`, recipe.suite, target, recipe.mirror];
+  return new Promise((resolve, reject) => {
+    const child = spawn("debootstrap", args, { stdio: ["ignore", "pipe", "pipe"] });
+    let tail = "";
+    let count = 0;
+    const onData = (chunk: Buffer) => {
+      for (const line of chunk.toString().split("\n").filter(Boolean)) {
+        tail = `${tail}\n${line}`.slice(-4000);
+        // Progress without flooding: every 25th step of debootstrap's own progress lines.
+        if (/^I: (Retrieving|Validating|Extracting|Unpacking|Configuring|Installing)/.test(line) && count++ % 25 === 0) log(`  debootstrap: ${line.slice(3)}`);
+      }
+    };
+    child.stdout.on("data", onData);
+    child.stderr.on("data", onData);
+    child.on("error", reject);
+    child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`debootstrap failed (exit ${code}):${tail}`))));
+  });
+}
+
+/** Make the image a template: no machine identity, no host keys (each machine gets its own). */
+function postProcess(root: string): void {
+  writeFileSync(join(root, "etc/machine-id"), "");
+  rmSync(join(root, "var/lib/dbus/machine-id"), { force: true });
+  sh("sh", ["-c", `rm -f '${root}'/etc/ssh/ssh_host_*`]);
+  // No console logins are needed; sshd is how everything gets in.
+  sh("sh", ["-c", `rm -f '${root}'/etc/systemd/system/getty.target.wants/* && ln -sf /dev/null '${root}'/etc/systemd/system/console-getty.service`]);
+  writeFileSync(join(root, "etc/ssh/sshd_config.d/boreal-lab.conf"), "PasswordAuthentication no\nPermitRootLogin prohibit-password\nUseDNS no\n");
+}

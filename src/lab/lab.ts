@@ -1,0 +1,234 @@
+// The local lab: N Debian 12 machines (systemd-nspawn, booted) on a private bridge.
+import { spawn, spawnSync } from "node:child_process";
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
+import { dirname, join } from "node:path";
+import { stringify } from "yaml";
+import { DEFAULT_RECIPE, ensureImage } from "./image";
+import { checkSubnetFree, createLabNetwork, createMachineNetwork, labAddresses, labNamespaces, nodeNamespace, quiet, removeLabNetwork, sh } from "./net";
+
+/** The project root: the nearest directory above this file holding Pulumi.yaml (src/ or dist/src/). */
+function projectRoot(): string {
+  let dir = __dirname;
+  while (!existsSync(join(dir, "Pulumi.yaml")) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+}
+
+export const PROJECT_DIR = projectRoot();
+export const LAB_DIR = process.env.BOREAL_LAB_DIR ?? join(PROJECT_DIR, ".lab");
+export const DEFAULT_SUBNET = "198.51.100.0/24";
+
+export interface LabMachine {
+  name: string;
+  address: string;
+  pid: number;
+  hostKey: string;
+  startedAt: number;
+}
+
+export interface LabState {
+  subnet: string;
+  hostAddress: string;
+  image: string;
+  sshKey: string;
+  machines: LabMachine[];
+}
+
+const statePath = (dir: string) => join(dir, "state.json");
+
+export function readState(dir = LAB_DIR): LabState | undefined {
+  return existsSync(statePath(dir)) ? (JSON.parse(readFileSync(statePath(dir), "utf8")) as LabState) : undefined;
+}
+
+export function checkPrerequisites(install: boolean, log: (l: string) => void): void {
+  if (process.getuid?.() !== 0) throw new Error("the lab needs root (network namespaces and systemd-nspawn): run it with sudo");
+  const tools: [string, string][] = [["debootstrap", "debootstrap"], ["systemd-nspawn", "systemd-container"], ["ip", "iproute2"], ["ssh-keygen", "openssh-client"], ["ssh", "openssh-client"]];
+  const missing = [...new Set(tools.filter(([tool]) => !quiet("sh", ["-c", `command -v ${tool}`])).map(([, pkg]) => pkg))];
+  if (missing.length === 0) return;
+  if (!install) throw new Error(`missing: ${missing.join(" ")}; install them with: apt-get install ${missing.join(" ")}`);
+  log(`installing ${missing.join(" ")} with apt-get`);
+  sh("apt-get", ["update", "-q"]);
+  sh("apt-get", ["install", "-y", "-q", "--no-install-recommends", ...missing]);
+}
+
+export interface UpOptions {
+  nodes: number;
+  subnet: string;
+  installPrerequisites: boolean;
+  log: (line: string) => void;
+  dir?: string;
+}
+
+export async function labUp(options: UpOptions): Promise<LabState & { imageBuilt: boolean; imageSeconds: number }> {
+  const dir = options.dir ?? LAB_DIR;
+  const log = options.log;
+  checkPrerequisites(options.installPrerequisites, log);
+  const { subnet, host, machines } = labAddresses(options.subnet, options.nodes);
+  // A crashed or half-done run leaves pieces behind: clear them before anything else.
+  labDown({ dir, log: () => {}, keepState: false });
+  checkSubnetFree(subnet);
+  const image = await ensureImage(DEFAULT_RECIPE, log);
+  if (image.built) log(`image built in ${image.seconds}s`);
+
+  mkdirSync(dir, { recursive: true });
+  const sshKey = join(dir, "id_ed25519");
+  if (!existsSync(sshKey)) sh("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "boreal-lab-operator", "-f", sshKey]);
+  const operatorKey = readFileSync(`${sshKey}.pub`, "utf8");
+
+  createLabNetwork(subnet, host);
+  const state: LabState = { subnet: subnet.text, hostAddress: host, image: image.path, sshKey, machines: [] };
+  machines.forEach((address, i) => {
+    const name = `node${i + 1}`;
+    createMachineNetwork(name, address, subnet);
+    state.machines.push(startMachine(dir, name, address, image.path, operatorKey));
+  });
+  writeFileSync(statePath(dir), JSON.stringify(state, null, 2));
+  writeKnownHosts(dir, state);
+  log(`waiting for sshd on ${state.machines.length} machine(s)`);
+  await Promise.all(state.machines.map((m) => waitForSsh(state, m, 120)));
+  return { ...state, imageBuilt: image.built, imageSeconds: image.seconds };
+}
+
+function startMachine(dir: string, name: string, address: string, image: string, operatorKey: string): LabMachine {
+  const machineDir = join(dir, "machines", name);
+  const upper = join(machineDir, "upper");
+  rmSync(machineDir, { recursive: true, force: true });
+  mkdirSync(join(upper, "etc/ssh"), { recursive: true });
+  mkdirSync(join(upper, "root/.ssh"), { recursive: true, mode: 0o700 });
+  writeFileSync(join(upper, "etc/hostname"), `${name}\n`);
+  // The lab makes each machine's host key, so it knows the key to pin.
+  sh("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `root@${name}`, "-f", join(upper, "etc/ssh/ssh_host_ed25519_key")]);
+  writeFileSync(join(upper, "root/.ssh/authorized_keys"), operatorKey, { mode: 0o600 });
+  chmodSync(join(upper, "root/.ssh"), 0o700);
+  const console = openSync(join(machineDir, "console.log"), "a");
+  const child = spawn(
+    "systemd-nspawn",
+    [
+      "--keep-unit", "--register=no", "--boot", `--directory=${image}`, `--overlay=${image}:${upper}:/`,
+      `--network-namespace-path=/run/netns/${nodeNamespace(name)}`,
+      // wireguard-go needs to create its TUN device.
+      "--capability=CAP_NET_ADMIN", `--hostname=${name}`, `--machine=boreal-${name}`,
+    ],
+    { detached: true, stdio: ["ignore", console, console] },
+  );
+  child.unref();
+  closeSync(console);
+  const hostKey = readFileSync(join(upper, "etc/ssh/ssh_host_ed25519_key.pub"), "utf8").trim().split(" ").slice(0, 2).join(" ");
+  return { name, address, pid: child.pid!, hostKey, startedAt: Date.now() };
+}
+
+function writeKnownHosts(dir: string, state: LabState): void {
+  writeFileSync(join(dir, "known_hosts"), state.machines.map((m) => `${m.address} ${m.hostKey}\n`).join(""));
+}
+
+/** ssh(1) arguments for a machine: the lab key, and its host key pinned in known_hosts. */
+export function sshArgs(state: LabState, machine: LabMachine, dir = LAB_DIR, batch = true): string[] {
+  return [
+    "-i", state.sshKey, "-o", "IdentitiesOnly=yes", "-o", `UserKnownHostsFile=${join(dir, "known_hosts")}`,
+    "-o", "StrictHostKeyChecking=yes", "-o", "ConnectTimeout=5", "-o", `BatchMode=${batch ? "yes" : "no"}`, "-o", "LogLevel=ERROR", `root@${machine.address}`,
+  ];
+}
+
+/** Run a command on a machine over SSH, the host key checked against the pinned one. */
+export function labExec(state: LabState, machine: LabMachine, command: string, dir = LAB_DIR): { status: number; output: string } {
+  const result = spawnSync("ssh", [...sshArgs(state, machine, dir), command], { encoding: "utf8", timeout: 60_000 });
+  return { status: result.status ?? -1, output: `${result.stdout ?? ""}${result.stderr ?? ""}` };
+}
+
+async function waitForSsh(state: LabState, machine: LabMachine, seconds: number): Promise<void> {
+  const deadline = Date.now() + seconds * 1000;
+  let last = "";
+  while (Date.now() < deadline) {
+    if (await portOpen(machine.address, 22)) {
+      const probe = labExec(state, machine, "true");
+      if (probe.status === 0) return;
+      last = probe.output;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`${machine.name} (${machine.address}): sshd did not answer with its pinned host key within ${seconds}s. ${last}\nLook closer: cat ${join(LAB_DIR, "machines", machine.name, "console.log")}`);
+}
+
+export function portOpen(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolvePort) => {
+    const socket = connect({ host, port, timeout: timeoutMs });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolvePort(ok);
+    };
+    socket.once("connect", () => done(true));
+    socket.once("timeout", () => done(false));
+    socket.once("error", () => done(false));
+  });
+}
+
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Processes of the lab, found by their command line (also after a crash lost the state). */
+export function labProcesses(): number[] {
+  const out = spawnSync("pgrep", ["-f", "systemd-nspawn .*--machine=boreal-"], { encoding: "utf8" }).stdout ?? "";
+  return out.split("\n").filter(Boolean).map(Number);
+}
+
+export function labMounts(dir = LAB_DIR): string[] {
+  return readFileSync("/proc/mounts", "utf8").split("\n").map((l) => l.split(" ")[1]).filter((m) => m && m.startsWith(join(dir, "machines")));
+}
+
+export function labDown(options: { dir?: string; log: (line: string) => void; keepState?: boolean }): void {
+  const dir = options.dir ?? LAB_DIR;
+  const pids = labProcesses();
+  // SIGTERM makes systemd-nspawn power the machine off cleanly; SIGKILL after 15 s.
+  for (const pid of pids) quiet("kill", ["-TERM", String(pid)]);
+  const deadline = Date.now() + 15_000;
+  while (pids.some(pidAlive) && Date.now() < deadline) spawnSync("sleep", ["0.2"]);
+  for (const pid of pids.filter(pidAlive)) quiet("kill", ["-KILL", String(pid)]);
+  for (const mount of labMounts(dir).reverse()) quiet("umount", ["-l", mount]);
+  const namespaces = labNamespaces();
+  removeLabNetwork();
+  rmSync(join(dir, "machines"), { recursive: true, force: true });
+  if (!options.keepState) rmSync(statePath(dir), { force: true });
+  if (pids.length || namespaces.length) options.log(`lab down: stopped ${pids.length} machine(s), removed ${namespaces.length} namespace(s)`);
+}
+
+export async function labStatus(dir = LAB_DIR): Promise<{ name: string; address: string; running: boolean; sshd: boolean; seconds: number }[]> {
+  const state = readState(dir);
+  if (!state) return [];
+  return Promise.all(
+    state.machines.map(async (m) => ({
+      name: m.name,
+      address: m.address,
+      running: pidAlive(m.pid),
+      sshd: await portOpen(m.address, 22),
+      seconds: Math.round((Date.now() - m.startedAt) / 1000),
+    })),
+  );
+}
+
+/** What a user needs to run the kit against the lab: a registry and one stack file per machine. */
+export function writeLabStacks(state: LabState, projectDir: string, log: (l: string) => void): void {
+  const registry = join(projectDir, ".lab", "registry");
+  mkdirSync(join(registry, "nodes"), { recursive: true });
+  writeFileSync(join(registry, "federation.yaml"), `# Generated by boreal lab up.\n${stringify({ name: "boreal-lab", domain: "lab.boreal.test.", mesh: { ipv4: "100.64.0.0/24", ipv6: "fd42:b0:ea1::/48" }, defaults: { listenPort: 51820, mtu: 1420, persistentKeepalive: 25 } })}`);
+  for (const [i, m] of state.machines.entries()) {
+    const member = `coop-${String.fromCharCode(97 + (i % 26))}${i >= 26 ? Math.floor(i / 26) : ""}`;
+    const config = {
+      config: {
+        "boreal:member": member,
+        "boreal:node": m.name,
+        "boreal:endpoint": `${m.address}:51820`,
+        "boreal:registry": ".lab/registry",
+        "boreal:zones": [`${member}.lab.test.`],
+        "boreal:ssh": { host: m.address, port: 22, user: "root", hostKey: m.hostKey },
+      },
+    };
+    writeFileSync(join(projectDir, "stacks", `Pulumi.lab-${m.name}.yaml`), `# Generated by boreal lab up. The SSH private key is added as a secret by\n# \`pulumi config set --secret --path boreal:ssh.privateKey < .lab/id_ed25519\`.\n${stringify(config)}`);
+  }
+  log(`wrote .lab/registry and stacks/Pulumi.lab-node*.yaml`);
+}

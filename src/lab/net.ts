@@ -1,0 +1,82 @@
+// Lab networking: one namespace holding a bridge, one namespace per machine, veths between,
+// and a veth from the host so the host (and only the host) reaches the lab subnet.
+import { execFileSync, spawnSync } from "node:child_process";
+import { cidrsOverlap, formatIPv4, parseCidr, Cidr } from "../model/ip";
+
+export const LAB_NS = "boreal-lab";
+export const BRIDGE = "br-boreal";
+export const HOST_VETH = "boreal-host";
+
+export function sh(cmd: string, args: string[], input?: string): string {
+  return execFileSync(cmd, args, { encoding: "utf8", input, stdio: ["pipe", "pipe", "pipe"] });
+}
+
+export function quiet(cmd: string, args: string[]): boolean {
+  return spawnSync(cmd, args, { stdio: "ignore" }).status === 0;
+}
+
+export function nodeNamespace(machine: string): string {
+  return `boreal-${machine}`;
+}
+
+/** Host .1, machine i (from 1) at .(10 + i): room for the documented lab sizes. */
+export function labAddresses(subnetText: string, count: number): { subnet: Cidr; host: string; machines: string[] } {
+  const subnet = parseCidr(subnetText);
+  if (subnet.family !== 4 || subnet.bits > 24) throw new Error(`--subnet must be an IPv4 prefix of /24 or larger, got ${subnetText}`);
+  if (count < 1 || count > 200) throw new Error(`--nodes must be between 1 and 200, got ${count}`);
+  return {
+    subnet,
+    host: formatIPv4(subnet.base + 1n),
+    machines: Array.from({ length: count }, (_, i) => formatIPv4(subnet.base + 11n + BigInt(i))),
+  };
+}
+
+/** Refuse a subnet that overlaps anything this host already routes (its uplink above all). */
+export function checkSubnetFree(subnet: Cidr): void {
+  const routes = JSON.parse(sh("ip", ["-j", "-4", "route", "show", "table", "all"])) as { dst: string; dev?: string }[];
+  for (const route of routes) {
+    if (route.dev === HOST_VETH || !route.dst || route.dst === "default") continue;
+    const dst = route.dst.includes("/") ? route.dst : `${route.dst}/32`;
+    let cidr: Cidr;
+    try {
+      cidr = parseCidr(dst);
+    } catch {
+      continue;
+    }
+    if (cidrsOverlap(cidr, subnet)) {
+      throw new Error(`lab subnet ${subnet.text} overlaps the host route ${dst}${route.dev ? ` (dev ${route.dev})` : ""}: choose another with --subnet, e.g. 198.51.100.0/24`);
+    }
+  }
+}
+
+export function createLabNetwork(subnet: Cidr, hostAddress: string): void {
+  sh("ip", ["netns", "add", LAB_NS]);
+  sh("ip", ["-n", LAB_NS, "link", "add", BRIDGE, "type", "bridge"]);
+  sh("ip", ["-n", LAB_NS, "link", "set", BRIDGE, "up"]);
+  sh("ip", ["-n", LAB_NS, "link", "set", "lo", "up"]);
+  sh("ip", ["link", "add", HOST_VETH, "type", "veth", "peer", "name", "uplink", "netns", LAB_NS]);
+  sh("ip", ["-n", LAB_NS, "link", "set", "uplink", "master", BRIDGE, "up"]);
+  sh("ip", ["addr", "add", `${hostAddress}/${subnet.bits}`, "dev", HOST_VETH]);
+  sh("ip", ["link", "set", HOST_VETH, "up"]);
+}
+
+export function createMachineNetwork(machine: string, address: string, subnet: Cidr): void {
+  const ns = nodeNamespace(machine);
+  const bridgePort = `v-${machine}`.slice(0, 15);
+  sh("ip", ["netns", "add", ns]);
+  sh("ip", ["-n", LAB_NS, "link", "add", bridgePort, "type", "veth", "peer", "name", "eth0", "netns", ns]);
+  sh("ip", ["-n", LAB_NS, "link", "set", bridgePort, "master", BRIDGE, "up"]);
+  sh("ip", ["-n", ns, "link", "set", "lo", "up"]);
+  sh("ip", ["-n", ns, "addr", "add", `${address}/${subnet.bits}`, "dev", "eth0"]);
+  sh("ip", ["-n", ns, "link", "set", "eth0", "up"]);
+  // No default route and no NAT: a lab machine reaches the lab subnet and nothing else.
+}
+
+export function labNamespaces(): string[] {
+  return sh("ip", ["netns", "list"]).split("\n").map((l) => l.split(" ")[0]).filter((n) => n === LAB_NS || n.startsWith("boreal-"));
+}
+
+export function removeLabNetwork(): void {
+  for (const ns of labNamespaces()) quiet("ip", ["netns", "delete", ns]);
+  quiet("ip", ["link", "delete", HOST_VETH]);
+}
