@@ -85,7 +85,7 @@ export async function labUp(options: UpOptions): Promise<LabState & { imageBuilt
   writeFileSync(statePath(dir), JSON.stringify(state, null, 2));
   writeKnownHosts(dir, state);
   log(`waiting for sshd on ${state.machines.length} machine(s)`);
-  await Promise.all(state.machines.map((m) => waitForSsh(state, m, 120)));
+  await Promise.all(state.machines.map((m) => waitForSsh(state, m, 120, dir)));
   return { ...state, imageBuilt: image.built, imageSeconds: image.seconds };
 }
 
@@ -135,18 +135,18 @@ export function labExec(state: LabState, machine: LabMachine, command: string, d
   return { status: result.status ?? -1, output: `${result.stdout ?? ""}${result.stderr ?? ""}` };
 }
 
-async function waitForSsh(state: LabState, machine: LabMachine, seconds: number): Promise<void> {
+async function waitForSsh(state: LabState, machine: LabMachine, seconds: number, dir: string): Promise<void> {
   const deadline = Date.now() + seconds * 1000;
   let last = "";
   while (Date.now() < deadline) {
     if (await portOpen(machine.address, 22)) {
-      const probe = labExec(state, machine, "true");
+      const probe = labExec(state, machine, "true", dir);
       if (probe.status === 0) return;
       last = probe.output;
     }
     await new Promise((r) => setTimeout(r, 500));
   }
-  throw new Error(`${machine.name} (${machine.address}): sshd did not answer with its pinned host key within ${seconds}s. ${last}\nLook closer: cat ${join(LAB_DIR, "machines", machine.name, "console.log")}`);
+  throw new Error(`${machine.name} (${machine.address}): sshd did not answer with its pinned host key within ${seconds}s. ${last}\nLook closer: cat ${join(dir, "machines", machine.name, "console.log")}`);
 }
 
 export function portOpen(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
