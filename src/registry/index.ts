@@ -1,9 +1,10 @@
-// Registry I/O: read and validate a registry directory; write or remove one descriptor.
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+// Registry I/O: read and validate a registry directory. Descriptors are written by the
+// Registration component (a local command, so writing and removal follow the stack).
+import { readdirSync, readFileSync } from "node:fs";
+import { basename, join } from "node:path";
 import { stringify } from "yaml";
 import { BorealConfigError } from "../config/errors";
-import { descriptorPath, Federation, FEDERATION_FILE, NODES_DIR, NodeDescriptor, parseRegistry, RegistryFile } from "../config/registry";
+import { Federation, FEDERATION_FILE, NODES_DIR, NodeDescriptor, parseRegistry, RegistryFile } from "../config/registry";
 
 export function readRegistryFiles(dir: string): RegistryFile[] {
   let top: string[];
@@ -32,18 +33,4 @@ export function loadRegistry(dir: string): Federation {
 /** The descriptor as written to nodes/<node>.yaml: stable key order, no secrets. */
 export function renderDescriptor(descriptor: NodeDescriptor): string {
   return `# Managed by boreal-kit: written by ${descriptor.member}'s stack for node ${descriptor.node}.\n${stringify(descriptor)}`;
-}
-
-/** Atomic write (temp file + rename) so peers never read half a descriptor. */
-export function writeDescriptor(dir: string, descriptor: NodeDescriptor): string {
-  const path = join(dir, descriptorPath(descriptor.node));
-  mkdirSync(dirname(path), { recursive: true });
-  const temp = join(dirname(path), `.${descriptor.node}.yaml.tmp`);
-  writeFileSync(temp, renderDescriptor(descriptor));
-  renameSync(temp, path);
-  return path;
-}
-
-export function removeDescriptor(dir: string, node: string): void {
-  rmSync(join(dir, descriptorPath(node)), { force: true });
 }
