@@ -5,7 +5,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import { imageReady } from "../../src/lab/image";
-import { labDown, labExec, labMounts, labProcesses, labStatus, labUp, LabState, sshArgs } from "../../src/lab/lab";
+import { LAB_PASSPHRASE, labDown, labExec, labMounts, labProcesses, labStatus, labUp, LabState, sshArgs, writeLabStacks } from "../../src/lab/lab";
+import { parseStackConfig } from "../../src/config/stack";
+import { pulumiCliAvailable, Workspace } from "../helpers/workspace";
 import { labNamespaces } from "../../src/lab/net";
 
 const isRoot = process.getuid?.() === 0;
@@ -45,6 +47,27 @@ describe.runIf(isRoot)("the local lab", () => {
         expect(result.status, `${from.name} → ${to.name}: ${result.output}`).toBe(0);
       }
       expect(labExec(state, from, "ip route show default", dir).output.trim()).toBe("");
+    }
+  });
+
+  test.runIf(pulumiCliAvailable())("it writes a registry and one stack per machine, the SSH key as a secret", () => {
+    const project = new Workspace("lab-stacks");
+    try {
+      expect(writeLabStacks(state, project.dir, log)).toEqual([]);
+      const env = { ...project.env, PULUMI_CONFIG_PASSPHRASE: LAB_PASSPHRASE };
+      for (const m of state.machines) {
+        const file = readFileSync(join(project.dir, "stacks", `Pulumi.lab-${m.name}.yaml`), "utf8");
+        expect(file).toMatch(/privateKey:\n\s+secure: v1:/);
+        expect(file).not.toContain("PRIVATE KEY");
+        const shown = spawnSync(join(project.dir, "node_modules/.bin/pulumi"), ["config", "--show-secrets", "--json", "-s", `lab-${m.name}`], { cwd: project.dir, env, encoding: "utf8" });
+        const raw = Object.fromEntries(Object.entries(JSON.parse(shown.stdout) as Record<string, { value: string }>).map(([k, v]) => [k, typeof v.value === "string" ? v.value : JSON.stringify(v.value)]));
+        const spec = parseStackConfig(raw);
+        expect(spec).toMatchObject({ node: m.name, endpoint: `${m.address}:51820`, ssh: { host: m.address, hostKey: m.hostKey } });
+        expect(spec.ssh.privateKey.trim()).toBe(readFileSync(state.sshKey, "utf8").trim());
+      }
+      expect(readFileSync(join(dir, "registry", "federation.yaml"), "utf8")).toMatch(/mesh:/);
+    } finally {
+      project.remove();
     }
   });
 
