@@ -2,28 +2,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import { remote, types } from "@pulumi/command";
 import { contentHash, RenderedFile } from "../render";
+import { installScript, removeScript } from "../render/scripts";
 
 /** Child-name suffix for a file: its path, made name-safe ("/etc/knot/knot.conf" → "etc-knot-knot.conf"). */
 export function fileRole(path: string): string {
   return path.replace(/^\//, "").replace(/[^A-Za-z0-9._-]+/g, "-");
-}
-
-/** Shell that installs stdin at $path with its mode and owner, via a temp file and rename. */
-export function installScript(file: RenderedFile): string {
-  const dir = file.path.replace(/\/[^/]+$/, "") || "/";
-  return [
-    "set -eu",
-    `mkdir -p '${dir}'`,
-    `tmp=$(mktemp '${file.path}.boreal.XXXXXX')`,
-    `cat > "$tmp"`,
-    `chmod ${file.mode} "$tmp"`,
-    `chown ${file.owner} "$tmp"`,
-    `mv -f "$tmp" '${file.path}'`,
-  ].join("\n");
-}
-
-export function removeScript(file: RenderedFile): string {
-  return `rm -f '${file.path}'`;
 }
 
 export interface NodeFilesArgs {

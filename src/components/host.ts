@@ -1,25 +1,7 @@
 // Host: reachable over SSH with the pinned host key, packages installed (idempotent).
 import * as pulumi from "@pulumi/pulumi";
 import { remote, types } from "@pulumi/command";
-
-export const PACKAGES = ["wireguard-tools", "knot", "knot-dnsutils", "prometheus-node-exporter", "nftables"];
-
-/**
- * Installs what is missing; adds wireguard-go when the kernel cannot create a WireGuard
- * interface (containers, kernels without the module), which wg-quick then uses by itself.
- */
-export function packagesScript(packages: string[] = PACKAGES): string {
-  return [
-    "set -eu",
-    "export DEBIAN_FRONTEND=noninteractive",
-    `pkgs="${packages.join(" ")}"`,
-    "if ip link add dev boreal-probe type wireguard 2>/dev/null; then ip link del dev boreal-probe; else pkgs=\"$pkgs wireguard-go\"; fi",
-    "missing=''",
-    "for p in $pkgs; do dpkg-query -W -f='${Status}' \"$p\" 2>/dev/null | grep -q 'ok installed' || missing=\"$missing $p\"; done",
-    "if [ -n \"$missing\" ]; then apt-get update -q && apt-get install -y -q --no-install-recommends $missing; fi",
-    "echo \"packages: $pkgs\"",
-  ].join("\n");
-}
+import { HOST_PROBE, PACKAGES, packagesScript } from "../render/scripts";
 
 export interface HostArgs {
   connection: types.input.remote.ConnectionArgs;
@@ -35,7 +17,7 @@ export class Host extends pulumi.ComponentResource {
     // The connection itself retries (dialErrorLimit) until sshd answers with the pinned key.
     const reachable = new remote.Command(
       `${name}-ssh`,
-      { connection: args.connection, create: "uname -a && cat /etc/debian_version" },
+      { connection: args.connection, create: HOST_PROBE },
       { parent: this },
     );
     // Packages stay installed on delete: removing them could take away what the member

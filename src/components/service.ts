@@ -4,14 +4,11 @@ import * as pulumi from "@pulumi/pulumi";
 import { remote, types } from "@pulumi/command";
 import { hashesOf, nodeFiles } from "./files";
 import type { RenderedFile } from "../render";
+import { SERVICE_SCRIPTS, ServiceScripts } from "../render/scripts";
 
-export interface ServiceArgs {
+export interface ServiceArgs extends ServiceScripts {
   connection: types.input.remote.ConnectionArgs;
   files: RenderedFile[];
-  /** Validates and applies the files; runs again when any file changes. */
-  apply: string;
-  /** Undoes apply (stop, disable); the files are removed by their own commands. */
-  undo: string;
 }
 
 export abstract class NodeService extends pulumi.ComponentResource {
@@ -33,46 +30,18 @@ type ComponentArgs = Omit<ServiceArgs, "apply" | "undo">;
 
 export class Dns extends NodeService {
   constructor(name: string, args: ComponentArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("boreal:dns:Dns", name, {
-      ...args,
-      apply: [
-        "set -eu",
-        "install -d -o knot -g knot -m 0750 /var/lib/knot/secondary",
-        "knotc -c /etc/knot/knot.conf conf-check",
-        "systemctl enable --quiet knot",
-        "if systemctl is-active --quiet knot; then knotc reload; else systemctl restart knot; fi",
-      ].join("\n"),
-      undo: "systemctl disable --now knot",
-    }, opts);
+    super("boreal:dns:Dns", name, { ...args, ...SERVICE_SCRIPTS.dns }, opts);
   }
 }
 
 export class Monitoring extends NodeService {
   constructor(name: string, args: ComponentArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("boreal:monitoring:Monitoring", name, {
-      ...args,
-      apply: [
-        "set -eu",
-        "systemctl daemon-reload",
-        "systemctl enable --quiet --now boreal-wg-metrics.timer",
-        "systemctl start boreal-wg-metrics.service",
-        "systemctl enable --quiet prometheus-node-exporter",
-        "systemctl restart prometheus-node-exporter",
-      ].join("\n"),
-      undo: [
-        "systemctl disable --now boreal-wg-metrics.timer prometheus-node-exporter",
-        "rm -f /var/lib/prometheus/node-exporter/wireguard.prom",
-      ].join("\n"),
-    }, opts);
+    super("boreal:monitoring:Monitoring", name, { ...args, ...SERVICE_SCRIPTS.monitoring }, opts);
   }
 }
 
 export class Firewall extends NodeService {
   constructor(name: string, args: ComponentArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("boreal:firewall:Firewall", name, {
-      ...args,
-      apply: ["set -eu", "nft -c -f /etc/nftables.conf", "nft -f /etc/nftables.conf", "systemctl enable --quiet nftables"].join("\n"),
-      undo: "nft delete table inet boreal 2>/dev/null || true\nsystemctl disable --quiet nftables",
-    }, opts);
+    super("boreal:firewall:Firewall", name, { ...args, ...SERVICE_SCRIPTS.firewall }, opts);
   }
 }

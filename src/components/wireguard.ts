@@ -3,24 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { remote, types } from "@pulumi/command";
 import { hashesOf, nodeFiles } from "./files";
 import type { RenderedFile } from "../render";
-
-export const KEY_FILE = "/etc/wireguard/wg0.key";
-
-/**
- * Generates the private key if absent or if the wanted epoch differs from the one it was
- * made for (rotation), then prints only the public key. umask 077: the key is root-only.
- */
-export function keyScript(epoch: number): string {
-  return [
-    "set -eu",
-    "umask 077",
-    "mkdir -p /etc/wireguard",
-    `if [ ! -s ${KEY_FILE} ] || [ "$(cat ${KEY_FILE}.epoch 2>/dev/null)" != "${epoch}" ]; then`,
-    `  wg genkey > ${KEY_FILE}.new && mv -f ${KEY_FILE}.new ${KEY_FILE} && echo ${epoch} > ${KEY_FILE}.epoch`,
-    "fi",
-    `wg pubkey < ${KEY_FILE}`,
-  ].join("\n");
-}
+import { KEY_DELETE, keyScript, SERVICE_SCRIPTS } from "../render/scripts";
 
 export interface WireGuardArgs {
   connection: types.input.remote.ConnectionArgs;
@@ -40,7 +23,7 @@ export class WireGuard extends pulumi.ComponentResource {
         connection: args.connection,
         create: keyScript(args.keyEpoch),
         update: keyScript(args.keyEpoch),
-        delete: `rm -f ${KEY_FILE} ${KEY_FILE}.epoch`,
+        delete: KEY_DELETE,
         triggers: [args.keyEpoch],
       },
       { parent: this },
@@ -51,9 +34,9 @@ export class WireGuard extends pulumi.ComponentResource {
       `${name}-apply`,
       {
         connection: args.connection,
-        create: "/usr/local/lib/boreal/wg-apply",
-        update: "/usr/local/lib/boreal/wg-apply",
-        delete: "systemctl disable --now wg-quick@wg0",
+        create: SERVICE_SCRIPTS.wireguard.apply,
+        update: SERVICE_SCRIPTS.wireguard.apply,
+        delete: SERVICE_SCRIPTS.wireguard.undo,
         // The public key is a trigger so that a rotated key is loaded into the interface.
         triggers: [...hashesOf(args.files), this.publicKey],
       },

@@ -1,0 +1,102 @@
+// Every shell command the kit runs on a node, as pure data. Components hand these to
+// remote commands; nothing else writes shell for the node.
+import type { FileRole, RenderedFile } from "./index";
+import { WIREGUARD_INTERFACE } from "../model/plan";
+
+export const PACKAGES = ["wireguard-tools", "knot", "knot-dnsutils", "prometheus-node-exporter", "nftables"];
+export const KEY_FILE = `/etc/wireguard/${WIREGUARD_INTERFACE}.key`;
+
+/** Proves the connection (and the pinned host key) and says what the server is. */
+export const HOST_PROBE = "uname -a && cat /etc/debian_version";
+
+/**
+ * Installs what is missing; adds wireguard-go when the kernel cannot create a WireGuard
+ * interface (containers, kernels without the module), which wg-quick then uses by itself.
+ */
+export function packagesScript(packages: string[] = PACKAGES): string {
+  return [
+    "set -eu",
+    "export DEBIAN_FRONTEND=noninteractive",
+    `pkgs="${packages.join(" ")}"`,
+    "if ip link add dev boreal-probe type wireguard 2>/dev/null; then ip link del dev boreal-probe; else pkgs=\"$pkgs wireguard-go\"; fi",
+    "missing=''",
+    "for p in $pkgs; do dpkg-query -W -f='${Status}' \"$p\" 2>/dev/null | grep -q 'ok installed' || missing=\"$missing $p\"; done",
+    "if [ -n \"$missing\" ]; then apt-get update -q && apt-get install -y -q --no-install-recommends $missing; fi",
+    "echo \"packages: $pkgs\"",
+  ].join("\n");
+}
+
+/**
+ * Generates the private key if absent or if the wanted epoch differs from the one it was
+ * made for (rotation), then prints only the public key. umask 077: the key is root-only.
+ */
+export function keyScript(epoch: number): string {
+  return [
+    "set -eu",
+    "umask 077",
+    "mkdir -p /etc/wireguard",
+    `if [ ! -s ${KEY_FILE} ] || [ "$(cat ${KEY_FILE}.epoch 2>/dev/null)" != "${epoch}" ]; then`,
+    `  wg genkey > ${KEY_FILE}.new && mv -f ${KEY_FILE}.new ${KEY_FILE} && echo ${epoch} > ${KEY_FILE}.epoch`,
+    "fi",
+    `wg pubkey < ${KEY_FILE}`,
+  ].join("\n");
+}
+
+export const KEY_DELETE = `rm -f ${KEY_FILE} ${KEY_FILE}.epoch`;
+
+/** Shell that installs stdin as the file, with its mode and owner, via a temp file and rename. */
+export function installScript(file: RenderedFile): string {
+  const dir = file.path.replace(/\/[^/]+$/, "") || "/";
+  return [
+    "set -eu",
+    `mkdir -p '${dir}'`,
+    `tmp=$(mktemp '${file.path}.boreal.XXXXXX')`,
+    `cat > "$tmp"`,
+    `chmod ${file.mode} "$tmp"`,
+    `chown ${file.owner} "$tmp"`,
+    `mv -f "$tmp" '${file.path}'`,
+  ].join("\n");
+}
+
+export function removeScript(file: RenderedFile): string {
+  return `rm -f '${file.path}'`;
+}
+
+export interface ServiceScripts {
+  /** Validates and applies the role's files; runs again whenever one changes. */
+  apply: string;
+  /** Undoes apply (stop, disable); the files are removed by their own commands. */
+  undo: string;
+}
+
+export const SERVICE_SCRIPTS: Record<FileRole, ServiceScripts> = {
+  wireguard: {
+    apply: "/usr/local/lib/boreal/wg-apply",
+    undo: `systemctl disable --now wg-quick@${WIREGUARD_INTERFACE}`,
+  },
+  dns: {
+    apply: [
+      "set -eu",
+      "install -d -o knot -g knot -m 0750 /var/lib/knot/secondary",
+      "knotc -c /etc/knot/knot.conf conf-check",
+      "systemctl enable --quiet knot",
+      "if systemctl is-active --quiet knot; then knotc reload; else systemctl restart knot; fi",
+    ].join("\n"),
+    undo: "systemctl disable --now knot",
+  },
+  monitoring: {
+    apply: [
+      "set -eu",
+      "systemctl daemon-reload",
+      "systemctl enable --quiet --now boreal-wg-metrics.timer",
+      "systemctl start boreal-wg-metrics.service",
+      "systemctl enable --quiet prometheus-node-exporter",
+      "systemctl restart prometheus-node-exporter",
+    ].join("\n"),
+    undo: ["systemctl disable --now boreal-wg-metrics.timer prometheus-node-exporter", "rm -f /var/lib/prometheus/node-exporter/wireguard.prom"].join("\n"),
+  },
+  firewall: {
+    apply: ["set -eu", "nft -c -f /etc/nftables.conf", "nft -f /etc/nftables.conf", "systemctl enable --quiet nftables"].join("\n"),
+    undo: "nft delete table inet boreal 2>/dev/null || true\nsystemctl disable --quiet nftables",
+  },
+};
