@@ -102,11 +102,18 @@ function startMachine(dir: string, name: string, address: string, image: string,
   sh("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `root@${name}`, "-f", join(upper, "etc/ssh/ssh_host_ed25519_key")]);
   writeFileSync(join(upper, "root/.ssh/authorized_keys"), operatorKey, { mode: 0o600 });
   chmodSync(join(upper, "root/.ssh"), 0o700);
+  const hostKey = readFileSync(join(upper, "etc/ssh/ssh_host_ed25519_key.pub"), "utf8").trim().split(" ").slice(0, 2).join(" ");
+  return { name, address, pid: bootMachine(dir, name, image), hostKey, startedAt: Date.now() };
+}
+
+/** Boots a prepared machine (its overlay upper dir and namespace exist); returns the nspawn pid. */
+function bootMachine(dir: string, name: string, image: string): number {
+  const machineDir = join(dir, "machines", name);
   const console = openSync(join(machineDir, "console.log"), "a");
   const child = spawn(
     "systemd-nspawn",
     [
-      "--keep-unit", "--register=no", "--boot", `--directory=${image}`, `--overlay=${image}:${upper}:/`,
+      "--keep-unit", "--register=no", "--boot", `--directory=${image}`, `--overlay=${image}:${join(machineDir, "upper")}:/`,
       `--network-namespace-path=/run/netns/${nodeNamespace(name)}`,
       // wireguard-go needs to create its TUN device.
       "--capability=CAP_NET_ADMIN", `--hostname=${name}`, `--machine=boreal-${name}`,
@@ -115,8 +122,25 @@ function startMachine(dir: string, name: string, address: string, image: string,
   );
   child.unref();
   closeSync(console);
-  const hostKey = readFileSync(join(upper, "etc/ssh/ssh_host_ed25519_key.pub"), "utf8").trim().split(" ").slice(0, 2).join(" ");
-  return { name, address, pid: child.pid!, hostKey, startedAt: Date.now() };
+  return child.pid!;
+}
+
+/** Powers one machine off (its disk, the overlay upper dir, stays): a member going down. */
+export function labStop(state: LabState, name: string): void {
+  const machine = state.machines.find((m) => m.name === name);
+  if (!machine) throw new Error(`no lab machine named ${name}`);
+  stopProcesses([machine.pid]);
+}
+
+/** Boots a stopped machine again from its own disk and waits for its sshd. */
+export async function labStart(state: LabState, name: string, dir = LAB_DIR): Promise<void> {
+  const machine = state.machines.find((m) => m.name === name);
+  if (!machine) throw new Error(`no lab machine named ${name}`);
+  if (pidAlive(machine.pid)) return;
+  machine.pid = bootMachine(dir, name, state.image);
+  machine.startedAt = Date.now();
+  writeFileSync(statePath(dir), JSON.stringify(state, null, 2));
+  await waitForSsh(state, machine, 120, dir);
 }
 
 function writeKnownHosts(dir: string, state: LabState): void {
@@ -132,8 +156,8 @@ export function sshArgs(state: LabState, machine: LabMachine, dir = LAB_DIR, bat
 }
 
 /** Run a command on a machine over SSH, the host key checked against the pinned one. */
-export function labExec(state: LabState, machine: LabMachine, command: string, dir = LAB_DIR): { status: number; output: string } {
-  const result = spawnSync("ssh", [...sshArgs(state, machine, dir), command], { encoding: "utf8", timeout: 60_000 });
+export function labExec(state: LabState, machine: LabMachine, command: string, dir = LAB_DIR, input?: string): { status: number; output: string } {
+  const result = spawnSync("ssh", [...sshArgs(state, machine, dir), command], { encoding: "utf8", timeout: 120_000, input: input ?? "" });
   return { status: result.status ?? -1, output: `${result.stdout ?? ""}${result.stderr ?? ""}` };
 }
 
@@ -164,10 +188,11 @@ export function portOpen(host: string, port: number, timeoutMs = 1000): Promise<
   });
 }
 
+/** Alive and not a zombie (a machine started by this very process stays one until reaped). */
 export function pidAlive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
   } catch {
     return false;
   }
@@ -187,11 +212,7 @@ export function labDown(options: { dir?: string; log: (line: string) => void; ke
   const dir = options.dir ?? LAB_DIR;
   const previous = readState(dir);
   const pids = labProcesses();
-  // SIGTERM makes systemd-nspawn power the machine off cleanly; SIGKILL after 15 s.
-  for (const pid of pids) quiet("kill", ["-TERM", String(pid)]);
-  const deadline = Date.now() + 15_000;
-  while (pids.some(pidAlive) && Date.now() < deadline) spawnSync("sleep", ["0.2"]);
-  for (const pid of pids.filter(pidAlive)) quiet("kill", ["-KILL", String(pid)]);
+  stopProcesses(pids);
   for (const mount of labMounts(dir).reverse()) quiet("umount", ["-l", mount]);
   const namespaces = labNamespaces();
   removeLabNetwork();
@@ -199,6 +220,14 @@ export function labDown(options: { dir?: string; log: (line: string) => void; ke
   if (previous?.projectDir) removeLabStacks(previous);
   if (!options.keepState) rmSync(statePath(dir), { force: true });
   if (pids.length || namespaces.length) options.log(`lab down: stopped ${pids.length} machine(s), removed ${namespaces.length} namespace(s)`);
+}
+
+/** SIGTERM makes systemd-nspawn power the machine off cleanly; SIGKILL after 15 s. */
+function stopProcesses(pids: number[]): void {
+  for (const pid of pids) quiet("kill", ["-TERM", String(pid)]);
+  const deadline = Date.now() + 15_000;
+  while (pids.some(pidAlive) && Date.now() < deadline) spawnSync("sleep", ["0.2"]);
+  for (const pid of pids.filter(pidAlive)) quiet("kill", ["-KILL", String(pid)]);
 }
 
 export async function labStatus(dir = LAB_DIR): Promise<{ name: string; address: string; running: boolean; sshd: boolean; seconds: number }[]> {

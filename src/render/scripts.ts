@@ -62,6 +62,9 @@ export function removeScript(file: RenderedFile): string {
   return `rm -f '${file.path}'`;
 }
 
+/** Hash of the `server:` section Knot was last (re)started with. */
+const KNOT_SERVER_MARK = "/var/lib/knot/.boreal-server-section";
+
 export interface ServiceScripts {
   /** Validates and applies the role's files; runs again whenever one changes. */
   apply: string;
@@ -80,9 +83,18 @@ export const SERVICE_SCRIPTS: Record<FileRole, ServiceScripts> = {
       "install -d -o knot -g knot -m 0750 /var/lib/knot/secondary",
       "knotc -c /etc/knot/knot.conf conf-check",
       "systemctl enable --quiet knot",
-      "if systemctl is-active --quiet knot; then knotc reload; else systemctl restart knot; fi",
+      // Knot takes a new `server:` section (listen addresses) only on restart; anything
+      // else is reloaded, so zones keep being served.
+      "server=$(awk '/^[a-z]/ { keep = ($0 == \"server:\") } keep' /etc/knot/knot.conf | sha256sum | cut -d' ' -f1)",
+      // A peer that left: its catalog is gone from the config, but Knot keeps the catalog's
+      // member zones in its catalog database and goes on serving them as orphans. Purge
+      // them, and let Knot rebuild the database from the catalogs still configured.
+      "orphans=$(kcatalogprint 2>/dev/null | awk '!/^;;/ && NF >= 3 { print $1, $3 }' | while read -r member catalog; do grep -qxF \"  - domain: $catalog\" /etc/knot/knot.conf || echo \"$member\"; done)",
+      'if [ -n "$orphans" ]; then knotc -f zone-purge $orphans >/dev/null 2>&1 || true; systemctl stop knot; rm -rf /var/lib/knot/catalog; fi',
+      `if [ -z "$orphans" ] && systemctl is-active --quiet knot && [ "$(cat ${KNOT_SERVER_MARK} 2>/dev/null)" = "$server" ]; then knotc reload; else systemctl restart knot; fi`,
+      `echo "$server" > ${KNOT_SERVER_MARK}`,
     ].join("\n"),
-    undo: "systemctl disable --now knot",
+    undo: `systemctl disable --now knot\nrm -f ${KNOT_SERVER_MARK}`,
   },
   monitoring: {
     apply: [
