@@ -5,7 +5,7 @@ import { isAbsolute, resolve } from "node:path";
 import { BorealNode } from "./components/node";
 import { loadTemplates } from "./components/templates";
 import { BorealConfigError } from "./config/errors";
-import { parseStackConfig } from "./config/stack";
+import { parseStackConfig, splitPrivateKey } from "./config/stack";
 import { loadRegistry } from "./registry";
 
 function main() {
@@ -13,9 +13,9 @@ function main() {
   // A relative registry path is relative to the project directory, like Pulumi's own paths.
   const registryDir = isAbsolute(spec.registry) ? spec.registry : resolve(process.cwd(), spec.registry);
   const federation = loadRegistry(registryDir);
-  const { privateKey, ...ssh } = spec.ssh;
+  const { spec: publicSpec, privateKey } = splitPrivateKey(spec);
   const node = new BorealNode(spec.node, {
-    spec: { ...spec, ssh },
+    spec: publicSpec,
     sshPrivateKey: pulumi.secret(privateKey),
     federation,
     registryDir,

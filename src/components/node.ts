@@ -2,19 +2,19 @@
 // plan() and renderNode(): the components only carry their results to the server.
 import * as pulumi from "@pulumi/pulumi";
 import type { Federation } from "../config/registry";
-import type { NodeSpec } from "../config/stack";
+import type { PublicNodeSpec } from "../config/stack";
 import { buildDescriptor } from "../model/descriptor";
 import { NodePlan, plan } from "../model/plan";
 import { FileRole, renderNode, TemplateSources } from "../render";
 import { Host } from "./host";
 import { Registration } from "./registration";
 import { Dns, Firewall, Monitoring } from "./service";
-import { sshConnection, SshTarget } from "./ssh";
+import { sshConnection } from "./ssh";
 import { WireGuard } from "./wireguard";
 
 export interface BorealNodeArgs {
   /** The validated stack config, without the SSH private key. */
-  spec: Omit<NodeSpec, "ssh"> & { ssh: SshTarget };
+  spec: PublicNodeSpec;
   /** The operator's SSH private key; it is made a secret here whatever it was. */
   sshPrivateKey: pulumi.Input<string>;
   federation: Federation;
@@ -31,8 +31,7 @@ export class BorealNode extends pulumi.ComponentResource {
 
   constructor(name: string, args: BorealNodeArgs, opts?: pulumi.ComponentResourceOptions) {
     super("boreal:node:BorealNode", name, {}, opts);
-    const spec: NodeSpec = { ...args.spec, ssh: { ...args.spec.ssh, privateKey: "" } };
-    this.plan = plan(spec, args.federation);
+    this.plan = plan(args.spec, args.federation);
     const files = renderNode(this.plan, args.templates);
     const filesFor = (role: FileRole) => files.filter((f) => f.role === role);
     const connection = sshConnection(args.spec.ssh, args.sshPrivateKey);

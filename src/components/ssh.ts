@@ -1,9 +1,7 @@
 // The one SSH connection helper for remote commands: every connection pins the host key.
 import * as pulumi from "@pulumi/pulumi";
 import type { types } from "@pulumi/command";
-import type { NodeSpec } from "../config/stack";
-
-export type SshTarget = Omit<NodeSpec["ssh"], "privateKey">;
+import type { SshTarget } from "../config/stack";
 
 /** Waiting for a fresh server: up to ~5 minutes of retries, 15 s per attempt. */
 export const DIAL_ERROR_LIMIT = 20;

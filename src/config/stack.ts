@@ -80,6 +80,18 @@ export const stackConfigSchema = z.strictObject({
 
 export type NodeSpec = z.infer<typeof stackConfigSchema>;
 
+/** How to reach the server, without the private key (which only the connection gets). */
+export type SshTarget = Omit<NodeSpec["ssh"], "privateKey">;
+
+/** The stack config as planning and components see it: no secret in it. */
+export type PublicNodeSpec = Omit<NodeSpec, "ssh"> & { ssh: SshTarget };
+
+/** Splits the SSH private key off the spec, so that only the connection ever holds it. */
+export function splitPrivateKey(spec: NodeSpec): { spec: PublicNodeSpec; privateKey: string } {
+  const { privateKey, ...ssh } = spec.ssh;
+  return { spec: { ...spec, ssh }, privateKey };
+}
+
 const KNOWN_KEYS = Object.keys(stackConfigSchema.shape);
 
 /**

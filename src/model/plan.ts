@@ -1,5 +1,5 @@
 // plan(node, federation) → NodePlan: everything the node needs, computed without I/O.
-import type { NodeSpec } from "../config/stack";
+import type { PublicNodeSpec } from "../config/stack";
 import type { Federation, NodeDescriptor } from "../config/registry";
 import { BorealConfigError } from "../config/errors";
 import { parseEndpoint } from "../config/fields";
@@ -69,7 +69,7 @@ export function catalogZoneName(node: string, federationDomain: string): string 
   return `${node}.catalog.${federationDomain}`;
 }
 
-export function plan(spec: NodeSpec, federation: Federation): NodePlan {
+export function plan(spec: PublicNodeSpec, federation: Federation): NodePlan {
   const { settings } = federation;
   checkZonesUnclaimed(spec, federation.nodes);
   checkEndpointOutsideZones(spec);
@@ -122,7 +122,7 @@ function nameServer(node: string, endpointText: string): NameServer {
   return { node, target: `ns-${node}`, glue: { type: family === 4 ? "A" : "AAAA", address: host } };
 }
 
-function checkZonesUnclaimed(spec: NodeSpec, nodes: NodeDescriptor[]): void {
+function checkZonesUnclaimed(spec: PublicNodeSpec, nodes: NodeDescriptor[]): void {
   const problems = spec.zones.flatMap((zone) => {
     const owner = nodes.find((n) => n.member !== spec.member && n.zones.includes(zone));
     return owner
@@ -133,7 +133,7 @@ function checkZonesUnclaimed(spec: NodeSpec, nodes: NodeDescriptor[]): void {
 }
 
 /** A name server named inside the zone it serves needs glue, which a host name cannot give. */
-function checkEndpointOutsideZones(spec: NodeSpec): void {
+function checkEndpointOutsideZones(spec: PublicNodeSpec): void {
   const host = parseEndpoint(spec.endpoint)?.host ?? "";
   if (isIP(host) !== 0) return;
   const fqdn = `${host.toLowerCase().replace(/\.$/, "")}.`;

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, test } from "vitest";
 import { BorealNode } from "../../src/components/node";
 import type { Federation } from "../../src/config/registry";
+import { splitPrivateKey } from "../../src/config/stack";
 import { Recorded, Recorder, settle } from "../helpers/mocks";
 import { FIXTURE_HOST_KEY, FIXTURE_PRIVATE_KEY, FIXTURE_REGISTRY, fixtureFederation, fixtureSpec, templates } from "../helpers/fixtures";
 
@@ -14,12 +15,11 @@ interface Built {
 async function build(options: { federation?: Federation; overrides?: Record<string, unknown>; node?: "b1" | "d1" } = {}): Promise<Built> {
   const recorder = new Recorder();
   recorder.install();
-  const { privateKey, ...ssh } = fixtureSpec(options.node ?? "b1", options.overrides).ssh;
-  const spec = fixtureSpec(options.node ?? "b1", options.overrides);
+  const { spec, privateKey } = splitPrivateKey(fixtureSpec(options.node ?? "b1", options.overrides));
   const node = new BorealNode(
     options.node ?? "b1",
     {
-      spec: { ...spec, ssh },
+      spec,
       sshPrivateKey: privateKey,
       federation: options.federation ?? fixtureFederation(),
       registryDir: FIXTURE_REGISTRY,
@@ -78,10 +78,10 @@ describe("BorealNode resource graph", () => {
     const recorder = new Recorder();
     recorder.install();
     const seen: pulumi.Output<string>[] = [];
-    const { privateKey, ...ssh } = fixtureSpec("b1").ssh;
+    const { spec, privateKey } = splitPrivateKey(fixtureSpec("b1"));
     const node = new BorealNode(
       "b1",
-      { spec: { ...fixtureSpec("b1"), ssh }, sshPrivateKey: privateKey, federation: fixtureFederation(), registryDir: FIXTURE_REGISTRY, templates, now: "2030-01-01T00:00:00.000Z" },
+      { spec, sshPrivateKey: privateKey, federation: fixtureFederation(), registryDir: FIXTURE_REGISTRY, templates, now: "2030-01-01T00:00:00.000Z" },
       {
         transformations: [
           (args) => {
