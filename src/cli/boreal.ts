@@ -1,9 +1,12 @@
 #!/usr/bin/env node
-// boreal: the operator's command. `boreal lab up|down|status|ssh`.
+// boreal: the operator's command. `boreal registry check`, `boreal lab up|down|status|ssh`.
 import { spawnSync } from "node:child_process";
+import { BorealConfigError } from "../config/errors";
+import { loadRegistry } from "../registry";
 import { DEFAULT_SUBNET, labDown, labStatus, labUp, PROJECT_DIR, readState, sshArgs, writeLabStacks } from "../lab/lab";
 
 const USAGE = `usage:
+  boreal registry check DIR                                  validate a federation registry (for its CI)
   boreal lab up [--nodes N] [--subnet CIDR] [--no-install]   start N machines (default 3, ${DEFAULT_SUBNET})
   boreal lab status                                          table of the lab's machines
   boreal lab ssh NODE [-- command...]                        a shell (or a command) on a machine
@@ -63,9 +66,27 @@ function printStatus(rows: Awaited<ReturnType<typeof labStatus>>): void {
   for (const row of table) console.log(row.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd());
 }
 
+function registry(args: string[]): number {
+  const [verb, dir] = args;
+  if (verb !== "check" || !dir) throw new Error(USAGE);
+  try {
+    const federation = loadRegistry(dir);
+    console.log(`${dir}: federation ${federation.settings.name}, ${federation.nodes.length} node(s), valid`);
+    for (const n of federation.nodes) console.log(`  ${n.node} (${n.member})  ${n.mesh.ipv4}  ${n.mesh.ipv6}  ${n.zones.join(" ")}`);
+    return 0;
+  } catch (error) {
+    if (error instanceof BorealConfigError) {
+      console.error(error.message);
+      return 2;
+    }
+    throw error;
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
   if (command === "lab") return lab(args);
+  if (command === "registry") return registry(args);
   throw new Error(USAGE);
 }
 
