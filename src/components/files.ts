@@ -1,6 +1,7 @@
 // Files on the node: one remote command per file, written atomically, removed on delete.
 import * as pulumi from "@pulumi/pulumi";
-import { remote, types } from "@pulumi/command";
+import type { remote, types } from "@pulumi/command";
+import { nodeCommand } from "./ssh";
 import { contentHash, RenderedFile } from "../render";
 import { installScript, removeScript } from "../render/scripts";
 
@@ -18,7 +19,7 @@ export interface NodeFilesArgs {
 export function nodeFiles(name: string, args: NodeFilesArgs, opts: pulumi.CustomResourceOptions): remote.Command[] {
   return args.files.map(
     (file) =>
-      new remote.Command(
+      nodeCommand(
         `${name}-file-${fileRole(file.path)}`,
         {
           connection: args.connection,

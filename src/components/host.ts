@@ -1,6 +1,7 @@
 // Host: reachable over SSH with the pinned host key, packages installed (idempotent).
 import * as pulumi from "@pulumi/pulumi";
-import { remote, types } from "@pulumi/command";
+import type { types } from "@pulumi/command";
+import { nodeCommand } from "./ssh";
 import { HOST_PROBE, PACKAGES, packagesScript } from "../render/scripts";
 
 export interface HostArgs {
@@ -15,14 +16,14 @@ export class Host extends pulumi.ComponentResource {
   constructor(name: string, args: HostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("boreal:host:Host", name, {}, opts);
     // The connection itself retries (dialErrorLimit) until sshd answers with the pinned key.
-    const reachable = new remote.Command(
+    const reachable = nodeCommand(
       `${name}-ssh`,
       { connection: args.connection, create: HOST_PROBE },
       { parent: this },
     );
     // Packages stay installed on delete: removing them could take away what the member
     // uses; destroying a node removes the kit's configuration, not Debian packages.
-    this.ready = new remote.Command(
+    this.ready = nodeCommand(
       `${name}-packages`,
       { connection: args.connection, create: packagesScript(args.packages), triggers: [(args.packages ?? PACKAGES).join(" ")] },
       { parent: this, dependsOn: [reachable] },

@@ -1,7 +1,8 @@
 // A service component: its files, then one command that applies them (create and update)
 // and undoes that on delete. Dns, Monitoring and Firewall are this shape.
 import * as pulumi from "@pulumi/pulumi";
-import { remote, types } from "@pulumi/command";
+import type { types } from "@pulumi/command";
+import { nodeCommand } from "./ssh";
 import { hashesOf, nodeFiles } from "./files";
 import type { RenderedFile } from "../render";
 import { SERVICE_SCRIPTS, ServiceScripts } from "../render/scripts";
@@ -17,7 +18,7 @@ export abstract class NodeService extends pulumi.ComponentResource {
   protected constructor(type: string, name: string, args: ServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super(type, name, {}, opts);
     const files = nodeFiles(name, { files: args.files, connection: args.connection }, { parent: this });
-    this.applied = new remote.Command(
+    this.applied = nodeCommand(
       `${name}-apply`,
       { connection: args.connection, create: args.apply, update: args.apply, delete: args.undo, triggers: hashesOf(args.files) },
       { parent: this, dependsOn: files },

@@ -1,6 +1,6 @@
 // The one SSH connection helper for remote commands: every connection pins the host key.
 import * as pulumi from "@pulumi/pulumi";
-import type { types } from "@pulumi/command";
+import { remote, types } from "@pulumi/command";
 import type { SshTarget } from "../config/stack";
 
 /** Waiting for a fresh server: up to ~5 minutes of retries, 15 s per attempt. */
@@ -17,4 +17,14 @@ export function sshConnection(target: SshTarget, privateKey: pulumi.Input<string
     dialErrorLimit: DIAL_ERROR_LIMIT,
     perDialTimeout: PER_DIAL_TIMEOUT_SECONDS,
   };
+}
+
+/**
+ * Every remote command of the kit. The provider would pass the previous output as
+ * PULUMI_COMMAND_STDOUT/STDERR through SSH's setenv, which Debian's sshd refuses
+ * (AcceptEnv LANG LC_* only): a warning at best, a failed delete with older providers.
+ * None of our scripts read them, so they are not sent.
+ */
+export function nodeCommand(name: string, args: Omit<remote.CommandArgs, "addPreviousOutputInEnv">, opts: pulumi.CustomResourceOptions): remote.Command {
+  return new remote.Command(name, { ...args, addPreviousOutputInEnv: false }, opts);
 }

@@ -1,6 +1,7 @@
 // WireGuard: the key is born on the node; config applied with `wg syncconf` (no restart).
 import * as pulumi from "@pulumi/pulumi";
-import { remote, types } from "@pulumi/command";
+import type { types } from "@pulumi/command";
+import { nodeCommand } from "./ssh";
 import { hashesOf, nodeFiles } from "./files";
 import type { RenderedFile } from "../render";
 import { KEY_DELETE, keyScript, SERVICE_SCRIPTS } from "../render/scripts";
@@ -17,7 +18,7 @@ export class WireGuard extends pulumi.ComponentResource {
 
   constructor(name: string, args: WireGuardArgs, opts?: pulumi.ComponentResourceOptions) {
     super("boreal:wireguard:WireGuard", name, {}, opts);
-    const key = new remote.Command(
+    const key = nodeCommand(
       `${name}-key`,
       {
         connection: args.connection,
@@ -30,7 +31,7 @@ export class WireGuard extends pulumi.ComponentResource {
     );
     this.publicKey = key.stdout.apply((out) => out.trim());
     const files = nodeFiles(name, { files: args.files, connection: args.connection }, { parent: this, dependsOn: [key] });
-    this.applied = new remote.Command(
+    this.applied = nodeCommand(
       `${name}-apply`,
       {
         connection: args.connection,

@@ -71,6 +71,8 @@ describe("BorealNode resource graph", () => {
     for (const r of remotes) {
       expect(r.inputs.connection).toMatchObject({ host: "198.51.100.12", port: 22, user: "root", hostKey: FIXTURE_HOST_KEY });
       expect(r.inputs.connection.dialErrorLimit).toBeGreaterThan(1);
+      // Debian's sshd refuses setenv of PULUMI_COMMAND_*: the provider must not try.
+      expect(r.inputs.addPreviousOutputInEnv, r.name).toBe(false);
     }
   });
 
