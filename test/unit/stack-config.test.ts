@@ -99,3 +99,16 @@ describe("stack config", () => {
     }
   });
 });
+
+describe("the example stack in stacks/", () => {
+  test("is valid once the secret private key is added", async () => {
+    const { readFileSync } = await import("node:fs");
+    const { join } = await import("node:path");
+    const { parse } = await import("yaml");
+    const example = parse(readFileSync(join(__dirname, "..", "..", "stacks", "Pulumi.example.yaml"), "utf8")).config as Record<string, unknown>;
+    const raw = Object.fromEntries(Object.entries(example).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
+    const ssh = JSON.parse(raw["boreal:ssh"]);
+    raw["boreal:ssh"] = JSON.stringify({ ...ssh, privateKey: FIXTURE_PRIVATE_KEY });
+    expect(parseStackConfig(raw)).toMatchObject({ member: "coop-a", node: "a1", zones: ["coop-a.example."] });
+  });
+});
