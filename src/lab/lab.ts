@@ -2,6 +2,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
+import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { stringify } from "yaml";
 import { DEFAULT_RECIPE, ensureImage } from "./image";
@@ -291,8 +292,18 @@ function removeLabStacks(state: LabState): void {
 }
 
 function setSecretKey(projectDir: string, stack: string, keyPath: string): boolean {
+  ensureFileBackend(projectDir);
   const pulumi = labPulumi(projectDir);
   return pulumi(["stack", "select", "--create", stack]) && pulumi(["config", "set", "-s", stack, "--secret", "--path", "boreal:ssh.privateKey"], readFileSync(keyPath, "utf8"));
+}
+
+/** Pulumi refuses a file:// backend whose directory does not exist yet: make it. */
+export function ensureFileBackend(projectDir: string): void {
+  const project = readFileSync(join(projectDir, "Pulumi.yaml"), "utf8");
+  const url = /^\s+url:\s*file:\/\/(\S+)/m.exec(project)?.[1];
+  if (!url) return;
+  const path = url.startsWith("~/") ? join(homedir(), url.slice(2)) : url;
+  mkdirSync(path, { recursive: true });
 }
 
 /** The project's pulumi CLI with the lab's passphrase; true when the command succeeded. */
