@@ -1,7 +1,7 @@
 // The lab's Debian 12 image: built once with debootstrap, cached under a hash of its recipe.
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { sh } from "./net";
 
@@ -56,6 +56,10 @@ export async function ensureImage(recipe: ImageRecipe, log: (line: string) => vo
   postProcess(temp);
   writeFileSync(join(temp, COMPLETE), `${JSON.stringify(recipe)}\n`);
   renameSync(temp, path);
+  // Images of older recipes are never used again: reclaim their disk.
+  for (const other of readdirSync(IMAGE_CACHE)) {
+    if (other.startsWith("debian-") && join(IMAGE_CACHE, other) !== path) rmSync(join(IMAGE_CACHE, other), { recursive: true, force: true });
+  }
   return { path, built: true, seconds: Math.round((Date.now() - started) / 1000) };
 }
 
