@@ -1,5 +1,6 @@
-// A service component: its files, then one command that applies them (create and update)
-// and undoes that on delete. Dns, Monitoring and Firewall are this shape.
+// A service's files, then one command that applies them (create and update) and undoes
+// that on delete. Dns, Monitoring and Firewall are components of only this; WireGuard
+// adds its key before the files.
 import * as pulumi from "@pulumi/pulumi";
 import type { types } from "@pulumi/command";
 import { nodeCommand } from "./ssh";
@@ -12,17 +13,36 @@ export interface ServiceArgs extends ServiceScripts {
   files: RenderedFile[];
 }
 
+export interface FilesAndApplyOptions {
+  parent: pulumi.Resource;
+  /** What the files wait for (besides the component's own dependencies). */
+  filesAfter?: pulumi.Resource[];
+  /** More values whose change re-runs the apply command. */
+  extraTriggers?: pulumi.Input<unknown>[];
+}
+
+/** Children `${name}-file-<path>` and `${name}-apply`; returns the apply command. */
+export function filesAndApply(name: string, args: ServiceArgs, options: FilesAndApplyOptions): pulumi.Resource {
+  const files = nodeFiles(name, { files: args.files, connection: args.connection }, { parent: options.parent, dependsOn: options.filesAfter });
+  return nodeCommand(
+    `${name}-apply`,
+    {
+      connection: args.connection,
+      create: args.apply,
+      update: args.apply,
+      delete: args.undo,
+      triggers: [...hashesOf(args.files), ...(options.extraTriggers ?? [])],
+    },
+    { parent: options.parent, dependsOn: files },
+  );
+}
+
 export abstract class NodeService extends pulumi.ComponentResource {
   readonly applied: pulumi.Resource;
 
   protected constructor(type: string, name: string, args: ServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super(type, name, {}, opts);
-    const files = nodeFiles(name, { files: args.files, connection: args.connection }, { parent: this });
-    this.applied = nodeCommand(
-      `${name}-apply`,
-      { connection: args.connection, create: args.apply, update: args.apply, delete: args.undo, triggers: hashesOf(args.files) },
-      { parent: this, dependsOn: files },
-    );
+    this.applied = filesAndApply(name, args, { parent: this });
     this.registerOutputs({});
   }
 }

@@ -2,7 +2,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { types } from "@pulumi/command";
 import { nodeCommand } from "./ssh";
-import { hashesOf, nodeFiles } from "./files";
+import { filesAndApply } from "./service";
 import type { RenderedFile } from "../render";
 import { KEY_DELETE, keyScript, SERVICE_SCRIPTS } from "../render/scripts";
 
@@ -30,18 +30,11 @@ export class WireGuard extends pulumi.ComponentResource {
       { parent: this },
     );
     this.publicKey = key.stdout.apply((out) => out.trim());
-    const files = nodeFiles(name, { files: args.files, connection: args.connection }, { parent: this, dependsOn: [key] });
-    this.applied = nodeCommand(
-      `${name}-apply`,
-      {
-        connection: args.connection,
-        create: SERVICE_SCRIPTS.wireguard.apply,
-        update: SERVICE_SCRIPTS.wireguard.apply,
-        delete: SERVICE_SCRIPTS.wireguard.undo,
-        // The public key is a trigger so that a rotated key is loaded into the interface.
-        triggers: [...hashesOf(args.files), this.publicKey],
-      },
-      { parent: this, dependsOn: files },
+    this.applied = filesAndApply(
+      name,
+      { connection: args.connection, files: args.files, ...SERVICE_SCRIPTS.wireguard },
+      // The public key is a trigger so that a rotated key is loaded into the interface.
+      { parent: this, filesAfter: [key], extraTriggers: [this.publicKey] },
     );
     this.registerOutputs({ publicKey: this.publicKey });
   }
