@@ -24,12 +24,12 @@ export function nodeFiles(name: string, args: NodeFilesArgs, opts: pulumi.Custom
         {
           connection: args.connection,
           create: installScript(file),
-          // With an update command, a changed trigger rewrites the file in place instead of
-          // replacing the resource (whose delete would remove the new file).
+          // A changed file (stdin) is an update that rewrites it in place. Never `triggers`:
+          // the provider replaces on them, create-before-delete, and the old resource's
+          // delete would then remove the file just written.
           update: installScript(file),
           delete: removeScript(file),
           stdin: file.content,
-          triggers: [contentHash(file.content)],
           // stdin is the file: keep it out of the logs, they would only repeat it.
           logging: "stderr",
         },
@@ -38,6 +38,7 @@ export function nodeFiles(name: string, args: NodeFilesArgs, opts: pulumi.Custom
   );
 }
 
-export function hashesOf(files: RenderedFile[]): string[] {
-  return files.map((f) => `${f.path}:${contentHash(f.content)}`);
+/** One line naming every file's content hash: put in a command, it re-runs it when one changes. */
+export function hashesOf(files: RenderedFile[]): string {
+  return files.map((f) => `${f.path}:${contentHash(f.content)}`).join(" ");
 }

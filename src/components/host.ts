@@ -2,7 +2,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { types } from "@pulumi/command";
 import { nodeCommand } from "./ssh";
-import { HOST_PROBE, PACKAGES, packagesScript } from "../render/scripts";
+import { HOST_PROBE, packagesScript } from "../render/scripts";
 
 export interface HostArgs {
   connection: types.input.remote.ConnectionArgs;
@@ -25,7 +25,7 @@ export class Host extends pulumi.ComponentResource {
     // uses; destroying a node removes the kit's configuration, not Debian packages.
     this.ready = nodeCommand(
       `${name}-packages`,
-      { connection: args.connection, create: packagesScript(args.packages), triggers: [(args.packages ?? PACKAGES).join(" ")] },
+      { connection: args.connection, create: packagesScript(args.packages) },
       { parent: this, dependsOn: [reachable] },
     );
     this.registerOutputs({});

@@ -17,22 +17,20 @@ export interface FilesAndApplyOptions {
   parent: pulumi.Resource;
   /** What the files wait for (besides the component's own dependencies). */
   filesAfter?: pulumi.Resource[];
-  /** More values whose change re-runs the apply command. */
-  extraTriggers?: pulumi.Input<unknown>[];
+  /** More text whose change re-runs the apply command. */
+  alsoAfter?: pulumi.Input<string>;
 }
 
 /** Children `${name}-file-<path>` and `${name}-apply`; returns the apply command. */
 export function filesAndApply(name: string, args: ServiceArgs, options: FilesAndApplyOptions): pulumi.Resource {
   const files = nodeFiles(name, { files: args.files, connection: args.connection }, { parent: options.parent, dependsOn: options.filesAfter });
+  // The files' hashes ride in a comment of the command: a changed file changes the command,
+  // which the provider runs as an update. (`triggers` would replace the resource instead,
+  // create-before-delete, and the old resource's delete would undo the new apply.)
+  const apply = pulumi.interpolate`# boreal: after ${hashesOf(args.files)} ${options.alsoAfter ?? ""}\n${args.apply}`;
   return nodeCommand(
     `${name}-apply`,
-    {
-      connection: args.connection,
-      create: args.apply,
-      update: args.apply,
-      delete: args.undo,
-      triggers: [...hashesOf(args.files), ...(options.extraTriggers ?? [])],
-    },
+    { connection: args.connection, create: apply, update: apply, delete: args.undo },
     { parent: options.parent, dependsOn: files },
   );
 }

@@ -22,10 +22,11 @@ export class WireGuard extends pulumi.ComponentResource {
       `${name}-key`,
       {
         connection: args.connection,
+        // The epoch is in the script: bumping it is an update that makes a new key. Not a
+        // trigger: a replacement would run the old delete after the new create (no key).
         create: keyScript(args.keyEpoch),
         update: keyScript(args.keyEpoch),
         delete: KEY_DELETE,
-        triggers: [args.keyEpoch],
       },
       { parent: this },
     );
@@ -33,8 +34,8 @@ export class WireGuard extends pulumi.ComponentResource {
     this.applied = filesAndApply(
       name,
       { connection: args.connection, files: args.files, ...SERVICE_SCRIPTS.wireguard },
-      // The public key is a trigger so that a rotated key is loaded into the interface.
-      { parent: this, filesAfter: [key], extraTriggers: [this.publicKey] },
+      // After the public key too: a rotated key must be loaded into the interface.
+      { parent: this, filesAfter: [key], alsoAfter: pulumi.interpolate`key:${this.publicKey}` },
     );
     this.registerOutputs({ publicKey: this.publicKey });
   }

@@ -122,6 +122,19 @@ describe("BorealNode resource graph", () => {
     expect(outputs.descriptorPath).toBe(`${FIXTURE_REGISTRY}/nodes/b1.yaml`);
   });
 
+  test("no command uses triggers: the provider replaces on them, and the old delete would undo the new create", async () => {
+    const { recorder } = await build();
+    for (const r of commands(recorder)) expect(r.inputs.triggers, r.name).toBeUndefined();
+  });
+
+  test("applies name the hashes of their files, so a changed file re-runs them as an update", async () => {
+    const { recorder } = await build();
+    const apply = recorder.byName("b1-dns-apply");
+    expect(apply.inputs.create).toMatch(/^# boreal: after \/etc\/knot\/knot.conf:[0-9a-f]{16} /);
+    expect(apply.inputs.update).toBe(apply.inputs.create);
+    expect(recorder.byName("b1-wireguard-apply").inputs.create).toContain(`key:${recorder.publicKey}`);
+  });
+
   test("every create is paired with a delete, except package installs (kept on purpose)", async () => {
     const { recorder } = await build();
     for (const r of commands(recorder)) {

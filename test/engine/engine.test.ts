@@ -65,7 +65,8 @@ describe("the real engine", () => {
     const ws = new Workspace("preview");
     workspaces.push(ws);
     ws.must(["stack", "init", "b1"]);
-    const set = (key: string, value: string, secret = false) => ws.must(["config", "set", "--path", ...(secret ? ["--secret"] : []), key, value]);
+    // Values go through stdin: a PEM key starts with dashes, which the CLI would read as flags.
+    const set = (key: string, value: string, secret = false) => ws.must(["config", "set", "--path", ...(secret ? ["--secret"] : []), key], value);
     set("boreal:member", "coop-b");
     set("boreal:node", "b1");
     set("boreal:endpoint", "198.51.100.12:51820");
@@ -74,7 +75,9 @@ describe("the real engine", () => {
     set("boreal:ssh.host", "198.51.100.12");
     set("boreal:ssh.hostKey", FIXTURE_HOST_KEY);
     set("boreal:ssh.privateKey", FIXTURE_PRIVATE_KEY, true);
-    const preview = ws.must(["preview"]);
+    const preview = ws.must(["preview", "--diff"]);
     expect(preview).toMatch(/boreal:node:BorealNode/);
+    expect(preview).toMatch(/\+ 2[0-9] to create/);
+    expect(preview).not.toContain(FIXTURE_PRIVATE_KEY.split("\n")[1]);
   });
 });

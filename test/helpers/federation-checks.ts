@@ -1,0 +1,185 @@
+// What a federation's servers must do, checked on the lab machines themselves. Shared by
+// the lab check (scripts over SSH) and the end-to-end test (real `pulumi up`).
+import { expect } from "vitest";
+import { labExec, LabMachine, labStart, labStop, LabState } from "../../src/lab/lab";
+
+/** A node as the checks see it: its machine and what the kit gave it. */
+export interface NodeView {
+  machine: LabMachine;
+  member: string;
+  zone: string;
+  mesh: { ipv4: string; ipv6: string };
+  publicKey: string;
+}
+
+export const log = (line: string) => process.stderr.write(`[federation] ${line}\n`);
+
+export async function eventually<T>(what: string, seconds: number, probe: () => T | undefined | false): Promise<T> {
+  const deadline = Date.now() + seconds * 1000;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = probe();
+      if (value) return value;
+    } catch (error) {
+      last = error;
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  throw new Error(`${what}: not true after ${seconds}s${last ? `; last error: ${String(last)}` : ""}`);
+}
+
+export async function timed<T>(step: string, fn: () => Promise<T> | T): Promise<T> {
+  const started = Date.now();
+  const result = await fn();
+  log(`${step}: ${((Date.now() - started) / 1000).toFixed(1)}s`);
+  return result;
+}
+
+export class Servers {
+  constructor(readonly state: LabState, readonly dir: string) {}
+
+  exec(node: NodeView, command: string): { status: number; output: string } {
+    return labExec(this.state, node.machine, command, this.dir);
+  }
+
+  /** Fails with what was run, what the server said and how to look closer. */
+  ok(node: NodeView, command: string): string {
+    const result = this.exec(node, command);
+    if (result.status !== 0) {
+      throw new Error(`${node.machine.name}: \`${command}\` exited ${result.status}; the server said:\n${result.output}\nLook closer: npm run lab -- ssh ${node.machine.name}`);
+    }
+    return result.output;
+  }
+
+  soaSerial(server: NodeView, zone: string): string | undefined {
+    return this.exec(server, `kdig +short @${server.machine.address} ${zone} SOA`).output.trim().split(/\s+/)[2];
+  }
+
+  answersAuthoritatively(server: NodeView, zone: string): boolean {
+    return /Flags: qr aa/.test(this.exec(server, `kdig @${server.machine.address} ${zone} SOA +norec +timeout=2`).output);
+  }
+
+  scrape(from: NodeView, address: string): { status: number; output: string } {
+    return this.exec(from, `timeout 5 bash -c 'exec 3<>/dev/tcp/${address}/9100; printf "GET /metrics HTTP/1.0\\r\\nHost: x\\r\\n\\r\\n" >&3; cat <&3'`);
+  }
+}
+
+const others = (nodes: NodeView[], node: NodeView) => nodes.filter((x) => x !== node);
+
+export async function expectMesh(servers: Servers, nodes: NodeView[]): Promise<void> {
+  for (const from of nodes) {
+    for (const to of others(nodes, from)) {
+      await eventually(`${from.machine.name} → ${to.machine.name} over ${to.mesh.ipv4}`, 30, () => servers.exec(from, `ping -c 1 -W 2 ${to.mesh.ipv4}`).status === 0);
+      await eventually(`${from.machine.name} → ${to.machine.name} over ${to.mesh.ipv6}`, 30, () => servers.exec(from, `ping -6 -c 1 -W 2 ${to.mesh.ipv6}`).status === 0);
+    }
+  }
+  for (const node of nodes) {
+    const now = Number(servers.ok(node, "date +%s").trim());
+    const handshakes = Object.fromEntries(servers.ok(node, "wg show wg0 latest-handshakes").trim().split("\n").map((l) => l.split("\t")));
+    for (const peer of others(nodes, node)) {
+      expect(Number(handshakes[peer.publicKey]), `${node.machine.name} has a recent handshake with ${peer.machine.name}`).toBeGreaterThan(now - 180);
+    }
+  }
+}
+
+export async function expectDns(servers: Servers, nodes: NodeView[]): Promise<void> {
+  for (const zone of nodes.map((n) => n.zone)) {
+    for (const server of nodes) {
+      const answer = await eventually(`${server.machine.name} answers ${zone} with AA and RRSIG`, 120, () => {
+        const out = servers.exec(server, `kdig @${server.machine.address} ${zone} SOA +dnssec +norec +timeout=2`).output;
+        return /Flags: qr aa/.test(out) && /RRSIG/.test(out) ? out : false;
+      });
+      expect(answer).toMatch(/status: NOERROR/);
+    }
+    // Secondaries follow the primary's NOTIFY: one serial everywhere, after a moment.
+    await eventually(`one SOA serial for ${zone} on every node`, 60, () => new Set(nodes.map((s) => servers.soaSerial(s, zone))).size === 1);
+  }
+}
+
+export function expectTransfers(servers: Servers, primary: NodeView, asker: NodeView): void {
+  const underlay = servers.exec(asker, `kdig @${primary.machine.address} ${primary.zone} AXFR +timeout=3`).output;
+  expect(underlay).not.toMatch(/\tSOA\t/);
+  expect(underlay).toMatch(/REFUSED|NOTAUTH|failed/);
+  const overMesh = servers.ok(asker, `kdig @${primary.mesh.ipv4} ${primary.zone} AXFR +timeout=3`);
+  expect(overMesh).toMatch(/\tSOA\t/);
+  expect(overMesh).toMatch(/\tRRSIG\t/);
+}
+
+export async function expectMonitoring(servers: Servers, nodes: NodeView[]): Promise<void> {
+  for (const target of nodes) {
+    for (const from of others(nodes, target)) {
+      const metrics = await eventually(`${from.machine.name} scrapes ${target.machine.name} over the mesh`, 60, () => {
+        const out = servers.scrape(from, target.mesh.ipv4).output;
+        return /wireguard_peer_last_handshake_seconds\{.*\} [1-9]/.test(out) ? out : false;
+      });
+      for (const peer of others(nodes, target)) {
+        const line = metrics.split("\n").find((l) => l.startsWith("wireguard_peer_last_handshake_seconds{") && l.includes(`peer="${peer.machine.name}"`));
+        expect(line, `${target.machine.name}'s handshake metric for ${peer.machine.name}`).toBeDefined();
+        expect(line).toContain(`member="${peer.member}"`);
+        expect(Number(line!.split(" ").pop())).toBeGreaterThan(0);
+      }
+    }
+    expect(servers.scrape(others(nodes, target)[0], target.machine.address).status, "the exporter must not answer on the underlay").not.toBe(0);
+  }
+}
+
+export function expectFirewall(servers: Servers, target: NodeView, from: NodeView): void {
+  const probe = (port: number) => servers.exec(from, `timeout 3 bash -c '</dev/tcp/${target.machine.address}/${port}' 2>&1; echo "exit=$?"`).output;
+  expect(probe(22)).toMatch(/exit=0/);
+  expect(probe(53)).toMatch(/exit=0/);
+  // Dropped, not refused: no RST comes back, so the connect times out (exit 124).
+  expect(probe(9100)).toMatch(/exit=124/);
+  expect(probe(8080)).toMatch(/exit=124/);
+  expect(servers.ok(target, "nft list chain inet boreal input")).toMatch(/policy drop/);
+}
+
+/** Every node's WireGuard private key, read on the node, must appear in none of `texts`. */
+export function expectNoPrivateKeys(servers: Servers, nodes: NodeView[], texts: Record<string, string>): void {
+  for (const node of nodes) {
+    const privateKey = servers.exec(node, "cat /etc/wireguard/wg0.key").output.trim();
+    expect(privateKey).toMatch(/^[A-Za-z0-9+/]{43}=$/);
+    for (const [what, text] of Object.entries(texts)) expect(text.includes(privateKey), `${node.machine.name}'s private key in ${what}`).toBe(false);
+    expect(servers.exec(node, "stat -c %a /etc/wireguard/wg0.key").output.trim()).toBe("600");
+  }
+}
+
+/**
+ * Rotates `rotated`'s key with `rotate` while `watcher` pings both the rotated node and
+ * `bystander`. Returns the loss towards the bystander (must be 0) and the rotated node's outage.
+ */
+export async function measureRotation(servers: Servers, watcher: NodeView, rotated: NodeView, bystander: NodeView, rotate: () => Promise<NodeView> | NodeView) {
+  servers.ok(watcher, `rm -f /tmp/ping-bystander /tmp/ping-rotated; (ping -D -i 0.2 -w 120 ${bystander.mesh.ipv4} > /tmp/ping-bystander 2>&1 &); (ping -D -i 0.2 -w 120 ${rotated.mesh.ipv4} > /tmp/ping-rotated 2>&1 &)`);
+  await new Promise((r) => setTimeout(r, 2000));
+  const after = await rotate();
+  await eventually(`${watcher.machine.name} reaches ${rotated.machine.name} with its new key`, 30, () => servers.exec(watcher, `ping -c 1 -W 2 ${rotated.mesh.ipv4}`).status === 0);
+  await new Promise((r) => setTimeout(r, 2000));
+  servers.ok(watcher, "pkill -INT ping; sleep 1; true");
+  const lossToBystander = Number(/(\d+(?:\.\d+)?)% packet loss/.exec(servers.ok(watcher, "cat /tmp/ping-bystander"))![1]);
+  const replies = servers.ok(watcher, "cat /tmp/ping-rotated").split("\n").filter((l) => l.includes("bytes from")).map((l) => Number(/^\[(\d+\.\d+)\]/.exec(l)![1]));
+  const outage = Math.max(...replies.slice(1).map((t, i) => t - replies[i]));
+  log(`rotation: ${watcher.machine.name} → ${bystander.machine.name} loss ${lossToBystander}%, ${rotated.machine.name} outage ${outage.toFixed(1)}s`);
+  return { lossToBystander, outage, after };
+}
+
+/** Power `down` off: the others keep their tunnel and its zone; boot it: it rejoins alone. */
+export async function expectMemberDown(servers: Servers, down: NodeView, rest: [NodeView, NodeView]): Promise<void> {
+  const [b, c] = rest;
+  await timed(`stop ${down.machine.name}`, () => labStop(servers.state, down.machine.name));
+  expect(servers.exec(b, `ping -c 3 -W 2 ${c.mesh.ipv4}`).status, `${b.machine.name} ↔ ${c.machine.name} while ${down.machine.name} is down`).toBe(0);
+  for (const node of rest) expect(servers.answersAuthoritatively(node, down.zone), `${node.machine.name} serves ${down.zone} while its primary is down`).toBe(true);
+  await timed(`start ${down.machine.name}`, () => labStart(servers.state, down.machine.name, servers.dir));
+  await eventually(`${b.machine.name} reaches ${down.machine.name} again without any action`, 60, () => servers.exec(b, `ping -c 1 -W 2 ${down.mesh.ipv4}`).status === 0);
+  await eventually(`${down.machine.name} answers its zone again`, 60, () => servers.answersAuthoritatively(down, down.zone));
+}
+
+/** After `left` left and the others re-applied: dropped everywhere, its server clean. */
+export async function expectLeft(servers: Servers, left: NodeView, rest: NodeView[]): Promise<void> {
+  for (const node of rest) {
+    expect(servers.ok(node, "wg show wg0 peers")).not.toContain(left.publicKey);
+    await eventually(`${node.machine.name} no longer serves ${left.zone}`, 60, () => !servers.answersAuthoritatively(node, left.zone));
+  }
+  const leftovers = servers.exec(left, "ls /etc/wireguard/wg0.conf /etc/wireguard/wg0.key /etc/knot/knot.conf /etc/nftables.conf /usr/local/lib/boreal/wg-apply /etc/systemd/system/boreal-wg-metrics.timer 2>/dev/null; ip link show wg0 2>/dev/null; nft list table inet boreal 2>/dev/null; true").output;
+  expect(leftovers.trim(), `what the kit left on ${left.machine.name}`).toBe("");
+  expect(servers.exec(left, "systemctl is-enabled wg-quick@wg0 knot prometheus-node-exporter").output).not.toMatch(/^enabled$/m);
+}
