@@ -8,6 +8,7 @@ export default defineConfig({
       // Real engine, real machines: need the toolchain (npm run toolchain) and root.
       { test: { name: "engine", include: ["test/engine/**/*.test.ts"], testTimeout: 600_000, hookTimeout: 600_000 } },
       { test: { name: "lab", include: ["test/lab/**/*.test.ts"], testTimeout: 1_800_000, hookTimeout: 1_800_000, fileParallelism: false } },
+      { test: { name: "e2e", include: ["test/e2e/**/*.test.ts"], testTimeout: 1_800_000, hookTimeout: 1_800_000, fileParallelism: false } },
     ],
   },
 });
