@@ -3,9 +3,12 @@
 import { spawnSync } from "node:child_process";
 import { BorealConfigError } from "../config/errors";
 import { loadRegistry } from "../registry";
-import { DEFAULT_SUBNET, labDown, labStatus, labUp, PROJECT_DIR, readState, sshArgs, writeLabStacks } from "../lab/lab";
+import { join } from "node:path";
+import { DEFAULT_SUBNET, labDown, labExec, LabState, labStatus, labUp, PROJECT_DIR, readState, sshArgs, writeLabStacks } from "../lab/lab";
+import { LabStacks } from "../lab/stacks";
 
 const USAGE = `usage:
+  boreal demo [--nodes N]                                    a living federation on the lab (pulumi up of N members)
   boreal registry check DIR                                  validate a federation registry (for its CI)
   boreal lab up [--nodes N] [--subnet CIDR] [--no-install]   start N machines (default 3, ${DEFAULT_SUBNET})
   boreal lab status                                          table of the lab's machines
@@ -61,7 +64,10 @@ function printStatus(rows: Awaited<ReturnType<typeof labStatus>>): void {
     console.log("no lab is up (boreal lab up)");
     return;
   }
-  const table = [["MACHINE", "ADDRESS", "RUNNING", "SSHD", "UP (s)"], ...rows.map((r) => [r.name, r.address, r.running ? "yes" : "no", r.sshd ? "yes" : "no", String(r.seconds)])];
+  printTable([["MACHINE", "ADDRESS", "RUNNING", "SSHD", "UP (s)"], ...rows.map((r) => [r.name, r.address, r.running ? "yes" : "no", r.sshd ? "yes" : "no", String(r.seconds)])]);
+}
+
+function printTable(table: string[][]): void {
   const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)));
   for (const row of table) console.log(row.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd());
 }
@@ -83,9 +89,53 @@ function registry(args: string[]): number {
   }
 }
 
+/** Lab up, every member joins with pulumi up, re-applies until converged, then a summary. */
+async function demo(args: string[]): Promise<number> {
+  const nodesText = option(args, "--nodes") ?? "3";
+  if (!/^\d+$/.test(nodesText)) throw new Error(`--nodes must be a whole number, got ${nodesText}`);
+  ensureCommandPlugin();
+  const started = Date.now();
+  const state = await labUp({ nodes: Number(nodesText), subnet: DEFAULT_SUBNET, installPrerequisites: true, log });
+  const missing = writeLabStacks(state, PROJECT_DIR, log);
+  if (missing.length > 0) throw new Error(`could not store the SSH key in ${missing.join(", ")}`);
+  const stacks = new LabStacks(PROJECT_DIR, state);
+  for (const m of state.machines) {
+    log(`pulumi up ${stacks.stackOf(m.name)}`);
+    stacks.up(m.name);
+  }
+  const reapplies = stacks.converge(undefined, (machine) => log(`re-applied ${stacks.stackOf(machine)}`));
+  log(`federation of ${state.machines.length} up in ${Math.round((Date.now() - started) / 1000)}s (${reapplies} re-applies); summary:`);
+  printTable(demoSummary(state));
+  log("look around: npm run lab -- ssh node1; end it: npm run lab -- down");
+  return 0;
+}
+
+/** The demo runs the real pulumi up, which needs the command provider plugin. */
+function ensureCommandPlugin(): void {
+  const pulumi = join(PROJECT_DIR, "node_modules/.bin/pulumi");
+  const version = (require(join(PROJECT_DIR, "package.json")) as { boreal: { toolchain: { commandProvider: string } } }).boreal.toolchain.commandProvider;
+  const installed = () => {
+    const listed = spawnSync(pulumi, ["plugin", "ls", "--json"], { encoding: "utf8" }).stdout || "[]";
+    return (JSON.parse(listed) as { name: string; version: string }[]).some((p) => p.name === "command" && p.version === version);
+  };
+  if (installed()) return;
+  log(`installing the command provider plugin ${version} (pulumi plugin install)`);
+  if (spawnSync(pulumi, ["plugin", "install", "resource", "command", version], { stdio: "inherit" }).status === 0 && installed()) return;
+  throw new Error(`the demo runs the real pulumi up, which needs the command provider plugin ${version}, and it could not be installed (no internet?). See the README's "Offline machines" section.`);
+}
+
+function demoSummary(state: LabState): string[][] {
+  const rows = state.machines.map((m) => {
+    const facts = labExec(state, m, "ip -o addr show dev wg0 scope global | awk '{print $4}' | tr '\\n' ' '; echo; now=$(date +%s); wg show wg0 latest-handshakes | awk -v now=$now '$2 > now - 180' | wc -l; wg show wg0 peers | wc -l; knotc zone-status | grep -vc 'catalog: generate\\|catalog: interpret'").output.trim().split("\n");
+    return [m.name, facts[0] ?? "", `${facts[1] ?? "?"}/${facts[2] ?? "?"}`, facts[3] ?? "?"];
+  });
+  return [["NODE", "MESH ADDRESSES", "PEERS WITH HANDSHAKE", "ZONES SERVED"], ...rows];
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
   if (command === "lab") return lab(args);
+  if (command === "demo") return demo(args);
   if (command === "registry") return registry(args);
   throw new Error(USAGE);
 }

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { LAB_PASSPHRASE, labDown, labUp, writeLabStacks } from "../../src/lab/lab";
+import { LabStacks } from "../../src/lab/stacks";
 import * as checks from "../helpers/federation-checks";
 import { NodeView, Servers, timed } from "../helpers/federation-checks";
 import { commandPluginInstalled, pulumiCliAvailable, Workspace } from "../helpers/workspace";
@@ -17,44 +18,26 @@ const dir = mkdtempSync(join(tmpdir(), "boreal-e2e-"));
 describe.runIf(ready)("end to end: three members join with the real pulumi up", () => {
   let servers: Servers;
   let ws: Workspace;
-  const transcript: string[] = [];
+  let stacks: LabStacks;
   let nodes: NodeView[] = [];
-  const stackOf = (i: number) => `lab-${servers.state.machines[i].name}`;
+  const machineOf = (i: number) => servers.state.machines[i].name;
+  const stackOf = (i: number) => stacks.stackOf(machineOf(i));
   const registry = join(dir, "registry");
 
-  function pulumi(args: string[], input?: string): string {
-    const out = ws.must([...args], input);
-    transcript.push(`$ pulumi ${args.join(" ")}\n${out}`);
-    return out;
-  }
-
-  function up(i: number): NodeView {
-    pulumi(["up", "--yes", "--skip-preview", "-s", stackOf(i)]);
-    const outputs = JSON.parse(pulumi(["stack", "output", "--json", "-s", stackOf(i)]));
-    const machine = servers.state.machines[i];
-    nodes[i] = { machine, member: `coop-${"abc"[i]}`, zone: outputs.zones[0], mesh: { ipv4: outputs.meshIpv4, ipv6: outputs.meshIpv6 }, publicKey: outputs.publicKey };
+  function view(i: number, outputs: { publicKey: string; meshIpv4: string; meshIpv6: string; zones: string[] }): NodeView {
+    nodes[i] = { machine: servers.state.machines[i], member: `coop-${"abc"[i]}`, zone: outputs.zones[0], mesh: { ipv4: outputs.meshIpv4, ipv6: outputs.meshIpv6 }, publicKey: outputs.publicKey };
     return nodes[i];
   }
 
-  const unchanged = (i: number) => ws.pulumi(["preview", "--expect-no-changes", "-s", stackOf(i)]).status === 0;
-
-  /** Re-apply (pulumi up, no config change) every stack whose preview shows changes. */
-  function converge(): number {
-    let reapplies = 0;
-    for (let round = 0; round < 5; round++) {
-      const stale = nodes.map((n, i) => (n && !unchanged(i) ? i : -1)).filter((i) => i >= 0);
-      if (stale.length === 0) return reapplies;
-      for (const i of stale) up(i);
-      reapplies += stale.length;
-    }
-    throw new Error("the registry did not converge in 5 rounds of re-applies");
-  }
+  const up = (i: number) => view(i, stacks.up(machineOf(i)));
+  const converge = () => stacks.converge(nodes.map((n) => n.machine.name), (machine, outputs) => view(servers.state.machines.findIndex((m) => m.name === machine), outputs));
 
   beforeAll(async () => {
     const state = await timed("lab up (3 machines)", () => labUp({ nodes: 3, subnet: "198.51.100.0/24", installPrerequisites: true, log: checks.log, dir }));
     servers = new Servers(state, dir);
     ws = new Workspace("e2e");
     ws.env.PULUMI_CONFIG_PASSPHRASE = LAB_PASSPHRASE;
+    stacks = new LabStacks(ws.dir, state, ws.env);
     expect(writeLabStacks(state, ws.dir, checks.log), "stacks whose SSH key could not be stored").toEqual([]);
   });
   afterAll(() => {
@@ -84,18 +67,18 @@ describe.runIf(ready)("end to end: three members join with the real pulumi up", 
   test("secrets: no private key in the exported state, the registry or the logs", () => {
     const state = [0, 1, 2].map((i) => ws.must(["stack", "export", "-s", stackOf(i)])).join("\n");
     const registryText = readdirSync(join(registry, "nodes")).map((f) => readFileSync(join(registry, "nodes", f), "utf8")).join("\n");
-    checks.expectNoPrivateKeys(servers, nodes, { "the exported state": state, registry: registryText, "the pulumi logs": transcript.join("\n") });
+    checks.expectNoPrivateKeys(servers, nodes, { "the exported state": state, registry: registryText, "the pulumi logs": stacks.transcript.join("\n") });
     const sshKeyBody = readFileSync(servers.state.sshKey, "utf8").split("\n")[1];
     expect(state.includes(sshKeyBody), "the operator's SSH key in plaintext in the state").toBe(false);
   });
 
   test("idempotence: a second pulumi up of every stack changes nothing", () => {
-    for (const i of [0, 1, 2]) expect(unchanged(i), `pulumi preview --expect-no-changes -s ${stackOf(i)}`).toBe(true);
+    for (const i of [0, 1, 2]) expect(stacks.unchanged(machineOf(i)), `pulumi preview --expect-no-changes -s ${stackOf(i)}`).toBe(true);
   });
 
   test("key rotation of node 2: node 1 ↔ node 3 lose nothing, node 2 comes back, its old key is gone everywhere", async () => {
     const [a, b, c] = nodes;
-    pulumi(["config", "set", "boreal:keyEpoch", "1", "-s", stackOf(1)]);
+    stacks.must(["config", "set", "boreal:keyEpoch", "1", "-s", stackOf(1)]);
     const { lossToBystander, after } = await checks.measureRotation(servers, a, b, c, () =>
       timed("rotate node2 (pulumi up) and re-apply the peers", () => {
         const rotated = up(1);
@@ -115,7 +98,7 @@ describe.runIf(ready)("end to end: three members join with the real pulumi up", 
   test("leave: pulumi destroy of member 3; the others drop it after re-applying; its server is left clean", async () => {
     const left = nodes[2];
     await timed("pulumi destroy lab-node3 and re-apply the others", () => {
-      pulumi(["destroy", "--yes", "--skip-preview", "-s", stackOf(2)]);
+      stacks.must(["destroy", "--yes", "--skip-preview", "-s", stackOf(2)]);
       expect(existsSync(join(registry, "nodes", "node3.yaml")), "node3's descriptor after destroy").toBe(false);
       nodes = nodes.slice(0, 2);
       return converge();
