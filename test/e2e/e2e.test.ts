@@ -13,7 +13,6 @@ import { NodeView, Servers, timed } from "../helpers/federation-checks";
 import { commandPluginInstalled, pulumiCliAvailable, Workspace } from "../helpers/workspace";
 
 const ready = process.getuid?.() === 0 && pulumiCliAvailable() && commandPluginInstalled();
-const dir = mkdtempSync(join(tmpdir(), "boreal-e2e-"));
 
 describe.runIf(ready)("end to end: three members join with the real pulumi up", () => {
   let servers: Servers;
@@ -22,7 +21,8 @@ describe.runIf(ready)("end to end: three members join with the real pulumi up", 
   let nodes: NodeView[] = [];
   const machineOf = (i: number) => servers.state.machines[i].name;
   const stackOf = (i: number) => stacks.stackOf(machineOf(i));
-  const registry = join(dir, "registry");
+  let dir: string;
+  const registry = () => join(dir, "registry");
 
   function view(i: number, outputs: { publicKey: string; meshIpv4: string; meshIpv6: string; zones: string[] }): NodeView {
     nodes[i] = { machine: servers.state.machines[i], member: `coop-${"abc"[i]}`, zone: outputs.zones[0], mesh: { ipv4: outputs.meshIpv4, ipv6: outputs.meshIpv6 }, publicKey: outputs.publicKey };
@@ -33,6 +33,7 @@ describe.runIf(ready)("end to end: three members join with the real pulumi up", 
   const converge = () => stacks.converge(nodes.map((n) => n.machine.name), (machine, outputs) => view(servers.state.machines.findIndex((m) => m.name === machine), outputs));
 
   beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "boreal-e2e-"));
     const state = await timed("lab up (3 machines)", () => labUp({ nodes: 3, subnet: "198.51.100.0/24", installPrerequisites: true, log: checks.log, dir }));
     servers = new Servers(state, dir);
     ws = new Workspace("e2e");
@@ -51,7 +52,7 @@ describe.runIf(ready)("end to end: three members join with the real pulumi up", 
     const reapplies = await timed("re-applies", () => converge());
     checks.log(`re-applies needed after the joins: ${reapplies}`);
     expect(reapplies).toBe(2);
-    expect(readdirSync(join(registry, "nodes")).sort()).toEqual(["node1.yaml", "node2.yaml", "node3.yaml"]);
+    expect(readdirSync(join(registry(), "nodes")).sort()).toEqual(["node1.yaml", "node2.yaml", "node3.yaml"]);
   });
 
   test("WireGuard: every ordered pair pings over mesh IPv4 and IPv6; handshakes are recent", () => timed("mesh", () => checks.expectMesh(servers, nodes)));
@@ -66,7 +67,7 @@ describe.runIf(ready)("end to end: three members join with the real pulumi up", 
 
   test("secrets: no private key in the exported state, the registry or the logs", () => {
     const state = [0, 1, 2].map((i) => ws.must(["stack", "export", "-s", stackOf(i)])).join("\n");
-    const registryText = readdirSync(join(registry, "nodes")).map((f) => readFileSync(join(registry, "nodes", f), "utf8")).join("\n");
+    const registryText = readdirSync(join(registry(), "nodes")).map((f) => readFileSync(join(registry(), "nodes", f), "utf8")).join("\n");
     checks.expectNoPrivateKeys(servers, nodes, { "the exported state": state, registry: registryText, "the pulumi logs": stacks.transcript.join("\n") });
     const sshKeyBody = readFileSync(servers.state.sshKey, "utf8").split("\n")[1];
     expect(state.includes(sshKeyBody), "the operator's SSH key in plaintext in the state").toBe(false);
