@@ -100,7 +100,7 @@ describe.runIf(ready)("end to end: three members join with the real pulumi up", 
     const left = nodes[2];
     await timed("pulumi destroy lab-node3 and re-apply the others", () => {
       stacks.must(["destroy", "--yes", "--skip-preview", "-s", stackOf(2)]);
-      expect(existsSync(join(registry, "nodes", "node3.yaml")), "node3's descriptor after destroy").toBe(false);
+      expect(existsSync(join(registry(), "nodes", "node3.yaml")), "node3's descriptor after destroy").toBe(false);
       nodes = nodes.slice(0, 2);
       return converge();
     });
