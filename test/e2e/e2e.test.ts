@@ -55,6 +55,20 @@ describe.runIf(ready)("end to end: three members join with the real pulumi up", 
     expect(readdirSync(join(registry(), "nodes")).sort()).toEqual(["node1.yaml", "node2.yaml", "node3.yaml"]);
   });
 
+  test("a wrong pinned host key stops pulumi up before any command runs", () => {
+    const [a, b] = nodes;
+    const stack = stackOf(0);
+    stacks.must(["config", "set", "--path", "boreal:ssh.hostKey", b.machine.hostKey, "-s", stack]);
+    stacks.must(["config", "set", "boreal:mtu", "1400", "-s", stack]); // a change, so that commands run
+    const refused = stacks.run(["up", "--yes", "--skip-preview", "-s", stack]);
+    expect(refused.status).not.toBe(0);
+    expect(refused.output).toMatch(/host key mismatch|key mismatch|handshake failed/i);
+    expect(servers.ok(a, "ip -o link show wg0")).toMatch(/mtu 1420/);
+    stacks.must(["config", "set", "--path", "boreal:ssh.hostKey", a.machine.hostKey, "-s", stack]);
+    stacks.must(["config", "rm", "boreal:mtu", "-s", stack]);
+    expect(stacks.unchanged(machineOf(0)), "back to the right key: nothing to change").toBe(true);
+  });
+
   test("WireGuard: every ordered pair pings over mesh IPv4 and IPv6; handshakes are recent", () => timed("mesh", () => checks.expectMesh(servers, nodes)));
 
   test("DNS: every node answers every member zone authoritatively, signed, with one serial", () => timed("DNS", () => checks.expectDns(servers, nodes)));
