@@ -44,12 +44,24 @@ export function keyScript(epoch: number): string {
 
 export const KEY_DELETE = `rm -f ${KEY_FILE} ${KEY_FILE}.epoch`;
 
-/** Shell that installs stdin as the file, with its mode and owner, via a temp file and rename. */
+/** Every file the kit writes says so in its first lines; a file without it is the member's. */
+export const MANAGED_MARK = "Managed by boreal-kit";
+
+/** Where a file the member had before the kit replaced it is kept, to be put back on delete. */
+export function originalPath(file: RenderedFile): string {
+  return `${file.path}.boreal-orig`;
+}
+
+/**
+ * Installs stdin as the file, with its mode and owner, via a temp file and rename. A file
+ * of the member's own (Debian's default, or theirs) is kept aside first: nothing is lost.
+ */
 export function installScript(file: RenderedFile): string {
   const dir = file.path.replace(/\/[^/]+$/, "") || "/";
   return [
     "set -eu",
     `mkdir -p '${dir}'`,
+    `if [ -e '${file.path}' ] && [ ! -e '${originalPath(file)}' ] && ! grep -q '${MANAGED_MARK}' '${file.path}'; then cp -a '${file.path}' '${originalPath(file)}'; fi`,
     `tmp=$(mktemp '${file.path}.boreal.XXXXXX')`,
     `cat > "$tmp"`,
     `chmod ${file.mode} "$tmp"`,
@@ -58,8 +70,9 @@ export function installScript(file: RenderedFile): string {
   ].join("\n");
 }
 
+/** Puts the member's original back if there was one, else removes the file. */
 export function removeScript(file: RenderedFile): string {
-  return `rm -f '${file.path}'`;
+  return `if [ -e '${originalPath(file)}' ]; then mv -f '${originalPath(file)}' '${file.path}'; else rm -f '${file.path}'; fi`;
 }
 
 /** Hash of the `server:` section Knot was last (re)started with. */

@@ -179,7 +179,10 @@ export async function expectLeft(servers: Servers, left: NodeView, rest: NodeVie
     expect(servers.ok(node, "wg show wg0 peers")).not.toContain(left.publicKey);
     await eventually(`${node.machine.name} no longer serves ${left.zone}`, 60, () => !servers.answersAuthoritatively(node, left.zone));
   }
-  const leftovers = servers.exec(left, "ls /etc/wireguard/wg0.conf /etc/wireguard/wg0.key /etc/knot/knot.conf /etc/nftables.conf /usr/local/lib/boreal/wg-apply /etc/systemd/system/boreal-wg-metrics.timer 2>/dev/null; ip link show wg0 2>/dev/null; nft list table inet boreal 2>/dev/null; true").output;
+  const leftovers = servers.exec(left, "ls /etc/wireguard/wg0.conf /etc/wireguard/wg0.key /usr/local/lib/boreal/wg-apply /etc/systemd/system/boreal-wg-metrics.timer /var/lib/knot/zones/*.zone 2>/dev/null; ip link show wg0 2>/dev/null; nft list table inet boreal 2>/dev/null; grep -rl 'Managed by boreal-kit' /etc /usr/local/lib /var/lib/knot 2>/dev/null; ls /etc/*.boreal-orig /etc/*/*.boreal-orig 2>/dev/null; true").output;
   expect(leftovers.trim(), `what the kit left on ${left.machine.name}`).toBe("");
+  // Files the server had before the kit (Debian's defaults here) are back as they were.
+  expect(servers.ok(left, "head -c 300 /etc/knot/knot.conf")).not.toContain("boreal");
+  expect(servers.ok(left, "cat /etc/default/prometheus-node-exporter")).not.toContain("boreal");
   expect(servers.exec(left, "systemctl is-enabled wg-quick@wg0 knot prometheus-node-exporter").output).not.toMatch(/^enabled$/m);
 }
