@@ -53,15 +53,19 @@ fi
 # (github.com/pulumi/pulumi-command/provider) has no tags of its own, and the module
 # proxy reachable here refuses every pseudo-version of it: say so, and go on.
 pulumi() { "$dest/pulumi" "$@"; }
+# Where the workplace's shared folder would provide a binary (beside the repository).
+shared_plugin="$root/../shared/plugins/pulumi-resource-command-v$command_version-linux-amd64"
 if pulumi plugin ls --json 2>/dev/null | node -e 'const p=JSON.parse(require("fs").readFileSync(0,"utf8")||"[]");process.exit(p.some(x=>x.name==="command"&&x.version==="'"$command_version"'")?0:1)'; then
   say "command provider v$command_version already installed"
-elif [ -n "${BOREAL_COMMAND_PROVIDER_BINARY:-}" ]; then
-  pulumi plugin install resource command "$command_version" --file "$BOREAL_COMMAND_PROVIDER_BINARY"
-  say "command provider v$command_version installed from $BOREAL_COMMAND_PROVIDER_BINARY"
+elif [ -n "${BOREAL_COMMAND_PROVIDER_BINARY:-}" ] || [ -x "$shared_plugin" ]; then
+  binary=${BOREAL_COMMAND_PROVIDER_BINARY:-$shared_plugin}
+  pulumi plugin install resource command "$command_version" --file "$binary"
+  say "command provider v$command_version installed from $binary"
 else
   say "command provider v$command_version is NOT installed: it cannot be built from this Go module proxy."
   say "  With internet: npx pulumi plugin install resource command $command_version"
   say "  With a binary: BOREAL_COMMAND_PROVIDER_BINARY=/path/to/pulumi-resource-command npm run toolchain"
+  say "  (or put it at $shared_plugin)"
 fi
 
 "$dest/pulumi" version >/dev/null
