@@ -5,6 +5,7 @@ import { BorealConfigError } from "../config/errors";
 import { loadRegistry } from "../registry";
 import { join } from "node:path";
 import { DEFAULT_SUBNET, labDown, labExec, LabState, labStatus, labUp, PROJECT_DIR, readState, sshArgs, writeLabStacks } from "../lab/lab";
+import { commandPluginInstalled, pinnedCommandProvider } from "../lab/pulumi";
 import { LabStacks } from "../lab/stacks";
 
 const USAGE = `usage:
@@ -112,15 +113,11 @@ async function demo(args: string[]): Promise<number> {
 
 /** The demo runs the real pulumi up, which needs the command provider plugin. */
 function ensureCommandPlugin(): void {
-  const pulumi = join(PROJECT_DIR, "node_modules/.bin/pulumi");
-  const version = (require(join(PROJECT_DIR, "package.json")) as { boreal: { toolchain: { commandProvider: string } } }).boreal.toolchain.commandProvider;
-  const installed = () => {
-    const listed = spawnSync(pulumi, ["plugin", "ls", "--json"], { encoding: "utf8" }).stdout || "[]";
-    return (JSON.parse(listed) as { name: string; version: string }[]).some((p) => p.name === "command" && p.version === version);
-  };
-  if (installed()) return;
+  if (commandPluginInstalled(PROJECT_DIR)) return;
+  const version = pinnedCommandProvider(PROJECT_DIR);
   log(`installing the command provider plugin ${version} (pulumi plugin install)`);
-  if (spawnSync(pulumi, ["plugin", "install", "resource", "command", version], { stdio: "inherit" }).status === 0 && installed()) return;
+  const pulumi = join(PROJECT_DIR, "node_modules/.bin/pulumi");
+  if (spawnSync(pulumi, ["plugin", "install", "resource", "command", version], { stdio: "inherit" }).status === 0 && commandPluginInstalled(PROJECT_DIR)) return;
   throw new Error(`the demo runs the real pulumi up, which needs the command provider plugin ${version}, and it could not be installed (no internet?). See the README's "Offline machines" section.`);
 }
 

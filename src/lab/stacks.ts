@@ -1,8 +1,7 @@
 // The lab's member stacks driven with the real Pulumi CLI: join in turn, then re-apply
 // until every preview is empty (peers learn about new nodes only by re-applying, for now).
-import { spawnSync } from "node:child_process";
-import { join } from "node:path";
-import { LAB_PASSPHRASE, LabState } from "./lab";
+import type { LabState } from "./lab";
+import { labPulumiEnv, labStackName, runPulumi } from "./pulumi";
 
 export interface StackOutputs {
   publicKey: string;
@@ -18,18 +17,17 @@ export class LabStacks {
   private readonly env: NodeJS.ProcessEnv;
 
   constructor(private readonly projectDir: string, private readonly state: LabState, env: NodeJS.ProcessEnv = process.env) {
-    this.env = { ...env, PULUMI_CONFIG_PASSPHRASE: env.PULUMI_CONFIG_PASSPHRASE ?? LAB_PASSPHRASE, PULUMI_SKIP_UPDATE_CHECK: "true" };
+    this.env = labPulumiEnv(env);
   }
 
   stackOf(machine: string): string {
-    return `lab-${machine}`;
+    return labStackName(machine);
   }
 
   run(args: string[]): { status: number; output: string } {
-    const result = spawnSync(join(this.projectDir, "node_modules", ".bin", "pulumi"), [...args, "--non-interactive"], { cwd: this.projectDir, env: this.env, encoding: "utf8", timeout: 900_000 });
-    const output = `${result.stdout ?? ""}${result.stderr ?? ""}`;
-    this.transcript.push(`$ pulumi ${args.join(" ")}\n${output}`);
-    return { status: result.status ?? -1, output };
+    const result = runPulumi(this.projectDir, args, this.env);
+    this.transcript.push(`$ pulumi ${args.join(" ")}\n${result.output}`);
+    return result;
   }
 
   must(args: string[]): string {

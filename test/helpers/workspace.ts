@@ -3,6 +3,7 @@
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { commandPluginInstalled as pluginInstalled } from "../../src/lab/pulumi";
 import { join, resolve } from "node:path";
 
 export const PROJECT_ROOT = resolve(__dirname, "..", "..");
@@ -59,11 +60,7 @@ export function pulumiCliAvailable(): boolean {
   return spawnSync(PULUMI_BIN, ["version"], { encoding: "utf8", env: { ...process.env, PULUMI_SKIP_UPDATE_CHECK: "true" }, timeout: 60_000 }).status === 0;
 }
 
+/** The pinned command provider plugin is installed (see src/lab/pulumi.ts). */
 export function commandPluginInstalled(): boolean {
-  const out = spawnSync(PULUMI_BIN, ["plugin", "ls", "--json"], { encoding: "utf8", timeout: 60_000 }).stdout ?? "[]";
-  try {
-    return (JSON.parse(out || "[]") as { name: string }[]).some((p) => p.name === "command");
-  } catch {
-    return false;
-  }
+  return pluginInstalled(PROJECT_ROOT);
 }

@@ -1,0 +1,37 @@
+// The one way the lab runs the project's Pulumi CLI: its own binary, the lab passphrase.
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+
+/** Lab stacks are throwaway: their secrets use this passphrase unless one is exported. */
+export const LAB_PASSPHRASE = "boreal-lab";
+
+export function labStackName(machine: string): string {
+  return `lab-${machine}`;
+}
+
+export function labPulumiEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return { ...env, PULUMI_CONFIG_PASSPHRASE: env.PULUMI_CONFIG_PASSPHRASE ?? LAB_PASSPHRASE, PULUMI_SKIP_UPDATE_CHECK: "true" };
+}
+
+export function runPulumi(projectDir: string, args: string[], env: NodeJS.ProcessEnv, input?: string): { status: number; output: string } {
+  const result = spawnSync(join(projectDir, "node_modules", ".bin", "pulumi"), [...args, "--non-interactive"], { cwd: projectDir, env, input, encoding: "utf8", timeout: 900_000 });
+  return { status: result.status ?? -1, output: `${result.stdout ?? ""}${result.stderr ?? ""}` };
+}
+
+/** The command provider version package.json pins (boreal.toolchain.commandProvider). */
+export function pinnedCommandProvider(projectDir: string): string {
+  return (JSON.parse(readFileSync(join(projectDir, "package.json"), "utf8")) as { boreal: { toolchain: { commandProvider: string } } }).boreal.toolchain.commandProvider;
+}
+
+/** Whether the pinned command provider plugin is installed for the project's CLI. */
+export function commandPluginInstalled(projectDir: string): boolean {
+  const version = pinnedCommandProvider(projectDir);
+  const listed = runPulumi(projectDir, ["plugin", "ls", "--json"], labPulumiEnv());
+  if (listed.status !== 0) return false;
+  try {
+    return (JSON.parse(listed.output) as { name: string; version: string }[]).some((p) => p.name === "command" && p.version === version);
+  } catch {
+    return false;
+  }
+}
