@@ -40,9 +40,18 @@ else
   build cli github.com/pulumi/pulumi/pkg/v3/cmd/pulumi "$dest/pulumi" "$cli_version"
 fi
 
-# The Node.js language host: its own module has no version tags on the proxy; up to
-# v3.68.0 it was a package of the SDK module, which the proxy serves.
-if [ -x "$dest/pulumi-language-nodejs" ] && [ "$(cat "$dest/.language-host-version" 2>/dev/null)" = "$host_version" ]; then
+# The Node.js language host. The one matching the CLI (its own module, which this proxy
+# refuses) comes as a reproducible build in ../shared/plugins where this workplace has it:
+# policy packs need it. Otherwise build the newest the SDK module still carries (3.68.0),
+# which runs programs but not policy packs.
+shared_host="$root/../shared/plugins/pulumi-language-nodejs-v$cli_version-linux-amd64"
+if [ -x "$shared_host" ]; then
+  if ! cmp -s "$shared_host" "$dest/pulumi-language-nodejs"; then
+    install -m 0755 "$shared_host" "$dest/pulumi-language-nodejs"
+    say "pulumi-language-nodejs v$cli_version installed from $shared_host"
+  fi
+  echo "$cli_version" > "$dest/.language-host-version"
+elif [ -x "$dest/pulumi-language-nodejs" ] && [ "$(cat "$dest/.language-host-version" 2>/dev/null)" = "$host_version" ]; then
   say "pulumi-language-nodejs v$host_version already installed"
 else
   build language-host github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs "$dest/pulumi-language-nodejs" "$host_version"

@@ -1,18 +1,48 @@
-// The Pulumi program: stack config + registry → one BorealNode. The only place that reads
-// pulumi.Config; everything it calls is validated input and pure planning.
+// The Pulumi program: stack config + verified registry → one BorealNode. The only place
+// that reads pulumi.Config; everything it calls is validated input and pure planning.
 import * as pulumi from "@pulumi/pulumi";
-import { isAbsolute, resolve } from "node:path";
+import { homedir } from "node:os";
+import { isAbsolute, join, resolve } from "node:path";
+import { bundleAgent } from "./agent/bundle";
 import { BorealNode } from "./components/node";
 import { loadTemplates } from "./components/templates";
 import { BorealConfigError } from "./config/errors";
-import { parseStackConfig, splitPrivateKey } from "./config/stack";
+import { NodeSpec, parseStackConfig, splitPrivateKey } from "./config/stack";
 import { loadRegistry } from "./registry";
+import { describeSigner, Signer, signerPublicKey } from "./registry/sign";
+import { formatRejection } from "./registry/verify";
+
+/** A relative path is relative to the project directory, like Pulumi's own paths; ~ is home. */
+function projectPath(path: string): string {
+  if (path === "~" || path.startsWith("~/")) return join(homedir(), path.slice(1));
+  return isAbsolute(path) ? path : resolve(process.cwd(), path);
+}
+
+/** The member's signer, checked against the member's keys in the trusted federation. */
+function memberSigner(spec: NodeSpec, keys: string[] | undefined): Signer {
+  const signer: Signer = spec.signingKey !== undefined ? { privateKey: spec.signingKey } : { keyFile: projectPath(spec.signingKeyFile!) };
+  const key = signerPublicKey(signer);
+  if (keys && !keys.includes(key)) {
+    throw new BorealConfigError([
+      {
+        source: "stack config",
+        key: spec.signingKey !== undefined ? "boreal:signingKey" : "boreal:signingKeyFile",
+        message: `${describeSigner(signer)} (${key.slice(0, 30)}…) is not a signing key of member ${spec.member} in the federation`,
+        fix: "use one of the member's keys listed in federation/<N>.yaml, or have the federation add this key (boreal registry admit --add-key)",
+      },
+    ]);
+  }
+  return signer;
+}
 
 function main() {
   const spec = parseStackConfig(pulumi.runtime.allConfig());
-  // A relative registry path is relative to the project directory, like Pulumi's own paths.
-  const registryDir = isAbsolute(spec.registry) ? spec.registry : resolve(process.cwd(), spec.registry);
-  const federation = loadRegistry(registryDir);
+  const registryDir = projectPath(spec.registry);
+  const registry = loadRegistry(registryDir, spec.trust);
+  // Bad objects are someone else's problem to fix; they never stop this member's node.
+  for (const rejection of registry.rejected) pulumi.log.warn(`registry object refused: ${formatRejection(rejection)}`);
+  const federation = registry.federation;
+  const signer = memberSigner(spec, federation.settings.members.find((m) => m.name === spec.member)?.keys);
   const { spec: publicSpec, privateKey } = splitPrivateKey(spec);
   const node = new BorealNode(spec.node, {
     spec: publicSpec,
@@ -20,6 +50,9 @@ function main() {
     federation,
     registryDir,
     templates: loadTemplates(),
+    agentProgram: bundleAgent(),
+    seed: registry.files,
+    signer,
     now: new Date().toISOString(),
   });
   return {
@@ -28,6 +61,7 @@ function main() {
     meshIpv6: node.plan.mesh.ipv6,
     zones: node.plan.dns.primaryZones.map((z) => z.name),
     descriptorPath: node.descriptorPath,
+    federationVersion: federation.settings.version,
   };
 }
 

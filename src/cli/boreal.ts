@@ -1,8 +1,7 @@
 #!/usr/bin/env node
-// boreal: the operator's command. `boreal registry check`, `boreal lab up|down|status|ssh`.
+// boreal: the operator's command. `boreal registry init|admit|sign|check|allowed-signers`, `boreal lab up|down|status|ssh`.
 import { spawnSync } from "node:child_process";
-import { BorealConfigError } from "../config/errors";
-import { loadRegistry } from "../registry";
+import { isRegistryVerb, REGISTRY_USAGE, runRegistry } from "./registry";
 import { join } from "node:path";
 import { DEFAULT_SUBNET, labDown, labExec, LabState, labStatus, labUp, PROJECT_DIR, readState, sshArgs, writeLabStacks } from "../lab/lab";
 import { commandPluginInstalled, pinnedCommandProvider } from "../lab/pulumi";
@@ -10,7 +9,7 @@ import { LabStacks } from "../lab/stacks";
 
 const USAGE = `usage:
   boreal demo [--nodes N]                                    a living federation on the lab (pulumi up of N members)
-  boreal registry check DIR                                  validate a federation registry (for its CI)
+${REGISTRY_USAGE}
   boreal lab up [--nodes N] [--subnet CIDR] [--no-install]   start N machines (default 3, ${DEFAULT_SUBNET})
   boreal lab status                                          table of the lab's machines
   boreal lab ssh NODE [-- command...]                        a shell (or a command) on a machine
@@ -74,38 +73,31 @@ function printTable(table: string[][]): void {
 }
 
 function registry(args: string[]): number {
-  const [verb, dir] = args;
-  if (verb !== "check" || !dir) throw new Error(USAGE);
-  try {
-    const federation = loadRegistry(dir);
-    console.log(`${dir}: federation ${federation.settings.name}, ${federation.nodes.length} node(s), valid`);
-    for (const n of federation.nodes) console.log(`  ${n.node} (${n.member})  ${n.mesh.ipv4}  ${n.mesh.ipv6}  ${n.zones.join(" ")}`);
-    return 0;
-  } catch (error) {
-    if (error instanceof BorealConfigError) {
-      console.error(error.message);
-      return 2;
-    }
-    throw error;
-  }
+  const [verb, ...rest] = args;
+  if (!isRegistryVerb(verb)) throw new Error(USAGE);
+  return runRegistry(verb, rest);
 }
 
-/** Lab up, every member joins with pulumi up, re-applies until converged, then a summary. */
+/** Lab up, every member joins with its own pulumi up; the agents mesh them; a summary. */
 async function demo(args: string[]): Promise<number> {
   const nodesText = option(args, "--nodes") ?? "3";
   if (!/^\d+$/.test(nodesText)) throw new Error(`--nodes must be a whole number, got ${nodesText}`);
   ensureCommandPlugin();
   const started = Date.now();
   const state = await labUp({ nodes: Number(nodesText), subnet: DEFAULT_SUBNET, installPrerequisites: true, log });
-  const missing = writeLabStacks(state, PROJECT_DIR, log);
+  const { missing } = writeLabStacks(state, PROJECT_DIR, log);
   if (missing.length > 0) throw new Error(`could not store the SSH key in ${missing.join(", ")}`);
   const stacks = new LabStacks(PROJECT_DIR, state);
   for (const m of state.machines) {
     log(`pulumi up ${stacks.stackOf(m.name)}`);
     stacks.up(m.name);
   }
-  const reapplies = stacks.converge(undefined, (machine) => log(`re-applied ${stacks.stackOf(machine)}`));
-  log(`federation of ${state.machines.length} up in ${Math.round((Date.now() - started) / 1000)}s (${reapplies} re-applies); summary:`);
+  const lastUp = Date.now();
+  // Nobody re-applies: each node's sync agent takes the others from the lab's mirror.
+  const peers = state.machines.length - 1;
+  const meshed = () => demoSummary(state).slice(1).every((row) => row[2] === `${peers}/${peers}`);
+  while (!meshed() && Date.now() - lastUp < 180_000) await new Promise((r) => setTimeout(r, 1000));
+  log(`federation of ${state.machines.length} up in ${Math.round((Date.now() - started) / 1000)}s; full mesh ${Math.round((Date.now() - lastUp) / 1000)}s after the last pulumi up, with no re-apply; summary:`);
   printTable(demoSummary(state));
   log("look around: npm run lab -- ssh node1; end it: npm run lab -- down");
   return 0;

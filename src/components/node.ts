@@ -1,25 +1,37 @@
-// BorealNode: a Debian server made a node of the federation. A thin shell over
-// plan() and renderNode(): the components only carry their results to the server.
+// BorealNode: a Debian server made a node of the federation. A thin shell over plan() and
+// renderNode(): the components only carry their results to the server. The peer-dependent
+// files (WireGuard, Knot) are the sync agent's: it renders them on the node with the same
+// code, from the verified registry, and keeps them current after this `pulumi up`.
 import * as pulumi from "@pulumi/pulumi";
-import type { Federation } from "../config/registry";
+import { renderAgentConfig } from "../agent/config";
+import { descriptorPath, Federation, FEDERATION_DIR, RegistryFile } from "../config/registry";
 import type { PublicNodeSpec } from "../config/stack";
-import { buildDescriptor } from "../model/descriptor";
+import { buildDescriptor, buildTombstone } from "../model/descriptor";
 import { NodePlan, plan } from "../model/plan";
-import { FileRole, renderNode, TemplateSources } from "../render";
+import { FileRole, RenderedFile, renderNode, TemplateSources } from "../render";
+import { AGENT } from "../render/scripts";
+import type { Signer } from "../registry/sign";
+import { signedNodeObject } from "../registry/write";
 import { Host } from "./host";
 import { Registration } from "./registration";
-import { Dns, Firewall, Monitoring } from "./service";
+import { Firewall, Monitoring, SyncAgent } from "./service";
 import { sshConnection } from "./ssh";
 import { WireGuard } from "./wireguard";
 
 export interface BorealNodeArgs {
-  /** The validated stack config, without the SSH private key. */
+  /** The validated stack config, without the secrets. */
   spec: PublicNodeSpec;
   /** The operator's SSH private key; it is made a secret here whatever it was. */
   sshPrivateKey: pulumi.Input<string>;
   federation: Federation;
   registryDir: string;
   templates: TemplateSources;
+  /** The sync agent, bundled into one file (src/agent/bundle.ts). */
+  agentProgram: string;
+  /** The registry files this run read, handed to the agent as one more untrusted source. */
+  seed: RegistryFile[];
+  /** Signs the node's descriptor and tombstone with the member's key. */
+  signer: Signer;
   /** Timestamp for a descriptor that changes (injected so tests are deterministic). */
   now: string;
 }
@@ -38,23 +50,30 @@ export class BorealNode extends pulumi.ComponentResource {
 
     const host = new Host(`${name}-host`, { connection }, { parent: this });
     const afterHost = { parent: this, dependsOn: [host.ready] };
-    const wireguard = new WireGuard(`${name}-wireguard`, { connection, files: filesFor("wireguard"), keyEpoch: this.plan.keyEpoch }, afterHost);
-    const dns = new Dns(`${name}-dns`, { connection, files: filesFor("dns") }, afterHost);
-    // The exporter listens on the mesh address, which exists once wg0 is up.
-    const monitoring = new Monitoring(`${name}-monitoring`, { connection, files: filesFor("monitoring") }, { parent: this, dependsOn: [wireguard.applied] });
-    const services: pulumi.Resource[] = [wireguard.applied, dns.applied, monitoring.applied];
+    const wireguard = new WireGuard(`${name}-wireguard`, { connection, keyEpoch: this.plan.keyEpoch }, afterHost);
+    const agent = new SyncAgent(
+      `${name}-sync`,
+      { connection, files: [...agentFiles(args, this.plan), ...filesFor("agent")], publicKey: wireguard.publicKey, after: [wireguard.key] },
+      afterHost,
+    );
+    // The exporter listens on the mesh address, which exists once the agent brought wg0 up.
+    const monitoring = new Monitoring(`${name}-monitoring`, { connection, files: filesFor("monitoring") }, { parent: this, dependsOn: [agent.applied] });
+    const services: pulumi.Resource[] = [agent.applied, monitoring.applied];
     if (this.plan.firewall.enabled) {
       services.push(new Firewall(`${name}-firewall`, { connection, files: filesFor("firewall") }, afterHost).applied);
     }
 
     this.publicKey = wireguard.publicKey;
     const existing = args.federation.nodes.find((n) => n.node === this.plan.node);
+    const descriptor = this.publicKey.apply((key) => buildDescriptor(this.plan, key, existing, args.now));
     const registration = new Registration(
       `${name}-registration`,
       {
         registryDir: args.registryDir,
         node: this.plan.node,
-        descriptor: this.publicKey.apply((key) => buildDescriptor(this.plan, key, existing, args.now)),
+        descriptor: descriptor.apply((d) => signedNodeObject(d, args.signer)),
+        tombstone: descriptor.apply((d) => signedNodeObject(buildTombstone(d), args.signer)),
+        publish: args.spec.publish,
       },
       // Peers learn about the node only once it actually serves the mesh and DNS.
       { parent: this, dependsOn: services },
@@ -62,4 +81,25 @@ export class BorealNode extends pulumi.ComponentResource {
     this.descriptorPath = registration.path;
     this.registerOutputs({ publicKey: this.publicKey, descriptorPath: this.descriptorPath });
   }
+}
+
+/** The agent's program, its config and the seed, as files like any other. */
+function agentFiles(args: BorealNodeArgs, nodePlan: NodePlan): RenderedFile[] {
+  return [
+    { path: AGENT.program, content: args.agentProgram, mode: "0755", owner: "root:root", role: "agent" },
+    { path: AGENT.config, content: renderAgentConfig(args.spec, nodePlan.mesh), mode: "0644", owner: "root:root", role: "agent" },
+    { path: AGENT.seed, content: `${JSON.stringify({ files: seedFiles(args.seed, args.federation, nodePlan.node) })}\n`, mode: "0600", owner: "root:root", role: "agent" },
+  ];
+}
+
+/**
+ * What the agent is handed besides its mirrors. With mirrors, only the federation versions
+ * (the way to the mirrors): peers come from the mirrors, and a seed of descriptors would
+ * change with every `git pull` of the member's clone, so no `pulumi up` would stay a no-op.
+ * Without mirrors, the clone's descriptors too (the seed is then the only source), except
+ * the node's own, which this very run rewrites.
+ */
+export function seedFiles(files: RegistryFile[], federation: Federation, node: string): RegistryFile[] {
+  if (federation.settings.mirrors.length > 0) return files.filter((f) => f.path.startsWith(`${FEDERATION_DIR}/`));
+  return files.filter((f) => !f.path.startsWith(`${descriptorPath(node)}`));
 }

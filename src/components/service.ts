@@ -1,6 +1,6 @@
 // A service's files, then one command that applies them (create and update) and undoes
-// that on delete. Dns, Monitoring and Firewall are components of only this; WireGuard
-// adds its key before the files.
+// that on delete. Monitoring and Firewall are components of only this; SyncAgent waits
+// for the WireGuard key as well.
 import * as pulumi from "@pulumi/pulumi";
 import type { types } from "@pulumi/command";
 import { nodeCommand } from "./ssh";
@@ -47,15 +47,29 @@ export abstract class NodeService extends pulumi.ComponentResource {
 
 type ComponentArgs = Omit<ServiceArgs, "apply" | "undo">;
 
-export class Dns extends NodeService {
-  constructor(name: string, args: ComponentArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("boreal:dns:Dns", name, { ...args, ...SERVICE_SCRIPTS.dns }, opts);
-  }
-}
-
 export class Monitoring extends NodeService {
   constructor(name: string, args: ComponentArgs, opts?: pulumi.ComponentResourceOptions) {
     super("boreal:monitoring:Monitoring", name, { ...args, ...SERVICE_SCRIPTS.monitoring }, opts);
+  }
+}
+
+/**
+ * The sync agent: its program, its config (the node's own settings) and a seed of the
+ * registry as this `pulumi up` saw it, then one run that applies WireGuard and Knot. The
+ * agent's timer keeps the peer set current afterwards, with no `pulumi up` anywhere.
+ */
+export class SyncAgent extends pulumi.ComponentResource {
+  readonly applied: pulumi.Resource;
+
+  constructor(name: string, args: ComponentArgs & { publicKey: pulumi.Output<string>; after: pulumi.Resource[] }, opts?: pulumi.ComponentResourceOptions) {
+    super("boreal:sync:SyncAgent", name, {}, opts);
+    this.applied = filesAndApply(
+      name,
+      { connection: args.connection, files: args.files, ...SERVICE_SCRIPTS.agent },
+      // After the key too: a rotated key must reach the interface, though no file changed.
+      { parent: this, filesAfter: args.after, alsoAfter: pulumi.interpolate`key:${args.publicKey}` },
+    );
+    this.registerOutputs({});
   }
 }
 

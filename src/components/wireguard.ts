@@ -1,20 +1,18 @@
-// WireGuard: the key is born on the node; config applied with `wg syncconf` (no restart).
+// WireGuard: the key is born on the node and never leaves it; only the public key comes
+// back. The interface itself is the sync agent's: wg0.conf holds the peers.
 import * as pulumi from "@pulumi/pulumi";
 import type { types } from "@pulumi/command";
 import { nodeCommand } from "./ssh";
-import { filesAndApply } from "./service";
-import type { RenderedFile } from "../render";
-import { KEY_DELETE, keyScript, SERVICE_SCRIPTS } from "../render/scripts";
+import { KEY_DELETE, keyScript } from "../render/scripts";
 
 export interface WireGuardArgs {
   connection: types.input.remote.ConnectionArgs;
-  files: RenderedFile[];
   keyEpoch: number;
 }
 
 export class WireGuard extends pulumi.ComponentResource {
   readonly publicKey: pulumi.Output<string>;
-  readonly applied: pulumi.Resource;
+  readonly key: pulumi.Resource;
 
   constructor(name: string, args: WireGuardArgs, opts?: pulumi.ComponentResourceOptions) {
     super("boreal:wireguard:WireGuard", name, {}, opts);
@@ -30,13 +28,8 @@ export class WireGuard extends pulumi.ComponentResource {
       },
       { parent: this },
     );
+    this.key = key;
     this.publicKey = key.stdout.apply((out) => out.trim());
-    this.applied = filesAndApply(
-      name,
-      { connection: args.connection, files: args.files, ...SERVICE_SCRIPTS.wireguard },
-      // After the public key too: a rotated key must be loaded into the interface.
-      { parent: this, filesAfter: [key], alsoAfter: pulumi.interpolate`key:${this.publicKey}` },
-    );
     this.registerOutputs({ publicKey: this.publicKey });
   }
 }

@@ -1,15 +1,18 @@
-// The federation registry: federation.yaml plus one descriptor per node under nodes/.
-// Parsing is pure: the caller hands in file names and contents.
+// The federation registry, as files: signed federation versions and signed node
+// descriptors. This module parses single files (pure: the caller hands in contents);
+// src/registry/verify.ts decides what of a registry is trusted.
 import { parse as parseYaml, YAMLParseError } from "yaml";
 import { z } from "zod";
-import { cidrWithin, contains, parseAddress, parseCidr } from "../model/ip";
-import { BorealConfigError, ConfigProblem, problemsFromZod, withFix } from "./errors";
+import { cidrsOverlap, cidrWithin, parseCidr } from "../model/ip";
+import { ConfigProblem, problemsFromZod, withFix } from "./errors";
 import { endpoint, ipv4, ipv6, port, slug, wireguardKey, zoneName } from "./fields";
 
-export const FEDERATION_FILE = "federation.yaml";
+export const FEDERATION_DIR = "federation";
 export const NODES_DIR = "nodes";
 /** The shared address space every federation's mesh lives in (RFC 6598). */
 export const MESH_IPV4_SPACE = "100.64.0.0/10";
+/** A registry object larger than this is refused unread: nothing legitimate comes close. */
+export const MAX_OBJECT_BYTES = 64 * 1024;
 
 const cidrText = (what: string, family: 4 | 6, fix: string) =>
   z.string({ error: withFix(`${what} is missing`, fix) }).refine((text) => {
@@ -20,47 +23,127 @@ const cidrText = (what: string, family: 4 | 6, fix: string) =>
     }
   }, { error: withFix(`${what} is not an IPv${family} prefix`, fix), abort: true });
 
-export const federationSchema = z.strictObject({
-  name: slug("name"),
-  domain: zoneName,
-  mesh: z.strictObject({
-    ipv4: cidrText("mesh.ipv4", 4, 'set mesh.ipv4 to a prefix inside 100.64.0.0/10, e.g. "100.64.0.0/24"').refine(
-      (text) => cidrWithin(parseCidr(text), parseCidr(MESH_IPV4_SPACE)),
-      withFix("mesh.ipv4 is outside 100.64.0.0/10", 'pick a prefix inside 100.64.0.0/10, e.g. "100.64.0.0/24"'),
-    ),
-    ipv6: cidrText("mesh.ipv6", 6, 'set mesh.ipv6 to a ULA /48, e.g. "fd42:b0:ea1::/48"').refine((text) => {
-      const cidr = parseCidr(text);
-      return cidr.bits === 48 && cidrWithin(cidr, parseCidr("fc00::/7"));
-    }, withFix("mesh.ipv6 must be a unique local /48 (inside fc00::/7)", 'generate one (RFC 4193), e.g. "fd42:b0:ea1::/48"')),
-  }),
-  defaults: z
-    .strictObject({
-      listenPort: port("defaults.listenPort").default(51820),
-      mtu: z.number().int().min(1280).max(9000).default(1420),
-      persistentKeepalive: z.number().int().min(0).max(65535).default(25),
-    })
-    .default({ listenPort: 51820, mtu: 1420, persistentKeepalive: 25 }),
+const sshEd25519Key = z
+  .string({ error: withFix("a signing key must be a string", 'paste the member\'s "ssh-ed25519 AAAA..." public key') })
+  .refine(
+    (text) => /^ssh-ed25519 [A-Za-z0-9+/]{68}( .*)?$/.test(text.trim()),
+    withFix("is not an ssh-ed25519 public key", 'paste one line of the member\'s key.pub ("ssh-ed25519 AAAA... name")'),
+  )
+  .transform((text) => text.trim().split(/\s+/).slice(0, 2).join(" "));
+
+const memberSchema = z.strictObject({
+  name: slug("members[].name"),
+  keys: z.array(sshEd25519Key).min(1, withFix("lists no signing key", "add the member's ssh-ed25519 public key")),
+  /** Zone suffixes: the member may claim each of these zones and anything below them. */
+  zones: z.array(zoneName).min(1, withFix("lists no zone suffix", 'add the member\'s zone, e.g. "coop-a.example."')),
+  /** The member's share of the mesh: an IPv4 prefix; its IPv6 share is the same host indexes. */
+  mesh: cidrText("members[].mesh", 4, 'give the member a prefix of the federation\'s mesh.ipv4, e.g. "100.64.0.16/28"'),
 });
+
+export const federationSchema = z
+  .strictObject({
+    version: z.number().int().min(1, withFix("version must be 1 or more", "number versions 1, 2, 3, ...")),
+    name: slug("name"),
+    domain: zoneName,
+    mesh: z.strictObject({
+      ipv4: cidrText("mesh.ipv4", 4, 'set mesh.ipv4 to a prefix inside 100.64.0.0/10, e.g. "100.64.0.0/24"').refine(
+        (text) => cidrWithin(parseCidr(text), parseCidr(MESH_IPV4_SPACE)),
+        withFix("mesh.ipv4 is outside 100.64.0.0/10", 'pick a prefix inside 100.64.0.0/10, e.g. "100.64.0.0/24"'),
+      ),
+      ipv6: cidrText("mesh.ipv6", 6, 'set mesh.ipv6 to a ULA /48, e.g. "fd42:b0:ea1::/48"').refine((text) => {
+        const cidr = parseCidr(text);
+        return cidr.bits === 48 && cidrWithin(cidr, parseCidr("fc00::/7"));
+      }, withFix("mesh.ipv6 must be a unique local /48 (inside fc00::/7)", 'generate one (RFC 4193), e.g. "fd42:b0:ea1::/48"')),
+    }),
+    defaults: z
+      .strictObject({
+        listenPort: port("defaults.listenPort").default(51820),
+        mtu: z.number().int().min(1280).max(9000).default(1420),
+        persistentKeepalive: z.number().int().min(0).max(65535).default(25),
+      })
+      .default({ listenPort: 51820, mtu: 1420, persistentKeepalive: 25 }),
+    /** How many distinct members of this version must sign the next one. */
+    threshold: z.number().int().min(1, withFix("threshold must be at least 1", "set it to a majority of the members, e.g. 2 of 3")),
+    /** Git URLs the registry is published at; nodes pull from all of them. */
+    mirrors: z.array(z.string().min(1)).default([]),
+    members: z.array(memberSchema).min(1, withFix("lists no member", "list the founding members with their keys, zones and mesh shares")),
+  })
+  .superRefine((f, ctx) => {
+    const issue = (path: (string | number)[], message: string, fix: string) => ctx.addIssue({ code: "custom", path, message: withFix(message, fix) });
+    if (f.threshold > f.members.length) issue(["threshold"], `threshold ${f.threshold} is more than the ${f.members.length} member(s)`, "lower it, or list more members");
+    const seen = new Map<string, string>();
+    f.members.forEach((m, i) => {
+      if (seen.has(`name ${m.name}`)) issue(["members", i, "name"], `member ${m.name} is listed twice`, "list each member once");
+      seen.set(`name ${m.name}`, m.name);
+      m.keys.forEach((key, k) => {
+        const owner = seen.get(key);
+        if (owner !== undefined && owner !== m.name) issue(["members", i, "keys", k], `this key is also member ${owner}'s`, "each member signs with keys of its own");
+        seen.set(key, m.name);
+      });
+      let share;
+      try {
+        share = parseCidr(m.mesh);
+      } catch {
+        return;
+      }
+      try {
+        if (!cidrWithin(share, parseCidr(f.mesh.ipv4))) issue(["members", i, "mesh"], `${m.mesh} is outside the federation's ${f.mesh.ipv4}`, "give the member a prefix inside mesh.ipv4");
+      } catch {
+        /* mesh.ipv4 itself is reported above */
+      }
+      f.members.slice(0, i).forEach((other) => {
+        try {
+          if (cidrsOverlap(share, parseCidr(other.mesh))) issue(["members", i, "mesh"], `${m.mesh} overlaps member ${other.name}'s ${other.mesh}`, "give each member its own share");
+        } catch {
+          /* reported on the other member */
+        }
+        for (const zone of m.zones) {
+          const clash = other.zones.find((z) => zoneWithin(zone, z) || zoneWithin(z, zone));
+          if (clash) issue(["members", i, "zones"], `zone suffix ${zone} overlaps member ${other.name}'s ${clash}`, "a zone belongs to one member: keep the suffixes apart");
+        }
+      });
+    });
+  });
+
+const timestamp = z
+  .string()
+  .refine((t) => !Number.isNaN(Date.parse(t)), withFix("updatedAt is not a timestamp", "write an ISO 8601 time, e.g. 2026-11-26T12:00:00Z"));
+const serial = z
+  .number({ error: withFix("serial is missing or not a number", "every descriptor carries a serial that grows with each change") })
+  .int()
+  .min(1, withFix("serial must be 1 or more", "every descriptor carries a serial that grows with each change"));
 
 export const descriptorSchema = z.strictObject({
   member: slug("member"),
   node: slug("node"),
+  serial,
   endpoint: endpoint("endpoint"),
   publicKey: wireguardKey("publicKey"),
   mesh: z.strictObject({ ipv4: ipv4("mesh.ipv4"), ipv6: ipv6("mesh.ipv6") }),
   zones: z.array(zoneName),
   exporter: endpoint("exporter"),
-  updatedAt: z
-    .string()
-    .refine((t) => !Number.isNaN(Date.parse(t)), withFix("updatedAt is not a timestamp", "write an ISO 8601 time, e.g. 2026-11-26T12:00:00Z")),
+  updatedAt: timestamp,
 });
 
-export type FederationSettings = z.infer<typeof federationSchema>;
+/** A node that left: peers drop it, and only a higher serial can bring the name back. */
+export const tombstoneSchema = z.strictObject({
+  member: slug("member"),
+  node: slug("node"),
+  serial,
+  left: z.literal(true),
+  updatedAt: timestamp,
+});
+
+export type FederationVersion = z.infer<typeof federationSchema>;
+/** What planning needs of the federation: the current version's settings. */
+export type FederationSettings = FederationVersion;
+export type FederationMember = FederationVersion["members"][number];
 export type NodeDescriptor = z.infer<typeof descriptorSchema>;
+export type Tombstone = z.infer<typeof tombstoneSchema>;
 
 export interface Federation {
   settings: FederationSettings;
-  /** Every registered node, sorted by node name. */
+  /** Every live node, sorted by node name. */
   nodes: NodeDescriptor[];
 }
 
@@ -74,119 +157,52 @@ export function descriptorPath(node: string): string {
   return `${NODES_DIR}/${node}.yaml`;
 }
 
-/** Validate a whole registry; every problem found is reported at once. */
-export function parseRegistry(files: RegistryFile[], registryName = "registry"): Federation {
-  const problems: ConfigProblem[] = [];
-  const where = (path: string) => `${registryName}/${path}`;
-
-  const federationFile = files.find((f) => f.path === FEDERATION_FILE);
-  let settings: FederationSettings | undefined;
-  if (!federationFile) {
-    problems.push({
-      source: where(FEDERATION_FILE),
-      key: "(file)",
-      message: "missing",
-      fix: "create it with name, domain and mesh prefixes (see the README), or point boreal:registry at the right directory",
-    });
-  } else {
-    const data = readYaml(federationFile, where, problems);
-    if (data !== undefined) {
-      const parsed = federationSchema.safeParse(data);
-      if (parsed.success) settings = parsed.data;
-      else problems.push(...problemsFromZod(parsed.error, where(FEDERATION_FILE), ""));
-    }
-  }
-
-  const nodes: NodeDescriptor[] = [];
-  for (const file of files) {
-    if (file.path === FEDERATION_FILE) continue;
-    if (!file.path.startsWith(`${NODES_DIR}/`) || !file.path.endsWith(".yaml")) {
-      problems.push({
-        source: where(file.path),
-        key: "(file)",
-        message: "is not part of a registry",
-        fix: `move node descriptors to ${NODES_DIR}/<node>.yaml and remove anything else`,
-      });
-      continue;
-    }
-    const data = readYaml(file, where, problems);
-    if (data === undefined) continue;
-    const parsed = descriptorSchema.safeParse(data);
-    if (!parsed.success) {
-      problems.push(...problemsFromZod(parsed.error, where(file.path), ""));
-      continue;
-    }
-    if (file.path !== descriptorPath(parsed.data.node)) {
-      problems.push({
-        source: where(file.path),
-        key: "node",
-        message: `names node "${parsed.data.node}" but the file is ${file.path}`,
-        fix: `rename the file to ${descriptorPath(parsed.data.node)} or correct the node field`,
-      });
-      continue;
-    }
-    nodes.push(parsed.data);
-  }
-
-  if (settings) problems.push(...crossCheck(settings, nodes, where));
-  if (problems.length > 0 || !settings) throw new BorealConfigError(problems);
-  nodes.sort((a, b) => a.node.localeCompare(b.node));
-  return { settings, nodes };
+export function federationPath(version: number): string {
+  return `${FEDERATION_DIR}/${version}.yaml`;
 }
 
-function readYaml(file: RegistryFile, where: (p: string) => string, problems: ConfigProblem[]): unknown {
+/** A descriptor's signature (its member's) sits beside it. */
+export function signaturePath(path: string): string {
+  return `${path}.sig`;
+}
+
+/** Each signer of a federation version leaves its own file. */
+export function federationSignaturePath(version: number, member: string): string {
+  return `${federationPath(version)}.${member}.sig`;
+}
+
+/** `zone` equals `suffix` or lies below it. */
+export function zoneWithin(zone: string, suffix: string): boolean {
+  return zone === suffix || zone.endsWith(`.${suffix}`);
+}
+
+export type Parsed<T> = { ok: true; value: T } | { ok: false; problems: ConfigProblem[] };
+
+export function parseFederationVersion(file: RegistryFile, where: string = file.path): Parsed<FederationVersion> {
+  return parseWith(file, where, (data) => federationSchema.safeParse(data));
+}
+
+export function parseNodeObject(file: RegistryFile, where: string = file.path): Parsed<NodeDescriptor | Tombstone> {
+  return parseWith<NodeDescriptor | Tombstone>(file, where, (data) =>
+    typeof data === "object" && data !== null && "left" in data ? tombstoneSchema.safeParse(data) : descriptorSchema.safeParse(data),
+  );
+}
+
+export function isTombstone(object: NodeDescriptor | Tombstone): object is Tombstone {
+  return "left" in object;
+}
+
+function parseWith<T>(file: RegistryFile, where: string, schema: (data: unknown) => z.ZodSafeParseResult<T> | z.ZodSafeParseResult<never>): Parsed<T> {
+  const problem = (message: string, fix: string): Parsed<T> => ({ ok: false, problems: [{ source: where, key: "(file)", message, fix }] });
+  if (Buffer.byteLength(file.content) > MAX_OBJECT_BYTES) return problem(`is larger than ${MAX_OBJECT_BYTES} bytes`, "a registry object is a few hundred bytes: replace it");
+  let data: unknown;
   try {
-    const data = parseYaml(file.content, { uniqueKeys: true });
-    if (data === null || typeof data !== "object" || Array.isArray(data)) {
-      problems.push({ source: where(file.path), key: "(file)", message: "is not a YAML mapping", fix: "write it as key: value lines (see the README)" });
-      return undefined;
-    }
-    return data;
+    data = parseYaml(file.content, { uniqueKeys: true, maxAliasCount: 0 });
   } catch (error) {
-    const detail = error instanceof YAMLParseError ? error.message.split("\n")[0] : String(error);
-    problems.push({ source: where(file.path), key: "(file)", message: `is not valid YAML: ${detail}`, fix: "correct the YAML syntax" });
-    return undefined;
+    const detail = error instanceof YAMLParseError ? error.message.split("\n")[0] : "unreadable";
+    return problem(`is not valid YAML: ${detail}`, "correct the YAML syntax");
   }
-}
-
-/** Rules that span files: uniqueness and prefixes. */
-function crossCheck(settings: FederationSettings, nodes: NodeDescriptor[], where: (p: string) => string): ConfigProblem[] {
-  const problems: ConfigProblem[] = [];
-  const v4 = parseCidr(settings.mesh.ipv4);
-  const v6 = parseCidr(settings.mesh.ipv6);
-  const seen = new Map<string, string>();
-  const claim = (value: string, owner: string, key: string, source: string, what: string) => {
-    const previous = seen.get(value);
-    if (previous) {
-      problems.push({ source, key, message: `${what} ${value} is already used by ${previous}`, fix: `give each node its own ${what}` });
-    } else {
-      seen.set(value, owner);
-    }
-  };
-  const zoneOwner = new Map<string, string>();
-  for (const node of nodes) {
-    const source = where(descriptorPath(node.node));
-    const owner = where(descriptorPath(node.node));
-    claim(`node ${node.node}`, owner, "node", source, "node name");
-    claim(`key ${node.publicKey}`, owner, "publicKey", source, "public key");
-    const address4 = parseAddress(node.mesh.ipv4, 4);
-    const address6 = parseAddress(node.mesh.ipv6, 6);
-    if (!contains(v4, address4)) {
-      problems.push({ source, key: "mesh.ipv4", message: `${node.mesh.ipv4} is outside the federation's ${settings.mesh.ipv4}`, fix: "re-apply the node's stack so it takes an address from the federation's prefix" });
-    }
-    if (!contains(v6, address6)) {
-      problems.push({ source, key: "mesh.ipv6", message: `${node.mesh.ipv6} is outside the federation's ${settings.mesh.ipv6}`, fix: "re-apply the node's stack so it takes an address from the federation's prefix" });
-    }
-    claim(`v4 ${address4}`, owner, "mesh.ipv4", source, "mesh address");
-    claim(`v6 ${address6}`, owner, "mesh.ipv6", source, "mesh address");
-    for (const zone of node.zones) {
-      const other = zoneOwner.get(zone);
-      if (other && other !== node.member) {
-        problems.push({ source, key: "zones", message: `zone ${zone} is already claimed by member ${other}`, fix: "a zone belongs to one member: remove it from one of the two" });
-      } else {
-        zoneOwner.set(zone, node.member);
-      }
-    }
-  }
-  return problems;
+  if (data === null || typeof data !== "object" || Array.isArray(data)) return problem("is not a YAML mapping", "write it as key: value lines (see the README)");
+  const parsed = schema(data);
+  return parsed.success ? { ok: true, value: parsed.data } : { ok: false, problems: problemsFromZod(parsed.error, where, "") };
 }

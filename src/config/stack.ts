@@ -45,6 +45,10 @@ const sshSchema = z.strictObject(
   { error: typeError("boreal:ssh", "an object", "set its fields: pulumi config set --path boreal:ssh.host 203.0.113.10 (and port, user, privateKey, hostKey)") },
 );
 
+const trustText = z
+  .string({ error: withFix("missing: the stack must pin the federation version it trusts first", "run `npx boreal registry check ../registry` and copy the pin it prints: pulumi config set boreal:trust <version>:<sha256>") })
+  .regex(/^\d+:[0-9a-f]{64}$/, withFix('is not "<version>:<sha256>"', "copy the pin `boreal registry check` prints, e.g. 1:5f3a… (64 hex digits)"));
+
 export const stackConfigSchema = z.strictObject({
   member: slug("boreal:member"),
   node: slug("boreal:node"),
@@ -53,6 +57,22 @@ export const stackConfigSchema = z.strictObject({
   registry: z
     .string({ error: withFix("missing", "set it to the federation registry directory: pulumi config set boreal:registry ../registry") })
     .min(1, withFix("is empty", "set it to the federation registry directory")),
+  trust: trustText,
+  /** The member's signing key: a file (a .pub means its private half is in ssh-agent), or the key itself as a secret. */
+  signingKeyFile: z.string().min(1, withFix("is empty", "set it to the member's ed25519 key, e.g. ~/.ssh/boreal_coop_a (or its .pub with ssh-agent)")).optional(),
+  signingKey: z
+    .string()
+    .refine((key) => /-----BEGIN OPENSSH PRIVATE KEY-----/.test(key), withFix("is not an OpenSSH private key (expected the key's contents)", "pulumi config set --secret boreal:signingKey < ~/.ssh/boreal_coop_a"))
+    .optional(),
+  /** A git remote of the registry clone that `pulumi up` pushes the signed descriptor to. */
+  publish: z.string().regex(/^[A-Za-z0-9._\/-]+$/, withFix("is not a git remote name", 'set it to a remote of the registry clone, e.g. "origin", or remove it to push by hand')).optional(),
+  /** Seconds between two pulls of the registry by the node's sync agent. */
+  syncInterval: z
+    .number({ error: withFix("must be a number of seconds", "set it between 5 and 3600 (60 by default)") })
+    .int(withFix("must be a whole number of seconds", "set it between 5 and 3600"))
+    .min(5, withFix("is below 5 seconds", "set it between 5 and 3600 (60 by default)"))
+    .max(3600, withFix("is above an hour", "set it between 5 and 3600 (60 by default)"))
+    .default(60),
   zones: z
     .array(zoneName, { error: typeError("boreal:zones", "a list of zone names", 'pulumi config set --path "boreal:zones[0]" coop-a.example.') })
     .min(1, withFix("lists no zone", 'add the member\'s zone: pulumi config set --path "boreal:zones[0]" coop-a.example.'))
@@ -84,12 +104,21 @@ export type NodeSpec = z.infer<typeof stackConfigSchema>;
 export type SshTarget = Omit<NodeSpec["ssh"], "privateKey">;
 
 /** The stack config as planning and components see it: no secret in it. */
-export type PublicNodeSpec = Omit<NodeSpec, "ssh"> & { ssh: SshTarget };
+export type PublicNodeSpec = Omit<NodeSpec, "ssh" | "signingKey"> & { ssh: SshTarget };
 
-/** Splits the SSH private key off the spec, so that only the connection ever holds it. */
-export function splitPrivateKey(spec: NodeSpec): { spec: PublicNodeSpec; privateKey: string } {
+/** What planning needs: the node's own settings (also what its sync agent is given). */
+export type PlanSpec = Omit<PublicNodeSpec, "registry" | "trust" | "signingKeyFile" | "publish">;
+
+/** The node's own settings as its sync agent reads them from /etc/boreal/agent.json. */
+export const planSpecSchema = stackConfigSchema
+  .omit({ ssh: true, registry: true, trust: true, signingKey: true, signingKeyFile: true, publish: true })
+  .extend({ ssh: sshSchema.omit({ privateKey: true }) });
+
+/** Splits the secrets off the spec, so that only the connection and the signer ever hold them. */
+export function splitPrivateKey(spec: NodeSpec): { spec: PublicNodeSpec; privateKey: string; signingKey?: string } {
   const { privateKey, ...ssh } = spec.ssh;
-  return { spec: { ...spec, ssh }, privateKey };
+  const { signingKey, ...rest } = spec;
+  return { spec: { ...rest, ssh }, privateKey, signingKey };
 }
 
 const KNOWN_KEYS = Object.keys(stackConfigSchema.shape);
@@ -117,6 +146,14 @@ export function parseStackConfig(raw: Record<string, string>): NodeSpec {
   }
   const parsed = stackConfigSchema.safeParse(values);
   if (!parsed.success) problems.push(...problemsFromZod(parsed.error, SOURCE, "boreal:"));
+  else if ((parsed.data.signingKey === undefined) === (parsed.data.signingKeyFile === undefined)) {
+    problems.push({
+      source: SOURCE,
+      key: "boreal:signingKeyFile",
+      message: parsed.data.signingKey === undefined ? "no signing key: the node's descriptor must be signed by its member" : "both boreal:signingKey and boreal:signingKeyFile are set",
+      fix: "set exactly one: pulumi config set boreal:signingKeyFile ~/.ssh/boreal_coop_a (or the .pub with ssh-agent), or pulumi config set --secret boreal:signingKey < key",
+    });
+  }
   if (problems.length > 0 || !parsed.success) throw new BorealConfigError(sortProblems(problems));
   return parsed.data;
 }

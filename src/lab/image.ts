@@ -8,6 +8,8 @@ import { sh } from "./net";
 export const IMAGE_PACKAGES = [
   "systemd", "systemd-sysv", "dbus", "openssh-server", "iproute2", "iputils-ping", "wireguard-tools", "wireguard-go",
   "knot", "knot-dnsutils", "prometheus-node-exporter", "nftables", "ca-certificates",
+  // What the on-node sync agent needs: it pulls the registry with git and runs on Debian's nodejs.
+  "git", "nodejs",
 ];
 
 export interface ImageRecipe {

@@ -6,7 +6,12 @@ import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { stringify } from "yaml";
 import { DEFAULT_RECIPE, ensureImage } from "./image";
+import { createMirrorRepo, mirrorProcesses, mirrorUrl, mirrorsDir, startMirror, stopMirror } from "./mirror";
+import { createLabFederation, LabMember } from "./federation";
 import { LAB_PASSPHRASE, labPulumiEnv, labStackName, runPulumi } from "./pulumi";
+
+/** Seconds between two registry pulls on lab machines (a real member keeps the default, 60). */
+export const LAB_SYNC_INTERVAL = 5;
 
 export { LAB_PASSPHRASE };
 import { checkSubnetFree, createLabNetwork, createMachineNetwork, labAddresses, labNamespaces, nodeNamespace, quiet, removeLabNetwork, sh } from "./net";
@@ -36,6 +41,11 @@ export interface LabState {
   image: string;
   sshKey: string;
   machines: LabMachine[];
+  /**
+   * The registry's read-only mirror: git daemon on the host at hostAddress (pid), serving the
+   * bare repository repo (written by path on the host) to the machines at url.
+   */
+  mirror: { pid: number; url: string; repo: string };
   /** Where writeLabStacks put the lab's stacks (removed again by labDown). */
   projectDir?: string;
 }
@@ -48,7 +58,7 @@ export function readState(dir = LAB_DIR): LabState | undefined {
 
 export function checkPrerequisites(install: boolean, log: (l: string) => void): void {
   if (process.getuid?.() !== 0) throw new Error("the lab needs root (network namespaces and systemd-nspawn): run it with sudo");
-  const tools: [string, string][] = [["debootstrap", "debootstrap"], ["systemd-nspawn", "systemd-container"], ["ip", "iproute2"], ["ssh-keygen", "openssh-client"], ["ssh", "openssh-client"]];
+  const tools: [string, string][] = [["debootstrap", "debootstrap"], ["systemd-nspawn", "systemd-container"], ["ip", "iproute2"], ["ssh-keygen", "openssh-client"], ["ssh", "openssh-client"], ["git", "git"], ["ss", "iproute2"]];
   const missing = [...new Set(tools.filter(([tool]) => !quiet("sh", ["-c", `command -v ${tool}`])).map(([, pkg]) => pkg))];
   if (missing.length === 0) return;
   if (!install) throw new Error(`missing: ${missing.join(" ")}; install them with: apt-get install ${missing.join(" ")}`);
@@ -82,7 +92,12 @@ export async function labUp(options: UpOptions): Promise<LabState & { imageBuilt
   const operatorKey = readFileSync(`${sshKey}.pub`, "utf8");
 
   createLabNetwork(subnet, host);
-  const state: LabState = { subnet: subnet.text, hostAddress: host, image: image.path, sshKey, machines: [] };
+  // New machines, new federation: the mirror starts empty.
+  rmSync(mirrorsDir(dir), { recursive: true, force: true });
+  const repo = createMirrorRepo(dir, "registry");
+  const mirror = { pid: startMirror(dir, host), url: mirrorUrl(host, "registry"), repo };
+  log(`registry mirror ${mirror.url} (git daemon pid ${mirror.pid}, read-only; write to ${repo})`);
+  const state: LabState = { subnet: subnet.text, hostAddress: host, image: image.path, sshKey, machines: [], mirror };
   machines.forEach((address, i) => {
     const name = `node${i + 1}`;
     createMachineNetwork(name, address, subnet);
@@ -218,12 +233,15 @@ export function labDown(options: { dir?: string; log: (line: string) => void; ke
   const pids = labProcesses();
   stopProcesses(pids);
   for (const mount of labMounts(dir).reverse()) quiet("umount", ["-l", mount]);
+  // The mirror daemon: the one in the state, and any other of this lab directory a crash left.
+  const daemons = [...new Set([...(previous?.mirror?.pid ? [previous.mirror.pid] : []), ...mirrorProcesses(dir)])];
+  const stoppedDaemons = daemons.filter(stopMirror).length;
   const namespaces = labNamespaces();
   removeLabNetwork();
   rmSync(join(dir, "machines"), { recursive: true, force: true });
   if (previous?.projectDir) removeLabStacks(previous);
   if (!options.keepState) rmSync(statePath(dir), { force: true });
-  if (pids.length || namespaces.length) options.log(`lab down: stopped ${pids.length} machine(s), removed ${namespaces.length} namespace(s)`);
+  if (pids.length || namespaces.length || stoppedDaemons) options.log(`lab down: stopped ${pids.length} machine(s) and ${stoppedDaemons} mirror daemon(s), removed ${namespaces.length} namespace(s)`);
 }
 
 /** SIGTERM makes systemd-nspawn power the machine off cleanly; SIGKILL after 15 s. */
@@ -249,40 +267,43 @@ export async function labStatus(dir = LAB_DIR): Promise<{ name: string; address:
 }
 
 /**
- * What a user needs to run the kit against the lab: a registry and one stack per machine,
- * the SSH private key stored as a secret (encrypted by the Pulumi CLI, which alone knows
- * the stack's passphrase format). Returns the stacks whose secret could not be set.
+ * What a user needs to run the kit against the lab: a federation of one member per machine
+ * (version 1 signed by all, on the lab's mirror), each member's own registry clone and
+ * signing key, and one stack per machine with the SSH key stored as a secret (encrypted
+ * by the Pulumi CLI, which alone knows the stack's passphrase format). Returns the members
+ * and the stacks whose secret could not be set.
  */
-export function writeLabStacks(state: LabState, projectDir: string, log: (l: string) => void): string[] {
-  const registry = join(dirname(state.sshKey), "registry");
-  // New machines, new federation: descriptors of an earlier lab would name keys that no
-  // machine has any more.
-  rmSync(join(registry, "nodes"), { recursive: true, force: true });
-  mkdirSync(join(registry, "nodes"), { recursive: true });
+export function writeLabStacks(state: LabState, projectDir: string, log: (l: string) => void, options: { syncInterval?: number } = {}): { members: LabMember[]; missing: string[] } {
+  const labDir = dirname(state.sshKey);
+  const { members, trust } = createLabFederation({ labDir, count: state.machines.length, mirrorRepo: state.mirror.repo, mirrorUrls: [state.mirror.url] });
   mkdirSync(join(projectDir, "stacks"), { recursive: true });
-  writeFileSync(join(registry, "federation.yaml"), `# Generated by boreal lab up.\n${stringify({ name: "boreal-lab", domain: "lab.boreal.test.", mesh: { ipv4: "100.64.0.0/24", ipv6: "fd42:b0:ea1::/48" }, defaults: { listenPort: 51820, mtu: 1420, persistentKeepalive: 25 } })}`);
   for (const [i, m] of state.machines.entries()) {
-    const member = `coop-${String.fromCharCode(97 + (i % 26))}${i >= 26 ? Math.floor(i / 26) : ""}`;
+    const member = members[i];
     const config = {
       config: {
-        "boreal:member": member,
+        "boreal:member": member.name,
         "boreal:node": m.name,
         "boreal:endpoint": `${m.address}:51820`,
-        "boreal:registry": registry,
-        "boreal:zones": [`${member}.lab.test.`],
+        "boreal:registry": member.registry,
+        "boreal:trust": trust,
+        "boreal:signingKeyFile": member.signingKey,
+        "boreal:publish": "origin",
+        // The lab pulls often, so that joins and rotations show within seconds.
+        "boreal:syncInterval": options.syncInterval ?? LAB_SYNC_INTERVAL,
+        "boreal:zones": [member.zone],
         "boreal:ssh": { host: m.address, port: 22, user: "root", hostKey: m.hostKey },
       },
     };
     writeFileSync(join(projectDir, "stacks", `Pulumi.${labStackName(m.name)}.yaml`), `# Generated by boreal lab up.\n${stringify(config)}`);
   }
   state.projectDir = projectDir;
-  writeFileSync(statePath(dirname(state.sshKey)), JSON.stringify(state, null, 2));
+  writeFileSync(statePath(labDir), JSON.stringify(state, null, 2));
   const missing = state.machines.map((m) => labStackName(m.name)).filter((stack) => !setSecretKey(projectDir, stack, state.sshKey));
-  log(`wrote .lab/registry and stacks/Pulumi.lab-node*.yaml (SSH key as a secret, passphrase: $PULUMI_CONFIG_PASSPHRASE or "${LAB_PASSPHRASE}")`);
+  log(`wrote ${join(labDir, "members")}/<member>/{registry,signing_key} and stacks/Pulumi.lab-node*.yaml (trust ${trust.slice(0, 14)}…; SSH key as a secret, passphrase: $PULUMI_CONFIG_PASSPHRASE or "${LAB_PASSPHRASE}")`);
   for (const stack of missing) {
     log(`could not store the SSH key in stack ${stack} (is the Pulumi CLI installed? npm run toolchain); do it with:\n  npx pulumi config set -s ${stack} --secret --path boreal:ssh.privateKey < ${state.sshKey}`);
   }
-  return missing;
+  return { members, missing };
 }
 
 /** The machines are gone, so their stacks' state means nothing: forget both. */

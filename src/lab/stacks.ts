@@ -1,5 +1,5 @@
-// The lab's member stacks driven with the real Pulumi CLI: join in turn, then re-apply
-// until every preview is empty (peers learn about new nodes only by re-applying, for now).
+// The lab's member stacks driven with the real Pulumi CLI. Each member runs only its own
+// `pulumi up`; the nodes' sync agents take the peers from the lab's mirror by themselves.
 import type { LabState } from "./lab";
 import { labPulumiEnv, labStackName, runPulumi } from "./pulumi";
 
@@ -9,6 +9,7 @@ export interface StackOutputs {
   meshIpv6: string;
   zones: string[];
   descriptorPath: string;
+  federationVersion: number;
 }
 
 export class LabStacks {
@@ -16,7 +17,7 @@ export class LabStacks {
   readonly transcript: string[] = [];
   private readonly env: NodeJS.ProcessEnv;
 
-  constructor(private readonly projectDir: string, private readonly state: LabState, env: NodeJS.ProcessEnv = process.env) {
+  constructor(private readonly projectDir: string, readonly state: LabState, env: NodeJS.ProcessEnv = process.env) {
     this.env = labPulumiEnv(env);
   }
 
@@ -43,17 +44,5 @@ export class LabStacks {
 
   unchanged(machine: string): boolean {
     return this.run(["preview", "--expect-no-changes", "-s", this.stackOf(machine)]).status === 0;
-  }
-
-  /** Re-applies (pulumi up, no config change) until no stack has changes; returns how many. */
-  converge(machines: string[] = this.state.machines.map((m) => m.name), onApply: (machine: string, outputs: StackOutputs) => void = () => {}): number {
-    let reapplies = 0;
-    for (let round = 0; round < 5; round++) {
-      const stale = machines.filter((m) => !this.unchanged(m));
-      if (stale.length === 0) return reapplies;
-      for (const machine of stale) onApply(machine, this.up(machine));
-      reapplies += stale.length;
-    }
-    throw new Error("the lab federation did not converge in 5 rounds of re-applies");
   }
 }

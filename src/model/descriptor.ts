@@ -1,13 +1,15 @@
-// The node's registry descriptor, built from its plan and the public key read off the node.
-import type { NodeDescriptor } from "../config/registry";
+// The node's registry objects, built from its plan and the public key read off the node.
+import type { NodeDescriptor, Tombstone } from "../config/registry";
 import type { NodePlan } from "./plan";
 
 /**
- * `updatedAt` moves only when something else in the descriptor changed, so that
- * re-applying an unchanged node rewrites nothing (and a second `pulumi up` shows no diff).
+ * Serial and `updatedAt` move only when something else in the descriptor changed, so
+ * that re-applying an unchanged node rewrites nothing (a second `pulumi up` shows no
+ * diff). A new serial is at least the time in seconds: it stays above what peers hold
+ * even when the member's registry clone is behind.
  */
 export function buildDescriptor(plan: NodePlan, publicKey: string, existing: NodeDescriptor | undefined, now: string): NodeDescriptor {
-  const fresh: Omit<NodeDescriptor, "updatedAt"> = {
+  const fresh = {
     member: plan.member,
     node: plan.node,
     endpoint: plan.endpoint,
@@ -17,8 +19,19 @@ export function buildDescriptor(plan: NodePlan, publicKey: string, existing: Nod
     exporter: `${plan.exporter.address}:${plan.exporter.port}`,
   };
   if (existing) {
-    const { updatedAt, ...rest } = existing;
-    if (JSON.stringify(rest) === JSON.stringify(fresh)) return { ...fresh, updatedAt };
+    const { updatedAt, serial, ...rest } = existing;
+    if (JSON.stringify(rest) === JSON.stringify(fresh)) return { member: fresh.member, node: fresh.node, serial, ...withoutIds(fresh), updatedAt };
   }
-  return { ...fresh, updatedAt: now };
+  const serial = Math.max((existing?.serial ?? 0) + 1, Math.floor(Date.parse(now) / 1000));
+  return { member: fresh.member, node: fresh.node, serial, ...withoutIds(fresh), updatedAt: now };
+}
+
+/** What `pulumi destroy` publishes: the node left, one serial above its last descriptor. */
+export function buildTombstone(descriptor: NodeDescriptor): Tombstone {
+  return { member: descriptor.member, node: descriptor.node, serial: descriptor.serial + 1, left: true, updatedAt: descriptor.updatedAt };
+}
+
+function withoutIds<T extends { member: string; node: string }>(value: T): Omit<T, "member" | "node"> {
+  const { member: _member, node: _node, ...rest } = value;
+  return rest;
 }

@@ -1,6 +1,6 @@
 // plan(node, federation) → NodePlan: everything the node needs, computed without I/O.
-import type { PublicNodeSpec } from "../config/stack";
-import type { Federation, NodeDescriptor } from "../config/registry";
+import type { PlanSpec } from "../config/stack";
+import { Federation, zoneWithin } from "../config/registry";
 import { BorealConfigError } from "../config/errors";
 import { parseEndpoint } from "../config/fields";
 import { isIP } from "node:net";
@@ -63,17 +63,19 @@ export interface NodePlan {
   exporter: { address: string; port: number };
   firewall: { enabled: boolean; rules: FirewallRule[] };
   keyEpoch: number;
+  /** Seconds between two registry pulls by the node's sync agent. */
+  syncInterval: number;
 }
 
 export function catalogZoneName(node: string, federationDomain: string): string {
   return `${node}.catalog.${federationDomain}`;
 }
 
-export function plan(spec: PublicNodeSpec, federation: Federation): NodePlan {
+export function plan(spec: PlanSpec, federation: Federation): NodePlan {
   const { settings } = federation;
-  checkZonesUnclaimed(spec, federation.nodes);
+  checkZonesClaimable(spec, federation);
   checkEndpointOutsideZones(spec);
-  const mesh = allocateMeshAddresses(federation, { node: spec.node, override: spec.meshAddress });
+  const mesh = allocateMeshAddresses(federation, { node: spec.node, member: spec.member, override: spec.meshAddress });
   const listenPort = spec.listenPort ?? parseEndpoint(spec.endpoint)?.port ?? settings.defaults.listenPort;
   const others = federation.nodes.filter((n) => n.node !== spec.node);
 
@@ -112,6 +114,7 @@ export function plan(spec: PublicNodeSpec, federation: Federation): NodePlan {
     exporter: { address: mesh.ipv4, port: EXPORTER_PORT },
     firewall: { enabled: spec.firewall, rules: firewallRules({ sshPort: spec.ssh.port, listenPort }) },
     keyEpoch: spec.keyEpoch,
+    syncInterval: spec.syncInterval,
   };
 }
 
@@ -122,18 +125,23 @@ function nameServer(node: string, endpointText: string): NameServer {
   return { node, target: `ns-${node}`, glue: { type: family === 4 ? "A" : "AAAA", address: host } };
 }
 
-function checkZonesUnclaimed(spec: PublicNodeSpec, nodes: NodeDescriptor[]): void {
+/** The member's own zones: inside its suffixes in the federation, and on no other node. */
+function checkZonesClaimable(spec: PlanSpec, federation: Federation): void {
+  const member = federation.settings.members.find((m) => m.name === spec.member);
   const problems = spec.zones.flatMap((zone) => {
-    const owner = nodes.find((n) => n.member !== spec.member && n.zones.includes(zone));
+    if (member && !member.zones.some((suffix) => zoneWithin(zone, suffix))) {
+      return [{ source: "stack config", key: "boreal:zones", message: `zone ${zone} is outside member ${spec.member}'s zones in federation version ${federation.settings.version} (${member.zones.join(", ")})`, fix: "use a zone under the member's suffixes, or have the federation add the suffix (a new federation version)" }];
+    }
+    const owner = federation.nodes.find((n) => n.node !== spec.node && n.zones.includes(zone));
     return owner
-      ? [{ source: "stack config", key: "boreal:zones", message: `zone ${zone} is already served by member ${owner.member} (node ${owner.node})`, fix: "a zone belongs to one member: remove it here, or have the other member release it first" }]
+      ? [{ source: "stack config", key: "boreal:zones", message: `zone ${zone} is already served by node ${owner.node} (member ${owner.member})`, fix: "a zone has one primary: remove it here, or from the other node first" }]
       : [];
   });
   if (problems.length > 0) throw new BorealConfigError(problems);
 }
 
 /** A name server named inside the zone it serves needs glue, which a host name cannot give. */
-function checkEndpointOutsideZones(spec: PublicNodeSpec): void {
+function checkEndpointOutsideZones(spec: PlanSpec): void {
   const host = parseEndpoint(spec.endpoint)?.host ?? "";
   if (isIP(host) !== 0) return;
   const fqdn = `${host.toLowerCase().replace(/\.$/, "")}.`;

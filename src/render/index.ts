@@ -8,7 +8,14 @@ import { NodePlan, PrimaryZone, WIREGUARD_INTERFACE } from "../model/plan";
 export type TemplateSources = Record<string, string>;
 
 /** Which component puts a file on the node and which service reloads it. */
-export type FileRole = "wireguard" | "dns" | "monitoring" | "firewall";
+export type FileRole = "wireguard" | "dns" | "monitoring" | "firewall" | "agent";
+
+/**
+ * Who writes a role's files. The node's sync agent owns what depends on the peer set
+ * (WireGuard and Knot), rendered on the node from the verified registry; `pulumi up`
+ * owns the rest. One writer per file, so the two never fight.
+ */
+export const AGENT_ROLES: readonly FileRole[] = ["wireguard", "dns"];
 
 export interface RenderedFile {
   /** Absolute path on the node. */
@@ -56,6 +63,8 @@ export function renderNode(plan: NodePlan, templates: TemplateSources): Rendered
     { template: "usr/local/lib/boreal/wg-metrics.hbs", path: "/usr/local/lib/boreal/wg-metrics", mode: "0755", owner: "root:root", role: "monitoring", context: { iface } },
     { template: "etc/systemd/system/boreal-wg-metrics.service.hbs", path: "/etc/systemd/system/boreal-wg-metrics.service", mode: "0644", owner: "root:root", role: "monitoring", context: { iface } },
     { template: "etc/systemd/system/boreal-wg-metrics.timer.hbs", path: "/etc/systemd/system/boreal-wg-metrics.timer", mode: "0644", owner: "root:root", role: "monitoring", context: { iface } },
+    { template: "etc/systemd/system/boreal-sync.service.hbs", path: "/etc/systemd/system/boreal-sync.service", mode: "0644", owner: "root:root", role: "agent", context: { ...plan, iface } },
+    { template: "etc/systemd/system/boreal-sync.timer.hbs", path: "/etc/systemd/system/boreal-sync.timer", mode: "0644", owner: "root:root", role: "agent", context: plan },
   ];
   if (plan.firewall.enabled) {
     specs.push({ template: "etc/nftables.conf.hbs", path: "/etc/nftables.conf", mode: "0755", owner: "root:root", role: "firewall", context: { ...plan, rules: plan.firewall.rules, iface } });

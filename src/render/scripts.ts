@@ -3,7 +3,22 @@
 import type { FileRole, RenderedFile } from "./index";
 import { WIREGUARD_INTERFACE } from "../model/plan";
 
-export const PACKAGES = ["wireguard-tools", "knot", "knot-dnsutils", "prometheus-node-exporter", "nftables"];
+// nodejs runs the sync agent (the kit's own planner, bundled); git pulls the registry.
+export const PACKAGES = ["wireguard-tools", "knot", "knot-dnsutils", "prometheus-node-exporter", "nftables", "nodejs", "git"];
+
+/** The sync agent on the node: its program, its config (from `pulumi up`) and its state. */
+export const AGENT = {
+  program: "/usr/local/lib/boreal/agent.js",
+  config: "/etc/boreal/agent.json",
+  seed: "/var/lib/boreal/seed.json",
+  stateDir: "/var/lib/boreal",
+  lock: "/run/boreal-sync.lock",
+} as const;
+
+/** Runs the agent the way its service does: one run at a time. */
+export function agentCommand(args: string): string {
+  return `flock ${AGENT.lock} node ${AGENT.program} ${args}`;
+}
 export const KEY_FILE = `/etc/wireguard/${WIREGUARD_INTERFACE}.key`;
 
 /** Proves the connection (and the pinned host key) and says what the server is. */
@@ -48,7 +63,7 @@ export const KEY_DELETE = `rm -f ${KEY_FILE} ${KEY_FILE}.epoch`;
 export const MANAGED_MARK = "Managed by boreal-kit";
 
 /** Where a file the member had before the kit replaced it is kept, to be put back on delete. */
-export function originalPath(file: RenderedFile): string {
+export function originalPath(file: Pick<RenderedFile, "path">): string {
   return `${file.path}.boreal-orig`;
 }
 
@@ -71,7 +86,7 @@ export function installScript(file: RenderedFile): string {
 }
 
 /** Puts the member's original back if there was one, else removes the file. */
-export function removeScript(file: RenderedFile): string {
+export function removeScript(file: Pick<RenderedFile, "path">): string {
   return `if [ -e '${originalPath(file)}' ]; then mv -f '${originalPath(file)}' '${file.path}'; else rm -f '${file.path}'; fi`;
 }
 
@@ -119,6 +134,12 @@ export const SERVICE_SCRIPTS: Record<FileRole, ServiceScripts> = {
       "systemctl restart prometheus-node-exporter",
     ].join("\n"),
     undo: ["systemctl disable --now boreal-wg-metrics.timer prometheus-node-exporter", "rm -f /var/lib/prometheus/node-exporter/wireguard.prom"].join("\n"),
+  },
+  agent: {
+    // `sync --all` re-applies every role it owns even when no file changed: a rotated key
+    // lives outside the files and must still reach the interface.
+    apply: ["set -eu", "systemctl daemon-reload", "systemctl enable --quiet --now boreal-sync.timer", agentCommand("sync --all")].join("\n"),
+    undo: ["systemctl disable --quiet --now boreal-sync.timer", "systemctl stop boreal-sync.service 2>/dev/null || true", `if [ -e ${AGENT.program} ]; then ${agentCommand("remove")}; fi`, `rm -rf ${AGENT.stateDir}`].join("\n"),
   },
   firewall: {
     apply: ["set -eu", "nft -c -f /etc/nftables.conf", "nft -f /etc/nftables.conf", "systemctl enable --quiet nftables"].join("\n"),

@@ -4,7 +4,24 @@ import { BorealNode } from "../../src/components/node";
 import type { Federation } from "../../src/config/registry";
 import { splitPrivateKey } from "../../src/config/stack";
 import { Recorded, Recorder, settle } from "../helpers/mocks";
-import { FIXTURE_HOST_KEY, FIXTURE_PRIVATE_KEY, FIXTURE_REGISTRY, fixtureFederation, fixtureSpec, templates } from "../helpers/fixtures";
+import { FIXTURE_HOST_KEY, FIXTURE_PRIVATE_KEY, FIXTURE_REGISTRY, fixtureFederation, fixtureRegistryFiles, fixtureSigner, fixtureSpec, templates } from "../helpers/fixtures";
+import { verifySignature, REGISTRY_NAMESPACE } from "../../src/registry/sshsig";
+import { parseNodeObject } from "../../src/config/registry";
+
+/** A stand-in for the bundled agent: its bundling is tested on its own (agent.test.ts). */
+const AGENT_PROGRAM = "#!/usr/bin/env node\n// the sync agent\n";
+
+const nodeArgs = (spec: ReturnType<typeof splitPrivateKey>["spec"], privateKey: string, federation: Federation) => ({
+  spec,
+  sshPrivateKey: privateKey,
+  federation,
+  registryDir: FIXTURE_REGISTRY,
+  templates,
+  agentProgram: AGENT_PROGRAM,
+  seed: fixtureRegistryFiles(),
+  signer: fixtureSigner(spec.member as "coop-b"),
+  now: "2030-01-01T00:00:00.000Z",
+});
 
 interface Built {
   recorder: Recorder;
@@ -18,14 +35,7 @@ async function build(options: { federation?: Federation; overrides?: Record<stri
   const { spec, privateKey } = splitPrivateKey(fixtureSpec(options.node ?? "b1", options.overrides));
   const node = new BorealNode(
     options.node ?? "b1",
-    {
-      spec,
-      sshPrivateKey: privateKey,
-      federation: options.federation ?? fixtureFederation(),
-      registryDir: FIXTURE_REGISTRY,
-      templates,
-      now: "2030-01-01T00:00:00.000Z",
-    },
+    nodeArgs(spec, privateKey, options.federation ?? fixtureFederation()),
     { transformations: [recorder.transformation] },
   );
   const publicKey = await settle(node.publicKey);
@@ -46,22 +56,33 @@ describe("BorealNode resource graph", () => {
     }
   });
 
-  test("order: host ready → files → services; registration last", async () => {
+  test("order: host ready → key → agent files → agent apply → monitoring; registration last", async () => {
     const { recorder } = await build();
-    const host = recorder.byName("b1-host");
-    expect(host.parent).toBe("b1");
+    expect(recorder.byName("b1-host").parent).toBe("b1");
     expect(recorder.byName("b1-host-packages").dependsOn).toEqual(["b1-host-ssh"]);
-    for (const component of ["b1-wireguard", "b1-dns", "b1-firewall"]) {
-      expect(recorder.byName(component).dependsOn).toEqual(["b1-host-packages"]);
-    }
-    expect(recorder.byName("b1-monitoring").dependsOn).toEqual(["b1-wireguard-apply"]);
-    for (const component of ["b1-dns", "b1-monitoring", "b1-firewall", "b1-wireguard"]) {
+    for (const component of ["b1-wireguard", "b1-sync", "b1-firewall"]) expect(recorder.byName(component).dependsOn).toEqual(["b1-host-packages"]);
+    for (const component of ["b1-sync", "b1-monitoring", "b1-firewall"]) {
       const files = recorder.resources.filter((r) => r.parent === component && r.name.includes("-file-")).map((r) => r.name);
       expect(files.length).toBeGreaterThan(0);
       expect([...recorder.byName(`${component}-apply`).dependsOn].sort()).toEqual([...files].sort());
     }
-    expect(recorder.byName("b1-wireguard-file-etc-wireguard-wg0.conf").dependsOn).toEqual(["b1-wireguard-key"]);
-    expect([...recorder.byName("b1-registration").dependsOn].sort()).toEqual(["b1-dns-apply", "b1-firewall-apply", "b1-monitoring-apply", "b1-wireguard-apply"]);
+    // The agent's files wait for the key: its first run brings wg0 up with it.
+    expect(recorder.byName("b1-sync-file-usr-local-lib-boreal-agent.js").dependsOn).toEqual(["b1-wireguard-key"]);
+    expect(recorder.byName("b1-monitoring").dependsOn).toEqual(["b1-sync-apply"]);
+    expect([...recorder.byName("b1-registration").dependsOn].sort()).toEqual(["b1-firewall-apply", "b1-monitoring-apply", "b1-sync-apply"]);
+  });
+
+  test("the peer-dependent files (wg0.conf, knot.conf, zones) are the agent's: pulumi up never writes them", async () => {
+    const { recorder } = await build();
+    const written = recorder.resources.filter((r) => r.name.includes("-file-")).map((r) => r.name);
+    expect(written.filter((n) => /wireguard-wg0|knot|zone/.test(n))).toEqual([]);
+    expect(written).toEqual(expect.arrayContaining(["b1-sync-file-etc-boreal-agent.json", "b1-sync-file-var-lib-boreal-seed.json", "b1-sync-file-etc-systemd-system-boreal-sync.timer"]));
+    const config = JSON.parse(String(recorder.byName("b1-sync-file-etc-boreal-agent.json").inputs.stdin));
+    expect(config.spec).toMatchObject({ member: "coop-b", node: "b1", meshAddress: { ipv4: "100.64.0.17", ipv6: "fd42:b0:ea1::11" } });
+    // Operator-side settings stay on the operator's machine.
+    expect(Object.keys(config.spec)).not.toEqual(expect.arrayContaining(["registry"]));
+    expect(JSON.stringify(config)).not.toMatch(/signingKey|publish|keys\//);
+    expect(config.trust).toMatch(/^1:[0-9a-f]{64}$/);
   });
 
   test("every remote connection pins the host key and retries the dial", async () => {
@@ -83,7 +104,7 @@ describe("BorealNode resource graph", () => {
     const { spec, privateKey } = splitPrivateKey(fixtureSpec("b1"));
     const node = new BorealNode(
       "b1",
-      { spec, sshPrivateKey: privateKey, federation: fixtureFederation(), registryDir: FIXTURE_REGISTRY, templates, now: "2030-01-01T00:00:00.000Z" },
+      nodeArgs(spec, privateKey, fixtureFederation()),
       {
         transformations: [
           (args) => {
@@ -112,14 +133,26 @@ describe("BorealNode resource graph", () => {
     }
   });
 
-  test("the public key read back from the node lands in the descriptor", async () => {
+  test("the descriptor carries the node's public key, signed by its member; the tombstone waits in the delete", async () => {
     const { recorder, outputs } = await build();
     expect(outputs.publicKey).toBe(recorder.publicKey);
-    const descriptor = recorder.byName("b1-registration-descriptor");
-    expect(descriptor.inputs.stdin).toContain(`publicKey: ${recorder.publicKey}`);
-    expect(descriptor.inputs.environment).toMatchObject({ NODE: "b1" });
-    expect(descriptor.inputs.delete).toMatch(/rm -f "\$REGISTRY\/nodes\/\$NODE.yaml"/);
+    const registration = recorder.byName("b1-registration-descriptor");
+    const env = registration.inputs.environment as Record<string, string>;
+    expect(env).toMatchObject({ NODE: "b1", PUBLISH: "" });
+    expect(env.CONTENT).toContain(`publicKey: ${recorder.publicKey}`);
+    const parsed = parseNodeObject({ path: "nodes/b1.yaml", content: env.CONTENT });
+    expect(parsed.ok && parsed.value.serial).toBeGreaterThan(1_800_000_000);
+    const check = verifySignature({ message: env.CONTENT, signature: env.SIGNATURE, namespace: REGISTRY_NAMESPACE });
+    expect(check.ok).toBe(true);
+    const tombstone = /CONTENT='([^']*)'/.exec(String(registration.inputs.delete))![1];
+    expect(tombstone).toMatch(/left: true/);
+    expect(Number(/serial: (\d+)/.exec(tombstone)![1])).toBe(Number(/serial: (\d+)/.exec(env.CONTENT)![1]) + 1);
     expect(outputs.descriptorPath).toBe(`${FIXTURE_REGISTRY}/nodes/b1.yaml`);
+  });
+
+  test("boreal:publish names the git remote the registration pushes to", async () => {
+    const { recorder } = await build({ overrides: { publish: "origin" } });
+    expect(recorder.byName("b1-registration-descriptor").inputs.environment).toMatchObject({ PUBLISH: "origin" });
   });
 
   test("no command uses triggers: the provider replaces on them, and the old delete would undo the new create", async () => {
@@ -129,10 +162,11 @@ describe("BorealNode resource graph", () => {
 
   test("applies name the hashes of their files, so a changed file re-runs them as an update", async () => {
     const { recorder } = await build();
-    const apply = recorder.byName("b1-dns-apply");
-    expect(apply.inputs.create).toMatch(/^# boreal: after \/etc\/knot\/knot.conf:[0-9a-f]{16} /);
+    const apply = recorder.byName("b1-sync-apply");
+    expect(apply.inputs.create).toMatch(/^# boreal: after \/usr\/local\/lib\/boreal\/agent.js:[0-9a-f]{16} /);
     expect(apply.inputs.update).toBe(apply.inputs.create);
-    expect(recorder.byName("b1-wireguard-apply").inputs.create).toContain(`key:${recorder.publicKey}`);
+    expect(apply.inputs.create).toContain(`key:${recorder.publicKey}`);
+    expect(apply.inputs.create).toMatch(/agent.js sync --all/);
   });
 
   test("every create is paired with a delete, except package installs (kept on purpose)", async () => {
@@ -158,40 +192,32 @@ describe("what a change re-triggers", () => {
     return Object.keys({ ...before, ...after }).filter((name) => before[name] !== after[name]).sort();
   }
 
-  test("a peer's rotated key re-triggers only the WireGuard config and its apply", async () => {
-    const base = fixtureFederation();
-    const rotated: Federation = { ...base, nodes: base.nodes.map((n) => (n.node === "a1" ? { ...n, publicKey: "cm90YXRlZC1rZXktb2YtYTEtZm9yLXRoZS10ZXN0LTA=" } : n)) };
-    const before = (await build({ federation: base })).recorder.resources;
-    const after = (await build({ federation: rotated })).recorder.resources;
-    expect(changedBetween(before, after)).toEqual(["b1-wireguard-apply", "b1-wireguard-file-etc-wireguard-wg0.conf"]);
+  const rotate = (base: Federation): Federation => ({ ...base, nodes: base.nodes.map((n) => (n.node === "a1" ? { ...n, publicKey: "cm90YXRlZC1rZXktb2YtYTEtZm9yLXRoZS10ZXN0LTA=", serial: n.serial + 1 } : n)) });
+  const withMirror = (base: Federation): Federation => ({ ...base, settings: { ...base.settings, mirrors: ["git://198.51.100.1/registry.git"] } });
+
+  test("with a mirror, a peer's rotation changes nothing in this member's stack: its agent applies it", async () => {
+    const base = withMirror(fixtureFederation());
+    const changed = changedBetween((await build({ federation: base })).recorder.resources, (await build({ federation: rotate(base) })).recorder.resources);
+    expect(changed).toEqual([]);
   });
 
-  test("a peer's new endpoint also changes the NS glue in the member's zones, nothing else", async () => {
+  test("without a mirror, the clone's descriptors ride in the seed: only the seed and the agent's run change", async () => {
     const base = fixtureFederation();
-    const moved: Federation = { ...base, nodes: base.nodes.map((n) => (n.node === "a1" ? { ...n, endpoint: "198.51.100.99:51820" } : n)) };
-    const changed = changedBetween((await build({ federation: base })).recorder.resources, (await build({ federation: moved })).recorder.resources);
-    expect(changed).toEqual([
-      "b1-dns-apply",
-      "b1-dns-file-var-lib-knot-zones-b-mail.example.zone",
-      "b1-dns-file-var-lib-knot-zones-coop-b.example.zone",
-      "b1-wireguard-apply",
-      "b1-wireguard-file-etc-wireguard-wg0.conf",
-    ]);
+    const changed = changedBetween((await build({ federation: base })).recorder.resources, (await build({ federation: rotate(base) })).recorder.resources);
+    // The seed comes from the files read, not from the federation object: same files, same seed.
+    expect(changed.filter((n) => !n.startsWith("b1-sync"))).toEqual([]);
   });
 
-  test("a new member's node re-triggers WireGuard and DNS, not monitoring or the firewall", async () => {
-    const base = fixtureFederation();
-    const joined: Federation = {
-      ...base,
-      nodes: [...base.nodes, { ...base.nodes[0], node: "d1", member: "coop-d", publicKey: "ZDEtcHVibGljLWtleS1mb3ItdGhlLXRlc3QtMDAwMDA=", mesh: { ipv4: "100.64.0.4", ipv6: "fd42:b0:ea1::4" }, zones: ["coop-d.example."], endpoint: "198.51.100.14:51820", exporter: "100.64.0.4:9100" }],
-    };
-    const changed = changedBetween((await build({ federation: base })).recorder.resources, (await build({ federation: joined })).recorder.resources);
-    expect(changed.filter((n) => n.startsWith("b1-monitoring") || n.startsWith("b1-firewall") || n.startsWith("b1-host"))).toEqual([]);
-    expect(changed).toEqual(expect.arrayContaining(["b1-wireguard-apply", "b1-wireguard-file-etc-wireguard-wg0.conf", "b1-dns-apply", "b1-dns-file-etc-knot-knot.conf"]));
-  });
-
-  test("bumping keyEpoch re-runs the key command (rotation)", async () => {
+  test("bumping keyEpoch re-runs the key command (rotation), and nothing else before the key is read", async () => {
     const changed = changedBetween((await build()).recorder.resources, (await build({ overrides: { keyEpoch: 1 } })).recorder.resources);
-    expect(changed).toEqual(["b1-wireguard-key"]);
+    // The epoch rides in the agent config too, so its run after the new key re-applies WireGuard.
+    expect(changed).toEqual(["b1-sync-apply", "b1-sync-file-etc-boreal-agent.json", "b1-wireguard-key"]);
+  });
+
+  test("the sync interval reaches the agent's timer", async () => {
+    const changed = changedBetween((await build()).recorder.resources, (await build({ overrides: { syncInterval: 7 } })).recorder.resources);
+    expect(changed).toEqual(["b1-sync-apply", "b1-sync-file-etc-boreal-agent.json", "b1-sync-file-etc-systemd-system-boreal-sync.timer"]);
+    const timer = (await build({ overrides: { syncInterval: 7 } })).recorder.byName("b1-sync-file-etc-systemd-system-boreal-sync.timer");
+    expect(timer.inputs.stdin).toMatch(/OnUnitInactiveSec=7s/);
   });
 });

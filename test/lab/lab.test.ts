@@ -1,18 +1,27 @@
 // The local lab on real systemd-nspawn machines (root only). Asserts on what the machines do.
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import { imageReady } from "../../src/lab/image";
-import { LAB_PASSPHRASE, labDown, labExec, labMounts, labProcesses, labStatus, labUp, LabState, sshArgs, writeLabStacks } from "../../src/lab/lab";
+import { LAB_PASSPHRASE, labDown, labExec, labMounts, labProcesses, labStatus, labUp, LabState, pidAlive, portOpen, readState, sshArgs, writeLabStacks } from "../../src/lab/lab";
+import { mirrorProcesses } from "../../src/lab/mirror";
 import { parseStackConfig } from "../../src/config/stack";
+import { loadRegistry } from "../../src/registry";
 import { pulumiCliAvailable, Workspace } from "../helpers/workspace";
 import { labNamespaces } from "../../src/lab/net";
 
 const isRoot = process.getuid?.() === 0;
 const dir = mkdtempSync(join(tmpdir(), "boreal-lab-test-"));
 const log = (line: string) => process.stderr.write(`[lab] ${line}\n`);
+const git = (args: string[], cwd?: string) => execFileSync("git", ["-c", "user.name=Lab Test", "-c", "user.email=lab@boreal.test", ...args], { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
+/** Who listens on TCP port 9418 on the host, as `ss -ltnp` shows it: local address and pid. */
+const gitPortListeners = () =>
+  (spawnSync("ss", ["-H", "-ltnp", "sport = :9418"], { encoding: "utf8" }).stdout ?? "")
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => ({ local: line.trim().split(/\s+/)[3], pid: Number(/pid=(\d+)/.exec(line)?.[1]) }));
 
 describe.runIf(isRoot)("the local lab", () => {
   let state: LabState;
@@ -28,6 +37,63 @@ describe.runIf(isRoot)("the local lab", () => {
       const result = labExec(state, m, "hostname && systemctl is-active ssh", dir);
       expect(result.output, `ssh ${m.name}`).toBe(`${m.name}\nactive\n`);
     }
+    expect(state.mirror).toEqual({ pid: expect.any(Number), url: "git://198.51.100.1/registry.git", repo: join(dir, "mirrors", "registry.git") });
+    expect(pidAlive(state.mirror.pid)).toBe(true);
+  });
+
+  test("each machine has what the sync agent needs: Debian's nodejs and git", () => {
+    for (const m of state.machines) {
+      const result = labExec(state, m, "node --version && git --version && dpkg -S \"$(readlink -f \"$(command -v node)\")\"", dir);
+      expect(result.status, `${m.name}: ${result.output}`).toBe(0);
+      const [node, gitVersion, owner] = result.output.trim().split("\n");
+      expect(node, m.name).toMatch(/^v\d+\.\d+\.\d+$/);
+      expect(gitVersion, m.name).toMatch(/^git version \d+\.\d+/);
+      expect(owner, m.name).toMatch(/^nodejs: \/usr\/bin\/node/);
+    }
+  });
+
+  let pushed: string;
+
+  test("the registry mirror serves what the host pushed to every machine over the lab network", () => {
+    const work = mkdtempSync(join(tmpdir(), "boreal-mirror-work-"));
+    try {
+      git(["clone", "--quiet", state.mirror.repo, work]);
+      writeFileSync(join(work, "federation.yaml"), "name: boreal-lab\n");
+      git(["add", "federation.yaml"], work);
+      git(["commit", "--quiet", "-m", "lab test: first registry commit"], work);
+      git(["push", "--quiet", "origin", "HEAD:main"], work);
+      pushed = git(["rev-parse", "HEAD"], work);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+    for (const m of state.machines) {
+      const remote = labExec(state, m, `git ls-remote ${state.mirror.url}`, dir);
+      expect(remote.status, `${m.name}: ${remote.output}`).toBe(0);
+      expect(remote.output, m.name).toContain(`${pushed}\trefs/heads/main`);
+      const clone = labExec(state, m, `rm -rf /root/registry && git clone --quiet ${state.mirror.url} /root/registry && git -C /root/registry log -1 --format=%H && cat /root/registry/federation.yaml`, dir);
+      expect(clone.status, `${m.name}: ${clone.output}`).toBe(0);
+      expect(clone.output, m.name).toBe(`${pushed}\nname: boreal-lab\n`);
+    }
+  });
+
+  test("a push to the mirror from a machine is refused, and the repository is unchanged", () => {
+    const [node1] = state.machines;
+    const push = labExec(
+      state,
+      node1,
+      `cd /root/registry && echo forged > forged.yaml && git add forged.yaml && git -c user.name=x -c user.email=x@x commit --quiet -m forged && git push origin HEAD:main`,
+      dir,
+    );
+    expect(push.status, push.output).not.toBe(0);
+    expect(push.output).toMatch(/service not enabled/);
+    expect(git(["--git-dir", state.mirror.repo, "for-each-ref", "--format=%(objectname) %(refname)"])).toBe(`${pushed} refs/heads/main`);
+  });
+
+  test("the mirror listens on the lab host address only", async () => {
+    const listeners = gitPortListeners();
+    expect(listeners).toEqual([{ local: `${state.hostAddress}:9418`, pid: state.mirror.pid }]);
+    expect(await portOpen("127.0.0.1", 9418)).toBe(false);
+    expect(await portOpen(state.hostAddress, 9418)).toBe(true);
   });
 
   test("a wrong pinned host key is refused", () => {
@@ -50,10 +116,11 @@ describe.runIf(isRoot)("the local lab", () => {
     }
   });
 
-  test.runIf(pulumiCliAvailable())("it writes a registry and one stack per machine, the SSH key as a secret", () => {
+  test.runIf(pulumiCliAvailable())("it writes a signed federation on the mirror, one clone and key per member, one stack per machine, the SSH key as a secret", () => {
     const project = new Workspace("lab-stacks");
     try {
-      expect(writeLabStacks(state, project.dir, log)).toEqual([]);
+      const { members, missing } = writeLabStacks(state, project.dir, log);
+      expect(missing).toEqual([]);
       const env = { ...project.env, PULUMI_CONFIG_PASSPHRASE: LAB_PASSPHRASE };
       for (const m of state.machines) {
         const file = readFileSync(join(project.dir, "stacks", `Pulumi.lab-${m.name}.yaml`), "utf8");
@@ -64,8 +131,15 @@ describe.runIf(isRoot)("the local lab", () => {
         const spec = parseStackConfig(raw);
         expect(spec).toMatchObject({ node: m.name, endpoint: `${m.address}:51820`, ssh: { host: m.address, hostKey: m.hostKey } });
         expect(spec.ssh.privateKey.trim()).toBe(readFileSync(state.sshKey, "utf8").trim());
+        expect(spec).toMatchObject({ publish: "origin", signingKeyFile: members[state.machines.indexOf(m)].signingKey, registry: members[state.machines.indexOf(m)].registry });
       }
-      expect(readFileSync(join(dir, "registry", "federation.yaml"), "utf8")).toMatch(/mesh:/);
+      // Version 1 is on the mirror, and verifies against the pin every stack carries.
+      for (const member of members) {
+        const verified = loadRegistry(member.registry, readFileSync(join(project.dir, "stacks", "Pulumi.lab-node1.yaml"), "utf8").match(/boreal:trust: "?([0-9]+:[0-9a-f]{64})/)![1]);
+        expect(verified.rejected).toEqual([]);
+        expect(verified.federation.settings.members.map((x) => x.name)).toEqual(members.map((x) => x.name));
+        expect(verified.federation.settings.mirrors).toEqual([state.mirror.url]);
+      }
     } finally {
       project.remove();
     }
@@ -78,10 +152,27 @@ describe.runIf(isRoot)("the local lab", () => {
 
   test("a second up reuses the image (no debootstrap) and replaces the first lab cleanly", async () => {
     expect(imageReady()).toBe(true);
+    // As after a crash that lost the daemon's pid: the leftover is found by its command line.
+    const firstDaemon = state.mirror.pid;
+    writeFileSync(join(dir, "state.json"), JSON.stringify({ ...readState(dir), mirror: undefined }));
     const up = await labUp({ nodes: 3, subnet: "198.51.100.0/24", installPrerequisites: true, log, dir });
     state = up;
     expect(up.imageBuilt).toBe(false);
     expect(labProcesses()).toHaveLength(3);
+    expect(pidAlive(firstDaemon)).toBe(false);
+    expect(mirrorProcesses(dir)).toEqual([up.mirror.pid]);
+    expect(gitPortListeners()).toEqual([{ local: `${state.hostAddress}:9418`, pid: up.mirror.pid }]);
+    // New machines, new federation: the mirror starts empty.
+    expect(labExec(state, state.machines[0], `git ls-remote ${state.mirror.url}`, dir)).toEqual({ status: 0, output: "" });
+  });
+
+  test("down stops the mirror daemon", () => {
+    const daemon = state.mirror.pid;
+    expect(pidAlive(daemon)).toBe(true);
+    labDown({ dir, log });
+    expect(pidAlive(daemon)).toBe(false);
+    expect(mirrorProcesses(dir)).toEqual([]);
+    expect(gitPortListeners()).toEqual([]);
   });
 
   test("a subnet overlapping a host route is refused", async () => {
@@ -92,6 +183,8 @@ describe.runIf(isRoot)("the local lab", () => {
   test("down leaves no namespace, veth, bridge, mount or process behind", async () => {
     labDown({ dir, log });
     expect(labNamespaces()).toEqual([]);
+    expect(mirrorProcesses(dir)).toEqual([]);
+    expect(gitPortListeners()).toEqual([]);
     expect(labProcesses()).toEqual([]);
     expect(labMounts(dir)).toEqual([]);
     expect(spawnSync("ip", ["link", "show", "boreal-host"]).status).not.toBe(0);

@@ -1,44 +1,277 @@
 import { spawnSync } from "node:child_process";
-import { cpSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { FIXTURE_REGISTRY } from "../helpers/fixtures";
+import type { NodeDescriptor } from "../../src/config/registry";
+import { writeNodeObject } from "../../src/registry/write";
 import { PROJECT_ROOT } from "../helpers/workspace";
 
-// The CLI as users run it: compiled by tsc, started by node.
+// The CLI as users run it: compiled by tsc, started by node. Only the CLI and what it
+// imports are compiled, so the test does not depend on the rest of the tree.
 const work = mkdtempSync(join(tmpdir(), "boreal-cli-"));
 const boreal = (...args: string[]) => spawnSync(process.execPath, [join(work, "dist/src/cli/boreal.js"), ...args], { encoding: "utf8" });
 
+// Throwaway signing keys: three founders, a member admitted later, an outsider.
+const keys = join(work, "keys");
+const key = (name: string) => join(keys, name);
+/** Each test runs the CLI (and ssh-keygen) a dozen times: seconds on a busy machine. */
+const SLOW = 60_000;
+const FOUNDERS = { "coop-a": "100.64.0.16/28", "coop-b": "100.64.0.32/28", "coop-c": "100.64.0.48/28" } as const;
+
 beforeAll(() => {
-  const tsc = spawnSync(join(PROJECT_ROOT, "node_modules/.bin/tsc"), ["-p", PROJECT_ROOT, "--outDir", join(work, "dist")], { encoding: "utf8" });
-  if (tsc.status !== 0) throw new Error(tsc.stdout + tsc.stderr);
+  writeFileSync(
+    join(work, "tsconfig.json"),
+    JSON.stringify({ extends: join(PROJECT_ROOT, "tsconfig.json"), compilerOptions: { outDir: join(work, "dist") }, include: [], files: [join(PROJECT_ROOT, "src/cli/boreal.ts")] }),
+  );
   writeFileSync(join(work, "Pulumi.yaml"), "name: cli-test\n");
   symlinkSync(join(PROJECT_ROOT, "node_modules"), join(work, "node_modules"));
+  const tsc = spawnSync(join(PROJECT_ROOT, "node_modules/.bin/tsc"), ["-p", work], { encoding: "utf8" });
+  if (tsc.status !== 0) throw new Error(tsc.stdout + tsc.stderr);
+  mkdirSync(keys);
+  for (const name of ["coop-a", "coop-b", "coop-c", "coop-d", "coop-a-2027", "outsider"]) {
+    const made = spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", name, "-f", key(name)], { encoding: "utf8" });
+    if (made.status !== 0) throw new Error(made.stderr);
+  }
 }, 120_000);
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-describe("boreal registry check", () => {
-  test("a valid registry: exit 0 and one line per node", () => {
-    const result = boreal("registry", "check", FIXTURE_REGISTRY);
-    expect(result.status).toBe(0);
-    expect(result.stdout).toMatch(/federation boreal-test, 3 node\(s\), valid/);
-    expect(result.stdout).toMatch(/a1 \(coop-a\)\s+100\.64\.0\.1\s+fd42:b0:ea1::1\s+coop-a\.example\./);
-  });
+const sha256 = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
 
-  test("a broken registry: exit 2, every problem with its file and fix, no stack trace", () => {
-    const broken = join(work, "broken");
-    cpSync(FIXTURE_REGISTRY, broken, { recursive: true });
-    writeFileSync(join(broken, "nodes/a1.yaml"), "member: coop-a\nnode: a1\n");
-    const result = boreal("registry", "check", broken);
+function descriptor(member: string, node: string, last: number, zone: string, serial = 1): NodeDescriptor {
+  return {
+    member,
+    node,
+    serial,
+    endpoint: `198.51.100.${last}:51820`,
+    publicKey: randomBytes(32).toString("base64"),
+    mesh: { ipv4: `100.64.0.${last}`, ipv6: `fd42:b0:ea1::${last.toString(16)}` },
+    zones: [zone],
+    exporter: `198.51.100.${last}:9100`,
+    updatedAt: "2026-11-26T12:00:00Z",
+  };
+}
+
+let count = 0;
+/** A federation started the documented way: init, every founder signs; nodes a1 and b1. */
+function founded(): { dir: string; pin: string } {
+  const dir = join(work, `registry-${++count}`);
+  const init = boreal(
+    "registry", "init", dir,
+    "--name", "boreal-test", "--domain", "boreal.example", "--mesh-ipv4", "100.64.0.0/24", "--mesh-ipv6", "fd42:b0:ea1::/48", "--threshold", "2",
+    ...Object.entries(FOUNDERS).flatMap(([name, mesh]) => ["--member", `${name}:${key(name)}.pub:${name}.example:${mesh}`]),
+  );
+  if (init.status !== 0) throw new Error(init.stderr);
+  for (const name of Object.keys(FOUNDERS)) {
+    const signed = boreal("registry", "sign", dir, "--version", "1", "--member", name, "--key", key(name));
+    if (signed.status !== 0) throw new Error(signed.stderr);
+  }
+  writeNodeObject(dir, descriptor("coop-a", "a1", 17, "coop-a.example."), { keyFile: key("coop-a") });
+  writeNodeObject(dir, descriptor("coop-b", "b1", 33, "coop-b.example."), { keyFile: key("coop-b") });
+  return { dir, pin: `1:${sha256(join(dir, "federation/1.yaml"))}` };
+}
+
+describe("boreal registry init, sign and check", () => {
+  test("a federation starts: init, the founders sign, check exits 0 and prints the pin", () => {
+    const dir = join(work, "start");
+    const init = boreal(
+      "registry", "init", dir,
+      "--name", "boreal-test", "--domain", "boreal.example", "--mesh-ipv4", "100.64.0.0/24", "--mesh-ipv6", "fd42:b0:ea1::/48", "--threshold", "2",
+      "--member", `coop-a:${key("coop-a")}.pub:coop-a.example:100.64.0.16/28`,
+      "--member", `coop-b:${key("coop-b")}.pub:coop-b.example,b-mail.example:100.64.0.32/28`,
+    );
+    expect(init.status).toBe(0);
+    const pin = `1:${sha256(join(dir, "federation/1.yaml"))}`;
+    expect(init.stdout).toMatch(/boreal registry sign .* --version 1 --member coop-a --key/);
+    expect(init.stdout).toContain(`boreal:trust ${pin}`);
+    for (const name of ["coop-a", "coop-b"]) expect(boreal("registry", "sign", dir, "--version", "1", "--member", name, "--key", key(name)).status).toBe(0);
+    expect(existsSync(join(dir, "federation/1.yaml.coop-b.sig"))).toBe(true);
+
+    // Without --trust: it works, and says loudly that it proves nothing.
+    const unpinned = boreal("registry", "check", dir);
+    expect(unpinned.status).toBe(0);
+    expect(unpinned.stdout).toMatch(/federation boreal-test version 1, 0 node\(s\), valid \(UNPINNED/);
+    expect(unpinned.stderr).toMatch(/WARNING: UNPINNED/);
+
+    const pinned = boreal("registry", "check", dir, "--trust", pin);
+    expect(pinned.status).toBe(0);
+    expect(pinned.stdout).toMatch(/^.*: federation boreal-test version 1, 0 node\(s\), valid\n/);
+    expect(pinned.stdout).toMatch(new RegExp(`\\n\\s+1\\s+sha256 ${pin.slice(2)}\\s+trusted by --trust.*founders' signatures: coop-a, coop-b\\n`));
+    expect(pinned.stdout).toMatch(/coop-b\s+mesh 100\.64\.0\.32\/28 fd42:b0:ea1::20\/124\s+zones coop-b\.example\. b-mail\.example\./);
+    expect(pinned.stdout).toContain(`boreal:trust ${pin}`);
+    expect(pinned.stderr).toBe("");
+
+    // A federation starts once.
+    const again = boreal("registry", "init", dir, "--name", "x", "--domain", "x.example", "--mesh-ipv4", "100.64.1.0/24", "--mesh-ipv6", "fd00:1:2::/48", "--threshold", "1", "--member", `coop-c:${key("coop-c")}.pub:c.example:100.64.1.0/28`);
+    expect(again.status).toBe(2);
+    expect(again.stderr).toMatch(/already holds version\(s\) 1: a federation starts only once/);
+    expect(sha256(join(dir, "federation/1.yaml"))).toBe(pin.slice(2));
+  }, SLOW);
+
+  test("init refuses an invalid federation, naming the option and the fix", () => {
+    const dir = join(work, "invalid");
+    const result = boreal(
+      "registry", "init", dir,
+      "--name", "boreal-test", "--domain", "boreal.example", "--mesh-ipv4", "100.64.0.0/24", "--mesh-ipv6", "fd42:b0:ea1::/48", "--threshold", "3",
+      "--member", `coop-a:${key("coop-a")}.pub:coop-a.example:100.64.0.16/28`,
+      "--member", `coop-b:${key("coop-b")}.pub:coop-a.example:100.64.0.32/28`,
+    );
     expect(result.status).toBe(2);
-    expect(result.stderr).toMatch(/broken\/nodes\/a1.yaml: endpoint: endpoint is missing\n\s+fix: set endpoint to "host:port"/);
+    expect(result.stderr).toMatch(/threshold \(--threshold\): threshold 3 is more than the 2 member\(s\)\n\s+fix: lower it/);
+    expect(result.stderr).toMatch(/members\[1\]\.zones \(member coop-b: --member\): zone suffix coop-a\.example\. overlaps member coop-a's/);
     expect(result.stderr).not.toMatch(/\n\s+at /);
-  });
+    expect(existsSync(join(dir, "federation/1.yaml"))).toBe(false);
+  }, SLOW);
+
+  test("a forged registry: exit 1, each bad file with its reason, the good nodes still listed", () => {
+    const { dir, pin } = founded();
+    writeNodeObject(dir, descriptor("coop-a", "evil", 18, "coop-a.example."), { keyFile: key("outsider") });
+    writeNodeObject(dir, descriptor("coop-c", "c1", 49, "coop-a.example."), { keyFile: key("coop-c") });
+    const b1 = join(dir, "nodes/b1.yaml");
+    writeFileSync(b1, readFileSync(b1, "utf8").replace("198.51.100.33:51820", "203.0.113.66:51820"));
+    const result = boreal("registry", "check", dir, "--trust", pin);
+    expect(result.status).toBe(1);
+    expect(result.stdout).toMatch(/federation boreal-test version 1, 1 node\(s\), 3 rejected object\(s\)/);
+    expect(result.stdout).toMatch(/\n\s+a1 \(coop-a\)\s+serial 1\s+100\.64\.0\.17\s+fd42:b0:ea1::11\s+coop-a\.example\.\n/);
+    expect(result.stdout).toMatch(/\n\s+nodes\/evil\.yaml: signed by a key of no member of federation version 1\n/);
+    expect(result.stdout).toMatch(/\n\s+nodes\/c1\.yaml: zone coop-a\.example\. is outside member coop-c's zones \(coop-c\.example\.\)\n/);
+    expect(result.stdout).toMatch(/\n\s+nodes\/b1\.yaml: bad signature: signature does not match the message/);
+    expect(result.stdout).toContain(`boreal:trust ${pin}`);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+
+    // A forged founder's signature is reported too, though nodes only need the pin.
+    cpSync(join(dir, "federation/1.yaml.coop-a.sig"), join(dir, "federation/1.yaml.coop-c.sig"));
+    expect(boreal("registry", "check", dir, "--trust", pin).stdout).toMatch(/federation\/1\.yaml\.coop-c\.sig: signed by SHA256:\S+, which is not one of member coop-c's keys in federation version 1/);
+  }, SLOW);
+
+  test("a pin that matches nothing: exit 1, nothing trusted", () => {
+    const { dir } = founded();
+    const result = boreal("registry", "check", dir, "--trust", `1:${"0".repeat(64)}`);
+    expect(result.status).toBe(1);
+    expect(result.stdout).toMatch(/no trusted federation version/);
+    expect(result.stdout).toMatch(/federation\/1\.yaml: does not match the pinned trust anchor/);
+  }, SLOW);
+
+  test("bad input: exit 2, the option or file named, the usage of the command", () => {
+    const { dir } = founded();
+    const unknown = boreal("registry", "check", dir, "--pin", "x");
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toMatch(/^boreal registry check: unknown option --pin\n[\s\S]*usage:\n\s+boreal registry check DIR/);
+    const badTrust = boreal("registry", "check", dir, "--trust", "1:abc");
+    expect(badTrust.status).toBe(2);
+    expect(badTrust.stderr).toMatch(/--trust "1:abc" is not N:SHA256\n\s+fix: /);
+    const missing = boreal("registry", "check", join(work, "no-such-registry"));
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toMatch(/no-such-registry cannot be read \(ENOENT\)\n\s+fix: /);
+    const privateKey = boreal("registry", "admit", dir, "--member", `coop-d:${key("coop-d")}:coop-d.example:100.64.0.64/28`);
+    expect(privateKey.status).toBe(2);
+    expect(privateKey.stderr).toMatch(/--member coop-d: \S+coop-d is a private key\n\s+fix: give the public half/);
+  }, SLOW);
 
   test("bad usage prints the usage", () => {
     const result = boreal("registry");
     expect(result.status).toBe(1);
     expect(result.stderr).toMatch(/^boreal: usage:\n[\s\S]*\n\s+boreal registry check DIR/);
   });
+});
+
+describe("boreal registry admit and sign: a new version counts only with enough signatures", () => {
+  test("admitted, signed by fewer than the threshold: rejected; by enough: accepted with the new member's node", () => {
+    const { dir, pin } = founded();
+    const admit = boreal("registry", "admit", dir, "--trust", pin, "--member", `coop-d:${key("coop-d")}.pub:coop-d.example:100.64.0.64/28`);
+    expect(admit.status).toBe(0);
+    expect(admit.stdout).toMatch(/\+ member coop-d \(zones coop-d\.example\., mesh 100\.64\.0\.64\/28, keys SHA256:/);
+    expect(admit.stdout).toMatch(/it counts once 2 of version 1's 3 members sign it \(coop-a, coop-b, coop-c\)/);
+    expect(admit.stdout).toMatch(/boreal registry sign \S+ --version 2 --member coop-c --key/);
+    writeNodeObject(dir, descriptor("coop-d", "d1", 65, "coop-d.example."), { keyFile: key("coop-d") });
+
+    // A new member's signature does not count for its own admission.
+    const self = boreal("registry", "sign", dir, "--version", "2", "--member", "coop-d", "--key", key("coop-d"));
+    expect(self.status).toBe(2);
+    expect(self.stderr).toMatch(/--member coop-d is not a member of version 1, whose members sign version 2\n\s+fix: the members who can sign: coop-a, coop-b, coop-c/);
+
+    expect(boreal("registry", "sign", dir, "--version", "2", "--member", "coop-a", "--key", key("coop-a")).status).toBe(0);
+    const short = boreal("registry", "check", dir, "--trust", pin);
+    expect(short.status).toBe(1);
+    expect(short.stdout).toMatch(/federation boreal-test version 1, 2 node\(s\)/);
+    expect(short.stdout).toMatch(/\n\s+federation\/2\.yaml: signed by 1 member\(s\) of version 1 \(coop-a\); it needs 2\n/);
+    expect(short.stdout).toMatch(/\n\s+nodes\/d1\.yaml: signed by a key of no member of federation version 1\n/);
+
+    const second = boreal("registry", "sign", dir, "--version", "2", "--member", "coop-b", "--key", `${key("coop-b")}.pub`);
+    expect(second.status).toBe(0);
+    expect(second.stdout).toMatch(/2 of the 2 needed \(coop-a, coop-b\): enough/);
+    const enough = boreal("registry", "check", dir, "--trust", pin);
+    expect(enough.status).toBe(0);
+    const pin2 = `2:${sha256(join(dir, "federation/2.yaml"))}`;
+    expect(enough.stdout).toMatch(/federation boreal-test version 2, 3 node\(s\), valid\n/);
+    expect(enough.stdout).toMatch(new RegExp(`\\n\\s+2\\s+sha256 ${pin2.slice(2)}\\s+signed by coop-a, coop-b \\(2 of version 1's 3 members; threshold 2\\)\\n`));
+    expect(enough.stdout).toMatch(/\n\s+d1 \(coop-d\)\s+serial 1\s+100\.64\.0\.65\s+fd42:b0:ea1::41\s+coop-d\.example\.\n/);
+    expect(enough.stdout).toContain(`boreal:trust ${pin2}`);
+
+    // Another draft cannot overwrite a version that is waiting for signatures.
+    expect(boreal("registry", "admit", dir, "--trust", pin, "--threshold", "3").status).toBe(0);
+    const overwrite = boreal("registry", "admit", dir, "--trust", pin, "--threshold", "2");
+    expect(overwrite.status).toBe(2);
+    expect(overwrite.stderr).toMatch(/federation\/3\.yaml already exist\(s\).*admit never overwrites a version/);
+  }, SLOW);
+
+  test("key rollover and departure: the new key signs once its version is accepted, a removed member's nodes drop", () => {
+    const { dir, pin } = founded();
+    writeNodeObject(dir, descriptor("coop-c", "c1", 49, "coop-c.example."), { keyFile: key("coop-c") });
+    const admit = boreal("registry", "admit", dir, "--trust", pin, "--add-key", `coop-a:${key("coop-a-2027")}.pub`, "--remove-key", `coop-a:${key("coop-a")}.pub`, "--remove", "coop-c", "--threshold", "2");
+    expect(admit.status).toBe(0);
+    expect(admit.stdout).toMatch(/- member coop-c[\s\S]*\+ key SHA256:\S+ of coop-a\n\s+- key SHA256:\S+ of coop-a/);
+    // coop-a's old key still signs version 2: it is coop-a's key in version 1.
+    for (const name of ["coop-a", "coop-c"]) expect(boreal("registry", "sign", dir, "--version", "2", "--member", name, "--key", key(name)).status).toBe(0);
+    writeNodeObject(dir, descriptor("coop-a", "a1", 17, "coop-a.example.", 2), { keyFile: key("coop-a-2027") });
+    const result = boreal("registry", "check", dir, "--trust", pin);
+    expect(result.stdout).toMatch(/\n\s+a1 \(coop-a\)\s+serial 2\s/);
+    expect(result.stdout).toMatch(/\n\s+nodes\/c1\.yaml: signed by a key of no member of federation version 2\n/);
+    expect(result.status).toBe(1);
+  }, SLOW);
+
+  test("sign refuses a key that is not the member's, and writes nothing", () => {
+    const { dir, pin } = founded();
+    expect(boreal("registry", "admit", dir, "--trust", pin, "--member", `coop-d:${key("coop-d")}.pub:coop-d.example:100.64.0.64/28`).status).toBe(0);
+    const result = boreal("registry", "sign", dir, "--version", "2", "--member", "coop-a", "--key", key("outsider"));
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(
+      new RegExp(`^boreal registry sign: --key ${key("outsider")} \\(SHA256:\\S+\\) is not one of member coop-a's keys in version 1, whose members sign version 2\\n\\s+fix: sign with a key listed for coop-a in federation/1\\.yaml`),
+    );
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+    expect(existsSync(join(dir, "federation/2.yaml.coop-a.sig"))).toBe(false);
+    // Another member's key, even a founder's, is not coop-a's.
+    expect(boreal("registry", "sign", dir, "--version", "2", "--member", "coop-a", "--key", key("coop-b")).status).toBe(2);
+    expect(existsSync(join(dir, "federation/2.yaml.coop-a.sig"))).toBe(false);
+  }, SLOW);
+});
+
+describe("boreal registry allowed-signers", () => {
+  const verify = (allowed: string, identity: string, signature: string, message: string) =>
+    spawnSync("ssh-keygen", ["-Y", "verify", "-f", allowed, "-I", identity, "-n", "boreal-registry", "-s", signature], { input: readFileSync(message), encoding: "utf8" });
+
+  test("its output lets plain ssh-keygen -Y verify check node and federation signatures", () => {
+    const { dir, pin } = founded();
+    const result = boreal("registry", "allowed-signers", dir, "--trust", pin);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/\ncoop-a namespaces="boreal-registry" ssh-ed25519 AAAA\S+\n/);
+    const allowed = join(dir, "..", `allowed_signers-${count}`);
+    writeFileSync(allowed, result.stdout);
+
+    const good = verify(allowed, "coop-a", join(dir, "nodes/a1.yaml.sig"), join(dir, "nodes/a1.yaml"));
+    expect(good.stderr + good.stdout).toMatch(/Good "boreal-registry" signature for coop-a with ED25519 key/);
+    expect(good.status).toBe(0);
+    // The signature is coop-a's, not coop-b's.
+    expect(verify(allowed, "coop-b", join(dir, "nodes/a1.yaml.sig"), join(dir, "nodes/a1.yaml")).status).not.toBe(0);
+    // The founders' signatures of version 1 verify the same way.
+    expect(verify(allowed, "coop-c", join(dir, "federation/1.yaml.coop-c.sig"), join(dir, "federation/1.yaml")).status).toBe(0);
+
+    // A version's signatures are checked with the members of the version before (--version).
+    expect(boreal("registry", "admit", dir, "--trust", pin, "--threshold", "3").status).toBe(0);
+    expect(boreal("registry", "sign", dir, "--version", "2", "--member", "coop-b", "--key", key("coop-b")).status).toBe(0);
+    const v1 = boreal("registry", "allowed-signers", dir, "--trust", pin, "--version", "1");
+    writeFileSync(allowed, v1.stdout);
+    expect(verify(allowed, "coop-b", join(dir, "federation/2.yaml.coop-b.sig"), join(dir, "federation/2.yaml")).status).toBe(0);
+  }, SLOW);
 });

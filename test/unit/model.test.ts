@@ -1,13 +1,42 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, test } from "vitest";
-import { BorealConfigError } from "../../src/config/errors";
-import type { Federation } from "../../src/config/registry";
-import { allocateMeshAddresses } from "../../src/model/allocate";
-import { buildDescriptor } from "../../src/model/descriptor";
-import { formatIPv6, parseCidr, parseIPv6 } from "../../src/model/ip";
+import { BorealConfigError, ConfigProblem } from "../../src/config/errors";
+import type { Federation, NodeDescriptor } from "../../src/config/registry";
+import { allocateMeshAddresses, memberShare } from "../../src/model/allocate";
+import { buildDescriptor, buildTombstone } from "../../src/model/descriptor";
+import { cidrWithin, formatIPv6, parseCidr, parseIPv6 } from "../../src/model/ip";
 import { plan } from "../../src/model/plan";
-import { fixtureFederation, fixtureSpec } from "../helpers/fixtures";
+import { renderNodeObject } from "../../src/registry";
+import { FIXTURE_SERIAL } from "../fixtures/sign-fixtures";
+import { FIXTURE_REGISTRY, fixtureFederation, fixtureSpec } from "../helpers/fixtures";
 
 const withoutNode = (federation: Federation, node: string): Federation => ({ ...federation, nodes: federation.nodes.filter((n) => n.node !== node) });
+
+/** A node of coop-d at host index `index` (100.64.0.<index>). */
+const coopDNode = (node: string, index: number, zones: string[] = []): NodeDescriptor => ({
+  member: "coop-d",
+  node,
+  serial: FIXTURE_SERIAL,
+  endpoint: `198.51.100.${index}:51820`,
+  publicKey: Buffer.alloc(32, index).toString("base64"),
+  mesh: { ipv4: `100.64.0.${index}`, ipv6: `fd42:b0:ea1::${index.toString(16)}` },
+  zones,
+  exporter: `100.64.0.${index}:9100`,
+  updatedAt: "2026-11-20T10:00:00Z",
+});
+
+function problemOf(run: () => unknown): ConfigProblem {
+  try {
+    run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(BorealConfigError);
+    const problems = (error as BorealConfigError).problems;
+    expect(problems).toHaveLength(1);
+    return problems[0];
+  }
+  throw new Error("expected a BorealConfigError");
+}
 
 describe("ip", () => {
   test("IPv6 round-trips in RFC 5952 form", () => {
@@ -20,51 +49,115 @@ describe("ip", () => {
   });
 });
 
+describe("member shares", () => {
+  test("a member's IPv6 share is the same host indexes as its IPv4 share", () => {
+    const settings = fixtureFederation().settings;
+    const shares = Object.fromEntries(settings.members.map((m) => [m.name, memberShare(settings, m.name)!]));
+    expect(Object.fromEntries(Object.entries(shares).map(([m, s]) => [m, [s.ipv4.text, s.ipv6.text]]))).toEqual({
+      "coop-a": ["100.64.0.0/28", "fd42:b0:ea1::/124"],
+      "coop-b": ["100.64.0.16/28", "fd42:b0:ea1::10/124"],
+      "coop-c": ["100.64.0.32/28", "fd42:b0:ea1::20/124"],
+      "coop-d": ["100.64.0.48/28", "fd42:b0:ea1::30/124"],
+    });
+    for (const share of Object.values(shares)) expect(cidrWithin(share.ipv6, parseCidr(settings.mesh.ipv6))).toBe(true);
+    expect(memberShare(settings, "mallory")).toBeUndefined();
+  });
+});
+
 describe("allocation", () => {
   test("a registered node keeps its addresses", () => {
-    expect(allocateMeshAddresses(fixtureFederation(), { node: "b1" })).toEqual({ ipv4: "100.64.0.2", ipv6: "fd42:b0:ea1::2" });
+    expect(allocateMeshAddresses(fixtureFederation(), { node: "b1", member: "coop-b" })).toEqual({ ipv4: "100.64.0.17", ipv6: "fd42:b0:ea1::11" });
+    expect(allocateMeshAddresses(fixtureFederation(), { node: "c1", member: "coop-c" })).toEqual({ ipv4: "100.64.0.33", ipv6: "fd42:b0:ea1::21" });
   });
 
-  test("a new node gets the lowest free index, the same in both families", () => {
-    expect(allocateMeshAddresses(fixtureFederation(), { node: "d1" })).toEqual({ ipv4: "100.64.0.4", ipv6: "fd42:b0:ea1::4" });
-    expect(allocateMeshAddresses(withoutNode(fixtureFederation(), "b1"), { node: "d1" })).toEqual({ ipv4: "100.64.0.2", ipv6: "fd42:b0:ea1::2" });
+  test("a new node gets the lowest free index of its member's share, the same in both families", () => {
+    expect(allocateMeshAddresses(fixtureFederation(), { node: "d1", member: "coop-d" })).toEqual({ ipv4: "100.64.0.48", ipv6: "fd42:b0:ea1::30" });
+    expect(allocateMeshAddresses(fixtureFederation(), { node: "b2", member: "coop-b" })).toEqual({ ipv4: "100.64.0.16", ipv6: "fd42:b0:ea1::10" });
+    // The federation prefix's network address (100.64.0.0) is nobody's; a1 holds .1.
+    expect(allocateMeshAddresses(fixtureFederation(), { node: "a2", member: "coop-a" })).toEqual({ ipv4: "100.64.0.2", ipv6: "fd42:b0:ea1::2" });
+    expect(allocateMeshAddresses(withoutNode(fixtureFederation(), "a1"), { node: "a2", member: "coop-a" })).toEqual({ ipv4: "100.64.0.1", ipv6: "fd42:b0:ea1::1" });
+  });
+
+  test("an index taken in either family is skipped", () => {
+    const base = fixtureFederation();
+    const d1 = { ...coopDNode("d1", 48), mesh: { ipv4: "100.64.0.48", ipv6: "fd42:b0:ea1::31" } };
+    expect(allocateMeshAddresses({ ...base, nodes: [...base.nodes, d1] }, { node: "d2", member: "coop-d" })).toEqual({ ipv4: "100.64.0.50", ipv6: "fd42:b0:ea1::32" });
   });
 
   test("allocation is stable: asking twice gives the same answer", () => {
     const federation = fixtureFederation();
-    expect(allocateMeshAddresses(federation, { node: "d1" })).toEqual(allocateMeshAddresses(federation, { node: "d1" }));
+    expect(allocateMeshAddresses(federation, { node: "d1", member: "coop-d" })).toEqual(allocateMeshAddresses(federation, { node: "d1", member: "coop-d" }));
   });
 
-  test("an override wins, and is checked", () => {
+  test("an override inside the member's share wins; outside it, or taken, it is refused", () => {
     const federation = fixtureFederation();
-    expect(allocateMeshAddresses(federation, { node: "d1", override: { ipv4: "100.64.0.200" } }).ipv4).toBe("100.64.0.200");
-    expect(() => allocateMeshAddresses(federation, { node: "d1", override: { ipv4: "100.64.1.1" } })).toThrow(/outside the federation's 100.64.0.0\/24/);
-    expect(() => allocateMeshAddresses(federation, { node: "d1", override: { ipv4: "100.64.0.1" } })).toThrow(/already used by another node/);
+    expect(allocateMeshAddresses(federation, { node: "d1", member: "coop-d", override: { ipv4: "100.64.0.60" } })).toEqual({ ipv4: "100.64.0.60", ipv6: "fd42:b0:ea1::30" });
+    expect(allocateMeshAddresses(federation, { node: "d1", member: "coop-d", override: { ipv6: "FD42:B0:EA1:0::3F" } })).toEqual({ ipv4: "100.64.0.48", ipv6: "fd42:b0:ea1::3f" });
+    expect(problemOf(() => allocateMeshAddresses(federation, { node: "d1", member: "coop-d", override: { ipv4: "100.64.0.200" } }))).toEqual({
+      source: "stack config",
+      key: "boreal:meshAddress.ipv4",
+      message: "100.64.0.200 is outside member coop-d's mesh share 100.64.0.48/28",
+      fix: "pick an address inside 100.64.0.48/28, or remove the override",
+    });
+    expect(problemOf(() => allocateMeshAddresses(federation, { node: "d1", member: "coop-d", override: { ipv6: "fd42:b0:ea1::1" } }))).toMatchObject({
+      key: "boreal:meshAddress.ipv6",
+      message: "fd42:b0:ea1::1 is outside member coop-d's mesh share fd42:b0:ea1::30/124",
+    });
+    // Another member's node's address is outside the share before it is taken.
+    expect(problemOf(() => allocateMeshAddresses(federation, { node: "d1", member: "coop-d", override: { ipv4: "100.64.0.17" } })).message).toMatch(/outside member coop-d's mesh share/);
+    expect(problemOf(() => allocateMeshAddresses(federation, { node: "a2", member: "coop-a", override: { ipv4: "100.64.0.1" } }))).toMatchObject({
+      key: "boreal:meshAddress.ipv4",
+      message: "100.64.0.1 is already used by another node",
+      fix: expect.stringMatching(/remove the override/),
+    });
   });
 
-  test("an exhausted prefix is a clear error naming the fix", () => {
+  test("an exhausted share is a clear error naming the fix", () => {
     const base = fixtureFederation();
-    const tiny: Federation = { ...base, settings: { ...base.settings, mesh: { ...base.settings.mesh, ipv4: "100.64.0.0/30" } }, nodes: base.nodes.slice(0, 2) };
-    try {
-      allocateMeshAddresses(tiny, { node: "d1" });
-      expect.unreachable();
-    } catch (error) {
-      expect(error).toBeInstanceOf(BorealConfigError);
-      expect((error as BorealConfigError).problems[0]).toMatchObject({ key: "mesh.ipv4", message: expect.stringMatching(/no free mesh address left in 100.64.0.0\/30/), fix: expect.stringMatching(/widen mesh.ipv4/) });
-    }
+    const members = base.settings.members.map((m) => (m.name === "coop-d" ? { ...m, mesh: "100.64.0.48/30" } : m));
+    const full: Federation = { settings: { ...base.settings, members }, nodes: [...base.nodes, ...[48, 49, 50, 51].map((i) => coopDNode(`d${i}`, i))] };
+    expect(problemOf(() => allocateMeshAddresses(full, { node: "d9", member: "coop-d" }))).toEqual({
+      source: "federation",
+      key: "members.coop-d.mesh",
+      message: "no free mesh address left in member coop-d's share 100.64.0.48/30",
+      fix: "have the federation give the member a larger share (a new federation version), or let a node of the member leave",
+    });
+    // A node already in the full share keeps its address.
+    expect(allocateMeshAddresses(full, { node: "d50", member: "coop-d" }).ipv4).toBe("100.64.0.50");
+  });
+
+  test("the federation prefix's broadcast address is never a node's", () => {
+    const base = fixtureFederation();
+    const members = [...base.settings.members, { name: "coop-z", keys: base.settings.members[0].keys.map((k) => k), zones: ["coop-z.example."], mesh: "100.64.0.254/31" }];
+    const federation: Federation = { settings: { ...base.settings, members }, nodes: base.nodes };
+    expect(allocateMeshAddresses(federation, { node: "z1", member: "coop-z" }).ipv4).toBe("100.64.0.254");
+    const taken: Federation = { ...federation, nodes: [...base.nodes, { ...coopDNode("z1", 254), member: "coop-z" }] };
+    expect(problemOf(() => allocateMeshAddresses(taken, { node: "z2", member: "coop-z" })).message).toBe("no free mesh address left in member coop-z's share 100.64.0.254/31");
+  });
+
+  test("a member not in the federation is told how to get admitted", () => {
+    expect(problemOf(() => allocateMeshAddresses(fixtureFederation(), { node: "m1", member: "mallory" }))).toMatchObject({
+      source: "stack config",
+      key: "boreal:member",
+      message: "member mallory is not in federation version 1",
+      fix: expect.stringMatching(/have the federation admit mallory first/),
+    });
   });
 });
 
 describe("plan", () => {
   test("peers are every other node, allowed only their own addresses", () => {
     const p = plan(fixtureSpec("b1"), fixtureFederation());
-    expect(p.peers.map((x) => x.node)).toEqual(["a1", "c1"]);
+    expect(p.mesh).toEqual({ ipv4: "100.64.0.17", ipv6: "fd42:b0:ea1::11" });
+    expect(p.peers.map((x) => `${x.node} ${x.member}`)).toEqual(["a1 coop-a", "c1 coop-c"]);
     expect(p.peers[0]).toMatchObject({ endpoint: "198.51.100.11:51820", allowedIps: ["100.64.0.1/32", "fd42:b0:ea1::1/128"] });
+    expect(p.peers[1]).toMatchObject({ endpoint: "wg.coop-c.net:51820", allowedIps: ["100.64.0.33/32", "fd42:b0:ea1::21/128"] });
+    expect(p.meshPrefixLengths).toEqual({ ipv4: 24, ipv6: 48 });
   });
 
-  test("a joining node peers with all registered nodes", () => {
+  test("a joining node gets an address of its member's share and peers with all registered nodes", () => {
     const p = plan(fixtureSpec("d1"), fixtureFederation());
-    expect(p.mesh).toEqual({ ipv4: "100.64.0.4", ipv6: "fd42:b0:ea1::4" });
+    expect(p.mesh).toEqual({ ipv4: "100.64.0.48", ipv6: "fd42:b0:ea1::30" });
     expect(p.peers.map((x) => x.node)).toEqual(["a1", "b1", "c1"]);
   });
 
@@ -74,11 +167,11 @@ describe("plan", () => {
     expect(p.dns.primaryZones.map((z) => z.name)).toEqual(["coop-b.example.", "b-mail.example."]);
     expect(p.dns.peerCatalogs).toEqual([
       { node: "a1", catalog: "a1.catalog.fed.example.", primary: "100.64.0.1" },
-      { node: "c1", catalog: "c1.catalog.fed.example.", primary: "100.64.0.3" },
+      { node: "c1", catalog: "c1.catalog.fed.example.", primary: "100.64.0.33" },
     ]);
     expect(p.dns.secondaryZones).toEqual([
       { name: "coop-a.example.", primary: "100.64.0.1", node: "a1" },
-      { name: "coop-c.example.", primary: "100.64.0.3", node: "c1" },
+      { name: "coop-c.example.", primary: "100.64.0.33", node: "c1" },
     ]);
   });
 
@@ -95,17 +188,42 @@ describe("plan", () => {
     expect(() => plan(fixtureSpec("d1", { endpoint: "ns.coop-d.example:51820" }), fixtureFederation())).toThrow(/boreal:endpoint.*inside zone coop-d.example./s);
   });
 
-  test("a zone served by another member is refused", () => {
-    expect(() => plan(fixtureSpec("d1", { zones: ["coop-a.example."] }), fixtureFederation())).toThrow(/already served by member coop-a/);
+  test("a zone outside the member's suffixes is refused, naming them", () => {
+    expect(problemOf(() => plan(fixtureSpec("d1", { zones: ["coop-a.example."] }), fixtureFederation()))).toEqual({
+      source: "stack config",
+      key: "boreal:zones",
+      message: "zone coop-a.example. is outside member coop-d's zones in federation version 1 (coop-d.example.)",
+      fix: "use a zone under the member's suffixes, or have the federation add the suffix (a new federation version)",
+    });
+    expect(() => plan(fixtureSpec("d1", { zones: ["evilcoop-d.example."] }), fixtureFederation())).toThrow(/outside member coop-d's zones/);
   });
 
-  test("exporter on the mesh address only; MTU and port defaults from the federation", () => {
+  test("a zone below the member's suffix is its own", () => {
+    expect(plan(fixtureSpec("d1", { zones: ["lists.coop-d.example."] }), fixtureFederation()).dns.primaryZones.map((z) => z.name)).toEqual(["lists.coop-d.example."]);
+  });
+
+  test("a zone already served by another node of the member is refused", () => {
+    const base = fixtureFederation();
+    const federation = { ...base, nodes: [...base.nodes, coopDNode("d1", 48, ["coop-d.example."])] };
+    expect(problemOf(() => plan(fixtureSpec("d1", { node: "d2" }), federation))).toEqual({
+      source: "stack config",
+      key: "boreal:zones",
+      message: "zone coop-d.example. is already served by node d1 (member coop-d)",
+      fix: "a zone has one primary: remove it here, or from the other node first",
+    });
+    // The node that serves it plans as before.
+    expect(plan(fixtureSpec("d1"), federation).mesh.ipv4).toBe("100.64.0.48");
+  });
+
+  test("exporter on the mesh address only; MTU, port and sync interval defaults", () => {
     const p = plan(fixtureSpec("b1"), fixtureFederation());
-    expect(p.exporter).toEqual({ address: "100.64.0.2", port: 9100 });
+    expect(p.exporter).toEqual({ address: "100.64.0.17", port: 9100 });
     expect(p.mtu).toBe(1420);
     expect(plan(fixtureSpec("b1", { mtu: 1280 }), fixtureFederation()).mtu).toBe(1280);
     expect(p.listenPort).toBe(51820);
     expect(plan(fixtureSpec("b1", { listenPort: 51999 }), fixtureFederation()).listenPort).toBe(51999);
+    expect(p.syncInterval).toBe(60);
+    expect(plan(fixtureSpec("b1", { syncInterval: 15 }), fixtureFederation()).syncInterval).toBe(15);
   });
 
   test("firewall: SSH, WireGuard and DNS from anywhere, exporter only over the mesh", () => {
@@ -116,13 +234,50 @@ describe("plan", () => {
 });
 
 describe("descriptor", () => {
-  test("updatedAt moves only when the descriptor changes", () => {
+  const b1Of = (federation: Federation) => federation.nodes.find((n) => n.node === "b1")!;
+
+  test("re-applying an unchanged node keeps serial and updatedAt, and rewrites no byte", () => {
     const federation = fixtureFederation();
-    const existing = federation.nodes.find((n) => n.node === "b1")!;
+    const existing = b1Of(federation);
+    const same = buildDescriptor(plan(fixtureSpec("b1"), federation), existing.publicKey, existing, "2030-01-01T00:00:00.000Z");
+    expect(same).toEqual(existing);
+    expect(renderNodeObject(same)).toBe(readFileSync(join(FIXTURE_REGISTRY, "nodes", "b1.yaml"), "utf8"));
+  });
+
+  test("a change gets a higher serial, at least the time in seconds, and updatedAt now", () => {
+    const federation = fixtureFederation();
+    const existing = b1Of(federation);
     const p = plan(fixtureSpec("b1"), federation);
-    expect(buildDescriptor(p, existing.publicKey, existing, "2030-01-01T00:00:00.000Z")).toEqual(existing);
-    const rotated = buildDescriptor(p, federation.nodes[0].publicKey, existing, "2030-01-01T00:00:00.000Z");
-    expect(rotated.updatedAt).toBe("2030-01-01T00:00:00.000Z");
-    expect(rotated.publicKey).toBe(federation.nodes[0].publicKey);
+    const rotated = buildDescriptor(p, federation.nodes[0].publicKey, existing, "2030-01-01T00:00:00.999Z");
+    expect(rotated).toEqual({ ...existing, publicKey: federation.nodes[0].publicKey, serial: Date.parse("2030-01-01T00:00:00Z") / 1000, updatedAt: "2030-01-01T00:00:00.999Z" });
+    // A clock behind the last serial still moves it up.
+    const behind = buildDescriptor(p, federation.nodes[0].publicKey, existing, "2020-01-01T00:00:00Z");
+    expect(behind.serial).toBe(FIXTURE_SERIAL + 1);
+    // A zone dropped is a change too.
+    const fewer = buildDescriptor(plan(fixtureSpec("b1", { zones: ["coop-b.example."] }), federation), existing.publicKey, existing, "2030-01-01T00:00:00Z");
+    expect(fewer).toMatchObject({ zones: ["coop-b.example."], serial: 1893456000 });
+  });
+
+  test("a new node's first serial is the time in seconds; its key order is the registry's", () => {
+    const federation = fixtureFederation();
+    const d1 = buildDescriptor(plan(fixtureSpec("d1"), federation), "DdDdDdDdDdDdDdDdDdDdDdDdDdDdDdDdDdDdDdDdDdA=", undefined, "2026-12-01T08:30:15.250Z");
+    expect(d1).toEqual({
+      member: "coop-d",
+      node: "d1",
+      serial: Date.parse("2026-12-01T08:30:15Z") / 1000,
+      endpoint: "198.51.100.14:51820",
+      publicKey: "DdDdDdDdDdDdDdDdDdDdDdDdDdDdDdDdDdDdDdDdDdA=",
+      mesh: { ipv4: "100.64.0.48", ipv6: "fd42:b0:ea1::30" },
+      zones: ["coop-d.example."],
+      exporter: "100.64.0.48:9100",
+      updatedAt: "2026-12-01T08:30:15.250Z",
+    });
+    expect(Object.keys(d1)).toEqual(["member", "node", "serial", "endpoint", "publicKey", "mesh", "zones", "exporter", "updatedAt"]);
+  });
+
+  test("a tombstone is one serial above the last descriptor, and carries no address or key", () => {
+    const b1 = b1Of(fixtureFederation());
+    expect(buildTombstone(b1)).toEqual({ member: "coop-b", node: "b1", serial: FIXTURE_SERIAL + 1, left: true, updatedAt: b1.updatedAt });
+    expect(renderNodeObject(buildTombstone(b1))).not.toMatch(/publicKey|mesh|endpoint|zones/);
   });
 });

@@ -1,7 +1,7 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import { plan } from "../../src/model/plan";
 import { renderNode, RenderedFile } from "../../src/render";
@@ -32,6 +32,42 @@ describe.each(NODES)("rendered files of %s", (node) => {
     for (const file of rendered[node]) {
       await expect(`# ${file.path} (mode ${file.mode}, owner ${file.owner})\n${file.content}`).toMatchFileSnapshot(`./__snapshots__/render/${node}${file.path}`);
     }
+  });
+
+  test("every snapshot is of a file still rendered", () => {
+    const dir = join(__dirname, "__snapshots__", "render", node);
+    const snapshots = readdirSync(dir, { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile())
+      .map((e) => `/${relative(dir, join(e.parentPath, e.name))}`)
+      .sort();
+    expect(snapshots).toEqual(rendered[node].map((f) => f.path).sort());
+  });
+
+  test("the sync agent's units are the agent's, its timer at the stack's interval", () => {
+    expect(rendered[node].filter((f) => f.role === "agent").map((f) => f.path)).toEqual(["/etc/systemd/system/boreal-sync.service", "/etc/systemd/system/boreal-sync.timer"]);
+    expect(fileOf(node, "/etc/systemd/system/boreal-sync.timer").content).toMatch(/^OnUnitInactiveSec=60s$/m);
+    const faster = renderNode(plan(fixtureSpec(node, { syncInterval: 15 }), fixtureFederation()), templates);
+    expect(faster.find((f) => f.path === "/etc/systemd/system/boreal-sync.timer")!.content).toMatch(/^OnUnitInactiveSec=15s$/m);
+  });
+
+  test.runIf(has("systemd-analyze"))("systemd units pass systemd-analyze verify", () => {
+    const dir = join(work, node, "units");
+    execFileSync("mkdir", ["-p", dir]);
+    const units = rendered[node].filter((f) => /^\/etc\/systemd\/system\/[^/]+\.(service|timer)$/.test(f.path));
+    expect(units.length).toBeGreaterThanOrEqual(4);
+    const paths = units.map((f) => {
+      const path = join(dir, f.path.split("/").pop()!);
+      writeFileSync(path, f.content);
+      return path;
+    });
+    const result = spawnSync("systemd-analyze", ["verify", ...paths], { encoding: "utf8" });
+    // A program the node has and this machine may lack (node, the kit's own scripts) is no finding.
+    const absentProgram = (line: string) => {
+      const m = /Command (\S+) is not executable: No such file or directory/.exec(line);
+      return m !== null && !existsSync(m[1]);
+    };
+    const findings = `${result.stdout}${result.stderr}`.split("\n").filter((line) => line.trim() && !absentProgram(line));
+    expect(findings).toEqual([]);
   });
 
   test("no private key material in any file", () => {

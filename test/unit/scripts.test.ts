@@ -3,8 +3,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
-import type { RenderedFile } from "../../src/render";
-import { installScript, originalPath, removeScript } from "../../src/render/scripts";
+import { plan } from "../../src/model/plan";
+import { FileRole, renderNode, RenderedFile } from "../../src/render";
+import { AGENT, agentCommand, installScript, originalPath, removeScript, SERVICE_SCRIPTS } from "../../src/render/scripts";
+import { fixtureFederation, fixtureSpec, templates } from "../helpers/fixtures";
 
 // The file scripts run as the kit runs them on a node: sh, stdin as the content.
 const work = mkdtempSync(join(tmpdir(), "boreal-scripts-"));
@@ -46,5 +48,35 @@ describe("file install and removal on the node", () => {
   test("no temp file is left behind", () => {
     const listed = spawnSync("sh", ["-c", `ls -a ${join(work, "etc")}`], { encoding: "utf8" }).stdout;
     expect(listed).not.toMatch(/\.boreal\.[A-Za-z0-9]{6}/);
+  });
+});
+
+describe("service scripts", () => {
+  test("every role's apply and undo parse (sh -n)", () => {
+    const roles = Object.keys(SERVICE_SCRIPTS) as FileRole[];
+    expect(roles.sort()).toEqual(["agent", "dns", "firewall", "monitoring", "wireguard"]);
+    for (const role of roles) {
+      for (const [what, script] of Object.entries(SERVICE_SCRIPTS[role])) {
+        const result = spawnSync("sh", ["-n"], { input: script, encoding: "utf8" });
+        expect(result.status, `${role} ${what}: ${result.stderr}`).toBe(0);
+      }
+    }
+  });
+
+  test("pulumi up runs the sync agent under the same lock as its service, and removal clears its state", () => {
+    const service = renderNode(plan(fixtureSpec("b1"), fixtureFederation()), templates).find((f) => f.path === "/etc/systemd/system/boreal-sync.service")!;
+    expect(service.content).toContain(`ExecStart=/usr/bin/flock ${AGENT.lock} /usr/bin/node ${AGENT.program} sync\n`);
+    expect(agentCommand("sync --all")).toBe(`flock ${AGENT.lock} node ${AGENT.program} sync --all`);
+    expect(SERVICE_SCRIPTS.agent.apply.split("\n")).toEqual(["set -eu", "systemctl daemon-reload", "systemctl enable --quiet --now boreal-sync.timer", agentCommand("sync --all")]);
+    expect(SERVICE_SCRIPTS.agent.undo).toMatch(/disable --quiet --now boreal-sync.timer/);
+    expect(SERVICE_SCRIPTS.agent.undo).toContain(`rm -rf ${AGENT.stateDir}`);
+  });
+
+  test("a path alone is enough to remove a file (what the agent owns is known by path)", () => {
+    sh(`mkdir -p ${join(work, "etc")}`);
+    const path = join(work, "etc", "by-path");
+    writeFileSync(path, "x");
+    sh(removeScript({ path }));
+    expect(existsSync(path)).toBe(false);
   });
 });

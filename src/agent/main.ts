@@ -1,0 +1,172 @@
+#!/usr/bin/env node
+// boreal-agent: runs on every node (Debian's nodejs), started by boreal-sync.timer and by
+// `pulumi up`. It pulls the registry from every mirror, verifies it against the trust
+// anchor and what it already holds, and applies the peer set with the kit's own planner.
+//   sync [--all]   one run (--all: re-apply WireGuard and Knot even if no file changed)
+//   remove         undo what the agent applied and put the member's own files back
+//   status         the last run, as JSON
+import { execFileSync, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { loadTemplates } from "../components/templates";
+import { BorealConfigError } from "../config/errors";
+import type { RegistryFile } from "../config/registry";
+import { peerMap, decideSync } from "./sync";
+import { parseAgentConfig } from "./config";
+import { AGENT_ROLES, TemplateSources } from "../render";
+import { AGENT, installScript, removeScript, SERVICE_SCRIPTS } from "../render/scripts";
+import { ReadSource, readRegistrySource, verifySources } from "../registry";
+import { formatRejection, HeldState } from "../registry/verify";
+import { plan } from "../model/plan";
+
+// The bundle carries the templates (esbuild `define`); run from the repository, they are read.
+declare const BOREAL_TEMPLATES: TemplateSources | undefined;
+const templates = (): TemplateSources => (typeof BOREAL_TEMPLATES !== "undefined" ? BOREAL_TEMPLATES : loadTemplates());
+
+const MIRROR_TIMEOUT_MS = 20_000;
+const stateFile = join(AGENT.stateDir, "state.json");
+const statusFile = join(AGENT.stateDir, "status.json");
+
+interface AgentState {
+  held: HeldState;
+  /** node → public key, as last applied. */
+  peers: Record<string, string>;
+  /** Paths the agent wrote: what `remove` undoes. */
+  owned: string[];
+  /** Roles whose apply failed last time: retried first. */
+  pending: string[];
+  /** Rejections already logged (each is logged once, when it appears). */
+  reported: string[];
+}
+
+const log = (line: string) => process.stdout.write(`${line}\n`);
+
+function readJson<T>(path: string, fallback: T): T {
+  try {
+    return JSON.parse(readFileSync(path, "utf8")) as T;
+  } catch {
+    return fallback;
+  }
+}
+
+function writeAtomic(path: string, content: string): void {
+  mkdirSync(AGENT.stateDir, { recursive: true, mode: 0o700 });
+  writeFileSync(`${path}.tmp`, content, { mode: 0o600 });
+  renameSync(`${path}.tmp`, path);
+}
+
+function shell(script: string, input?: string): void {
+  const result = spawnSync("sh", ["-c", script], { input: input ?? "", encoding: "utf8" });
+  if (result.status !== 0) throw new Error(`${script.split("\n").find((l) => l && l !== "set -eu")} … exited ${result.status}: ${(result.stderr || result.stdout).trim()}`);
+}
+
+/** The mirror's newest tree, in a checkout of our own; undefined (and why) when it does not answer. */
+function fetchMirror(url: string): ReadSource | { error: string } {
+  const dir = join(AGENT.stateDir, "mirrors", createHash("sha256").update(url).digest("hex").slice(0, 16));
+  const git = (...args: string[]) => execFileSync("git", ["-C", dir, ...args], { timeout: MIRROR_TIMEOUT_MS, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, GIT_TERMINAL_PROMPT: "0" } });
+  try {
+    if (!existsSync(join(dir, ".git"))) {
+      mkdirSync(dir, { recursive: true });
+      git("init", "--quiet");
+    }
+    git("fetch", "--quiet", "--depth", "1", "--no-tags", url, "HEAD");
+    git("reset", "--quiet", "--hard", "FETCH_HEAD");
+    return readRegistrySource(dir, url);
+  } catch (error) {
+    const detail = (error as { stderr?: Buffer }).stderr?.toString().trim() || (error as Error).message;
+    return { error: detail.split("\n").pop() ?? detail };
+  }
+}
+
+function sync(all: boolean): number {
+  const started = Date.now();
+  const config = parseAgentConfig(readFileSync(AGENT.config, "utf8"), AGENT.config);
+  const state = readJson<AgentState>(stateFile, { held: { nodes: {} }, peers: {}, owned: [], pending: [], reported: [] });
+  const seedFiles = readJson<{ files: RegistryFile[] }>(AGENT.seed, { files: [] }).files;
+  const seed: ReadSource = { name: "pulumi up", files: seedFiles, unreadable: [] };
+
+  // The mirrors are listed by the federation itself: the version trusted so far names them.
+  const known = verifySources([seed], config.trust, state.held);
+  const mirrors = known.federation?.settings.mirrors ?? [];
+  const sources: ReadSource[] = [seed];
+  const mirrorReport: { url: string; ok: boolean; error?: string }[] = [];
+  for (const url of mirrors) {
+    const fetched = fetchMirror(url);
+    if ("error" in fetched) {
+      mirrorReport.push({ url, ok: false, error: fetched.error });
+      log(`mirror ${url} did not answer: ${fetched.error}`);
+    } else {
+      mirrorReport.push({ url, ok: true });
+      sources.push(fetched);
+    }
+  }
+  if (mirrors.length > 0 && sources.length === 1) log("no mirror answered: keeping the last good peer set");
+
+  const verified = verifySources(sources, config.trust, state.held);
+  const rejected = verified.rejected.map(formatRejection);
+  for (const line of rejected) if (!state.reported.includes(line)) log(`rejected ${line}`);
+
+  const decision = decideSync({
+    spec: config.spec,
+    verified,
+    templates: templates(),
+    onDisk: (path) => (existsSync(path) ? readFileSync(path, "utf8") : undefined),
+    previousPeers: state.peers,
+    all,
+  });
+  const roles = AGENT_ROLES.filter((role) => decision.apply.includes(role) || state.pending.includes(role));
+  const next: AgentState = { held: verified.held, peers: state.peers, owned: [...new Set([...state.owned, ...decision.owned.map((f) => f.path)])], pending: roles, reported: rejected };
+  writeAtomic(stateFile, JSON.stringify(next));
+
+  for (const file of decision.write) shell(installScript(file), file.content);
+  for (const role of roles) shell(SERVICE_SCRIPTS[role].apply);
+  for (const change of decision.changes) log(change);
+
+  const nodePlan = plan(config.spec, verified.federation!);
+  next.peers = peerMap(nodePlan.peers);
+  next.pending = [];
+  writeAtomic(stateFile, JSON.stringify(next));
+  const summary = {
+    at: new Date().toISOString(),
+    seconds: (Date.now() - started) / 1000,
+    federation: verified.version,
+    peers: nodePlan.peers.map((p) => p.node),
+    departed: verified.departed,
+    mirrors: mirrorReport,
+    rejected,
+    wrote: decision.write.map((f) => f.path),
+    applied: roles,
+  };
+  writeAtomic(statusFile, `${JSON.stringify(summary, null, 2)}\n`);
+  if (decision.write.length > 0 || roles.length > 0) log(`applied ${roles.join(", ") || "nothing"}; wrote ${decision.write.length} file(s); ${nodePlan.peers.length} peer(s); federation version ${verified.version?.version}`);
+  return 0;
+}
+
+function remove(): number {
+  const state = readJson<AgentState>(stateFile, { held: { nodes: {} }, peers: {}, owned: [], pending: [], reported: [] });
+  for (const role of [...AGENT_ROLES].reverse()) shell(SERVICE_SCRIPTS[role].undo);
+  for (const path of state.owned) shell(removeScript({ path }));
+  log(`removed ${state.owned.length} file(s) the agent had written`);
+  return 0;
+}
+
+function main(argv: string[]): number {
+  const [command, ...flags] = argv;
+  if (command === "sync") return sync(flags.includes("--all"));
+  if (command === "remove") return remove();
+  if (command === "status") {
+    process.stdout.write(existsSync(statusFile) ? readFileSync(statusFile, "utf8") : "{}\n");
+    return 0;
+  }
+  log("usage: boreal-agent sync [--all] | remove | status");
+  return 2;
+}
+
+try {
+  process.exitCode = main(process.argv.slice(2));
+} catch (error) {
+  // Bad input names its file and fix; anything else is a bug worth its stack.
+  log(`boreal-agent: ${error instanceof BorealConfigError ? error.message : (error as Error).stack ?? String(error)}`);
+  process.exitCode = 1;
+}

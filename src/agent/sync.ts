@@ -1,0 +1,54 @@
+// One run of the sync agent, as a pure decision: from the verified registry and the
+// node's own settings to the files to write and the services to re-apply. The same
+// plan() and renderNode() that `pulumi up` uses; src/agent/main.ts does the I/O.
+import { BorealConfigError } from "../config/errors";
+import type { PlanSpec } from "../config/stack";
+import { plan } from "../model/plan";
+import { AGENT_ROLES, FileRole, RenderedFile, renderNode, TemplateSources } from "../render";
+import { formatRejection, VerifiedRegistry } from "../registry/verify";
+
+export interface SyncDecision {
+  /** Files of the agent's roles whose content differs from what the node has. */
+  write: RenderedFile[];
+  /** Roles to re-apply, in order (WireGuard before DNS: zone transfers ride the mesh). */
+  apply: FileRole[];
+  /** Every file the agent owns now: what `remove` undoes. */
+  owned: RenderedFile[];
+  /** One line per peer change, for the log. */
+  changes: string[];
+}
+
+export function decideSync(args: {
+  spec: PlanSpec;
+  verified: VerifiedRegistry;
+  templates: TemplateSources;
+  /** Current content of each owned path on the node (undefined: absent). */
+  onDisk: (path: string) => string | undefined;
+  /** Peers applied by the previous run, node → public key. */
+  previousPeers: Record<string, string>;
+  /** Re-apply every role even if no file changed (after `pulumi up`, a rotated key). */
+  all: boolean;
+}): SyncDecision {
+  const federation = args.verified.federation;
+  if (!federation) throw new BorealConfigError([{ source: "registry", key: "federation", message: `no trusted federation version: ${args.verified.rejected.map(formatRejection).join("; ")}`, fix: "check the mirrors and the trust pin in /etc/boreal/agent.json" }]);
+  const nodePlan = plan(args.spec, federation);
+  const owned = renderNode(nodePlan, args.templates).filter((f) => AGENT_ROLES.includes(f.role));
+  const write = owned.filter((f) => args.onDisk(f.path) !== f.content);
+  const apply = AGENT_ROLES.filter((role) => args.all || write.some((f) => f.role === role));
+  return { write, apply, owned, changes: peerChanges(args.previousPeers, nodePlan.peers) };
+}
+
+export function peerMap(peers: { node: string; publicKey: string }[]): Record<string, string> {
+  return Object.fromEntries(peers.map((p) => [p.node, p.publicKey]));
+}
+
+function peerChanges(before: Record<string, string>, peers: { node: string; publicKey: string }[]): string[] {
+  const after = peerMap(peers);
+  const changes: string[] = [];
+  for (const [node, key] of Object.entries(after)) {
+    if (!(node in before)) changes.push(`peer ${node} joined (key ${key.slice(0, 8)}…)`);
+    else if (before[node] !== key) changes.push(`peer ${node} rotated its key (${before[node].slice(0, 8)}… → ${key.slice(0, 8)}…)`);
+  }
+  for (const node of Object.keys(before)) if (!(node in after)) changes.push(`peer ${node} left`);
+  return changes;
+}

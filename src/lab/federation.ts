@@ -1,0 +1,76 @@
+// The lab's federation, made the way real members make theirs: each member has its own
+// signing key and its own clone of the registry; the founders write version 1, all sign
+// it, and it is pushed to the lab's mirror, which the machines pull from.
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import type { FederationVersion } from "../config/registry";
+import { formatIPv4, parseCidr } from "../model/ip";
+import { formatTrust, sha256 } from "../registry/verify";
+import { signFederationVersion, writeFederationVersion, renderFederation } from "../registry/write";
+
+export const LAB_MESH = { ipv4: "100.64.0.0/16", ipv6: "fd42:b0:ea1::/48" };
+/** Each lab member's share of the mesh: 16 addresses. */
+const SHARE_BITS = 28;
+
+export interface LabMember {
+  name: string;
+  zone: string;
+  /** The member's signing key (private; its .pub beside it). */
+  signingKey: string;
+  /** The member's own clone of the registry. */
+  registry: string;
+}
+
+export function labMemberName(index: number): string {
+  return `coop-${String.fromCharCode(97 + (index % 26))}${index >= 26 ? Math.floor(index / 26) : ""}`;
+}
+
+export function git(cwd: string, ...args: string[]): string {
+  return execFileSync("git", ["-c", "user.name=boreal-lab", "-c", "user.email=lab@boreal.test", ...args], { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+}
+
+/**
+ * Writes and signs version 1 for `count` members, pushes it to the mirror repository, and
+ * gives each member a clone. Returns the members and the trust pin of version 1.
+ */
+export function createLabFederation(args: { labDir: string; count: number; mirrorRepo: string; mirrorUrls: string[]; threshold?: number }): { members: LabMember[]; trust: string } {
+  const root = join(args.labDir, "members");
+  rmSync(root, { recursive: true, force: true });
+  const mesh = parseCidr(LAB_MESH.ipv4);
+  const members: LabMember[] = Array.from({ length: args.count }, (_, i) => {
+    const name = labMemberName(i);
+    const dir = join(root, name);
+    mkdirSync(dir, { recursive: true });
+    const signingKey = join(dir, "signing_key");
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `${name}@boreal-lab`, "-f", signingKey]);
+    return { name, zone: `${name}.lab.test.`, signingKey, registry: join(dir, "registry") };
+  });
+  const version: FederationVersion = {
+    version: 1,
+    name: "boreal-lab",
+    domain: "lab.boreal.test.",
+    mesh: LAB_MESH,
+    defaults: { listenPort: 51820, mtu: 1420, persistentKeepalive: 25 },
+    threshold: args.threshold ?? Math.min(2, args.count),
+    mirrors: args.mirrorUrls,
+    members: members.map((m, i) => ({
+      name: m.name,
+      keys: [readFileSync(`${m.signingKey}.pub`, "utf8").trim().split(/\s+/).slice(0, 2).join(" ")],
+      zones: [m.zone],
+      mesh: `${formatIPv4(mesh.base + BigInt(i) * (1n << BigInt(32 - SHARE_BITS)))}/${SHARE_BITS}`,
+    })),
+  };
+  // The founders' work happens in the first member's clone, then goes to the mirror.
+  const founder = members[0].registry;
+  git(root, "clone", "-q", args.mirrorRepo, founder);
+  const path = writeFederationVersion(founder, version);
+  const content = readFileSync(join(founder, path), "utf8");
+  for (const m of members) signFederationVersion(founder, 1, m.name, { keyFile: m.signingKey }, content);
+  git(founder, "add", "-A");
+  git(founder, "commit", "-q", "-m", "federation version 1, signed by its founders");
+  git(founder, "push", "-q", "origin", "HEAD:main");
+  for (const m of members.slice(1)) git(root, "clone", "-q", args.mirrorRepo, m.registry);
+  if (renderFederation(version) !== content || !existsSync(join(founder, path))) throw new Error("federation version 1 was not written as rendered");
+  return { members, trust: formatTrust({ version: 1, sha256: sha256(content) }) };
+}
