@@ -275,7 +275,7 @@ function parsedVersion(files: Map<string, string>, version: number): FederationV
   const content = files.get(federationPath(version));
   if (content === undefined) return undefined;
   const parsed = parseFederationVersion({ path: federationPath(version), content });
-  return parsed.ok ? parsed.value : undefined;
+  return "value" in parsed ? parsed.value : undefined;
 }
 
 interface SignatureReport {
@@ -297,7 +297,7 @@ function signaturesOf(files: Map<string, string>, version: number, signing: Fede
       continue;
     }
     const check = verifySignature({ message: content, signature, namespace: REGISTRY_NAMESPACE });
-    if (!check.ok) report.bad.push({ path, reason: `bad signature: ${check.reason}` });
+    if ("reason" in check) report.bad.push({ path, reason: `bad signature: ${check.reason}` });
     else if (!member.keys.includes(check.publicKey)) report.bad.push({ path, reason: `signed by ${fingerprint(check.publicKey)}, which is not one of member ${name}'s keys in federation version ${signing.version}` });
     else report.signers.push(name);
   }
@@ -619,7 +619,7 @@ function sign(args: string[], io: RegistryIo): number {
       throw new CliError(`${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): ${why}`, v === version ? `draft it first (boreal registry admit ${a.dir} ...), or check --version` : "update the clone (git pull): it needs the version before");
     }
     const parsed = parseFederationVersion({ path: federationPath(v), content }, file);
-    if (!parsed.ok) throw new CliError(formatProblems(parsed.problems).replace(/^boreal-kit found/, `${file} is not a valid federation version:`), "do not sign it: have it drafted again (boreal registry admit)");
+    if ("problems" in parsed) throw new CliError(formatProblems(parsed.problems).replace(/^boreal-kit found/, `${file} is not a valid federation version:`), "do not sign it: have it drafted again (boreal registry admit)");
     if (parsed.value.version !== v) throw new CliError(`${file} says version ${parsed.value.version}`, "do not sign it: a version's file name and its version field must agree");
     return { content, value: parsed.value };
   };

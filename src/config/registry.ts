@@ -5,7 +5,7 @@ import { parse as parseYaml, YAMLParseError } from "yaml";
 import { z } from "zod";
 import { cidrsOverlap, cidrWithin, parseCidr } from "../model/ip";
 import { ConfigProblem, problemsFromZod, withFix } from "./errors";
-import { endpoint, ipv4, ipv6, port, slug, wireguardKey, zoneName } from "./fields";
+import { endpoint, ipv4, ipv6, port, slug, typeError, wireguardKey, zoneName } from "./fields";
 
 export const FEDERATION_DIR = "federation";
 export const NODES_DIR = "nodes";
@@ -42,7 +42,10 @@ const memberSchema = z.strictObject({
 
 export const federationSchema = z
   .strictObject({
-    version: z.number().int().min(1, withFix("version must be 1 or more", "number versions 1, 2, 3, ...")),
+    version: z
+      .number({ error: typeError("version", "a whole number", "number the versions 1, 2, 3, ... and name the file federation/<version>.yaml") })
+      .int(withFix("version must be a whole number", "number the versions 1, 2, 3, ..."))
+      .min(1, withFix("version must be 1 or more", "number the versions 1, 2, 3, ...")),
     name: slug("name"),
     domain: zoneName,
     mesh: z.strictObject({
@@ -58,15 +61,35 @@ export const federationSchema = z
     defaults: z
       .strictObject({
         listenPort: port("defaults.listenPort").default(51820),
-        mtu: z.number().int().min(1280).max(9000).default(1420),
-        persistentKeepalive: z.number().int().min(0).max(65535).default(25),
+        mtu: z
+          .number({ error: typeError("defaults.mtu", "a number", "set it between 1280 and 9000 (1420 suits most links)") })
+          .int(withFix("defaults.mtu must be a whole number", "set it between 1280 and 9000"))
+          .min(1280, withFix("defaults.mtu is below 1280, the IPv6 minimum", "set it between 1280 and 9000 (1420 suits most links)"))
+          .max(9000, withFix("defaults.mtu is above 9000", "set it between 1280 and 9000 (1420 suits most links)"))
+          .default(1420),
+        persistentKeepalive: z
+          .number({ error: typeError("defaults.persistentKeepalive", "a number", "set it in seconds, 0 to 65535 (25 keeps NAT mappings open)") })
+          .int(withFix("defaults.persistentKeepalive must be a whole number of seconds", "set it in seconds, 0 to 65535"))
+          .min(0, withFix("defaults.persistentKeepalive must not be negative", "set it in seconds, 0 (off) to 65535; 25 keeps NAT mappings open"))
+          .max(65535, withFix("defaults.persistentKeepalive is above 65535", "set it in seconds, 0 to 65535; 25 keeps NAT mappings open"))
+          .default(25),
       })
       .default({ listenPort: 51820, mtu: 1420, persistentKeepalive: 25 }),
     /** How many distinct members of this version must sign the next one. */
-    threshold: z.number().int().min(1, withFix("threshold must be at least 1", "set it to a majority of the members, e.g. 2 of 3")),
+    threshold: z
+      .number({ error: typeError("threshold", "a whole number", "set it to how many members must sign the next version, e.g. 2 of 3") })
+      .int(withFix("threshold must be a whole number", "set it to a majority of the members, e.g. 2 of 3"))
+      .min(1, withFix("threshold must be at least 1", "set it to a majority of the members, e.g. 2 of 3")),
     /** Git URLs the registry is published at; nodes pull from all of them. */
-    mirrors: z.array(z.string().min(1)).default([]),
-    members: z.array(memberSchema).min(1, withFix("lists no member", "list the founding members with their keys, zones and mesh shares")),
+    mirrors: z
+      .array(
+        z.string({ error: withFix("a mirror must be a git URL", 'write it as e.g. "https://git.coop-a.example/fed/registry.git"') }).min(1, withFix("a mirror is empty", "remove it, or write its git URL")),
+        { error: typeError("mirrors", "a list of git URLs", 'write it as a list, e.g. [ "https://git.coop-a.example/fed/registry.git" ]') },
+      )
+      .default([]),
+    members: z
+      .array(memberSchema, { error: typeError("members", "a list", "list the members with name, keys, zones and mesh (see the README)") })
+      .min(1, withFix("lists no member", "list the founding members with their keys, zones and mesh shares")),
   })
   .superRefine((f, ctx) => {
     const issue = (path: (string | number)[], message: string, fix: string) => ctx.addIssue({ code: "custom", path, message: withFix(message, fix) });
@@ -119,9 +142,12 @@ export const descriptorSchema = z.strictObject({
   serial,
   endpoint: endpoint("endpoint"),
   publicKey: wireguardKey("publicKey"),
-  mesh: z.strictObject({ ipv4: ipv4("mesh.ipv4"), ipv6: ipv6("mesh.ipv6") }),
-  zones: z.array(zoneName),
-  exporter: endpoint("exporter"),
+  mesh: z.strictObject(
+    { ipv4: ipv4("mesh.ipv4"), ipv6: ipv6("mesh.ipv6") },
+    { error: typeError("mesh", "an object", "give the node's mesh addresses: mesh: { ipv4: 100.64.0.1, ipv6: fd42:b0:ea1::1 }") },
+  ),
+  zones: z.array(zoneName, { error: typeError("zones", "a list of zone names", "write the node's zones as a list, e.g. [ coop-a.example. ]") }),
+  exporter: endpoint("exporter", 'set exporter to the node exporter\'s mesh address and port, e.g. "100.64.0.1:9100"'),
   updatedAt: timestamp,
 });
 
@@ -130,7 +156,7 @@ export const tombstoneSchema = z.strictObject({
   member: slug("member"),
   node: slug("node"),
   serial,
-  left: z.literal(true),
+  left: z.literal(true, { error: withFix("left must be true in a tombstone", "a tombstone says left: true; to stay, publish a descriptor with a higher serial instead") }),
   updatedAt: timestamp,
 });
 
@@ -199,7 +225,8 @@ function parseWith<T>(file: RegistryFile, where: string, schema: (data: unknown)
   try {
     data = parseYaml(file.content, { uniqueKeys: true, maxAliasCount: 0 });
   } catch (error) {
-    const detail = error instanceof YAMLParseError ? error.message.split("\n")[0] : "unreadable";
+    // Never the content itself: only the parser's first line (aliases are refused outright).
+    const detail = error instanceof YAMLParseError ? error.message.split("\n")[0] : /alias/i.test(String(error)) ? "uses YAML aliases, which registry objects never need" : "unreadable";
     return problem(`is not valid YAML: ${detail}`, "correct the YAML syntax");
   }
   if (data === null || typeof data !== "object" || Array.isArray(data)) return problem("is not a YAML mapping", "write it as key: value lines (see the README)");

@@ -23,7 +23,11 @@ export function readRegistrySource(dir: string, name: string = basename(dir) || 
   for (const sub of [FEDERATION_DIR, NODES_DIR]) {
     let entries: string[];
     try {
-      if (!lstatSync(join(dir, sub)).isDirectory()) continue;
+      const stat = lstatSync(join(dir, sub));
+      if (!stat.isDirectory()) {
+        unreadable.push({ source: name, path: sub, reason: "is not a directory (symlinks are refused)" });
+        continue;
+      }
       entries = readdirSync(join(dir, sub)).sort();
     } catch {
       continue;

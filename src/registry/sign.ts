@@ -67,7 +67,7 @@ export function signText(text: string, signer: Signer, namespace: string): strin
     const signature = readFileSync(`${message}.sig`, "utf8");
     // Refuse here rather than publish what peers will refuse (e.g. an RSA key).
     const check = verifySignature({ message: text, signature, namespace });
-    if (!check.ok) throw new Error(`${what} made a signature that does not verify: ${check.reason}`);
+    if ("reason" in check) throw new Error(`${what} made a signature that does not verify: ${check.reason}`);
     return signature;
   });
 }

@@ -132,7 +132,7 @@ export function verifyRegistry(input: { sources: RegistrySource[]; trust: TrustA
     // What was held is re-checked under the current federation (a member may have been removed).
     if (before) {
       const check = checkNodeObject({ path, content: before.content, signature: before.signature }, settings);
-      if (check.ok) best = { object: check.object, content: before.content, signature: before.signature };
+      if ("object" in check) best = { object: check.object, content: before.content, signature: before.signature };
       else {
         reject("held state", path, `dropped: ${check.reason}`);
         delete held.nodes[node];
@@ -142,7 +142,7 @@ export function verifyRegistry(input: { sources: RegistrySource[]; trust: TrustA
       const content = s.files.get(path);
       if (content === undefined) continue;
       const check = checkNodeObject({ path, content, signature: s.files.get(signaturePath(path)) }, settings);
-      if (!check.ok) {
+      if ("reason" in check) {
         reject(s.name, path, check.reason);
         continue;
       }
@@ -160,14 +160,15 @@ export function verifyRegistry(input: { sources: RegistrySource[]; trust: TrustA
     }
     if (!best) continue;
     held.nodes[node] = { serial: best.object.serial, left: isTombstone(best.object), member: best.object.member, content: best.content, signature: best.signature };
-    accepted.push({ node, object: best.object, heldBefore: before?.content === best.content });
+    accepted.push({ node, object: best.object, heldBefore: before !== undefined && !before.left });
   }
 
-  // Uniqueness across nodes: the older registration (lower serial) keeps what both claim.
+  // Uniqueness across nodes: a node already held keeps what it holds (else anyone could evict
+  // a peer by copying its public key into a node of their own); then the lower serial.
   const live: NodeDescriptor[] = [];
   const taken = new Map<string, string>();
-  const ordered = accepted.filter((a) => !isTombstone(a.object)).sort((a, b) => a.object.serial - b.object.serial || a.node.localeCompare(b.node));
-  for (const { node, object } of ordered) {
+  const ordered = accepted.filter((a) => !isTombstone(a.object)).sort((a, b) => Number(b.heldBefore) - Number(a.heldBefore) || a.object.serial - b.object.serial || a.node.localeCompare(b.node));
+  for (const { node, object, heldBefore } of ordered) {
     const descriptor = object as NodeDescriptor;
     const claims = [
       [`mesh address ${descriptor.mesh.ipv4}`, `v4 ${parseAddress(descriptor.mesh.ipv4, 4)}`],
@@ -178,7 +179,7 @@ export function verifyRegistry(input: { sources: RegistrySource[]; trust: TrustA
     const clash = claims.find(([, key]) => taken.has(key));
     if (clash) {
       reject("registry", descriptorPath(node), `${clash[0]} is already node ${taken.get(clash[1])}'s`);
-      delete held.nodes[node];
+      if (!heldBefore) delete held.nodes[node];
       continue;
     }
     for (const [, key] of claims) taken.set(key, node);
@@ -208,7 +209,7 @@ function chainFederation(
     });
   const parse = (c: { source: string; path: string; content: string }, version: number): FederationVersion | undefined => {
     const parsed = parseFederationVersion({ path: c.path, content: c.content });
-    if (!parsed.ok) return void reject(c.source, c.path, problemText(parsed.problems));
+    if ("problems" in parsed) return void reject(c.source, c.path, problemText(parsed.problems));
     if (parsed.value.version !== version) return void reject(c.source, c.path, `says version ${parsed.value.version} but is named ${c.path}`);
     return parsed.value;
   };
@@ -251,7 +252,7 @@ function chainFederation(
         const signature = c.files.get(federationSignaturePath(version, member.name));
         if (signature === undefined) return false;
         const check = verifySignature({ message: c.content, signature, namespace: REGISTRY_NAMESPACE });
-        return check.ok && member.keys.includes(check.publicKey);
+        return "publicKey" in check && member.keys.includes(check.publicKey);
       });
       if (signers.length >= previous.value.threshold) {
         next = { value, content: c.content, sha256: sha256(c.content) };
@@ -276,12 +277,12 @@ type NodeCheck = { ok: true; object: NodeDescriptor | Tombstone } | { ok: false;
 export function checkNodeObject(file: { path: string; content: string; signature?: string }, federation: FederationVersion): NodeCheck {
   const fail = (reason: string): NodeCheck => ({ ok: false, reason });
   const parsed = parseNodeObject({ path: file.path, content: file.content });
-  if (!parsed.ok) return fail(problemText(parsed.problems));
+  if ("problems" in parsed) return fail(problemText(parsed.problems));
   const object = parsed.value;
   if (file.path !== descriptorPath(object.node)) return fail(`names node "${object.node}" but the file is ${file.path}`);
   if (file.signature === undefined) return fail(`unsigned: ${signaturePath(file.path)} is missing`);
   const check = verifySignature({ message: file.content, signature: file.signature, namespace: REGISTRY_NAMESPACE });
-  if (!check.ok) return fail(`bad signature: ${check.reason}`);
+  if ("reason" in check) return fail(`bad signature: ${check.reason}`);
   const signer = federation.members.find((m) => m.keys.includes(check.publicKey));
   if (!signer) return fail(`signed by a key of no member of federation version ${federation.version}`);
   if (signer.name !== object.member) return fail(`signed by member ${signer.name}, but the node is member ${object.member}'s`);

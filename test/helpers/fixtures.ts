@@ -15,7 +15,13 @@ export const FIXTURE_KEYS_DIR = join(FIXTURE_DIR, "keys");
 /** Private key files of the fixture keys (throwaway, committed); each public key is beside it as `.pub`. */
 export const FIXTURE_KEYS = Object.fromEntries(FIXTURE_KEY_NAMES.map((name) => [name, join(FIXTURE_KEYS_DIR, name)])) as Record<FixtureKeyName, string>;
 // ssh-keygen refuses a private key file that others can read, and git keeps no mode but x.
-for (const path of Object.values(FIXTURE_KEYS)) chmodSync(path, 0o600);
+for (const path of Object.values(FIXTURE_KEYS)) {
+  try {
+    chmodSync(path, 0o600);
+  } catch {
+    // Not ours to change (a shared checkout): ssh-keygen will say why it refuses the key.
+  }
+}
 
 export const FIXTURE_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILFTeU3T7aREgn2yBywPc/UWEm+mq1K065AHwNqeCRMg";
 /** Not a usable key: the shape the stack config checks for, and a string tests search for. */

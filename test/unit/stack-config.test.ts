@@ -153,9 +153,7 @@ describe("stack config", () => {
 });
 
 describe("the example stack in stacks/", () => {
-  // PENDING (not this change's file): stacks/Pulumi.example.yaml has no boreal:trust pin and
-  // no boreal:signingKeyFile yet. Expected to fail until it has them; then drop `.fails`.
-  test.fails("is valid once the secrets (SSH key, and the signing key if not a file) are added", async () => {
+  test("is valid once the secrets (SSH key, and the signing key if not a file) are added", async () => {
     const { readFileSync } = await import("node:fs");
     const { join } = await import("node:path");
     const { parse } = await import("yaml");

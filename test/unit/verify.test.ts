@@ -276,11 +276,11 @@ describe("node objects", () => {
   const a2 = (changes: Partial<NodeDescriptor>) =>
     descriptor("a1", { node: "a2", publicKey: wgKey("a2"), mesh: { ipv4: "100.64.0.2", ipv6: "fd42:b0:ea1::2" }, zones: [], exporter: "100.64.0.2:9100", serial: S + 5, ...changes });
   test.each<[string, Partial<NodeDescriptor>, RegExp]>([
-    ["its mesh IPv4", { mesh: { ipv4: "100.64.0.1", ipv6: "fd42:b0:ea1::2" } }, /^mesh address 100.64.0.1 is already node a1's$/],
-    ["its mesh IPv6 (spelled otherwise)", { mesh: { ipv4: "100.64.0.2", ipv6: "fd42:b0:ea1:0:0:0:0:1" } }, /^mesh address fd42:b0:ea1:0:0:0:0:1 is already node a1's$/],
-    ["its WireGuard key", { publicKey: fixtureNode("a1").publicKey }, /^its WireGuard public key is already node a1's$/],
-    ["its zone", { zones: ["coop-a.example."] }, /^zone coop-a.example. is already node a1's$/],
-  ])("a node claiming %s of an older node is refused (the lower serial keeps it)", (_what, changes, reason) => {
+    ["mesh IPv4", { mesh: { ipv4: "100.64.0.1", ipv6: "fd42:b0:ea1::2" } }, /^mesh address 100.64.0.1 is already node a1's$/],
+    ["mesh IPv6 (spelled otherwise)", { mesh: { ipv4: "100.64.0.2", ipv6: "fd42:b0:ea1:0:0:0:0:1" } }, /^mesh address fd42:b0:ea1:0:0:0:0:1 is already node a1's$/],
+    ["WireGuard key", { publicKey: fixtureNode("a1").publicKey }, /^its WireGuard public key is already node a1's$/],
+    ["zone", { zones: ["coop-a.example."] }, /^zone coop-a.example. is already node a1's$/],
+  ])("a newer node claiming an older node's %s is refused (the lower serial keeps it)", (_what, changes, reason) => {
     const v = verify(withFiles(fixtureRegistryFiles(), signedFiles(a2(changes), "coop-a")));
     expectRejections(v, [["nodes/a2.yaml", reason]]);
     expect(liveNodes(v)).toEqual(ALL);
@@ -295,7 +295,7 @@ describe("node objects", () => {
   // member's node: copy its WireGuard public key (public, in the registry) into a node of
   // your own with serial 1. Mesh addresses and zones are member-partitioned, the key is not.
   // This test states the wanted behaviour and is expected to fail until verify.ts is fixed.
-  test.fails("KNOWN BUG: coop-b cannot evict coop-a's node by copying its WireGuard key with a low serial", () => {
+  test("coop-b cannot evict coop-a's node by copying its WireGuard key with a low serial", () => {
     const b2 = descriptor("b1", { node: "b2", serial: 1, publicKey: fixtureNode("a1").publicKey, mesh: { ipv4: "100.64.0.18", ipv6: "fd42:b0:ea1::12" }, zones: [], exporter: "100.64.0.18:9100" });
     const held = verify(fixtureRegistryFiles()).held;
     const v = verify(withFiles(fixtureRegistryFiles(), signedFiles(b2, "coop-b")), { held });
@@ -378,6 +378,8 @@ describe("tombstones", () => {
     expectOnlyRejected(verify(withFiles(fixtureRegistryFiles(), signedFiles(tombstone, "coop-a"))), "nodes/c1.yaml", /^signed by member coop-a, but the node is member coop-c's$/, ["a1", "b1"]);
     const held = verify(fixtureRegistryFiles()).held;
     expectOnlyRejected(verify(withFiles(fixtureRegistryFiles(), signedFiles(tombstone, "mallory")), { held }), "nodes/c1.yaml", /no member/);
+    // Nor can coop-a declare coop-c's node gone under its own name.
+    expectOnlyRejected(verify(withFiles(fixtureRegistryFiles(), signedFiles({ ...tombstone, member: "coop-a" }, "coop-a")), { held }), "nodes/c1.yaml", /^node c1 belongs to member coop-c; coop-a cannot take it over$/);
   });
 
   test("after a tombstone, another member may reuse the name only above its serial", () => {
@@ -479,12 +481,13 @@ describe("federation versions", () => {
   test("a pinned version with another hash is refused, and nothing is trusted", () => {
     const edited = fixtureRegistryFiles().map((f) => (f.path === "federation/1.yaml" ? { ...f, content: f.content.replace("threshold: 2", "threshold: 1") } : f));
     const v = verify(edited);
-    expectRejections(v, [
-      ["federation/1.yaml", /^does not match the pinned trust anchor \(sha256 [0-9a-f]{12}…, this file [0-9a-f]{12}…\)$/],
-      ["federation/1.yaml", /^the pinned federation version 1 \(sha256 [0-9a-f]{12}…\) is in no source$/],
-    ]);
+    expectRejections(v, [["federation/1.yaml", /^does not match the pinned trust anchor \(sha256 [0-9a-f]{12}…, this file [0-9a-f]{12}…\)$/]]);
     expect(v.federation).toBeUndefined();
     expect(v.held.nodes).toEqual({});
+    // A registry without the pinned version says so.
+    const missing = verify(without(fixtureRegistryFiles(), "federation/1.yaml"));
+    expectRejections(missing, [["federation/1.yaml", /^the pinned federation version 1 \(sha256 [0-9a-f]{12}…\) is in no source$/]]);
+    expect(missing.federation).toBeUndefined();
 
     const wrongPin = { version: 1, sha256: sha256("another federation") };
     expect(verify(fixtureRegistryFiles(), { trust: wrongPin }).federation).toBeUndefined();
