@@ -1,14 +1,43 @@
 // The agent as one file for Debian's nodejs (18 on bookworm): src/agent/main.ts and what it
 // imports (the kit's own config, registry, model and render code, zod, yaml, handlebars),
-// with the templates built in. esbuild's output is deterministic, so an unchanged kit
-// uploads nothing on the next `pulumi up`.
+// with the templates built in. Built once per version of the sources and cached by their
+// hash, so a `pulumi up` of an unchanged kit neither rebuilds nor uploads it.
 import { buildSync } from "esbuild";
-import { join } from "node:path";
-import { loadTemplates } from "../components/templates";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { join, relative } from "node:path";
+import { loadTemplates, TEMPLATES_DIR } from "../components/templates";
 
 export const AGENT_NODE_TARGET = "node18";
+const SRC_DIR = join(__dirname, "..");
+const PROJECT_DIR = join(SRC_DIR, "..");
 
-export function bundleAgent(): string {
+export interface AgentProgram {
+  /** The bundled file on this machine (uploaded as a file asset: state keeps its hash, not its text). */
+  path: string;
+  /** Hash of everything it is built from. */
+  hash: string;
+}
+
+/** Every input of the bundle: the kit's sources, its templates, the locked dependencies. */
+function inputsHash(): string {
+  const hash = createHash("sha256").update(AGENT_NODE_TARGET);
+  const files = (dir: string): string[] =>
+    readdirSync(dir, { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile())
+      .map((e) => join(e.parentPath, e.name))
+      .sort();
+  for (const file of [...files(SRC_DIR), ...files(TEMPLATES_DIR), join(PROJECT_DIR, "package-lock.json")]) {
+    if (!existsSync(file)) continue;
+    hash.update(relative(PROJECT_DIR, file)).update("\0").update(readFileSync(file)).update("\0");
+  }
+  return hash.digest("hex").slice(0, 16);
+}
+
+export function bundleAgent(cacheDir: string = join(process.cwd(), ".boreal")): AgentProgram {
+  const hash = inputsHash();
+  const path = join(cacheDir, `agent-${hash}.js`);
+  if (existsSync(path)) return { path, hash };
   const result = buildSync({
     entryPoints: [join(__dirname, "main.ts")],
     bundle: true,
@@ -23,5 +52,9 @@ export function bundleAgent(): string {
     define: { BOREAL_TEMPLATES: JSON.stringify(loadTemplates()) },
   });
   // main.ts's own "#!" line comes first in the output.
-  return result.outputFiles[0].text.replace(/\n/, "\n// boreal-kit sync agent, bundled from src/agent/main.ts: do not edit it on the node.\n");
+  const text = result.outputFiles[0].text.replace(/\n/, "\n// boreal-kit sync agent, bundled from src/agent/main.ts: do not edit it on the node.\n");
+  mkdirSync(cacheDir, { recursive: true });
+  writeFileSync(`${path}.tmp`, text, { mode: 0o755 });
+  renameSync(`${path}.tmp`, path);
+  return { path, hash };
 }

@@ -3,6 +3,7 @@
 // files (WireGuard, Knot) are the sync agent's: it renders them on the node with the same
 // code, from the verified registry, and keeps them current after this `pulumi up`.
 import * as pulumi from "@pulumi/pulumi";
+import type { AgentProgram } from "../agent/bundle";
 import { renderAgentConfig } from "../agent/config";
 import { descriptorPath, Federation, FEDERATION_DIR, RegistryFile } from "../config/registry";
 import type { PublicNodeSpec } from "../config/stack";
@@ -27,7 +28,7 @@ export interface BorealNodeArgs {
   registryDir: string;
   templates: TemplateSources;
   /** The sync agent, bundled into one file (src/agent/bundle.ts). */
-  agentProgram: string;
+  agentProgram: AgentProgram;
   /** The registry files this run read, handed to the agent as one more untrusted source. */
   seed: RegistryFile[];
   /** Signs the node's descriptor and tombstone with the member's key. */
@@ -53,7 +54,7 @@ export class BorealNode extends pulumi.ComponentResource {
     const wireguard = new WireGuard(`${name}-wireguard`, { connection, keyEpoch: this.plan.keyEpoch }, afterHost);
     const agent = new SyncAgent(
       `${name}-sync`,
-      { connection, files: [...agentFiles(args, this.plan), ...filesFor("agent")], publicKey: wireguard.publicKey, after: [wireguard.key] },
+      { connection, files: [...agentFiles(args, this.plan), ...filesFor("agent")], program: args.agentProgram, publicKey: wireguard.publicKey, after: [wireguard.key] },
       afterHost,
     );
     // The exporter listens on the mesh address, which exists once the agent brought wg0 up.
@@ -83,10 +84,9 @@ export class BorealNode extends pulumi.ComponentResource {
   }
 }
 
-/** The agent's program, its config and the seed, as files like any other. */
+/** The agent's config and the seed, as files like any other. */
 function agentFiles(args: BorealNodeArgs, nodePlan: NodePlan): RenderedFile[] {
   return [
-    { path: AGENT.program, content: args.agentProgram, mode: "0755", owner: "root:root", role: "agent" },
     { path: AGENT.config, content: renderAgentConfig(args.spec, nodePlan.mesh), mode: "0644", owner: "root:root", role: "agent" },
     { path: AGENT.seed, content: `${JSON.stringify({ files: seedFiles(args.seed, args.federation, nodePlan.node) })}\n`, mode: "0600", owner: "root:root", role: "agent" },
   ];

@@ -2,11 +2,12 @@
 // that on delete. Monitoring and Firewall are components of only this; SyncAgent waits
 // for the WireGuard key as well.
 import * as pulumi from "@pulumi/pulumi";
-import type { types } from "@pulumi/command";
+import { remote, types } from "@pulumi/command";
+import type { AgentProgram } from "../agent/bundle";
 import { nodeCommand } from "./ssh";
 import { hashesOf, nodeFiles } from "./files";
 import type { RenderedFile } from "../render";
-import { SERVICE_SCRIPTS, ServiceScripts } from "../render/scripts";
+import { AGENT, SERVICE_SCRIPTS, ServiceScripts } from "../render/scripts";
 
 export interface ServiceArgs extends ServiceScripts {
   connection: types.input.remote.ConnectionArgs;
@@ -61,13 +62,23 @@ export class Monitoring extends NodeService {
 export class SyncAgent extends pulumi.ComponentResource {
   readonly applied: pulumi.Resource;
 
-  constructor(name: string, args: ComponentArgs & { publicKey: pulumi.Output<string>; after: pulumi.Resource[] }, opts?: pulumi.ComponentResourceOptions) {
+  constructor(
+    name: string,
+    args: ComponentArgs & { program: AgentProgram; publicKey: pulumi.Output<string>; after: pulumi.Resource[] },
+    opts?: pulumi.ComponentResourceOptions,
+  ) {
     super("boreal:sync:SyncAgent", name, {}, opts);
+    // A file asset: the state keeps the bundle's hash, not its ~750 KB of text.
+    const program = new remote.CopyToRemote(
+      `${name}-program`,
+      { connection: args.connection, source: new pulumi.asset.FileAsset(args.program.path), remotePath: AGENT.program },
+      { parent: this, dependsOn: args.after },
+    );
     this.applied = filesAndApply(
       name,
       { connection: args.connection, files: args.files, ...SERVICE_SCRIPTS.agent },
       // After the key too: a rotated key must reach the interface, though no file changed.
-      { parent: this, filesAfter: args.after, alsoAfter: pulumi.interpolate`key:${args.publicKey}` },
+      { parent: this, filesAfter: [...args.after, program], alsoAfter: pulumi.interpolate`program:${args.program.hash} key:${args.publicKey}` },
     );
     this.registerOutputs({});
   }

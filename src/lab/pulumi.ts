@@ -15,7 +15,7 @@ export function labPulumiEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.Proce
 }
 
 export function runPulumi(projectDir: string, args: string[], env: NodeJS.ProcessEnv, input?: string): { status: number; output: string } {
-  const result = spawnSync(join(projectDir, "node_modules", ".bin", "pulumi"), [...args, "--non-interactive"], { cwd: projectDir, env, input, encoding: "utf8", timeout: 900_000 });
+  const result = spawnSync(join(projectDir, "node_modules", ".bin", "pulumi"), [...args, "--non-interactive"], { cwd: projectDir, env, input, encoding: "utf8", timeout: 900_000, maxBuffer: 256 * 1024 * 1024 });
   return { status: result.status ?? -1, output: `${result.stdout ?? ""}${result.stderr ?? ""}` };
 }
 

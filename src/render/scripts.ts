@@ -8,7 +8,8 @@ export const PACKAGES = ["wireguard-tools", "knot", "knot-dnsutils", "prometheus
 
 /** The sync agent on the node: its program, its config (from `pulumi up`) and its state. */
 export const AGENT = {
-  program: "/usr/local/lib/boreal/agent.js",
+  // Beside /usr/local/lib/boreal/, not in it: it is copied before anything creates that.
+  program: "/usr/local/lib/boreal-agent.js",
   config: "/etc/boreal/agent.json",
   seed: "/var/lib/boreal/seed.json",
   stateDir: "/var/lib/boreal",
@@ -139,7 +140,7 @@ export const SERVICE_SCRIPTS: Record<FileRole, ServiceScripts> = {
     // `sync --all` re-applies every role it owns even when no file changed: a rotated key
     // lives outside the files and must still reach the interface.
     apply: ["set -eu", "systemctl daemon-reload", "systemctl enable --quiet --now boreal-sync.timer", agentCommand("sync --all")].join("\n"),
-    undo: ["systemctl disable --quiet --now boreal-sync.timer", "systemctl stop boreal-sync.service 2>/dev/null || true", `if [ -e ${AGENT.program} ]; then ${agentCommand("remove")}; fi`, `rm -rf ${AGENT.stateDir}`].join("\n"),
+    undo: ["systemctl disable --quiet --now boreal-sync.timer", "systemctl stop boreal-sync.service 2>/dev/null || true", `if [ -e ${AGENT.program} ]; then ${agentCommand("remove")}; fi`, `rm -rf ${AGENT.stateDir} ${AGENT.program}`].join("\n"),
   },
   firewall: {
     apply: ["set -eu", "nft -c -f /etc/nftables.conf", "nft -f /etc/nftables.conf", "systemctl enable --quiet nftables"].join("\n"),

@@ -9,7 +9,7 @@ import { verifySignature, REGISTRY_NAMESPACE } from "../../src/registry/sshsig";
 import { parseNodeObject } from "../../src/config/registry";
 
 /** A stand-in for the bundled agent: its bundling is tested on its own (agent.test.ts). */
-const AGENT_PROGRAM = "#!/usr/bin/env node\n// the sync agent\n";
+const AGENT_PROGRAM = { path: "/nonexistent/agent-0123456789abcdef.js", hash: "0123456789abcdef" };
 
 const nodeArgs = (spec: ReturnType<typeof splitPrivateKey>["spec"], privateKey: string, federation: Federation) => ({
   spec,
@@ -43,7 +43,7 @@ async function build(options: { federation?: Federation; overrides?: Record<stri
   return { recorder, node, outputs: { publicKey, descriptorPath: node.descriptorPath } };
 }
 
-const commands = (r: Recorder) => r.resources.filter((x) => x.type.startsWith("command:"));
+const commands = (r: Recorder) => r.resources.filter((x) => x.type === "command:remote:Command" || x.type === "command:local:Command");
 const remoteCommands = (r: Recorder) => r.resources.filter((x) => x.type === "command:remote:Command");
 
 describe("BorealNode resource graph", () => {
@@ -66,8 +66,10 @@ describe("BorealNode resource graph", () => {
       expect(files.length).toBeGreaterThan(0);
       expect([...recorder.byName(`${component}-apply`).dependsOn].sort()).toEqual([...files].sort());
     }
-    // The agent's files wait for the key: its first run brings wg0 up with it.
-    expect(recorder.byName("b1-sync-file-usr-local-lib-boreal-agent.js").dependsOn).toEqual(["b1-wireguard-key"]);
+    // The agent's program and files wait for the key: its first run brings wg0 up with it.
+    expect(recorder.byName("b1-sync-program").dependsOn).toEqual(["b1-wireguard-key"]);
+    expect([...recorder.byName("b1-sync-file-etc-boreal-agent.json").dependsOn].sort()).toEqual(["b1-sync-program", "b1-wireguard-key"]);
+    expect(recorder.byName("b1-sync-apply").dependsOn).not.toContain("b1-sync-program");
     expect(recorder.byName("b1-monitoring").dependsOn).toEqual(["b1-sync-apply"]);
     expect([...recorder.byName("b1-registration").dependsOn].sort()).toEqual(["b1-firewall-apply", "b1-monitoring-apply", "b1-sync-apply"]);
   });
@@ -163,10 +165,16 @@ describe("BorealNode resource graph", () => {
   test("applies name the hashes of their files, so a changed file re-runs them as an update", async () => {
     const { recorder } = await build();
     const apply = recorder.byName("b1-sync-apply");
-    expect(apply.inputs.create).toMatch(/^# boreal: after \/usr\/local\/lib\/boreal\/agent.js:[0-9a-f]{16} /);
+    expect(apply.inputs.create).toMatch(/^# boreal: after \/etc\/boreal\/agent.json:[0-9a-f]{16} /);
+    expect(apply.inputs.create).toContain("program:0123456789abcdef");
     expect(apply.inputs.update).toBe(apply.inputs.create);
     expect(apply.inputs.create).toContain(`key:${recorder.publicKey}`);
-    expect(apply.inputs.create).toMatch(/agent.js sync --all/);
+    expect(apply.inputs.create).toMatch(/boreal-agent.js sync --all/);
+    // The bundle travels as a file asset: the state keeps its hash, not its text.
+    const program = recorder.byName("b1-sync-program");
+    expect(program.type).toBe("command:remote:CopyToRemote");
+    expect(program.inputs.remotePath).toBe("/usr/local/lib/boreal-agent.js");
+    expect(program.inputs.connection).toMatchObject({ hostKey: FIXTURE_HOST_KEY });
   });
 
   test("every create is paired with a delete, except package installs (kept on purpose)", async () => {

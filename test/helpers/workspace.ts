@@ -40,7 +40,7 @@ export class Workspace {
   }
 
   pulumi(args: string[], input?: string): RunResult {
-    const result = spawnSync(PULUMI_BIN, [...args, "--non-interactive"], { cwd: this.dir, env: this.env, encoding: "utf8", input, timeout: 600_000 });
+    const result = spawnSync(PULUMI_BIN, [...args, "--non-interactive"], { cwd: this.dir, env: this.env, encoding: "utf8", input, timeout: 600_000, maxBuffer: 256 * 1024 * 1024 });
     return { status: result.status ?? -1, output: `${result.stdout}${result.stderr}` };
   }
 

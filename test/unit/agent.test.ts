@@ -1,0 +1,77 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, test } from "vitest";
+import { bundleAgent } from "../../src/agent/bundle";
+import { parseAgentConfig, renderAgentConfig } from "../../src/agent/config";
+import { decideSync } from "../../src/agent/sync";
+import { splitPrivateKey } from "../../src/config/stack";
+import { plan } from "../../src/model/plan";
+import { renderNode } from "../../src/render";
+import { verifyRegistry } from "../../src/registry/verify";
+import { fixtureRegistryFiles, fixtureSpec, fixtureTrustAnchor, templates } from "../helpers/fixtures";
+
+const cache = mkdtempSync(join(tmpdir(), "boreal-agent-"));
+afterAll(() => rmSync(cache, { recursive: true, force: true }));
+
+describe("the bundled agent", () => {
+  test("is one file that a plain node runs, with the templates inside; cached by the hash of its sources", () => {
+    const first = bundleAgent(cache);
+    expect(first.path).toBe(join(cache, `agent-${first.hash}.js`));
+    const text = readFileSync(first.path, "utf8");
+    expect(text.startsWith("#!/usr/bin/env node\n")).toBe(true);
+    expect(text).toContain("etc/wireguard/wg0.conf.hbs");
+    expect(statSync(first.path).mode & 0o777).toBe(0o755);
+    // Unchanged sources: the same file, not rebuilt.
+    const mtime = statSync(first.path).mtimeMs;
+    const again = bundleAgent(cache);
+    expect(again).toEqual(first);
+    expect(statSync(again.path).mtimeMs).toBe(mtime);
+    const usage = spawnSync(process.execPath, [first.path], { encoding: "utf8" });
+    expect(usage.status).toBe(2);
+    expect(usage.stdout).toMatch(/usage: boreal-agent sync \[--all\] \| remove \| status/);
+  }, 60_000);
+});
+
+describe("the agent's config", () => {
+  test("holds the node's own settings with its mesh addresses pinned, and nothing of the operator's", () => {
+    const { spec } = splitPrivateKey(fixtureSpec("b1", { publish: "origin" }));
+    const text = renderAgentConfig(spec, { ipv4: "100.64.0.17", ipv6: "fd42:b0:ea1::11" });
+    expect(text).not.toMatch(/registry|signingKey|publish|PRIVATE/);
+    const config = parseAgentConfig(text, "/etc/boreal/agent.json");
+    expect(config.spec.meshAddress).toEqual({ ipv4: "100.64.0.17", ipv6: "fd42:b0:ea1::11" });
+    expect(config.trust).toEqual(fixtureTrustAnchor());
+  });
+
+  test("a broken config names the file and the fix", () => {
+    expect(() => parseAgentConfig("{", "/etc/boreal/agent.json")).toThrow(/\/etc\/boreal\/agent.json: \(file\): is not JSON\n\s+fix: re-apply/);
+    expect(() => parseAgentConfig('{"spec":{},"trust":"x"}', "/etc/boreal/agent.json")).toThrow(/agent.json: spec.member/);
+  });
+});
+
+describe("decideSync: the same plan and render as pulumi up, only the agent's files", () => {
+  const { spec } = splitPrivateKey(fixtureSpec("b1"));
+  const verified = verifyRegistry({ sources: [{ name: "fixture", files: fixtureRegistryFiles() }], trust: fixtureTrustAnchor() });
+  const expected = renderNode(plan(spec, verified.federation!), templates).filter((f) => f.role === "wireguard" || f.role === "dns");
+
+  test("writes exactly what renderNode renders for WireGuard and Knot, and applies both", () => {
+    const decision = decideSync({ spec, verified, templates, onDisk: () => undefined, previousPeers: {}, all: false });
+    expect(decision.write).toEqual(expected);
+    expect(decision.apply).toEqual(["wireguard", "dns"]);
+    expect(decision.changes).toEqual([expect.stringMatching(/^peer a1 joined/), expect.stringMatching(/^peer c1 joined/)]);
+  });
+
+  test("nothing on disk differs: nothing to write or apply, unless --all", () => {
+    const onDisk = (path: string) => expected.find((f) => f.path === path)?.content;
+    const peers = { a1: verified.federation!.nodes[0].publicKey, c1: verified.federation!.nodes[2].publicKey };
+    expect(decideSync({ spec, verified, templates, onDisk, previousPeers: peers, all: false })).toMatchObject({ write: [], apply: [], changes: [] });
+    expect(decideSync({ spec, verified, templates, onDisk, previousPeers: peers, all: true }).apply).toEqual(["wireguard", "dns"]);
+  });
+
+  test("a peer's rotation and departure are named", () => {
+    const onDisk = (path: string) => expected.find((f) => f.path === path)?.content;
+    const changes = decideSync({ spec, verified, templates, onDisk, previousPeers: { a1: "old", gone: "x", c1: verified.federation!.nodes[2].publicKey }, all: false }).changes;
+    expect(changes).toEqual([expect.stringMatching(/^peer a1 rotated its key/), "peer gone left"]);
+  });
+});
