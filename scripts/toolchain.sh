@@ -17,14 +17,15 @@ command_version=$(pin 'boreal.toolchain.commandProvider')
 dest="${PULUMI_HOME:-$HOME/.pulumi}/versions/$cli_version/bin"
 say() { printf 'toolchain: %s\n' "$*" >&2; }
 
-if ! command -v go >/dev/null; then
-  say "Go is needed to build the Pulumi CLI here (apt-get install golang, or /usr/local/go/bin on PATH)"
-  exit 1
-fi
 export GOFLAGS=-mod=mod
 
 build() { # build <wrapper module dir> <package> <output> <version>
   local started=$SECONDS
+  # Go only when something must be built: a warm install (or one from ../shared/plugins) needs none.
+  if ! command -v go >/dev/null; then
+    say "Go is needed to build $(basename "$3") here (apt-get install golang, or /usr/local/go/bin on PATH)"
+    exit 1
+  fi
   (cd "$root/toolchain/$1" && go build -trimpath \
     -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$4" \
     -o "$3.tmp" "$2")

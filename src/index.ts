@@ -12,10 +12,14 @@ import { loadRegistry } from "./registry";
 import { describeSigner, Signer, signerPublicKey } from "./registry/sign";
 import { formatRejection } from "./registry/verify";
 
-/** A relative path is relative to the project directory, like Pulumi's own paths; ~ is home. */
+/**
+ * A relative path is relative to the project directory (where Pulumi.yaml is), like
+ * Pulumi's own paths; ~ is home. Not the working directory: Pulumi runs the program in
+ * the directory of `main` (src/).
+ */
 function projectPath(path: string): string {
   if (path === "~" || path.startsWith("~/")) return join(homedir(), path.slice(1));
-  return isAbsolute(path) ? path : resolve(process.cwd(), path);
+  return isAbsolute(path) ? path : resolve(pulumi.runtime.getRootDirectory(), path);
 }
 
 /** The member's signer, checked against the member's keys in the trusted federation. */
@@ -50,7 +54,7 @@ function main() {
     federation,
     registryDir,
     templates: loadTemplates(),
-    agentProgram: bundleAgent(),
+    agentProgram: bundleAgent(join(pulumi.runtime.getRootDirectory(), ".boreal")),
     seed: registry.files,
     signer,
     now: new Date().toISOString(),

@@ -22,19 +22,20 @@ export interface AgentProgram {
 /** Every input of the bundle: the kit's sources, its templates, the locked dependencies. */
 function inputsHash(): string {
   const hash = createHash("sha256").update(AGENT_NODE_TARGET);
-  const files = (dir: string): string[] =>
+  const files = (dir: string, suffix: string): string[] =>
     readdirSync(dir, { recursive: true, withFileTypes: true })
-      .filter((e) => e.isFile())
+      .filter((e) => e.isFile() && e.name.endsWith(suffix))
       .map((e) => join(e.parentPath, e.name))
       .sort();
-  for (const file of [...files(SRC_DIR), ...files(TEMPLATES_DIR), join(PROJECT_DIR, "package-lock.json")]) {
+  for (const file of [...files(SRC_DIR, ".ts"), ...files(TEMPLATES_DIR, ".hbs"), join(PROJECT_DIR, "package-lock.json")]) {
     if (!existsSync(file)) continue;
     hash.update(relative(PROJECT_DIR, file)).update("\0").update(readFileSync(file)).update("\0");
   }
   return hash.digest("hex").slice(0, 16);
 }
 
-export function bundleAgent(cacheDir: string = join(process.cwd(), ".boreal")): AgentProgram {
+/** `cacheDir`: outside src/ and templates/, whose files the hash covers. */
+export function bundleAgent(cacheDir: string = join(PROJECT_DIR, ".boreal")): AgentProgram {
   const hash = inputsHash();
   const path = join(cacheDir, `agent-${hash}.js`);
   if (existsSync(path)) return { path, hash };

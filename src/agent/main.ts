@@ -2,7 +2,7 @@
 // boreal-agent: runs on every node (Debian's nodejs), started by boreal-sync.timer and by
 // `pulumi up`. It pulls the registry from every mirror, verifies it against the trust
 // anchor and what it already holds, and applies the peer set with the kit's own planner.
-//   sync [--all]   one run (--all: re-apply WireGuard and Knot even if no file changed)
+//   sync [--rekey] one run (--rekey: re-apply WireGuard even if no file changed, for a new key)
 //   remove         undo what the agent applied and put the member's own files back
 //   status         the last run, as JSON
 import { execFileSync, spawnSync } from "node:child_process";
@@ -38,6 +38,8 @@ interface AgentState {
   pending: string[];
   /** Rejections already logged (each is logged once, when it appears). */
   reported: string[];
+  /** Mirrors that did not answer last time (logged when they go down and come back). */
+  unreachable?: string[];
 }
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
@@ -79,7 +81,7 @@ function fetchMirror(url: string): ReadSource | { error: string } {
   }
 }
 
-function sync(all: boolean): number {
+function sync(rekey: boolean): number {
   const started = Date.now();
   const config = parseAgentConfig(readFileSync(AGENT.config, "utf8"), AGENT.config);
   const state = readJson<AgentState>(stateFile, { held: { nodes: {} }, peers: {}, owned: [], pending: [], reported: [] });
@@ -91,17 +93,20 @@ function sync(all: boolean): number {
   const mirrors = known.federation?.settings.mirrors ?? [];
   const sources: ReadSource[] = [seed];
   const mirrorReport: { url: string; ok: boolean; error?: string }[] = [];
+  const wasDown = state.unreachable ?? [];
   for (const url of mirrors) {
     const fetched = fetchMirror(url);
     if ("error" in fetched) {
       mirrorReport.push({ url, ok: false, error: fetched.error });
-      log(`mirror ${url} did not answer: ${fetched.error}`);
+      if (!wasDown.includes(url)) log(`mirror ${url} did not answer: ${fetched.error}`);
     } else {
       mirrorReport.push({ url, ok: true });
       sources.push(fetched);
+      if (wasDown.includes(url)) log(`mirror ${url} answers again`);
     }
   }
-  if (mirrors.length > 0 && sources.length === 1) log("no mirror answered: keeping the last good peer set");
+  const unreachable = mirrorReport.filter((m) => !m.ok).map((m) => m.url);
+  if (mirrors.length > 0 && sources.length === 1 && wasDown.length < mirrors.length) log("no mirror answered: keeping the last good peer set");
 
   const verified = verifySources(sources, config.trust, state.held);
   const rejected = verified.rejected.map(formatRejection);
@@ -113,10 +118,10 @@ function sync(all: boolean): number {
     templates: templates(),
     onDisk: (path) => (existsSync(path) ? readFileSync(path, "utf8") : undefined),
     previousPeers: state.peers,
-    all,
+    rekey,
   });
   const roles = AGENT_ROLES.filter((role) => decision.apply.includes(role) || state.pending.includes(role));
-  const next: AgentState = { held: verified.held, peers: state.peers, owned: [...new Set([...state.owned, ...decision.owned.map((f) => f.path)])], pending: roles, reported: rejected };
+  const next: AgentState = { held: verified.held, peers: state.peers, owned: [...new Set([...state.owned, ...decision.owned.map((f) => f.path)])], pending: roles, reported: rejected, unreachable };
   writeAtomic(stateFile, JSON.stringify(next));
 
   for (const file of decision.write) shell(installScript(file), file.content);
@@ -153,13 +158,13 @@ function remove(): number {
 
 function main(argv: string[]): number {
   const [command, ...flags] = argv;
-  if (command === "sync") return sync(flags.includes("--all"));
+  if (command === "sync") return sync(flags.includes("--rekey"));
   if (command === "remove") return remove();
   if (command === "status") {
     process.stdout.write(existsSync(statusFile) ? readFileSync(statusFile, "utf8") : "{}\n");
     return 0;
   }
-  log("usage: boreal-agent sync [--all] | remove | status");
+  log("usage: boreal-agent sync [--rekey] | remove | status");
   return 2;
 }
 

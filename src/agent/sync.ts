@@ -26,15 +26,15 @@ export function decideSync(args: {
   onDisk: (path: string) => string | undefined;
   /** Peers applied by the previous run, node → public key. */
   previousPeers: Record<string, string>;
-  /** Re-apply every role even if no file changed (after `pulumi up`, a rotated key). */
-  all: boolean;
+  /** Re-apply WireGuard even if no file changed: a rotated key lives outside the files. */
+  rekey: boolean;
 }): SyncDecision {
   const federation = args.verified.federation;
   if (!federation) throw new BorealConfigError([{ source: "registry", key: "federation", message: `no trusted federation version: ${args.verified.rejected.map(formatRejection).join("; ")}`, fix: "check the mirrors and the trust pin in /etc/boreal/agent.json" }]);
   const nodePlan = plan(args.spec, federation);
   const owned = renderNode(nodePlan, args.templates).filter((f) => AGENT_ROLES.includes(f.role));
   const write = owned.filter((f) => args.onDisk(f.path) !== f.content);
-  const apply = AGENT_ROLES.filter((role) => args.all || write.some((f) => f.role === role));
+  const apply = AGENT_ROLES.filter((role) => (args.rekey && role === "wireguard") || write.some((f) => f.role === role));
   return { write, apply, owned, changes: peerChanges(args.previousPeers, nodePlan.peers) };
 }
 

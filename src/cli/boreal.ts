@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { DEFAULT_SUBNET, labDown, labExec, LabState, labStatus, labUp, PROJECT_DIR, readState, sshArgs, writeLabStacks } from "../lab/lab";
 import { commandPluginInstalled, pinnedCommandProvider } from "../lab/pulumi";
 import { LabStacks } from "../lab/stacks";
+import { ensureToolchain as ensureProjectToolchain, projectToolchain } from "./toolchain";
 
 const USAGE = `usage:
   boreal demo [--nodes N]                                    a living federation on the lab (pulumi up of N members)
@@ -31,6 +32,8 @@ async function lab(args: string[]): Promise<number> {
     case "up": {
       const nodesText = option(rest, "--nodes") ?? "3";
       if (!/^\d+$/.test(nodesText)) throw new Error(`--nodes must be a whole number, got ${nodesText}`);
+      // The lab's stacks get their SSH key through `pulumi config set --secret`.
+      ensureToolchain();
       const started = Date.now();
       const state = await labUp({ nodes: Number(nodesText), subnet: option(rest, "--subnet") ?? DEFAULT_SUBNET, installPrerequisites: !rest.includes("--no-install"), log });
       writeLabStacks(state, PROJECT_DIR, log);
@@ -82,6 +85,7 @@ function registry(args: string[]): number {
 async function demo(args: string[]): Promise<number> {
   const nodesText = option(args, "--nodes") ?? "3";
   if (!/^\d+$/.test(nodesText)) throw new Error(`--nodes must be a whole number, got ${nodesText}`);
+  ensureToolchain();
   ensureCommandPlugin();
   const started = Date.now();
   const state = await labUp({ nodes: Number(nodesText), subnet: DEFAULT_SUBNET, installPrerequisites: true, log });
@@ -101,6 +105,11 @@ async function demo(args: string[]): Promise<number> {
   printTable(demoSummary(state));
   log("look around: npm run lab -- ssh node1; end it: npm run lab -- down");
   return 0;
+}
+
+/** `npm run toolchain` when `npx pulumi` does not answer yet (src/cli/toolchain.ts). */
+function ensureToolchain(): void {
+  ensureProjectToolchain(projectToolchain(PROJECT_DIR, log));
 }
 
 /** The demo runs the real pulumi up, which needs the command provider plugin. */

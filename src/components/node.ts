@@ -58,8 +58,11 @@ export class BorealNode extends pulumi.ComponentResource {
       afterHost,
     );
     // The exporter listens on the mesh address, which exists once the agent brought wg0 up.
-    const monitoring = new Monitoring(`${name}-monitoring`, { connection, files: filesFor("monitoring") }, { parent: this, dependsOn: [agent.applied] });
-    const services: pulumi.Resource[] = [agent.applied, monitoring.applied];
+    new Monitoring(`${name}-monitoring`, { connection, files: filesFor("monitoring") }, { parent: this, dependsOn: [agent.applied] });
+    // What must be in place before peers learn of the node: the mesh and DNS (the agent's
+    // run) and the firewall. Not monitoring: a rotated key waits for publication, so the
+    // exporter's restart stays off that path.
+    const services: pulumi.Resource[] = [agent.applied];
     if (this.plan.firewall.enabled) {
       services.push(new Firewall(`${name}-firewall`, { connection, files: filesFor("firewall") }, afterHost).applied);
     }
@@ -87,9 +90,19 @@ export class BorealNode extends pulumi.ComponentResource {
 /** The agent's config and the seed, as files like any other. */
 function agentFiles(args: BorealNodeArgs, nodePlan: NodePlan): RenderedFile[] {
   return [
-    { path: AGENT.config, content: renderAgentConfig(args.spec, nodePlan.mesh), mode: "0644", owner: "root:root", role: "agent" },
+    { path: AGENT.config, content: renderAgentConfig(withoutFirewall(args.spec), nodePlan.mesh), mode: "0644", owner: "root:root", role: "agent" },
     { path: AGENT.seed, content: `${JSON.stringify({ files: seedFiles(args.seed, args.federation, nodePlan.node) })}\n`, mode: "0600", owner: "root:root", role: "agent" },
   ];
+}
+
+/**
+ * The agent owns no firewall (AGENT_ROLES): its config leaves boreal:firewall out (the agent
+ * reads the default), so that a firewall change re-applies the firewall alone, not the
+ * agent's run of WireGuard and Knot.
+ */
+function withoutFirewall(spec: PublicNodeSpec): PublicNodeSpec {
+  const { firewall: _firewall, ...rest } = spec;
+  return rest as PublicNodeSpec;
 }
 
 /**

@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { BorealConfigError, ConfigProblem, problemsFromZod, withFix } from "./errors";
 import { endpoint, ipv4, ipv6, port, slug, typeError, zoneName } from "./fields";
+import { firewallSchema } from "./firewall";
 
 const SOURCE = "stack config";
 
@@ -90,7 +91,8 @@ export const stackConfigSchema = z.strictObject({
     .min(1280, withFix("is below 1280, the IPv6 minimum", "set it between 1280 and 9000 (1420 suits most links)"))
     .max(9000, withFix("is above 9000", "set it between 1280 and 9000 (1420 suits most links)"))
     .optional(),
-  firewall: z.boolean({ error: withFix("must be true or false", "pulumi config set boreal:firewall true") }).default(true),
+  /** true/false, or { enabled, allow, policy }: see src/config/firewall.ts. */
+  firewall: firewallSchema,
   keyEpoch: z
     .number({ error: withFix("must be a number", "set it to 0, then bump it by one to rotate the WireGuard key") })
     .int(withFix("must be a whole number", "bump it by one to rotate the WireGuard key"))
@@ -176,5 +178,6 @@ export function decodeConfigValue(text: string): unknown {
 }
 
 function sortProblems(problems: ConfigProblem[]): ConfigProblem[] {
-  return [...problems].sort((a, b) => a.key.localeCompare(b.key));
+  // Numeric: allow[2] before allow[10].
+  return [...problems].sort((a, b) => a.key.localeCompare(b.key, "en", { numeric: true }));
 }

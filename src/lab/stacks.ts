@@ -43,6 +43,11 @@ export class LabStacks {
   }
 
   unchanged(machine: string): boolean {
-    return this.run(["preview", "--expect-no-changes", "-s", this.stackOf(machine)]).status === 0;
+    return this.preview(machine).status === 0;
+  }
+
+  /** `pulumi preview --expect-no-changes --diff`: what would change, if anything. */
+  preview(machine: string): { status: number; output: string } {
+    return this.run(["preview", "--expect-no-changes", "--diff", "-s", this.stackOf(machine)]);
   }
 }

@@ -6,9 +6,9 @@ import { parseEndpoint } from "../config/fields";
 import { isIP } from "node:net";
 import { allocateMeshAddresses, MeshAddresses } from "./allocate";
 import { parseCidr } from "./ip";
-import { firewallRules, FirewallRule } from "./firewall";
+import { EXPORTER_PORT, firewallPlan, FirewallPlan } from "./firewall";
 
-export const EXPORTER_PORT = 9100;
+export { EXPORTER_PORT };
 export const WIREGUARD_INTERFACE = "wg0";
 
 export interface Peer {
@@ -61,7 +61,7 @@ export interface NodePlan {
     secondaryZones: { name: string; primary: string; node: string }[];
   };
   exporter: { address: string; port: number };
-  firewall: { enabled: boolean; rules: FirewallRule[] };
+  firewall: FirewallPlan;
   keyEpoch: number;
   /** Seconds between two registry pulls by the node's sync agent. */
   syncInterval: number;
@@ -112,7 +112,7 @@ export function plan(spec: PlanSpec, federation: Federation): NodePlan {
       secondaryZones: others.flatMap((n) => n.zones.map((zone) => ({ name: zone, primary: n.mesh.ipv4, node: n.node }))),
     },
     exporter: { address: mesh.ipv4, port: EXPORTER_PORT },
-    firewall: { enabled: spec.firewall, rules: firewallRules({ sshPort: spec.ssh.port, listenPort }) },
+    firewall: firewallPlan(spec.firewall, { sshPort: spec.ssh.port, listenPort }),
     keyEpoch: spec.keyEpoch,
     syncInterval: spec.syncInterval,
   };

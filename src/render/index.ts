@@ -2,7 +2,9 @@
 // Pure: template sources are handed in (see src/components/templates.ts for loading).
 import Handlebars from "handlebars";
 import { createHash } from "node:crypto";
+import type { FirewallPlan, FirewallRule } from "../model/firewall";
 import { NodePlan, PrimaryZone, WIREGUARD_INTERFACE } from "../model/plan";
+import { NFTABLES_MEMBER_DIR } from "./scripts";
 
 /** Template sources by path relative to templates/, e.g. "etc/knot/knot.conf.hbs". */
 export type TemplateSources = Record<string, string>;
@@ -67,7 +69,7 @@ export function renderNode(plan: NodePlan, templates: TemplateSources): Rendered
     { template: "etc/systemd/system/boreal-sync.timer.hbs", path: "/etc/systemd/system/boreal-sync.timer", mode: "0644", owner: "root:root", role: "agent", context: plan },
   ];
   if (plan.firewall.enabled) {
-    specs.push({ template: "etc/nftables.conf.hbs", path: "/etc/nftables.conf", mode: "0755", owner: "root:root", role: "firewall", context: { ...plan, rules: plan.firewall.rules, iface } });
+    specs.push({ template: "etc/nftables.conf.hbs", path: "/etc/nftables.conf", mode: "0755", owner: "root:root", role: "firewall", context: { ...plan, ...nftablesContext(plan.firewall, iface), iface, memberRules: NFTABLES_MEMBER_DIR } });
   }
   return specs.map((spec) => ({
     path: spec.path,
@@ -76,6 +78,38 @@ export function renderNode(plan: NodePlan, templates: TemplateSources): Rendered
     owner: spec.owner,
     role: spec.role,
   }));
+}
+
+/** One nftables rule line: what it matches ("ip saddr 198.51.100.0/24 tcp dport 993") and its comment. */
+interface NftLine {
+  match: string;
+  description: string;
+}
+
+/**
+ * The firewall as nftables lines. A rule limited to sources gives a line per address family
+ * that has any (an `inet` table sees both); a mesh rule matches on the WireGuard interface.
+ */
+function nftablesContext(firewall: FirewallPlan, iface: string) {
+  const lines = (rule: FirewallRule, description = rule.description): NftLine[] => {
+    const ports = `${rule.protocol} dport ${rule.port === rule.lastPort ? rule.port : `${rule.port}-${rule.lastPort}`}`;
+    if (rule.from === "any") return [{ match: ports, description }];
+    if (rule.from === "mesh") return [{ match: `iifname "${iface}" ${ports}`, description }];
+    const set = (prefixes: string[]) => (prefixes.length === 1 ? prefixes[0] : `{ ${prefixes.join(", ")} }`);
+    return [
+      ...(rule.from.ipv4.length > 0 ? [{ match: `ip saddr ${set(rule.from.ipv4)} ${ports}`, description }] : []),
+      ...(rule.from.ipv6.length > 0 ? [{ match: `ip6 saddr ${set(rule.from.ipv6)} ${ports}`, description }] : []),
+    ];
+  };
+  return {
+    strict: firewall.policy === "strict",
+    /** The kit's own services, each where it may be reached from. */
+    accept: firewall.rules.flatMap((r) => lines(r)),
+    /** The member's own services (boreal:firewall.allow). */
+    allow: firewall.allow.flatMap((r) => lines(r, `allow: ${r.description}`)),
+    /** The mesh-only services by port alone: policy "member" drops them outside the mesh. */
+    meshOnly: firewall.rules.filter((r) => r.from === "mesh").flatMap((r) => lines({ ...r, from: "any" })),
+  };
 }
 
 const compiled = new WeakMap<TemplateSources, Map<string, HandlebarsTemplateDelegate>>();

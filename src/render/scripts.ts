@@ -91,26 +91,80 @@ export function removeScript(file: Pick<RenderedFile, "path">): string {
   return `if [ -e '${originalPath(file)}' ]; then mv -f '${originalPath(file)}' '${file.path}'; else rm -f '${file.path}'; fi`;
 }
 
+/**
+ * Units of Debian packages the kit enables, whose enablement before the kit is the member's
+ * (Debian enables knot and the exporter on install; nftables is disabled by default; a
+ * member may run WireGuard or Knot already). The kit's own units (boreal-*) are not here.
+ */
+export const UNIT_STATE_DIR = "/var/lib/boreal-kit-units";
+
+/**
+ * Records, once per unit, whether it was enabled before the kit enabled it: a marker file
+ * holding `enabled` or `disabled`, written only if absent, so a re-apply (the unit now
+ * enabled by the kit) never overwrites what the member had. Runs before any `enable`.
+ */
+export function recordUnitsScript(units: string[], dir = UNIT_STATE_DIR): string {
+  return [
+    `mkdir -p ${dir}`,
+    `for unit in ${units.join(" ")}; do`,
+    `  [ -e "${dir}/$unit" ] && continue`,
+    `  if [ "$(systemctl is-enabled "$unit" 2>/dev/null)" = enabled ]; then was=enabled; else was=disabled; fi`,
+    `  echo "$was" > "${dir}/$unit.new" && mv -f "${dir}/$unit.new" "${dir}/$unit"`,
+    "done",
+  ].join("\n");
+}
+
+/**
+ * Puts back each unit's enablement as recorded before the kit (a unit without a record
+ * was the kit's to enable: it is disabled), then forgets the record. Units are stopped by
+ * the caller first where the kit's configuration of them is going away; an enabled one
+ * starts again at boot with the member's own configuration, put back by the file removals.
+ */
+export function restoreUnitsScript(units: string[], dir = UNIT_STATE_DIR): string {
+  return [
+    `for unit in ${units.join(" ")}; do`,
+    `  if [ "$(cat "${dir}/$unit" 2>/dev/null)" = enabled ]; then`,
+    `    systemctl enable --quiet "$unit" && echo "$unit: enabled before boreal-kit, left enabled"`,
+    "  else",
+    `    systemctl disable --quiet "$unit"`,
+    "  fi",
+    `  rm -f "${dir}/$unit"`,
+    "done",
+    `rmdir ${dir} 2>/dev/null || true`,
+  ].join("\n");
+}
+
+/**
+ * The member's own nftables tables: /etc/nftables.conf is the kit's while it manages the
+ * node, and includes *.nft from here at boot, before the kit's table.
+ */
+export const NFTABLES_MEMBER_DIR = "/etc/nftables.d";
+
 /** Hash of the `server:` section Knot was last (re)started with. */
 const KNOT_SERVER_MARK = "/var/lib/knot/.boreal-server-section";
 
 export interface ServiceScripts {
   /** Validates and applies the role's files; runs again whenever one changes. */
   apply: string;
-  /** Undoes apply (stop, disable); the files are removed by their own commands. */
+  /**
+   * Undoes apply: stops what the kit ran and puts back the enablement each unit had before
+   * the kit (restoreUnitsScript); the files are removed by their own commands.
+   */
   undo: string;
 }
 
 export const SERVICE_SCRIPTS: Record<FileRole, ServiceScripts> = {
   wireguard: {
-    apply: "/usr/local/lib/boreal/wg-apply",
-    undo: `systemctl disable --now wg-quick@${WIREGUARD_INTERFACE}`,
+    // wg-apply (a rendered file) enables wg-quick@wg0: record what the member had first.
+    apply: ["set -eu", recordUnitsScript([`wg-quick@${WIREGUARD_INTERFACE}`]), "/usr/local/lib/boreal/wg-apply"].join("\n"),
+    undo: [`systemctl stop wg-quick@${WIREGUARD_INTERFACE}`, restoreUnitsScript([`wg-quick@${WIREGUARD_INTERFACE}`])].join("\n"),
   },
   dns: {
     apply: [
       "set -eu",
       "install -d -o knot -g knot -m 0750 /var/lib/knot/secondary",
       "knotc -c /etc/knot/knot.conf conf-check",
+      recordUnitsScript(["knot"]),
       "systemctl enable --quiet knot",
       // Knot takes a new `server:` section (listen addresses) only on restart; anything
       // else is reloaded, so zones keep being served.
@@ -122,8 +176,11 @@ export const SERVICE_SCRIPTS: Record<FileRole, ServiceScripts> = {
       'if [ -n "$orphans" ]; then knotc -f zone-purge $orphans >/dev/null 2>&1 || true; systemctl stop knot; rm -rf /var/lib/knot/catalog; fi',
       `if [ -z "$orphans" ] && systemctl is-active --quiet knot && [ "$(cat ${KNOT_SERVER_MARK} 2>/dev/null)" = "$server" ]; then knotc reload; else systemctl restart knot; fi`,
       `echo "$server" > ${KNOT_SERVER_MARK}`,
+      // A NOTIFY that arrived while Knot restarted is lost: ask every primary for its SOA
+      // now rather than at the next refresh.
+      "knotc zone-refresh >/dev/null 2>&1 || true",
     ].join("\n"),
-    undo: `systemctl disable --now knot\nrm -f ${KNOT_SERVER_MARK}`,
+    undo: ["systemctl stop knot", restoreUnitsScript(["knot"]), `rm -f ${KNOT_SERVER_MARK}`].join("\n"),
   },
   monitoring: {
     apply: [
@@ -131,19 +188,34 @@ export const SERVICE_SCRIPTS: Record<FileRole, ServiceScripts> = {
       "systemctl daemon-reload",
       "systemctl enable --quiet --now boreal-wg-metrics.timer",
       "systemctl start boreal-wg-metrics.service",
+      recordUnitsScript(["prometheus-node-exporter"]),
       "systemctl enable --quiet prometheus-node-exporter",
       "systemctl restart prometheus-node-exporter",
     ].join("\n"),
-    undo: ["systemctl disable --now boreal-wg-metrics.timer prometheus-node-exporter", "rm -f /var/lib/prometheus/node-exporter/wireguard.prom"].join("\n"),
+    undo: [
+      "systemctl disable --now boreal-wg-metrics.timer",
+      "systemctl stop prometheus-node-exporter",
+      restoreUnitsScript(["prometheus-node-exporter"]),
+      "rm -f /var/lib/prometheus/node-exporter/wireguard.prom",
+    ].join("\n"),
   },
   agent: {
-    // `sync --all` re-applies every role it owns even when no file changed: a rotated key
+    // `sync --rekey` re-applies WireGuard even when no file changed: a rotated key
     // lives outside the files and must still reach the interface.
-    apply: ["set -eu", "systemctl daemon-reload", "systemctl enable --quiet --now boreal-sync.timer", agentCommand("sync --all")].join("\n"),
+    apply: ["set -eu", "systemctl daemon-reload", "systemctl enable --quiet --now boreal-sync.timer", agentCommand("sync --rekey")].join("\n"),
     undo: ["systemctl disable --quiet --now boreal-sync.timer", "systemctl stop boreal-sync.service 2>/dev/null || true", `if [ -e ${AGENT.program} ]; then ${agentCommand("remove")}; fi`, `rm -rf ${AGENT.stateDir} ${AGENT.program}`].join("\n"),
   },
   firewall: {
-    apply: ["set -eu", "nft -c -f /etc/nftables.conf", "nft -f /etc/nftables.conf", "systemctl enable --quiet nftables"].join("\n"),
-    undo: "nft delete table inet boreal 2>/dev/null || true\nsystemctl disable --quiet nftables",
+    apply: [
+      "set -eu",
+      // The whole ruleset of the next boot, the member's own files included.
+      "nft -c -f /etc/nftables.conf",
+      // Now, the kit's table alone: the member's files are theirs to (re)load.
+      `grep -v '^include "${NFTABLES_MEMBER_DIR}/' /etc/nftables.conf | nft -f -`,
+      recordUnitsScript(["nftables"]),
+      "systemctl enable --quiet nftables",
+    ].join("\n"),
+    // Never `stop` nftables: its ExecStop flushes the whole ruleset, the member's tables too.
+    undo: ["nft delete table inet boreal 2>/dev/null || true", restoreUnitsScript(["nftables"])].join("\n"),
   },
 };

@@ -56,7 +56,7 @@ describe("BorealNode resource graph", () => {
     }
   });
 
-  test("order: host ready → key → agent files → agent apply → monitoring; registration last", async () => {
+  test("order: host ready → key → agent files → agent apply → monitoring; registration after the mesh, DNS and firewall", async () => {
     const { recorder } = await build();
     expect(recorder.byName("b1-host").parent).toBe("b1");
     expect(recorder.byName("b1-host-packages").dependsOn).toEqual(["b1-host-ssh"]);
@@ -71,7 +71,7 @@ describe("BorealNode resource graph", () => {
     expect([...recorder.byName("b1-sync-file-etc-boreal-agent.json").dependsOn].sort()).toEqual(["b1-sync-program", "b1-wireguard-key"]);
     expect(recorder.byName("b1-sync-apply").dependsOn).not.toContain("b1-sync-program");
     expect(recorder.byName("b1-monitoring").dependsOn).toEqual(["b1-sync-apply"]);
-    expect([...recorder.byName("b1-registration").dependsOn].sort()).toEqual(["b1-firewall-apply", "b1-monitoring-apply", "b1-sync-apply"]);
+    expect([...recorder.byName("b1-registration").dependsOn].sort()).toEqual(["b1-firewall-apply", "b1-sync-apply"]);
   });
 
   test("the peer-dependent files (wg0.conf, knot.conf, zones) are the agent's: pulumi up never writes them", async () => {
@@ -169,7 +169,7 @@ describe("BorealNode resource graph", () => {
     expect(apply.inputs.create).toContain("program:0123456789abcdef");
     expect(apply.inputs.update).toBe(apply.inputs.create);
     expect(apply.inputs.create).toContain(`key:${recorder.publicKey}`);
-    expect(apply.inputs.create).toMatch(/boreal-agent.js sync --all/);
+    expect(apply.inputs.create).toMatch(/boreal-agent.js sync --rekey/);
     // The bundle travels as a file asset: the state keeps its hash, not its text.
     const program = recorder.byName("b1-sync-program");
     expect(program.type).toBe("command:remote:CopyToRemote");
@@ -227,5 +227,16 @@ describe("what a change re-triggers", () => {
     expect(changed).toEqual(["b1-sync-apply", "b1-sync-file-etc-boreal-agent.json", "b1-sync-file-etc-systemd-system-boreal-sync.timer"]);
     const timer = (await build({ overrides: { syncInterval: 7 } })).recorder.byName("b1-sync-file-etc-systemd-system-boreal-sync.timer");
     expect(timer.inputs.stdin).toMatch(/OnUnitInactiveSec=7s/);
+  });
+
+  test("a boreal:firewall.allow change re-runs the firewall file and its apply, and nothing else", async () => {
+    const before = (await build({ overrides: { firewall: { allow: ["tcp/443"] } } })).recorder;
+    const after = (await build({ overrides: { firewall: { allow: ["tcp/443", { port: "tcp/993", from: ["198.51.100.0/24"] }] } } })).recorder;
+    expect(changedBetween(before.resources, after.resources)).toEqual(["b1-firewall-apply", "b1-firewall-file-etc-nftables.conf"]);
+    expect(after.byName("b1-firewall-file-etc-nftables.conf").inputs.stdin).toContain('ip saddr 198.51.100.0/24 tcp dport 993 accept comment "allow: tcp/993"');
+    // The same from the old boolean form, and for the policy: the agent's config carries no firewall.
+    expect(changedBetween((await build()).recorder.resources, before.resources)).toEqual(["b1-firewall-apply", "b1-firewall-file-etc-nftables.conf"]);
+    expect(changedBetween(before.resources, (await build({ overrides: { firewall: { policy: "member" } } })).recorder.resources)).toEqual(["b1-firewall-apply", "b1-firewall-file-etc-nftables.conf"]);
+    expect(JSON.parse(String(after.byName("b1-sync-file-etc-boreal-agent.json").inputs.stdin)).spec).not.toHaveProperty("firewall");
   });
 });

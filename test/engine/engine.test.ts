@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import { commandPluginInstalled, PROJECT_ROOT, Workspace } from "../helpers/workspace";
-import { FIXTURE_HOST_KEY, FIXTURE_PRIVATE_KEY, FIXTURE_REGISTRY } from "../helpers/fixtures";
+import { FIXTURE_HOST_KEY, FIXTURE_KEYS, FIXTURE_PRIVATE_KEY, FIXTURE_REGISTRY, fixtureTrust } from "../helpers/fixtures";
 
 const pinned = JSON.parse(readFileSync(join(PROJECT_ROOT, "package.json"), "utf8")).dependencies.pulumi as string;
 const workspaces: Workspace[] = [];
@@ -75,9 +75,22 @@ describe("the real engine", () => {
     set("boreal:ssh.host", "198.51.100.12");
     set("boreal:ssh.hostKey", FIXTURE_HOST_KEY);
     set("boreal:ssh.privateKey", FIXTURE_PRIVATE_KEY, true);
+    set("boreal:trust", fixtureTrust());
+    set("boreal:signingKeyFile", FIXTURE_KEYS["coop-b"]);
+    // boreal:firewall.allow as `config set --path` stores it: a list and an object in it.
+    set("boreal:firewall.allow[0]", "tcp/443");
+    set("boreal:firewall.allow[1].port", "tcp/993");
+    set("boreal:firewall.allow[1].from[0]", "198.51.100.0/24");
     const preview = ws.must(["preview", "--diff"]);
     expect(preview).toMatch(/boreal:node:BorealNode/);
     expect(preview).toMatch(/\+ 2[0-9] to create/);
     expect(preview).not.toContain(FIXTURE_PRIVATE_KEY.split("\n")[1]);
+    // The firewall file as the engine would write it (--json holds inputs in full).
+    const json = ws.must(["preview", "--json"]);
+    expect(json).not.toContain(FIXTURE_PRIVATE_KEY.split("\n")[1]);
+    const steps = (JSON.parse(json) as { steps: { urn: string; newState?: { inputs: Record<string, unknown> } }[] }).steps;
+    const nftables = String(steps.find((step) => step.urn.endsWith("::b1-firewall-file-etc-nftables.conf"))?.newState?.inputs.stdin);
+    expect(nftables).toContain('tcp dport 443 accept comment "allow: tcp/443"');
+    expect(nftables).toContain('ip saddr 198.51.100.0/24 tcp dport 993 accept comment "allow: tcp/993"');
   });
 });

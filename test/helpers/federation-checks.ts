@@ -67,6 +67,20 @@ export class Servers {
 
 const others = (nodes: NodeView[], node: NodeView) => nodes.filter((x) => x !== node);
 
+/**
+ * Seconds from `since` (ms) until every node has had a handshake with every other's
+ * current key: one `wg show` per node and round, so the measure is not the checks' own cost.
+ */
+export async function timeToFullMesh(servers: Servers, nodes: NodeView[], since: number, seconds = 180): Promise<number> {
+  await eventually("every node has a fresh handshake with every other", seconds, () =>
+    nodes.every((node) => {
+      const handshakes = Object.fromEntries(servers.ok(node, "wg show wg0 latest-handshakes").trim().split("\n").map((l) => l.split("\t")));
+      return others(nodes, node).every((peer) => Number(handshakes[peer.publicKey] ?? 0) > 0);
+    }),
+  );
+  return (Date.now() - since) / 1000;
+}
+
 export async function expectMesh(servers: Servers, nodes: NodeView[]): Promise<void> {
   for (const from of nodes) {
     for (const to of others(nodes, from)) {
@@ -93,7 +107,13 @@ export async function expectDns(servers: Servers, nodes: NodeView[]): Promise<vo
       expect(answer).toMatch(/status: NOERROR/);
     }
     // Secondaries follow the primary's NOTIFY: one serial everywhere, after a moment.
-    await eventually(`one SOA serial for ${zone} on every node`, 60, () => new Set(nodes.map((s) => servers.soaSerial(s, zone))).size === 1);
+    let serials: string[] = [];
+    await eventually(`one SOA serial for ${zone} on every node`, 60, () => {
+      serials = nodes.map((s) => `${s.machine.name}=${servers.soaSerial(s, zone)}`);
+      return new Set(serials.map((x) => x.split("=")[1])).size === 1;
+    }).catch((error: Error) => {
+      throw new Error(`${error.message}: ${serials.join(" ")}`);
+    });
   }
 }
 

@@ -30,7 +30,7 @@ describe("the bundled agent", () => {
     expect(statSync(again.path).mtimeMs).toBe(mtime);
     const usage = spawnSync(process.execPath, [first.path], { encoding: "utf8" });
     expect(usage.status).toBe(2);
-    expect(usage.stdout).toMatch(/usage: boreal-agent sync \[--all\] \| remove \| status/);
+    expect(usage.stdout).toMatch(/usage: boreal-agent sync \[--rekey\] \| remove \| status/);
   }, 60_000);
 });
 
@@ -56,22 +56,22 @@ describe("decideSync: the same plan and render as pulumi up, only the agent's fi
   const expected = renderNode(plan(spec, verified.federation!), templates).filter((f) => f.role === "wireguard" || f.role === "dns");
 
   test("writes exactly what renderNode renders for WireGuard and Knot, and applies both", () => {
-    const decision = decideSync({ spec, verified, templates, onDisk: () => undefined, previousPeers: {}, all: false });
+    const decision = decideSync({ spec, verified, templates, onDisk: () => undefined, previousPeers: {}, rekey: false });
     expect(decision.write).toEqual(expected);
     expect(decision.apply).toEqual(["wireguard", "dns"]);
     expect(decision.changes).toEqual([expect.stringMatching(/^peer a1 joined/), expect.stringMatching(/^peer c1 joined/)]);
   });
 
-  test("nothing on disk differs: nothing to write or apply, unless --all", () => {
+  test("nothing on disk differs: nothing to write or apply; --rekey re-applies WireGuard only (Knot has no key)", () => {
     const onDisk = (path: string) => expected.find((f) => f.path === path)?.content;
     const peers = { a1: verified.federation!.nodes[0].publicKey, c1: verified.federation!.nodes[2].publicKey };
-    expect(decideSync({ spec, verified, templates, onDisk, previousPeers: peers, all: false })).toMatchObject({ write: [], apply: [], changes: [] });
-    expect(decideSync({ spec, verified, templates, onDisk, previousPeers: peers, all: true }).apply).toEqual(["wireguard", "dns"]);
+    expect(decideSync({ spec, verified, templates, onDisk, previousPeers: peers, rekey: false })).toMatchObject({ write: [], apply: [], changes: [] });
+    expect(decideSync({ spec, verified, templates, onDisk, previousPeers: peers, rekey: true }).apply).toEqual(["wireguard"]);
   });
 
   test("a peer's rotation and departure are named", () => {
     const onDisk = (path: string) => expected.find((f) => f.path === path)?.content;
-    const changes = decideSync({ spec, verified, templates, onDisk, previousPeers: { a1: "old", gone: "x", c1: verified.federation!.nodes[2].publicKey }, all: false }).changes;
+    const changes = decideSync({ spec, verified, templates, onDisk, previousPeers: { a1: "old", gone: "x", c1: verified.federation!.nodes[2].publicKey }, rekey: false }).changes;
     expect(changes).toEqual([expect.stringMatching(/^peer a1 rotated its key/), "peer gone left"]);
   });
 });

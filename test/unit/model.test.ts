@@ -231,6 +231,46 @@ describe("plan", () => {
     const open = rules.map((r) => `${r.protocol}/${r.port}:${r.from}`);
     expect(open).toEqual(["tcp/2222:any", "udp/51820:any", "udp/53:any", "tcp/53:any", "tcp/9100:mesh"]);
   });
+
+  test("firewall: the member's entries become rules, split by address family; strict by default", () => {
+    const firewall = plan(
+      fixtureSpec("b1", { firewall: { allow: ["tcp/443", "udp/51000-51010", { port: "tcp/993", from: ["198.51.100.0/24", "2001:db8::/32", "203.0.113.7"], description: "mail (IMAPS)" }] } }),
+      fixtureFederation(),
+    ).firewall;
+    expect(firewall.policy).toBe("strict");
+    expect(firewall.allow).toEqual([
+      { description: "tcp/443", protocol: "tcp", port: 443, lastPort: 443, from: "any" },
+      { description: "udp/51000-51010", protocol: "udp", port: 51000, lastPort: 51010, from: "any" },
+      { description: "mail (IMAPS)", protocol: "tcp", port: 993, lastPort: 993, from: { ipv4: ["198.51.100.0/24", "203.0.113.7"], ipv6: ["2001:db8::/32"] } },
+    ]);
+    expect(plan(fixtureSpec("b1", { firewall: { policy: "member" } }), fixtureFederation()).firewall).toMatchObject({ enabled: true, policy: "member", allow: [] });
+  });
+
+  const kitPortProblem = (firewall: unknown, spec: Record<string, unknown> = {}): ConfigProblem => {
+    try {
+      plan(fixtureSpec("b1", { firewall, ...spec }), fixtureFederation());
+    } catch (error) {
+      expect(error).toBeInstanceOf(BorealConfigError);
+      const problems = (error as BorealConfigError).problems;
+      expect(problems).toHaveLength(1);
+      return problems[0];
+    }
+    throw new Error("expected the plan to refuse the entry");
+  };
+
+  test.each([
+    ["SSH's port", ["tcp/80", "tcp/22"], {}, "boreal:firewall.allow[1]", /^tcp\/22 is SSH, which the kit already opens to every address — remove this entry/],
+    ["the node's own SSH port", ["tcp/2222"], { ssh: { ...fixtureSpec("b1").ssh, port: 2222 } }, "boreal:firewall.allow[0]", /^tcp\/2222 is SSH/],
+    ["the WireGuard port of the endpoint", [{ port: "udp/51820", from: ["198.51.100.0/24"] }], {}, "boreal:firewall.allow[0]", /^udp\/51820 is WireGuard, which the kit already opens/],
+    ["the WireGuard port set by listenPort", ["udp/51999"], { listenPort: 51999 }, "boreal:firewall.allow[0]", /^udp\/51999 is WireGuard/],
+    ["DNS", ["udp/53"], {}, "boreal:firewall.allow[0]", /^udp\/53 is DNS, which the kit already opens/],
+    ["a range over SSH and DNS", ["tcp/1-1023"], {}, "boreal:firewall.allow[0]", /^tcp\/1-1023 includes tcp\/22 \(SSH\), tcp\/53 \(DNS over TCP\), which the kit already opens to every address — leave the kit's ports out of the range: tcp\/1-21, tcp\/23-52 and tcp\/54-1023$/],
+    ["a range ending on DNS", ["udp/50-53"], {}, "boreal:firewall.allow[0]", /leave the kit's ports out of the range: udp\/50-52$/],
+  ])("firewall: an entry re-opening %s is refused (a from on it would restrict nothing)", (_label, allow, spec, key, expected) => {
+    const problem = kitPortProblem({ allow }, spec);
+    expect(problem).toMatchObject({ source: "stack config", key });
+    expect(`${problem.message} — ${problem.fix}`).toMatch(expected);
+  });
 });
 
 describe("descriptor", () => {

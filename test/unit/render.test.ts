@@ -5,6 +5,7 @@ import { join, relative } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import { plan } from "../../src/model/plan";
 import { renderNode, RenderedFile } from "../../src/render";
+import { NFTABLES_MEMBER_DIR, SERVICE_SCRIPTS } from "../../src/render/scripts";
 import { fixtureFederation, fixtureSpec, templates } from "../helpers/fixtures";
 
 const NODES = ["a1", "b1", "c1"] as const;
@@ -14,6 +15,11 @@ const has = (tool: string) => spawnSync("sh", ["-c", `command -v ${tool}`]).stat
 const isRoot = process.getuid?.() === 0;
 const work = mkdtempSync(join(tmpdir(), "boreal-render-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+/** The rendered nftables.conf, its include of the member's rules pointed at an empty temp dir (not this machine's). */
+function withoutMachineRules(content: string): string {
+  return content.replaceAll(`"${NFTABLES_MEMBER_DIR}/`, `"${join(work, "no-member-rules")}/`);
+}
 
 function fileOf(node: (typeof NODES)[number], path: string): RenderedFile {
   const file = rendered[node].find((f) => f.path === path);
@@ -93,7 +99,7 @@ describe.each(NODES)("rendered files of %s", (node) => {
 
   test.runIf(has("nft") && isRoot)("nftables.conf passes nft -c", () => {
     const path = join(work, `${node}-nftables.conf`);
-    writeFileSync(path, fileOf(node, "/etc/nftables.conf").content);
+    writeFileSync(path, withoutMachineRules(fileOf(node, "/etc/nftables.conf").content));
     run("nft", ["-c", "-f", path]);
   });
 
@@ -117,9 +123,101 @@ describe.each(NODES)("rendered files of %s", (node) => {
   });
 });
 
+describe("the firewall's variants (boreal:firewall)", () => {
+  const VARIANTS = {
+    // The member's own services: ports, a range, sources of both families, one address.
+    allow: {
+      allow: [
+        "tcp/80",
+        "tcp/443",
+        "udp/51000-51010",
+        { port: "tcp/993", from: ["198.51.100.0/24", "2001:db8::/32"], description: "courriel (IMAPS)" },
+        { port: "tcp/25", from: ["203.0.113.7", "203.0.113.64/26"], description: "mail relay" },
+        { port: "tcp/587", from: ["2001:db8:1::/48", "2001:db8:2::1"] },
+      ],
+    },
+    // Input policy left to the member's own table.
+    member: { policy: "member" },
+  } as const;
+  type Variant = keyof typeof VARIANTS;
+  const nftablesOf = (variant: Variant) => renderNode(plan(fixtureSpec("b1", { firewall: VARIANTS[variant] }), fixtureFederation()), templates).find((f) => f.path === "/etc/nftables.conf")!;
+  const ruleLines = (content: string) => content.split("\n").map((l) => l.trim()).filter((l) => /\b(accept|drop)\b/.test(l) && !l.startsWith("#") && !l.startsWith("type "));
+
+  test.each(Object.keys(VARIANTS) as Variant[])("%s matches its snapshot", async (variant) => {
+    const file = nftablesOf(variant);
+    await expect(`# ${file.path} (mode ${file.mode}, owner ${file.owner})\n${file.content}`).toMatchFileSnapshot(`./__snapshots__/firewall/${variant}/etc/nftables.conf`);
+  });
+
+  test.runIf(has("nft") && isRoot).each(Object.keys(VARIANTS) as Variant[])("%s passes nft -c", (variant) => {
+    const path = join(work, `firewall-${variant}-nftables.conf`);
+    writeFileSync(path, withoutMachineRules(nftablesOf(variant).content));
+    run("nft", ["-c", "-f", path]);
+  });
+
+  test.runIf(has("nft") && isRoot)("the member's own table loads with it at boot, and the apply loads the kit's table alone", () => {
+    // The member's rules directory, moved into the temp dir.
+    const memberDir = join(work, "nftables.d");
+    execFileSync("mkdir", ["-p", memberDir]);
+    const content = nftablesOf("member").content.replaceAll(`"${NFTABLES_MEMBER_DIR}/`, `"${memberDir}/`);
+    expect(content).toContain(`include "${memberDir}/*.nft"`);
+    const path = join(work, "firewall-with-member-table.conf");
+    writeFileSync(path, content);
+    writeFileSync(
+      join(memberDir, "coop.nft"),
+      ["table inet coop", "delete table inet coop", "table inet coop {", "\tchain input {", "\t\ttype filter hook input priority filter; policy drop;", "\t\tct state established,related accept", "\t\ttcp dport { 22, 80, 443 } accept", "\t}", "}", ""].join("\n"),
+    );
+    run("nft", ["-c", "-f", path]);
+    // What the firewall's apply loads: the file without the member's include.
+    const apply = SERVICE_SCRIPTS.firewall.apply.replaceAll("/etc/nftables.conf", path).replaceAll(`"${NFTABLES_MEMBER_DIR}/`, `"${memberDir}/`);
+    const kitOnly = /^grep -v (.*) \| nft -f -$/m.exec(apply);
+    expect(kitOnly, apply).not.toBeNull();
+    const filtered = spawnSync("sh", ["-c", `grep -v ${kitOnly![1]}`], { encoding: "utf8" }).stdout;
+    expect(filtered).not.toMatch(/^include/m);
+    expect(filtered).toContain("table inet boreal {");
+    writeFileSync(`${path}.kit-only`, filtered);
+    run("nft", ["-c", "-f", `${path}.kit-only`]);
+  });
+
+  test("strict: drops by default; the member's entries come after the kit's, one line per address family", () => {
+    const content = nftablesOf("allow").content;
+    expect(content).toMatch(/type filter hook input priority filter; policy drop;/);
+    const lines = ruleLines(content);
+    expect(lines.slice(lines.indexOf('iifname "wg0" tcp dport 9100 accept comment "node exporter"') + 1)).toEqual([
+      'tcp dport 80 accept comment "allow: tcp/80"',
+      'tcp dport 443 accept comment "allow: tcp/443"',
+      'udp dport 51000-51010 accept comment "allow: udp/51000-51010"',
+      'ip saddr 198.51.100.0/24 tcp dport 993 accept comment "allow: courriel (IMAPS)"',
+      'ip6 saddr 2001:db8::/32 tcp dport 993 accept comment "allow: courriel (IMAPS)"',
+      'ip saddr { 203.0.113.7, 203.0.113.64/26 } tcp dport 25 accept comment "allow: mail relay"',
+      'ip6 saddr { 2001:db8:1::/48, 2001:db8:2::1 } tcp dport 587 accept comment "allow: tcp/587"',
+    ]);
+    // Nothing opens the exporter outside the mesh.
+    expect(lines.filter((l) => /dport 9100/.test(l))).toEqual(['iifname "wg0" tcp dport 9100 accept comment "node exporter"']);
+  });
+
+  test("member: accepts by default, and its only drop keeps the mesh-only services off every interface but wg0", () => {
+    const content = nftablesOf("member").content;
+    expect(content).toMatch(/type filter hook input priority filter; policy accept;/);
+    expect(content).not.toMatch(/policy drop/);
+    const lines = ruleLines(content);
+    expect(lines.filter((l) => /\bdrop\b/.test(l))).toEqual(['iifname != "wg0" tcp dport 9100 drop comment "node exporter: mesh only"']);
+    // Loopback first (local scrapes of the mesh address), then the drop, before any accept of the port.
+    expect(lines.indexOf('iif "lo" accept')).toBe(0);
+    expect(lines.findIndex((l) => /dport 9100 drop/.test(l))).toBeLessThan(lines.findIndex((l) => /dport 9100 accept/.test(l)));
+    expect(lines).toEqual(expect.arrayContaining(['tcp dport 22 accept comment "SSH"', 'udp dport 51820 accept comment "WireGuard"']));
+  });
+
+  test("the default is the strict policy with nothing of the member's", () => {
+    expect(fileOf("b1", "/etc/nftables.conf").content).toMatch(/policy drop;/);
+    expect(fileOf("b1", "/etc/nftables.conf").content).not.toMatch(/allow:/);
+  });
+});
+
 test("with the firewall off, no nftables file is rendered", () => {
-  const files = renderNode(plan(fixtureSpec("b1", { firewall: false }), fixtureFederation()), templates);
-  expect(files.map((f) => f.path)).not.toContain("/etc/nftables.conf");
+  for (const firewall of [false, { enabled: false, allow: ["tcp/443"] }]) {
+    const files = renderNode(plan(fixtureSpec("b1", { firewall }), fixtureFederation()), templates);
+    expect(files.map((f) => f.path)).not.toContain("/etc/nftables.conf");
+  }
 });
 
 test("a lone node (no peers) renders a valid knot.conf without remotes or notify", () => {

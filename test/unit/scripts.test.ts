@@ -1,11 +1,11 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import { plan } from "../../src/model/plan";
 import { FileRole, renderNode, RenderedFile } from "../../src/render";
-import { AGENT, agentCommand, installScript, originalPath, removeScript, SERVICE_SCRIPTS } from "../../src/render/scripts";
+import { AGENT, agentCommand, installScript, originalPath, recordUnitsScript, removeScript, restoreUnitsScript, SERVICE_SCRIPTS, UNIT_STATE_DIR } from "../../src/render/scripts";
 import { fixtureFederation, fixtureSpec, templates } from "../helpers/fixtures";
 
 // The file scripts run as the kit runs them on a node: sh, stdin as the content.
@@ -66,8 +66,8 @@ describe("service scripts", () => {
   test("pulumi up runs the sync agent under the same lock as its service, and removal clears its state", () => {
     const service = renderNode(plan(fixtureSpec("b1"), fixtureFederation()), templates).find((f) => f.path === "/etc/systemd/system/boreal-sync.service")!;
     expect(service.content).toContain(`ExecStart=/usr/bin/flock ${AGENT.lock} /usr/bin/node ${AGENT.program} sync\n`);
-    expect(agentCommand("sync --all")).toBe(`flock ${AGENT.lock} node ${AGENT.program} sync --all`);
-    expect(SERVICE_SCRIPTS.agent.apply.split("\n")).toEqual(["set -eu", "systemctl daemon-reload", "systemctl enable --quiet --now boreal-sync.timer", agentCommand("sync --all")]);
+    expect(agentCommand("sync --rekey")).toBe(`flock ${AGENT.lock} node ${AGENT.program} sync --rekey`);
+    expect(SERVICE_SCRIPTS.agent.apply.split("\n")).toEqual(["set -eu", "systemctl daemon-reload", "systemctl enable --quiet --now boreal-sync.timer", agentCommand("sync --rekey")]);
     expect(SERVICE_SCRIPTS.agent.undo).toMatch(/disable --quiet --now boreal-sync.timer/);
     expect(SERVICE_SCRIPTS.agent.undo).toContain(`rm -rf ${AGENT.stateDir}`);
   });
@@ -78,5 +78,124 @@ describe("service scripts", () => {
     writeFileSync(path, "x");
     sh(removeScript({ path }));
     expect(existsSync(path)).toBe(false);
+  });
+});
+
+describe("units the member had enabled before the kit end as they were", () => {
+  // A fake systemd on PATH (the scripts run programs too, e.g. wg-apply): enablement in
+  // $FAKE/units/<unit>, every call logged. nft and ip answer as on a node without wg0.
+  const root = join(work, "units");
+  const fakeBin = join(root, "bin");
+  const markers = join(root, "markers");
+  mkdirSync(fakeBin, { recursive: true });
+  const fake = (name: string, body: string) => {
+    writeFileSync(join(fakeBin, name), `#!/bin/sh\n${body}\n`);
+    chmodSync(join(fakeBin, name), 0o755);
+  };
+  fake(
+    "systemctl",
+    [
+      'echo "systemctl $*" >> "$FAKE/log"',
+      "verb=$1; shift; units=''",
+      'for a in "$@"; do case $a in -*) ;; *) units="$units $a" ;; esac; done',
+      "case $verb in",
+      '  is-enabled) for u in $units; do s=$(cat "$FAKE/units/$u" 2>/dev/null || echo disabled); echo "$s"; [ "$s" = enabled ] || exit 1; done ;;',
+      '  enable) for u in $units; do echo enabled > "$FAKE/units/$u"; done ;;',
+      '  disable) for u in $units; do echo disabled > "$FAKE/units/$u"; done ;;',
+      "esac",
+    ].join("\n"),
+  );
+  fake("nft", 'echo "nft $*" >> "$FAKE/log"');
+  fake("ip", "exit 1");
+
+  const env = { ...process.env, PATH: `${fakeBin}:${process.env.PATH}`, FAKE: root };
+  /** Runs a script as the node would, its marker directory moved into the temp dir. */
+  const runOnNode = (script: string, replace: Record<string, string> = {}) => {
+    let text = script.replaceAll(UNIT_STATE_DIR, markers);
+    for (const [from, to] of Object.entries(replace)) text = text.replaceAll(from, to);
+    const result = spawnSync("sh", ["-c", text], { encoding: "utf8", env });
+    if (result.status !== 0) throw new Error(`exited ${result.status}: ${result.stderr}`);
+    return result.stdout;
+  };
+  const state = (unit: string) => (existsSync(join(root, "units", unit)) ? readFileSync(join(root, "units", unit), "utf8").trim() : "disabled");
+  const reset = (unit: string, enabled: "enabled" | "disabled") => {
+    rmSync(join(root, "units"), { recursive: true, force: true });
+    rmSync(markers, { recursive: true, force: true });
+    mkdirSync(join(root, "units"));
+    writeFileSync(join(root, "units", unit), `${enabled}\n`);
+    writeFileSync(join(root, "log"), "");
+  };
+
+  // wg-apply is a rendered file: the real one runs, from the temp dir.
+  const wgApply = join(root, "wg-apply");
+  writeFileSync(wgApply, renderNode(plan(fixtureSpec("b1"), fixtureFederation()), templates).find((f) => f.path === "/usr/local/lib/boreal/wg-apply")!.content);
+  chmodSync(wgApply, 0o755);
+  const nftablesConf = join(root, "nftables.conf");
+  writeFileSync(nftablesConf, renderNode(plan(fixtureSpec("b1"), fixtureFederation()), templates).find((f) => f.path === "/etc/nftables.conf")!.content);
+  const ROLES: [FileRole, string, Record<string, string>][] = [
+    ["firewall", "nftables", { "/etc/nftables.conf": nftablesConf }],
+    ["monitoring", "prometheus-node-exporter", {}],
+    ["wireguard", "wg-quick@wg0", { "/usr/local/lib/boreal/wg-apply": wgApply }],
+  ];
+
+  test.each(ROLES.flatMap(([role, unit]) => (["enabled", "disabled"] as const).map((before) => [role, unit, before] as const)))(
+    "%s: %s %s before the kit → enabled while the kit runs → as before after undo",
+    (role, unit, before) => {
+      const replace = ROLES.find(([r]) => r === role)![2];
+      reset(unit, before);
+      runOnNode(SERVICE_SCRIPTS[role].apply, replace);
+      expect(state(unit)).toBe("enabled");
+      expect(readFileSync(join(markers, unit), "utf8")).toBe(`${before}\n`);
+      // A re-apply (the unit is the kit's now) keeps the member's record.
+      runOnNode(SERVICE_SCRIPTS[role].apply, replace);
+      expect(readFileSync(join(markers, unit), "utf8")).toBe(`${before}\n`);
+      const said = runOnNode(SERVICE_SCRIPTS[role].undo, replace);
+      expect(state(unit)).toBe(before);
+      expect(said).toBe(before === "enabled" ? `${unit}: enabled before boreal-kit, left enabled\n` : "");
+      // Nothing of the kit's memory is left: a later join records afresh.
+      expect(existsSync(markers)).toBe(false);
+    },
+  );
+
+  test("the firewall's undo never stops nftables: its stop flushes the member's tables too", () => {
+    reset("nftables", "enabled");
+    runOnNode(SERVICE_SCRIPTS.firewall.apply, { "/etc/nftables.conf": nftablesConf });
+    runOnNode(SERVICE_SCRIPTS.firewall.undo);
+    const log = readFileSync(join(root, "log"), "utf8");
+    expect(log).toContain("nft delete table inet boreal");
+    expect(log).not.toMatch(/systemctl (stop|restart|disable --now)\b.*nftables|nft flush/);
+  });
+
+  test("a unit with no record (applied by an older kit) is disabled on undo, as before", () => {
+    reset("knot", "enabled");
+    runOnNode(restoreUnitsScript(["knot"]));
+    expect(state("knot")).toBe("disabled");
+  });
+
+  test("records are per unit and written once", () => {
+    reset("knot", "enabled");
+    runOnNode(recordUnitsScript(["knot", "prometheus-node-exporter"]));
+    expect(readFileSync(join(markers, "knot"), "utf8")).toBe("enabled\n");
+    expect(readFileSync(join(markers, "prometheus-node-exporter"), "utf8")).toBe("disabled\n");
+    writeFileSync(join(root, "units", "prometheus-node-exporter"), "enabled\n");
+    runOnNode(recordUnitsScript(["prometheus-node-exporter"]));
+    expect(readFileSync(join(markers, "prometheus-node-exporter"), "utf8")).toBe("disabled\n");
+  });
+
+  test("every Debian unit an apply enables is recorded first, and every undo puts it back (knot too)", () => {
+    const debianUnits: Record<FileRole, string[]> = { wireguard: ["wg-quick@wg0"], dns: ["knot"], monitoring: ["prometheus-node-exporter"], firewall: ["nftables"], agent: [] };
+    for (const [role, units] of Object.entries(debianUnits) as [FileRole, string[]][]) {
+      const { apply, undo } = SERVICE_SCRIPTS[role];
+      for (const unit of units) {
+        const recorded = apply.indexOf(recordUnitsScript([unit]));
+        expect(recorded, `${role} records ${unit}`).toBeGreaterThan(-1);
+        const enabled = role === "wireguard" ? apply.indexOf("/usr/local/lib/boreal/wg-apply") : apply.indexOf(`systemctl enable --quiet ${unit}`);
+        expect(enabled, `${role} enables ${unit}`).toBeGreaterThan(recorded);
+        expect(undo, `${role} puts ${unit} back`).toContain(restoreUnitsScript([unit]));
+        expect(undo).not.toMatch(new RegExp(`disable (--quiet )?--now ${unit}`));
+      }
+      // Only the kit's own units are simply disabled.
+      for (const m of undo.matchAll(/systemctl disable [^\n]*/g)) expect(m[0], role).toMatch(/boreal-|"\$unit"/);
+    }
   });
 });

@@ -21,7 +21,7 @@ describe("stack config", () => {
     expect(spec.ssh.port).toBe(22);
     expect(spec.ssh.user).toBe("root");
     expect(spec.ssh.hostKey).toBe(FIXTURE_HOST_KEY); // the comment is dropped
-    expect(spec.firewall).toBe(true);
+    expect(spec.firewall).toEqual({ enabled: true, allow: [], policy: "strict" });
     expect(spec.keyEpoch).toBe(0);
     expect(spec.zones).toEqual(["coop-b.example.", "b-mail.example."]);
     expect(spec.trust).toBe(fixtureTrust());
@@ -152,6 +152,93 @@ describe("stack config", () => {
   });
 });
 
+describe("boreal:firewall", () => {
+  const firewallOf = (firewall: unknown) => parseStackConfig(rawStackConfig("b1", { firewall })).firewall;
+
+  test("true and false are kept (the first releases' form) and mean the strict policy with nothing more open", () => {
+    expect(firewallOf(true)).toEqual({ enabled: true, allow: [], policy: "strict" });
+    expect(firewallOf(false)).toEqual({ enabled: false, allow: [], policy: "strict" });
+    expect(firewallOf(undefined)).toEqual({ enabled: true, allow: [], policy: "strict" });
+    // As `pulumi config set boreal:firewall false` stores it.
+    expect(parseStackConfig({ ...rawStackConfig("b1"), "boreal:firewall": "false" }).firewall.enabled).toBe(false);
+  });
+
+  test("the object form: ports, ranges and sources come out canonical", () => {
+    const firewall = firewallOf({
+      allow: [
+        "tcp/443",
+        " UDP/51000-51010 ",
+        "tcp/8080-8080",
+        { port: "tcp/993", from: ["198.51.100.0/24", "2001:DB8:0:0::/48", "203.0.113.7/32", "2001:db8:1::1"], description: "mail (IMAPS)" },
+      ],
+    });
+    expect(firewall).toEqual({
+      enabled: true,
+      policy: "strict",
+      allow: [
+        { port: "tcp/443" },
+        { port: "udp/51000-51010" },
+        { port: "tcp/8080" },
+        { port: "tcp/993", from: ["198.51.100.0/24", "2001:db8::/48", "203.0.113.7", "2001:db8:1::1"], description: "mail (IMAPS)" },
+      ],
+    });
+    expect(firewallOf({ policy: "member" })).toEqual({ enabled: true, allow: [], policy: "member" });
+    // Off, the list is kept for when it is turned on again.
+    expect(firewallOf({ enabled: false, allow: ["tcp/443"] })).toEqual({ enabled: false, allow: [{ port: "tcp/443" }], policy: "strict" });
+  });
+
+  test("the canonical form parses again to itself (the node's agent reads the spec back from JSON)", () => {
+    const { spec } = splitPrivateKey(parseStackConfig(rawStackConfig("b1", { firewall: { allow: ["tcp/443", { port: "udp/500", from: ["2001:DB8::/32"] }] } })));
+    const { registry: _registry, trust: _trust, signingKeyFile: _file, publish: _publish, ...own } = spec;
+    expect(planSpecSchema.parse(JSON.parse(JSON.stringify(own))).firewall).toEqual(own.firewall);
+  });
+
+  const allow = (...entries: unknown[]) => ({ allow: entries });
+  const bad: [string, unknown, string, RegExp][] = [
+    ["enabled not a boolean", { enabled: "yes" }, "boreal:firewall.enabled", /must be true or false — pulumi config set --path boreal:firewall.enabled true/],
+    ["allow not a list", { allow: "tcp/443" }, "boreal:firewall.allow", /must be a list of ports — pulumi config set --path 'boreal:firewall.allow\[0\]' tcp\/443/],
+    ["an entry neither a port nor an object", allow("tcp/80", "tcp/443", true), "boreal:firewall.allow[2]", /must be a port or an object — write it as "tcp\/443", "udp\/51000-51010", or \{ port/],
+    ["a bare port number", allow(443), "boreal:firewall.allow[0]", /443 names no protocol — write it as "tcp\/443" or "udp\/443"/],
+    ["a service name", allow("tcp/80", "https"), "boreal:firewall.allow[1]", /"https" is not a port — write "tcp\/PORT" or "udp\/FIRST-LAST"/],
+    ["an unknown protocol", allow("sctp/5060"), "boreal:firewall.allow[0]", /"sctp\/5060" is not a port/],
+    ["port zero", allow("tcp/0"), "boreal:firewall.allow[0]", /port 0 is outside 1-65535 — use ports between 1 and 65535/],
+    ["a port above 65535", allow("udp/60000-70000"), "boreal:firewall.allow[0]", /port 70000 is outside 1-65535/],
+    ["a range written backwards", allow("udp/51010-51000"), "boreal:firewall.allow[0]", /"udp\/51010-51000" runs backwards — write the lower port first: udp\/51000-51010/],
+    ["the exporter's port", allow("tcp/80", "tcp/443", "tcp/9100"), "boreal:firewall.allow[2]", /tcp\/9100 is the node exporter's port, which only the mesh \(wg0\) may reach — remove it/],
+    ["a range over the exporter's port", allow("tcp/9000-9200"), "boreal:firewall.allow[0]", /includes tcp\/9100, the node exporter's port.* — split the range around 9100: tcp\/9000-9099 and tcp\/9101-9200/],
+    ["the same port twice", allow("tcp/443", "tcp/80", { port: "TCP/443", from: ["198.51.100.0/24"] }), "boreal:firewall.allow[2]", /tcp\/443 is already opened by boreal:firewall.allow\[0\] — keep one entry per port: list all its sources in that entry's from/],
+    ["overlapping ranges", allow("tcp/8000-8100", "tcp/8080"), "boreal:firewall.allow[1]", /tcp\/8080 overlaps tcp\/8000-8100 of boreal:firewall.allow\[0\] — keep each port in one entry/],
+    ["an object without a port", allow({ from: ["198.51.100.0/24"] }), "boreal:firewall.allow[0].port", /has no port — set it, e.g. port: "tcp\/993"/],
+    ["an object with a bare port number", allow({ port: 993 }), "boreal:firewall.allow[0].port", /993 names no protocol/],
+    ["an unknown field in an entry", allow({ port: "tcp/993", source: ["198.51.100.0/24"] }), "boreal:firewall.allow[0]", /unknown field\(s\) source — remove source/],
+    ["from not a list", allow({ port: "tcp/993", from: "198.51.100.0/24" }), "boreal:firewall.allow[0].from", /from must be a list of addresses or prefixes — write e.g. from: \["198.51.100.0\/24"/],
+    ["from empty", allow({ port: "tcp/993", from: [] }), "boreal:firewall.allow[0].from", /lists no source — remove from to open the port to every address/],
+    ["a source that is no address", allow({ port: "tcp/993", from: ["mail.coop-b.example"] }), "boreal:firewall.allow[0].from[0]", /"mail.coop-b.example" is not an IPv4 or IPv6 address or prefix — write e.g. "198.51.100.0\/24"/],
+    ["a source with a bad length", allow({ port: "tcp/993", from: ["198.51.100.0/33"] }), "boreal:firewall.allow[0].from[0]", /"\/33" is not an IPv4 prefix length — use a length between 0 and 32/],
+    ["a source with host bits", allow({ port: "tcp/993", from: ["198.51.100.0/24", "2001:db8::1/32"] }), "boreal:firewall.allow[0].from[1]", /2001:db8::1\/32 has host bits set — write the network, 2001:db8::\/32, or the one address 2001:db8::1/],
+    ["an IPv4-mapped source", allow({ port: "tcp/993", from: ["::ffff:198.51.100.7"] }), "boreal:firewall.allow[0].from[0]", /IPv4 address written as IPv6 — write the IPv4 address/],
+    ["a source twice", allow({ port: "tcp/993", from: ["198.51.100.7", "198.51.100.7/32"] }), "boreal:firewall.allow[0].from[1]", /lists 198.51.100.7 twice \(also from\[0\]\) — keep it once/],
+    ["overlapping sources", allow({ port: "tcp/993", from: ["198.51.100.0/24", "198.51.100.7"] }), "boreal:firewall.allow[0].from[1]", /198.51.100.7 overlaps 198.51.100.0\/24 \(from\[0\]\) — keep the wider prefix only/],
+    ["a description with quotes", allow({ port: "tcp/993", description: 'the "mail" box' }), "boreal:firewall.allow[0].description", /without quotes, backslashes or line breaks — e.g. description: "mail \(IMAPS\)"/],
+    ["a description too long", allow({ port: "tcp/993", description: "x".repeat(65) }), "boreal:firewall.allow[0].description", /1 to 64 characters/],
+    ["an unknown policy", { policy: "open" }, "boreal:firewall.policy", /must be "strict" or "member" — set "strict" \(the default/],
+    ["allow with policy member", { policy: "member", allow: ["tcp/443"] }, "boreal:firewall.allow", /has no effect with policy "member".* — open these ports in your own table, or set boreal:firewall.policy to "strict"/],
+    ["an unknown field", { allowed: ["tcp/443"] }, "boreal:firewall", /unknown field\(s\) allowed — remove allowed/],
+  ];
+  test.each(bad)("refuses %s, naming the key and the fix", (_label, firewall, key, expected) => {
+    const problems = problemsOf(rawStackConfig("b1", { firewall }));
+    const problem = problems.find((p) => p.key === key);
+    expect(problem, JSON.stringify(problems)).toBeDefined();
+    expect(problem!.source).toBe("stack config");
+    expect(`${problem!.message} — ${problem!.fix}`).toMatch(expected);
+  });
+
+  test("every bad entry is reported at once, each at its own key", () => {
+    const problems = problemsOf(rawStackConfig("b1", { firewall: allow("tcp/80", 443, "tcp/9100", { port: "tcp/993", from: ["nowhere"] }) }));
+    expect(problems.map((p) => p.key)).toEqual(["boreal:firewall.allow[1]", "boreal:firewall.allow[2]", "boreal:firewall.allow[3].from[0]"]);
+  });
+});
+
 describe("the example stack in stacks/", () => {
   test("is valid once the secrets (SSH key, and the signing key if not a file) are added", async () => {
     const { readFileSync } = await import("node:fs");
@@ -162,6 +249,6 @@ describe("the example stack in stacks/", () => {
     const ssh = JSON.parse(raw["boreal:ssh"]);
     raw["boreal:ssh"] = JSON.stringify({ ...ssh, privateKey: FIXTURE_PRIVATE_KEY });
     if (raw["boreal:signingKeyFile"] === undefined) raw["boreal:signingKey"] = FIXTURE_PRIVATE_KEY;
-    expect(parseStackConfig(raw)).toMatchObject({ member: "coop-a", node: "a1", zones: ["coop-a.example."] });
+    expect(parseStackConfig(raw)).toMatchObject({ member: "coop-a", node: "a1", zones: ["coop-a.example."], firewall: { enabled: true, policy: "strict", allow: expect.arrayContaining([{ port: "tcp/443" }]) } });
   });
 });

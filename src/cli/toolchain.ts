@@ -1,0 +1,60 @@
+// The toolchain step that `boreal demo` and `boreal lab up` take by themselves: on a
+// machine where `npx pulumi` cannot download the CLI, `npm run toolchain` builds it (and
+// installs the language host and the command provider from ../shared/plugins).
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { commandPluginInstalled } from "../lab/pulumi";
+
+export interface Toolchain {
+  /** `npx pulumi version` answers the pinned version. */
+  pulumiAnswers(): boolean;
+  commandPluginInstalled(): boolean;
+  /** Runs `npm run toolchain`; its exit status. */
+  install(): number | null;
+  log(line: string): void;
+}
+
+/**
+ * Idempotent and quick when everything is there (two checks, no install). Runs the
+ * toolchain step when the CLI does not answer or the command provider is missing, with a
+ * progress line; fails, pointing at the README, only if the CLI still does not answer (a
+ * missing command provider is left to the caller, who may still install it from the net).
+ */
+export function ensureToolchain(toolchain: Toolchain, now: () => number = Date.now): "ready" | "installed" {
+  const answers = toolchain.pulumiAnswers();
+  if (answers && toolchain.commandPluginInstalled()) return "ready";
+  toolchain.log(
+    answers
+      ? "toolchain: the command provider plugin is not installed: running npm run toolchain (seconds)"
+      : "toolchain: `npx pulumi version` does not answer: running npm run toolchain (the first time it builds the Pulumi CLI: about 5 minutes on 2 cores)",
+  );
+  const started = now();
+  const status = toolchain.install();
+  if (!toolchain.pulumiAnswers()) {
+    throw new Error(`the Pulumi CLI does not answer, and npm run toolchain did not fix it (exit ${status}): see its lines above and the README's "Offline machines" section`);
+  }
+  toolchain.log(`toolchain: ready in ${Math.round((now() - started) / 1000)}s`);
+  return "installed";
+}
+
+/** The project's own toolchain: its CLI launcher, its pins, scripts/toolchain.sh. */
+export function projectToolchain(projectDir: string, log: (line: string) => void): Toolchain {
+  const pinned = (JSON.parse(readFileSync(join(projectDir, "package.json"), "utf8")) as { dependencies: { pulumi: string } }).dependencies.pulumi;
+  return {
+    // Quick once the CLI is cached; before, the npm launcher downloads it (its
+    // "Downloading…" line shows) or fails at once without internet.
+    pulumiAnswers: () => {
+      const run = spawnSync(join(projectDir, "node_modules", ".bin", "pulumi"), ["version"], {
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "inherit"],
+        timeout: 900_000,
+        env: { ...process.env, PULUMI_SKIP_UPDATE_CHECK: "true" },
+      });
+      return run.status === 0 && run.stdout.trim() === `v${pinned}`;
+    },
+    commandPluginInstalled: () => commandPluginInstalled(projectDir),
+    install: () => spawnSync("bash", [join(projectDir, "scripts", "toolchain.sh")], { cwd: projectDir, stdio: ["ignore", "inherit", "inherit"] }).status,
+    log,
+  };
+}
