@@ -2,7 +2,7 @@
 // imports (the kit's own config, registry, model and render code, zod, yaml, handlebars),
 // with the templates built in. Built once per version of the sources and cached by their
 // hash, so a `pulumi up` of an unchanged kit neither rebuilds nor uploads it.
-import { buildSync } from "esbuild";
+import { BuildOptions, buildSync } from "esbuild";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
@@ -19,7 +19,14 @@ export interface AgentProgram {
   hash: string;
 }
 
-/** Every input of the bundle: the kit's sources, its templates, the locked dependencies. */
+/**
+ * The parts of src/ the agent is built from (a unit test checks esbuild's own list of
+ * inputs against it): hashing only these keeps a change to, say, the lab from looking like
+ * a new agent to every stack.
+ */
+export const AGENT_SOURCES = ["agent", "config", "model", "render", "registry", "components/templates.ts"];
+
+/** Every input of the bundle: those sources, the templates, the locked dependencies. */
 function inputsHash(): string {
   const hash = createHash("sha256").update(AGENT_NODE_TARGET);
   const files = (dir: string, suffix: string): string[] =>
@@ -27,7 +34,8 @@ function inputsHash(): string {
       .filter((e) => e.isFile() && e.name.endsWith(suffix))
       .map((e) => join(e.parentPath, e.name))
       .sort();
-  for (const file of [...files(SRC_DIR, ".ts"), ...files(TEMPLATES_DIR, ".hbs"), join(PROJECT_DIR, "package-lock.json")]) {
+  const sources = AGENT_SOURCES.flatMap((part) => (part.endsWith(".ts") ? [join(SRC_DIR, part)] : files(join(SRC_DIR, part), ".ts")));
+  for (const file of [...sources, ...files(TEMPLATES_DIR, ".hbs"), join(PROJECT_DIR, "package-lock.json")]) {
     if (!existsSync(file)) continue;
     hash.update(relative(PROJECT_DIR, file)).update("\0").update(readFileSync(file)).update("\0");
   }
@@ -39,7 +47,17 @@ export function bundleAgent(cacheDir: string = join(PROJECT_DIR, ".boreal")): Ag
   const hash = inputsHash();
   const path = join(cacheDir, `agent-${hash}.js`);
   if (existsSync(path)) return { path, hash };
-  const result = buildSync({
+  const result = buildSync(buildOptions());
+  // main.ts's own "#!" line comes first in the output.
+  const text = result.outputFiles![0].text.replace(/\n/, "\n// boreal-kit sync agent, bundled from src/agent/main.ts: do not edit it on the node.\n");
+  mkdirSync(cacheDir, { recursive: true });
+  writeFileSync(`${path}.tmp`, text, { mode: 0o755 });
+  renameSync(`${path}.tmp`, path);
+  return { path, hash };
+}
+
+export function buildOptions(): BuildOptions {
+  return {
     entryPoints: [join(__dirname, "main.ts")],
     bundle: true,
     platform: "node",
@@ -51,11 +69,5 @@ export function bundleAgent(cacheDir: string = join(PROJECT_DIR, ".boreal")): Ag
     legalComments: "none",
     logLevel: "silent",
     define: { BOREAL_TEMPLATES: JSON.stringify(loadTemplates()) },
-  });
-  // main.ts's own "#!" line comes first in the output.
-  const text = result.outputFiles[0].text.replace(/\n/, "\n// boreal-kit sync agent, bundled from src/agent/main.ts: do not edit it on the node.\n");
-  mkdirSync(cacheDir, { recursive: true });
-  writeFileSync(`${path}.tmp`, text, { mode: 0o755 });
-  renameSync(`${path}.tmp`, path);
-  return { path, hash };
+  };
 }

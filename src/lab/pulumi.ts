@@ -1,5 +1,5 @@
 // The one way the lab runs the project's Pulumi CLI: its own binary, the lab passphrase.
-import { spawnSync } from "node:child_process";
+import { ChildProcess, spawn, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -17,6 +17,19 @@ export function labPulumiEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.Proce
 export function runPulumi(projectDir: string, args: string[], env: NodeJS.ProcessEnv, input?: string): { status: number; output: string } {
   const result = spawnSync(join(projectDir, "node_modules", ".bin", "pulumi"), [...args, "--non-interactive"], { cwd: projectDir, env, input, encoding: "utf8", timeout: 900_000, maxBuffer: 256 * 1024 * 1024 });
   return { status: result.status ?? -1, output: `${result.stdout ?? ""}${result.stderr ?? ""}` };
+}
+
+/**
+ * The CLI in the background, in a process group of its own (detached), so that the whole
+ * of it (launcher, engine, language host, plugins) can be killed at once like a closed laptop.
+ */
+export function spawnPulumi(projectDir: string, args: string[], env: NodeJS.ProcessEnv): { child: ChildProcess; done: Promise<{ status: number; output: string }> } {
+  const child = spawn(join(projectDir, "node_modules", ".bin", "pulumi"), [...args, "--non-interactive"], { cwd: projectDir, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  child.stdout!.on("data", (d: Buffer) => (output += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
+  const done = new Promise<{ status: number; output: string }>((resolve) => child.on("close", (code) => resolve({ status: code ?? -1, output })));
+  return { child, done };
 }
 
 /** The command provider version package.json pins (boreal.toolchain.commandProvider). */

@@ -1,7 +1,7 @@
 // The lab's member stacks driven with the real Pulumi CLI. Each member runs only its own
 // `pulumi up`; the nodes' sync agents take the peers from the lab's mirror by themselves.
 import type { LabState } from "./lab";
-import { labPulumiEnv, labStackName, runPulumi } from "./pulumi";
+import { labPulumiEnv, labStackName, runPulumi, spawnPulumi } from "./pulumi";
 
 export interface StackOutputs {
   publicKey: string;
@@ -49,5 +49,41 @@ export class LabStacks {
   /** `pulumi preview --expect-no-changes --diff`: what would change, if anything. */
   preview(machine: string): { status: number; output: string } {
     return this.run(["preview", "--expect-no-changes", "--diff", "-s", this.stackOf(machine)]);
+  }
+
+  /** `pulumi up` in the background. */
+  upAsync(machine: string): Promise<{ status: number; output: string }> {
+    const args = ["up", "--yes", "--skip-preview", "-s", this.stackOf(machine)];
+    const { done } = spawnPulumi(this.projectDir, args, this.env);
+    return done.then((result) => {
+      this.transcript.push(`$ pulumi ${args.join(" ")}\n${result.output}`);
+      return result;
+    });
+  }
+
+  /** Starts `pulumi up` and kills its whole process group after `ms` (SIGKILL, by its id). */
+  async killDuring(machine: string, ms: number): Promise<string> {
+    const args = ["up", "--yes", "--skip-preview", "-s", this.stackOf(machine)];
+    const { child, done } = spawnPulumi(this.projectDir, args, this.env);
+    await new Promise((r) => setTimeout(r, ms));
+    process.kill(-child.pid!, "SIGKILL");
+    const result = await done;
+    this.transcript.push(`$ pulumi ${args.join(" ")} (killed after ${ms} ms)\n${result.output}`);
+    const updating = (result.output.match(/^\s+[~+-] .*(updating|creating)/gm) ?? []).length;
+    return `killed with ${updating} step(s) under way`;
+  }
+
+  /**
+   * The README's recovery after an interrupted `pulumi up`: run it again; if the stack is
+   * still locked by the dead run, `pulumi cancel`, then run it again.
+   */
+  recover(machine: string): string {
+    const stack = this.stackOf(machine);
+    const first = this.run(["up", "--yes", "--skip-preview", "-s", stack]);
+    if (first.status === 0) return "the re-run converged at once";
+    if (!/currently locked|locked by/i.test(first.output)) throw new Error(`pulumi up after the interruption failed, and not because of a lock:\n${first.output}`);
+    this.must(["cancel", "--yes", "-s", stack]);
+    this.must(["up", "--yes", "--skip-preview", "-s", stack]);
+    return "the re-run found the stack locked; pulumi cancel, then pulumi up converged";
   }
 }

@@ -12,11 +12,17 @@ import { descriptorPath, signaturePath } from "../../src/config/registry";
 import { LabMember, git } from "../../src/lab/federation";
 import { LAB_PASSPHRASE, labDown, labUp, writeLabStacks } from "../../src/lab/lab";
 import { stopMirror } from "../../src/lab/mirror";
+import { nodeNamespace } from "../../src/lab/net";
 import { LabStacks } from "../../src/lab/stacks";
 import { writeNodeObject } from "../../src/registry/write";
 import * as checks from "../helpers/federation-checks";
 import { eventually, NodeView, Servers, timed } from "../helpers/federation-checks";
 import { commandPluginInstalled, pulumiCliAvailable, Workspace } from "../helpers/workspace";
+
+/** Takes a lab machine's underlay down for `seconds` (its veth inside its own namespace). */
+function cutUnderlay(machine: string, seconds: number): void {
+  execFileSync("sh", ["-c", `ip -n ${nodeNamespace(machine)} link set eth0 down; sleep ${seconds}; ip -n ${nodeNamespace(machine)} link set eth0 up`]);
+}
 
 const ready = process.getuid?.() === 0 && pulumiCliAvailable() && commandPluginInstalled();
 const COUNT = 5;
@@ -65,6 +71,8 @@ describe.runIf(ready)(`end to end: ${COUNT} members join with the real pulumi up
     const written = writeLabStacks(state, ws.dir, checks.log);
     expect(written.missing, "stacks whose SSH key could not be stored").toEqual([]);
     members = written.members;
+    // Member 1 runs its own web service on the node: it declares it (issue 10).
+    stacks.must(["config", "set", "--path", "boreal:firewall.allow[0]", "tcp/8443", "-s", stacks.stackOf(state.machines[0].name)]);
   });
   afterAll(() => {
     labDown({ dir, log: checks.log });
@@ -86,6 +94,21 @@ describe.runIf(ready)(`end to end: ${COUNT} members join with the real pulumi up
   test("monitoring: exporters scraped over the mesh with per-peer WireGuard metrics, not on the underlay", () => checks.expectMonitoring(servers, live()));
 
   test("firewall: from another node's underlay only SSH, WireGuard and DNS answer", () => checks.expectFirewall(servers, nodes[0], nodes[1]));
+
+  test("the member's own services: a declared port answers from another node's underlay, an undeclared one does not", async () => {
+    const [a, b] = nodes;
+    const listen = (port: number) =>
+      servers.ok(a, `systemd-run --unit=web-${port} node -e 'require("net").createServer((s) => s.end("hello\\n")).listen(${port})'`);
+    listen(8443);
+    listen(8444);
+    const probe = (port: number) => servers.exec(b, `timeout 3 bash -c 'exec 3<>/dev/tcp/${a.machine.address}/${port}; cat <&3' 2>&1; echo "exit=$?"`).output;
+    await eventually("the declared service answers", 20, () => /hello[\s\S]*exit=0/.test(probe(8443)));
+    expect(probe(8444)).toMatch(/exit=124/);
+    expect(servers.ok(a, "nft list chain inet boreal input")).toMatch(/tcp dport 8443 accept/);
+    // Still mesh-only, whatever the member declares.
+    expect(servers.scrape(b, a.machine.address).status).not.toBe(0);
+    servers.ok(a, "systemctl stop web-8443 web-8444");
+  });
 
   test("secrets: no private key in the exported state, the registry, the logs or the agents' journals", () => {
     const state = live().map((_, i) => ws.must(["stack", "export", "-s", stackOf(i)])).join("\n");
@@ -181,6 +204,34 @@ describe.runIf(ready)(`end to end: ${COUNT} members join with the real pulumi up
       expect(servers.exec(node, `kdig @${node.machine.address} bank.lab.test. SOA +norec +timeout=2`).output).not.toMatch(/Flags: qr aa/);
       expect(servers.ok(node, "wg show wg0 endpoints")).not.toContain("198.51.100.66");
     }
+  });
+
+  test("an interrupted pulumi up (killed by its process id mid-apply) recovers as the README says, and the node converges", async () => {
+    const i = 2;
+    const node = nodes[i];
+    stacks.must(["config", "set", "boreal:mtu", "1400", "-s", stackOf(i)]);
+    const killed = await stacks.killDuring(machineOf(i), 9_000);
+    checks.log(`interrupted: pulumi up killed after 9 s (${killed})`);
+    const recovered = await timed("recover: pulumi cancel if locked, then pulumi up", () => stacks.recover(machineOf(i)));
+    checks.log(`interrupted: ${recovered}`);
+    await eventually(`${node.machine.name} runs wg0 with MTU 1400`, 30, () => /mtu 1400/.test(servers.ok(node, "ip -o link show wg0")));
+    expect(stacks.unchanged(machineOf(i)), "nothing left to do after recovery").toBe(true);
+    await checks.expectMesh(servers, live());
+  });
+
+  test("the SSH connection cut mid-apply (the node's underlay down for 8 s): the re-run converges", async () => {
+    const i = 2;
+    const node = nodes[i];
+    stacks.must(["config", "rm", "boreal:mtu", "-s", stackOf(i)]);
+    const run = stacks.upAsync(machineOf(i));
+    await new Promise((r) => setTimeout(r, 7_000));
+    cutUnderlay(node.machine.name, 8);
+    const first = await run;
+    checks.log(`SSH cut: the interrupted pulumi up exited ${first.status}`);
+    if (first.status !== 0) await timed("re-run after the cut", () => stacks.recover(machineOf(i)));
+    await eventually(`${node.machine.name} runs wg0 with MTU 1420 again`, 30, () => /mtu 1420/.test(servers.ok(node, "ip -o link show wg0")));
+    expect(stacks.unchanged(machineOf(i))).toBe(true);
+    await checks.expectMesh(servers, live());
   });
 
   test("member down: the others keep their tunnels and still answer member 1's zone; it rejoins by itself", () =>

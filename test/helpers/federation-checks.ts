@@ -204,5 +204,8 @@ export async function expectLeft(servers: Servers, left: NodeView, rest: NodeVie
   // Files the server had before the kit (Debian's defaults here) are back as they were.
   expect(servers.ok(left, "head -c 300 /etc/knot/knot.conf")).not.toContain("boreal");
   expect(servers.ok(left, "cat /etc/default/prometheus-node-exporter")).not.toContain("boreal");
-  expect(servers.exec(left, "systemctl is-enabled wg-quick@wg0 knot prometheus-node-exporter").output).not.toMatch(/^enabled$/m);
+  // Units are back as they were before the kit: Debian's packages enable knot and the
+  // exporter on install (so the lab image has them enabled), not nftables or wg-quick.
+  expect(servers.exec(left, "systemctl is-enabled wg-quick@wg0 nftables knot prometheus-node-exporter").output.trim().split("\n")).toEqual(["disabled", "disabled", "enabled", "enabled"]);
+  expect(servers.exec(left, "ls /var/lib/boreal-kit-units /var/lib/boreal 2>&1").output).toMatch(/No such file[\s\S]*No such file/);
 }

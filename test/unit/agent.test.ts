@@ -3,7 +3,8 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
-import { bundleAgent } from "../../src/agent/bundle";
+import { buildSync } from "esbuild";
+import { AGENT_SOURCES, buildOptions, bundleAgent } from "../../src/agent/bundle";
 import { parseAgentConfig, renderAgentConfig } from "../../src/agent/config";
 import { decideSync } from "../../src/agent/sync";
 import { splitPrivateKey } from "../../src/config/stack";
@@ -33,6 +34,16 @@ describe("the bundled agent", () => {
     expect(usage.stdout).toMatch(/usage: boreal-agent sync \[--rekey\] \| remove \| status/);
   }, 60_000);
 });
+
+test("the bundle's cache key covers every source file esbuild puts in it", () => {
+  const meta = buildSync({ ...buildOptions(), metafile: true }).metafile!;
+  const fromSrc = Object.keys(meta.inputs).filter((p) => p.startsWith("src/"));
+  expect(fromSrc.length).toBeGreaterThan(10);
+  for (const input of fromSrc) {
+    const part = input.slice("src/".length);
+    expect(AGENT_SOURCES.some((s) => part === s || part.startsWith(`${s}/`)), `${input} is bundled but not in AGENT_SOURCES`).toBe(true);
+  }
+}, 60_000);
 
 describe("the agent's config", () => {
   test("holds the node's own settings with its mesh addresses pinned, and nothing of the operator's", () => {
