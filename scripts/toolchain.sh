@@ -45,7 +45,13 @@ fi
 # refuses) comes as a reproducible build in ../shared/plugins where this workplace has it:
 # policy packs need it. Otherwise build the newest the SDK module still carries (3.68.0),
 # which runs programs but not policy packs.
-shared_host="$root/../shared/plugins/pulumi-language-nodejs-v$cli_version-linux-amd64"
+# The workplace's shared plugins: beside the repository (../shared/plugins), or where the
+# workplace keeps them when the clone lives elsewhere (a CI checkout), or where told.
+shared_plugins=""
+for dir in "${BOREAL_SHARED_PLUGINS:-}" "$root/../shared/plugins" /work/shared/plugins; do
+  if [ -n "$dir" ] && [ -d "$dir" ]; then shared_plugins=$(cd "$dir" && pwd); break; fi
+done
+shared_host="$shared_plugins/pulumi-language-nodejs-v$cli_version-linux-amd64"
 if [ -x "$shared_host" ]; then
   if ! cmp -s "$shared_host" "$dest/pulumi-language-nodejs"; then
     install -m 0755 "$shared_host" "$dest/pulumi-language-nodejs"
@@ -63,8 +69,7 @@ fi
 # (github.com/pulumi/pulumi-command/provider) has no tags of its own, and the module
 # proxy reachable here refuses every pseudo-version of it: say so, and go on.
 pulumi() { "$dest/pulumi" "$@"; }
-# Where the workplace's shared folder would provide a binary (beside the repository).
-shared_plugin="$root/../shared/plugins/pulumi-resource-command-v$command_version-linux-amd64"
+shared_plugin="${shared_plugins:-$root/../shared/plugins}/pulumi-resource-command-v$command_version-linux-amd64"
 if pulumi plugin ls --json 2>/dev/null | node -e 'const p=JSON.parse(require("fs").readFileSync(0,"utf8")||"[]");process.exit(p.some(x=>x.name==="command"&&x.version==="'"$command_version"'")?0:1)'; then
   say "command provider v$command_version already installed"
 elif [ -n "${BOREAL_COMMAND_PROVIDER_BINARY:-}" ] || [ -x "$shared_plugin" ]; then
