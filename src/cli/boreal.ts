@@ -4,14 +4,16 @@ import { spawnSync } from "node:child_process";
 import { isRegistryVerb, REGISTRY_USAGE, runRegistry } from "./registry";
 import { join } from "node:path";
 import { DEFAULT_SUBNET, labDown, labExec, LabState, labStatus, labUp, PROJECT_DIR, readState, sshArgs, writeLabStacks } from "../lab/lab";
+import { DEFAULT_SUITE, isLabSuite, LAB_SUITES, LabSuite } from "../lab/image";
 import { commandPluginInstalled, pinnedCommandProvider } from "../lab/pulumi";
 import { LabStacks } from "../lab/stacks";
 import { ensureToolchain as ensureProjectToolchain, projectToolchain } from "./toolchain";
 
 const USAGE = `usage:
-  boreal demo [--nodes N]                                    a living federation on the lab (pulumi up of N members)
+  boreal demo [--nodes N] [--suite bookworm|trixie]          a living federation on the lab (pulumi up of N members)
 ${REGISTRY_USAGE}
-  boreal lab up [--nodes N] [--subnet CIDR] [--no-install]   start N machines (default 3, ${DEFAULT_SUBNET})
+  boreal lab up [--nodes N] [--subnet CIDR] [--suite bookworm|trixie] [--no-install]
+                                                             start N machines (default 3, ${DEFAULT_SUBNET}, Debian ${DEFAULT_SUITE})
   boreal lab status                                          table of the lab's machines
   boreal lab ssh NODE [-- command...]                        a shell (or a command) on a machine
   boreal lab down                                            stop everything; the image stays cached`;
@@ -26,16 +28,24 @@ function option(args: string[], name: string): string | undefined {
   return value;
 }
 
+/** --suite: the Debian release of the lab's image. */
+function suiteOption(args: string[]): LabSuite {
+  const suite = option(args, "--suite") ?? DEFAULT_SUITE;
+  if (!isLabSuite(suite)) throw new Error(`--suite must be ${LAB_SUITES.join(" or ")}, got ${suite}`);
+  return suite;
+}
+
 async function lab(args: string[]): Promise<number> {
   const [verb, ...rest] = args;
   switch (verb) {
     case "up": {
       const nodesText = option(rest, "--nodes") ?? "3";
       if (!/^\d+$/.test(nodesText)) throw new Error(`--nodes must be a whole number, got ${nodesText}`);
+      const suite = suiteOption(rest);
       // The lab's stacks get their SSH key through `pulumi config set --secret`.
       ensureToolchain();
       const started = Date.now();
-      const state = await labUp({ nodes: Number(nodesText), subnet: option(rest, "--subnet") ?? DEFAULT_SUBNET, installPrerequisites: !rest.includes("--no-install"), log });
+      const state = await labUp({ nodes: Number(nodesText), subnet: option(rest, "--subnet") ?? DEFAULT_SUBNET, installPrerequisites: !rest.includes("--no-install"), suite, log });
       writeLabStacks(state, PROJECT_DIR, log);
       log(`lab up: ${state.machines.length} machine(s) answering SSH in ${Math.round((Date.now() - started) / 1000)}s`);
       printStatus(await labStatus());
@@ -85,10 +95,11 @@ function registry(args: string[]): number {
 async function demo(args: string[]): Promise<number> {
   const nodesText = option(args, "--nodes") ?? "3";
   if (!/^\d+$/.test(nodesText)) throw new Error(`--nodes must be a whole number, got ${nodesText}`);
+  const suite = suiteOption(args);
   ensureToolchain();
   ensureCommandPlugin();
   const started = Date.now();
-  const state = await labUp({ nodes: Number(nodesText), subnet: DEFAULT_SUBNET, installPrerequisites: true, log });
+  const state = await labUp({ nodes: Number(nodesText), subnet: DEFAULT_SUBNET, installPrerequisites: true, suite, log });
   const { missing } = writeLabStacks(state, PROJECT_DIR, log);
   if (missing.length > 0) throw new Error(`could not store the SSH key in ${missing.join(", ")}`);
   const stacks = new LabStacks(PROJECT_DIR, state);

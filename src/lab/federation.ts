@@ -2,12 +2,12 @@
 // signing key and its own clone of the registry; the founders write version 1, all sign
 // it, and it is pushed to the lab's mirror, which the machines pull from.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { FederationVersion } from "../config/registry";
 import { formatIPv4, parseCidr } from "../model/ip";
 import { formatTrust, sha256 } from "../registry/verify";
-import { signFederationVersion, writeFederationVersion, renderFederation } from "../registry/write";
+import { signFederationVersion, writeFederationVersion } from "../registry/write";
 
 export const LAB_MESH = { ipv4: "100.64.0.0/16", ipv6: "fd42:b0:ea1::/48" };
 /** Each lab member's share of the mesh: 16 addresses. */
@@ -71,6 +71,5 @@ export function createLabFederation(args: { labDir: string; count: number; mirro
   git(founder, "commit", "-q", "-m", "federation version 1, signed by its founders");
   git(founder, "push", "-q", "origin", "HEAD:main");
   for (const m of members.slice(1)) git(root, "clone", "-q", args.mirrorRepo, m.registry);
-  if (renderFederation(version) !== content || !existsSync(join(founder, path))) throw new Error("federation version 1 was not written as rendered");
   return { members, trust: formatTrust({ version: 1, sha256: sha256(content) }) };
 }

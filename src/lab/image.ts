@@ -1,4 +1,5 @@
-// The lab's Debian 12 image: built once with debootstrap, cached under a hash of its recipe.
+// The lab's Debian image (12 bookworm or 13 trixie): built once with debootstrap, cached under a
+// hash of its recipe. Each suite keeps its newest image, so both can be cached side by side.
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
@@ -13,7 +14,7 @@ export const IMAGE_PACKAGES = [
 ];
 
 export interface ImageRecipe {
-  suite: string;
+  suite: LabSuite;
   variant: string;
   mirror: string;
   packages: string[];
@@ -21,13 +22,28 @@ export interface ImageRecipe {
   postProcess: number;
 }
 
-export const DEFAULT_RECIPE: ImageRecipe = {
-  suite: "bookworm",
-  variant: "minbase",
-  mirror: process.env.BOREAL_LAB_MIRROR ?? "http://deb.debian.org/debian",
-  packages: IMAGE_PACKAGES,
-  postProcess: 1,
-};
+/** The Debian releases the lab can build: 12 (oldstable) and 13 (stable). */
+export const LAB_SUITES = ["bookworm", "trixie"] as const;
+export type LabSuite = (typeof LAB_SUITES)[number];
+export const DEFAULT_SUITE: LabSuite = "bookworm";
+
+export function isLabSuite(value: string): value is LabSuite {
+  return (LAB_SUITES as readonly string[]).includes(value);
+}
+
+/** The image recipe of a suite (the same packages on both releases). */
+export function labRecipe(suite: LabSuite = DEFAULT_SUITE): ImageRecipe {
+  if (!isLabSuite(suite)) throw new Error(`unknown Debian suite "${suite}": use ${LAB_SUITES.join(" or ")}`);
+  return {
+    suite,
+    variant: "minbase",
+    mirror: process.env.BOREAL_LAB_MIRROR ?? "http://deb.debian.org/debian",
+    packages: IMAGE_PACKAGES,
+    postProcess: 1,
+  };
+}
+
+export const DEFAULT_RECIPE: ImageRecipe = labRecipe(DEFAULT_SUITE);
 
 export const IMAGE_CACHE = process.env.BOREAL_LAB_CACHE ?? "/var/lib/boreal-lab/images";
 
@@ -58,11 +74,16 @@ export async function ensureImage(recipe: ImageRecipe, log: (line: string) => vo
   postProcess(temp);
   writeFileSync(join(temp, COMPLETE), `${JSON.stringify(recipe)}\n`);
   renameSync(temp, path);
-  // Images of older recipes are never used again: reclaim their disk.
-  for (const other of readdirSync(IMAGE_CACHE)) {
-    if (other.startsWith("debian-") && join(IMAGE_CACHE, other) !== path) rmSync(join(IMAGE_CACHE, other), { recursive: true, force: true });
-  }
+  // Older images of the same suite (and what a crashed build of one left) are never used
+  // again: reclaim their disk. The other suite's images stay, so both suites stay cached.
+  for (const other of staleImages(readdirSync(IMAGE_CACHE), recipe)) rmSync(join(IMAGE_CACHE, other), { recursive: true, force: true });
   return { path, built: true, seconds: Math.round((Date.now() - started) / 1000) };
+}
+
+/** Entries of the cache that are older images of the recipe's suite (its own image excepted). */
+export function staleImages(entries: string[], recipe: ImageRecipe): string[] {
+  const own = `debian-${recipe.suite}-${recipeHash(recipe)}`;
+  return entries.filter((e) => new RegExp(`^debian-${recipe.suite}-[0-9a-f]{12}(\\.partial)?$`).test(e) && e !== own);
 }
 
 function debootstrap(recipe: ImageRecipe, target: string, log: (line: string) => void): Promise<void> {

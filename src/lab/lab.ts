@@ -1,11 +1,11 @@
-// The local lab: N Debian 12 machines (systemd-nspawn, booted) on a private bridge.
+// The local lab: N Debian machines (12 bookworm by default, or 13 trixie; systemd-nspawn, booted) on a private bridge.
 import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { stringify } from "yaml";
-import { DEFAULT_RECIPE, ensureImage } from "./image";
+import { DEFAULT_SUITE, ensureImage, labRecipe, LabSuite } from "./image";
 import { createMirrorRepo, mirrorProcesses, mirrorUrl, mirrorsDir, startMirror, stopMirror } from "./mirror";
 import { createLabFederation, LabMember } from "./federation";
 import { LAB_PASSPHRASE, labPulumiEnv, labStackName, runPulumi } from "./pulumi";
@@ -39,6 +39,8 @@ export interface LabState {
   subnet: string;
   hostAddress: string;
   image: string;
+  /** The Debian release of the image (absent in a state written before suites existed: bookworm). */
+  suite?: LabSuite;
   sshKey: string;
   machines: LabMachine[];
   /**
@@ -73,17 +75,21 @@ export interface UpOptions {
   installPrerequisites: boolean;
   log: (line: string) => void;
   dir?: string;
+  /** The Debian release of the machines' image (default bookworm). */
+  suite?: LabSuite;
 }
 
 export async function labUp(options: UpOptions): Promise<LabState & { imageBuilt: boolean; imageSeconds: number }> {
   const dir = options.dir ?? LAB_DIR;
   const log = options.log;
   checkPrerequisites(options.installPrerequisites, log);
+  // A wrong suite fails before anything of a running lab is torn down.
+  const recipe = labRecipe(options.suite ?? DEFAULT_SUITE);
   const { subnet, host, machines } = labAddresses(options.subnet, options.nodes);
   // A crashed or half-done run leaves pieces behind: clear them before anything else.
   labDown({ dir, log: () => {}, keepState: false });
   checkSubnetFree(subnet);
-  const image = await ensureImage(DEFAULT_RECIPE, log);
+  const image = await ensureImage(recipe, log);
   if (image.built) log(`image built in ${image.seconds}s`);
 
   mkdirSync(dir, { recursive: true });
@@ -97,7 +103,7 @@ export async function labUp(options: UpOptions): Promise<LabState & { imageBuilt
   const repo = createMirrorRepo(dir, "registry");
   const mirror = { pid: startMirror(dir, host), url: mirrorUrl(host, "registry"), repo };
   log(`registry mirror ${mirror.url} (git daemon pid ${mirror.pid}, read-only; write to ${repo})`);
-  const state: LabState = { subnet: subnet.text, hostAddress: host, image: image.path, sshKey, machines: [], mirror };
+  const state: LabState = { subnet: subnet.text, hostAddress: host, image: image.path, suite: recipe.suite, sshKey, machines: [], mirror };
   machines.forEach((address, i) => {
     const name = `node${i + 1}`;
     createMachineNetwork(name, address, subnet);

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { descriptorPath, signaturePath } from "../../src/config/registry";
 import { LabMember, git } from "../../src/lab/federation";
+import { isLabSuite, LAB_SUITES } from "../../src/lab/image";
 import { LAB_PASSPHRASE, labDown, labUp, writeLabStacks } from "../../src/lab/lab";
 import { stopMirror } from "../../src/lab/mirror";
 import { nodeNamespace } from "../../src/lab/net";
@@ -26,8 +27,11 @@ function cutUnderlay(machine: string, seconds: number): void {
 
 const ready = process.getuid?.() === 0 && pulumiCliAvailable() && commandPluginInstalled();
 const COUNT = 5;
+/** The Debian release of the lab machines: BOREAL_E2E_SUITE=trixie runs the suite on Debian 13. */
+const SUITE = process.env.BOREAL_E2E_SUITE ?? "bookworm";
+if (!isLabSuite(SUITE)) throw new Error(`BOREAL_E2E_SUITE must be ${LAB_SUITES.join(" or ")}, got ${SUITE}`);
 
-describe.runIf(ready)(`end to end: ${COUNT} members join with the real pulumi up; their agents do the rest`, () => {
+describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with the real pulumi up; their agents do the rest`, () => {
   let servers: Servers;
   let ws: Workspace;
   let stacks: LabStacks;
@@ -63,7 +67,7 @@ describe.runIf(ready)(`end to end: ${COUNT} members join with the real pulumi up
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "boreal-e2e-"));
-    const state = await timed(`lab up (${COUNT} machines)`, () => labUp({ nodes: COUNT, subnet: "198.51.100.0/24", installPrerequisites: true, log: checks.log, dir }));
+    const state = await timed(`lab up (${COUNT} machines)`, () => labUp({ nodes: COUNT, subnet: "198.51.100.0/24", installPrerequisites: true, log: checks.log, dir, suite: SUITE }));
     servers = new Servers(state, dir);
     ws = new Workspace("e2e");
     ws.env.PULUMI_CONFIG_PASSPHRASE = LAB_PASSPHRASE;

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
-import { imageReady } from "../../src/lab/image";
+import { DEFAULT_RECIPE, imagePath, imageReady, isLabSuite, LAB_SUITES, labRecipe, LabSuite, recipeHash, staleImages } from "../../src/lab/image";
 import { LAB_PASSPHRASE, labDown, labExec, labMounts, labProcesses, labStatus, labUp, LabState, pidAlive, portOpen, readState, sshArgs, writeLabStacks } from "../../src/lab/lab";
 import { mirrorProcesses } from "../../src/lab/mirror";
 import { parseStackConfig } from "../../src/config/stack";
@@ -13,6 +13,13 @@ import { pulumiCliAvailable, Workspace } from "../helpers/workspace";
 import { labNamespaces } from "../../src/lab/net";
 
 const isRoot = process.getuid?.() === 0;
+/** The Debian release the lab test runs on: BOREAL_LAB_SUITE (bookworm unless set). */
+const SUITE: LabSuite = (() => {
+  const suite = process.env.BOREAL_LAB_SUITE ?? "bookworm";
+  if (!isLabSuite(suite)) throw new Error(`BOREAL_LAB_SUITE must be ${LAB_SUITES.join(" or ")}, got ${suite}`);
+  return suite;
+})();
+const VERSION: Record<LabSuite, string> = { bookworm: "12", trixie: "13" };
 const dir = mkdtempSync(join(tmpdir(), "boreal-lab-test-"));
 const log = (line: string) => process.stderr.write(`[lab] ${line}\n`);
 const git = (args: string[], cwd?: string) => execFileSync("git", ["-c", "user.name=Lab Test", "-c", "user.email=lab@boreal.test", ...args], { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
@@ -23,13 +30,32 @@ const gitPortListeners = () =>
     .filter(Boolean)
     .map((line) => ({ local: line.trim().split(/\s+/)[3], pid: Number(/pid=(\d+)/.exec(line)?.[1]) }));
 
-describe.runIf(isRoot)("the local lab", () => {
+describe("the lab's images", () => {
+  test("one recipe per Debian suite, bookworm by default, differing only in the suite", () => {
+    expect(DEFAULT_RECIPE).toEqual(labRecipe("bookworm"));
+    expect(labRecipe()).toEqual(labRecipe("bookworm"));
+    expect({ ...labRecipe("trixie"), suite: "bookworm" }).toEqual(DEFAULT_RECIPE);
+    expect(imagePath(labRecipe("trixie"))).toMatch(/\/debian-trixie-[0-9a-f]{12}$/);
+    expect(recipeHash(labRecipe("trixie"))).not.toBe(recipeHash(labRecipe("bookworm")));
+    expect(() => labRecipe("sid" as LabSuite)).toThrow(/unknown Debian suite "sid": use bookworm or trixie/);
+  });
+
+  test("a new image replaces the older images of its own suite only", () => {
+    const trixie = labRecipe("trixie");
+    const own = `debian-trixie-${recipeHash(trixie)}`;
+    const entries = [own, "debian-trixie-0123456789ab", "debian-trixie-0123456789ab.partial", "debian-bookworm-0123456789ab", "debian-bookworm-ba9876543210.partial", "debian-trixie-notes", "other"];
+    expect(staleImages(entries, trixie)).toEqual(["debian-trixie-0123456789ab", "debian-trixie-0123456789ab.partial"]);
+    expect(staleImages(entries, labRecipe("bookworm"))).toEqual(["debian-bookworm-0123456789ab", "debian-bookworm-ba9876543210.partial"]);
+  });
+});
+
+describe.runIf(isRoot)(`the local lab (Debian ${SUITE})`, () => {
   let state: LabState;
   afterAll(() => labDown({ dir, log }));
 
   test("up: 3 machines answer SSH with their pinned host keys", async () => {
     const started = Date.now();
-    const up = await labUp({ nodes: 3, subnet: "198.51.100.0/24", installPrerequisites: true, log, dir });
+    const up = await labUp({ nodes: 3, subnet: "198.51.100.0/24", installPrerequisites: true, log, dir, suite: SUITE });
     state = up;
     log(`up in ${Math.round((Date.now() - started) / 1000)}s (image ${up.imageBuilt ? `built in ${up.imageSeconds}s` : "reused"})`);
     expect(state.machines.map((m) => m.name)).toEqual(["node1", "node2", "node3"]);
@@ -39,6 +65,15 @@ describe.runIf(isRoot)("the local lab", () => {
     }
     expect(state.mirror).toEqual({ pid: expect.any(Number), url: "git://198.51.100.1/registry.git", repo: join(dir, "mirrors", "registry.git") });
     expect(pidAlive(state.mirror.pid)).toBe(true);
+  });
+
+  test(`the machines run Debian ${VERSION[SUITE]} (${SUITE}), from the image of that suite`, () => {
+    expect(state.suite).toBe(SUITE);
+    expect(state.image).toBe(imagePath(labRecipe(SUITE)));
+    for (const m of state.machines) {
+      const result = labExec(state, m, ". /etc/os-release && echo $VERSION_CODENAME $VERSION_ID", dir);
+      expect(result.output, m.name).toBe(`${SUITE} ${VERSION[SUITE]}\n`);
+    }
   });
 
   test("each machine has what the sync agent needs: Debian's nodejs and git", () => {
@@ -150,12 +185,18 @@ describe.runIf(isRoot)("the local lab", () => {
     expect(rows.map((r) => [r.name, r.running, r.sshd])).toEqual([["node1", true, true], ["node2", true, true], ["node3", true, true]]);
   });
 
+  test("an unknown suite is refused before anything of the running lab is touched", async () => {
+    await expect(labUp({ nodes: 1, subnet: "198.51.100.0/24", installPrerequisites: false, log, dir, suite: "sid" as LabSuite })).rejects.toThrow(/unknown Debian suite "sid"/);
+    expect(labProcesses()).toHaveLength(3);
+    expect(pidAlive(state.mirror.pid)).toBe(true);
+  });
+
   test("a second up reuses the image (no debootstrap) and replaces the first lab cleanly", async () => {
-    expect(imageReady()).toBe(true);
+    expect(imageReady(labRecipe(SUITE))).toBe(true);
     // As after a crash that lost the daemon's pid: the leftover is found by its command line.
     const firstDaemon = state.mirror.pid;
     writeFileSync(join(dir, "state.json"), JSON.stringify({ ...readState(dir), mirror: undefined }));
-    const up = await labUp({ nodes: 3, subnet: "198.51.100.0/24", installPrerequisites: true, log, dir });
+    const up = await labUp({ nodes: 3, subnet: "198.51.100.0/24", installPrerequisites: true, log, dir, suite: SUITE });
     state = up;
     expect(up.imageBuilt).toBe(false);
     expect(labProcesses()).toHaveLength(3);
