@@ -12,13 +12,12 @@ import { join } from "node:path";
 import { loadTemplates } from "../components/templates";
 import { BorealConfigError } from "../config/errors";
 import type { RegistryFile } from "../config/registry";
-import { peerMap, decideSync } from "./sync";
+import { decideSync } from "./sync";
 import { parseAgentConfig } from "./config";
 import { AGENT_ROLES, TemplateSources } from "../render";
 import { AGENT, installScript, removeScript, SERVICE_SCRIPTS } from "../render/scripts";
 import { ReadSource, readRegistrySource, verifySources } from "../registry";
 import { formatRejection, HeldState } from "../registry/verify";
-import { plan } from "../model/plan";
 
 // The bundle carries the templates (esbuild `define`); run from the repository, they are read.
 declare const BOREAL_TEMPLATES: TemplateSources | undefined;
@@ -128,15 +127,14 @@ function sync(rekey: boolean): number {
   for (const role of roles) shell(SERVICE_SCRIPTS[role].apply);
   for (const change of decision.changes) log(change);
 
-  const nodePlan = plan(config.spec, verified.federation!);
-  next.peers = peerMap(nodePlan.peers);
+  next.peers = decision.peers;
   next.pending = [];
   writeAtomic(stateFile, JSON.stringify(next));
   const summary = {
     at: new Date().toISOString(),
     seconds: (Date.now() - started) / 1000,
     federation: verified.version,
-    peers: nodePlan.peers.map((p) => p.node),
+    peers: Object.keys(decision.peers),
     departed: verified.departed,
     mirrors: mirrorReport,
     rejected,
@@ -144,7 +142,7 @@ function sync(rekey: boolean): number {
     applied: roles,
   };
   writeAtomic(statusFile, `${JSON.stringify(summary, null, 2)}\n`);
-  if (decision.write.length > 0 || roles.length > 0) log(`applied ${roles.join(", ") || "nothing"}; wrote ${decision.write.length} file(s); ${nodePlan.peers.length} peer(s); federation version ${verified.version?.version}`);
+  if (decision.write.length > 0 || roles.length > 0) log(`applied ${roles.join(", ") || "nothing"}; wrote ${decision.write.length} file(s); ${Object.keys(decision.peers).length} peer(s); federation version ${verified.version?.version}`);
   return 0;
 }
 

@@ -16,6 +16,8 @@ export interface SyncDecision {
   owned: RenderedFile[];
   /** One line per peer change, for the log. */
   changes: string[];
+  /** The peer set now, node → public key (what the next run compares with). */
+  peers: Record<string, string>;
 }
 
 export function decideSync(args: {
@@ -35,7 +37,7 @@ export function decideSync(args: {
   const owned = renderNode(nodePlan, args.templates).filter((f) => AGENT_ROLES.includes(f.role));
   const write = owned.filter((f) => args.onDisk(f.path) !== f.content);
   const apply = AGENT_ROLES.filter((role) => (args.rekey && role === "wireguard") || write.some((f) => f.role === role));
-  return { write, apply, owned, changes: peerChanges(args.previousPeers, nodePlan.peers) };
+  return { write, apply, owned, changes: peerChanges(args.previousPeers, nodePlan.peers), peers: peerMap(nodePlan.peers) };
 }
 
 export function peerMap(peers: { node: string; publicKey: string }[]): Record<string, string> {

@@ -71,6 +71,7 @@ describe("decideSync: the same plan and render as pulumi up, only the agent's fi
     expect(decision.write).toEqual(expected);
     expect(decision.apply).toEqual(["wireguard", "dns"]);
     expect(decision.changes).toEqual([expect.stringMatching(/^peer a1 joined/), expect.stringMatching(/^peer c1 joined/)]);
+    expect(Object.keys(decision.peers)).toEqual(["a1", "c1"]);
   });
 
   test("nothing on disk differs: nothing to write or apply; --rekey re-applies WireGuard only (Knot has no key)", () => {
