@@ -23,13 +23,13 @@ export function runPulumi(projectDir: string, args: string[], env: NodeJS.Proces
  * The CLI in the background, in a process group of its own (detached), so that the whole
  * of it (launcher, engine, language host, plugins) can be killed at once like a closed laptop.
  */
-export function spawnPulumi(projectDir: string, args: string[], env: NodeJS.ProcessEnv): { child: ChildProcess; done: Promise<{ status: number; output: string }> } {
+export function spawnPulumi(projectDir: string, args: string[], env: NodeJS.ProcessEnv): { child: ChildProcess; done: Promise<{ status: number; output: string }>; output: () => string } {
   const child = spawn(join(projectDir, "node_modules", ".bin", "pulumi"), [...args, "--non-interactive"], { cwd: projectDir, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   child.stdout!.on("data", (d: Buffer) => (output += d.toString()));
   child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
   const done = new Promise<{ status: number; output: string }>((resolve) => child.on("close", (code) => resolve({ status: code ?? -1, output })));
-  return { child, done };
+  return { child, done, output: () => output };
 }
 
 /** The command provider version package.json pins (boreal.toolchain.commandProvider). */

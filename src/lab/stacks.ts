@@ -61,16 +61,23 @@ export class LabStacks {
     });
   }
 
-  /** Starts `pulumi up` and kills its whole process group after `ms` (SIGKILL, by its id). */
+  /**
+   * Starts `pulumi up` and kills its whole process group (SIGKILL, by its id) once a step
+   * is under way on the node, and at least `ms` after the start: a fixed delay alone could
+   * miss a run that finishes early.
+   */
   async killDuring(machine: string, ms: number): Promise<string> {
     const args = ["up", "--yes", "--skip-preview", "-s", this.stackOf(machine)];
-    const { child, done } = spawnPulumi(this.projectDir, args, this.env);
-    await new Promise((r) => setTimeout(r, ms));
+    const { child, done, output } = spawnPulumi(this.projectDir, args, this.env);
+    let finished = false;
+    void done.then(() => (finished = true));
+    const started = Date.now();
+    while (!finished && (Date.now() - started < ms || !/(updating|creating) \(/.test(output()))) await new Promise((r) => setTimeout(r, 100));
+    if (finished) throw new Error(`pulumi up ended before it could be interrupted:\n${output()}`);
     process.kill(-child.pid!, "SIGKILL");
     const result = await done;
-    this.transcript.push(`$ pulumi ${args.join(" ")} (killed after ${ms} ms)\n${result.output}`);
-    const updating = (result.output.match(/^\s+[~+-] .*(updating|creating)/gm) ?? []).length;
-    return `killed with ${updating} step(s) under way`;
+    this.transcript.push(`$ pulumi ${args.join(" ")} (killed after ${Date.now() - started} ms)\n${result.output}`);
+    return `killed after ${((Date.now() - started) / 1000).toFixed(1)} s with a step under way`;
   }
 
   /**
