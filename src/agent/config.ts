@@ -17,10 +17,15 @@ export interface AgentConfig {
   trust: TrustAnchor;
 }
 
-/** The stack's operator-side keys (registry clone, signing, publishing) stay off the node. */
+/**
+ * The stack's operator-side keys (registry clone, signing, publishing) stay off the node.
+ * So do the settings of what `pulumi up` alone applies (firewall, alert receivers): the
+ * agent renders with their defaults and never writes those files (AGENT_ROLES), and a
+ * change to them re-applies that role alone, not the agent's run of WireGuard and Knot.
+ */
 export function renderAgentConfig(spec: PublicNodeSpec, mesh: MeshAddresses): string {
-  const { registry: _registry, trust, signingKeyFile: _keyFile, publish: _publish, ...planSpec } = spec;
-  const own: PlanSpec = { ...planSpec, meshAddress: { ipv4: mesh.ipv4, ipv6: mesh.ipv6 } };
+  const { registry: _registry, trust, signingKeyFile: _keyFile, publish: _publish, firewall: _firewall, alerts: _alerts, ...planSpec } = spec;
+  const own = { ...planSpec, meshAddress: { ipv4: mesh.ipv4, ipv6: mesh.ipv6 } } as PlanSpec;
   return `${JSON.stringify({ spec: own, trust }, null, 2)}\n`;
 }
 

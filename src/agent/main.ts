@@ -12,10 +12,10 @@ import { join } from "node:path";
 import { loadTemplates } from "../components/templates";
 import { BorealConfigError } from "../config/errors";
 import type { RegistryFile } from "../config/registry";
-import { decideSync } from "./sync";
+import { decideSync, SyncOutcome, syncMetrics } from "./sync";
 import { parseAgentConfig } from "./config";
 import { AGENT_ROLES, TemplateSources } from "../render";
-import { AGENT, installScript, removeScript, SERVICE_SCRIPTS } from "../render/scripts";
+import { AGENT, installScript, removeScript, SERVICE_SCRIPTS, TEXTFILE_DIR } from "../render/scripts";
 import { ReadSource, readRegistrySource, verifySources } from "../registry";
 import { formatRejection, HeldState } from "../registry/verify";
 
@@ -39,6 +39,8 @@ interface AgentState {
   reported: string[];
   /** Mirrors that did not answer last time (logged when they go down and come back). */
   unreachable?: string[];
+  /** Unix seconds of the last run that completed with the registry reachable. */
+  lastSuccess?: number;
 }
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
@@ -80,10 +82,39 @@ function fetchMirror(url: string): ReadSource | { error: string } {
   }
 }
 
-function sync(rekey: boolean): number {
+const emptyState = (): AgentState => ({ held: { nodes: {} }, peers: {}, owned: [], pending: [], reported: [] });
+
+/** For node-exporter's textfile collector; a failed run is reported too (then rethrown). */
+function writeSyncMetrics(outcome: SyncOutcome): void {
+  if (!existsSync(TEXTFILE_DIR)) return;
+  const path = join(TEXTFILE_DIR, "boreal-sync.prom");
+  writeFileSync(`${path}.tmp`, syncMetrics(outcome), { mode: 0o644 });
+  renameSync(`${path}.tmp`, path);
+}
+
+function syncAndReport(rekey: boolean): number {
+  const at = Math.floor(Date.now() / 1000);
+  try {
+    const outcome = sync(rekey, at);
+    writeSyncMetrics(outcome);
+    return 0;
+  } catch (error) {
+    const state = readJson<AgentState>(stateFile, emptyState());
+    let interval = 60;
+    try {
+      interval = parseAgentConfig(readFileSync(AGENT.config, "utf8"), AGENT.config).spec.syncInterval;
+    } catch {
+      // The config itself is what failed: the default interval will do for the alert.
+    }
+    writeSyncMetrics({ at, succeeded: false, lastSuccess: state.lastSuccess, interval });
+    throw error;
+  }
+}
+
+function sync(rekey: boolean, at: number): SyncOutcome {
   const started = Date.now();
   const config = parseAgentConfig(readFileSync(AGENT.config, "utf8"), AGENT.config);
-  const state = readJson<AgentState>(stateFile, { held: { nodes: {} }, peers: {}, owned: [], pending: [], reported: [] });
+  const state = readJson<AgentState>(stateFile, emptyState());
   const seedFiles = readJson<{ files: RegistryFile[] }>(AGENT.seed, { files: [] }).files;
   const seed: ReadSource = { name: "pulumi up", files: seedFiles, unreadable: [] };
 
@@ -127,8 +158,10 @@ function sync(rekey: boolean): number {
   for (const role of roles) shell(SERVICE_SCRIPTS[role].apply);
   for (const change of decision.changes) log(change);
 
+  const succeeded = mirrors.length === 0 || unreachable.length < mirrors.length;
   next.peers = decision.peers;
   next.pending = [];
+  next.lastSuccess = succeeded ? at : state.lastSuccess;
   writeAtomic(stateFile, JSON.stringify(next));
   const summary = {
     at: new Date().toISOString(),
@@ -143,11 +176,20 @@ function sync(rekey: boolean): number {
   };
   writeAtomic(statusFile, `${JSON.stringify(summary, null, 2)}\n`);
   if (decision.write.length > 0 || roles.length > 0) log(`applied ${roles.join(", ") || "nothing"}; wrote ${decision.write.length} file(s); ${Object.keys(decision.peers).length} peer(s); federation version ${verified.version?.version}`);
-  return 0;
+  return {
+    at,
+    succeeded,
+    lastSuccess: next.lastSuccess,
+    interval: config.spec.syncInterval,
+    federationVersion: verified.version?.version,
+    peers: Object.keys(decision.peers).length,
+    rejected: rejected.length,
+    mirrors: { up: mirrors.length - unreachable.length, down: unreachable.length },
+  };
 }
 
 function remove(): number {
-  const state = readJson<AgentState>(stateFile, { held: { nodes: {} }, peers: {}, owned: [], pending: [], reported: [] });
+  const state = readJson<AgentState>(stateFile, emptyState());
   for (const role of [...AGENT_ROLES].reverse()) shell(SERVICE_SCRIPTS[role].undo);
   for (const path of state.owned) shell(removeScript({ path }));
   log(`removed ${state.owned.length} file(s) the agent had written`);
@@ -156,7 +198,7 @@ function remove(): number {
 
 function main(argv: string[]): number {
   const [command, ...flags] = argv;
-  if (command === "sync") return sync(flags.includes("--rekey"));
+  if (command === "sync") return syncAndReport(flags.includes("--rekey"));
   if (command === "remove") return remove();
   if (command === "status") {
     process.stdout.write(existsSync(statusFile) ? readFileSync(statusFile, "utf8") : "{}\n");

@@ -54,3 +54,36 @@ function peerChanges(before: Record<string, string>, peers: { node: string; publ
   for (const node of Object.keys(before)) if (!(node in after)) changes.push(`peer ${node} left`);
   return changes;
 }
+
+export interface SyncOutcome {
+  /** Unix seconds of this run. */
+  at: number;
+  /** The run completed and, if the federation has mirrors, at least one answered. */
+  succeeded: boolean;
+  /** Unix seconds of the last run that succeeded (this one included), if any. */
+  lastSuccess?: number;
+  interval: number;
+  federationVersion?: number;
+  peers?: number;
+  rejected?: number;
+  mirrors?: { up: number; down: number };
+}
+
+/** The run as node-exporter textfile metrics: what the BorealSyncFailing alert watches. */
+export function syncMetrics(outcome: SyncOutcome): string {
+  const lines: string[] = [];
+  const gauge = (name: string, help: string, samples: [string, number | undefined][]) => {
+    const present = samples.filter((s): s is [string, number] => s[1] !== undefined);
+    if (present.length === 0) return;
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`, ...present.map(([labels, value]) => `${name}${labels} ${value}`));
+  };
+  gauge("boreal_sync_last_run_timestamp_seconds", "When the sync agent last ran.", [["", outcome.at]]);
+  gauge("boreal_sync_last_success_timestamp_seconds", "When a run last completed with the registry reachable.", [["", outcome.lastSuccess]]);
+  gauge("boreal_sync_success", "Whether the last run completed with the registry reachable.", [["", outcome.succeeded ? 1 : 0]]);
+  gauge("boreal_sync_interval_seconds", "Seconds between two runs (boreal:syncInterval).", [["", outcome.interval]]);
+  gauge("boreal_sync_federation_version", "The federation version the node follows.", [["", outcome.federationVersion]]);
+  gauge("boreal_sync_peers", "Peers in the applied peer set.", [["", outcome.peers]]);
+  gauge("boreal_sync_rejected_objects", "Registry objects refused by the last run.", [["", outcome.rejected]]);
+  gauge("boreal_sync_mirrors", "Mirrors by whether they answered the last run.", [['{state="up"}', outcome.mirrors?.up], ['{state="down"}', outcome.mirrors?.down]]);
+  return `${lines.join("\n")}\n`;
+}

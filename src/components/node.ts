@@ -90,19 +90,9 @@ export class BorealNode extends pulumi.ComponentResource {
 /** The agent's config and the seed, as files like any other. */
 function agentFiles(args: BorealNodeArgs, nodePlan: NodePlan): RenderedFile[] {
   return [
-    { path: AGENT.config, content: renderAgentConfig(withoutFirewall(args.spec), nodePlan.mesh), mode: "0644", owner: "root:root", role: "agent" },
+    { path: AGENT.config, content: renderAgentConfig(args.spec, nodePlan.mesh), mode: "0644", owner: "root:root", role: "agent" },
     { path: AGENT.seed, content: `${JSON.stringify({ files: seedFiles(args.seed, args.federation, nodePlan.node) })}\n`, mode: "0600", owner: "root:root", role: "agent" },
   ];
-}
-
-/**
- * The agent owns no firewall (AGENT_ROLES): its config leaves boreal:firewall out (the agent
- * reads the default), so that a firewall change re-applies the firewall alone, not the
- * agent's run of WireGuard and Knot.
- */
-function withoutFirewall(spec: PublicNodeSpec): PublicNodeSpec {
-  const { firewall: _firewall, ...rest } = spec;
-  return rest as PublicNodeSpec;
 }
 
 /**

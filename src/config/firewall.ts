@@ -34,12 +34,13 @@ const portSpec = z
     if (range.last < range.first) {
       return fail(`"${text}" runs backwards`, `write the lower port first: ${range.protocol}/${range.last}-${range.first}`);
     }
-    const meshOnly = MESH_ONLY_SERVICES.find((s) => rangesOverlap(range, s));
-    if (meshOnly) {
-      const port = `${meshOnly.protocol}/${meshOnly.first}`;
-      return range.first === range.last
-        ? fail(`${port} is the ${meshOnly.description}'s port, which only the mesh (wg0) may reach`, `remove it: peers reach the ${meshOnly.description} over WireGuard, and it must never face the underlay`)
-        : fail(`${text.trim()} includes ${port}, the ${meshOnly.description}'s port, which only the mesh (wg0) may reach`, `split the range around ${meshOnly.first}: ${splitAround(range, [meshOnly.first])}`);
+    const meshOnly = MESH_ONLY_SERVICES.filter((s) => rangesOverlap(range, s)).sort((a, b) => a.first - b.first);
+    if (meshOnly.length > 0) {
+      const [first] = meshOnly;
+      const port = `${first.protocol}/${first.first}`;
+      if (range.first === range.last) return fail(`${port} is the ${first.description} port, which only the mesh (wg0) may reach`, "remove it: peers reach it over WireGuard, and it must never face the underlay");
+      const ports = meshOnly.map((s) => `${s.protocol}/${s.first} (${s.description})`).join(", ");
+      return fail(`${text.trim()} includes ${ports}, which only the mesh (wg0) may reach`, `leave ${meshOnly.length === 1 ? "it" : "them"} out of the range: ${splitAround(range, meshOnly.map((s) => s.first))}`);
     }
     return portSpecText(range);
   });

@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { BorealConfigError, ConfigProblem, problemsFromZod, withFix } from "./errors";
 import { endpoint, ipv4, ipv6, port, slug, typeError, zoneName } from "./fields";
+import { alertsSchema } from "./alerts";
 import { firewallSchema } from "./firewall";
 
 const SOURCE = "stack config";
@@ -93,6 +94,8 @@ export const stackConfigSchema = z.strictObject({
     .optional(),
   /** true/false, or { enabled, allow, policy }: see src/config/firewall.ts. */
   firewall: firewallSchema,
+  /** Where the node's Alertmanager sends alerts: see src/config/alerts.ts. */
+  alerts: alertsSchema,
   keyEpoch: z
     .number({ error: withFix("must be a number", "set it to 0, then bump it by one to rotate the WireGuard key") })
     .int(withFix("must be a whole number", "bump it by one to rotate the WireGuard key"))

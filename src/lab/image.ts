@@ -9,6 +9,8 @@ import { sh } from "./net";
 export const IMAGE_PACKAGES = [
   "systemd", "systemd-sysv", "dbus", "openssh-server", "iproute2", "iputils-ping", "wireguard-tools", "wireguard-go",
   "knot", "knot-dnsutils", "prometheus-node-exporter", "nftables", "ca-certificates",
+  // Mutual monitoring: every node scrapes and probes every other, and alerts its member.
+  "prometheus", "prometheus-blackbox-exporter", "prometheus-alertmanager",
   // What the on-node sync agent needs: it pulls the registry with git and runs on Debian's nodejs.
   "git", "nodejs",
 ];

@@ -3,6 +3,7 @@
 // (boreal:firewall.allow). Pure.
 import type { AllowEntry, FirewallSpec } from "../config/firewall";
 import { BorealConfigError, ConfigProblem } from "../config/errors";
+import { ALERTMANAGER_PORT, PROMETHEUS_PORT } from "./monitoring";
 
 export const EXPORTER_PORT = 9100;
 
@@ -42,6 +43,8 @@ export interface FirewallPlan {
 /** Services of the kit that only the mesh may reach, whatever the member's config says. */
 export const MESH_ONLY_SERVICES: readonly (PortRange & { description: string })[] = [
   { description: "node exporter", protocol: "tcp", first: EXPORTER_PORT, last: EXPORTER_PORT },
+  { description: "Prometheus", protocol: "tcp", first: PROMETHEUS_PORT, last: PROMETHEUS_PORT },
+  { description: "Alertmanager", protocol: "tcp", first: ALERTMANAGER_PORT, last: ALERTMANAGER_PORT },
 ];
 
 const PORT_SPEC = /^(tcp|udp)\/(\d{1,5})(?:-(\d{1,5}))?$/;

@@ -7,6 +7,7 @@ import { isIP } from "node:net";
 import { allocateMeshAddresses, MeshAddresses } from "./allocate";
 import { parseCidr } from "./ip";
 import { EXPORTER_PORT, firewallPlan, FirewallPlan } from "./firewall";
+import { MonitoringPlan, monitoringPlan } from "./monitoring";
 
 export { EXPORTER_PORT };
 export const WIREGUARD_INTERFACE = "wg0";
@@ -61,6 +62,8 @@ export interface NodePlan {
     secondaryZones: { name: string; primary: string; node: string }[];
   };
   exporter: { address: string; port: number };
+  /** Prometheus, probes and Alertmanager: what this node watches and where it alerts. */
+  monitoring: MonitoringPlan;
   firewall: FirewallPlan;
   keyEpoch: number;
   /** Seconds between two registry pulls by the node's sync agent. */
@@ -112,6 +115,7 @@ export function plan(spec: PlanSpec, federation: Federation): NodePlan {
       secondaryZones: others.flatMap((n) => n.zones.map((zone) => ({ name: zone, primary: n.mesh.ipv4, node: n.node }))),
     },
     exporter: { address: mesh.ipv4, port: EXPORTER_PORT },
+    monitoring: monitoringPlan({ node: spec.node, member: spec.member, endpoint: spec.endpoint, mesh, zones: spec.zones }, others, spec.alerts),
     firewall: firewallPlan(spec.firewall, { sshPort: spec.ssh.port, listenPort }),
     keyEpoch: spec.keyEpoch,
     syncInterval: spec.syncInterval,

@@ -3,21 +3,22 @@
 import Handlebars from "handlebars";
 import { createHash } from "node:crypto";
 import type { FirewallPlan, FirewallRule } from "../model/firewall";
-import { NodePlan, PrimaryZone, WIREGUARD_INTERFACE } from "../model/plan";
+import type { MonitoringPlan, WatchedNode } from "../model/monitoring";
+import { EXPORTER_PORT, NodePlan, PrimaryZone, WIREGUARD_INTERFACE } from "../model/plan";
 import { NFTABLES_MEMBER_DIR } from "./scripts";
 
 /** Template sources by path relative to templates/, e.g. "etc/knot/knot.conf.hbs". */
 export type TemplateSources = Record<string, string>;
 
 /** Which component puts a file on the node and which service reloads it. */
-export type FileRole = "wireguard" | "dns" | "monitoring" | "firewall" | "agent";
+export type FileRole = "wireguard" | "dns" | "probes" | "monitoring" | "firewall" | "agent";
 
 /**
  * Who writes a role's files. The node's sync agent owns what depends on the peer set
- * (WireGuard and Knot), rendered on the node from the verified registry; `pulumi up`
- * owns the rest. One writer per file, so the two never fight.
+ * (WireGuard, Knot, and what Prometheus probes), rendered on the node from the verified
+ * registry; `pulumi up` owns the rest. One writer per file, so the two never fight.
  */
-export const AGENT_ROLES: readonly FileRole[] = ["wireguard", "dns"];
+export const AGENT_ROLES: readonly FileRole[] = ["wireguard", "dns", "probes"];
 
 export interface RenderedFile {
   /** Absolute path on the node. */
@@ -31,9 +32,14 @@ export interface RenderedFile {
 const engine = Handlebars.create();
 engine.registerHelper("join", (items: unknown[], separator: string) => items.join(typeof separator === "string" ? separator : ", "));
 engine.registerHelper("eq", (a: unknown, b: unknown) => a === b);
+// A YAML (or JSON) string with every character quoted safely.
+engine.registerHelper("json", (value: unknown) => JSON.stringify(value));
+engine.registerHelper("concat", (...parts: unknown[]) => parts.slice(0, -1).join(""));
 
 interface FileSpec {
   template: string;
+  /** Content computed here rather than from a template (JSON target lists). */
+  text?: string;
   path: string;
   mode: string;
   owner: string;
@@ -60,9 +66,26 @@ export function renderNode(plan: NodePlan, templates: TemplateSources): Rendered
       role: "dns" as const,
       context: { ...plan, zone, soaTarget: soaTarget(plan, zone) },
     })),
+    { template: "etc/prometheus/blackbox.yml.hbs", path: "/etc/prometheus/blackbox.yml", mode: "0644", owner: "root:root", role: "probes", context: { node: plan.node, zones: plan.monitoring.zones } },
+    ...Object.entries(scrapeTargets(plan.monitoring)).map(([job, targets]) => ({
+      template: "",
+      text: `${JSON.stringify(targets, null, 2)}\n`,
+      path: `${TARGETS_DIR}/${job}.json`,
+      mode: "0644",
+      owner: "root:root",
+      role: "probes" as const,
+      context: {},
+    })),
     { template: "etc/default/prometheus-node-exporter.hbs", path: "/etc/default/prometheus-node-exporter", mode: "0644", owner: "root:root", role: "monitoring", context: plan },
-    { template: "etc/systemd/system/prometheus-node-exporter.service.d/boreal.conf.hbs", path: "/etc/systemd/system/prometheus-node-exporter.service.d/boreal.conf", mode: "0644", owner: "root:root", role: "monitoring", context: { iface } },
+    ...MESH_UNITS.map((unit) => ({ template: "etc/systemd/system/UNIT.service.d/boreal.conf.hbs", path: `/etc/systemd/system/${unit}.service.d/boreal.conf`, mode: "0644", owner: "root:root", role: "monitoring" as const, context: { iface } })),
+    { template: "etc/default/prometheus.hbs", path: "/etc/default/prometheus", mode: "0644", owner: "root:root", role: "monitoring", context: plan.monitoring },
+    { template: "etc/prometheus/prometheus.yml.hbs", path: "/etc/prometheus/prometheus.yml", mode: "0644", owner: "root:root", role: "monitoring", context: { ...plan, ...plan.monitoring } },
+    { template: "etc/prometheus/boreal-rules.yml.hbs", path: "/etc/prometheus/boreal-rules.yml", mode: "0644", owner: "root:root", role: "monitoring", context: {} },
+    { template: "etc/default/prometheus-blackbox-exporter.hbs", path: "/etc/default/prometheus-blackbox-exporter", mode: "0644", owner: "root:root", role: "monitoring", context: plan.monitoring },
+    { template: "etc/default/prometheus-alertmanager.hbs", path: "/etc/default/prometheus-alertmanager", mode: "0644", owner: "root:root", role: "monitoring", context: plan.monitoring },
+    { template: "etc/prometheus/alertmanager.yml.hbs", path: "/etc/prometheus/alertmanager.yml", mode: "0640", owner: "root:prometheus", role: "monitoring", context: alertmanagerContext(plan) },
     { template: "usr/local/lib/boreal/wg-metrics.hbs", path: "/usr/local/lib/boreal/wg-metrics", mode: "0755", owner: "root:root", role: "monitoring", context: { iface } },
+    { template: "usr/local/lib/boreal/zone-metrics.hbs", path: "/usr/local/lib/boreal/zone-metrics", mode: "0755", owner: "root:root", role: "monitoring", context: plan },
     { template: "etc/systemd/system/boreal-wg-metrics.service.hbs", path: "/etc/systemd/system/boreal-wg-metrics.service", mode: "0644", owner: "root:root", role: "monitoring", context: { iface } },
     { template: "etc/systemd/system/boreal-wg-metrics.timer.hbs", path: "/etc/systemd/system/boreal-wg-metrics.timer", mode: "0644", owner: "root:root", role: "monitoring", context: { iface } },
     { template: "etc/systemd/system/boreal-sync.service.hbs", path: "/etc/systemd/system/boreal-sync.service", mode: "0644", owner: "root:root", role: "agent", context: { ...plan, iface } },
@@ -73,11 +96,44 @@ export function renderNode(plan: NodePlan, templates: TemplateSources): Rendered
   }
   return specs.map((spec) => ({
     path: spec.path,
-    content: renderTemplate(templates, spec.template, spec.context),
+    content: spec.text ?? renderTemplate(templates, spec.template, spec.context),
     mode: spec.mode,
     owner: spec.owner,
     role: spec.role,
   }));
+}
+
+/** Units that listen on the mesh address: they start after wg0 and retry until it is there. */
+export const MESH_UNITS = ["prometheus-node-exporter", "prometheus", "prometheus-alertmanager"] as const;
+
+/** Prometheus's file-based service discovery: the agent rewrites these, Prometheus re-reads them by itself. */
+export const TARGETS_DIR = "/etc/prometheus/boreal-targets";
+
+interface TargetGroup {
+  targets: string[];
+  labels: Record<string, string>;
+}
+
+/** Every node's exporter; every peer's mesh addresses; every member zone at every node. */
+export function scrapeTargets(monitoring: MonitoringPlan): Record<"node" | "icmp" | "dns", TargetGroup[]> {
+  const who = (n: WatchedNode) => ({ node: n.node, member: n.member });
+  const peers = monitoring.nodes.filter((n) => !n.self);
+  return {
+    node: monitoring.nodes.map((n) => ({ targets: [`${n.mesh.ipv4}:${EXPORTER_PORT}`], labels: who(n) })),
+    icmp: peers.flatMap((n) => [
+      { targets: [n.mesh.ipv4], labels: { ...who(n), family: "ipv4", __param_module: "icmp_ipv4" } },
+      { targets: [n.mesh.ipv6], labels: { ...who(n), family: "ipv6", __param_module: "icmp_ipv6" } },
+    ]),
+    dns: monitoring.zones.flatMap((zone) =>
+      monitoring.nodes.map((n) => ({ targets: [n.dnsTarget], labels: { ...who(n), zone: zone.name, zone_member: zone.member, __param_module: `dns_soa_${zone.name}` } })),
+    ),
+  };
+}
+
+/** The receivers as the template needs them: each present, null when not set (strict templates). */
+function alertmanagerContext(plan: NodePlan) {
+  const { webhook, email } = plan.monitoring.alerts;
+  return { node: plan.node, member: plan.member, webhook: webhook ?? null, email: email ?? null, receiving: webhook !== undefined || email !== undefined };
 }
 
 /** One nftables rule line: what it matches ("ip saddr 198.51.100.0/24 tcp dport 993") and its comment. */

@@ -4,7 +4,11 @@ import type { FileRole, RenderedFile } from "./index";
 import { WIREGUARD_INTERFACE } from "../model/plan";
 
 // nodejs runs the sync agent (the kit's own planner, bundled); git pulls the registry.
-export const PACKAGES = ["wireguard-tools", "knot", "knot-dnsutils", "prometheus-node-exporter", "nftables", "nodejs", "git"];
+// Prometheus, the blackbox exporter and Alertmanager: every node watches every other.
+export const PACKAGES = [
+  "wireguard-tools", "knot", "knot-dnsutils", "prometheus-node-exporter", "nftables", "nodejs", "git",
+  "prometheus", "prometheus-blackbox-exporter", "prometheus-alertmanager",
+];
 
 /** The sync agent on the node: its program, its config (from `pulumi up`) and its state. */
 export const AGENT = {
@@ -140,6 +144,12 @@ export function restoreUnitsScript(units: string[], dir = UNIT_STATE_DIR): strin
  */
 export const NFTABLES_MEMBER_DIR = "/etc/nftables.d";
 
+/** Debian's monitoring units the kit configures and enables (Monitoring owns them). */
+export const MONITORING_UNITS = ["prometheus-node-exporter", "prometheus", "prometheus-blackbox-exporter", "prometheus-alertmanager"] as const;
+
+/** node-exporter's textfile collector: the kit's own metrics (WireGuard, zones, the agent). */
+export const TEXTFILE_DIR = "/var/lib/prometheus/node-exporter";
+
 /** Hash of the `server:` section Knot was last (re)started with. */
 const KNOT_SERVER_MARK = "/var/lib/knot/.boreal-server-section";
 
@@ -182,21 +192,35 @@ export const SERVICE_SCRIPTS: Record<FileRole, ServiceScripts> = {
     ].join("\n"),
     undo: ["systemctl stop knot", restoreUnitsScript(["knot"]), `rm -f ${KNOT_SERVER_MARK}`].join("\n"),
   },
+  probes: {
+    // Prometheus re-reads its target files by itself; the blackbox exporter needs a reload
+    // for new DNS modules (one per zone). Before Monitoring first starts it, nothing to do.
+    apply: [
+      "set -eu",
+      "prometheus-blackbox-exporter --config.check --config.file=/etc/prometheus/blackbox.yml",
+      "if systemctl is-active --quiet prometheus-blackbox-exporter; then systemctl reload prometheus-blackbox-exporter; fi",
+    ].join("\n"),
+    // The probes' files go with the agent's `remove`; Monitoring's undo stops the units.
+    undo: "true",
+  },
   monitoring: {
     apply: [
       "set -eu",
       "systemctl daemon-reload",
       "systemctl enable --quiet --now boreal-wg-metrics.timer",
       "systemctl start boreal-wg-metrics.service",
-      recordUnitsScript(["prometheus-node-exporter"]),
-      "systemctl enable --quiet prometheus-node-exporter",
-      "systemctl restart prometheus-node-exporter",
+      // The rules and targets too: a broken file stops here, before anything restarts.
+      "promtool check config /etc/prometheus/prometheus.yml",
+      "amtool check-config /etc/prometheus/alertmanager.yml",
+      recordUnitsScript([...MONITORING_UNITS]),
+      `systemctl enable --quiet ${MONITORING_UNITS.join(" ")}`,
+      `systemctl restart ${MONITORING_UNITS.join(" ")}`,
     ].join("\n"),
     undo: [
       "systemctl disable --now boreal-wg-metrics.timer",
-      "systemctl stop prometheus-node-exporter",
-      restoreUnitsScript(["prometheus-node-exporter"]),
-      "rm -f /var/lib/prometheus/node-exporter/wireguard.prom",
+      `systemctl stop ${MONITORING_UNITS.join(" ")}`,
+      restoreUnitsScript([...MONITORING_UNITS]),
+      `rm -f ${TEXTFILE_DIR}/wireguard.prom ${TEXTFILE_DIR}/zones.prom ${TEXTFILE_DIR}/boreal-sync.prom`,
     ].join("\n"),
   },
   agent: {

@@ -74,10 +74,11 @@ describe("BorealNode resource graph", () => {
     expect([...recorder.byName("b1-registration").dependsOn].sort()).toEqual(["b1-firewall-apply", "b1-sync-apply"]);
   });
 
-  test("the peer-dependent files (wg0.conf, knot.conf, zones) are the agent's: pulumi up never writes them", async () => {
+  test("the peer-dependent files (wg0.conf, knot.conf, zones, probe targets) are the agent's: pulumi up never writes them", async () => {
     const { recorder } = await build();
     const written = recorder.resources.filter((r) => r.name.includes("-file-")).map((r) => r.name);
-    expect(written.filter((n) => /wireguard-wg0|knot|zone/.test(n))).toEqual([]);
+    expect(written.filter((n) => /wireguard-wg0|knot|blackbox\.yml|boreal-targets/.test(n))).toEqual([]);
+    expect(written).toEqual(expect.arrayContaining(["b1-monitoring-file-etc-prometheus-prometheus.yml", "b1-monitoring-file-etc-prometheus-alertmanager.yml"]));
     expect(written).toEqual(expect.arrayContaining(["b1-sync-file-etc-boreal-agent.json", "b1-sync-file-var-lib-boreal-seed.json", "b1-sync-file-etc-systemd-system-boreal-sync.timer"]));
     const config = JSON.parse(String(recorder.byName("b1-sync-file-etc-boreal-agent.json").inputs.stdin));
     expect(config.spec).toMatchObject({ member: "coop-b", node: "b1", meshAddress: { ipv4: "100.64.0.17", ipv6: "fd42:b0:ea1::11" } });

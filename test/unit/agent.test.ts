@@ -6,7 +6,7 @@ import { afterAll, describe, expect, test } from "vitest";
 import { buildSync } from "esbuild";
 import { AGENT_SOURCES, buildOptions, bundleAgent } from "../../src/agent/bundle";
 import { parseAgentConfig, renderAgentConfig } from "../../src/agent/config";
-import { decideSync } from "../../src/agent/sync";
+import { decideSync, syncMetrics } from "../../src/agent/sync";
 import { splitPrivateKey } from "../../src/config/stack";
 import { plan } from "../../src/model/plan";
 import { renderNode } from "../../src/render";
@@ -49,7 +49,7 @@ describe("the agent's config", () => {
   test("holds the node's own settings with its mesh addresses pinned, and nothing of the operator's", () => {
     const { spec } = splitPrivateKey(fixtureSpec("b1", { publish: "origin" }));
     const text = renderAgentConfig(spec, { ipv4: "100.64.0.17", ipv6: "fd42:b0:ea1::11" });
-    expect(text).not.toMatch(/registry|signingKey|publish|PRIVATE/);
+    expect(text).not.toMatch(/registry|signingKey|publish|PRIVATE|firewall|alerts/);
     const config = parseAgentConfig(text, "/etc/boreal/agent.json");
     expect(config.spec.meshAddress).toEqual({ ipv4: "100.64.0.17", ipv6: "fd42:b0:ea1::11" });
     expect(config.trust).toEqual(fixtureTrustAnchor());
@@ -64,12 +64,18 @@ describe("the agent's config", () => {
 describe("decideSync: the same plan and render as pulumi up, only the agent's files", () => {
   const { spec } = splitPrivateKey(fixtureSpec("b1"));
   const verified = verifyRegistry({ sources: [{ name: "fixture", files: fixtureRegistryFiles() }], trust: fixtureTrustAnchor() });
-  const expected = renderNode(plan(spec, verified.federation!), templates).filter((f) => f.role === "wireguard" || f.role === "dns");
+  const expected = renderNode(plan(spec, verified.federation!), templates).filter((f) => f.role === "wireguard" || f.role === "dns" || f.role === "probes");
 
-  test("writes exactly what renderNode renders for WireGuard and Knot, and applies both", () => {
+  test("writes exactly what renderNode renders for WireGuard, Knot and the probes, and applies them", () => {
     const decision = decideSync({ spec, verified, templates, onDisk: () => undefined, previousPeers: {}, rekey: false });
     expect(decision.write).toEqual(expected);
-    expect(decision.apply).toEqual(["wireguard", "dns"]);
+    expect(decision.write.filter((f) => f.role === "probes").map((f) => f.path)).toEqual([
+      "/etc/prometheus/blackbox.yml",
+      "/etc/prometheus/boreal-targets/node.json",
+      "/etc/prometheus/boreal-targets/icmp.json",
+      "/etc/prometheus/boreal-targets/dns.json",
+    ]);
+    expect(decision.apply).toEqual(["wireguard", "dns", "probes"]);
     expect(decision.changes).toEqual([expect.stringMatching(/^peer a1 joined/), expect.stringMatching(/^peer c1 joined/)]);
     expect(Object.keys(decision.peers)).toEqual(["a1", "c1"]);
   });
@@ -85,5 +91,25 @@ describe("decideSync: the same plan and render as pulumi up, only the agent's fi
     const onDisk = (path: string) => expected.find((f) => f.path === path)?.content;
     const changes = decideSync({ spec, verified, templates, onDisk, previousPeers: { a1: "old", gone: "x", c1: verified.federation!.nodes[2].publicKey }, rekey: false }).changes;
     expect(changes).toEqual([expect.stringMatching(/^peer a1 rotated its key/), "peer gone left"]);
+  });
+});
+
+describe("the agent's metrics (node-exporter textfile)", () => {
+  test("a good run: when, the interval, the federation, peers, refusals and mirrors", () => {
+    const text = syncMetrics({ at: 1000, succeeded: true, lastSuccess: 1000, interval: 60, federationVersion: 2, peers: 4, rejected: 1, mirrors: { up: 1, down: 1 } });
+    expect(text).toMatch(/^boreal_sync_last_success_timestamp_seconds 1000$/m);
+    expect(text).toMatch(/^boreal_sync_success 1$/m);
+    expect(text).toMatch(/^boreal_sync_interval_seconds 60$/m);
+    expect(text).toMatch(/^boreal_sync_mirrors\{state="down"\} 1$/m);
+    expect(text).toMatch(/^# TYPE boreal_sync_peers gauge\nboreal_sync_peers 4$/m);
+  });
+
+  test("a failed run keeps the last success, and says nothing it does not know", () => {
+    const text = syncMetrics({ at: 2000, succeeded: false, lastSuccess: 1000, interval: 60 });
+    expect(text).toMatch(/^boreal_sync_last_run_timestamp_seconds 2000$/m);
+    expect(text).toMatch(/^boreal_sync_last_success_timestamp_seconds 1000$/m);
+    expect(text).toMatch(/^boreal_sync_success 0$/m);
+    expect(text).not.toMatch(/peers|mirrors|federation_version/);
+    expect(syncMetrics({ at: 1, succeeded: false, interval: 60 })).not.toMatch(/last_success/);
   });
 });

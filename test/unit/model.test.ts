@@ -8,6 +8,7 @@ import { buildDescriptor, buildTombstone } from "../../src/model/descriptor";
 import { cidrWithin, formatIPv6, parseCidr, parseIPv6 } from "../../src/model/ip";
 import { plan } from "../../src/model/plan";
 import { renderNodeObject } from "../../src/registry";
+import { scrapeTargets } from "../../src/render";
 import { FIXTURE_SERIAL } from "../fixtures/sign-fixtures";
 import { FIXTURE_REGISTRY, fixtureFederation, fixtureSpec } from "../helpers/fixtures";
 
@@ -226,10 +227,10 @@ describe("plan", () => {
     expect(plan(fixtureSpec("b1", { syncInterval: 15 }), fixtureFederation()).syncInterval).toBe(15);
   });
 
-  test("firewall: SSH, WireGuard and DNS from anywhere, exporter only over the mesh", () => {
+  test("firewall: SSH, WireGuard and DNS from anywhere; exporter, Prometheus and Alertmanager only over the mesh", () => {
     const rules = plan(fixtureSpec("b1", { ssh: { host: "h", port: 2222, privateKey: fixtureSpec("b1").ssh.privateKey, hostKey: fixtureSpec("b1").ssh.hostKey } }), fixtureFederation()).firewall.rules;
     const open = rules.map((r) => `${r.protocol}/${r.port}:${r.from}`);
-    expect(open).toEqual(["tcp/2222:any", "udp/51820:any", "udp/53:any", "tcp/53:any", "tcp/9100:mesh"]);
+    expect(open).toEqual(["tcp/2222:any", "udp/51820:any", "udp/53:any", "tcp/53:any", "tcp/9100:mesh", "tcp/9090:mesh", "tcp/9093:mesh"]);
   });
 
   test("firewall: the member's entries become rules, split by address family; strict by default", () => {
@@ -319,5 +320,38 @@ describe("descriptor", () => {
     const b1 = b1Of(fixtureFederation());
     expect(buildTombstone(b1)).toEqual({ member: "coop-b", node: "b1", serial: FIXTURE_SERIAL + 1, left: true, updatedAt: b1.updatedAt });
     expect(renderNodeObject(buildTombstone(b1))).not.toMatch(/publicKey|mesh|endpoint|zones/);
+  });
+});
+
+describe("monitoring: what a node watches comes from the registry", () => {
+  const targetsOf = (federation: Federation) => scrapeTargets(plan(fixtureSpec("b1"), federation).monitoring);
+
+  test("every node's exporter (its own too), every peer's mesh addresses, every member zone at every node", () => {
+    const federation = fixtureFederation();
+    const targets = targetsOf(federation);
+    const nodes = ["a1", "b1", "c1"];
+    expect(targets.node.map((g) => g.labels.node)).toEqual(nodes);
+    expect(targets.node.find((g) => g.labels.node === "b1")!.targets).toEqual(["100.64.0.17:9100"]);
+    expect(targets.icmp.map((g) => `${g.labels.node}/${g.labels.family}`)).toEqual(["a1/ipv4", "a1/ipv6", "c1/ipv4", "c1/ipv6"]);
+    const zones = [...new Set(federation.nodes.flatMap((n) => n.zones))].sort();
+    expect(targets.dns.length).toBe(zones.length * nodes.length);
+    for (const zone of zones) expect(targets.dns.filter((g) => g.labels.zone === zone).map((g) => g.labels.node)).toEqual(nodes);
+    // DNS is asked where resolvers ask: the endpoint's host (an IP, or a name), port 53.
+    expect(new Set(targets.dns.map((g) => g.targets[0]))).toEqual(new Set(["198.51.100.11:53", "198.51.100.12:53", "wg.coop-c.net:53"]));
+    expect(targets.dns.every((g) => g.labels.__param_module === `dns_soa_${g.labels.zone}`)).toBe(true);
+  });
+
+  test("a node that leaves the registry leaves every target list; one that joins is in them", () => {
+    const federation = fixtureFederation();
+    const without = targetsOf({ ...federation, nodes: federation.nodes.filter((n) => n.node !== "c1") });
+    expect(JSON.stringify(without)).not.toMatch(/"c1"|coop-c\.example/);
+    expect(without.node.map((g) => g.labels.node)).toEqual(["a1", "b1"]);
+  });
+
+  test("the probes and the alerts live on the mesh and loopback, never the underlay", () => {
+    const { monitoring } = plan(fixtureSpec("b1"), fixtureFederation());
+    expect(monitoring.prometheus).toEqual({ address: "100.64.0.17", port: 9090 });
+    expect(monitoring.alertmanager).toEqual({ address: "100.64.0.17", port: 9093 });
+    expect(monitoring.blackbox).toEqual({ address: "127.0.0.1", port: 9115 });
   });
 });

@@ -8,6 +8,8 @@ import { renderNode, RenderedFile } from "../../src/render";
 import { NFTABLES_MEMBER_DIR, SERVICE_SCRIPTS } from "../../src/render/scripts";
 import { fixtureFederation, fixtureSpec, templates } from "../helpers/fixtures";
 import { imagePath, imageReady, LAB_SUITES, labRecipe } from "../../src/lab/image";
+import { stringify as stringifyYaml } from "yaml";
+import { alertRuleTests } from "../helpers/alert-rule-tests";
 
 const NODES = ["a1", "b1", "c1"] as const;
 const rendered = Object.fromEntries(NODES.map((node) => [node, renderNode(plan(fixtureSpec(node), fixtureFederation()), templates)])) as Record<(typeof NODES)[number], RenderedFile[]>;
@@ -183,7 +185,7 @@ describe("the firewall's variants (boreal:firewall)", () => {
     const content = nftablesOf("allow").content;
     expect(content).toMatch(/type filter hook input priority filter; policy drop;/);
     const lines = ruleLines(content);
-    expect(lines.slice(lines.indexOf('iifname "wg0" tcp dport 9100 accept comment "node exporter"') + 1)).toEqual([
+    expect(lines.slice(lines.indexOf('iifname "wg0" tcp dport 9093 accept comment "Alertmanager"') + 1)).toEqual([
       'tcp dport 80 accept comment "allow: tcp/80"',
       'tcp dport 443 accept comment "allow: tcp/443"',
       'udp dport 51000-51010 accept comment "allow: udp/51000-51010"',
@@ -192,8 +194,10 @@ describe("the firewall's variants (boreal:firewall)", () => {
       'ip saddr { 203.0.113.7, 203.0.113.64/26 } tcp dport 25 accept comment "allow: mail relay"',
       'ip6 saddr { 2001:db8:1::/48, 2001:db8:2::1 } tcp dport 587 accept comment "allow: tcp/587"',
     ]);
-    // Nothing opens the exporter outside the mesh.
+    // Nothing opens the exporter, Prometheus or Alertmanager outside the mesh.
     expect(lines.filter((l) => /dport 9100/.test(l))).toEqual(['iifname "wg0" tcp dport 9100 accept comment "node exporter"']);
+    expect(lines.filter((l) => /dport 9090/.test(l))).toEqual(['iifname "wg0" tcp dport 9090 accept comment "Prometheus"']);
+    expect(lines.filter((l) => /dport 9093/.test(l))).toEqual(['iifname "wg0" tcp dport 9093 accept comment "Alertmanager"']);
   });
 
   test("member: accepts by default, and its only drop keeps the mesh-only services off every interface but wg0", () => {
@@ -201,7 +205,11 @@ describe("the firewall's variants (boreal:firewall)", () => {
     expect(content).toMatch(/type filter hook input priority filter; policy accept;/);
     expect(content).not.toMatch(/policy drop/);
     const lines = ruleLines(content);
-    expect(lines.filter((l) => /\bdrop\b/.test(l))).toEqual(['iifname != "wg0" tcp dport 9100 drop comment "node exporter: mesh only"']);
+    expect(lines.filter((l) => /\bdrop\b/.test(l))).toEqual([
+      'iifname != "wg0" tcp dport 9100 drop comment "node exporter: mesh only"',
+      'iifname != "wg0" tcp dport 9090 drop comment "Prometheus: mesh only"',
+      'iifname != "wg0" tcp dport 9093 drop comment "Alertmanager: mesh only"',
+    ]);
     // Loopback first (local scrapes of the mesh address), then the drop, before any accept of the port.
     expect(lines.indexOf('iif "lo" accept')).toBe(0);
     expect(lines.findIndex((l) => /dport 9100 drop/.test(l))).toBeLessThan(lines.findIndex((l) => /dport 9100 accept/.test(l)));
@@ -272,6 +280,27 @@ describe.each(LAB_SUITES)("rendered files, checked with the tools of Debian %s (
       expect(stripped, node).toMatch(/^\[Interface\]\nListenPort = 51820\n\[Peer\]/);
       expect(stripped, node).not.toMatch(/PrivateKey|Address|MTU|PostUp/);
     }
+  });
+
+  test.runIf(ready)("Prometheus, Alertmanager and blackbox configs pass promtool, amtool and the exporter's own check", () => {
+    const receivers = [{}, { webhook: { url: "https://hooks.coop-b.example/alerts?x=1" } }, { email: { to: "ops@coop-b.example", from: "b1@coop-b.example", smarthost: "mail.coop-b.example:587" } }];
+    const variants = [...NODES.map((n) => rendered[n]), ...receivers.map((alerts) => renderNode(plan(fixtureSpec("b1", { alerts }), fixtureFederation()), templates))];
+    variants.forEach((files, i) => {
+      const content = (path: string) => files.find((f) => f.path === path)!.content.replaceAll("/etc/prometheus/boreal-targets/", "/mnt/").replaceAll("/etc/prometheus/", "/mnt/");
+      const mounted = Object.fromEntries(
+        ["prometheus.yml", "boreal-rules.yml", "alertmanager.yml", "blackbox.yml", "boreal-targets/node.json", "boreal-targets/icmp.json", "boreal-targets/dns.json"].map((name) => [name.replace("boreal-targets/", ""), content(`/etc/prometheus/${name}`)]),
+      );
+      const output = inImage(image, mounted, `promtool check config /mnt/prometheus.yml && amtool check-config /mnt/alertmanager.yml && prometheus-blackbox-exporter --config.check --config.file=/mnt/blackbox.yml 2>&1 # ${i}`);
+      expect(output, `variant ${i}`).toMatch(/SUCCESS: 1 rule files found/);
+      expect(output, `variant ${i}`).toMatch(/Config file is ok/i);
+      expect(output, `variant ${i}`).not.toMatch(/FAILED|error/i);
+    });
+  });
+
+  test.runIf(ready)("the alert rules fire when they should, and only then (promtool test rules)", () => {
+    const rules = fileOf("b1", "/etc/prometheus/boreal-rules.yml").content;
+    const output = inImage(image, { "boreal-rules.yml": rules, "tests.yml": stringifyYaml(alertRuleTests(rules)) }, "cd /mnt && promtool test rules tests.yml 2>&1");
+    expect(output).toMatch(/SUCCESS/);
   });
 
   test.runIf(ready)("systemd units pass systemd-analyze verify", () => {

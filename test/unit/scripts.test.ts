@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import { plan } from "../../src/model/plan";
 import { FileRole, renderNode, RenderedFile } from "../../src/render";
-import { AGENT, agentCommand, installScript, originalPath, recordUnitsScript, removeScript, restoreUnitsScript, SERVICE_SCRIPTS, UNIT_STATE_DIR } from "../../src/render/scripts";
+import { AGENT, MONITORING_UNITS, agentCommand, installScript, originalPath, recordUnitsScript, removeScript, restoreUnitsScript, SERVICE_SCRIPTS, UNIT_STATE_DIR } from "../../src/render/scripts";
 import { fixtureFederation, fixtureSpec, templates } from "../helpers/fixtures";
 
 // The file scripts run as the kit runs them on a node: sh, stdin as the content.
@@ -54,7 +54,7 @@ describe("file install and removal on the node", () => {
 describe("service scripts", () => {
   test("every role's apply and undo parse (sh -n)", () => {
     const roles = Object.keys(SERVICE_SCRIPTS) as FileRole[];
-    expect(roles.sort()).toEqual(["agent", "dns", "firewall", "monitoring", "wireguard"]);
+    expect(roles.sort()).toEqual(["agent", "dns", "firewall", "monitoring", "probes", "wireguard"]);
     for (const role of roles) {
       for (const [what, script] of Object.entries(SERVICE_SCRIPTS[role])) {
         const result = spawnSync("sh", ["-n"], { input: script, encoding: "utf8" });
@@ -107,6 +107,8 @@ describe("units the member had enabled before the kit end as they were", () => {
   );
   fake("nft", 'echo "nft $*" >> "$FAKE/log"');
   fake("ip", "exit 1");
+  fake("promtool", 'echo "promtool $*" >> "$FAKE/log"');
+  fake("amtool", 'echo "amtool $*" >> "$FAKE/log"');
 
   const env = { ...process.env, PATH: `${fakeBin}:${process.env.PATH}`, FAKE: root };
   /** Runs a script as the node would, its marker directory moved into the temp dir. */
@@ -183,17 +185,20 @@ describe("units the member had enabled before the kit end as they were", () => {
   });
 
   test("every Debian unit an apply enables is recorded first, and every undo puts it back (knot too)", () => {
-    const debianUnits: Record<FileRole, string[]> = { wireguard: ["wg-quick@wg0"], dns: ["knot"], monitoring: ["prometheus-node-exporter"], firewall: ["nftables"], agent: [] };
+    const debianUnits: Record<FileRole, string[]> = { wireguard: ["wg-quick@wg0"], dns: ["knot"], probes: [], monitoring: [...MONITORING_UNITS], firewall: ["nftables"], agent: [] };
     for (const [role, units] of Object.entries(debianUnits) as [FileRole, string[]][]) {
       const { apply, undo } = SERVICE_SCRIPTS[role];
-      for (const unit of units) {
-        const recorded = apply.indexOf(recordUnitsScript([unit]));
-        expect(recorded, `${role} records ${unit}`).toBeGreaterThan(-1);
-        const enabled = role === "wireguard" ? apply.indexOf("/usr/local/lib/boreal/wg-apply") : apply.indexOf(`systemctl enable --quiet ${unit}`);
-        expect(enabled, `${role} enables ${unit}`).toBeGreaterThan(recorded);
-        expect(undo, `${role} puts ${unit} back`).toContain(restoreUnitsScript([unit]));
-        expect(undo).not.toMatch(new RegExp(`disable (--quiet )?--now ${unit}`));
+      if (units.length > 0) {
+        const recorded = apply.indexOf(recordUnitsScript(units));
+        expect(recorded, `${role} records ${units}`).toBeGreaterThan(-1);
+        const enabled = role === "wireguard" ? apply.indexOf("/usr/local/lib/boreal/wg-apply") : apply.indexOf(`systemctl enable --quiet ${units.join(" ")}`);
+        expect(enabled, `${role} enables ${units}`).toBeGreaterThan(recorded);
+        expect(undo, `${role} puts ${units} back`).toContain(restoreUnitsScript(units));
       }
+      for (const unit of units) expect(undo).not.toMatch(new RegExp(`disable (--quiet )?--now ${unit}`));
+      expect(apply.match(/systemctl enable --quiet ([^\n]*)/g) ?? [], `${role} enables only what it recorded`).toEqual(
+        (apply.match(/systemctl enable --quiet ([^\n]*)/g) ?? []).filter((line) => line.includes("boreal-") || units.some((u) => line.includes(u))),
+      );
       // Only the kit's own units are simply disabled.
       for (const m of undo.matchAll(/systemctl disable [^\n]*/g)) expect(m[0], role).toMatch(/boreal-|"\$unit"/);
     }

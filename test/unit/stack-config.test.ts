@@ -204,8 +204,10 @@ describe("boreal:firewall", () => {
     ["port zero", allow("tcp/0"), "boreal:firewall.allow[0]", /port 0 is outside 1-65535 — use ports between 1 and 65535/],
     ["a port above 65535", allow("udp/60000-70000"), "boreal:firewall.allow[0]", /port 70000 is outside 1-65535/],
     ["a range written backwards", allow("udp/51010-51000"), "boreal:firewall.allow[0]", /"udp\/51010-51000" runs backwards — write the lower port first: udp\/51000-51010/],
-    ["the exporter's port", allow("tcp/80", "tcp/443", "tcp/9100"), "boreal:firewall.allow[2]", /tcp\/9100 is the node exporter's port, which only the mesh \(wg0\) may reach — remove it/],
-    ["a range over the exporter's port", allow("tcp/9000-9200"), "boreal:firewall.allow[0]", /includes tcp\/9100, the node exporter's port.* — split the range around 9100: tcp\/9000-9099 and tcp\/9101-9200/],
+    ["the exporter's port", allow("tcp/80", "tcp/443", "tcp/9100"), "boreal:firewall.allow[2]", /tcp\/9100 is the node exporter port, which only the mesh \(wg0\) may reach — remove it/],
+    ["a range over the exporter's port", allow("tcp/9095-9200"), "boreal:firewall.allow[0]", /includes tcp\/9100 \(node exporter\), which only the mesh \(wg0\) may reach — leave it out of the range: tcp\/9095-9099 and tcp\/9101-9200/],
+    ["Prometheus's port", allow("tcp/9090"), "boreal:firewall.allow[0]", /tcp\/9090 is the Prometheus port, which only the mesh/],
+    ["a range over every mesh-only port", allow("tcp/9000-9200"), "boreal:firewall.allow[0]", /includes tcp\/9090 \(Prometheus\), tcp\/9093 \(Alertmanager\), tcp\/9100 \(node exporter\), which only the mesh \(wg0\) may reach — leave them out of the range: tcp\/9000-9089, tcp\/9091-9092, tcp\/9094-9099 and tcp\/9101-9200/],
     ["the same port twice", allow("tcp/443", "tcp/80", { port: "TCP/443", from: ["198.51.100.0/24"] }), "boreal:firewall.allow[2]", /tcp\/443 is already opened by boreal:firewall.allow\[0\] — keep one entry per port: list all its sources in that entry's from/],
     ["overlapping ranges", allow("tcp/8000-8100", "tcp/8080"), "boreal:firewall.allow[1]", /tcp\/8080 overlaps tcp\/8000-8100 of boreal:firewall.allow\[0\] — keep each port in one entry/],
     ["an object without a port", allow({ from: ["198.51.100.0/24"] }), "boreal:firewall.allow[0].port", /has no port — set it, e.g. port: "tcp\/993"/],
@@ -236,6 +238,32 @@ describe("boreal:firewall", () => {
   test("every bad entry is reported at once, each at its own key", () => {
     const problems = problemsOf(rawStackConfig("b1", { firewall: allow("tcp/80", 443, "tcp/9100", { port: "tcp/993", from: ["nowhere"] }) }));
     expect(problems.map((p) => p.key)).toEqual(["boreal:firewall.allow[1]", "boreal:firewall.allow[2]", "boreal:firewall.allow[3].from[0]"]);
+  });
+});
+
+describe("boreal:alerts", () => {
+  test("none by default: alerts go nowhere", () => {
+    expect(parseStackConfig(rawStackConfig("b1")).alerts).toEqual({});
+  });
+
+  test("a webhook and a mail relay are accepted; STARTTLS is required unless said otherwise", () => {
+    const alerts = { webhook: { url: "https://hooks.coop-b.example/alerts" }, email: { to: "ops@coop-b.example", from: "b1@coop-b.example", smarthost: "mail.coop-b.example:587" } };
+    expect(parseStackConfig(rawStackConfig("b1", { alerts })).alerts).toEqual({ ...alerts, email: { ...alerts.email, requireTls: true } });
+  });
+
+  const bad: [string, unknown, string, RegExp][] = [
+    ["a webhook that is not a URL", { webhook: { url: "hooks.coop-b.example" } }, "boreal:alerts.webhook.url", /is not an http\(s\) URL — write the full URL, e\.g\. https:/],
+    ["a webhook on another scheme", { webhook: { url: "ftp://x.example/a" } }, "boreal:alerts.webhook.url", /is not an http\(s\) URL/],
+    ["a recipient that is no address", { email: { to: "ops", from: "b1@coop-b.example", smarthost: "mail.coop-b.example:587" } }, "boreal:alerts.email.to", /is not an e-mail address — write one address/],
+    ["a relay without its port", { email: { to: "ops@coop-b.example", from: "b1@coop-b.example", smarthost: "mail.coop-b.example" } }, "boreal:alerts.email.smarthost", /is not "host:port" — write the relay and its port/],
+    ["a missing sender", { email: { to: "ops@coop-b.example", smarthost: "mail.coop-b.example:25" } }, "boreal:alerts.email.from", /is missing — set it/],
+    ["an unknown receiver", { slack: { url: "https://hooks.slack.example/x" } }, "boreal:alerts", /unknown field\(s\) slack/],
+  ];
+  test.each(bad)("refuses %s, naming the key and the fix", (_label, alerts, key, expected) => {
+    const problems = problemsOf(rawStackConfig("b1", { alerts }));
+    const problem = problems.find((p) => p.key === key);
+    expect(problem, JSON.stringify(problems)).toBeDefined();
+    expect(`${problem!.message} — ${problem!.fix}`).toMatch(expected);
   });
 });
 
