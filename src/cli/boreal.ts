@@ -8,10 +8,12 @@ import { DEFAULT_SUITE, isLabSuite, LAB_SUITES, LabSuite } from "../lab/image";
 import { commandPluginInstalled, pinnedCommandProvider } from "../lab/pulumi";
 import { LabStacks } from "../lab/stacks";
 import { ensureToolchain as ensureProjectToolchain, projectToolchain } from "./toolchain";
+import { runStatus, STATUS_USAGE, targetFromFlags, targetFromStack } from "./status";
 
 const USAGE = `usage:
   boreal demo [--nodes N] [--suite bookworm|trixie]          a living federation on the lab (pulumi up of N members)
 ${REGISTRY_USAGE}
+${STATUS_USAGE}
   boreal lab up [--nodes N] [--subnet CIDR] [--suite bookworm|trixie] [--no-install]
                                                              start N machines (default 3, ${DEFAULT_SUBNET}, Debian ${DEFAULT_SUITE})
   boreal lab status                                          table of the lab's machines
@@ -91,6 +93,18 @@ function registry(args: string[]): number {
   return runRegistry(verb, rest);
 }
 
+/** The stack's node (or the one the flags name) reports the federation's health. */
+async function status(args: string[]): Promise<number> {
+  const host = option(args, "--host");
+  if (host !== undefined) {
+    const identity = option(args, "--identity");
+    const hostKey = option(args, "--host-key");
+    if (!identity || !hostKey) throw new Error(`--host needs --identity (the SSH private key file) and --host-key (the pinned "ssh-ed25519 AAAA…")\n${USAGE}`);
+    return runStatus(targetFromFlags({ host, port: option(args, "--port"), user: option(args, "--user"), identity, hostKey }), args.includes("--json"));
+  }
+  return runStatus(targetFromStack(PROJECT_DIR, option(args, "--stack"), option(args, "--cwd") ?? process.cwd()), args.includes("--json"));
+}
+
 /** Lab up, every member joins with its own pulumi up; the agents mesh them; a summary. */
 async function demo(args: string[]): Promise<number> {
   const nodesText = option(args, "--nodes") ?? "3";
@@ -146,6 +160,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === "lab") return lab(args);
   if (command === "demo") return demo(args);
   if (command === "registry") return registry(args);
+  if (command === "status") return status(args);
   throw new Error(USAGE);
 }
 

@@ -144,6 +144,37 @@ export function restoreUnitsScript(units: string[], dir = UNIT_STATE_DIR): strin
  */
 export const NFTABLES_MEMBER_DIR = "/etc/nftables.d";
 
+const BLACKBOX_BINARY = "/usr/bin/prometheus-blackbox-exporter";
+const RAW_SOCKET_QUESTION = "prometheus-blackbox-exporter prometheus-blackbox-exporter/want_cap_net_raw boolean";
+/** Present while the kit is the one that granted the blackbox exporter its raw socket. */
+const RAW_SOCKET_MARK = `${UNIT_STATE_DIR}/blackbox-cap_net_raw`;
+
+/**
+ * ICMP probes need a raw socket. Debian asks at install whether to grant the exporter
+ * CAP_NET_RAW and, installed non-interactively, does not. The kit answers yes through
+ * debconf, so that package upgrades keep the answer, and remembers it was the kit.
+ */
+function grantRawSocketScript(): string {
+  return [
+    `if ! getcap ${BLACKBOX_BINARY} | grep -q cap_net_raw; then`,
+    `  mkdir -p ${UNIT_STATE_DIR} && touch ${RAW_SOCKET_MARK}`,
+    `  echo "${RAW_SOCKET_QUESTION} true" | debconf-set-selections`,
+    "  dpkg-reconfigure -f noninteractive prometheus-blackbox-exporter",
+    "fi",
+  ].join("\n");
+}
+
+/** Puts Debian's answer back if the kit changed it. */
+function revokeRawSocketScript(): string {
+  return [
+    `if [ -e ${RAW_SOCKET_MARK} ]; then`,
+    `  echo "${RAW_SOCKET_QUESTION} false" | debconf-set-selections`,
+    "  dpkg-reconfigure -f noninteractive prometheus-blackbox-exporter",
+    `  rm -f ${RAW_SOCKET_MARK}`,
+    "fi",
+  ].join("\n");
+}
+
 /** Debian's monitoring units the kit configures and enables (Monitoring owns them). */
 export const MONITORING_UNITS = ["prometheus-node-exporter", "prometheus", "prometheus-blackbox-exporter", "prometheus-alertmanager"] as const;
 
@@ -212,12 +243,14 @@ export const SERVICE_SCRIPTS: Record<FileRole, ServiceScripts> = {
       // The rules and targets too: a broken file stops here, before anything restarts.
       "promtool check config /etc/prometheus/prometheus.yml",
       "amtool check-config /etc/prometheus/alertmanager.yml",
+      grantRawSocketScript(),
       recordUnitsScript([...MONITORING_UNITS]),
       `systemctl enable --quiet ${MONITORING_UNITS.join(" ")}`,
       `systemctl restart ${MONITORING_UNITS.join(" ")}`,
     ].join("\n"),
     undo: [
       "systemctl disable --now boreal-wg-metrics.timer",
+      revokeRawSocketScript(),
       `systemctl stop ${MONITORING_UNITS.join(" ")}`,
       restoreUnitsScript([...MONITORING_UNITS]),
       `rm -f ${TEXTFILE_DIR}/wireguard.prom ${TEXTFILE_DIR}/zones.prom ${TEXTFILE_DIR}/boreal-sync.prom`,

@@ -109,6 +109,9 @@ describe("units the member had enabled before the kit end as they were", () => {
   fake("ip", "exit 1");
   fake("promtool", 'echo "promtool $*" >> "$FAKE/log"');
   fake("amtool", 'echo "amtool $*" >> "$FAKE/log"');
+  fake("getcap", 'echo "$1 ="');
+  fake("debconf-set-selections", 'cat >> "$FAKE/log"');
+  fake("dpkg-reconfigure", 'echo "dpkg-reconfigure $*" >> "$FAKE/log"');
 
   const env = { ...process.env, PATH: `${fakeBin}:${process.env.PATH}`, FAKE: root };
   /** Runs a script as the node would, its marker directory moved into the temp dir. */
@@ -159,6 +162,17 @@ describe("units the member had enabled before the kit end as they were", () => {
     },
   );
 
+  test("monitoring grants the blackbox exporter its raw socket through debconf, and undo answers Debian's default again", () => {
+    reset("prometheus", "disabled");
+    runOnNode(SERVICE_SCRIPTS.monitoring.apply);
+    expect(readFileSync(join(root, "log"), "utf8")).toMatch(/want_cap_net_raw boolean true\ndpkg-reconfigure -f noninteractive prometheus-blackbox-exporter/);
+    expect(existsSync(join(markers, "blackbox-cap_net_raw"))).toBe(true);
+    writeFileSync(join(root, "log"), "");
+    runOnNode(SERVICE_SCRIPTS.monitoring.undo);
+    expect(readFileSync(join(root, "log"), "utf8")).toMatch(/want_cap_net_raw boolean false\ndpkg-reconfigure/);
+    expect(existsSync(markers)).toBe(false);
+  });
+
   test("the firewall's undo never stops nftables: its stop flushes the member's tables too", () => {
     reset("nftables", "enabled");
     runOnNode(SERVICE_SCRIPTS.firewall.apply, { "/etc/nftables.conf": nftablesConf });
@@ -202,5 +216,52 @@ describe("units the member had enabled before the kit end as they were", () => {
       // Only the kit's own units are simply disabled.
       for (const m of undo.matchAll(/systemctl disable [^\n]*/g)) expect(m[0], role).toMatch(/boreal-|"\$unit"/);
     }
+  });
+});
+
+describe("zone-metrics: each zone's serial and SOA signature as this node answers it", () => {
+  const root = mkdtempSync(join(tmpdir(), "boreal-zone-metrics-"));
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+  const bin = join(root, "bin");
+  mkdirSync(bin);
+  const fake = (name: string, body: string) => {
+    writeFileSync(join(bin, name), `#!/bin/sh\n${body}\n`);
+    chmodSync(join(bin, name), 0o755);
+  };
+  // What Knot 3.2 and kdig print (seen on the lab).
+  fake("knotc", ["cat <<'EOF'", "[node1.catalog.lab.boreal.test.] role: master | serial: 1795837661 | catalog: generate", "[coop-a.lab.test.] role: master | serial: 1795837735 | catalog: @node1.catalog.lab.boreal.test. | re-sign: +13D22h53m34s", "[coop-b.lab.test.] role: slave | serial: 1795837717 | catalog: node2.catalog.lab.boreal.test. | refresh: +4m48s", "[gone.lab.test.] role: slave | serial: 0", "EOF"].join("\n"));
+  fake(
+    "kdig",
+    [
+      'zone=$(for a in "$@"; do case $a in *.lab.test.) echo "$a";; esac; done)',
+      '[ "$zone" = gone.lab.test. ] && exit 9',
+      "cat <<EOF",
+      ";; ->>HEADER<<- opcode: QUERY; status: NOERROR; id: 16879",
+      ";; QUESTION SECTION:",
+      ";; $zone    \t\tIN\tSOA",
+      "",
+      ";; ANSWER SECTION:",
+      "$zone    \t300\tIN\tSOA\tns-node1.$zone hostmaster.$zone 1795837735 300 60 1209600 300",
+      "$zone    \t300\tIN\tRRSIG\tSOA 13 3 300 20261212034855 20261128021855 15824 $zone sig==",
+      "EOF",
+    ].join("\n"),
+  );
+
+  test("catalogs skipped, a zone that does not answer left out, timestamps in Unix seconds", () => {
+    const script = renderNode(plan(fixtureSpec("b1"), fixtureFederation()), templates).find((f) => f.path === "/usr/local/lib/boreal/zone-metrics")!.content;
+    const out = join(root, "textfile");
+    const federationDomain = fixtureFederation().settings.domain;
+    const text = script.replaceAll("/var/lib/prometheus/node-exporter", out).replaceAll(`*.catalog.${federationDomain}`, "*.catalog.lab.boreal.test.");
+    const result = spawnSync("sh", ["-c", text], { encoding: "utf8", env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+    expect(result.status, result.stderr).toBe(0);
+    const samples = readFileSync(join(out, "zones.prom"), "utf8").split("\n").filter((l) => l && !l.startsWith("#"));
+    expect(samples).toEqual([
+      'boreal_zone_serial{zone="coop-a.lab.test."} 1795837735',
+      `boreal_zone_rrsig_expiry_timestamp_seconds{zone="coop-a.lab.test."} ${Date.UTC(2026, 11, 12, 3, 48, 55) / 1000}`,
+      `boreal_zone_rrsig_inception_timestamp_seconds{zone="coop-a.lab.test."} ${Date.UTC(2026, 10, 28, 2, 18, 55) / 1000}`,
+      'boreal_zone_serial{zone="coop-b.lab.test."} 1795837735',
+      `boreal_zone_rrsig_expiry_timestamp_seconds{zone="coop-b.lab.test."} ${Date.UTC(2026, 11, 12, 3, 48, 55) / 1000}`,
+      `boreal_zone_rrsig_inception_timestamp_seconds{zone="coop-b.lab.test."} ${Date.UTC(2026, 10, 28, 2, 18, 55) / 1000}`,
+    ]);
   });
 });
