@@ -596,7 +596,7 @@ function describeChanges(before: FederationVersion, after: FederationVersion): s
   if (before.threshold !== after.threshold) lines.push(`~ threshold: ${before.threshold} -> ${after.threshold} (of ${after.members.length} members)`);
   for (const url of after.mirrors) if (!before.mirrors.includes(url)) lines.push(`+ mirror ${url}`);
   for (const url of before.mirrors) if (!after.mirrors.includes(url)) lines.push(`- mirror ${url}`);
-  for (const key of ["name", "domain", "mesh", "defaults"] as const) {
+  for (const key of ["name", "domain", "mesh", "defaults", "label"] as const) {
     if (JSON.stringify(before[key]) !== JSON.stringify(after[key])) lines.push(`~ ${key}: ${JSON.stringify(before[key])} -> ${JSON.stringify(after[key])}`);
   }
   return lines.length ? lines : ["(no change)"];
