@@ -1,15 +1,17 @@
 // The label (src/label): the rule set, attestations (in-toto statements signed with the real
 // `ssh-keygen -Y sign` in the label namespace), and evaluateLabel's counting, expiry and
-// refusals. The registry: the fixture federation (coop-a..d) and nodes re-signed here with
+// refusals; the `boreal label` CLI in-process; plain `ssh-keygen -Y verify` agreeing with
+// the kit. The registry: the fixture federation (coop-a..d) and nodes re-signed here with
 // attestation keys made for the test: a1, b1, b2 (a second node of coop-b), c1; d1 has
 // none, so coop-d attests with its member key.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { descriptorPath, NodeDescriptor, parseFederationVersion, parseNodeObject, RegistryFile, signaturePath } from "../../src/config/registry";
+import { runLabel } from "../../src/cli/label";
 import {
   Attestation,
   AttestationResult,
@@ -30,7 +32,7 @@ import { buildDescriptor } from "../../src/model/descriptor";
 import { plan } from "../../src/model/plan";
 import { Signer, signText } from "../../src/registry/sign";
 import { LABEL_NAMESPACE, REGISTRY_NAMESPACE } from "../../src/registry/sshsig";
-import { verifyRegistry } from "../../src/registry/verify";
+import { formatTrust, verifyRegistry } from "../../src/registry/verify";
 import { signedNodeObject } from "../../src/registry/write";
 import { FIXTURE_NODES } from "../fixtures/sign-fixtures";
 import { fixtureFederation, fixtureRegistryFiles, fixtureSigner, fixtureSpec, fixtureTrustAnchor } from "../helpers/fixtures";
@@ -601,5 +603,137 @@ describe("registry additions: label settings and attestation keys", () => {
     expect(withKey).toEqual({ ...existing, attestationKey: attestationKey("b1"), serial: Date.parse("2030-01-01T00:00:00Z") / 1000, updatedAt: "2030-01-01T00:00:00.000Z" });
     expect(Object.keys(withKey)).toEqual(["member", "node", "serial", "endpoint", "publicKey", "mesh", "zones", "exporter", "attestationKey", "updatedAt"]);
     expect(buildDescriptor(p, existing.publicKey, withKey, "2031-01-01T00:00:00.000Z", attestationKey("b1"))).toEqual(withKey);
+  });
+});
+
+describe("boreal label verify and show, and plain ssh-keygen -Y verify", () => {
+  let dir: string;
+  let pin: string;
+  beforeAll(() => {
+    dir = join(work, "registry");
+    const files = [
+      ...registryFiles,
+      ...attest("b1", { observedAt: ago(2 * HOUR) }),
+      ...attest("d1"), // coop-d's member key
+      ...attest("c1", { results: failing("mesh-only-internals", "underlay", "tcp/9100 connects on 198.51.100.11") }),
+      ...attest("a1"), // its own member
+      ...attest("a1", { subject: "b1" }),
+      ...attest("c1", { subject: "b1", key: mallory }),
+    ];
+    for (const f of files) {
+      mkdirSync(dirname(join(dir, f.path)), { recursive: true });
+      writeFileSync(join(dir, f.path), f.content);
+    }
+    pin = formatTrust(fixtureTrustAnchor());
+  });
+  const run = (...args: string[]) => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const [verb, ...rest] = args;
+    const status = runLabel(verb as "verify", rest, { out: (l) => out.push(l), err: (l) => err.push(l) });
+    return { status, stdout: out.join("\n"), stderr: err.join("\n") };
+  };
+  const at = NOW.toISOString();
+
+  test("verify: exit 0 when it holds; which rules, who attested, from where, until when; what does not count", () => {
+    const r = run("verify", "a1", "--registry", dir, "--trust", pin, "--at", at);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(`federation boreal-test version 1 (sha256 ${fixtureTrustAnchor().sha256}; trusted from --trust ${pin})`);
+    expect(r.stdout).toMatch(/rules the label needs \(mandatory, observed by peers\):\n  underlay-declared-only +from the underlay +From the internet/);
+    expect(r.stdout).toMatch(/advisory, reported but not needed: zones-replicated, serial-agrees/);
+    expect(r.stdout).toMatch(/mandatory at plan time only .*: keys-stay-on-node, state-self-hosted, no-public-resolver/);
+    expect(r.stdout).toMatch(/node a1 \(member coop-a\): descriptor serial \d+, sha256 [0-9a-f]{64}/);
+    expect(r.stdout).toMatch(/label for rule set 1 \(sha256:[0-9a-f]{64}\) at 2026-11-21T12:00:00.000Z: HOLDS/);
+    expect(r.stdout).toMatch(/coop-b +counts +node b1 +attestation key of b1 SHA256:\S+ +observed 2026-11-21T10:00:00.000Z from underlay\+mesh +until 2026-11-28T10:00:00.000Z/);
+    expect(r.stdout).toMatch(/coop-d +counts +node d1 +member key SHA256:\S+ +observed 2026-11-21T11:00:00.000Z/);
+    expect(r.stdout).toMatch(/coop-c +WITHDRAWN +node c1/);
+    expect(r.stdout).toMatch(/coop-c fails mesh-only-internals from the underlay: tcp\/9100 connects on 198.51.100.11/);
+    expect(r.stdout).toMatch(/not counted \(1\):\n    attestations\/a1\/a1.json: is signed by node a1 of member coop-a, the node's own member, which never counts/);
+    expect(r.stdout).toMatch(/ssh-keygen -Y verify -f allowed_signers -I coop-b -n boreal-label -s attestations\/a1\/b1.json.sig < attestations\/a1\/b1.json/);
+    expect(r.stdout).toMatch(/sha256sum nodes\/a1.yaml/);
+  });
+
+  test("verify: exit 1 when it does not hold (later, or another node)", () => {
+    const later = run("verify", "a1", "--registry", dir, "--trust", pin, "--at", new Date(NOW.getTime() + 7 * DAY).toISOString());
+    expect(later.status).toBe(1);
+    expect(later.stdout).toMatch(/DOES NOT HOLD/);
+    expect(later.stdout).toMatch(/coop-b +EXPIRED .* ended 2026-11-28T10:00:00.000Z/);
+    const b1 = run("verify", "b1", "--registry", dir, "--trust", pin, "--at", at);
+    expect(b1.status).toBe(1);
+    expect(b1.stdout).toMatch(/does not hold: 1 of the 2 other member\(s\) needed/);
+    expect(b1.stdout).toMatch(/attestations\/b1\/c1.json: signed by a key that is no member's/);
+    expect(run("verify", "z9", "--registry", dir, "--trust", pin).stdout).toMatch(/node z9 is no live node of the registry/);
+  });
+
+  test("unpinned, it warns like boreal registry check; bad input exits 2 naming the option, with the usage", () => {
+    const unpinned = run("verify", "a1", "--registry", dir, "--at", at);
+    expect(unpinned.status).toBe(0);
+    expect(unpinned.stderr).toMatch(/^boreal label verify: WARNING: UNPINNED\. No --trust given/);
+    expect(unpinned.stdout).toMatch(/UNPINNED: no --trust given, trusted as found/);
+    const wrongPin = run("verify", "a1", "--registry", dir, "--trust", `1:${"0".repeat(64)}`);
+    expect(wrongPin.status).toBe(1);
+    expect(wrongPin.stdout).toMatch(/no trusted federation version, so no label can be checked:\n  federation\/1.yaml: does not match the pinned trust anchor/);
+    const noNode = run("verify", "--registry", dir);
+    expect(noNode.status).toBe(2);
+    expect(noNode.stderr).toMatch(/^boreal label verify: the node NODE is missing\n  fix: give the node's name[\s\S]*usage:\n  boreal label verify NODE/);
+    expect(run("verify", "a1", "--registry", dir, "--at", "tomorrow").stderr).toMatch(/--at "tomorrow" is not an ISO 8601 time with its zone\n  fix: e.g. --at 2026-11-27T12:00:00Z/);
+    expect(run("verify", "a1", "--registry", dir, "--at", "2026-11-27T12:00:00").status).toBe(2);
+    expect(run("verify", "a1", "--registery", dir).stderr).toMatch(/unknown option --registery/);
+    expect(run("verify", "a1", "--print-allowed-signers=yes", "--registry", dir).stderr).toMatch(/--print-allowed-signers takes no value/);
+    expect(run("show", "a1", "--registry", dir).stderr).toMatch(/show takes no node/);
+    expect(run("verify", "a1", "--registry", join(work, "nowhere")).stderr).toMatch(/nowhere cannot be read \(ENOENT\)\n  fix: /);
+  });
+
+  test("show: every node, and the files about no live node", () => {
+    const r = run("show", "--registry", dir, "--trust", pin, "--at", at);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/1 of 5 node\(s\) hold the label:\n  a1 +coop-a +HOLDS +until 2026-11-28T10:00:00.000Z\n  b1 +coop-b +no +does not hold: 1 of the 2/);
+    for (const node of ["a1", "b1", "b2", "c1", "d1"]) expect(r.stdout).toMatch(new RegExp(`\\nnode ${node} \\(member coop-`));
+    expect(r.stdout).toMatch(/ssh-keygen -Y verify -f allowed_signers -I coop-a -n boreal-label -s attestations\/b1\/a1.json.sig < attestations\/b1\/a1.json/);
+  });
+
+  test("--print-allowed-signers: plain ssh-keygen -Y verify agrees with the kit on every file", () => {
+    const printed = run("verify", "a1", "--registry", dir, "--trust", pin, "--print-allowed-signers");
+    expect(printed.status).toBe(0);
+    const lines = printed.stdout.split("\n").filter((l) => !l.startsWith("#"));
+    expect(lines).toEqual([
+      ...REGISTRY.federation.settings.members.map((m) => `${m.name} namespaces="boreal-label" ${m.keys[0]}`),
+      ...["a1", "b1", "b2", "c1"].map((n) => `${descriptorOf(n).member},${n}@${descriptorOf(n).member} namespaces="boreal-label" ${attestationKey(n)}`),
+    ]);
+    const allowed = join(work, "allowed_signers");
+    writeFileSync(allowed, `${printed.stdout}\n`);
+    const sshVerify = (path: string, identity: string, namespace = LABEL_NAMESPACE, content?: string) =>
+      spawnSync("ssh-keygen", ["-Y", "verify", "-f", allowed, "-I", identity, "-n", namespace, "-s", join(dir, `${path}.sig`)], { input: content ?? readFileSync(join(dir, path)), encoding: "utf8" }).status;
+    const kit = (path: string, content?: string) =>
+      checkAttestation({ path, content: content ?? readFileSync(join(dir, path), "utf8"), signature: readFileSync(join(dir, `${path}.sig`), "utf8") }, REGISTRY);
+
+    // Good ones: a node's attestation key (under its member or node@member), a member key.
+    for (const [path, identity] of [["attestations/a1/b1.json", "coop-b"], ["attestations/a1/b1.json", "b1@coop-b"], ["attestations/a1/d1.json", "coop-d"], ["attestations/a1/c1.json", "coop-c"]]) {
+      expect(sshVerify(path, identity), `${path} as ${identity}`).toBe(0);
+      expect(kit(path).ok, path).toBe(true);
+    }
+    const who = spawnSync("ssh-keygen", ["-Y", "find-principals", "-f", allowed, "-s", join(dir, "attestations/a1/b1.json.sig")], { encoding: "utf8" });
+    expect(who.stdout.trim().split("\n")).toEqual(["coop-b", "b1@coop-b"]);
+    // Somebody else's identity, the registry's namespace: ssh-keygen refuses.
+    expect(sshVerify("attestations/a1/b1.json", "coop-c")).not.toBe(0);
+    expect(sshVerify("attestations/a1/b1.json", "coop-b", REGISTRY_NAMESPACE)).not.toBe(0);
+    // Tampered: both refuse.
+    const tampered = readFileSync(join(dir, "attestations/a1/c1.json"), "utf8").replace('"passed": false', '"passed": true');
+    expect(sshVerify("attestations/a1/c1.json", "coop-c", LABEL_NAMESPACE, tampered)).not.toBe(0);
+    expect(kit("attestations/a1/c1.json", tampered)).toMatchObject({ ok: false, reason: expect.stringMatching(/^bad signature/) });
+    // Mallory: in no allowed_signers line, no member for the kit.
+    expect(sshVerify("attestations/b1/c1.json", "coop-c")).not.toBe(0);
+    expect(kit("attestations/b1/c1.json")).toMatchObject({ ok: false, reason: expect.stringMatching(/^signed by a key that is no member's/) });
+    // Signed in the registry's namespace: ssh-keygen -n boreal-label refuses it too.
+    const [statement, wrongNs] = attest("d1", { namespace: REGISTRY_NAMESPACE, path: "attestations/a1/d1.json" });
+    writeFileSync(join(work, "wrong-ns.json"), statement.content);
+    writeFileSync(join(work, "wrong-ns.json.sig"), wrongNs.content);
+    const wrong = spawnSync("ssh-keygen", ["-Y", "verify", "-f", allowed, "-I", "coop-d", "-n", LABEL_NAMESPACE, "-s", join(work, "wrong-ns.json.sig")], { input: statement.content, encoding: "utf8" });
+    expect(wrong.status).not.toBe(0);
+    expect(checkAttestation({ path: statement.path, content: statement.content, signature: wrongNs.content }, REGISTRY)).toMatchObject({ ok: false, reason: expect.stringMatching(/namespace "boreal-registry", expected "boreal-label"/) });
+    // And the subject digest is the descriptor's sha256sum.
+    const digest = spawnSync("sha256sum", [join(dir, "nodes/a1.yaml")], { encoding: "utf8" }).stdout.split(" ")[0];
+    expect(JSON.parse(readFileSync(join(dir, "attestations/a1/b1.json"), "utf8")).subject[0].digest.sha256).toBe(digest);
   });
 });
