@@ -65,20 +65,20 @@ export function isRegistryVerb(verb: string | undefined): verb is RegistryVerb {
 }
 
 /** Something the user can fix: what is wrong (naming the flag or file) and how to fix it. */
-class CliError extends Error {
+export class CliError extends Error {
   constructor(message: string, readonly fix?: string, readonly usage = false) {
     super(message);
   }
 }
 
-const usageError = (message: string, fix = "see the usage below") => new CliError(message, fix, true);
+export const usageError = (message: string, fix = "see the usage below") => new CliError(message, fix, true);
 
 export interface RegistryIo {
   out(line: string): void;
   err(line: string): void;
 }
 
-const processIo: RegistryIo = {
+export const processIo: RegistryIo = {
   out: (line) => process.stdout.write(`${line}\n`),
   err: (line) => process.stderr.write(`${line}\n`),
 };
@@ -99,16 +99,21 @@ export function runRegistry(verb: RegistryVerb, args: string[], io: RegistryIo =
         return allowedSigners(args, io);
     }
   } catch (error) {
-    if (error instanceof CliError) {
-      io.err(`boreal registry ${verb}: ${error.message}`);
-      if (error.fix) io.err(`  fix: ${error.fix}`);
-      if (error.usage) io.err(`usage:\n${usageLines(verb)}`);
-    } else {
-      // A bug or an unexpected system error: still no stack trace for the user.
-      io.err(`boreal registry ${verb}: ${(error as Error).message ?? String(error)}`);
-    }
-    return 2;
+    return reportFailure(`boreal registry ${verb}`, usageLines(verb), error, io);
   }
+}
+
+/** What a command that failed says: the problem, its fix, the usage when it was misused. Exit code 2. */
+export function reportFailure(command: string, usage: string, error: unknown, io: RegistryIo): number {
+  if (error instanceof CliError) {
+    io.err(`${command}: ${error.message}`);
+    if (error.fix) io.err(`  fix: ${error.fix}`);
+    if (error.usage) io.err(`usage:\n${usage}`);
+  } else {
+    // A bug or an unexpected system error: still no stack trace for the user.
+    io.err(`${command}: ${(error as Error).message ?? String(error)}`);
+  }
+  return 2;
 }
 
 // ---------------------------------------------------------------- arguments
@@ -119,10 +124,19 @@ interface Args {
   all(flag: string): string[];
 }
 
-/** DIR and `--flag value` / `--flag=value` options; `multi` flags may repeat. */
-function parseArgs(args: string[], single: string[], multi: string[] = []): Args {
+export interface Options {
+  positional: string[];
+  one(flag: string): string | undefined;
+  all(flag: string): string[];
+  /** A switch (a flag without a value) was given. */
+  on(flag: string): boolean;
+}
+
+/** `--flag value` / `--flag=value` options, `switches` without a value; `multi` flags may repeat. */
+export function parseOptions(args: string[], single: string[], multi: string[] = [], switches: string[] = []): Options {
   const values = new Map<string, string[]>();
   const positional: string[] = [];
+  const given = new Set<string>();
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     if (!arg.startsWith("--")) {
@@ -131,6 +145,11 @@ function parseArgs(args: string[], single: string[], multi: string[] = []): Args
     }
     const eq = arg.indexOf("=");
     const flag = eq < 0 ? arg : arg.slice(0, eq);
+    if (switches.includes(flag)) {
+      if (eq >= 0) throw usageError(`${flag} takes no value`, `give ${flag} alone`);
+      given.add(flag);
+      continue;
+    }
     if (!single.includes(flag) && !multi.includes(flag)) throw usageError(`unknown option ${flag}`);
     let value: string | undefined;
     if (eq >= 0) value = arg.slice(eq + 1);
@@ -145,9 +164,15 @@ function parseArgs(args: string[], single: string[], multi: string[] = []): Args
     list.push(value);
     values.set(flag, list);
   }
+  return { positional, one: (flag) => values.get(flag)?.[0], all: (flag) => values.get(flag) ?? [], on: (flag) => given.has(flag) };
+}
+
+/** DIR and options. */
+function parseArgs(args: string[], single: string[], multi: string[] = []): Args {
+  const { positional, one, all } = parseOptions(args, single, multi);
   if (positional.length === 0) throw usageError("the registry directory DIR is missing", "give the registry directory (a clone holding federation/ and nodes/) first");
   if (positional.length > 1) throw usageError(`one registry directory expected, got ${positional.map((p) => JSON.stringify(p)).join(" ")}`, "give DIR once; every other value follows its --option");
-  return { dir: positional[0], one: (flag) => values.get(flag)?.[0], all: (flag) => values.get(flag) ?? [] };
+  return { dir: positional[0], one, all };
 }
 
 function wholeNumber(text: string | undefined, flag: string, min: number): number | undefined {
@@ -240,7 +265,7 @@ function versionsOnDisk(dir: string): number[] {
   }
 }
 
-interface Trusted {
+export interface Trusted {
   source: ReadSource;
   files: Map<string, string>;
   anchor: TrustAnchor;
@@ -249,7 +274,7 @@ interface Trusted {
 }
 
 /** Verifies DIR like the nodes do, against --trust or (unpinned) its lowest version. */
-function verifyDir(dir: string, trustText: string | undefined, io: RegistryIo): Trusted {
+export function verifyDir(dir: string, trustText: string | undefined, io: RegistryIo, command = "boreal registry"): Trusted {
   const source = readSource(dir);
   const files = new Map(source.files.map((f) => [f.path, f.content]));
   let anchor: TrustAnchor;
@@ -264,7 +289,7 @@ function verifyDir(dir: string, trustText: string | undefined, io: RegistryIo): 
     anchor = { version: lowest, sha256: sha256(files.get(federationPath(lowest))!) };
     pinned = false;
     io.err(
-      `boreal registry: WARNING: UNPINNED. No --trust given, so ${join(dir, federationPath(lowest))} is trusted as found (sha256 ${anchor.sha256}). ` +
+      `${command}: WARNING: UNPINNED. No --trust given, so ${join(dir, federationPath(lowest))} is trusted as found (sha256 ${anchor.sha256}). ` +
         "Anyone who can write to this directory could have written it: compare that sha256 with the federation's published pin, or pass --trust N:SHA256 (your stack's boreal:trust).",
     );
   }
@@ -307,7 +332,7 @@ function signaturesOf(files: Map<string, string>, version: number, signing: Fede
 }
 
 /** `ssh-keygen -l` style: SHA256:<unpadded base64 of the key blob's sha256>. */
-function fingerprint(key: string): string {
+export function fingerprint(key: string): string {
   const blob = Buffer.from(key.trim().split(/\s+/)[1] ?? "", "base64");
   return `SHA256:${createHash("sha256").update(blob).digest("base64").replace(/=+$/, "")}`;
 }
@@ -364,7 +389,7 @@ function orphanSignatures(t: Trusted): Rejection[] {
   return orphans;
 }
 
-function table(rows: string[][], indent = "  "): string[] {
+export function table(rows: string[][], indent = "  "): string[] {
   if (rows.length === 0) return [];
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
   return rows.map((r) => indent + r.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd());
@@ -596,7 +621,7 @@ function describeChanges(before: FederationVersion, after: FederationVersion): s
   if (before.threshold !== after.threshold) lines.push(`~ threshold: ${before.threshold} -> ${after.threshold} (of ${after.members.length} members)`);
   for (const url of after.mirrors) if (!before.mirrors.includes(url)) lines.push(`+ mirror ${url}`);
   for (const url of before.mirrors) if (!after.mirrors.includes(url)) lines.push(`- mirror ${url}`);
-  for (const key of ["name", "domain", "mesh", "defaults"] as const) {
+  for (const key of ["name", "domain", "mesh", "defaults", "label"] as const) {
     if (JSON.stringify(before[key]) !== JSON.stringify(after[key])) lines.push(`~ ${key}: ${JSON.stringify(before[key])} -> ${JSON.stringify(after[key])}`);
   }
   return lines.length ? lines : ["(no change)"];

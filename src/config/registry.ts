@@ -23,13 +23,17 @@ const cidrText = (what: string, family: 4 | 6, fix: string) =>
     }
   }, { error: withFix(`${what} is not an IPv${family} prefix`, fix), abort: true });
 
-const sshEd25519Key = z
-  .string({ error: withFix("a signing key must be a string", 'paste the member\'s "ssh-ed25519 AAAA..." public key') })
-  .refine(
-    (text) => /^ssh-ed25519 [A-Za-z0-9+/]{68}( .*)?$/.test(text.trim()),
-    withFix("is not an ssh-ed25519 public key", 'paste one line of the member\'s key.pub ("ssh-ed25519 AAAA... name")'),
-  )
-  .transform((text) => text.trim().split(/\s+/).slice(0, 2).join(" "));
+/** An ssh-ed25519 public key line, kept canonical ("ssh-ed25519 AAAA…", without its comment). */
+const ed25519Key = (messages: { notString: string; notKey: string }, fix: string) =>
+  z
+    .string({ error: withFix(messages.notString, fix) })
+    .refine((text) => /^ssh-ed25519 [A-Za-z0-9+/]{68}( .*)?$/.test(text.trim()), withFix(messages.notKey, fix))
+    .transform((text) => text.trim().split(/\s+/).slice(0, 2).join(" "));
+
+const sshEd25519Key = ed25519Key(
+  { notString: "a signing key must be a string", notKey: "is not an ssh-ed25519 public key" },
+  'paste one line of the member\'s key.pub ("ssh-ed25519 AAAA... name")',
+);
 
 const memberSchema = z.strictObject({
   name: slug("members[].name"),
@@ -39,6 +43,9 @@ const memberSchema = z.strictObject({
   /** The member's share of the mesh: an IPv4 prefix; its IPv6 share is the same host indexes. */
   mesh: cidrText("members[].mesh", 4, 'give the member a prefix of the federation\'s mesh.ipv4, e.g. "100.64.0.16/28"'),
 });
+
+const LABEL_THRESHOLD_FIX = "set it to how many other members must attest a node, e.g. 2 (a node's own member never counts)";
+const LABEL_VALIDITY_FIX = "set it to how many days an attestation counts, 1 to 90 (7 rides out a checker's outage over a weekend)";
 
 export const federationSchema = z
   .strictObject({
@@ -90,10 +97,36 @@ export const federationSchema = z
     members: z
       .array(memberSchema, { error: typeError("members", "a list", "list the members with name, keys, zones and mesh (see the README)") })
       .min(1, withFix("lists no member", "list the founding members with their keys, zones and mesh shares")),
+    /**
+     * The label (src/label): how many other members must attest a node, and how long an
+     * attestation counts. Optional, field by field; the defaults are in src/label/label.ts.
+     */
+    label: z
+      .strictObject(
+        {
+          threshold: z
+            .number({ error: typeError("label.threshold", "a whole number", LABEL_THRESHOLD_FIX) })
+            .int(withFix("label.threshold must be a whole number", LABEL_THRESHOLD_FIX))
+            .min(1, withFix("label.threshold must be at least 1", LABEL_THRESHOLD_FIX))
+            .optional(),
+          validityDays: z
+            .number({ error: typeError("label.validityDays", "a whole number of days", LABEL_VALIDITY_FIX) })
+            .int(withFix("label.validityDays must be a whole number of days", LABEL_VALIDITY_FIX))
+            .min(1, withFix("label.validityDays must be at least 1", LABEL_VALIDITY_FIX))
+            .max(90, withFix("label.validityDays is above 90", LABEL_VALIDITY_FIX))
+            .optional(),
+        },
+        { error: typeError("label", "a mapping", "write it as label: { threshold: 2, validityDays: 7 }, or leave it out for those defaults") },
+      )
+      .optional(),
   })
   .superRefine((f, ctx) => {
     const issue = (path: (string | number)[], message: string, fix: string) => ctx.addIssue({ code: "custom", path, message: withFix(message, fix) });
     if (f.threshold > f.members.length) issue(["threshold"], `threshold ${f.threshold} is more than the ${f.members.length} member(s)`, "lower it, or list more members");
+    const others = f.members.length - 1;
+    if (f.label?.threshold !== undefined && f.label.threshold > others) {
+      issue(["label", "threshold"], `label.threshold ${f.label.threshold} is more than the ${others} other member(s) a node has: no node could hold the label`, "lower it (a node's own member never counts), or admit more members first");
+    }
     const seen = new Map<string, string>();
     f.members.forEach((m, i) => {
       if (seen.has(`name ${m.name}`)) issue(["members", i, "name"], `member ${m.name} is listed twice`, "list each member once");
@@ -148,6 +181,16 @@ export const descriptorSchema = z.strictObject({
   ),
   zones: z.array(zoneName, { error: typeError("zones", "a list of zone names", "write the node's zones as a list, e.g. [ coop-a.example. ]") }),
   exporter: endpoint("exporter", 'set exporter to the node exporter\'s mesh address and port, e.g. "100.64.0.1:9100"'),
+  /**
+   * Optional: the ssh-ed25519 key the node signs its attestations of peers with (the label,
+   * src/label). Made on the node and never leaving it, so a checking node holds no key of
+   * its member's: an attestation signed with it counts for the member whose signed
+   * descriptor lists it. Descriptors without it stay valid; that node cannot attest.
+   */
+  attestationKey: ed25519Key(
+    { notString: "attestationKey must be a string", notKey: "attestationKey is not an ssh-ed25519 public key" },
+    'give the node\'s own attestation key ("ssh-ed25519 AAAA...", made on the node), or leave attestationKey out',
+  ).optional(),
   updatedAt: timestamp,
 });
 

@@ -8,7 +8,7 @@ import type { NodePlan } from "./plan";
  * diff). A new serial is at least the time in seconds: it stays above what peers hold
  * even when the member's registry clone is behind.
  */
-export function buildDescriptor(plan: NodePlan, publicKey: string, existing: NodeDescriptor | undefined, now: string): NodeDescriptor {
+export function buildDescriptor(plan: NodePlan, publicKey: string, existing: NodeDescriptor | undefined, now: string, attestationKey?: string): NodeDescriptor {
   const fresh = {
     member: plan.member,
     node: plan.node,
@@ -17,6 +17,9 @@ export function buildDescriptor(plan: NodePlan, publicKey: string, existing: Nod
     mesh: { ipv4: plan.mesh.ipv4, ipv6: plan.mesh.ipv6 },
     zones: plan.dns.primaryZones.map((z) => z.name),
     exporter: `${plan.exporter.address}:${plan.exporter.port}`,
+    // The key the node signs its attestations of peers with (src/label): read off the node
+    // like `publicKey`, and absent until the agent makes one, so old descriptors are unchanged.
+    ...(attestationKey === undefined ? {} : { attestationKey }),
   };
   if (existing) {
     const { updatedAt, serial, ...rest } = existing;

@@ -46,7 +46,8 @@ export function readRegistrySource(dir: string, name: string = basename(dir) || 
   return { name, files, unreadable };
 }
 
-function readCapped(path: string): string {
+/** At most MAX_OBJECT_BYTES + 1 bytes of a file: enough to tell that it is too large. */
+export function readCapped(path: string): string {
   const buffer = Buffer.alloc(MAX_OBJECT_BYTES + 1);
   const fd = openSync(path, "r");
   try {

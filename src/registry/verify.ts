@@ -174,6 +174,8 @@ export function verifyRegistry(input: { sources: RegistrySource[]; trust: TrustA
       [`mesh address ${descriptor.mesh.ipv4}`, `v4 ${parseAddress(descriptor.mesh.ipv4, 4)}`],
       [`mesh address ${descriptor.mesh.ipv6}`, `v6 ${parseAddress(descriptor.mesh.ipv6, 6)}`],
       ["its WireGuard public key", `key ${descriptor.publicKey}`],
+      // One attestation key, one node: else a copy could claim another member's attestations.
+      ...(descriptor.attestationKey ? [["its attestation key", `attestation ${descriptor.attestationKey}`]] : []),
       ...descriptor.zones.map((zone) => [`zone ${zone}`, `zone ${zone}`]),
     ];
     const clash = claims.find(([, key]) => taken.has(key));
@@ -287,6 +289,8 @@ export function checkNodeObject(file: { path: string; content: string; signature
   if (!signer) return fail(`signed by a key of no member of federation version ${federation.version}`);
   if (signer.name !== object.member) return fail(`signed by member ${signer.name}, but the node is member ${object.member}'s`);
   if (isTombstone(object)) return { ok: true, object };
+  const memberKey = object.attestationKey && federation.members.find((m) => m.keys.includes(object.attestationKey!));
+  if (memberKey) return fail(`attestationKey is a signing key of member ${memberKey.name}: a node's attestation key is made on the node, and a member's key never sits on a node`);
   const outside = object.zones.filter((zone) => !signer.zones.some((suffix) => zoneWithin(zone, suffix)));
   if (outside.length > 0) return fail(`zone ${outside.join(", ")} is outside member ${signer.name}'s zones (${signer.zones.join(", ")})`);
   const share = memberShare(federation, signer.name)!;

@@ -12,7 +12,8 @@ export function renderFederation(version: FederationVersion): string {
   return `# The federation, version ${version.version}: valid once ${version.version === 1 ? "pinned by the members" : "signed by enough members of the version before"} (see the README).\n${stringify(version, { lineWidth: 0 })}`;
 }
 
-function writeAtomic(path: string, content: string): void {
+/** Writes through a temp file and a rename: readers never see half a file. */
+export function writeAtomic(path: string, content: string): void {
   mkdirSync(dirname(path), { recursive: true });
   const temp = join(dirname(path), `.${Date.now()}.${process.pid}.tmp`);
   writeFileSync(temp, content);

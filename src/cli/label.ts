@@ -1,0 +1,234 @@
+// `boreal label ...`: the label, checked offline from a registry clone, exactly as
+// src/label/label.ts decides it. verify says whether one node holds it (exit 1 when not),
+// show does the same for every node; both print which rules, who attested, from where and
+// until when, and the plain OpenSSH commands that check the same signatures without the
+// kit. The registry is verified as `boreal registry check` does (--trust, or UNPINNED).
+//
+// Exit codes: 0 the label holds (show: the report was made); 1 it does not hold, or
+// nothing of the registry could be trusted; 2 bad usage or unreadable input.
+import { join } from "node:path";
+import { descriptorPath, signaturePath } from "../config/registry";
+import { attestationSigners, checkAttestation, LabelRegistry, parseAttestationPath } from "../label/attestation";
+import { readAttestations } from "../label/files";
+import { attestedNodes, AttestationFile, evaluateLabel, LabelReport, Refusal, Vote } from "../label/label";
+import { labelRequirements, liveFrom, RULES } from "../label/rules";
+import { LABEL_NAMESPACE, REGISTRY_NAMESPACE } from "../registry/sshsig";
+import { formatTrust } from "../registry/verify";
+import { CliError, fingerprint, parseOptions, processIo, RegistryIo, reportFailure, table, Trusted, usageError, verifyDir } from "./registry";
+
+const COMMON = "[--registry DIR] [--trust N:SHA256] [--at ISO-TIME]";
+const VERB_USAGE = {
+  verify: [
+    `boreal label verify NODE ${COMMON} [--print-allowed-signers]`,
+    "does NODE hold the label? which rules, who attested, from where, until when; exit 1 if not. --print-allowed-signers: the allowed_signers file for ssh-keygen -Y verify",
+  ],
+  show: [`boreal label show ${COMMON}`, "the same for every node of the registry"],
+} as const;
+
+export type LabelVerb = keyof typeof VERB_USAGE;
+
+const COLUMN = 61; // where boreal.ts's usage starts descriptions
+
+function usageLines(verb: LabelVerb): string {
+  const [command, what] = VERB_USAGE[verb];
+  return `  ${command}\n${" ".repeat(COLUMN)}${what}`;
+}
+
+/** The label lines of `boreal`'s usage. */
+export const LABEL_USAGE = (Object.keys(VERB_USAGE) as LabelVerb[]).map(usageLines).join("\n");
+
+export function isLabelVerb(verb: string | undefined): verb is LabelVerb {
+  return verb !== undefined && Object.prototype.hasOwnProperty.call(VERB_USAGE, verb);
+}
+
+/** Runs `boreal label VERB ARGS...`; returns the exit code. Never throws. */
+export function runLabel(verb: LabelVerb, args: string[], io: RegistryIo = processIo): number {
+  try {
+    return verb === "verify" ? verify(args, io) : show(args, io);
+  } catch (error) {
+    return reportFailure(`boreal label ${verb}`, usageLines(verb), error, io);
+  }
+}
+
+interface Loaded {
+  dir: string;
+  trusted: Trusted;
+  registry: LabelRegistry;
+  files: AttestationFile[];
+  unreadable: Refusal[];
+  at: Date;
+}
+
+/** The registry verified as the nodes do, and its attestations; undefined (reported) when nothing can be trusted. */
+function load(a: ReturnType<typeof parseOptions>, io: RegistryIo, verb: LabelVerb): Loaded | undefined {
+  const dir = a.one("--registry") ?? ".";
+  const atText = a.one("--at");
+  const at = atText === undefined ? new Date() : new Date(atText);
+  if (atText !== undefined && (Number.isNaN(at.getTime()) || !/^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$/.test(atText))) {
+    throw usageError(`--at ${JSON.stringify(atText)} is not an ISO 8601 time with its zone`, "e.g. --at 2026-11-27T12:00:00Z");
+  }
+  const trusted = verifyDir(dir, a.one("--trust"), io, `boreal label ${verb}`);
+  const federation = trusted.verified.federation;
+  if (!federation) {
+    io.out(`${dir}: no trusted federation version, so no label can be checked:`);
+    for (const r of trusted.verified.rejected) io.out(`  ${r.path}: ${r.reason}`);
+    io.out("  fix: check --trust against the federation's published pin, or update the clone (git pull)");
+    return undefined;
+  }
+  let read: ReturnType<typeof readAttestations>;
+  try {
+    read = readAttestations(dir);
+  } catch (error) {
+    throw new CliError(`${join(dir, "attestations")} cannot be read: ${(error as Error).message}`, "check the permissions of the registry's attestations/");
+  }
+  return { dir, trusted, registry: { federation, held: trusted.verified.held }, files: read.files, unreadable: read.unreadable, at };
+}
+
+function header(l: Loaded, io: RegistryIo): void {
+  const { settings } = l.registry.federation;
+  const v = l.trusted.verified.version!;
+  const pin = l.trusted.pinned ? `trusted from --trust ${formatTrust(l.trusted.anchor)}` : "UNPINNED: no --trust given, trusted as found";
+  io.out(`federation ${settings.name} version ${v.version} (sha256 ${v.sha256}; ${pin})`);
+  const rejected = l.trusted.verified.rejected.length;
+  if (rejected > 0) io.out(`  ${rejected} registry object(s) rejected and left out (boreal registry check ${l.dir} says which and why)`);
+}
+
+function printRules(io: RegistryIo): void {
+  const needed = labelRequirements();
+  io.out("rules the label needs (mandatory, observed by peers):");
+  const rows = RULES.filter((r) => needed.some((n) => n.rule === r.id)).map((r) => [r.id, `from the ${liveFrom(r).join(" and ")}`, r.rationale]);
+  for (const line of table(rows)) io.out(line);
+  const advisory = RULES.filter((r) => r.level === "advisory").map((r) => r.id);
+  const planOnly = RULES.filter((r) => r.level === "mandatory" && liveFrom(r).length === 0).map((r) => r.id);
+  io.out(`  advisory, reported but not needed: ${advisory.join(", ")}`);
+  io.out(`  mandatory at plan time only (the member's policy pack; peers cannot observe them): ${planOnly.join(", ")}`);
+}
+
+function signedBy(v: Vote): string {
+  return v.signer.node ? `attestation key of ${v.signer.node} ${fingerprint(v.signer.key)}` : `member key ${fingerprint(v.signer.key)}`;
+}
+
+function printReport(r: LabelReport, io: RegistryIo): void {
+  const d = r.descriptor;
+  io.out(`node ${r.node}${r.member ? ` (member ${r.member})` : ""}${d ? `: descriptor serial ${d.serial}, sha256 ${d.sha256}` : ""}`);
+  io.out(`  label for rule set ${r.ruleSet.version} (${r.ruleSet.digest}) at ${r.at}: ${r.holds ? "HOLDS" : "DOES NOT HOLD"}`);
+  io.out(`  ${r.summary} (an attestation counts ${r.settings.validityDays} day(s) at most)`);
+  if (r.votes.length > 0) {
+    io.out("  attested by:");
+    const rows = r.votes.map((v) => {
+      const from = [...new Set(v.results.map((x) => x.observedFrom))].join("+");
+      const state = v.status === "counts" ? "counts" : v.status === "expired" ? "EXPIRED" : "WITHDRAWN";
+      return [v.member, state, `node ${v.node}`, signedBy(v), `observed ${v.observedAt} from ${from}`, `${v.status === "expired" ? "ended" : "until"} ${v.until}`];
+    });
+    for (const line of table(rows, "    ")) io.out(line);
+    for (const v of r.votes) {
+      for (const f of v.failing) io.out(`    ${v.member} fails ${f.rule} from the ${f.from}: ${f.detail}`);
+      for (const x of v.results.filter((x) => !x.passed && !v.failing.some((f) => f.rule === x.rule && f.from === x.observedFrom))) {
+        io.out(`    ${v.member} reports ${x.rule} (advisory) failing from the ${x.observedFrom}: ${x.detail}`);
+      }
+    }
+  } else io.out("  attested by: nobody");
+  printRefusals(r.notCounted, io, "  ");
+}
+
+function printRefusals(refusals: Refusal[], io: RegistryIo, indent: string): void {
+  if (refusals.length === 0) return;
+  io.out(`${indent}not counted (${refusals.length}):`);
+  for (const x of refusals) io.out(`${indent}  ${x.path}: ${x.reason}`);
+}
+
+/** The commands that check the same by hand, with OpenSSH and coreutils only. */
+function printByHand(l: Loaded, node: string | undefined, io: RegistryIo): void {
+  io.out(`check the signatures by hand with OpenSSH, in ${l.dir === "." ? "the registry directory" : l.dir} (README, "The label"):`);
+  const trust = l.trusted.pinned ? ` --trust ${formatTrust(l.trusted.anchor)}` : "";
+  io.out(`  boreal registry allowed-signers .${trust} > registry_signers        # or write it from federation/<N>.yaml yourself`);
+  io.out(`  ssh-keygen -Y verify -f registry_signers -I MEMBER -n ${REGISTRY_NAMESPACE} -s nodes/NODE.yaml.sig < nodes/NODE.yaml   # each descriptor, with its attestationKey`);
+  io.out(`  boreal label verify ${node ?? "NODE"}${trust} --print-allowed-signers > allowed_signers`);
+  const paths = statementsOf(l, node);
+  const shown = 20;
+  for (const path of paths.slice(0, shown)) {
+    const identity = signerOf(l, path) ?? "MEMBER";
+    io.out(`  ssh-keygen -Y verify -f allowed_signers -I ${identity} -n ${LABEL_NAMESPACE} -s ${signaturePath(path)} < ${path}`);
+  }
+  if (paths.length > shown) io.out(`  ... and ${paths.length - shown} more attestation(s), the same way`);
+  const subject = node ?? "NODE";
+  io.out(`  sha256sum ${descriptorPath(subject)}   # must equal each statement's subject digest; then read its predicate (results, validUntil)`);
+}
+
+function statementsOf(l: Loaded, node: string | undefined): string[] {
+  return l.files.map((f) => f.path).filter((p) => parseAttestationPath(p) && (node === undefined || parseAttestationPath(p)!.subject === node));
+}
+
+/** The member whose key signed a statement, for -I; undefined when it does not check. */
+function signerOf(l: Loaded, path: string): string | undefined {
+  const content = l.files.find((f) => f.path === path)?.content ?? "";
+  const signature = l.files.find((f) => f.path === signaturePath(path))?.content;
+  const check = checkAttestation({ path, content, signature }, l.registry);
+  return check.ok ? check.signer.member : undefined;
+}
+
+/** allowed_signers for the label namespace: every member key, and every live node's attestation key under its member. */
+function allowedSigners(l: Loaded, node: string, io: RegistryIo): void {
+  const { federation } = l.registry;
+  const v = l.trusted.verified.version!;
+  io.out(`# allowed_signers of label attestations: federation ${federation.settings.name} version ${v.version} (sha256 ${v.sha256}), namespace ${LABEL_NAMESPACE}.`);
+  io.out("# Member keys from the federation version; node attestation keys from descriptors their member signed (check those with -n boreal-registry).");
+  io.out("# Check an attestation in the registry directory:");
+  const paths = statementsOf(l, node);
+  for (const path of paths) io.out(`#   ssh-keygen -Y verify -f allowed_signers -I ${signerOf(l, path) ?? "MEMBER"} -n ${LABEL_NAMESPACE} -s ${signaturePath(path)} < ${path}`);
+  if (paths.length === 0) io.out(`#   ssh-keygen -Y verify -f allowed_signers -I MEMBER -n ${LABEL_NAMESPACE} -s attestations/${node}/CHECKER.json.sig < attestations/${node}/CHECKER.json   (none yet)`);
+  for (const signer of attestationSigners(federation).values()) {
+    const principals = signer.node ? `${signer.member},${signer.node}@${signer.member}` : signer.member;
+    io.out(`${principals} namespaces="${LABEL_NAMESPACE}" ${signer.key}`);
+  }
+}
+
+function verify(args: string[], io: RegistryIo): number {
+  const a = parseOptions(args, ["--registry", "--trust", "--at"], [], ["--print-allowed-signers"]);
+  if (a.positional.length !== 1) {
+    throw usageError(a.positional.length === 0 ? "the node NODE is missing" : `one node expected, got ${a.positional.join(" ")}`, "give the node's name, e.g. boreal label verify a1 --registry ../registry");
+  }
+  const node = a.positional[0];
+  const l = load(a, io, "verify");
+  if (!l) return 1;
+  if (a.on("--print-allowed-signers")) {
+    allowedSigners(l, node, io);
+    return 0;
+  }
+  const report = evaluateLabel(node, l.registry, l.files, l.at);
+  header(l, io);
+  printRules(io);
+  printReport(report, io);
+  printRefusals(
+    l.unreadable.filter((u) => u.path.startsWith(`attestations/${node}`)),
+    io,
+    "",
+  );
+  printByHand(l, node, io);
+  return report.holds ? 0 : 1;
+}
+
+function show(args: string[], io: RegistryIo): number {
+  const a = parseOptions(args, ["--registry", "--trust", "--at"]);
+  if (a.positional.length > 0) throw usageError(`show takes no node, got ${a.positional.join(" ")}`, "for one node: boreal label verify NODE");
+  const l = load(a, io, "show");
+  if (!l) return 1;
+  header(l, io);
+  printRules(io);
+  const live = l.registry.federation.nodes.map((n) => n.node);
+  const reports = live.map((node) => evaluateLabel(node, l.registry, l.files, l.at));
+  io.out(`${reports.filter((r) => r.holds).length} of ${reports.length} node(s) hold the label:`);
+  for (const line of table(reports.map((r) => [r.node, r.member ?? "", r.holds ? "HOLDS" : "no", r.holds ? `until ${r.until}` : r.summary]))) io.out(line);
+  for (const r of reports) {
+    io.out("");
+    printReport(r, io);
+  }
+  // Files about nodes that are no live node (gone, or never were): named, never silent.
+  const stray = attestedNodes(l.files).filter((n) => !live.includes(n));
+  const strayRefusals = stray.flatMap((n) => evaluateLabel(n, l.registry, l.files, l.at).notCounted);
+  if (strayRefusals.length + l.unreadable.length > 0) io.out("");
+  printRefusals([...l.unreadable, ...strayRefusals], io, "");
+  io.out("");
+  printByHand(l, undefined, io);
+  return 0;
+}
