@@ -19,7 +19,9 @@ export interface AgentConfig {
 
 /** The stack's operator-side keys (registry clone, signing, publishing) stay off the node. */
 export function renderAgentConfig(spec: PublicNodeSpec, mesh: MeshAddresses): string {
-  const { registry: _registry, trust, signingKeyFile: _keyFile, publish: _publish, ...planSpec } = spec;
+  const { registry: _registry, trust, signingKeyFile: _keyFile, publish: _publish, zoneFiles, ...planSpec } = spec;
+  // The node cannot read the member's project: zone files travel as records (withZoneFiles).
+  if (zoneFiles && Object.keys(zoneFiles).length > 0) throw new Error("boreal:zoneFiles must be read into boreal:records (withZoneFiles) before the agent's config is written");
   const own: PlanSpec = { ...planSpec, meshAddress: { ipv4: mesh.ipv4, ipv6: mesh.ipv6 } };
   return `${JSON.stringify({ spec: own, trust }, null, 2)}\n`;
 }
