@@ -7,6 +7,7 @@ import { isIP } from "node:net";
 import { allocateMeshAddresses, MeshAddresses } from "./allocate";
 import { parseCidr } from "./ip";
 import { EXPORTER_PORT, firewallPlan, FirewallPlan } from "./firewall";
+import { zoneRecordLines } from "../dns/records";
 
 export { EXPORTER_PORT };
 export const WIREGUARD_INTERFACE = "wg0";
@@ -32,6 +33,8 @@ export interface NameServer {
 export interface PrimaryZone {
   name: string;
   nameServers: NameServer[];
+  /** The member's own records (boreal:records, zone files read into it), checked, one line each. */
+  records: string[];
 }
 
 export interface PeerCatalog {
@@ -92,6 +95,7 @@ export function plan(spec: PlanSpec, federation: Federation): NodePlan {
   const primaryZones = spec.zones.map((zone) => ({
     name: zone,
     nameServers: everyNode.map((n) => nameServer(n.node, n.endpoint)),
+    records: zoneRecordLines(zone, spec),
   }));
 
   return {
