@@ -140,10 +140,16 @@ function tokenize(text: string, problems: ZoneProblem[]): Entry[] {
       continue;
     }
     let word = "";
-    while (i < text.length && !" \t\r\n;()\"".includes(text[i])) {
+    while (i < text.length && !" \t\r\n;()".includes(text[i])) {
       if (text[i] === "\\" && i + 1 < text.length && text[i + 1] !== "\n") {
         word += text.slice(i, i + 2);
         i += 2;
+      } else if (text[i] === '"') {
+        // A quoted value inside a word (SVCB/HTTPS: alpn="h2,h3") stays part of it, quotes and all.
+        const close = /^"(?:[^"\\\n]|\\.)*"/.exec(text.slice(i));
+        if (!close) break;
+        word += close[0];
+        i += close[0].length;
       } else word += text[i++];
     }
     if (word === "") {

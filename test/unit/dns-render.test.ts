@@ -36,7 +36,7 @@ describe("the member's records in the rendered zone", () => {
     const memberStart = lines.findIndex((l) => l.startsWith("; The member's own records"));
     expect(kitEnd).toBeGreaterThan(0);
     expect(memberStart).toBe(kitEnd + 1);
-    expect(lines.slice(memberStart + 1).filter((l) => l.trim())).toHaveLength(18);
+    expect(lines.slice(memberStart + 1).filter((l) => l.trim())).toHaveLength(19);
     for (const line of lines.slice(memberStart + 1).filter((l) => l.trim())) expect(line).toMatch(/^\S+\.\t(\d+\t)?[A-Z0-9]+\t\S/);
   });
 

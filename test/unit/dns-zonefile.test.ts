@@ -37,6 +37,7 @@ describe("parsing a master file (RFC 1035 5.1)", () => {
       "24 lists.coop-a.example.\t3600\tMX\t10 mail.coop-a.example.",
       "25 archive.lists.coop-a.example.\t3600\tCNAME\tlists.coop-a.example.",
       '26 quote.lists.coop-a.example.\t3600\tTXT\t"say \\"hello\\"; bye" unquoted\\;word',
+      '27 lists.coop-a.example.\t3600\tHTTPS\t1 . alpn="h2,h3" port=443',
     ]);
     // Nothing in it is the kit's.
     expect(checkMemberRecords(records, { zone: ZONE, node: "a1" })).toEqual([]);
