@@ -1,6 +1,7 @@
 // The Pulumi program: stack config + verified registry → one BorealNode. The only place
 // that reads pulumi.Config; everything it calls is validated input and pure planning.
 import * as pulumi from "@pulumi/pulumi";
+import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
 import { bundleAgent } from "./agent/bundle";
@@ -8,6 +9,7 @@ import { BorealNode } from "./components/node";
 import { loadTemplates } from "./components/templates";
 import { BorealConfigError } from "./config/errors";
 import { NodeSpec, parseStackConfig, splitPrivateKey } from "./config/stack";
+import { withZoneFiles } from "./dns/records";
 import { loadRegistry } from "./registry";
 import { describeSigner, Signer, signerPublicKey } from "./registry/sign";
 import { formatRejection } from "./registry/verify";
@@ -40,7 +42,8 @@ function memberSigner(spec: NodeSpec, keys: string[] | undefined): Signer {
 }
 
 function main() {
-  const spec = parseStackConfig(pulumi.runtime.allConfig());
+  // The member's zone files are read here, once: planning and the node's agent get their records.
+  const spec = withZoneFiles(parseStackConfig(pulumi.runtime.allConfig()), (path) => readFileSync(projectPath(path), "utf8"));
   const registryDir = projectPath(spec.registry);
   const registry = loadRegistry(registryDir, spec.trust);
   // Bad objects are someone else's problem to fix; they never stop this member's node.

@@ -24,7 +24,9 @@ export interface AgentConfig {
  * change to them re-applies that role alone, not the agent's run of WireGuard and Knot.
  */
 export function renderAgentConfig(spec: PublicNodeSpec, mesh: MeshAddresses): string {
-  const { registry: _registry, trust, signingKeyFile: _keyFile, publish: _publish, firewall: _firewall, alerts: _alerts, ...planSpec } = spec;
+  const { registry: _registry, trust, signingKeyFile: _keyFile, publish: _publish, firewall: _firewall, alerts: _alerts, zoneFiles, ...planSpec } = spec;
+  // The node cannot read the member's project: zone files travel as records (withZoneFiles).
+  if (zoneFiles && Object.keys(zoneFiles).length > 0) throw new Error("boreal:zoneFiles must be read into boreal:records (withZoneFiles) before the agent's config is written");
   const own = { ...planSpec, meshAddress: { ipv4: mesh.ipv4, ipv6: mesh.ipv6 } } as PlanSpec;
   return `${JSON.stringify({ spec: own, trust }, null, 2)}\n`;
 }

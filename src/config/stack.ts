@@ -4,6 +4,8 @@ import { BorealConfigError, ConfigProblem, problemsFromZod, withFix } from "./er
 import { endpoint, ipv4, ipv6, port, slug, typeError, zoneName } from "./fields";
 import { alertsSchema } from "./alerts";
 import { firewallSchema } from "./firewall";
+import { recordsSchema, zoneFilesSchema } from "./records";
+import { recordsConfigProblems } from "../dns/records";
 
 const SOURCE = "stack config";
 
@@ -96,6 +98,10 @@ export const stackConfigSchema = z.strictObject({
   firewall: firewallSchema,
   /** Where the node's Alertmanager sends alerts: see src/config/alerts.ts. */
   alerts: alertsSchema,
+  /** The member's own records per zone, inline; see src/dns/records.ts. */
+  records: recordsSchema.optional(),
+  /** Per zone, a master file of the member's records (relative to the project); read by src/index.ts. */
+  zoneFiles: zoneFilesSchema.optional(),
   keyEpoch: z
     .number({ error: withFix("must be a number", "set it to 0, then bump it by one to rotate the WireGuard key") })
     .int(withFix("must be a whole number", "bump it by one to rotate the WireGuard key"))
@@ -111,12 +117,12 @@ export type SshTarget = Omit<NodeSpec["ssh"], "privateKey">;
 /** The stack config as planning and components see it: no secret in it. */
 export type PublicNodeSpec = Omit<NodeSpec, "ssh" | "signingKey"> & { ssh: SshTarget };
 
-/** What planning needs: the node's own settings (also what its sync agent is given). */
-export type PlanSpec = Omit<PublicNodeSpec, "registry" | "trust" | "signingKeyFile" | "publish">;
+/** What planning needs: the node's own settings (also what its sync agent is given); zone files already read into records. */
+export type PlanSpec = Omit<PublicNodeSpec, "registry" | "trust" | "signingKeyFile" | "publish" | "zoneFiles">;
 
 /** The node's own settings as its sync agent reads them from /etc/boreal/agent.json. */
 export const planSpecSchema = stackConfigSchema
-  .omit({ ssh: true, registry: true, trust: true, signingKey: true, signingKeyFile: true, publish: true })
+  .omit({ ssh: true, registry: true, trust: true, signingKey: true, signingKeyFile: true, publish: true, zoneFiles: true })
   .extend({ ssh: sshSchema.omit({ privateKey: true }) });
 
 /** Splits the secrets off the spec, so that only the connection and the signer ever hold them. */
@@ -159,6 +165,7 @@ export function parseStackConfig(raw: Record<string, string>): NodeSpec {
       fix: "set exactly one: pulumi config set boreal:signingKeyFile ~/.ssh/boreal_coop_a (or the .pub with ssh-agent), or pulumi config set --secret boreal:signingKey < key",
     });
   }
+  if (parsed.success) problems.push(...recordsConfigProblems(parsed.data));
   if (problems.length > 0 || !parsed.success) throw new BorealConfigError(sortProblems(problems));
   return parsed.data;
 }

@@ -8,6 +8,7 @@ import { allocateMeshAddresses, MeshAddresses } from "./allocate";
 import { parseCidr } from "./ip";
 import { EXPORTER_PORT, firewallPlan, FirewallPlan } from "./firewall";
 import { MonitoringPlan, monitoringPlan } from "./monitoring";
+import { zoneRecordLines } from "../dns/records";
 
 export { EXPORTER_PORT };
 export const WIREGUARD_INTERFACE = "wg0";
@@ -33,6 +34,8 @@ export interface NameServer {
 export interface PrimaryZone {
   name: string;
   nameServers: NameServer[];
+  /** The member's own records (boreal:records, zone files read into it), checked, one line each. */
+  records: string[];
 }
 
 export interface PeerCatalog {
@@ -95,6 +98,7 @@ export function plan(spec: PlanSpec, federation: Federation): NodePlan {
   const primaryZones = spec.zones.map((zone) => ({
     name: zone,
     nameServers: everyNode.map((n) => nameServer(n.node, n.endpoint)),
+    records: zoneRecordLines(zone, spec),
   }));
 
   return {

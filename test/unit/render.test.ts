@@ -7,7 +7,8 @@ import { plan } from "../../src/model/plan";
 import { renderNode, RenderedFile } from "../../src/render";
 import { NFTABLES_MEMBER_DIR, SERVICE_SCRIPTS } from "../../src/render/scripts";
 import { fixtureFederation, fixtureSpec, templates } from "../helpers/fixtures";
-import { imagePath, imageReady, LAB_SUITES, labRecipe } from "../../src/lab/image";
+import { imagePath, LAB_SUITES, labRecipe } from "../../src/lab/image";
+import { imageUsable, inImage } from "../helpers/image";
 import { stringify as stringifyYaml } from "yaml";
 import { alertRuleTests } from "../helpers/alert-rule-tests";
 
@@ -240,25 +241,11 @@ test("a lone node (no peers) renders a valid knot.conf without remotes or notify
   }
 });
 
-/**
- * Runs a command with the tools of a cached lab image (Debian 12 or 13), the files given bound
- * on its /mnt. Nothing of the image changes: a private mount namespace (its /run and /tmp on
- * tmpfs) and no network; the image may be the lower layer of running lab machines.
- */
-function inImage(image: string, files: Record<string, string>, command: string): string {
-  const dir = mkdtempSync(join(work, "image-"));
-  for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
-  const script = [`mount --bind '${dir}' '${image}/mnt'`, `mount -t tmpfs tmpfs '${image}/run'`, `mount -t tmpfs tmpfs '${image}/tmp'`, `exec chroot '${image}' /bin/sh -c "$0"`].join(" && ");
-  const result = spawnSync("unshare", ["--mount", "--net", "sh", "-c", script, command], { encoding: "utf8", env: { ...process.env, PATH: "/usr/sbin:/usr/bin:/sbin:/bin" } });
-  if (result.status !== 0) throw new Error(`${command} in ${image} failed (${result.status}):\n${result.stdout}\n${result.stderr}`);
-  return result.stdout + result.stderr;
-}
-
 // The same files, checked by each Debian release's own Knot, nftables, wg-quick and systemd,
 // where the lab's image of that release is cached (root; `boreal lab up --suite …` builds it).
 describe.each(LAB_SUITES)("rendered files, checked with the tools of Debian %s (the lab image)", (suite) => {
   const image = imagePath(labRecipe(suite));
-  const ready = isRoot && has("unshare") && has("chroot") && imageReady(labRecipe(suite));
+  const ready = imageUsable(suite);
   const lone = renderNode(plan(fixtureSpec("a1"), { ...fixtureFederation(), nodes: [] }), templates);
 
   test.runIf(ready)("knot.conf: valid, with no notice or warning", () => {

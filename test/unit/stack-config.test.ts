@@ -280,3 +280,42 @@ describe("the example stack in stacks/", () => {
     expect(parseStackConfig(raw)).toMatchObject({ member: "coop-a", node: "a1", zones: ["coop-a.example."], firewall: { enabled: true, policy: "strict", allow: expect.arrayContaining([{ port: "tcp/443" }]) } });
   });
 });
+
+describe("the member's own records (boreal:records, boreal:zoneFiles)", () => {
+  const key = (zone: string, rest = "") => `boreal:records["${zone}"]${rest}`;
+
+  test("inline records by zone, as a list or one text; zone keys stored as zones are", () => {
+    const spec = parseStackConfig(rawStackConfig("b1", { records: { "Coop-B.example": ["www 300 A 203.0.113.80", "@ MX 10 mail"], "b-mail.example.": "@ MX 10 mx\nmx A 203.0.113.25\n" } }));
+    expect(spec.records).toEqual({ "coop-b.example.": ["www 300 A 203.0.113.80", "@ MX 10 mail"], "b-mail.example.": "@ MX 10 mx\nmx A 203.0.113.25\n" });
+    expect(parseStackConfig(rawStackConfig("b1", { zoneFiles: { "coop-b.example.": "zones/coop-b.example.zone" } })).zoneFiles).toEqual({ "coop-b.example.": "zones/coop-b.example.zone" });
+    // The agent's spec has no zone files: they are read into records before it is written.
+    expect(Object.keys(planSpecSchema.shape)).toContain("records");
+    expect(Object.keys(planSpecSchema.shape)).not.toContain("zoneFiles");
+  });
+
+  test("a bad record is refused at its entry, with the reason and the fix", () => {
+    const problems = problemsOf(rawStackConfig("b1", { records: { "coop-b.example.": ["www A 203.0.113.80", "@ NS ns1.old-host.example.", "www CNAME elsewhere.example."] } }));
+    expect(problems).toEqual([
+      { source: "stack config", key: key("coop-b.example.", "[1]"), message: "the kit writes the NS records of coop-b.example. (every node of the federation): a member's apex NS is refused", fix: "remove the apex NS records; an NS below the apex (a delegation to a subzone) is fine" },
+      { source: "stack config", key: key("coop-b.example.", "[2]"), message: "www.coop-b.example. has A and CNAME records: a CNAME must be alone at its name (the first in entry [0])", fix: expect.stringMatching(/keep either the CNAME or the other records/) },
+    ]);
+  });
+
+  test.each([
+    ["records for a zone the node does not serve", { records: { "coop-a.example.": ["www A 192.0.2.1"] } }, key("coop-a.example."), /zone coop-a.example. is not one of this node's zones \(boreal:zones: coop-b.example., b-mail.example.\) — add the zone to boreal:zones/],
+    ["a zone file for a zone the node does not serve", { zoneFiles: { "other.example.": "z" } }, 'boreal:zoneFiles["other.example."]', /is not one of this node's zones/],
+    ["both routes for one zone", { records: { "coop-b.example.": ["www A 192.0.2.1"] }, zoneFiles: { "coop-b.example.": "z" } }, key("coop-b.example."), /has both inline records and a zone file \(boreal:zoneFiles\["coop-b.example."\]\) — give a zone's records one way/],
+    ["records that are not an object", { records: ["www A 192.0.2.1"] }, "boreal:records", /boreal:records must be an object keyed by zone name — pulumi config set --path 'boreal:records\["coop-a.example."\]\[0\]'/],
+    ["a zone's records that are a number", { records: { "coop-b.example.": 5 } }, "boreal:records.coop-b.example.", /must be master-file text or a list of records — e.g. \["www 3600 A/],
+    ["a key that is no zone name", { records: { "not a zone": ["www A 192.0.2.1"] } }, "boreal:records.not a zone", /"not a zone" is not a zone name — key each entry by one of boreal:zones/],
+    ["one zone twice", { records: { "coop-b.example": [], "coop-b.example.": [] } }, "boreal:records.coop-b.example.", /zone coop-b.example. is given twice — keep one entry per zone/],
+    ["an empty zone file path", { zoneFiles: { "coop-b.example.": "" } }, "boreal:zoneFiles.coop-b.example.", /is empty — set it to the zone's master file, relative to the project/],
+    ["a bad line of a text", { records: { "coop-b.example.": "www A 192.0.2.1\nmail MX ten mail" } }, key("coop-b.example.", " line 2"), /MX field "ten" is not a number from 0 to 65535 — see the MX format/],
+  ])("refuses %s, naming the key and the fix", (_label, overrides, expectedKey, expected) => {
+    const problems = problemsOf(rawStackConfig("b1", overrides));
+    const problem = problems.find((p) => p.key === expectedKey);
+    expect(problem, JSON.stringify(problems)).toBeDefined();
+    expect(problem!.source).toBe("stack config");
+    expect(`${problem!.message} — ${problem!.fix}`).toMatch(expected);
+  });
+});
