@@ -227,7 +227,7 @@ describe("what a change re-triggers", () => {
     const changed = changedBetween((await build()).recorder.resources, (await build({ overrides: { syncInterval: 7 } })).recorder.resources);
     expect(changed).toEqual(["b1-sync-apply", "b1-sync-file-etc-boreal-agent.json", "b1-sync-file-etc-systemd-system-boreal-sync.timer"]);
     const timer = (await build({ overrides: { syncInterval: 7 } })).recorder.byName("b1-sync-file-etc-systemd-system-boreal-sync.timer");
-    expect(timer.inputs.stdin).toMatch(/OnUnitInactiveSec=7s/);
+    expect(timer.inputs.stdin).toMatch(/OnUnitActiveSec=7s/);
   });
 
   test("a boreal:firewall.allow change re-runs the firewall file and its apply, and nothing else", async () => {

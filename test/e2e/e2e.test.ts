@@ -18,7 +18,8 @@ import { LabStacks } from "../../src/lab/stacks";
 import { writeNodeObject } from "../../src/registry/write";
 import * as checks from "../helpers/federation-checks";
 import { eventually, NodeView, Servers, timed } from "../helpers/federation-checks";
-import { commandPluginInstalled, pulumiCliAvailable, Workspace } from "../helpers/workspace";
+import { commandPluginInstalled, PROJECT_ROOT, pulumiCliAvailable, Workspace } from "../helpers/workspace";
+import { runStatus, targetFromStack } from "../../src/cli/status";
 
 /** Takes a lab machine's underlay down for `seconds` (its veth inside its own namespace). */
 function cutUnderlay(machine: string, seconds: number): void {
@@ -98,6 +99,16 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
   test("monitoring: exporters scraped over the mesh with per-peer WireGuard metrics, not on the underlay", () => checks.expectMonitoring(servers, live()));
 
   test("firewall: from another node's underlay only SSH, WireGuard and DNS answer", () => checks.expectFirewall(servers, nodes[0], nodes[1]));
+
+  test("mutual monitoring: every node's Prometheus has every exporter up, every probe succeeding, nothing firing; its ports face the mesh only", async () => {
+    await checks.expectWatching(servers, live());
+    checks.expectMonitoringMeshOnly(servers, nodes[0], nodes[1]);
+    // `boreal status` from member 2's machine: its own node, over SSH with the pinned host key.
+    let table = "";
+    expect(await runStatus(targetFromStack(PROJECT_ROOT, stackOf(1), ws.dir, ws.env), false, (t) => (table = t))).toBe(0);
+    for (const node of live()) expect(table).toMatch(new RegExp(`^${node.machine.name}\\b.*\\bup\\b`, "m"));
+    expect(table).toMatch(/federation healthy, as node2 sees it/);
+  });
 
   test("the member's own services: a declared port answers from another node's underlay, an undeclared one does not", async () => {
     const [a, b] = nodes;
@@ -238,8 +249,28 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
     await checks.expectMesh(servers, live());
   });
 
-  test("member down: the others keep their tunnels and still answer member 1's zone; it rejoins by itself", () =>
-    checks.expectMemberDown(servers, nodes[0], [nodes[1], nodes[2]]));
+  test("member down: the others keep their tunnels and still answer member 1's zone, alert within 2 minutes, and `boreal status` shows it; it rejoins by itself and the alerts resolve", async () => {
+    const [down, b, c] = nodes;
+    const name = down.machine.name;
+    await checks.expectMemberDown(servers, down, [b, c], async () => {
+      const stopped = Date.now();
+      for (const at of [b, c]) {
+        await eventually(`${at.machine.name} fires the peer-down and DNS alerts for ${name}`, 150, () => {
+          const firing = checks.firingAbout(servers, at, name);
+          return firing.includes("BorealPeerExporterDown") && firing.includes("BorealZoneNotAnswered");
+        });
+        checks.log(`member down: ${at.machine.name} fires BorealPeerExporterDown and BorealZoneNotAnswered for ${name} ${((Date.now() - stopped) / 1000).toFixed(0)}s after power-off`);
+        // Member 1's zone, probed at the other nodes, still answers.
+        const atOthers = checks.promQuery(servers, at, at, `probe_success{job="boreal-dns",zone="${down.zone}",node!="${name}"}`);
+        expect(atOthers.length).toBe(live().length - 1);
+        expect(atOthers.every((s) => s.value === 1), `${down.zone} at the other nodes, from ${at.machine.name}`).toBe(true);
+      }
+      let table = "";
+      expect(await runStatus(targetFromStack(PROJECT_ROOT, stackOf(1), ws.dir, ws.env), false, (t) => (table = t))).toBe(1);
+      expect(table).toMatch(new RegExp(`^${name}\\s+${down.member}\\s+DOWN\\s.*BorealPeerExporterDown`, "m"));
+    });
+    for (const at of [b, c]) await eventually(`${at.machine.name}'s alerts about ${name} resolve`, 120, () => checks.firingAbout(servers, at, name).length === 0);
+  });
 
   test("leave: pulumi destroy by member 5 only, published after the hostile objects; the others drop it by themselves; its server is clean", async () => {
     const left = nodes[COUNT - 1];
@@ -250,6 +281,11 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
     for (const node of live()) await eventually(`${node.machine.name} drops ${left.machine.name}`, 60, () => !peersOf(node).includes(left.publicKey));
     checks.log(`leave: every peer dropped node${COUNT} ${((Date.now() - started) / 1000).toFixed(1)}s after pulumi destroy began`);
     await checks.expectLeft(servers, left, live());
+    // Nobody edits a target: each agent rewrote its Prometheus's targets from the registry.
+    for (const node of live()) {
+      expect(servers.ok(node, "cat /etc/prometheus/boreal-targets/*.json /etc/prometheus/blackbox.yml")).not.toMatch(new RegExp(`"${left.machine.name}"|${left.zone.replaceAll(".", "\\.")}`));
+      await eventually(`${node.machine.name}'s Prometheus no longer scrapes ${left.machine.name}`, 60, () => checks.promQuery(servers, node, node, `up{node="${left.machine.name}"}`).length === 0);
+    }
   });
 
   test("a tombstoned node coming back with its old serial is refused", async () => {

@@ -183,12 +183,17 @@ export async function measureRotation(servers: Servers, watcher: NodeView, rotat
 }
 
 /** Power `down` off: the others keep their tunnel and its zone; boot it: it rejoins alone. */
-export async function expectMemberDown(servers: Servers, down: NodeView, rest: [NodeView, NodeView]): Promise<void> {
+export async function expectMemberDown(servers: Servers, down: NodeView, rest: [NodeView, NodeView], whileDown?: () => Promise<void>): Promise<void> {
   const [b, c] = rest;
   await timed(`stop ${down.machine.name}`, () => labStop(servers.state, down.machine.name));
-  expect(servers.exec(b, `ping -c 3 -W 2 ${c.mesh.ipv4}`).status, `${b.machine.name} ↔ ${c.machine.name} while ${down.machine.name} is down`).toBe(0);
-  for (const node of rest) expect(servers.answersAuthoritatively(node, down.zone), `${node.machine.name} serves ${down.zone} while its primary is down`).toBe(true);
-  await timed(`start ${down.machine.name}`, () => labStart(servers.state, down.machine.name, servers.dir));
+  try {
+    expect(servers.exec(b, `ping -c 3 -W 2 ${c.mesh.ipv4}`).status, `${b.machine.name} ↔ ${c.machine.name} while ${down.machine.name} is down`).toBe(0);
+    for (const node of rest) expect(servers.answersAuthoritatively(node, down.zone), `${node.machine.name} serves ${down.zone} while its primary is down`).toBe(true);
+    await whileDown?.();
+  } finally {
+    // Whatever failed, the machine comes back: the tests after this one need it.
+    await timed(`start ${down.machine.name}`, () => labStart(servers.state, down.machine.name, servers.dir));
+  }
   await eventually(`${b.machine.name} reaches ${down.machine.name} again without any action`, 60, () => servers.exec(b, `ping -c 1 -W 2 ${down.mesh.ipv4}`).status === 0);
   await eventually(`${down.machine.name} answers its zone again`, 60, () => servers.answersAuthoritatively(down, down.zone));
 }
@@ -206,6 +211,69 @@ export async function expectLeft(servers: Servers, left: NodeView, rest: NodeVie
   expect(servers.ok(left, "cat /etc/default/prometheus-node-exporter")).not.toContain("boreal");
   // Units are back as they were before the kit: Debian's packages enable knot and the
   // exporter on install (so the lab image has them enabled), not nftables or wg-quick.
-  expect(servers.exec(left, "systemctl is-enabled wg-quick@wg0 nftables knot prometheus-node-exporter").output.trim().split("\n")).toEqual(["disabled", "disabled", "enabled", "enabled"]);
+  // So do Prometheus, the blackbox exporter and Alertmanager.
+  expect(servers.exec(left, "systemctl is-enabled wg-quick@wg0 nftables knot prometheus-node-exporter prometheus prometheus-blackbox-exporter prometheus-alertmanager").output.trim().split("\n")).toEqual(["disabled", "disabled", "enabled", "enabled", "enabled", "enabled", "enabled"]);
   expect(servers.exec(left, "ls /var/lib/boreal-kit-units /var/lib/boreal 2>&1").output).toMatch(/No such file[\s\S]*No such file/);
+}
+
+export interface PromSample {
+  metric: Record<string, string>;
+  value: number;
+}
+
+/** An instant query of `at`'s Prometheus over the mesh, asked from `from` (the API is mesh-only). */
+export function promQuery(servers: Servers, from: NodeView, at: NodeView, query: string): PromSample[] {
+  // Percent-encoded, with no quote left: it goes into a shell word, and printf prints it as an argument (its % are not formats).
+  const path = `/api/v1/query?query=${encodeURIComponent(query).replace(/['()*!]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)}`;
+  const out = servers.ok(from, `timeout 10 bash -c 'exec 3<>/dev/tcp/${at.mesh.ipv4}/9090; printf "GET %s HTTP/1.0\\r\\nHost: x\\r\\n\\r\\n" "${path}" >&3; cat <&3' | tail -n 1`);
+  const parsed = JSON.parse(out) as { data: { result: { metric: Record<string, string>; value: [number, string] }[] } };
+  return parsed.data.result.map((r) => ({ metric: r.metric, value: Number(r.value[1]) }));
+}
+
+/** The alerts firing on `at`'s Prometheus about `node` (by its node label). */
+export function firingAbout(servers: Servers, at: NodeView, node: string): string[] {
+  return promQuery(servers, at, at, `ALERTS{alertstate="firing",node="${node}"}`).map((s) => s.metric.alertname).sort();
+}
+
+/**
+ * Every node's Prometheus: every node's exporter up, every peer pinged over mesh IPv4 and
+ * IPv6, every member zone answered by every node with one serial; nothing firing. Returns
+ * the monitoring stack's RSS per node (MiB).
+ */
+export async function expectWatching(servers: Servers, nodes: NodeView[], seconds = 120): Promise<Record<string, number>> {
+  const zones = nodes.map((n) => n.zone);
+  for (const at of nodes) {
+    await eventually(`${at.machine.name}'s Prometheus sees every exporter up, every ping and every zone answered`, seconds, () => {
+      const up = promQuery(servers, at, at, 'up{job="boreal-node"} == 1').map((s) => s.metric.node).sort();
+      const pings = promQuery(servers, at, at, 'probe_success{job="boreal-icmp"} == 1').map((s) => `${s.metric.node}/${s.metric.family}`).sort();
+      const answered = promQuery(servers, at, at, 'probe_success{job="boreal-dns"} == 1').map((s) => `${s.metric.zone}@${s.metric.node}`);
+      const disagreeing = promQuery(servers, at, at, 'max by (zone) (probe_dns_serial{job="boreal-dns"}) != min by (zone) (probe_dns_serial{job="boreal-dns"})');
+      const firing = promQuery(servers, at, at, 'ALERTS{alertstate="firing"}').map((s) => s.metric.alertname);
+      return (
+        JSON.stringify(up) === JSON.stringify(nodes.map((n) => n.machine.name).sort()) &&
+        JSON.stringify(pings) === JSON.stringify(nodes.filter((n) => n !== at).flatMap((n) => [`${n.machine.name}/ipv4`, `${n.machine.name}/ipv6`]).sort()) &&
+        zones.every((zone) => nodes.every((n) => answered.includes(`${zone}@${n.machine.name}`))) &&
+        disagreeing.length === 0 &&
+        firing.length === 0
+      );
+    });
+  }
+  const rss: Record<string, number> = {};
+  for (const at of nodes) {
+    const samples = promQuery(servers, at, at, `sum(process_resident_memory_bytes{job="boreal-self"}) + sum(process_resident_memory_bytes{job="boreal-node",node="${at.machine.name}"})`);
+    rss[at.machine.name] = Math.round((samples[0]?.value ?? 0) / 2 ** 20);
+  }
+  log(`monitoring: every node watches every other; RSS of Prometheus + Alertmanager + blackbox + node-exporter per node (MiB): ${JSON.stringify(rss)}`);
+  return rss;
+}
+
+/** The monitoring ports answer nobody on the underlay (dropped: the connect times out). */
+export function expectMonitoringMeshOnly(servers: Servers, target: NodeView, from: NodeView): void {
+  const probe = (port: number) => servers.exec(from, `timeout 3 bash -c '</dev/tcp/${target.machine.address}/${port}' 2>&1; echo "exit=$?"`).output;
+  for (const port of [9090, 9093, 9100, 9115, 9094]) expect(probe(port), `port ${port} of ${target.machine.name} from the underlay`).toMatch(/exit=124/);
+  // The blackbox exporter listens on loopback only; Alertmanager has no cluster port.
+  const listening = servers.ok(target, "ss -Hltn | awk '{print $4}'");
+  expect(listening).toMatch(/^127\.0\.0\.1:9115$/m);
+  expect(listening).not.toMatch(/:9094$/m);
+  for (const port of [9090, 9093, 9100]) expect(listening, `port ${port} listens on the mesh address only`).toMatch(new RegExp(`^${target.mesh.ipv4.replaceAll(".", "\\.")}:${port}$`, "m"));
 }
