@@ -41,6 +41,12 @@ interface AgentState {
   unreachable?: string[];
   /** Unix seconds of the last run that completed with the registry reachable. */
   lastSuccess?: number;
+  /** What the last full run started from (sources, config, program): the same again, nothing to decide. */
+  inputs?: string;
+  /** SHA-256 of each file the last full run left on disk. */
+  written?: Record<string, string>;
+  /** The last full run's counts, for the metrics of a run that had nothing to decide. */
+  summary?: { version?: number; peers: number; rejected: number };
 }
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
@@ -92,6 +98,25 @@ function writeSyncMetrics(outcome: SyncOutcome): void {
   renameSync(`${path}.tmp`, path);
 }
 
+const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
+
+/** The run's inputs in one digest: the agent's config, every source's files, and the program itself (its templates). */
+function inputsDigest(configText: string, sources: ReadSource[]): string {
+  const hash = createHash("sha256").update(configText).update(readFileSync(process.argv[1] ?? AGENT.program));
+  for (const source of sources) {
+    hash.update(`\0source ${source.name}\0`);
+    for (const file of source.files) hash.update(`${file.path}\0${sha256(file.content)}\0`);
+    for (const refused of source.unreadable) hash.update(`unreadable ${JSON.stringify(refused)}\0`);
+  }
+  return hash.digest("hex");
+}
+
+/** Every file the last full run wrote is still there as it wrote it. */
+function ownedIntact(written: Record<string, string> | undefined): boolean {
+  if (!written) return false;
+  return Object.entries(written).every(([path, digest]) => existsSync(path) && sha256(readFileSync(path, "utf8")) === digest);
+}
+
 function syncAndReport(rekey: boolean): number {
   const at = Math.floor(Date.now() / 1000);
   try {
@@ -113,7 +138,8 @@ function syncAndReport(rekey: boolean): number {
 
 function sync(rekey: boolean, at: number): SyncOutcome {
   const started = Date.now();
-  const config = parseAgentConfig(readFileSync(AGENT.config, "utf8"), AGENT.config);
+  const configText = readFileSync(AGENT.config, "utf8");
+  const config = parseAgentConfig(configText, AGENT.config);
   const state = readJson<AgentState>(stateFile, emptyState());
   const seedFiles = readJson<{ files: RegistryFile[] }>(AGENT.seed, { files: [] }).files;
   const seed: ReadSource = { name: "pulumi up", files: seedFiles, unreadable: [] };
@@ -137,6 +163,17 @@ function sync(rekey: boolean, at: number): SyncOutcome {
   }
   const unreachable = mirrorReport.filter((m) => !m.ok).map((m) => m.url);
   if (mirrors.length > 0 && sources.length === 1 && wasDown.length < mirrors.length) log("no mirror answered: keeping the last good peer set");
+  const succeeded = mirrors.length === 0 || unreachable.length < mirrors.length;
+
+  // Most runs find what the last one found: then verifying, planning and rendering again
+  // would only cost CPU (every node, every interval). Not when asked to re-key, when a role
+  // is still pending, or when a file the agent owns was changed on disk.
+  const inputs = inputsDigest(configText, sources);
+  if (!rekey && state.pending.length === 0 && state.inputs === inputs && state.summary && ownedIntact(state.written)) {
+    const next: AgentState = { ...state, unreachable, lastSuccess: succeeded ? at : state.lastSuccess };
+    writeAtomic(stateFile, JSON.stringify(next));
+    return { at, succeeded, lastSuccess: next.lastSuccess, interval: config.spec.syncInterval, federationVersion: state.summary.version, peers: state.summary.peers, rejected: state.summary.rejected, mirrors: { up: mirrors.length - unreachable.length, down: unreachable.length } };
+  }
 
   const verified = verifySources(sources, config.trust, state.held);
   const rejected = verified.rejected.map(formatRejection);
@@ -158,10 +195,12 @@ function sync(rekey: boolean, at: number): SyncOutcome {
   for (const role of roles) shell(SERVICE_SCRIPTS[role].apply);
   for (const change of decision.changes) log(change);
 
-  const succeeded = mirrors.length === 0 || unreachable.length < mirrors.length;
   next.peers = decision.peers;
   next.pending = [];
   next.lastSuccess = succeeded ? at : state.lastSuccess;
+  next.inputs = inputs;
+  next.written = Object.fromEntries(decision.owned.map((f) => [f.path, sha256(f.content)]));
+  next.summary = { version: verified.version?.version, peers: Object.keys(decision.peers).length, rejected: rejected.length };
   writeAtomic(stateFile, JSON.stringify(next));
   const summary = {
     at: new Date().toISOString(),
