@@ -79,6 +79,8 @@ function fetchMirror(url: string): ReadSource | { error: string } {
       mkdirSync(dir, { recursive: true });
       git("init", "--quiet");
     }
+    // For sync-gate, which fetches it between runs to see whether anything moved.
+    git("config", "boreal.url", url);
     git("fetch", "--quiet", "--depth", "1", "--no-tags", url, "HEAD");
     git("reset", "--quiet", "--hard", "FETCH_HEAD");
     return readRegistrySource(dir, url);

@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import type { FirewallPlan, FirewallRule } from "../model/firewall";
 import type { MonitoringPlan, WatchedNode } from "../model/monitoring";
 import { EXPORTER_PORT, NodePlan, PrimaryZone, WIREGUARD_INTERFACE } from "../model/plan";
-import { NFTABLES_MEMBER_DIR } from "./scripts";
+import { agentCommand, NFTABLES_MEMBER_DIR } from "./scripts";
 
 /** Template sources by path relative to templates/, e.g. "etc/knot/knot.conf.hbs". */
 export type TemplateSources = Record<string, string>;
@@ -88,6 +88,7 @@ export function renderNode(plan: NodePlan, templates: TemplateSources): Rendered
     { template: "usr/local/lib/boreal/zone-metrics.hbs", path: "/usr/local/lib/boreal/zone-metrics", mode: "0755", owner: "root:root", role: "monitoring", context: plan },
     { template: "etc/systemd/system/boreal-wg-metrics.service.hbs", path: "/etc/systemd/system/boreal-wg-metrics.service", mode: "0644", owner: "root:root", role: "monitoring", context: { iface } },
     { template: "etc/systemd/system/boreal-wg-metrics.timer.hbs", path: "/etc/systemd/system/boreal-wg-metrics.timer", mode: "0644", owner: "root:root", role: "monitoring", context: { iface } },
+    { template: "usr/local/lib/boreal/sync-gate.hbs", path: "/usr/local/lib/boreal/sync-gate", mode: "0755", owner: "root:root", role: "agent", context: { refreshAfter: Math.max(60, plan.syncInterval), agentRun: agentCommand("sync") } },
     { template: "etc/systemd/system/boreal-sync.service.hbs", path: "/etc/systemd/system/boreal-sync.service", mode: "0644", owner: "root:root", role: "agent", context: { ...plan, iface } },
     { template: "etc/systemd/system/boreal-sync.timer.hbs", path: "/etc/systemd/system/boreal-sync.timer", mode: "0644", owner: "root:root", role: "agent", context: plan },
   ];

@@ -54,7 +54,7 @@ describe.each(NODES)("rendered files of %s", (node) => {
   });
 
   test("the sync agent's units are the agent's, its timer at the stack's interval", () => {
-    expect(rendered[node].filter((f) => f.role === "agent").map((f) => f.path)).toEqual(["/etc/systemd/system/boreal-sync.service", "/etc/systemd/system/boreal-sync.timer"]);
+    expect(rendered[node].filter((f) => f.role === "agent").map((f) => f.path)).toEqual(["/usr/local/lib/boreal/sync-gate", "/etc/systemd/system/boreal-sync.service", "/etc/systemd/system/boreal-sync.timer"]);
     expect(fileOf(node, "/etc/systemd/system/boreal-sync.timer").content).toMatch(/^OnUnitActiveSec=60s$/m);
     const faster = renderNode(plan(fixtureSpec(node, { syncInterval: 15 }), fixtureFederation()), templates);
     expect(faster.find((f) => f.path === "/etc/systemd/system/boreal-sync.timer")!.content).toMatch(/^OnUnitActiveSec=15s$/m);

@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
@@ -64,8 +64,9 @@ describe("service scripts", () => {
   });
 
   test("pulumi up runs the sync agent under the same lock as its service, and removal clears its state", () => {
-    const service = renderNode(plan(fixtureSpec("b1"), fixtureFederation()), templates).find((f) => f.path === "/etc/systemd/system/boreal-sync.service")!;
-    expect(service.content).toContain(`ExecStart=/usr/bin/flock ${AGENT.lock} /usr/bin/node ${AGENT.program} sync\n`);
+    const files = renderNode(plan(fixtureSpec("b1"), fixtureFederation()), templates);
+    expect(files.find((f) => f.path === "/etc/systemd/system/boreal-sync.service")!.content).toContain("ExecStart=/usr/local/lib/boreal/sync-gate\n");
+    expect(files.find((f) => f.path === "/usr/local/lib/boreal/sync-gate")!.content).toMatch(new RegExp(`\nexec ${agentCommand("sync")}\n$`));
     expect(agentCommand("sync --rekey")).toBe(`flock ${AGENT.lock} node ${AGENT.program} sync --rekey`);
     expect(SERVICE_SCRIPTS.agent.apply.split("\n")).toEqual(["set -eu", "systemctl daemon-reload", "systemctl enable --quiet --now boreal-sync.timer", agentCommand("sync --rekey")]);
     expect(SERVICE_SCRIPTS.agent.undo).toMatch(/disable --quiet --now boreal-sync.timer/);
@@ -263,5 +264,79 @@ describe("zone-metrics: each zone's serial and SOA signature as this node answer
       `boreal_zone_rrsig_expiry_timestamp_seconds{zone="coop-b.lab.test."} ${Date.UTC(2026, 11, 12, 3, 48, 55) / 1000}`,
       `boreal_zone_rrsig_inception_timestamp_seconds{zone="coop-b.lab.test."} ${Date.UTC(2026, 10, 28, 2, 18, 55) / 1000}`,
     ]);
+  });
+});
+
+describe("sync-gate: the agent starts only when the registry moved, a mirror changed state, or its last run is old", () => {
+  const root = mkdtempSync(join(tmpdir(), "boreal-sync-gate-"));
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+  const bin = join(root, "bin");
+  const state = join(root, "state");
+  mkdirSync(bin);
+  mkdirSync(join(state, "mirrors", "m1", ".git"), { recursive: true });
+  const fake = (name: string, body: string) => {
+    writeFileSync(join(bin, name), `#!/bin/sh\n${body}\n`);
+    chmodSync(join(bin, name), 0o755);
+  };
+  // git: the mirror's URL, a fetch that fails when $ROOT/mirror-down exists, heads from files.
+  fake(
+    "git",
+    [
+      'case "$3" in',
+      '  config) echo git://198.51.100.1/registry.git ;;',
+      '  fetch) [ ! -e "$ROOT/mirror-down" ] ;;',
+      '  rev-parse) cat "$ROOT/$4" ;;',
+      "esac",
+    ].join("\n"),
+  );
+  fake("flock", 'echo "agent ran: $*" >> "$ROOT/log"');
+  const gate = renderNode(plan(fixtureSpec("b1", { syncInterval: 5 }), fixtureFederation()), templates).find((f) => f.path === "/usr/local/lib/boreal/sync-gate")!.content.replaceAll("/var/lib/boreal", state);
+  const tick = () => {
+    writeFileSync(join(root, "log"), "");
+    const result = spawnSync("sh", ["-c", gate], { encoding: "utf8", env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, ROOT: root } });
+    expect(result.status, result.stderr).toBe(0);
+    return readFileSync(join(root, "log"), "utf8").includes("agent ran");
+  };
+  const heads = (fetched: string, applied: string) => {
+    writeFileSync(join(root, "FETCH_HEAD"), fetched);
+    writeFileSync(join(root, "HEAD"), applied);
+  };
+  const lastRun = (secondsAgo: number) => {
+    writeFileSync(join(state, "state.json"), "{}");
+    const when = new Date(Date.now() - secondsAgo * 1000);
+    utimesSync(join(state, "state.json"), when, when);
+  };
+
+  test("nothing moved and a recent run: Node.js does not start", () => {
+    heads("aaa", "aaa");
+    lastRun(0);
+    tick(); // settles the mirrors-down record
+    lastRun(0);
+    expect(tick()).toBe(false);
+  });
+
+  test("the mirror's head moved: the agent runs", () => {
+    heads("bbb", "aaa");
+    lastRun(0);
+    expect(tick()).toBe(true);
+  });
+
+  test("a mirror stops answering: one run (the agent logs it), then quiet until it changes again", () => {
+    heads("aaa", "aaa");
+    lastRun(0);
+    writeFileSync(join(root, "mirror-down"), "");
+    expect(tick()).toBe(true);
+    lastRun(0);
+    expect(tick()).toBe(false);
+    rmSync(join(root, "mirror-down"));
+    expect(tick()).toBe(true);
+  });
+
+  test("the last run is a minute old: the agent runs (its files re-checked, its metrics fresh)", () => {
+    heads("aaa", "aaa");
+    lastRun(0);
+    tick();
+    lastRun(61);
+    expect(tick()).toBe(true);
   });
 });
