@@ -239,7 +239,10 @@ export const SERVICE_SCRIPTS: Record<FileRole, ServiceScripts> = {
       "set -eu",
       "systemctl daemon-reload",
       "systemctl enable --quiet --now boreal-wg-metrics.timer",
-      "systemctl start boreal-wg-metrics.service",
+      // Metrics now rather than in 15 s. A failed first run (a transient state right after
+      // wg0 or Knot restarted) must not fail the deploy: the timer runs it again, and a
+      // script that keeps failing shows as missing metrics. Its reason goes into the log.
+      "systemctl start boreal-wg-metrics.service || journalctl -u boreal-wg-metrics.service -n 20 --no-pager -o cat",
       // The rules and targets too: a broken file stops here, before anything restarts.
       "promtool check config /etc/prometheus/prometheus.yml",
       "amtool check-config /etc/prometheus/alertmanager.yml",
