@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
@@ -300,5 +300,18 @@ describe.each(LAB_SUITES)("rendered files, checked with the tools of Debian %s (
       return m !== null && !existsSync(join(image, m[1]));
     };
     expect(output.split("\n").filter((line) => line.trim() && !absentProgram(line))).toEqual([]);
+  });
+});
+
+describe("the alert rules and their runbook", () => {
+  test("every alert links a runbook entry that the README has", () => {
+    const readme = readFileSync(join(__dirname, "..", "..", "README.md"), "utf8");
+    const rules = fileOf("b1", "/etc/prometheus/boreal-rules.yml").content;
+    const alerts = [...rules.matchAll(/- alert: (\w+)\n[\s\S]*?runbook: README\.md#([\w-]+)/g)];
+    expect(alerts.length).toBe(8);
+    for (const [, alert, anchor] of alerts) {
+      expect(anchor, alert).toBe(`alert-${alert.toLowerCase()}`);
+      expect(readme, `README runbook entry for ${alert}`).toContain(`<a id="${anchor}"></a>**${alert}**`);
+    }
   });
 });
