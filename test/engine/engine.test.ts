@@ -83,7 +83,8 @@ describe("the real engine", () => {
     set("boreal:firewall.allow[1].from[0]", "198.51.100.0/24");
     const preview = ws.must(["preview", "--diff"]);
     expect(preview).toMatch(/boreal:node:BorealNode/);
-    expect(preview).toMatch(/\+ 2[0-9] to create/);
+    // The stack, the node, its components and their commands (monitoring's files included).
+    expect(preview).toMatch(/\+ 36 to create/);
     expect(preview).not.toContain(FIXTURE_PRIVATE_KEY.split("\n")[1]);
     // The firewall file as the engine would write it (--json holds inputs in full).
     const json = ws.must(["preview", "--json"]);
