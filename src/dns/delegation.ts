@@ -134,7 +134,8 @@ export function evaluateDnsCheck(input: CheckInput): CheckResult {
   });
   if (input.zoneDs.length === 0) problems.push(`${input.zone} has no key-signing key in its DNSKEY set: it is not signed yet`);
   let parent: string;
-  if (!input.parent.asked) parent = `not asked (${input.parent.reason})`;
+  // `in`, not `!asked`: the TypeScript Pulumi runs programs with (3.8) does not narrow on it.
+  if ("reason" in input.parent) parent = `not asked (${input.parent.reason})`;
   else if ("error" in input.parent) {
     parent = `unreachable (${input.parent.error})`;
     notes.push(`the parent zone could not be asked (${input.parent.error}): the DS there is unchecked`);
