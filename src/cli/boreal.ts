@@ -4,7 +4,9 @@ import { spawnSync } from "node:child_process";
 import { isLabelVerb, LABEL_USAGE, runLabel } from "./label";
 import { isRegistryVerb, REGISTRY_USAGE, runRegistry } from "./registry";
 import { join } from "node:path";
-import { DEFAULT_SUBNET, labDown, labExec, LabState, labStatus, labUp, PROJECT_DIR, readState, sshArgs, writeLabStacks } from "../lab/lab";
+import { DEFAULT_SUBNET, labDns, labDown, labExec, LabState, labStatus, labUp, PROJECT_DIR, readState, sshArgs, writeLabStacks } from "../lab/lab";
+import { LAB_PARENT_ZONE } from "../lab/dns";
+import { labMemberName } from "../lab/federation";
 import { DEFAULT_SUITE, isLabSuiteChoice, LAB_SUITE_CHOICES, LabSuiteChoice } from "../lab/image";
 import { commandPluginInstalled, pinnedCommandProvider } from "../lab/pulumi";
 import { LabStacks } from "../lab/stacks";
@@ -119,9 +121,10 @@ async function demo(args: string[]): Promise<number> {
   const { missing } = writeLabStacks(state, PROJECT_DIR, log);
   if (missing.length > 0) throw new Error(`could not store the SSH key in ${missing.join(", ")}`);
   const stacks = new LabStacks(PROJECT_DIR, state);
+  const delegations: string[] = [];
   for (const m of state.machines) {
     log(`pulumi up ${stacks.stackOf(m.name)}`);
-    stacks.up(m.name);
+    delegations.push(...Object.values(stacks.up(m.name).delegations).flatMap((d) => d.records));
   }
   const lastUp = Date.now();
   // Nobody re-applies: each node's sync agent takes the others from the lab's mirror.
@@ -130,6 +133,9 @@ async function demo(args: string[]): Promise<number> {
   while (!meshed() && Date.now() - lastUp < 180_000) await new Promise((r) => setTimeout(r, 1000));
   log(`federation of ${state.machines.length} up in ${Math.round((Date.now() - started) / 1000)}s; full mesh ${Math.round((Date.now() - lastUp) / 1000)}s after the last pulumi up, with no re-apply; summary:`);
   printTable(demoSummary(state));
+  // The members' delegations (their stacks' output) in the lab's parent zone, as at a registrar.
+  const dns = await labDns(state, delegations);
+  log(`DNS as the world sees it: parent ${LAB_PARENT_ZONE} at ${dns.parent.address}, validating resolver at ${dns.resolver.address}; try: kdig @${dns.resolver.address} +dnssec www.${labMemberName(0)}.${LAB_PARENT_ZONE} A`);
   log("look around: npm run lab -- ssh node1; end it: npm run lab -- down");
   return 0;
 }

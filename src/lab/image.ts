@@ -13,6 +13,8 @@ export const IMAGE_PACKAGES = [
   "prometheus", "prometheus-blackbox-exporter", "prometheus-alertmanager",
   // What the on-node sync agent needs: it pulls the registry with git and runs on Debian's nodejs.
   "git", "nodejs",
+  // Not run on the machines (masked below): the lab's validating resolver runs from the image.
+  "unbound",
 ];
 
 export interface ImageRecipe {
@@ -58,7 +60,7 @@ export function labRecipe(suite: LabSuite = DEFAULT_SUITE): ImageRecipe {
     variant: "minbase",
     mirror: process.env.BOREAL_LAB_MIRROR ?? "http://deb.debian.org/debian",
     packages: IMAGE_PACKAGES,
-    postProcess: 1,
+    postProcess: 2,
   };
 }
 
@@ -132,5 +134,7 @@ function postProcess(root: string): void {
   sh("sh", ["-c", `rm -f '${root}'/etc/ssh/ssh_host_*`]);
   // No console logins are needed; sshd is how everything gets in.
   sh("sh", ["-c", `rm -f '${root}'/etc/systemd/system/getty.target.wants/* && ln -sf /dev/null '${root}'/etc/systemd/system/console-getty.service`]);
+  // Unbound would take port 53 from Knot on every machine; the lab starts its own (dns.ts).
+  sh("sh", ["-c", `for unit in unbound unbound-resolvconf; do ln -sf /dev/null '${root}'/etc/systemd/system/$unit.service; done`]);
   writeFileSync(join(root, "etc/ssh/sshd_config.d/boreal-lab.conf"), "PasswordAuthentication no\nPermitRootLogin prohibit-password\nUseDNS no\n");
 }

@@ -9,6 +9,7 @@ import { DEFAULT_SUITE, ensureImage, labRecipe, LabSuite, LabSuiteChoice, machin
 import { createMirrorRepo, mirrorProcesses, mirrorUrl, mirrorsDir, startMirror, stopMirror } from "./mirror";
 import { createLabFederation, LabMember } from "./federation";
 import { LAB_PASSPHRASE, labPulumiEnv, labStackName, runPulumi } from "./pulumi";
+import { createLabDnsNetwork, LabDnsState, startLabDns } from "./dns";
 
 /** Seconds between two registry pulls on lab machines (a real member keeps the default, 60). */
 export const LAB_SYNC_INTERVAL = 5;
@@ -50,6 +51,8 @@ export interface LabState {
    * bare repository repo (written by path on the host) to the machines at url.
    */
   mirror: { pid: number; url: string; repo: string };
+  /** The parent zone's name server and the validating resolver, once started (labDns). */
+  dns?: LabDnsState;
   /** Where writeLabStacks put the lab's stacks (removed again by labDown). */
   projectDir?: string;
 }
@@ -62,7 +65,7 @@ export function readState(dir = LAB_DIR): LabState | undefined {
 
 export function checkPrerequisites(install: boolean, log: (l: string) => void): void {
   if (process.getuid?.() !== 0) throw new Error("the lab needs root (network namespaces and systemd-nspawn): run it with sudo");
-  const tools: [string, string][] = [["debootstrap", "debootstrap"], ["systemd-nspawn", "systemd-container"], ["ip", "iproute2"], ["ssh-keygen", "openssh-client"], ["ssh", "openssh-client"], ["git", "git"], ["ss", "iproute2"]];
+  const tools: [string, string][] = [["debootstrap", "debootstrap"], ["systemd-nspawn", "systemd-container"], ["ip", "iproute2"], ["ssh-keygen", "openssh-client"], ["ssh", "openssh-client"], ["git", "git"], ["ss", "iproute2"], ["kdig", "knot-dnsutils"]];
   const missing = [...new Set(tools.filter(([tool]) => !quiet("sh", ["-c", `command -v ${tool}`])).map(([, pkg]) => pkg))];
   if (missing.length === 0) return;
   if (!install) throw new Error(`missing: ${missing.join(" ")}; install them with: apt-get install ${missing.join(" ")}`);
@@ -105,6 +108,7 @@ export async function labUp(options: UpOptions): Promise<LabState & { imageBuilt
   const operatorKey = readFileSync(`${sshKey}.pub`, "utf8");
 
   createLabNetwork(subnet, host);
+  createLabDnsNetwork(subnet.text);
   // New machines, new federation: the mirror starts empty.
   rmSync(mirrorsDir(dir), { recursive: true, force: true });
   const repo = createMirrorRepo(dir, "registry");
@@ -156,6 +160,16 @@ function bootMachine(dir: string, name: string, image: string): number {
   child.unref();
   closeSync(console);
   return child.pid!;
+}
+
+/**
+ * The lab's parent zone (lab.test.) with these delegation records (the members' stack
+ * outputs), and a validating resolver trusting only it: (re)started, with an empty cache.
+ */
+export async function labDns(state: LabState, delegations: string[], dir = LAB_DIR): Promise<LabDnsState> {
+  state.dns = await startLabDns({ dir: join(dir, "dns"), image: state.machines[0].image, subnet: state.subnet, delegations, previous: state.dns });
+  writeFileSync(statePath(dir), JSON.stringify(state, null, 2));
+  return state.dns;
 }
 
 /** Powers one machine off (its disk, the overlay upper dir, stays): a member going down. */
@@ -253,6 +267,7 @@ export function labDown(options: { dir?: string; log: (line: string) => void; ke
   const namespaces = labNamespaces();
   removeLabNetwork();
   rmSync(join(dir, "machines"), { recursive: true, force: true });
+  rmSync(join(dir, "dns"), { recursive: true, force: true });
   if (previous?.projectDir) removeLabStacks(previous);
   if (!options.keepState) rmSync(statePath(dir), { force: true });
   if (pids.length || namespaces.length || stoppedDaemons) options.log(`lab down: stopped ${pids.length} machine(s) and ${stoppedDaemons} mirror daemon(s), removed ${namespaces.length} namespace(s)`);
@@ -281,6 +296,11 @@ export async function labStatus(dir = LAB_DIR): Promise<{ name: string; address:
   );
 }
 
+/** The records of a lab member's zone (boreal:records), its services on the node's underlay address. */
+export function labRecords(address: string): string[] {
+  return [`www 300 A ${address}`, "@ 300 MX 10 mail", `mail 300 A ${address}`, '@ 300 TXT "v=spf1 mx -all"'];
+}
+
 /**
  * What a user needs to run the kit against the lab: a federation of one member per machine
  * (version 1 signed by all, on the lab's mirror), each member's own registry clone and
@@ -306,6 +326,8 @@ export function writeLabStacks(state: LabState, projectDir: string, log: (l: str
         // The lab pulls often, so that joins and rotations show within seconds.
         "boreal:syncInterval": options.syncInterval ?? LAB_SYNC_INTERVAL,
         "boreal:zones": [member.zone],
+        // A cooperative's zone holds its customers' names: a web site and mail, here on the node.
+        "boreal:records": { [member.zone]: labRecords(m.address) },
         "boreal:ssh": { host: m.address, port: 22, user: "root", hostKey: m.hostKey },
       },
     };

@@ -10,6 +10,8 @@ export interface StackOutputs {
   zones: string[];
   descriptorPath: string;
   federationVersion: number;
+  /** Per zone: what the member gives its registrar (src/index.ts). */
+  delegations: Record<string, { nameServers: { name: string; node: string; glue: { type: string; address: string }[] }[]; ds: string[]; records: string[] }>;
 }
 
 export class LabStacks {

@@ -5,7 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import { DEFAULT_RECIPE, imagePath, imageReady, isLabSuite, LAB_SUITES, labRecipe, LabSuite, machineSuites, recipeHash, staleImages } from "../../src/lab/image";
-import { LAB_PASSPHRASE, labDown, labExec, labMounts, labProcesses, labStatus, labUp, LabState, pidAlive, portOpen, readState, sshArgs, writeLabStacks } from "../../src/lab/lab";
+import { authenticated, LAB_DNS_NAMESPACE, stopLabDns } from "../../src/lab/dns";
+import { LAB_PASSPHRASE, labDns, labDown, labExec, labMounts, labProcesses, labStatus, labUp, LabState, pidAlive, portOpen, readState, sshArgs, writeLabStacks } from "../../src/lab/lab";
 import { mirrorProcesses } from "../../src/lab/mirror";
 import { parseStackConfig } from "../../src/config/stack";
 import { loadRegistry } from "../../src/registry";
@@ -154,6 +155,23 @@ describe.runIf(isRoot)(`the local lab (Debian ${SUITE})`, () => {
         expect(result.status, `${from.name} → ${to.name}: ${result.output}`).toBe(0);
       }
       expect(labExec(state, from, "ip route show default", dir).output.trim()).toBe("");
+    }
+  });
+
+  test("the lab's parent zone and validating resolver: the parent validates (AD) at the resolver, which reaches nothing outside the lab", async () => {
+    const dns = await labDns(state, [], dir);
+    try {
+      const ask = (name: string, type: string) => spawnSync("kdig", [`@${dns.resolver.address}`, "+dnssec", "+time=2", "+retry=0", name, type], { encoding: "utf8" }).stdout ?? "";
+      expect(authenticated(ask("lab.test.", "SOA"))).toBe(true);
+      // A delegation the parent does not hold: proven absent (NXDOMAIN), still validated.
+      const missing = ask("nobody.lab.test.", "A");
+      expect(missing).toMatch(/status: NXDOMAIN/);
+      expect(authenticated(missing)).toBe(true);
+      expect(spawnSync("ip", ["-n", LAB_DNS_NAMESPACE, "route", "show", "default"], { encoding: "utf8" }).stdout.trim()).toBe("");
+      expect(spawnSync("ip", ["-n", LAB_DNS_NAMESPACE, "-4", "route"], { encoding: "utf8" }).stdout.trim()).toBe(`198.51.100.0/24 dev eth0 proto kernel scope link src ${dns.parent.address}`);
+    } finally {
+      stopLabDns(dns);
+      state.dns = undefined;
     }
   });
 
