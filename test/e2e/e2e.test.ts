@@ -11,7 +11,9 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { descriptorPath, signaturePath } from "../../src/config/registry";
 import { LabMember, git } from "../../src/lab/federation";
 import { isLabSuiteChoice, LAB_SUITE_CHOICES } from "../../src/lab/image";
-import { LAB_PASSPHRASE, labDown, labExec, labUp, writeLabStacks } from "../../src/lab/lab";
+import { LAB_PASSPHRASE, labDns, labDown, labExec, labUp, writeLabStacks } from "../../src/lab/lab";
+import { authenticated } from "../../src/lab/dns";
+import { dsForZone, formatDs, parseDnskeys } from "../../src/dns/ds";
 import { stopMirror } from "../../src/lab/mirror";
 import { nodeNamespace } from "../../src/lab/net";
 import { LabStacks } from "../../src/lab/stacks";
@@ -47,8 +49,15 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
   /** node2's descriptor and signature before its rotation: replayed later. */
   let oldNode2: { content: string; signature: string };
 
+  /** Per member, what its stack outputs for the registrar (NS, glue, DS lines). */
+  const delegationRecords: string[][] = [];
+  /** Asked from the host, as any resolver or member's machine asks. */
+  const dig = (server: string, ...args: string[]) => execFileSync("kdig", [`@${server}`, "+time=3", "+retry=1", ...args], { encoding: "utf8" });
+  const resolve = (name: string, type: string) => dig(servers.state.dns!.resolver.address, "+dnssec", name, type);
+
   function up(i: number): NodeView {
     const outputs = stacks.up(machineOf(i));
+    delegationRecords[i] = Object.values(outputs.delegations).flatMap((d) => d.records);
     nodes[i] = { machine: servers.state.machines[i], member: members[i].name, zone: outputs.zones[0], mesh: { ipv4: outputs.meshIpv4, ipv6: outputs.meshIpv6 }, publicKey: outputs.publicKey };
     return nodes[i];
   }
@@ -109,6 +118,24 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
 
   test("DNS: a zone transfer is refused from an underlay address and served over the mesh", () => checks.expectTransfers(servers, nodes[0], nodes[1]));
 
+  test("DNS as resolvers see it: the lab's parent holds each member's delegation as its stack output it; through a validating resolver each member's www and MX resolve with AD", async () => {
+    for (const [i, node] of live().entries()) {
+      // The DS the stack printed is the one of the KSK every node serves for the zone.
+      const served = dsForZone(parseDnskeys(dig(node.machine.address, "+short", node.zone, "DNSKEY").split("\n").filter(Boolean).map((k) => `${node.zone} DNSKEY ${k}`).join("\n")), node.zone);
+      expect(delegationRecords[i].filter((r) => / DS /.test(r)), `${node.zone}'s DS`).toEqual(served.map(formatDs));
+      expect(delegationRecords[i].filter((r) => / NS /.test(r)).length, `${node.zone}'s NS set`).toBeGreaterThanOrEqual(3);
+    }
+    await timed("the lab's parent zone and validating resolver", () => labDns(servers.state, delegationRecords.flat(), dir));
+    for (const node of live()) {
+      const www = resolve(`www.${node.zone}`, "A");
+      expect(authenticated(www), `www.${node.zone} validated:\n${www}`).toBe(true);
+      expect(www).toMatch(new RegExp(`^www\\.${node.zone.replace(/\./g, "\\.")}\\s+\\d+\\s+IN\\s+A\\s+${node.machine.address.replace(/\./g, "\\.")}$`, "m"));
+      const mx = resolve(node.zone, "MX");
+      expect(authenticated(mx), `${node.zone} MX validated:\n${mx}`).toBe(true);
+      expect(mx).toMatch(/\sMX\s+10 mail\./);
+    }
+  });
+
   test("monitoring: exporters scraped over the mesh with per-peer WireGuard metrics, not on the underlay", () => checks.expectMonitoring(servers, live()));
 
   test("firewall: from another node's underlay only SSH, WireGuard and DNS answer", () => checks.expectFirewall(servers, nodes[0], nodes[1]));
@@ -166,6 +193,40 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
       const out = execFileSync("sh", ["-c", `ssh-keygen -Y verify -f ${allowed} -I ${members[i].name} -n boreal-registry -s ${path}.sig < ${path}`], { encoding: "utf8" });
       expect(out).toMatch(/Good "boreal-registry" signature for coop-/);
     }
+  });
+
+  test("a record changed by member 1's pulumi up alone: every node answers it within seconds (NOTIFY, IXFR), the resolver with AD", async () => {
+    const [first] = nodes;
+    const serials = () => live().map((n) => servers.soaSerial(n, first.zone));
+    const before = serials();
+    stacks.must(["config", "set", "--path", `boreal:records["${first.zone}"][0]`, "www 300 A 198.51.100.99", "-s", stackOf(0)]);
+    const started = Date.now();
+    await timed(`pulumi up ${stackOf(0)} (a changed record)`, () => up(0));
+    const upDone = Date.now();
+    await eventually("every node answers the new www", 60, () => live().every((n) => dig(n.machine.address, "+short", "+norec", `www.${first.zone}`, "A").trim() === "198.51.100.99"));
+    checks.log(`record change: every node answers it ${((Date.now() - upDone) / 1000).toFixed(1)}s after member 1's pulumi up finished (${((Date.now() - started) / 1000).toFixed(1)}s from its start)`);
+    expect(serials().every((s, i) => Number(s) > Number(before[i])), `serials moved: ${before} → ${serials()}`).toBe(true);
+    await labDns(servers.state, delegationRecords.flat(), dir);
+    const www = resolve(`www.${first.zone}`, "A");
+    expect(authenticated(www) && /\sA\s+198\.51\.100\.99$/m.test(www), www).toBe(true);
+  });
+
+  test("a bad record is refused before anything reaches a node, naming the key and the reason; every node serves the zone as it was", () => {
+    const [first] = nodes;
+    const before = live().map((n) => servers.soaSerial(n, first.zone));
+    const key = `boreal:records["${first.zone}"][4]`;
+    stacks.must(["config", "set", "--path", key, "www 300 CNAME elsewhere.example.", "-s", stackOf(0)]);
+    try {
+      const refused = stacks.run(["up", "--yes", "--skip-preview", "-s", stackOf(0)]);
+      expect(refused.status).not.toBe(0);
+      expect(refused.output).toContain(key);
+      expect(refused.output).toMatch(/a CNAME must be alone at its name/);
+    } finally {
+      stacks.must(["config", "rm", "--path", key, "-s", stackOf(0)]);
+    }
+    expect(live().map((n) => servers.soaSerial(n, first.zone))).toEqual(before);
+    for (const n of live()) expect(dig(n.machine.address, "+short", "+norec", `www.${first.zone}`, "A").trim(), n.machine.name).toBe("198.51.100.99");
+    expect(stacks.unchanged(machineOf(0)), "the stack is back to what was applied").toBe(true);
   });
 
   test("key rotation of node 2, one pulumi up by its member only: the others lose nothing, node 2 is back within 15 s", async () => {
@@ -278,6 +339,13 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
         expect(atOthers.length).toBe(live().length - 1);
         expect(atOthers.every((s) => s.value === 1), `${down.zone} at the other nodes, from ${at.machine.name}`).toBe(true);
       }
+      // Member 1's records through a resolver with an empty cache: the other nodes answer, validated.
+      await labDns(servers.state, delegationRecords.flat(), dir);
+      const www = await eventually(`www.${down.zone} resolves with AD while ${name} is off`, 30, () => {
+        const answer = resolve(`www.${down.zone}`, "A");
+        return authenticated(answer) && /\sA\s/.test(answer) ? answer : undefined;
+      });
+      expect(www).toMatch(/\sA\s+198\.51\.100\.99$/m);
       let table = "";
       expect(await runStatus(targetFromStack(PROJECT_ROOT, stackOf(1), ws.dir, ws.env), false, (t) => (table = t))).toBe(1);
       expect(table).toMatch(new RegExp(`^${name}\\s+${down.member}\\s+DOWN\\s.*BorealPeerExporterDown`, "m"));
