@@ -1,12 +1,13 @@
 // `boreal dns check`: the wire codec, the signature checks and the verdict, on answers Knot
 // really gave (test/fixtures/dns/answers.json, captured by test/fixtures/dns/capture.ts
 // from a knotd signing with the kit's policy), judged at the time they were captured.
+import { generateKeyPairSync, sign } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { CheckInput, evaluateDnsCheck, formatDnsCheck, judgeNode, NodeAnswer, NodeReplies, parentDs, questionKey, Reply, sampleOf } from "../../src/dns/check";
-import { parseRrsig, serialAhead, verifyRrset } from "../../src/dns/dnssec";
-import { dsOf, keyTag } from "../../src/dns/ds";
+import { ALGORITHMS, parseRrsig, serialAhead, signedData, verifyRrset } from "../../src/dns/dnssec";
+import { canonicalNameWire, Dnskey, dsOf, keyTag } from "../../src/dns/ds";
 import { decodeMessage, encodeQuery, readName, WireRecord } from "../../src/dns/message";
 import { RECORD_TYPES } from "../../src/dns/zonefile";
 import type { CapturedZone, DnsFixtures } from "../fixtures/dns/capture";
@@ -129,6 +130,46 @@ describe("signatures verified here (RFC 4034), on Knot's own answers", () => {
     expect(verifyRrset(A.zone, ns, [], [], capturedAt)).toEqual({ valid: false, problems: ["coop-a.example. NS: no RRSIG (the set is unsigned)"], signers: [] });
     const otherKeys = judgeNode(fixtures.ed25519.zone, repliesOf(fixtures.ed25519, "b1"), [], capturedAt).signingKsks;
     expect(verifyRrset(A.zone, ns, m.answer, otherKeys, capturedAt).problems[0]).toMatch(/no such key in the trusted DNSKEY set/);
+  });
+});
+
+describe("the other algorithms, with keys made here (Knot signed 13 and 15 above)", () => {
+  /** The DNSKEY public key field of a Node key pair (RFC 3110, 6605, 8080). */
+  function dnskeyField(jwk: { kty?: string; n?: string; e?: string; x?: string; y?: string }): Buffer {
+    const b = (v?: string) => Buffer.from(v!, "base64url");
+    if (jwk.kty === "RSA") return Buffer.concat([Buffer.from([b(jwk.e).length]), b(jwk.e), b(jwk.n)]);
+    return jwk.kty === "EC" ? Buffer.concat([b(jwk.x), b(jwk.y)]) : b(jwk.x);
+  }
+  const KEYS = {
+    8: () => generateKeyPairSync("rsa", { modulusLength: 2048 }),
+    10: () => generateKeyPairSync("rsa", { modulusLength: 2048 }),
+    14: () => generateKeyPairSync("ec", { namedCurve: "P-384" }),
+    16: () => generateKeyPairSync("ed448"),
+  } as const;
+
+  test.each(Object.keys(KEYS).map(Number))("algorithm %i: a signature made with the key verifies, one over other data does not", (algorithm) => {
+    const pair = KEYS[algorithm as keyof typeof KEYS]();
+    const key: Dnskey = { owner: "coop-a.example.", flags: 257, protocol: 3, algorithm, publicKey: dnskeyField(pair.publicKey.export({ format: "jwk" })) };
+    const record = (rdata: Buffer): WireRecord => ({ owner: "www.coop-a.example.", type: RECORD_TYPES.A, class: 1, ttl: 300, rdata, canonical: rdata });
+    const a = [record(Buffer.from([203, 0, 113, 80]))];
+    const head = Buffer.alloc(18);
+    head.writeUInt16BE(RECORD_TYPES.A, 0);
+    head.writeUInt8(algorithm, 2);
+    head.writeUInt8(3, 3);
+    head.writeUInt32BE(300, 4);
+    head.writeUInt32BE(capturedAt.getTime() / 1000 + 86400, 8);
+    head.writeUInt32BE(capturedAt.getTime() / 1000 - 86400, 12);
+    head.writeUInt16BE(keyTag(key), 16);
+    const unsigned = Buffer.concat([head, canonicalNameWire("coop-a.example.")]);
+    const rrsigOver = (records: WireRecord[]) => {
+      const data = signedData(parseRrsig({ ...record(unsigned), type: RECORD_TYPES.RRSIG }), records);
+      const signature = sign(ALGORITHMS[algorithm].hash, data, ALGORITHMS[algorithm].rawEcdsa ? { key: pair.privateKey, dsaEncoding: "ieee-p1363" } : pair.privateKey);
+      const rdata = Buffer.concat([unsigned, signature]);
+      return { ...record(rdata), type: RECORD_TYPES.RRSIG };
+    };
+    expect(verifyRrset("coop-a.example.", a, [rrsigOver(a)], [key], capturedAt)).toMatchObject({ valid: true, problems: [] });
+    const other = rrsigOver([record(Buffer.from([203, 0, 113, 81]))]);
+    expect(verifyRrset("coop-a.example.", a, [other], [key], capturedAt).problems).toEqual([expect.stringMatching(/does not verify/)]);
   });
 });
 
