@@ -53,7 +53,8 @@ export function sampleOf(zone: string, recordLines: string[] | undefined): Sampl
       if (sets.size === SAMPLE_SIZE) continue;
       sets.set(key, { owner: r.owner, type: RECORD_TYPES[r.type], expected: [] });
     }
-    sets.get(key)!.expected!.push(r.rdata);
+    const expected = sets.get(key)!.expected!;
+    if (!expected.includes(r.rdata)) expected.push(r.rdata);
   }
   return [...sets.values()];
 }

@@ -31,7 +31,10 @@ function overUdp(server: Server, query: Buffer, id: number, question: Question, 
   return new Promise((resolve, reject) => {
     const socket = createSocket(isIP(server.host) === 6 ? "udp6" : "udp4");
     let tries = 0;
+    let settled = false;
     const done = (error: Error | undefined, packet?: Buffer) => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
       clearInterval(retry);
       socket.close();

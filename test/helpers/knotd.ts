@@ -27,7 +27,8 @@ export interface Knotd {
   dir: string;
   /** Rewrites a zone's file and has Knot load it (knotc zone-reload), then waits for the new serial. */
   reload(zone: KnotZone): Promise<void>;
-  stop(): void;
+  /** SIGTERM to our knotd, by its pid; resolves once it has exited and its temp dir is gone. */
+  stop(): Promise<void>;
 }
 
 export const hasKnot = ["knotd", "knotc"].every((tool) => spawnSync("sh", ["-c", `command -v ${tool}`]).status === 0);
@@ -112,8 +113,12 @@ export async function startKnotd(zones: KnotZone[], policy: string): Promise<Kno
   const child: ChildProcess = spawn("knotd", ["-c", join(dir, "knot.conf")], { stdio: ["ignore", "ignore", "pipe"] });
   let log = "";
   child.stderr!.on("data", (chunk: Buffer) => (log += chunk.toString()));
-  const stop = () => {
-    if (child.exitCode === null && child.pid !== undefined) process.kill(child.pid, "SIGTERM");
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const stop = async () => {
+    if (child.exitCode === null && child.pid !== undefined) {
+      process.kill(child.pid, "SIGTERM");
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+    }
     rmSync(dir, { recursive: true, force: true });
   };
   try {
@@ -123,7 +128,7 @@ export async function startKnotd(zones: KnotZone[], policy: string): Promise<Kno
       return states.every((s, i) => s.serial !== undefined && (zones[i].signed === false || s.signed));
     });
   } catch (error) {
-    stop();
+    await stop();
     throw error;
   }
   return {

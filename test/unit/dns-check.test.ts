@@ -232,8 +232,8 @@ describe("the verdict over every node", () => {
 });
 
 describe("the sample", () => {
-  test("the member's first RRsets, delegations left out; without records, the apex's usual types", () => {
-    const lines = ["sub.coop-a.example.\tNS\tns.elsewhere.example.", "a.sub.coop-a.example.\tA\t192.0.2.1", ...Array.from({ length: 8 }, (_, i) => `h${i}.coop-a.example.\tA\t192.0.2.${i}`), "h0.coop-a.example.\tA\t192.0.2.100"];
+  test("the member's first RRsets (a record given twice counts once), delegations left out; without records, the apex's usual types", () => {
+    const lines = ["sub.coop-a.example.\tNS\tns.elsewhere.example.", "a.sub.coop-a.example.\tA\t192.0.2.1", ...Array.from({ length: 8 }, (_, i) => `h${i}.coop-a.example.\tA\t192.0.2.${i}`), "h0.coop-a.example.\tA\t192.0.2.100", "h0.coop-a.example.\tA\t192.0.2.100"];
     const sample = sampleOf("coop-a.example.", lines);
     expect(sample.map((s) => questionKey({ name: s.owner, type: s.type }))).toEqual(["h0", "h1", "h2", "h3", "h4", "h5"].map((h) => `${h}.coop-a.example. A`));
     expect(sample[0].expected).toEqual(["192.0.2.0", "192.0.2.100"]);
