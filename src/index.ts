@@ -6,10 +6,14 @@ import { homedir } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
 import { bundleAgent } from "./agent/bundle";
 import { BorealNode } from "./components/node";
+import { precheckFiles } from "./components/precheck";
 import { loadTemplates } from "./components/templates";
 import { BorealConfigError } from "./config/errors";
 import { NodeSpec, parseStackConfig, splitPrivateKey } from "./config/stack";
-import { withZoneFiles } from "./dns/records";
+import { recordsKey, withZoneFiles, zoneFilesKey } from "./dns/records";
+import { zoneFilePath } from "./render";
+import { delegationRecords } from "./dns/delegation";
+import { formatDs } from "./dns/ds";
 import { loadRegistry } from "./registry";
 import { describeSigner, Signer, signerPublicKey } from "./registry/sign";
 import { formatRejection } from "./registry/verify";
@@ -43,7 +47,8 @@ function memberSigner(spec: NodeSpec, keys: string[] | undefined): Signer {
 
 function main() {
   // The member's zone files are read here, once: planning and the node's agent get their records.
-  const spec = withZoneFiles(parseStackConfig(pulumi.runtime.allConfig()), (path) => readFileSync(projectPath(path), "utf8"));
+  const config = parseStackConfig(pulumi.runtime.allConfig());
+  const spec = withZoneFiles(config, (path) => readFileSync(projectPath(path), "utf8"));
   const registryDir = projectPath(spec.registry);
   const registry = loadRegistry(registryDir, spec.trust);
   // Bad objects are someone else's problem to fix; they never stop this member's node.
@@ -61,12 +66,20 @@ function main() {
     seed: registry.files,
     signer,
     now: new Date().toISOString(),
+    // Zone files: Knot's check here first, where knotc is installed (the node checks again).
+    precheck: (files) =>
+      precheckFiles(files, (file) => {
+        const zone = spec.zones.find((z) => zoneFilePath(z) === file.path) ?? "";
+        return config.zoneFiles?.[zone] !== undefined ? zoneFilesKey(zone) : recordsKey(zone);
+      }),
   });
   return {
     publicKey: node.publicKey,
     meshIpv4: node.plan.mesh.ipv4,
     meshIpv6: node.plan.mesh.ipv6,
     zones: node.plan.dns.primaryZones.map((z) => z.name),
+    // What the member enters at its registrar, per zone: NS names, their glue, the DS records.
+    delegations: node.delegations.apply((all) => Object.fromEntries(all.map((d) => [d.zone, { nameServers: d.nameServers, ds: d.ds.map(formatDs), records: delegationRecords(d) }]))),
     descriptorPath: node.descriptorPath,
     federationVersion: federation.settings.version,
   };

@@ -15,7 +15,7 @@ import type { RegistryFile } from "../config/registry";
 import { decideSync, SyncOutcome, syncMetrics } from "./sync";
 import { parseAgentConfig } from "./config";
 import { AGENT_ROLES, TemplateSources } from "../render";
-import { AGENT, installScript, removeScript, SERVICE_SCRIPTS, TEXTFILE_DIR } from "../render/scripts";
+import { AGENT, CHECK_REFUSED, installScript, removeScript, SERVICE_SCRIPTS, TEXTFILE_DIR } from "../render/scripts";
 import { ReadSource, readRegistrySource, verifySources } from "../registry";
 import { formatRejection, HeldState } from "../registry/verify";
 
@@ -193,7 +193,14 @@ function sync(rekey: boolean, at: number): SyncOutcome {
   const next: AgentState = { held: verified.held, peers: state.peers, owned: [...new Set([...state.owned, ...decision.owned.map((f) => f.path)])], pending: roles, reported: rejected, unreachable };
   writeAtomic(stateFile, JSON.stringify(next));
 
-  for (const file of decision.write) shell(installScript(file), file.content);
+  // A file its check refuses (a zone Knot would not load) stays as it was; everything else
+  // goes on (peers, keys), and the run fails at the end, naming it, until the member mends it.
+  const refused: { path: string; why: string }[] = [];
+  for (const file of decision.write) {
+    const installed = spawnSync("sh", ["-c", installScript(file)], { input: file.content, encoding: "utf8" });
+    if (installed.status === CHECK_REFUSED && file.check) refused.push({ path: file.path, why: installed.stderr.trim() });
+    else if (installed.status !== 0) throw new Error(`installing ${file.path} exited ${installed.status}: ${(installed.stderr || installed.stdout).trim()}`);
+  }
   for (const role of roles) shell(SERVICE_SCRIPTS[role].apply);
   for (const change of decision.changes) log(change);
 
@@ -213,9 +220,15 @@ function sync(rekey: boolean, at: number): SyncOutcome {
     mirrors: mirrorReport,
     rejected,
     wrote: decision.write.map((f) => f.path),
+    refused: refused.map((r) => r.why),
     applied: roles,
   };
   writeAtomic(statusFile, `${JSON.stringify(summary, null, 2)}\n`);
+  if (refused.length > 0) {
+    throw new BorealConfigError(
+      refused.map(({ path, why }) => ({ source: "node", key: path, message: why, fix: "mend the record named (boreal:records or boreal:zoneFiles) and run pulumi up again; the zone keeps serving its previous content meanwhile" })),
+    );
+  }
   if (decision.write.length > 0 || roles.length > 0) log(`applied ${roles.join(", ") || "nothing"}; wrote ${decision.write.length} file(s); ${Object.keys(decision.peers).length} peer(s); federation version ${verified.version?.version}`);
   return {
     at,

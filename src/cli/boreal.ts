@@ -6,19 +6,19 @@ import { isLabelVerb, LABEL_USAGE, runLabel } from "./label";
 import { isRegistryVerb, REGISTRY_USAGE, runRegistry } from "./registry";
 import { join } from "node:path";
 import { DEFAULT_SUBNET, labDown, labExec, LabState, labStatus, labUp, PROJECT_DIR, readState, sshArgs, writeLabStacks } from "../lab/lab";
-import { DEFAULT_SUITE, isLabSuite, LAB_SUITES, LabSuite } from "../lab/image";
+import { DEFAULT_SUITE, isLabSuiteChoice, LAB_SUITE_CHOICES, LabSuiteChoice } from "../lab/image";
 import { commandPluginInstalled, pinnedCommandProvider } from "../lab/pulumi";
 import { LabStacks } from "../lab/stacks";
 import { ensureToolchain as ensureProjectToolchain, projectToolchain } from "./toolchain";
 import { runStatus, STATUS_USAGE, targetFromFlags, targetFromStack } from "./status";
 
 const USAGE = `usage:
-  boreal demo [--nodes N] [--suite bookworm|trixie]          a living federation on the lab (pulumi up of N members)
+  boreal demo [--nodes N] [--suite bookworm|trixie|mixed]    a living federation on the lab (pulumi up of N members)
 ${REGISTRY_USAGE}
 ${STATUS_USAGE}
 ${DNS_USAGE}
 ${LABEL_USAGE}
-  boreal lab up [--nodes N] [--subnet CIDR] [--suite bookworm|trixie] [--no-install]
+  boreal lab up [--nodes N] [--subnet CIDR] [--suite bookworm|trixie|mixed] [--no-install]
                                                              start N machines (default 3, ${DEFAULT_SUBNET}, Debian ${DEFAULT_SUITE})
   boreal lab status                                          table of the lab's machines
   boreal lab ssh NODE [-- command...]                        a shell (or a command) on a machine
@@ -34,10 +34,10 @@ function option(args: string[], name: string): string | undefined {
   return value;
 }
 
-/** --suite: the Debian release of the lab's image. */
-function suiteOption(args: string[]): LabSuite {
+/** --suite: the Debian release of the lab's machines; mixed alternates 12 and 13. */
+function suiteOption(args: string[]): LabSuiteChoice {
   const suite = option(args, "--suite") ?? DEFAULT_SUITE;
-  if (!isLabSuite(suite)) throw new Error(`--suite must be ${LAB_SUITES.join(" or ")}, got ${suite}`);
+  if (!isLabSuiteChoice(suite)) throw new Error(`--suite must be ${LAB_SUITE_CHOICES.join(", ")}, got ${suite}`);
   return suite;
 }
 
@@ -83,7 +83,7 @@ function printStatus(rows: Awaited<ReturnType<typeof labStatus>>): void {
     console.log("no lab is up (boreal lab up)");
     return;
   }
-  printTable([["MACHINE", "ADDRESS", "RUNNING", "SSHD", "UP (s)"], ...rows.map((r) => [r.name, r.address, r.running ? "yes" : "no", r.sshd ? "yes" : "no", String(r.seconds)])]);
+  printTable([["MACHINE", "ADDRESS", "DEBIAN", "RUNNING", "SSHD", "UP (s)"], ...rows.map((r) => [r.name, r.address, r.suite, r.running ? "yes" : "no", r.sshd ? "yes" : "no", String(r.seconds)])]);
 }
 
 function printTable(table: string[][]): void {

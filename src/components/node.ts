@@ -10,13 +10,15 @@ import type { PublicNodeSpec } from "../config/stack";
 import { buildDescriptor, buildTombstone } from "../model/descriptor";
 import { NodePlan, plan } from "../model/plan";
 import { FileRole, RenderedFile, renderNode, TemplateSources } from "../render";
-import { AGENT } from "../render/scripts";
+import { AGENT, servedDnskeysScript } from "../render/scripts";
+import { Delegation, delegation } from "../dns/delegation";
+import { dsForZone, parseDnskeys } from "../dns/ds";
 import type { Signer } from "../registry/sign";
 import { signedNodeObject } from "../registry/write";
 import { Host } from "./host";
 import { Registration } from "./registration";
 import { Firewall, Monitoring, SyncAgent } from "./service";
-import { sshConnection } from "./ssh";
+import { nodeCommand, sshConnection } from "./ssh";
 import { WireGuard } from "./wireguard";
 
 export interface BorealNodeArgs {
@@ -35,17 +37,22 @@ export interface BorealNodeArgs {
   signer: Signer;
   /** Timestamp for a descriptor that changes (injected so tests are deterministic). */
   now: string;
+  /** Checks the rendered files on the member's machine before any resource is declared (throws). */
+  precheck?: (files: RenderedFile[]) => void;
 }
 
 export class BorealNode extends pulumi.ComponentResource {
   readonly plan: NodePlan;
   readonly publicKey: pulumi.Output<string>;
   readonly descriptorPath: string;
+  /** Per primary zone: the NS names with their glue and the DS records, for the registrar. */
+  readonly delegations: pulumi.Output<Delegation[]>;
 
   constructor(name: string, args: BorealNodeArgs, opts?: pulumi.ComponentResourceOptions) {
     super("boreal:node:BorealNode", name, {}, opts);
     this.plan = plan(args.spec, args.federation);
     const files = renderNode(this.plan, args.templates);
+    args.precheck?.(files);
     const filesFor = (role: FileRole) => files.filter((f) => f.role === role);
     const connection = sshConnection(args.spec.ssh, args.sshPrivateKey);
 
@@ -67,6 +74,15 @@ export class BorealNode extends pulumi.ComponentResource {
       services.push(new Firewall(`${name}-firewall`, { connection, files: filesFor("firewall") }, afterHost).applied);
     }
 
+    // The keys Knot made for the member's zones (on its first load after the agent's run):
+    // the DS records are computed here from what the node serves, so they match it.
+    const zones = this.plan.dns.primaryZones;
+    const dnskeys = nodeCommand(`${name}-dnskeys`, { connection, create: servedDnskeysScript(zones.map((z) => z.name)) }, { parent: this, dependsOn: [agent.applied] });
+    this.delegations = dnskeys.stdout.apply((text) => {
+      const keys = parseDnskeys(text);
+      return zones.map((zone) => delegation(zone, dsForZone(keys, zone.name)));
+    });
+
     this.publicKey = wireguard.publicKey;
     const existing = args.federation.nodes.find((n) => n.node === this.plan.node);
     const descriptor = this.publicKey.apply((key) => buildDescriptor(this.plan, key, existing, args.now));
@@ -83,7 +99,7 @@ export class BorealNode extends pulumi.ComponentResource {
       { parent: this, dependsOn: services },
     );
     this.descriptorPath = registration.path;
-    this.registerOutputs({ publicKey: this.publicKey, descriptorPath: this.descriptorPath });
+    this.registerOutputs({ publicKey: this.publicKey, descriptorPath: this.descriptorPath, delegations: this.delegations });
   }
 }
 

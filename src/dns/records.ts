@@ -23,7 +23,7 @@ export function recordsKey(zone: string, index?: number): string {
   return `boreal:records["${zone}"]${index === undefined ? "" : `[${index}]`}`;
 }
 
-function zoneFilesKey(zone: string): string {
+export function zoneFilesKey(zone: string): string {
   return `boreal:zoneFiles["${zone}"]`;
 }
 

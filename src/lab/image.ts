@@ -33,6 +33,23 @@ export function isLabSuite(value: string): value is LabSuite {
   return (LAB_SUITES as readonly string[]).includes(value);
 }
 
+/** What the lab takes: one release for every machine, or "mixed", a federation of both. */
+export const LAB_SUITE_CHOICES = [...LAB_SUITES, "mixed"] as const;
+export type LabSuiteChoice = (typeof LAB_SUITE_CHOICES)[number];
+
+export function isLabSuiteChoice(value: string): value is LabSuiteChoice {
+  return (LAB_SUITE_CHOICES as readonly string[]).includes(value);
+}
+
+/**
+ * The release of each of `count` machines. Mixed alternates, node1 on 12 and node2 on 13, so
+ * any two neighbours (and any federation of two or more) hold both releases.
+ */
+export function machineSuites(choice: LabSuiteChoice, count: number): LabSuite[] {
+  if (!isLabSuiteChoice(choice)) throw new Error(`unknown Debian suite "${choice}": use ${LAB_SUITE_CHOICES.join(", ")}`);
+  return Array.from({ length: count }, (_, i) => (choice === "mixed" ? LAB_SUITES[i % LAB_SUITES.length] : choice));
+}
+
 /** The image recipe of a suite (the same packages on both releases). */
 export function labRecipe(suite: LabSuite = DEFAULT_SUITE): ImageRecipe {
   if (!isLabSuite(suite)) throw new Error(`unknown Debian suite "${suite}": use ${LAB_SUITES.join(" or ")}`);

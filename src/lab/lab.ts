@@ -5,7 +5,7 @@ import { connect } from "node:net";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { stringify } from "yaml";
-import { DEFAULT_SUITE, ensureImage, labRecipe, LabSuite } from "./image";
+import { DEFAULT_SUITE, ensureImage, labRecipe, LabSuite, LabSuiteChoice, machineSuites } from "./image";
 import { createMirrorRepo, mirrorProcesses, mirrorUrl, mirrorsDir, startMirror, stopMirror } from "./mirror";
 import { createLabFederation, LabMember } from "./federation";
 import { LAB_PASSPHRASE, labPulumiEnv, labStackName, runPulumi } from "./pulumi";
@@ -33,14 +33,16 @@ export interface LabMachine {
   pid: number;
   hostKey: string;
   startedAt: number;
+  /** Its Debian release, and the cached image of that release it boots from. */
+  suite: LabSuite;
+  image: string;
 }
 
 export interface LabState {
   subnet: string;
   hostAddress: string;
-  image: string;
-  /** The Debian release of the image (absent in a state written before suites existed: bookworm). */
-  suite?: LabSuite;
+  /** The Debian release of every machine, or "mixed" (each machine says its own). */
+  suite: LabSuiteChoice;
   sshKey: string;
   machines: LabMachine[];
   /**
@@ -75,8 +77,8 @@ export interface UpOptions {
   installPrerequisites: boolean;
   log: (line: string) => void;
   dir?: string;
-  /** The Debian release of the machines' image (default bookworm). */
-  suite?: LabSuite;
+  /** The Debian release of the machines (default bookworm), or "mixed": 12 and 13 alternating. */
+  suite?: LabSuiteChoice;
 }
 
 export async function labUp(options: UpOptions): Promise<LabState & { imageBuilt: boolean; imageSeconds: number }> {
@@ -84,13 +86,18 @@ export async function labUp(options: UpOptions): Promise<LabState & { imageBuilt
   const log = options.log;
   checkPrerequisites(options.installPrerequisites, log);
   // A wrong suite fails before anything of a running lab is torn down.
-  const recipe = labRecipe(options.suite ?? DEFAULT_SUITE);
+  const choice = options.suite ?? DEFAULT_SUITE;
+  const suites = machineSuites(choice, options.nodes);
   const { subnet, host, machines } = labAddresses(options.subnet, options.nodes);
   // A crashed or half-done run leaves pieces behind: clear them before anything else.
   labDown({ dir, log: () => {}, keepState: false });
   checkSubnetFree(subnet);
-  const image = await ensureImage(recipe, log);
-  if (image.built) log(`image built in ${image.seconds}s`);
+  const images = new Map<LabSuite, Awaited<ReturnType<typeof ensureImage>>>();
+  for (const suite of new Set(suites)) {
+    const image = await ensureImage(labRecipe(suite), log);
+    if (image.built) log(`${suite} image built in ${image.seconds}s`);
+    images.set(suite, image);
+  }
 
   mkdirSync(dir, { recursive: true });
   const sshKey = join(dir, "id_ed25519");
@@ -103,20 +110,21 @@ export async function labUp(options: UpOptions): Promise<LabState & { imageBuilt
   const repo = createMirrorRepo(dir, "registry");
   const mirror = { pid: startMirror(dir, host), url: mirrorUrl(host, "registry"), repo };
   log(`registry mirror ${mirror.url} (git daemon pid ${mirror.pid}, read-only; write to ${repo})`);
-  const state: LabState = { subnet: subnet.text, hostAddress: host, image: image.path, suite: recipe.suite, sshKey, machines: [], mirror };
+  const state: LabState = { subnet: subnet.text, hostAddress: host, suite: choice, sshKey, machines: [], mirror };
   machines.forEach((address, i) => {
     const name = `node${i + 1}`;
     createMachineNetwork(name, address, subnet);
-    state.machines.push(startMachine(dir, name, address, image.path, operatorKey));
+    state.machines.push(startMachine(dir, name, address, suites[i], images.get(suites[i])!.path, operatorKey));
   });
   writeFileSync(statePath(dir), JSON.stringify(state, null, 2));
   writeKnownHosts(dir, state);
   log(`waiting for sshd on ${state.machines.length} machine(s)`);
   await Promise.all(state.machines.map((m) => waitForSsh(state, m, 120, dir)));
-  return { ...state, imageBuilt: image.built, imageSeconds: image.seconds };
+  const built = [...images.values()].filter((image) => image.built);
+  return { ...state, imageBuilt: built.length > 0, imageSeconds: built.reduce((sum, image) => sum + image.seconds, 0) };
 }
 
-function startMachine(dir: string, name: string, address: string, image: string, operatorKey: string): LabMachine {
+function startMachine(dir: string, name: string, address: string, suite: LabSuite, image: string, operatorKey: string): LabMachine {
   const machineDir = join(dir, "machines", name);
   const upper = join(machineDir, "upper");
   rmSync(machineDir, { recursive: true, force: true });
@@ -128,7 +136,7 @@ function startMachine(dir: string, name: string, address: string, image: string,
   writeFileSync(join(upper, "root/.ssh/authorized_keys"), operatorKey, { mode: 0o600 });
   chmodSync(join(upper, "root/.ssh"), 0o700);
   const hostKey = readFileSync(join(upper, "etc/ssh/ssh_host_ed25519_key.pub"), "utf8").trim().split(" ").slice(0, 2).join(" ");
-  return { name, address, pid: bootMachine(dir, name, image), hostKey, startedAt: Date.now() };
+  return { name, address, pid: bootMachine(dir, name, image), hostKey, startedAt: Date.now(), suite, image };
 }
 
 /** Boots a prepared machine (its overlay upper dir and namespace exist); returns the nspawn pid. */
@@ -162,7 +170,7 @@ export async function labStart(state: LabState, name: string, dir = LAB_DIR): Pr
   const machine = state.machines.find((m) => m.name === name);
   if (!machine) throw new Error(`no lab machine named ${name}`);
   if (pidAlive(machine.pid)) return;
-  machine.pid = bootMachine(dir, name, state.image);
+  machine.pid = bootMachine(dir, name, machine.image);
   machine.startedAt = Date.now();
   writeFileSync(statePath(dir), JSON.stringify(state, null, 2));
   await waitForSsh(state, machine, 120, dir);
@@ -258,13 +266,14 @@ function stopProcesses(pids: number[]): void {
   for (const pid of pids.filter(pidAlive)) quiet("kill", ["-KILL", String(pid)]);
 }
 
-export async function labStatus(dir = LAB_DIR): Promise<{ name: string; address: string; running: boolean; sshd: boolean; seconds: number }[]> {
+export async function labStatus(dir = LAB_DIR): Promise<{ name: string; address: string; suite: LabSuite; running: boolean; sshd: boolean; seconds: number }[]> {
   const state = readState(dir);
   if (!state) return [];
   return Promise.all(
     state.machines.map(async (m) => ({
       name: m.name,
       address: m.address,
+      suite: m.suite,
       running: pidAlive(m.pid),
       sshd: await portOpen(m.address, 22),
       seconds: Math.round((Date.now() - m.startedAt) / 1000),

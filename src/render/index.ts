@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import type { FirewallPlan, FirewallRule } from "../model/firewall";
 import type { MonitoringPlan, WatchedNode } from "../model/monitoring";
 import { EXPORTER_PORT, NodePlan, PrimaryZone, WIREGUARD_INTERFACE } from "../model/plan";
-import { agentCommand, NFTABLES_MEMBER_DIR } from "./scripts";
+import { agentCommand, NFTABLES_MEMBER_DIR, zoneFileCheck } from "./scripts";
 
 /** Template sources by path relative to templates/, e.g. "etc/knot/knot.conf.hbs". */
 export type TemplateSources = Record<string, string>;
@@ -27,6 +27,11 @@ export interface RenderedFile {
   mode: string;
   owner: string;
   role: FileRole;
+  /**
+   * A shell check of the staged file ("$staged") that must pass before it replaces the one in
+   * place: what the service would refuse never reaches it, and the service keeps the old.
+   */
+  check?: string;
 }
 
 const engine = Handlebars.create();
@@ -45,6 +50,7 @@ interface FileSpec {
   owner: string;
   role: FileRole;
   context: object;
+  check?: string;
 }
 
 export function zoneFilePath(zone: string): string {
@@ -65,6 +71,7 @@ export function renderNode(plan: NodePlan, templates: TemplateSources): Rendered
       owner: "root:knot",
       role: "dns" as const,
       context: { ...plan, zone, soaTarget: soaTarget(plan, zone) },
+      check: zoneFileCheck(zone.name),
     })),
     { template: "etc/prometheus/blackbox.yml.hbs", path: "/etc/prometheus/blackbox.yml", mode: "0644", owner: "root:root", role: "probes", context: { node: plan.node, zones: plan.monitoring.zones } },
     ...Object.entries(scrapeTargets(plan.monitoring)).map(([job, targets]) => ({
@@ -101,6 +108,7 @@ export function renderNode(plan: NodePlan, templates: TemplateSources): Rendered
     mode: spec.mode,
     owner: spec.owner,
     role: spec.role,
+    ...(spec.check ? { check: spec.check } : {}),
   }));
 }
 

@@ -86,7 +86,54 @@ export function installScript(file: RenderedFile): string {
     `cat > "$tmp"`,
     `chmod ${file.mode} "$tmp"`,
     `chown ${file.owner} "$tmp"`,
+    ...(file.check
+      ? [
+          // The check reads "$staged"; its own words, with the file named, are the refusal.
+          `staged="$tmp"`,
+          `if ! why=$( { ${file.check}
+} 2>&1 ); then rm -f "$tmp"; printf 'refused ${file.path} (the file in place stays): %s\\n' "$why" >&2; exit 3; fi`,
+        ]
+      : []),
     `mv -f "$tmp" '${file.path}'`,
+  ].join("\n");
+}
+
+/**
+ * The DNSKEY set each of the node's primary zones serves, as resolvers will see it (Knot
+ * signs a new zone within seconds of loading it: wait for the keys, up to a minute).
+ * Printed as master-file lines; the member's machine makes the DS records of them.
+ */
+export function servedDnskeysScript(zones: string[]): string {
+  return [
+    "set -eu",
+    `for zone in ${zones.join(" ")}; do`,
+    "  tries=0",
+    '  until keys=$(kdig +short +timeout=2 @127.0.0.1 "$zone" DNSKEY) && [ -n "$keys" ]; do',
+    "    tries=$((tries + 1))",
+    '    if [ "$tries" -ge 60 ]; then echo "$zone: Knot serves no DNSKEY a minute after the sync agent applied it: journalctl -u knot" >&2; exit 1; fi',
+    "    sleep 1",
+    "  done",
+    '  printf "%s\\n" "$keys" | sed "s|^|$zone DNSKEY |"',
+    "done",
+  ].join("\n");
+}
+
+/** Exit status of installScript when the file's check refused it. */
+export const CHECK_REFUSED = 3;
+
+/**
+ * Knot's own check of a zone file before it is put in place (`knotc zone-check`, offline,
+ * against a throwaway config that names only this zone and the staged file): the same
+ * parser and semantic checks knotd would run on reload, with the line of each error.
+ */
+export function zoneFileCheck(zone: string): string {
+  return [
+    'scratch=$(mktemp -d)',
+    `printf 'database:\\n  storage: "%s"\\nzone:\\n  - domain: ${zone}\\n    file: "%s"\\n' "$scratch" "$staged" > "$scratch/check.conf"`,
+    'status=0',
+    'knotc -c "$scratch/check.conf" zone-check || status=$?',
+    'rm -rf "$scratch"',
+    '[ "$status" -eq 0 ]',
   ].join("\n");
 }
 

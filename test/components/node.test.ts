@@ -136,6 +136,19 @@ describe("BorealNode resource graph", () => {
     }
   });
 
+  test("delegations: per primary zone the NS names with glue, and one SHA-256 DS of the KSK the node serves (not the ZSK)", async () => {
+    const { node } = await build();
+    const delegations = await settle(node.delegations);
+    expect(delegations.map((d) => d.zone)).toEqual(["coop-b.example.", "b-mail.example."]);
+    for (const d of delegations) {
+      expect(d.ds).toEqual([{ owner: d.zone, keyTag: 45141, algorithm: 13, digestType: 2, digest: expect.stringMatching(/^[0-9A-F]{64}$/) }]);
+      expect(d.nameServers.length).toBeGreaterThanOrEqual(1);
+    }
+    // The same key under two owners: two digests (the owner name is hashed in).
+    expect(delegations[0].ds[0].digest).not.toBe(delegations[1].ds[0].digest);
+    expect(delegations[0].nameServers).toMatchSnapshot();
+  });
+
   test("the descriptor carries the node's public key, signed by its member; the tombstone waits in the delete", async () => {
     const { recorder, outputs } = await build();
     expect(outputs.publicKey).toBe(recorder.publicKey);
@@ -178,10 +191,10 @@ describe("BorealNode resource graph", () => {
     expect(program.inputs.connection).toMatchObject({ hostKey: FIXTURE_HOST_KEY });
   });
 
-  test("every create is paired with a delete, except package installs (kept on purpose)", async () => {
+  test("every create is paired with a delete, except package installs (kept on purpose) and read-only queries", async () => {
     const { recorder } = await build();
     for (const r of commands(recorder)) {
-      if (r.name.endsWith("-packages") || r.name.endsWith("-ssh")) continue;
+      if (r.name.endsWith("-packages") || r.name.endsWith("-ssh") || r.name.endsWith("-dnskeys")) continue;
       expect(r.inputs.delete, `${r.name} has a delete`).toBeTruthy();
     }
   });

@@ -10,8 +10,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { descriptorPath, signaturePath } from "../../src/config/registry";
 import { LabMember, git } from "../../src/lab/federation";
-import { isLabSuite, LAB_SUITES } from "../../src/lab/image";
-import { LAB_PASSPHRASE, labDown, labUp, writeLabStacks } from "../../src/lab/lab";
+import { isLabSuiteChoice, LAB_SUITE_CHOICES } from "../../src/lab/image";
+import { LAB_PASSPHRASE, labDown, labExec, labUp, writeLabStacks } from "../../src/lab/lab";
 import { stopMirror } from "../../src/lab/mirror";
 import { nodeNamespace } from "../../src/lab/net";
 import { LabStacks } from "../../src/lab/stacks";
@@ -28,9 +28,12 @@ function cutUnderlay(machine: string, seconds: number): void {
 
 const ready = process.getuid?.() === 0 && pulumiCliAvailable() && commandPluginInstalled();
 const COUNT = 5;
-/** The Debian release of the lab machines: BOREAL_E2E_SUITE=trixie runs the suite on Debian 13. */
+/**
+ * The Debian release of the lab machines: BOREAL_E2E_SUITE=trixie runs the suite on Debian 13,
+ * mixed on a federation of both (node1, node3, node5 on 12; node2, node4 on 13).
+ */
 const SUITE = process.env.BOREAL_E2E_SUITE ?? "bookworm";
-if (!isLabSuite(SUITE)) throw new Error(`BOREAL_E2E_SUITE must be ${LAB_SUITES.join(" or ")}, got ${SUITE}`);
+if (!isLabSuiteChoice(SUITE)) throw new Error(`BOREAL_E2E_SUITE must be ${LAB_SUITE_CHOICES.join(", ")}, got ${SUITE}`);
 
 describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with the real pulumi up; their agents do the rest`, () => {
   let servers: Servers;
@@ -83,6 +86,16 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
     labDown({ dir, log: checks.log });
     ws?.remove();
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  test(`releases: each machine runs the Debian it was given (${SUITE}), with that release's Knot`, () => {
+    const major: Record<string, string> = { bookworm: "12", trixie: "13" };
+    const knotOf: Record<string, RegExp> = { bookworm: /^3\.2\./, trixie: /^3\.4\./ };
+    for (const machine of servers.state.machines) {
+      const [version, knot] = labExec(servers.state, machine, ". /etc/os-release && echo $VERSION_ID; dpkg-query -W -f='${Version}' knot", dir).output.trim().split("\n");
+      expect(version, machine.name).toBe(major[machine.suite]);
+      expect(knot, `${machine.name}'s knot`).toMatch(knotOf[machine.suite]);
+    }
   });
 
   test("join: each member runs pulumi up once; with no re-apply, every pair handshakes and every zone answers everywhere", async () => {

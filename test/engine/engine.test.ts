@@ -84,7 +84,7 @@ describe("the real engine", () => {
     const preview = ws.must(["preview", "--diff"]);
     expect(preview).toMatch(/boreal:node:BorealNode/);
     // The stack, the node, its components and their commands (monitoring's files included).
-    expect(preview).toMatch(/\+ 36 to create/);
+    expect(preview).toMatch(/\+ 37 to create/);
     expect(preview).not.toContain(FIXTURE_PRIVATE_KEY.split("\n")[1]);
     // The firewall file as the engine would write it (--json holds inputs in full).
     const json = ws.must(["preview", "--json"]);

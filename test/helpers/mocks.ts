@@ -11,6 +11,10 @@ export interface Recorded {
 }
 
 let current: Recorder;
+
+/** Keys Knot 3.2 made for a test zone (ECDSA P-256): what the mocked node serves. */
+export const MOCK_ZSK = "256 3 13 Dobs0v9TgvmV5DAWPhjKyy/6OE/qDL/3SfZhW0rcMZ67MVBrTrf/hbSMDs3KNVhRh54JJQ9i2dWer0pvoZocCg==";
+export const MOCK_KSK = "257 3 13 zlKh3E3BNv5V/WwR/FkKJ/tceSulrPvK6OWDy4TlGGgHip96wL59NEqoJ8cL3K/G7nx4sDv5qFSCbnumXYsUpA==";
 let mocksInstalled = false;
 
 export class Recorder {
@@ -36,6 +40,11 @@ export class Recorder {
     this.resources.push({ type: args.type, name: args.name, parent: seen?.parent, dependsOn: seen?.dependsOn ?? [], inputs: unwrapSecrets(args.inputs) });
     const state: Record<string, unknown> = { ...args.inputs, stdout: "", stderr: "" };
     if (args.type === "command:remote:Command" && String(args.inputs.create).includes("wg pubkey")) state.stdout = `${this.publicKey}\n`;
+    // What Knot serves for each zone the DNSKEY query names: a ZSK and a KSK (key tag 45141).
+    const dnskeyZones = /for zone in ([^;]*); do[\s\S]*DNSKEY/.exec(String(args.inputs.create ?? ""));
+    if (args.type === "command:remote:Command" && dnskeyZones) {
+      state.stdout = dnskeyZones[1].split(" ").map((zone) => `${zone} DNSKEY ${MOCK_ZSK}\n${zone} DNSKEY ${MOCK_KSK}\n`).join("");
+    }
     return { id: `${args.name}-id`, state };
   }
 

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
-import { DEFAULT_RECIPE, imagePath, imageReady, isLabSuite, LAB_SUITES, labRecipe, LabSuite, recipeHash, staleImages } from "../../src/lab/image";
+import { DEFAULT_RECIPE, imagePath, imageReady, isLabSuite, LAB_SUITES, labRecipe, LabSuite, machineSuites, recipeHash, staleImages } from "../../src/lab/image";
 import { LAB_PASSPHRASE, labDown, labExec, labMounts, labProcesses, labStatus, labUp, LabState, pidAlive, portOpen, readState, sshArgs, writeLabStacks } from "../../src/lab/lab";
 import { mirrorProcesses } from "../../src/lab/mirror";
 import { parseStackConfig } from "../../src/config/stack";
@@ -40,6 +40,12 @@ describe("the lab's images", () => {
     expect(() => labRecipe("sid" as LabSuite)).toThrow(/unknown Debian suite "sid": use bookworm or trixie/);
   });
 
+  test("machines get one release each: the one asked for, or 12 and 13 alternating when mixed", () => {
+    expect(machineSuites("trixie", 3)).toEqual(["trixie", "trixie", "trixie"]);
+    expect(machineSuites("mixed", 5)).toEqual(["bookworm", "trixie", "bookworm", "trixie", "bookworm"]);
+    expect(() => machineSuites("sid" as LabSuite, 2)).toThrow(/unknown Debian suite "sid": use bookworm, trixie, mixed/);
+  });
+
   test("a new image replaces the older images of its own suite only", () => {
     const trixie = labRecipe("trixie");
     const own = `debian-trixie-${recipeHash(trixie)}`;
@@ -69,8 +75,8 @@ describe.runIf(isRoot)(`the local lab (Debian ${SUITE})`, () => {
 
   test(`the machines run Debian ${VERSION[SUITE]} (${SUITE}), from the image of that suite`, () => {
     expect(state.suite).toBe(SUITE);
-    expect(state.image).toBe(imagePath(labRecipe(SUITE)));
     for (const m of state.machines) {
+      expect([m.suite, m.image], m.name).toEqual([SUITE, imagePath(labRecipe(SUITE))]);
       const result = labExec(state, m, ". /etc/os-release && echo $VERSION_CODENAME $VERSION_ID", dir);
       expect(result.output, m.name).toBe(`${SUITE} ${VERSION[SUITE]}\n`);
     }

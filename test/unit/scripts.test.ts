@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import { plan } from "../../src/model/plan";
 import { FileRole, renderNode, RenderedFile } from "../../src/render";
-import { AGENT, MONITORING_UNITS, agentCommand, installScript, originalPath, recordUnitsScript, removeScript, restoreUnitsScript, SERVICE_SCRIPTS, UNIT_STATE_DIR } from "../../src/render/scripts";
+import { AGENT, CHECK_REFUSED, MONITORING_UNITS, agentCommand, installScript, zoneFileCheck, originalPath, recordUnitsScript, removeScript, restoreUnitsScript, SERVICE_SCRIPTS, UNIT_STATE_DIR } from "../../src/render/scripts";
+import { precheckFiles } from "../../src/components/precheck";
 import { fixtureFederation, fixtureSpec, templates } from "../helpers/fixtures";
 
 // The file scripts run as the kit runs them on a node: sh, stdin as the content.
@@ -48,6 +49,38 @@ describe("file install and removal on the node", () => {
   test("no temp file is left behind", () => {
     const listed = spawnSync("sh", ["-c", `ls -a ${join(work, "etc")}`], { encoding: "utf8" }).stdout;
     expect(listed).not.toMatch(/\.boreal\.[A-Za-z0-9]{6}/);
+  });
+});
+
+describe("a zone file is checked by Knot before it replaces the one in place", () => {
+  const zonePath = () => join(work, "zones", "coop-a.example.zone");
+  const zoneFile = (content: string): RenderedFile => ({ path: zonePath(), content, mode: "0640", owner, role: "dns", check: zoneFileCheck("coop-a.example.") });
+  const good = "$ORIGIN coop-a.example.\n@ SOA ns1 hostmaster 1 300 60 2419200 300\n@ NS ns1\nns1 A 198.51.100.9\nwww A 198.51.100.10\n";
+  const install = (f: RenderedFile) => spawnSync("sh", ["-c", installScript(f)], { input: f.content, encoding: "utf8" });
+
+  test("a zone Knot loads is installed; one it refuses is not, the old stays, and the refusal names file, record and reason", () => {
+    expect(install(zoneFile(good)).status).toBe(0);
+    expect(readFileSync(zonePath(), "utf8")).toBe(good);
+
+    const refused = install(zoneFile(`${good}www CNAME elsewhere.example.\n`));
+    expect(refused.status).toBe(CHECK_REFUSED);
+    expect(refused.stderr).toContain(`refused ${zonePath()} (the file in place stays)`);
+    expect(refused.stderr).toMatch(/www\.coop-a\.example\., another record exists beside CNAME/);
+    expect(readFileSync(zonePath(), "utf8")).toBe(good);
+
+    const broken = install(zoneFile(`${good}mail MX ten mail\n`));
+    expect(broken.status).toBe(CHECK_REFUSED);
+    expect(broken.stderr).toMatch(/line 6/);
+    expect(readFileSync(zonePath(), "utf8")).toBe(good);
+    expect(spawnSync("sh", ["-c", `ls -a ${join(work, "zones")}`], { encoding: "utf8" }).stdout).not.toMatch(/\.boreal\./);
+  });
+
+  test("the same check runs on the member's machine before any resource, naming the config key", () => {
+    const key = () => 'boreal:records["coop-a.example."]';
+    expect(() => precheckFiles([zoneFile(good)], key)).not.toThrow();
+    expect(() => precheckFiles([zoneFile(`${good}www CNAME elsewhere.example.\n`)], key)).toThrow(
+      /knotc zone-check: boreal:records\["coop-a\.example\."\]: .*coop-a\.example\.zone as rendered is refused by Knot: .*another record exists beside CNAME/s,
+    );
   });
 });
 
