@@ -69,6 +69,8 @@ describe.runIf(hasKnot)("boreal dns check against a knotd on loopback", () => {
     expect(healthy.text).toMatch(/^127\.0\.0\.1:\d+\s+127\.0\.0\.1:\d+\s+yes\s+\d+\s+valid\s+matches\s+4\/4 ok$/m);
     expect(healthy.text).toMatch(/\nok$/);
     expect(healthy.code).toBe(0);
+    const json = await check("--parent", `127.0.0.1:${knotd.port}`, "--json");
+    expect(JSON.parse(json.text)).toMatchObject({ exitCode: 0, parent: "matches", problems: [], rows: [{ answered: "yes", signatures: "valid", parentDs: "matches" }] });
 
     await knotd.reload(parentZone([formatDs({ ...parseDsRecords(ds)[0], digest: "00".repeat(32) })]));
     const mismatch = await check("--parent", `127.0.0.1:${knotd.port}`);
