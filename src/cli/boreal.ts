@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// boreal: the operator's command. `boreal registry init|admit|sign|check|allowed-signers`, `boreal label verify|show`, `boreal lab up|down|status|ssh`.
+// boreal: the operator's command. `boreal registry init|admit|sign|check|allowed-signers`, `boreal label verify|show`, `boreal dns check`, `boreal lab up|down|status|ssh`.
 import { spawnSync } from "node:child_process";
+import { DNS_USAGE, runDns } from "./dns";
 import { isLabelVerb, LABEL_USAGE, runLabel } from "./label";
 import { isRegistryVerb, REGISTRY_USAGE, runRegistry } from "./registry";
 import { join } from "node:path";
@@ -17,6 +18,7 @@ const USAGE = `usage:
   boreal demo [--nodes N] [--suite bookworm|trixie|mixed]    a living federation on the lab (pulumi up of N members)
 ${REGISTRY_USAGE}
 ${STATUS_USAGE}
+${DNS_USAGE}
 ${LABEL_USAGE}
   boreal lab up [--nodes N] [--subnet CIDR] [--suite bookworm|trixie|mixed] [--no-install]
                                                              start N machines (default 3, ${DEFAULT_SUBNET}, Debian ${DEFAULT_SUITE})
@@ -169,6 +171,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === "demo") return demo(args);
   if (command === "registry") return registry(args);
   if (command === "status") return status(args);
+  if (command === "dns") return runDns(args[0], args.slice(1), { projectDir: PROJECT_DIR });
   if (command === "label") {
     const [verb, ...rest] = args;
     if (!isLabelVerb(verb)) throw new Error(USAGE);

@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { NodeSSH } from "node-ssh";
 import { parseAgentConfig } from "../agent/config";
-import { parseStackConfig } from "../config/stack";
+import { NodeSpec, parseStackConfig } from "../config/stack";
 import { PROMETHEUS_PORT } from "../model/monitoring";
 import { AGENT } from "../render/scripts";
 import { federationStatus, formatStatus, Sample, STATUS_QUERIES, StatusAnswers } from "../status/report";
@@ -25,15 +25,20 @@ export interface StatusTarget {
   hostKey: string;
 }
 
-/** Where to connect: the stack's own boreal:ssh (what `pulumi up` uses), read with the kit's pulumi. */
+/** Where to connect: the stack's own boreal:ssh (what `pulumi up` uses). */
 export function targetFromStack(projectDir: string, stack: string | undefined, cwd: string, env: NodeJS.ProcessEnv = process.env): StatusTarget {
+  const { ssh } = readStackConfig(projectDir, stack, cwd, env);
+  return { host: ssh.host, port: ssh.port, user: ssh.user, privateKey: ssh.privateKey, hostKey: ssh.hostKey };
+}
+
+/** The stack's config, secrets included, read with the kit's pulumi and checked as `pulumi up` checks it. */
+export function readStackConfig(projectDir: string, stack: string | undefined, cwd: string, env: NodeJS.ProcessEnv = process.env): NodeSpec {
   const pulumi = join(projectDir, "node_modules/.bin/pulumi");
   const result = spawnSync(pulumi, ["config", "--json", "--show-secrets", ...(stack ? ["--stack", stack] : [])], { cwd, env, encoding: "utf8" });
   if (result.status !== 0) throw new Error(`could not read the stack's config (pulumi config --show-secrets in ${cwd}): ${result.stderr.trim()}\n  fix: run it from the stack's project, name the stack with --stack, and set PULUMI_CONFIG_PASSPHRASE if the stack uses one`);
   const config = JSON.parse(result.stdout) as Record<string, { value?: string }>;
   const raw = Object.fromEntries(Object.entries(config).filter(([, v]) => typeof v.value === "string").map(([k, v]) => [k, v.value as string]));
-  const { ssh } = parseStackConfig(raw);
-  return { host: ssh.host, port: ssh.port, user: ssh.user, privateKey: ssh.privateKey, hostKey: ssh.hostKey };
+  return parseStackConfig(raw);
 }
 
 export function targetFromFlags(flags: { host: string; port?: string; user?: string; identity: string; hostKey: string }): StatusTarget {

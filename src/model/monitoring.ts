@@ -65,7 +65,7 @@ export function monitoringPlan(self: NodeFacts, others: NodeFacts[], alerts: Ale
 }
 
 /** DNS is probed where resolvers ask: the endpoint's host, port 53 (IPv6 in brackets). */
-function dnsTarget(endpoint: string): string {
+export function dnsTarget(endpoint: string): string {
   const host = parseEndpoint(endpoint)?.host ?? endpoint;
   return isIP(host) === 6 ? `[${host}]:53` : `${host}:53`;
 }

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
-import { CheckInput, delegation, delegationRecords, evaluateDnsCheck, formatDnsCheck, NodeAnswer, serialAhead } from "../../src/dns/delegation";
+import { delegation, delegationRecords } from "../../src/dns/delegation";
 import { canonicalNameWire, dsForZone, dsOf, formatDs, keyTag, parseDnskeys, parseDsRecords } from "../../src/dns/ds";
 import { imagePath, LAB_SUITES, labRecipe } from "../../src/lab/image";
 import { plan } from "../../src/model/plan";
@@ -119,70 +119,5 @@ describe("the delegation a member enters at its registrar", () => {
 
   test("DS of another zone are not this zone's", () => {
     expect(delegation(zone, parseDsRecords(KEYMGR_DS.replaceAll("coop-a.", "coop-b."))).ds).toEqual([]);
-  });
-});
-
-describe("boreal dns check ZONE: the verdict from the answers", () => {
-  const [ksk] = parseDnskeys(KEYMGR_DNSKEY);
-  const zoneDs = dsForZone([ksk], "coop-a.example.");
-  const good = (node: string, serial = 1764300000): NodeAnswer => ({ node, address: `ns-${node}.coop-a.example.`, answered: true, serial, signaturesValid: true, sampleMatches: true });
-  const input = (over: Partial<CheckInput> = {}): CheckInput => ({
-    zone: "coop-a.example.",
-    nodes: ["a1", "b1", "c1"],
-    answers: [good("a1"), good("b1"), good("c1")],
-    zoneDs,
-    parent: { asked: true, ds: zoneDs },
-    ...over,
-  });
-
-  test("every node alike with valid signatures and the parent's DS matching: exit 0, and the table", () => {
-    const result = evaluateDnsCheck(input());
-    expect(result.exitCode).toBe(0);
-    expect(formatDnsCheck(result)).toBe(
-      [
-        "zone coop-a.example.",
-        "node  answered  serial      signatures",
-        "a1    yes       1764300000  valid",
-        "b1    yes       1764300000  valid",
-        "c1    yes       1764300000  valid",
-        "DS at the parent: matches",
-        "ok",
-        "",
-      ].join("\n"),
-    );
-  });
-
-  test.each<[string, Partial<CheckInput>, RegExp]>([
-    ["a node that does not answer", { answers: [good("a1"), { node: "b1", address: "198.51.100.12", answered: false, error: "timeout" }, good("c1")] }, /b1 \(198.51.100.12\) did not answer for coop-a.example.: timeout/],
-    ["a node not asked", { answers: [good("a1"), good("b1")] }, /c1 was not asked/],
-    ["a node behind", { answers: [good("a1", 1764300100), good("b1"), good("c1", 1764300100)] }, /b1 serves serial 1764300000, behind 1764300100: its transfer is late or failing/],
-    ["signatures that do not validate", { answers: [good("a1"), { ...good("b1"), signaturesValid: false }, good("c1")] }, /b1 serves signatures that do not validate/],
-    ["a sample answered differently", { answers: [good("a1"), good("b1"), { ...good("c1"), sampleMatches: false }] }, /c1 answers the sample records differently/],
-    ["an answer from outside the NS set", { answers: [good("a1"), good("b1"), good("c1"), good("x9")] }, /x9 answered but is not in the zone's NS set/],
-    ["no DS at the parent", { parent: { asked: true, ds: [] } }, /the parent has no DS for coop-a.example.: resolvers do not validate it/],
-    ["a DS at the parent for another key", { parent: { asked: true, ds: [{ ...zoneDs[0], keyTag: 1, digest: "00" }] } }, /no DS at the parent matches a key of coop-a.example. \(parent: 1\/13; zone: 35217\/13\): validating resolvers see the zone as bogus/],
-    ["a zone without KSK", { zoneDs: [], parent: { asked: false, reason: "--no-parent" } }, /has no key-signing key in its DNSKEY set: it is not signed yet/],
-  ])("%s: exit 1, the problem named", (_label, over, expected) => {
-    const result = evaluateDnsCheck(input(over));
-    expect(result.exitCode).toBe(1);
-    expect(result.problems.join("\n")).toMatch(expected);
-    expect(formatDnsCheck(result)).toMatch(/problem\(s\)\n$/);
-  });
-
-  test("the parent not asked or unreachable is said, not failed; a stale DS beside a matching one is a note", () => {
-    expect(evaluateDnsCheck(input({ parent: { asked: false, reason: "no parent given" } }))).toMatchObject({ exitCode: 0, parent: "not asked (no parent given)" });
-    expect(evaluateDnsCheck(input({ parent: { asked: true, error: "REFUSED" } }))).toMatchObject({ exitCode: 0, parent: "unreachable (REFUSED)", notes: [expect.stringMatching(/unchecked/)] });
-    const stale = evaluateDnsCheck(input({ parent: { asked: true, ds: [...zoneDs, { ...zoneDs[0], keyTag: 4242, digest: "AB" }] } }));
-    expect(stale).toMatchObject({ exitCode: 0, parent: "matches", notes: [expect.stringMatching(/keys the zone no longer has \(4242\)/)] });
-    // A SHA-384 DS of the same key matches by key tag and algorithm.
-    expect(evaluateDnsCheck(input({ parent: { asked: true, ds: parseDsRecords(KEYMGR_DS).filter((d) => d.digestType === 4) } })).parent).toBe("matches");
-  });
-
-  test("serials compare by RFC 1982 arithmetic (a wrapped serial is ahead)", () => {
-    expect(serialAhead(5, 4294967290)).toBe(true);
-    expect(serialAhead(4294967290, 5)).toBe(false);
-    expect(serialAhead(7, 7)).toBe(false);
-    const result = evaluateDnsCheck(input({ answers: [good("a1", 5), good("b1", 4294967290), good("c1", 5)] }));
-    expect(result.problems).toEqual(["b1 serves serial 4294967290, behind 5: its transfer is late or failing"]);
   });
 });

@@ -1,0 +1,113 @@
+// `boreal dns check ZONE`: asks every node serving a member zone (from the registry, or the
+// servers given) for its SOA, NS, DNSKEY and a sample of its records, verifies the
+// signatures itself, asks the parent for the DS when told where, and prints one table
+// (src/dns/check.ts decides; src/dns/transport.ts asks).
+//
+// Exit codes: 0 the zone is healthy everywhere; 1 a problem (each named with its node);
+// 2 nothing checked: bad usage or unreadable input.
+import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
+import { resolve } from "node:path";
+import { parseEndpoint } from "../config/fields";
+import { zoneRecordLines, withZoneFiles } from "../dns/records";
+import { evaluateDnsCheck, formatDnsCheck, judgeNode, ParentAnswer, parentDs, questionsFor, sampleOf } from "../dns/check";
+import { rcodeName } from "../dns/message";
+import { ask, askNode, Server } from "../dns/transport";
+import { RECORD_TYPES } from "../dns/zonefile";
+import { dnsTarget } from "../model/monitoring";
+import { CliError, parseOptions, processIo, RegistryIo, reportFailure, usageError, verifyDir } from "./registry";
+import { readStackConfig } from "./status";
+
+const USAGE_LINE =
+  "  boreal dns check ZONE [--stack NAME] [--cwd DIR] [--registry DIR [--trust N:SHA256]] [--server ADDR[:PORT]...] [--parent ADDR[:PORT]] [--timeout SECONDS] [--json]";
+const COLUMN = 61; // where boreal.ts's usage starts descriptions
+
+/** The dns lines of `boreal`'s usage. */
+export const DNS_USAGE = `${USAGE_LINE}\n${" ".repeat(COLUMN)}every node's answers for ZONE, signatures verified, DS at the parent; exit 1 on a problem`;
+
+const DEFAULT_TIMEOUT_SECONDS = 3;
+
+export interface DnsCheckContext {
+  /** The kit's project: its pulumi reads the stack config. */
+  projectDir: string;
+  io?: RegistryIo;
+  env?: NodeJS.ProcessEnv;
+  now?: () => Date;
+}
+
+/** ADDR or ADDR:PORT ([v6]:PORT), port 53 when not given. */
+export function parseServer(text: string, flag: string): Server {
+  const bare = text.replace(/^\[(.*)\]$/, "$1");
+  if (isIP(bare) !== 0) return { host: bare, port: 53 };
+  const endpoint = parseEndpoint(text.includes(":") ? text : `${text}:53`);
+  if (!endpoint) throw usageError(`${flag} ${JSON.stringify(text)} is not ADDR[:PORT]`, `e.g. ${flag} 198.51.100.11, ${flag} 127.0.0.1:5353 or ${flag} [2001:db8::1]:53`);
+  return endpoint;
+}
+
+function zoneArgument(positional: string[]): string {
+  if (positional.length !== 1) throw usageError(positional.length === 0 ? "ZONE is missing" : `one ZONE expected, got ${positional.join(" ")}`, "e.g. boreal dns check coop-a.example.");
+  const zone = positional[0].toLowerCase();
+  return zone.endsWith(".") ? zone : `${zone}.`;
+}
+
+interface Targets {
+  nodes: { node: string; server: Server }[];
+  /** The member's records of the zone (one line each), when the stack gives them. */
+  records?: string[];
+}
+
+/** Who serves the zone and what the member wrote in it: from --server, --registry, or the stack. */
+function targets(zone: string, a: ReturnType<typeof parseOptions>, ctx: DnsCheckContext, io: RegistryIo): Targets {
+  const cwd = resolve(a.one("--cwd") ?? process.cwd());
+  const servers = a.all("--server");
+  const useStack = a.one("--stack") !== undefined || (servers.length === 0 && a.one("--registry") === undefined);
+  let records: string[] | undefined;
+  let registry = a.one("--registry") === undefined ? undefined : { dir: resolve(a.one("--registry")!), trust: a.one("--trust") };
+  if (useStack) {
+    const spec = withZoneFiles(readStackConfig(ctx.projectDir, a.one("--stack"), cwd, ctx.env), (path) => readFileSync(resolve(cwd, path), "utf8"));
+    if (spec.zones.includes(zone)) records = zoneRecordLines(zone, spec);
+    registry ??= { dir: resolve(cwd, spec.registry), trust: spec.trust };
+  }
+  if (servers.length > 0) return { nodes: servers.map((s) => ({ node: s, server: parseServer(s, "--server") })), records };
+  const trusted = verifyDir(registry!.dir, registry!.trust, io, "boreal dns check");
+  const federation = trusted.verified.federation;
+  if (!federation) throw new CliError(`${registry!.dir}: no trusted federation version, so its nodes are unknown`, "check the pin (--trust, or the stack's boreal:trust) and update the clone (git pull); or name the servers with --server");
+  if (!federation.nodes.some((n) => n.zones.includes(zone))) {
+    throw new CliError(`no node of the registry serves ${zone} as its primary`, `check the zone's name (written with its final dot); the registry's zones: ${federation.nodes.flatMap((n) => n.zones).join(", ") || "none"}`);
+  }
+  // Every node serves every member zone, where resolvers ask it (its NS glue).
+  return { nodes: federation.nodes.map((n) => ({ node: n.node, server: parseEndpoint(dnsTarget(n.endpoint))! })), records };
+}
+
+async function askParent(zone: string, flag: string | undefined, timeoutMs: number): Promise<ParentAnswer> {
+  if (flag === undefined) return { asked: false, reason: "no --parent given" };
+  const reply = await ask(parseServer(flag, "--parent"), { name: zone, type: RECORD_TYPES.DS }, timeoutMs);
+  if ("error" in reply) return { asked: true, error: `${flag}: ${reply.error}` };
+  if (reply.message.rcode !== 0) return { asked: true, error: `${flag} answered ${rcodeName(reply.message.rcode)}` };
+  const ds = parentDs(zone, reply.message);
+  if (!reply.message.authoritative && ds.length === 0) return { asked: true, error: `${flag} is not authoritative for the parent zone (no AA)` };
+  return { asked: true, ds };
+}
+
+/** Runs `boreal dns check ZONE ...`; returns the exit code. Never throws. */
+export async function runDns(verb: string | undefined, args: string[], ctx: DnsCheckContext): Promise<number> {
+  const io = ctx.io ?? processIo;
+  try {
+    if (verb !== "check") throw usageError(`unknown dns command ${verb ?? "(none)"}`, "boreal dns check ZONE");
+    const a = parseOptions(args, ["--stack", "--cwd", "--registry", "--trust", "--parent", "--timeout"], ["--server"], ["--json"]);
+    const zone = zoneArgument(a.positional);
+    const timeoutText = a.one("--timeout") ?? String(DEFAULT_TIMEOUT_SECONDS);
+    if (!/^\d+(\.\d+)?$/.test(timeoutText) || Number(timeoutText) <= 0) throw usageError(`--timeout must be seconds, got ${JSON.stringify(timeoutText)}`, "e.g. --timeout 3");
+    const timeoutMs = Number(timeoutText) * 1000;
+    const { nodes, records } = targets(zone, a, ctx, io);
+    const sample = sampleOf(zone, records);
+    const questions = questionsFor(zone, sample);
+    const [parent, ...replies] = await Promise.all([askParent(zone, a.one("--parent"), timeoutMs), ...nodes.map((n) => askNode(n.node, n.server, questions, timeoutMs))]);
+    const now = (ctx.now ?? (() => new Date()))();
+    const result = evaluateDnsCheck({ zone, nodes: nodes.map((n) => n.node), answers: replies.map((r) => judgeNode(zone, r, sample, now)), parent, now });
+    io.out(a.on("--json") ? JSON.stringify(result, null, 2) : formatDnsCheck(result).trimEnd());
+    return result.exitCode;
+  } catch (error) {
+    return reportFailure("boreal dns check", USAGE_LINE, error, io);
+  }
+}
