@@ -41,9 +41,9 @@ describe("report", () => {
 
   const run = (nodes: number, cached: boolean): PlannerRun => ({
     registry: { dir: "/cache", trust: "1:x", nodes, members: nodes / 2, generationSeconds: 12.5, cached },
-    verify: { medianMs: 30, heapBytes: 2048, runs: 5 },
-    plan: { medianMs: 0.5, heapBytes: 100, runs: 5 },
-    render: { medianMs: 3, heapBytes: 4096, runs: 5 },
+    verify: { medianMs: 30, cpuMs: 28, heapBytes: 2048, runs: 5 },
+    plan: { medianMs: 0.5, cpuMs: 0.5, heapBytes: 100, runs: 5 },
+    render: { medianMs: 3, cpuMs: 4, heapBytes: 4096, runs: 5 },
     renderedFiles: 26,
     renderedBytes: 61_440,
   });
@@ -61,14 +61,14 @@ describe("report", () => {
       "plan() one node",
       "renderNode() one node",
     ]);
-    expect(section.rows[0].slice(1, 4)).toEqual(["10", "12.5 s", "—"]);
-    expect(section.rows[0][4]).not.toMatch(/cache/);
-    expect(section.rows[4][4]).toMatch(/read from the cache/);
-    expect(section.rows[7]).toEqual(["renderNode() one node", "250", "3.0 ms", "4.0 KiB", "26 files, 60.0 KiB"]);
+    expect(section.rows[0].slice(1, 5)).toEqual(["10", "12.5 s", "—", "—"]);
+    expect(section.rows[0][5]).not.toMatch(/cache/);
+    expect(section.rows[4][5]).toMatch(/read from the cache/);
+    expect(section.rows[7]).toEqual(["renderNode() one node", "250", "3.0 ms", "4.0 ms", "4.0 KiB", "26 files, 60.0 KiB"]);
     const report = formatReport({ date: "2026-11-28", machine: { cpus: 2, cpuModel: "AMD EPYC", memoryBytes: 24 * 1024 ** 3, node: "24.21.0", os: "Debian 12.11" }, sections: [section], notes: ["The lab sections are not built yet."] });
     expect(report).toContain("Machine: 2 cores (AMD EPYC), 24.00 GiB memory, Node.js 24.21.0, Debian 12.11.");
     expect(report).toContain("The lab sections are not built yet.");
-    expect(report).toContain("## The pure planner at scale\n\n| measurement | N | time | heap | note |");
+    expect(report).toContain("## The pure planner at scale\n\n| measurement | N | time | cpu | heap | note |");
     expect(report).toContain("How to read:\n- N is the number of nodes");
   });
 });
