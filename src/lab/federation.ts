@@ -18,8 +18,42 @@ export interface LabMember {
   zone: string;
   /** The member's signing key (private; its .pub beside it). */
   signingKey: string;
+  publicKey: string;
   /** The member's own clone of the registry. */
   registry: string;
+}
+
+/** Makes an ed25519 signing key without passphrase at `file` (its .pub beside it); returns "ssh-ed25519 AAAA…". */
+export function createSigningKey(file: string, comment: string): string {
+  execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", file]);
+  return readFileSync(`${file}.pub`, "utf8").trim().split(/\s+/).slice(0, 2).join(" ");
+}
+
+export function labMemberZone(member: string): string {
+  return `${member}.lab.test.`;
+}
+
+/**
+ * Version 1 of a lab-shaped federation: the members in order, each with its one key, its
+ * zone and the next /28 of the lab mesh (`npm run bench` makes its large registries the same way).
+ */
+export function labFederationVersion(args: { members: { name: string; zone: string; publicKey: string }[]; mirrors: string[]; threshold?: number }): FederationVersion {
+  const mesh = parseCidr(LAB_MESH.ipv4);
+  return {
+    version: 1,
+    name: "boreal-lab",
+    domain: "lab.boreal.test.",
+    mesh: LAB_MESH,
+    defaults: { listenPort: 51820, mtu: 1420, persistentKeepalive: 25 },
+    threshold: args.threshold ?? Math.min(2, args.members.length),
+    mirrors: args.mirrors,
+    members: args.members.map((m, i) => ({
+      name: m.name,
+      keys: [m.publicKey],
+      zones: [m.zone],
+      mesh: `${formatIPv4(mesh.base + BigInt(i) * (1n << BigInt(32 - SHARE_BITS)))}/${SHARE_BITS}`,
+    })),
+  };
 }
 
 export function labMemberName(index: number): string {
@@ -37,30 +71,14 @@ export function git(cwd: string, ...args: string[]): string {
 export function createLabFederation(args: { labDir: string; count: number; mirrorRepo: string; mirrorUrls: string[]; threshold?: number }): { members: LabMember[]; trust: string } {
   const root = join(args.labDir, "members");
   rmSync(root, { recursive: true, force: true });
-  const mesh = parseCidr(LAB_MESH.ipv4);
   const members: LabMember[] = Array.from({ length: args.count }, (_, i) => {
     const name = labMemberName(i);
     const dir = join(root, name);
     mkdirSync(dir, { recursive: true });
     const signingKey = join(dir, "signing_key");
-    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `${name}@boreal-lab`, "-f", signingKey]);
-    return { name, zone: `${name}.lab.test.`, signingKey, registry: join(dir, "registry") };
+    return { name, zone: labMemberZone(name), signingKey, publicKey: createSigningKey(signingKey, `${name}@boreal-lab`), registry: join(dir, "registry") };
   });
-  const version: FederationVersion = {
-    version: 1,
-    name: "boreal-lab",
-    domain: "lab.boreal.test.",
-    mesh: LAB_MESH,
-    defaults: { listenPort: 51820, mtu: 1420, persistentKeepalive: 25 },
-    threshold: args.threshold ?? Math.min(2, args.count),
-    mirrors: args.mirrorUrls,
-    members: members.map((m, i) => ({
-      name: m.name,
-      keys: [readFileSync(`${m.signingKey}.pub`, "utf8").trim().split(/\s+/).slice(0, 2).join(" ")],
-      zones: [m.zone],
-      mesh: `${formatIPv4(mesh.base + BigInt(i) * (1n << BigInt(32 - SHARE_BITS)))}/${SHARE_BITS}`,
-    })),
-  };
+  const version = labFederationVersion({ members, mirrors: args.mirrorUrls, threshold: args.threshold });
   // The founders' work happens in the first member's clone, then goes to the mirror.
   const founder = members[0].registry;
   git(root, "clone", "-q", args.mirrorRepo, founder);

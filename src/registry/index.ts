@@ -46,9 +46,13 @@ export function readRegistrySource(dir: string, name: string = basename(dir) || 
   return { name, files, unreadable };
 }
 
+// One buffer for every read (reads are synchronous and the bytes are copied into a string at
+// once): a fresh zero-filled 64 KiB buffer per file was a fifth of verifying a 250-node registry.
+let readBuffer: Buffer | undefined;
+
 /** At most MAX_OBJECT_BYTES + 1 bytes of a file: enough to tell that it is too large. */
 export function readCapped(path: string): string {
-  const buffer = Buffer.alloc(MAX_OBJECT_BYTES + 1);
+  const buffer = (readBuffer ??= Buffer.allocUnsafe(MAX_OBJECT_BYTES + 1));
   const fd = openSync(path, "r");
   try {
     const length = readSync(fd, buffer, 0, buffer.length, 0);
