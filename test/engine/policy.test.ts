@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import { PROJECT_ROOT, Workspace } from "../helpers/workspace";
 
-const policyVersion = JSON.parse(readFileSync(join(PROJECT_ROOT, "package.json"), "utf8")).devDependencies["@pulumi/policy"] as string;
+const policyVersion = JSON.parse(readFileSync(join(PROJECT_ROOT, "package.json"), "utf8")).dependencies["@pulumi/policy"] as string;
 const workspaces: Workspace[] = [];
 afterAll(() => workspaces.forEach((w) => w.remove()));
 
