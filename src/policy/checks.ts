@@ -6,7 +6,7 @@
 // is the file; the BorealNode's output `facts` holds the facts the program states (./facts.ts) about
 // what is not a resource: the Knot config the node's agent renders, and the stack's state.
 import { parse } from "yaml";
-import { fileRole } from "../components/files";
+import { fileResourceSuffix } from "../render";
 import { sameKey, verifySignature, REGISTRY_NAMESPACE } from "../registry/sshsig";
 import { NODE_TYPE, NodeFacts } from "./facts";
 
@@ -87,7 +87,7 @@ function nodesOf(resources: PlannedResource[]): { urn: string; facts: NodeFacts 
 
 /** The file `pulumi up` writes at `path` on the node (its remote command's stdin), if any. */
 export function shippedFile(resources: PlannedResource[], path: string): { urn: string; content?: string } | undefined {
-  const file = resources.find((r) => r.type === "command:remote:Command" && r.name.endsWith(`-file-${fileRole(path)}`));
+  const file = resources.find((r) => r.type === "command:remote:Command" && r.name.endsWith(`-file-${fileResourceSuffix(path)}`));
   return file && { urn: file.urn, content: typeof file.props.stdin === "string" ? file.props.stdin : undefined };
 }
 

@@ -47,6 +47,11 @@ interface FileSpec {
   context: object;
 }
 
+/** Child-name suffix for a file's resource: its path, made name-safe ("/etc/knot/knot.conf" → "etc-knot-knot.conf"). */
+export function fileResourceSuffix(path: string): string {
+  return path.replace(/^\//, "").replace(/[^A-Za-z0-9._-]+/g, "-");
+}
+
 /** Knot's config: rendered on the node by its agent, and at plan time for the policy pack's facts. */
 export const KNOT_CONF = "/etc/knot/knot.conf";
 
