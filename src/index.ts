@@ -1,7 +1,7 @@
 // The Pulumi program: stack config + verified registry → one BorealNode. The only place
 // that reads pulumi.Config; everything it calls is validated input and pure planning.
 import * as pulumi from "@pulumi/pulumi";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
 import { bundleAgent } from "./agent/bundle";
@@ -17,6 +17,7 @@ import { formatDs } from "./dns/ds";
 import { loadRegistry } from "./registry";
 import { describeSigner, Signer, signerPublicKey } from "./registry/sign";
 import { formatRejection } from "./registry/verify";
+import { StateFacts, stateFacts } from "./policy/facts";
 
 /**
  * A relative path is relative to the project directory (where Pulumi.yaml is), like
@@ -28,8 +29,8 @@ function projectPath(path: string): string {
   return isAbsolute(path) ? path : resolve(pulumi.runtime.getRootDirectory(), path);
 }
 
-/** The member's signer, checked against the member's keys in the trusted federation. */
-function memberSigner(spec: NodeSpec, keys: string[] | undefined): Signer {
+/** The member's signer and its public key, checked against the member's keys in the trusted federation. */
+function memberSigner(spec: NodeSpec, keys: string[] | undefined): { signer: Signer; publicKey: string } {
   const signer: Signer = spec.signingKey !== undefined ? { privateKey: spec.signingKey } : { keyFile: projectPath(spec.signingKeyFile!) };
   const key = signerPublicKey(signer);
   if (keys && !keys.includes(key)) {
@@ -42,7 +43,25 @@ function memberSigner(spec: NodeSpec, keys: string[] | undefined): Signer {
       },
     ]);
   }
-  return signer;
+  return { signer, publicKey: key };
+}
+
+/** Where this stack's state lives and how its secrets are encrypted, read where the CLI reads them (for the policy pack). */
+function stackStateFacts(): StateFacts {
+  const root = pulumi.runtime.getRootDirectory();
+  const read = (path: string) => (existsSync(path) ? readFileSync(path, "utf8") : undefined);
+  const projectYaml = readFileSync(join(root, "Pulumi.yaml"), "utf8");
+  const stackConfigDir = /^stackConfigDir:\s*(\S+)/m.exec(projectYaml)?.[1] ?? ".";
+  const env = process.env;
+  const passphraseFile = env.PULUMI_CONFIG_PASSPHRASE_FILE;
+  return stateFacts({
+    projectYaml,
+    stackYaml: read(resolve(root, stackConfigDir, `Pulumi.${pulumi.getStack()}.yaml`)),
+    backendUrlEnv: env.PULUMI_BACKEND_URL,
+    credentialsJson: read(join(env.PULUMI_HOME ?? join(homedir(), ".pulumi"), "credentials.json")),
+    // Only whether it is empty: an empty passphrase encrypts nothing worth the name.
+    passphraseEmpty: env.PULUMI_CONFIG_PASSPHRASE !== undefined ? env.PULUMI_CONFIG_PASSPHRASE === "" : passphraseFile !== undefined && (read(passphraseFile) ?? "").trim() === "",
+  });
 }
 
 function main() {
@@ -54,7 +73,7 @@ function main() {
   // Bad objects are someone else's problem to fix; they never stop this member's node.
   for (const rejection of registry.rejected) pulumi.log.warn(`registry object refused: ${formatRejection(rejection)}`);
   const federation = registry.federation;
-  const signer = memberSigner(spec, federation.settings.members.find((m) => m.name === spec.member)?.keys);
+  const { signer, publicKey: signingKey } = memberSigner(spec, federation.settings.members.find((m) => m.name === spec.member)?.keys);
   const { spec: publicSpec, privateKey } = splitPrivateKey(spec);
   const node = new BorealNode(spec.node, {
     spec: publicSpec,
@@ -65,6 +84,8 @@ function main() {
     agentProgram: bundleAgent(join(pulumi.runtime.getRootDirectory(), ".boreal")),
     seed: registry.files,
     signer,
+    signingKey,
+    state: stackStateFacts(),
     now: new Date().toISOString(),
     // Zone files: Knot's check here first, where knotc is installed (the node checks again).
     precheck: (files) =>

@@ -2,13 +2,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { remote, types } from "@pulumi/command";
 import { nodeCommand } from "./ssh";
-import { contentHash, RenderedFile } from "../render";
+import { contentHash, fileResourceSuffix, RenderedFile } from "../render";
 import { installScript, removeScript } from "../render/scripts";
-
-/** Child-name suffix for a file: its path, made name-safe ("/etc/knot/knot.conf" → "etc-knot-knot.conf"). */
-export function fileRole(path: string): string {
-  return path.replace(/^\//, "").replace(/[^A-Za-z0-9._-]+/g, "-");
-}
 
 export interface NodeFilesArgs {
   files: RenderedFile[];
@@ -20,7 +15,7 @@ export function nodeFiles(name: string, args: NodeFilesArgs, opts: pulumi.Custom
   return args.files.map(
     (file) =>
       nodeCommand(
-        `${name}-file-${fileRole(file.path)}`,
+        `${name}-file-${fileResourceSuffix(file.path)}`,
         {
           connection: args.connection,
           create: installScript(file),

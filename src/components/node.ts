@@ -9,12 +9,13 @@ import { descriptorPath, Federation, FEDERATION_DIR, RegistryFile } from "../con
 import type { PublicNodeSpec } from "../config/stack";
 import { buildDescriptor, buildTombstone } from "../model/descriptor";
 import { NodePlan, plan } from "../model/plan";
-import { FileRole, RenderedFile, renderNode, TemplateSources } from "../render";
+import { FileRole, KNOT_CONF, RenderedFile, renderNode, TemplateSources } from "../render";
 import { AGENT, servedDnskeysScript } from "../render/scripts";
 import { Delegation, delegation } from "../dns/delegation";
 import { dsForZone, parseDnskeys } from "../dns/ds";
 import type { Signer } from "../registry/sign";
 import { signedNodeObject } from "../registry/write";
+import { NodeFacts, nodeFacts, NODE_TYPE, StateFacts } from "../policy/facts";
 import { Host } from "./host";
 import { Registration } from "./registration";
 import { Firewall, Monitoring, SyncAgent } from "./service";
@@ -35,6 +36,10 @@ export interface BorealNodeArgs {
   seed: RegistryFile[];
   /** Signs the node's descriptor and tombstone with the member's key. */
   signer: Signer;
+  /** The signer's public key, one of the member's in the federation. */
+  signingKey: string;
+  /** Where the stack's state lives (a fact for the policy pack). */
+  state: StateFacts;
   /** Timestamp for a descriptor that changes (injected so tests are deterministic). */
   now: string;
   /** Checks the rendered files on the member's machine before any resource is declared (throws). */
@@ -47,9 +52,11 @@ export class BorealNode extends pulumi.ComponentResource {
   readonly descriptorPath: string;
   /** Per primary zone: the NS names with their glue and the DS records, for the registrar. */
   readonly delegations: pulumi.Output<Delegation[]>;
+  /** What the policy pack checks beside the resources (src/policy/facts.ts). */
+  readonly facts: NodeFacts;
 
   constructor(name: string, args: BorealNodeArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("boreal:node:BorealNode", name, {}, opts);
+    super(NODE_TYPE, name, {}, opts);
     this.plan = plan(args.spec, args.federation);
     const files = renderNode(this.plan, args.templates);
     args.precheck?.(files);
@@ -99,7 +106,10 @@ export class BorealNode extends pulumi.ComponentResource {
       { parent: this, dependsOn: services },
     );
     this.descriptorPath = registration.path;
-    this.registerOutputs({ publicKey: this.publicKey, descriptorPath: this.descriptorPath, delegations: this.delegations });
+    // The policy pack's stack checks see the component's outputs: the facts no resource carries.
+    const knotConf = files.find((f) => f.path === KNOT_CONF)?.content ?? "";
+    this.facts = nodeFacts(this.plan, args.spec.ssh.port, knotConf, args.signingKey, args.state);
+    this.registerOutputs({ publicKey: this.publicKey, descriptorPath: this.descriptorPath, delegations: this.delegations, facts: this.facts });
   }
 }
 

@@ -53,6 +53,14 @@ interface FileSpec {
   check?: string;
 }
 
+/** Child-name suffix for a file's resource: its path, made name-safe ("/etc/knot/knot.conf" → "etc-knot-knot.conf"). */
+export function fileResourceSuffix(path: string): string {
+  return path.replace(/^\//, "").replace(/[^A-Za-z0-9._-]+/g, "-");
+}
+
+/** Knot's config: rendered on the node by its agent, and at plan time for the policy pack's facts. */
+export const KNOT_CONF = "/etc/knot/knot.conf";
+
 export function zoneFilePath(zone: string): string {
   return `/var/lib/knot/zones/${zone}zone`;
 }
@@ -63,7 +71,7 @@ export function renderNode(plan: NodePlan, templates: TemplateSources): Rendered
   const specs: FileSpec[] = [
     { template: "etc/wireguard/wg0.conf.hbs", path: `/etc/wireguard/${iface}.conf`, mode: "0600", owner: "root:root", role: "wireguard", context: plan },
     { template: "usr/local/lib/boreal/wg-apply.hbs", path: "/usr/local/lib/boreal/wg-apply", mode: "0755", owner: "root:root", role: "wireguard", context: { iface } },
-    { template: "etc/knot/knot.conf.hbs", path: "/etc/knot/knot.conf", mode: "0640", owner: "root:knot", role: "dns", context: { ...plan, ...plan.dns } },
+    { template: "etc/knot/knot.conf.hbs", path: KNOT_CONF, mode: "0640", owner: "root:knot", role: "dns", context: { ...plan, ...plan.dns } },
     ...plan.dns.primaryZones.map((zone) => ({
       template: "var/lib/knot/zones/ZONE.zone.hbs",
       path: zoneFilePath(zone.name),

@@ -4,9 +4,11 @@ import { BorealNode } from "../../src/components/node";
 import type { Federation } from "../../src/config/registry";
 import { splitPrivateKey } from "../../src/config/stack";
 import { Recorded, Recorder, settle } from "../helpers/mocks";
-import { FIXTURE_HOST_KEY, FIXTURE_PRIVATE_KEY, FIXTURE_REGISTRY, fixtureFederation, fixtureRegistryFiles, fixtureSigner, fixtureSpec, templates } from "../helpers/fixtures";
+import { FIXTURE_HOST_KEY, FIXTURE_PRIVATE_KEY, FIXTURE_REGISTRY, fixtureFederation, fixturePublicKey, fixtureRegistryFiles, fixtureSigner, fixtureSpec, templates } from "../helpers/fixtures";
 import { verifySignature, REGISTRY_NAMESPACE } from "../../src/registry/sshsig";
 import { parseNodeObject } from "../../src/config/registry";
+import { PLAN_CHECKS, PlannedResource } from "../../src/policy/checks";
+import { NODE_TYPE } from "../../src/policy/facts";
 
 /** A stand-in for the bundled agent: its bundling is tested on its own (agent.test.ts). */
 const AGENT_PROGRAM = { path: "/nonexistent/agent-0123456789abcdef.js", hash: "0123456789abcdef" };
@@ -20,6 +22,8 @@ const nodeArgs = (spec: ReturnType<typeof splitPrivateKey>["spec"], privateKey: 
   agentProgram: AGENT_PROGRAM,
   seed: fixtureRegistryFiles(),
   signer: fixtureSigner(spec.member as "coop-b"),
+  signingKey: fixturePublicKey(spec.member as "coop-b"),
+  state: { backend: "file://~/.boreal-kit/state", secrets: "passphrase" },
   now: "2030-01-01T00:00:00.000Z",
 });
 
@@ -252,5 +256,54 @@ describe("what a change re-triggers", () => {
     expect(changedBetween((await build()).recorder.resources, before.resources)).toEqual(["b1-firewall-apply", "b1-firewall-file-etc-nftables.conf"]);
     expect(changedBetween(before.resources, (await build({ overrides: { firewall: { policy: "member" } } })).recorder.resources)).toEqual(["b1-firewall-apply", "b1-firewall-file-etc-nftables.conf"]);
     expect(JSON.parse(String(after.byName("b1-sync-file-etc-boreal-agent.json").inputs.stdin)).spec).not.toHaveProperty("firewall");
+  });
+});
+
+describe("the policy pack's checks on the node's resources", () => {
+  /** The resources as the pack sees them: each with its inputs, and the node with its facts. */
+  const planned = ({ recorder, node }: Built): PlannedResource[] =>
+    recorder.resources.map((r) => ({ type: r.type, name: r.name, urn: `urn:${r.type}::${r.name}`, props: r.type === NODE_TYPE ? { facts: node.facts } : r.inputs }));
+  /** Rule id → what its check finds, for the rules that find anything. */
+  const findings = (resources: PlannedResource[]): Record<string, string[]> =>
+    Object.fromEntries(
+      Object.entries(PLAN_CHECKS)
+        .map(([id, check]) => [id, "resource" in check ? resources.flatMap((r) => check.resource(r).map((m) => `${r.name}: ${m}`)) : check.stack(resources).map((f) => f.message)] as const)
+        .filter(([, found]) => found.length > 0),
+    );
+
+  test("a good node breaks no plan rule, its signed descriptor checked against the member's key", async () => {
+    const built = await build();
+    expect(String(built.recorder.byName("b1-registration-descriptor").inputs.environment.SIGNATURE)).toMatch(/BEGIN SSH SIGNATURE/);
+    expect(findings(planned(built))).toEqual({});
+  });
+
+  test("the firewall off, or left to the member's own tables, breaks underlay-declared-only", async () => {
+    expect(findings(planned(await build({ overrides: { firewall: false } })))).toEqual({ "underlay-declared-only": ["node b1 gets no firewall (boreal:firewall is off): every port its services listen on faces the underlay"] });
+    const member = findings(planned(await build({ overrides: { firewall: { policy: "member" } } })));
+    expect(Object.keys(member)).toEqual(["underlay-declared-only"]);
+    expect(member["underlay-declared-only"][0]).toMatch(/does not drop input by default/);
+  });
+
+  test("a descriptor tampered with, signed by another key or missing breaks descriptor-current", async () => {
+    const resources = planned(await build());
+    const descriptor = resources.find((r) => r.name === "b1-registration-descriptor")!;
+    const env = descriptor.props.environment as Record<string, string>;
+    const withEnv = (changes: Record<string, string>) => resources.map((r) => (r === descriptor ? { ...r, props: { ...r.props, environment: { ...env, ...changes } } } : r));
+    const check = (rs: PlannedResource[]) => findings(rs)["descriptor-current"];
+    expect(check(withEnv({ CONTENT: env.CONTENT.replace(/ipv4: \S+/, "ipv4: 100.64.0.99") }))).toEqual([
+      expect.stringMatching(/its signature does not verify/),
+      "the descriptor of b1: its mesh addresses are not the node's plan",
+    ]);
+    const node = resources.find((r) => r.type === NODE_TYPE)!;
+    const otherKey = { ...node, props: { facts: { ...(node.props.facts as object), signingKey: fixturePublicKey("mallory") } } };
+    expect(findings(resources.map((r) => (r === node ? otherKey : r)))["descriptor-current"]).toEqual(["the descriptor of b1: it is signed by a key other than the member's"]);
+    expect(check(resources.filter((r) => r !== descriptor))).toEqual(["node b1 publishes no descriptor: peers would never learn its key and addresses"]);
+    // In a preview the descriptor is not known yet (it holds the key read off the node): only its command is checked.
+    expect(check(withEnv({ CONTENT: undefined as unknown as string }))).toBeUndefined();
+  });
+
+  test("a stack without the node's facts breaks every stack-wide rule, rather than passing unchecked", () => {
+    const stackWide = Object.entries(PLAN_CHECKS).filter(([, c]) => "stack" in c).map(([id]) => id);
+    expect(Object.keys(findings([]))).toEqual(stackWide);
   });
 });

@@ -5,9 +5,12 @@ import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, mkdirSyn
 import { tmpdir } from "node:os";
 import { commandPluginInstalled as pluginInstalled } from "../../src/lab/pulumi";
 import { join, resolve } from "node:path";
+import { FIXTURE_HOST_KEY, FIXTURE_KEYS, FIXTURE_PRIVATE_KEY, FIXTURE_REGISTRY, fixtureTrust } from "./fixtures";
 
 export const PROJECT_ROOT = resolve(__dirname, "..", "..");
 const PULUMI_BIN = join(PROJECT_ROOT, "node_modules", ".bin", "pulumi");
+/** The rule set's policy pack, as a member passes it to --policy-pack. */
+export const POLICY_PACK = join(PROJECT_ROOT, "src", "policy");
 
 export interface RunResult {
   status: number;
@@ -63,4 +66,27 @@ export function pulumiCliAvailable(): boolean {
 /** The pinned command provider plugin is installed (see src/lab/pulumi.ts). */
 export function commandPluginInstalled(): boolean {
   return pluginInstalled(PROJECT_ROOT);
+}
+
+/**
+ * A good node config (member coop-b, node b1 of the fixture registry) on the workspace's
+ * current stack, with two services of its own in boreal:firewall.allow.
+ */
+export function configureNode(ws: Workspace): void {
+  // Values go through stdin: a PEM key starts with dashes, which the CLI would read as flags.
+  const set = (key: string, value: string, secret = false) => ws.must(["config", "set", "--path", ...(secret ? ["--secret"] : []), key], value);
+  set("boreal:member", "coop-b");
+  set("boreal:node", "b1");
+  set("boreal:endpoint", "198.51.100.12:51820");
+  set("boreal:registry", FIXTURE_REGISTRY);
+  set("boreal:zones[0]", "coop-b.example.");
+  set("boreal:ssh.host", "198.51.100.12");
+  set("boreal:ssh.hostKey", FIXTURE_HOST_KEY);
+  set("boreal:ssh.privateKey", FIXTURE_PRIVATE_KEY, true);
+  set("boreal:trust", fixtureTrust());
+  set("boreal:signingKeyFile", FIXTURE_KEYS["coop-b"]);
+  // boreal:firewall.allow as `config set --path` stores it: a list and an object in it.
+  set("boreal:firewall.allow[0]", "tcp/443");
+  set("boreal:firewall.allow[1].port", "tcp/993");
+  set("boreal:firewall.allow[1].from[0]", "198.51.100.0/24");
 }
