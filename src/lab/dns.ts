@@ -75,6 +75,8 @@ export function resolverConf(address: string, subnetText: string, parentAddress:
     "    do-ip6: no",
     '    module-config: "validator iterator"',
     `    trust-anchor: "${trustAnchor}"`,
+    // RFC 6761's test. is answered by unbound itself (NXDOMAIN) unless told: the lab lives there.
+    '    local-zone: "test." nodefault',
     "    val-log-level: 2",
     "    cache-max-ttl: 30",
     "    cache-max-negative-ttl: 5",
@@ -146,21 +148,29 @@ export async function startLabDns(options: { dir: string; image: string; subnet:
   writeFileSync(join(parentDir, "knot.conf"), parentKnotConf(parent));
   writeFileSync(join(parentDir, "lab.test.zone"), parentZoneFile(parent, options.delegations));
   const parentPid = startDaemon("parent", options.image, options.dir, ["/usr/sbin/knotd", "-c", "/lab/parent/knot.conf"]);
-  const anchor = await until(
-    `the lab's parent zone ${LAB_PARENT_ZONE} was not served signed at ${parent}`,
-    30,
-    () => {
-      const ksk = dig(parent, ["+short", LAB_PARENT_ZONE, "DNSKEY"]).split("\n").find((line) => line.startsWith("257 "));
-      return ksk ? `${LAB_PARENT_ZONE} DNSKEY ${ksk.trim()}` : undefined;
-    },
-    join(options.dir, "parent.log"),
-  );
-  writeFileSync(join(options.dir, "resolver", "unbound.conf"), resolverConf(resolver, options.subnet, parent, anchor));
-  rmSync(join(options.dir, "resolver.log"), { force: true });
-  const resolverPid = startDaemon("resolver", options.image, options.dir, ["/usr/sbin/unbound", "-d", "-c", "/lab/resolver/unbound.conf"]);
-  // The parent's own SOA, validated: the resolver is up and holds the anchor.
-  await until(`the lab's resolver at ${resolver} did not validate ${LAB_PARENT_ZONE}`, 30, () => (authenticated(dig(resolver, ["+dnssec", LAB_PARENT_ZONE, "SOA"])) ? true : undefined), join(options.dir, "resolver.log"));
-  return { parent: { address: parent, pid: parentPid }, resolver: { address: resolver, pid: resolverPid } };
+  let resolverPid: number | undefined;
+  try {
+    const anchor = await until(
+      `the lab's parent zone ${LAB_PARENT_ZONE} was not served signed at ${parent}`,
+      30,
+      () => {
+        const ksk = dig(parent, ["+short", LAB_PARENT_ZONE, "DNSKEY"]).split("\n").find((line) => line.startsWith("257 "));
+        return ksk ? `${LAB_PARENT_ZONE} DNSKEY ${ksk.trim()}` : undefined;
+      },
+      join(options.dir, "parent.log"),
+    );
+    writeFileSync(join(options.dir, "resolver", "unbound.conf"), resolverConf(resolver, options.subnet, parent, anchor));
+    rmSync(join(options.dir, "resolver.log"), { force: true });
+    resolverPid = startDaemon("resolver", options.image, options.dir, ["/usr/sbin/unbound", "-d", "-c", "/lab/resolver/unbound.conf"]);
+    // The parent's own SOA, validated: the resolver is up and holds the anchor.
+    await until(`the lab's resolver at ${resolver} did not validate ${LAB_PARENT_ZONE}`, 30, () => (authenticated(dig(resolver, ["+dnssec", LAB_PARENT_ZONE, "SOA"])) ? true : undefined), join(options.dir, "resolver.log"));
+    return { parent: { address: parent, pid: parentPid }, resolver: { address: resolver, pid: resolverPid } };
+  } catch (error) {
+    // Nothing half-started stays behind.
+    if (resolverPid !== undefined) stopDaemon(resolverPid);
+    stopDaemon(parentPid);
+    throw error;
+  }
 }
 
 export function stopLabDns(state: LabDnsState): void {

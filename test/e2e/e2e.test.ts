@@ -22,6 +22,7 @@ import * as checks from "../helpers/federation-checks";
 import { eventually, NodeView, Servers, timed } from "../helpers/federation-checks";
 import { commandPluginInstalled, PROJECT_ROOT, pulumiCliAvailable, Workspace } from "../helpers/workspace";
 import { runStatus, targetFromStack } from "../../src/cli/status";
+import { runDns } from "../../src/cli/dns";
 
 /** Takes a lab machine's underlay down for `seconds` (its veth inside its own namespace). */
 function cutUnderlay(machine: string, seconds: number): void {
@@ -54,6 +55,13 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
   /** Asked from the host, as any resolver or member's machine asks. */
   const dig = (server: string, ...args: string[]) => execFileSync("kdig", [`@${server}`, "+time=3", "+retry=1", ...args], { encoding: "utf8" });
   const resolve = (name: string, type: string) => dig(servers.state.dns!.resolver.address, "+dnssec", name, type);
+  /** `boreal dns check ZONE` as member 1 runs it, with the lab's parent to ask for the DS. */
+  async function dnsCheck(zone: string): Promise<{ code: number; output: string }> {
+    const lines: string[] = [];
+    const io = { out: (l: string) => lines.push(l), err: (l: string) => lines.push(l) };
+    const code = await runDns("check", [zone, "--stack", stackOf(0), "--cwd", ws.dir, "--parent", servers.state.dns!.parent.address], { projectDir: PROJECT_ROOT, io, env: ws.env });
+    return { code, output: lines.join("\n") };
+  }
 
   function up(i: number): NodeView {
     const outputs = stacks.up(machineOf(i));
@@ -209,6 +217,10 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
     await labDns(servers.state, delegationRecords.flat(), dir);
     const www = resolve(`www.${first.zone}`, "A");
     expect(authenticated(www) && /\sA\s+198\.51\.100\.99$/m.test(www), www).toBe(true);
+    // `boreal dns check` from member 1's machine: every node, signatures, the parent's DS.
+    const { code, output } = await dnsCheck(first.zone);
+    expect(code, output).toBe(0);
+    for (const n of live()) expect(output).toMatch(new RegExp(`^${n.machine.name}\\b`, "m"));
   });
 
   test("a bad record is refused before anything reaches a node, naming the key and the reason; every node serves the zone as it was", () => {
@@ -346,6 +358,9 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
         return authenticated(answer) && /\sA\s/.test(answer) ? answer : undefined;
       });
       expect(www).toMatch(/\sA\s+198\.51\.100\.99$/m);
+      const check = await dnsCheck(down.zone);
+      expect(check.code, check.output).toBe(1);
+      expect(check.output).toMatch(new RegExp(`${name}.*(timeout|did not answer|no answer)`, "i"));
       let table = "";
       expect(await runStatus(targetFromStack(PROJECT_ROOT, stackOf(1), ws.dir, ws.env), false, (t) => (table = t))).toBe(1);
       expect(table).toMatch(new RegExp(`^${name}\\s+${down.member}\\s+DOWN\\s.*BorealPeerExporterDown`, "m"));

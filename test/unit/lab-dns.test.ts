@@ -28,6 +28,8 @@ describe("the lab's DNS from outside the federation", () => {
     expect(conf).toContain(`trust-anchor: "${anchor}"`);
     expect(conf).toMatch(/stub-zone:\n    name: "lab\.test\."\n    stub-addr: 198\.51\.100\.2\n/);
     expect(conf).toContain("access-control: 198.51.100.0/24 allow");
+    // Unbound's built-in answer for RFC 6761's test. would hide the lab's zones.
+    expect(conf).toContain('local-zone: "test." nodefault');
     expect(conf).not.toMatch(/auto-trust-anchor-file|root-hints|forward-zone/);
   });
 
