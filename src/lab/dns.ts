@@ -6,8 +6,9 @@
 import { spawn, spawnSync } from "node:child_process";
 import { closeSync, mkdirSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { inImageScript } from "./image";
 import { formatIPv4, parseCidr } from "../model/ip";
-import { createMachineNetwork, nodeNamespace, sh } from "./net";
+import { createMachineNetwork, nodeNamespace, pidAlive, sh } from "./net";
 
 export const LAB_PARENT_ZONE = "lab.test.";
 const DNS_MACHINE = "dns";
@@ -20,7 +21,7 @@ export function labDnsAddresses(subnetText: string): { parent: string; resolver:
 }
 
 /** The parent's Knot: one zone, signed with Knot's default policy, keys kept across restarts. */
-export function parentKnotConf(address: string, base = "/lab/parent"): string {
+export function parentKnotConf(address: string, base = "/mnt/parent"): string {
   return [
     "server:",
     `    rundir: "${base}/run"`,
@@ -60,7 +61,7 @@ export function parentZoneFile(address: string, delegations: string[]): string {
  * parent directly for lab.test. and following its delegations to the members' nodes.
  * Short cache times: the tests change records and power nodes off.
  */
-export function resolverConf(address: string, subnetText: string, parentAddress: string, trustAnchor: string, base = "/lab/resolver"): string {
+export function resolverConf(address: string, subnetText: string, parentAddress: string, trustAnchor: string, base = "/mnt/resolver"): string {
   return [
     "server:",
     `    interface: ${address}`,
@@ -98,18 +99,17 @@ export interface LabDnsState {
   resolver: { address: string; pid: number };
 }
 
-/** One daemon of the lab image in the DNS namespace; the image itself is never written. */
-function startDaemon(name: string, image: string, dir: string, command: string[]): number {
+/**
+ * One daemon from the lab image, in the DNS namespace, dir on its /mnt: the returned pid is
+ * the daemon's own (SIGTERM stops it cleanly); the image itself is never written.
+ */
+function startDaemon(name: string, image: string, dir: string, command: string): number {
   const log = openSync(join(dir, `${name}.log`), "a");
-  const child = spawn(
-    "systemd-nspawn",
-    [
-      "--quiet", "--keep-unit", "--register=no", "--volatile=overlay", `--directory=${image}`,
-      `--network-namespace-path=/run/netns/${LAB_DNS_NAMESPACE}`, `--machine=boreal-dns-${name}`, `--bind=${dir}:/lab`, "--",
-      ...command,
-    ],
-    { detached: true, stdio: ["ignore", log, log] },
-  );
+  const child = spawn("ip", ["netns", "exec", LAB_DNS_NAMESPACE, "unshare", "--mount", "sh", "-c", inImageScript(image, dir), command], {
+    detached: true,
+    stdio: ["ignore", log, log],
+    env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" },
+  });
   child.unref();
   closeSync(log);
   return child.pid!;
@@ -117,7 +117,7 @@ function startDaemon(name: string, image: string, dir: string, command: string[]
 
 function stopDaemon(pid: number): void {
   spawnSync("kill", ["-TERM", String(pid)], { stdio: "ignore" });
-  for (let i = 0; i < 50 && spawnSync("kill", ["-0", String(pid)], { stdio: "ignore" }).status === 0; i++) spawnSync("sleep", ["0.2"]);
+  for (let i = 0; i < 50 && pidAlive(pid); i++) spawnSync("sleep", ["0.2"]);
 }
 
 function dig(server: string, args: string[]): string {
@@ -142,12 +142,14 @@ export async function startLabDns(options: { dir: string; image: string; subnet:
   const { parent, resolver } = labDnsAddresses(options.subnet);
   if (options.previous) stopLabDns(options.previous);
   const parentDir = join(options.dir, "parent");
+  // A pid file left by a killed knotd would make the next one refuse to start.
+  rmSync(join(parentDir, "run"), { recursive: true, force: true });
   mkdirSync(join(parentDir, "run"), { recursive: true });
   mkdirSync(join(parentDir, "db"), { recursive: true });
   mkdirSync(join(options.dir, "resolver"), { recursive: true });
   writeFileSync(join(parentDir, "knot.conf"), parentKnotConf(parent));
   writeFileSync(join(parentDir, "lab.test.zone"), parentZoneFile(parent, options.delegations));
-  const parentPid = startDaemon("parent", options.image, options.dir, ["/usr/sbin/knotd", "-c", "/lab/parent/knot.conf"]);
+  const parentPid = startDaemon("parent", options.image, options.dir, "exec /usr/sbin/knotd -c /mnt/parent/knot.conf");
   let resolverPid: number | undefined;
   try {
     const anchor = await until(
@@ -161,7 +163,7 @@ export async function startLabDns(options: { dir: string; image: string; subnet:
     );
     writeFileSync(join(options.dir, "resolver", "unbound.conf"), resolverConf(resolver, options.subnet, parent, anchor));
     rmSync(join(options.dir, "resolver.log"), { force: true });
-    resolverPid = startDaemon("resolver", options.image, options.dir, ["/usr/sbin/unbound", "-d", "-c", "/lab/resolver/unbound.conf"]);
+    resolverPid = startDaemon("resolver", options.image, options.dir, "exec /usr/sbin/unbound -d -c /mnt/resolver/unbound.conf");
     // The parent's own SOA, validated: the resolver is up and holds the anchor.
     await until(`the lab's resolver at ${resolver} did not validate ${LAB_PARENT_ZONE}`, 30, () => (authenticated(dig(resolver, ["+dnssec", LAB_PARENT_ZONE, "SOA"])) ? true : undefined), join(options.dir, "resolver.log"));
     return { parent: { address: parent, pid: parentPid }, resolver: { address: resolver, pid: resolverPid } };
@@ -176,6 +178,12 @@ export async function startLabDns(options: { dir: string; image: string; subnet:
 export function stopLabDns(state: LabDnsState): void {
   stopDaemon(state.resolver.pid);
   stopDaemon(state.parent.pid);
+}
+
+/** Whatever runs in the DNS namespace (ours alone): what `lab down` stops, even after a crash. */
+export function labDnsProcesses(): number[] {
+  const result = spawnSync("ip", ["netns", "pids", LAB_DNS_NAMESPACE], { encoding: "utf8" });
+  return result.status === 0 ? result.stdout.split("\n").filter(Boolean).map(Number) : [];
 }
 
 /** The namespace the parent and the resolver listen in, on the lab bridge. */

@@ -128,6 +128,16 @@ function debootstrap(recipe: ImageRecipe, target: string, log: (line: string) =>
 }
 
 /** Make the image a template: no machine identity, no host keys (each machine gets its own). */
+/**
+ * A shell line that runs "$0" with the tools of a cached image, dir bound on its /mnt, in a
+ * private mount namespace (its /run and /tmp on tmpfs): nothing of the image changes, and it
+ * may be the lower layer of running machines. Each step execs the next: a command that
+ * starts with `exec` keeps the pid of the `unshare` that runs it, so signals reach it.
+ */
+export function inImageScript(image: string, dir: string): string {
+  return [`mount --bind '${dir}' '${image}/mnt'`, `mount -t tmpfs tmpfs '${image}/run'`, `mount -t tmpfs tmpfs '${image}/tmp'`, `exec chroot '${image}' /bin/sh -c "$0"`].join(" && ");
+}
+
 function postProcess(root: string): void {
   writeFileSync(join(root, "etc/machine-id"), "");
   rmSync(join(root, "var/lib/dbus/machine-id"), { force: true });

@@ -9,13 +9,13 @@ import { DEFAULT_SUITE, ensureImage, labRecipe, LabSuite, LabSuiteChoice, machin
 import { createMirrorRepo, mirrorProcesses, mirrorUrl, mirrorsDir, startMirror, stopMirror } from "./mirror";
 import { createLabFederation, LabMember } from "./federation";
 import { LAB_PASSPHRASE, labPulumiEnv, labStackName, runPulumi } from "./pulumi";
-import { createLabDnsNetwork, LabDnsState, startLabDns } from "./dns";
+import { createLabDnsNetwork, labDnsProcesses, LabDnsState, startLabDns } from "./dns";
 
 /** Seconds between two registry pulls on lab machines (a real member keeps the default, 60). */
 export const LAB_SYNC_INTERVAL = 5;
 
 export { LAB_PASSPHRASE };
-import { checkSubnetFree, createLabNetwork, createMachineNetwork, labAddresses, labNamespaces, nodeNamespace, quiet, removeLabNetwork, sh } from "./net";
+import { pidAlive, checkSubnetFree, createLabNetwork, createMachineNetwork, labAddresses, labNamespaces, nodeNamespace, quiet, removeLabNetwork, sh } from "./net";
 
 /** The project root: the nearest directory above this file holding Pulumi.yaml (src/ or dist/src/). */
 function projectRoot(): string {
@@ -236,14 +236,7 @@ export function portOpen(host: string, port: number, timeoutMs = 1000): Promise<
 }
 
 /** Alive and not a zombie (a machine started by this very process stays one until reaped). */
-export function pidAlive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-  } catch {
-    return false;
-  }
-}
+export { pidAlive };
 
 /** Processes of the lab, found by their command line (also after a crash lost the state). */
 export function labProcesses(): number[] {
@@ -259,7 +252,7 @@ export function labDown(options: { dir?: string; log: (line: string) => void; ke
   const dir = options.dir ?? LAB_DIR;
   const previous = readState(dir);
   const pids = labProcesses();
-  stopProcesses(pids);
+  stopProcesses([...pids, ...labDnsProcesses()]);
   for (const mount of labMounts(dir).reverse()) quiet("umount", ["-l", mount]);
   // The mirror daemon: the one in the state, and any other of this lab directory a crash left.
   const daemons = [...new Set([...(previous?.mirror?.pid ? [previous.mirror.pid] : []), ...mirrorProcesses(dir)])];

@@ -1,6 +1,7 @@
 // Lab networking: one namespace holding a bridge, one namespace per machine, veths between,
 // and a veth from the host so the host (and only the host) reaches the lab subnet.
 import { execFileSync, spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { cidrsOverlap, formatIPv4, parseCidr, Cidr } from "../model/ip";
 
 export const LAB_NS = "boreal-lab";
@@ -9,6 +10,16 @@ export const HOST_VETH = "boreal-host";
 
 export function sh(cmd: string, args: string[], input?: string): string {
   return execFileSync(cmd, args, { encoding: "utf8", input, stdio: ["pipe", "pipe", "pipe"] });
+}
+
+/** Running, not a zombie: a child not yet reaped (its parent busy in a sync wait) is dead too. */
+export function pidAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
 }
 
 export function quiet(cmd: string, args: string[]): boolean {

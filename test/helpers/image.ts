@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { imageReady, LabSuite, labRecipe } from "../../src/lab/image";
+import { imageReady, inImageScript, LabSuite, labRecipe } from "../../src/lab/image";
 
 const has = (tool: string) => spawnSync("sh", ["-c", `command -v ${tool}`]).status === 0;
 
@@ -20,8 +20,7 @@ export function inImage(image: string, files: Record<string, string>, command: s
   const dir = mkdtempSync(join(tmpdir(), "boreal-image-"));
   try {
     for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
-    const script = [`mount --bind '${dir}' '${image}/mnt'`, `mount -t tmpfs tmpfs '${image}/run'`, `mount -t tmpfs tmpfs '${image}/tmp'`, `exec chroot '${image}' /bin/sh -c "$0"`].join(" && ");
-    const result = spawnSync("unshare", ["--mount", "--net", "sh", "-c", script, command], { encoding: "utf8", env: { ...process.env, PATH: "/usr/sbin:/usr/bin:/sbin:/bin" } });
+    const result = spawnSync("unshare", ["--mount", "--net", "sh", "-c", inImageScript(image, dir), command], { encoding: "utf8", env: { ...process.env, PATH: "/usr/sbin:/usr/bin:/sbin:/bin" } });
     if (result.status !== 0) throw new Error(`${command} in ${image} failed (${result.status}):\n${result.stdout}\n${result.stderr}`);
     return result.stdout + result.stderr;
   } finally {
