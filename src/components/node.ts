@@ -10,8 +10,9 @@ import type { PublicNodeSpec } from "../config/stack";
 import { buildDescriptor, buildTombstone } from "../model/descriptor";
 import { NodePlan, plan } from "../model/plan";
 import { FileRole, KNOT_CONF, RenderedFile, renderNode, TemplateSources } from "../render";
-import { AGENT, servedDelegationScript } from "../render/scripts";
-import { Delegation, servedDelegation } from "../dns/delegation";
+import { AGENT, servedDnskeysScript } from "../render/scripts";
+import { Delegation, delegation } from "../dns/delegation";
+import { dsForZone, parseDnskeys } from "../dns/ds";
 import type { Signer } from "../registry/sign";
 import { signedNodeObject } from "../registry/write";
 import { NodeFacts, nodeFacts, NODE_TYPE, StateFacts } from "../policy/facts";
@@ -80,15 +81,14 @@ export class BorealNode extends pulumi.ComponentResource {
       services.push(new Firewall(`${name}-firewall`, { connection, files: filesFor("firewall") }, afterHost).applied);
     }
 
-    // The member's zones as the node serves them once the agent ran: the keys Knot made and
-    // the NS set of every node the agent knows. The DS is computed here from those keys.
-    const zones = this.plan.dns.primaryZones.map((z) => z.name);
-    // Asked again when the member's registry clone knows other nodes (git pull, pulumi up):
-    // the NS set grows as members join; a run with nothing new stays a no-op.
-    const knownNameServers = this.plan.dns.primaryZones.flatMap((z) => z.nameServers.map((ns) => ns.target));
-    const ask = `# boreal: name servers known to the registry clone: ${[...new Set(knownNameServers)].join(" ")}\n${servedDelegationScript(zones)}`;
-    const served = nodeCommand(`${name}-delegation`, { connection, create: ask }, { parent: this, dependsOn: [agent.applied] });
-    this.delegations = served.stdout.apply((text) => zones.map((zone) => servedDelegation(zone, text)));
+    // The keys Knot made for the member's zones (on its first load after the agent's run):
+    // the DS records are computed here from what the node serves, so they match it.
+    const zones = this.plan.dns.primaryZones;
+    const dnskeys = nodeCommand(`${name}-dnskeys`, { connection, create: servedDnskeysScript(zones.map((z) => z.name)) }, { parent: this, dependsOn: [agent.applied] });
+    this.delegations = dnskeys.stdout.apply((text) => {
+      const keys = parseDnskeys(text);
+      return zones.map((zone) => delegation(zone, dsForZone(keys, zone.name)));
+    });
 
     this.publicKey = wireguard.publicKey;
     const existing = args.federation.nodes.find((n) => n.node === this.plan.node);

@@ -99,27 +99,21 @@ export function installScript(file: RenderedFile): string {
 }
 
 /**
- * What each of the node's primary zones serves for its delegation, as resolvers will see
- * it: the DNSKEY set (Knot signs a new zone within seconds of loading it: wait for the keys,
- * up to a minute), the apex NS set, and the addresses of the NS names inside the zone.
- * Printed as master-file lines; the member's machine makes the delegation of them.
+ * The DNSKEY set each of the node's primary zones serves, as resolvers will see it (Knot
+ * signs a new zone within seconds of loading it: wait for the keys, up to a minute).
+ * Printed as master-file lines; the member's machine makes the DS records of them.
  */
-export function servedDelegationScript(zones: string[]): string {
+export function servedDnskeysScript(zones: string[]): string {
   return [
     "set -eu",
-    "ask() { kdig +short +timeout=2 @127.0.0.1 \"$1\" \"$2\"; }",
     `for zone in ${zones.join(" ")}; do`,
     "  tries=0",
-    '  until keys=$(ask "$zone" DNSKEY) && [ -n "$keys" ]; do',
+    '  until keys=$(kdig +short +timeout=2 @127.0.0.1 "$zone" DNSKEY) && [ -n "$keys" ]; do',
     "    tries=$((tries + 1))",
     '    if [ "$tries" -ge 60 ]; then echo "$zone: Knot serves no DNSKEY a minute after the sync agent applied it: journalctl -u knot" >&2; exit 1; fi',
     "    sleep 1",
     "  done",
     '  printf "%s\\n" "$keys" | sed "s|^|$zone DNSKEY |"',
-    '  for ns in $(ask "$zone" NS); do',
-    '    echo "$zone NS $ns"',
-    '    case "$ns" in *."$zone") for type in A AAAA; do ask "$ns" "$type" | sed "s|^|$ns $type |"; done ;; esac',
-    "  done",
     "done",
   ].join("\n");
 }

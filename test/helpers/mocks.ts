@@ -40,14 +40,10 @@ export class Recorder {
     this.resources.push({ type: args.type, name: args.name, parent: seen?.parent, dependsOn: seen?.dependsOn ?? [], inputs: unwrapSecrets(args.inputs) });
     const state: Record<string, unknown> = { ...args.inputs, stdout: "", stderr: "" };
     if (args.type === "command:remote:Command" && String(args.inputs.create).includes("wg pubkey")) state.stdout = `${this.publicKey}\n`;
-    // What Knot serves for each zone the delegation query names: a ZSK and a KSK (key tag
-    // 45141), an NS inside the zone with its address, one outside.
+    // What Knot serves for each zone the DNSKEY query names: a ZSK and a KSK (key tag 45141).
     const dnskeyZones = /for zone in ([^;]*); do[\s\S]*DNSKEY/.exec(String(args.inputs.create ?? ""));
     if (args.type === "command:remote:Command" && dnskeyZones) {
-      state.stdout = dnskeyZones[1]
-        .split(" ")
-        .map((zone) => [`${zone} DNSKEY ${MOCK_ZSK}`, `${zone} DNSKEY ${MOCK_KSK}`, `${zone} NS ns-b1.${zone}`, `ns-b1.${zone} A 198.51.100.12`, `${zone} NS wg.coop-c.net.`, ""].join("\n"))
-        .join("");
+      state.stdout = dnskeyZones[1].split(" ").map((zone) => `${zone} DNSKEY ${MOCK_ZSK}\n${zone} DNSKEY ${MOCK_KSK}\n`).join("");
     }
     return { id: `${args.name}-id`, state };
   }
