@@ -246,7 +246,7 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
     expect(stacks.unchanged(machineOf(0)), "the stack is back to what was applied").toBe(true);
   });
 
-  test("key rotation of node 2, one pulumi up by its member only: the others lose nothing, node 2 is back within 15 s", async () => {
+  test("key rotation of node 2, one pulumi up by its member only: the others lose nothing, node 2 is back within 25 s", async () => {
     const registry = members[1].registry;
     oldNode2 = { content: readFileSync(join(registry, descriptorPath(machineOf(1))), "utf8"), signature: readFileSync(join(registry, signaturePath(descriptorPath(machineOf(1)))), "utf8") };
     const [a, b, c] = nodes;
@@ -254,7 +254,10 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
     const { lossToBystander, outage, after } = await checks.measureRotation(servers, a, b, c, () => timed("rotate node2 (its pulumi up only)", () => up(1)));
     expect(lossToBystander).toBe(0);
     expect(after.publicKey).not.toBe(b.publicKey);
-    expect(outage).toBeLessThan(15);
+    // Peers learn the new key at their next pull (every 5 s here) plus an agent run, and
+    // node 2's WireGuard retries a refused handshake 5 s later (REKEY_TIMEOUT), up to twice:
+    // measured 4.9–16.5 s on the mixed lab, so 25 s, not the 15 s a bookworm-only lab kept.
+    expect(outage).toBeLessThan(25);
     for (const n of live().filter((x) => x !== after)) {
       await eventually(`${n.machine.name} has node2's new key`, 30, () => peersOf(n).includes(after.publicKey) && !peersOf(n).includes(b.publicKey));
     }
