@@ -8,7 +8,7 @@ import { closeSync, mkdirSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { inImageScript } from "./image";
 import { formatIPv4, parseCidr } from "../model/ip";
-import { createMachineNetwork, nodeNamespace, pidAlive, sh } from "./net";
+import { createMachineNetwork, nodeNamespace, sh, stopProcesses } from "./net";
 
 export const LAB_PARENT_ZONE = "lab.test.";
 const DNS_MACHINE = "dns";
@@ -115,11 +115,6 @@ function startDaemon(name: string, image: string, dir: string, command: string):
   return child.pid!;
 }
 
-function stopDaemon(pid: number): void {
-  spawnSync("kill", ["-TERM", String(pid)], { stdio: "ignore" });
-  for (let i = 0; i < 50 && pidAlive(pid); i++) spawnSync("sleep", ["0.2"]);
-}
-
 function dig(server: string, args: string[]): string {
   return spawnSync("kdig", [`@${server}`, "+time=2", "+retry=0", ...args], { encoding: "utf8" }).stdout ?? "";
 }
@@ -169,15 +164,13 @@ export async function startLabDns(options: { dir: string; image: string; subnet:
     return { parent: { address: parent, pid: parentPid }, resolver: { address: resolver, pid: resolverPid } };
   } catch (error) {
     // Nothing half-started stays behind.
-    if (resolverPid !== undefined) stopDaemon(resolverPid);
-    stopDaemon(parentPid);
+    stopProcesses(resolverPid === undefined ? [parentPid] : [resolverPid, parentPid]);
     throw error;
   }
 }
 
 export function stopLabDns(state: LabDnsState): void {
-  stopDaemon(state.resolver.pid);
-  stopDaemon(state.parent.pid);
+  stopProcesses([state.resolver.pid, state.parent.pid]);
 }
 
 /** Whatever runs in the DNS namespace (ours alone): what `lab down` stops, even after a crash. */

@@ -15,7 +15,7 @@ import { createLabDnsNetwork, labDnsProcesses, LabDnsState, startLabDns } from "
 export const LAB_SYNC_INTERVAL = 5;
 
 export { LAB_PASSPHRASE };
-import { pidAlive, checkSubnetFree, createLabNetwork, createMachineNetwork, labAddresses, labNamespaces, nodeNamespace, quiet, removeLabNetwork, sh } from "./net";
+import { pidAlive, stopProcesses, checkSubnetFree, createLabNetwork, createMachineNetwork, labAddresses, labNamespaces, nodeNamespace, quiet, removeLabNetwork, sh } from "./net";
 
 /** The project root: the nearest directory above this file holding Pulumi.yaml (src/ or dist/src/). */
 function projectRoot(): string {
@@ -264,14 +264,6 @@ export function labDown(options: { dir?: string; log: (line: string) => void; ke
   if (previous?.projectDir) removeLabStacks(previous);
   if (!options.keepState) rmSync(statePath(dir), { force: true });
   if (pids.length || namespaces.length || stoppedDaemons) options.log(`lab down: stopped ${pids.length} machine(s) and ${stoppedDaemons} mirror daemon(s), removed ${namespaces.length} namespace(s)`);
-}
-
-/** SIGTERM makes systemd-nspawn power the machine off cleanly; SIGKILL after 15 s. */
-function stopProcesses(pids: number[]): void {
-  for (const pid of pids) quiet("kill", ["-TERM", String(pid)]);
-  const deadline = Date.now() + 15_000;
-  while (pids.some(pidAlive) && Date.now() < deadline) spawnSync("sleep", ["0.2"]);
-  for (const pid of pids.filter(pidAlive)) quiet("kill", ["-KILL", String(pid)]);
 }
 
 export async function labStatus(dir = LAB_DIR): Promise<{ name: string; address: string; suite: LabSuite; running: boolean; sshd: boolean; seconds: number }[]> {

@@ -22,6 +22,14 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
+/** SIGTERM (systemd-nspawn powers a machine off cleanly, a daemon shuts down); SIGKILL after 15 s. */
+export function stopProcesses(pids: number[]): void {
+  for (const pid of pids) quiet("kill", ["-TERM", String(pid)]);
+  const deadline = Date.now() + 15_000;
+  while (pids.some(pidAlive) && Date.now() < deadline) spawnSync("sleep", ["0.2"]);
+  for (const pid of pids.filter(pidAlive)) quiet("kill", ["-KILL", String(pid)]);
+}
+
 export function quiet(cmd: string, args: string[]): boolean {
   return spawnSync(cmd, args, { stdio: "ignore" }).status === 0;
 }
