@@ -3,6 +3,7 @@
 // src/registry/verify.ts decides what of a registry is trusted.
 import { parse as parseYaml, YAMLParseError } from "yaml";
 import { z } from "zod";
+import { parsePortSpec, portSpecText } from "../model/firewall";
 import { cidrsOverlap, cidrWithin, parseCidr } from "../model/ip";
 import { ConfigProblem, problemsFromZod, withFix } from "./errors";
 import { endpoint, ipv4, ipv6, port, slug, typeError, wireguardKey, zoneName } from "./fields";
@@ -181,6 +182,22 @@ export const descriptorSchema = z.strictObject({
   ),
   zones: z.array(zoneName, { error: typeError("zones", "a list of zone names", "write the node's zones as a list, e.g. [ coop-a.example. ]") }),
   exporter: endpoint("exporter", 'set exporter to the node exporter\'s mesh address and port, e.g. "100.64.0.1:9100"'),
+  /**
+   * Optional: what the node opens on its underlay beside WireGuard and DNS, as "tcp/22",
+   * "udp/51000-51010": its SSH port and the member's boreal:firewall.allow. Peers checking
+   * the label's underlay-declared-only rule judge a scan against it; a descriptor without
+   * it declares nothing more.
+   */
+  services: z
+    .array(
+      z.string({ error: typeError("services[]", "a string", 'write each as "tcp/PORT" or "udp/FIRST-LAST"') }).refine((text) => {
+        const range = parsePortSpec(text);
+        return range !== undefined && portSpecText(range) === text && range.first >= 1 && range.last <= 65535 && range.first <= range.last;
+      }, withFix("services[] is not a port or range", 'write each as "tcp/PORT" or "udp/FIRST-LAST", e.g. "tcp/22", "tcp/443"')),
+      { error: typeError("services", "a list", 'write the declared underlay services as a list, e.g. [ "tcp/22", "tcp/443" ]') },
+    )
+    .max(64, withFix("services lists more than 64 entries", "declare ranges rather than single ports"))
+    .optional(),
   /**
    * Optional: the ssh-ed25519 key the node signs its attestations of peers with (the label,
    * src/label). Made on the node and never leaving it, so a checking node holds no key of

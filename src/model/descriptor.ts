@@ -1,5 +1,6 @@
 // The node's registry objects, built from its plan and the public key read off the node.
 import type { NodeDescriptor, Tombstone } from "../config/registry";
+import { portSpecText } from "./firewall";
 import type { NodePlan } from "./plan";
 
 /**
@@ -17,6 +18,8 @@ export function buildDescriptor(plan: NodePlan, publicKey: string, existing: Nod
     mesh: { ipv4: plan.mesh.ipv4, ipv6: plan.mesh.ipv6 },
     zones: plan.dns.primaryZones.map((z) => z.name),
     exporter: `${plan.exporter.address}:${plan.exporter.port}`,
+    // What peers may find open on the underlay beside WireGuard and DNS (the label's scan).
+    services: declaredServices(plan),
     // The key the node signs its attestations of peers with (src/label): read off the node
     // like `publicKey`, and absent until the agent makes one, so old descriptors are unchanged.
     ...(attestationKey === undefined ? {} : { attestationKey }),
@@ -37,4 +40,11 @@ export function buildTombstone(descriptor: NodeDescriptor): Tombstone {
 function withoutIds<T extends { member: string; node: string }>(value: T): Omit<T, "member" | "node"> {
   const { member: _member, node: _node, ...rest } = value;
   return rest;
+}
+
+/** The node's SSH port and the member's declared services, each once, as port specs. */
+export function declaredServices(plan: NodePlan): string[] {
+  const ssh = plan.firewall.rules.filter((r) => r.description === "SSH");
+  const specs = [...ssh, ...plan.firewall.allow].map((r) => portSpecText({ protocol: r.protocol, first: r.port, last: r.lastPort }));
+  return [...new Set(specs)];
 }

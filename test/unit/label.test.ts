@@ -601,7 +601,7 @@ describe("registry additions: label settings and attestation keys", () => {
     expect(buildDescriptor(p, existing.publicKey, existing, "2030-01-01T00:00:00.000Z")).toEqual(existing);
     const withKey = buildDescriptor(p, existing.publicKey, existing, "2030-01-01T00:00:00.000Z", attestationKey("b1"));
     expect(withKey).toEqual({ ...existing, attestationKey: attestationKey("b1"), serial: Date.parse("2030-01-01T00:00:00Z") / 1000, updatedAt: "2030-01-01T00:00:00.000Z" });
-    expect(Object.keys(withKey)).toEqual(["member", "node", "serial", "endpoint", "publicKey", "mesh", "zones", "exporter", "attestationKey", "updatedAt"]);
+    expect(Object.keys(withKey)).toEqual(["member", "node", "serial", "endpoint", "publicKey", "mesh", "zones", "exporter", "services", "attestationKey", "updatedAt"]);
     expect(buildDescriptor(p, existing.publicKey, withKey, "2031-01-01T00:00:00.000Z", attestationKey("b1"))).toEqual(withKey);
   });
 });

@@ -311,9 +311,10 @@ describe("descriptor", () => {
       mesh: { ipv4: "100.64.0.48", ipv6: "fd42:b0:ea1::30" },
       zones: ["coop-d.example."],
       exporter: "100.64.0.48:9100",
+      services: ["tcp/22"],
       updatedAt: "2026-12-01T08:30:15.250Z",
     });
-    expect(Object.keys(d1)).toEqual(["member", "node", "serial", "endpoint", "publicKey", "mesh", "zones", "exporter", "updatedAt"]);
+    expect(Object.keys(d1)).toEqual(["member", "node", "serial", "endpoint", "publicKey", "mesh", "zones", "exporter", "services", "updatedAt"]);
   });
 
   test("a tombstone is one serial above the last descriptor, and carries no address or key", () => {
