@@ -24,7 +24,7 @@ export interface AgentProgram {
  * inputs against it): hashing only these keeps a change to, say, the lab from looking like
  * a new agent to every stack.
  */
-export const AGENT_SOURCES = ["agent", "config", "dns", "model", "render", "registry", "components/templates.ts"];
+export const AGENT_SOURCES = ["agent", "config", "dns", "label", "model", "render", "registry", "components/templates.ts"];
 
 /** Every input of the bundle: those sources, the templates, the locked dependencies. */
 function inputsHash(): string {

@@ -3,11 +3,12 @@
 // `pulumi up`. It pulls the registry from every mirror, verifies it against the trust
 // anchor and what it already holds, and applies the peer set with the kit's own planner.
 //   sync [--rekey] one run (--rekey: re-apply WireGuard even if no file changed, for a new key)
+//   attest         a round of label checks of the other members' nodes, signed and published
 //   remove         undo what the agent applied and put the member's own files back
 //   status         the last run, as JSON
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadTemplates } from "../components/templates";
 import { BorealConfigError } from "../config/errors";
@@ -18,13 +19,13 @@ import { AGENT_ROLES, TemplateSources } from "../render";
 import { AGENT, CHECK_REFUSED, installScript, removeScript, SERVICE_SCRIPTS, TEXTFILE_DIR } from "../render/scripts";
 import { ReadSource, readRegistrySource, verifySources } from "../registry";
 import { formatRejection, HeldState } from "../registry/verify";
+import { attest } from "./attest";
+import { checkoutDir, checkoutMirror, gitError, log, readJson, stateFile, writeAtomic } from "./io";
 
 // The bundle carries the templates (esbuild `define`); run from the repository, they are read.
 declare const BOREAL_TEMPLATES: TemplateSources | undefined;
 const templates = (): TemplateSources => (typeof BOREAL_TEMPLATES !== "undefined" ? BOREAL_TEMPLATES : loadTemplates());
 
-const MIRROR_TIMEOUT_MS = 20_000;
-const stateFile = join(AGENT.stateDir, "state.json");
 const statusFile = join(AGENT.stateDir, "status.json");
 
 interface AgentState {
@@ -49,22 +50,6 @@ interface AgentState {
   summary?: { version?: number; peers: number; rejected: number };
 }
 
-const log = (line: string) => process.stdout.write(`${line}\n`);
-
-function readJson<T>(path: string, fallback: T): T {
-  try {
-    return JSON.parse(readFileSync(path, "utf8")) as T;
-  } catch {
-    return fallback;
-  }
-}
-
-function writeAtomic(path: string, content: string): void {
-  mkdirSync(AGENT.stateDir, { recursive: true, mode: 0o700 });
-  writeFileSync(`${path}.tmp`, content, { mode: 0o600 });
-  renameSync(`${path}.tmp`, path);
-}
-
 function shell(script: string, input?: string): void {
   const result = spawnSync("sh", ["-c", script], { input: input ?? "", encoding: "utf8" });
   if (result.status !== 0) throw new Error(`${script.split("\n").find((l) => l && l !== "set -eu")} … exited ${result.status}: ${(result.stderr || result.stdout).trim()}`);
@@ -72,21 +57,12 @@ function shell(script: string, input?: string): void {
 
 /** The mirror's newest tree, in a checkout of our own; undefined (and why) when it does not answer. */
 function fetchMirror(url: string): ReadSource | { error: string } {
-  const dir = join(AGENT.stateDir, "mirrors", createHash("sha256").update(url).digest("hex").slice(0, 16));
-  const git = (...args: string[]) => execFileSync("git", ["-C", dir, ...args], { timeout: MIRROR_TIMEOUT_MS, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, GIT_TERMINAL_PROMPT: "0" } });
+  const dir = checkoutDir("mirrors", url);
   try {
-    if (!existsSync(join(dir, ".git"))) {
-      mkdirSync(dir, { recursive: true });
-      git("init", "--quiet");
-    }
-    // For sync-gate, which fetches it between runs to see whether anything moved.
-    git("config", "boreal.url", url);
-    git("fetch", "--quiet", "--depth", "1", "--no-tags", url, "HEAD");
-    git("reset", "--quiet", "--hard", "FETCH_HEAD");
+    checkoutMirror(dir, url);
     return readRegistrySource(dir, url);
   } catch (error) {
-    const detail = (error as { stderr?: Buffer }).stderr?.toString().trim() || (error as Error).message;
-    return { error: detail.split("\n").pop() ?? detail };
+    return { error: gitError(error) };
   }
 }
 
@@ -250,22 +226,29 @@ function remove(): number {
   return 0;
 }
 
-function main(argv: string[]): number {
+function main(argv: string[]): number | Promise<number> {
   const [command, ...flags] = argv;
   if (command === "sync") return syncAndReport(flags.includes("--rekey"));
+  if (command === "attest") return attest();
   if (command === "remove") return remove();
   if (command === "status") {
     process.stdout.write(existsSync(statusFile) ? readFileSync(statusFile, "utf8") : "{}\n");
     return 0;
   }
-  log("usage: boreal-agent sync [--rekey] | remove | status");
+  log("usage: boreal-agent sync [--rekey] | attest | remove | status");
   return 2;
 }
 
-try {
-  process.exitCode = main(process.argv.slice(2));
-} catch (error) {
-  // Bad input names its file and fix; anything else is a bug worth its stack.
+// Bad input names its file and fix; anything else is a bug worth its stack.
+function fail(error: unknown): void {
   log(`boreal-agent: ${error instanceof BorealConfigError ? error.message : (error as Error).stack ?? String(error)}`);
   process.exitCode = 1;
+}
+
+try {
+  Promise.resolve(main(process.argv.slice(2))).then((code) => {
+    process.exitCode = code;
+  }, fail);
+} catch (error) {
+  fail(error);
 }

@@ -10,7 +10,7 @@ import type { PublicNodeSpec } from "../config/stack";
 import { buildDescriptor, buildTombstone } from "../model/descriptor";
 import { NodePlan, plan } from "../model/plan";
 import { FileRole, KNOT_CONF, RenderedFile, renderNode, TemplateSources } from "../render";
-import { AGENT, servedDnskeysScript } from "../render/scripts";
+import { AGENT, ATTESTATION_KEY_DELETE, attestationKeyScript, servedDnskeysScript } from "../render/scripts";
 import { Delegation, delegation } from "../dns/delegation";
 import { dsForZone, parseDnskeys } from "../dns/ds";
 import type { Signer } from "../registry/sign";
@@ -90,9 +90,15 @@ export class BorealNode extends pulumi.ComponentResource {
       return zones.map((zone) => delegation(zone, dsForZone(keys, zone.name)));
     });
 
+    // The key the node signs its attestations of peers with (the label): born on the node like
+    // the WireGuard key; its public half goes into the descriptor the member signs.
+    const attestationKey = nodeCommand(`${name}-attestation-key`, { connection, create: attestationKeyScript(this.plan.node), delete: ATTESTATION_KEY_DELETE }, afterHost);
+
     this.publicKey = wireguard.publicKey;
     const existing = args.federation.nodes.find((n) => n.node === this.plan.node);
-    const descriptor = this.publicKey.apply((key) => buildDescriptor(this.plan, key, existing, args.now));
+    const descriptor = pulumi
+      .all([this.publicKey, attestationKey.stdout])
+      .apply(([key, attestation]) => buildDescriptor(this.plan, key, existing, args.now, attestation.trim()));
     const registration = new Registration(
       `${name}-registration`,
       {

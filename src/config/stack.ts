@@ -77,6 +77,14 @@ export const stackConfigSchema = z.strictObject({
     .min(5, withFix("is below 5 seconds", "set it between 5 and 3600 (60 by default)"))
     .max(3600, withFix("is above an hour", "set it between 5 and 3600 (60 by default)"))
     .default(60),
+  /** Seconds between two rounds of the node's checks of its peers for the label (src/label). */
+  attestInterval: z
+    .number({ error: withFix("must be a number of seconds", "set it between 10 and 21600 (900 by default)") })
+    .int(withFix("must be a whole number of seconds", "set it between 10 and 21600"))
+    .min(10, withFix("is below 10 seconds", "set it between 10 and 21600 (900 by default)"))
+    // Several rounds within a day: an attestation counts for label.validityDays (1 at least).
+    .max(21600, withFix("is above 6 hours", "set it between 10 and 21600 (900 by default)"))
+    .default(900),
   zones: z
     .array(zoneName, { error: typeError("boreal:zones", "a list of zone names", 'pulumi config set --path "boreal:zones[0]" coop-a.example.') })
     .min(1, withFix("lists no zone", 'add the member\'s zone: pulumi config set --path "boreal:zones[0]" coop-a.example.'))

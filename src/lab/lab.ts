@@ -13,6 +13,8 @@ import { createLabDnsNetwork, labDnsProcesses, LabDnsState, startLabDns } from "
 
 /** Seconds between two registry pulls on lab machines (a real member keeps the default, 60). */
 export const LAB_SYNC_INTERVAL = 5;
+/** Seconds between two rounds of label checks on lab machines (a real member keeps the default, 900). */
+export const LAB_ATTEST_INTERVAL = 20;
 
 export { LAB_PASSPHRASE };
 import { pidAlive, stopProcesses, checkSubnetFree, createLabNetwork, createMachineNetwork, labAddresses, labNamespaces, nodeNamespace, quiet, removeLabNetwork, sh } from "./net";
@@ -293,7 +295,7 @@ export function labRecords(address: string): string[] {
  * by the Pulumi CLI, which alone knows the stack's passphrase format). Returns the members
  * and the stacks whose secret could not be set.
  */
-export function writeLabStacks(state: LabState, projectDir: string, log: (l: string) => void, options: { syncInterval?: number } = {}): { members: LabMember[]; missing: string[] } {
+export function writeLabStacks(state: LabState, projectDir: string, log: (l: string) => void, options: { syncInterval?: number } = {}): { members: LabMember[]; missing: string[]; trust: string } {
   const labDir = dirname(state.sshKey);
   const { members, trust } = createLabFederation({ labDir, count: state.machines.length, mirrorRepo: state.mirror.repo, mirrorUrls: [state.mirror.url] });
   mkdirSync(join(projectDir, "stacks"), { recursive: true });
@@ -310,6 +312,8 @@ export function writeLabStacks(state: LabState, projectDir: string, log: (l: str
         "boreal:publish": "origin",
         // The lab pulls often, so that joins and rotations show within seconds.
         "boreal:syncInterval": options.syncInterval ?? LAB_SYNC_INTERVAL,
+        // And checks its peers often, so that the label follows a broken rule within a minute.
+        "boreal:attestInterval": LAB_ATTEST_INTERVAL,
         "boreal:zones": [member.zone],
         // A cooperative's zone holds its customers' names: a web site and mail, here on the node.
         "boreal:records": { [member.zone]: labRecords(m.address) },
@@ -325,7 +329,7 @@ export function writeLabStacks(state: LabState, projectDir: string, log: (l: str
   for (const stack of missing) {
     log(`could not store the SSH key in stack ${stack} (is the Pulumi CLI installed? npm run toolchain); do it with:\n  npx pulumi config set -s ${stack} --secret --path boreal:ssh.privateKey < ${state.sshKey}`);
   }
-  return { members, missing };
+  return { members, missing, trust };
 }
 
 /** The machines are gone, so their stacks' state means nothing: forget both. */

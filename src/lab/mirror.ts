@@ -1,9 +1,11 @@
-// The lab's read-only git mirror: `git daemon` on the host, bound to the lab bridge address
-// only, serving the bare repositories under <labDir>/mirrors to the lab machines (git://).
-// Members write to a repository by its path on the host; nothing can push over git://.
+// The lab's git mirror: `git daemon` on the host, bound to the lab bridge address only,
+// serving the bare repositories under <labDir>/mirrors to the lab machines (git://).
+// Members write to a repository by its path on the host. Over git:// the registry takes
+// one kind of push: nodes' attestations, through its inbox hook (src/registry/inbox.ts).
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
+import { installAttestationInbox } from "../registry/inbox";
 
 export const MIRROR_PORT = 9418;
 
@@ -16,6 +18,7 @@ export function createMirrorRepo(labDir: string, name: string): string {
   const path = join(mirrorsDir(labDir), `${name}.git`);
   mkdirSync(mirrorsDir(labDir), { recursive: true });
   execFileSync("git", ["init", "--quiet", "--bare", "-b", "main", path], { stdio: ["ignore", "pipe", "pipe"] });
+  installAttestationInbox(path);
   return path;
 }
 
@@ -46,8 +49,9 @@ export function startMirror(labDir: string, hostAddress: string, timeoutMs = 10_
     daemonBinary(),
     [
       `--listen=${hostAddress}`, `--port=${MIRROR_PORT}`, `--base-path=${base}`, "--export-all", "--reuseaddr",
-      // Read-only whatever a repository's own config says; upload-archive stays off too.
-      "--disable=receive-pack", "--forbid-override=receive-pack", "--disable=upload-archive", "--forbid-override=upload-archive",
+      // Pushes only where a repository says so (daemon.receivepack: the registry's inbox);
+      // upload-archive stays off.
+      "--disable=receive-pack", "--allow-override=receive-pack", "--disable=upload-archive", "--forbid-override=upload-archive",
       "--informative-errors", "--verbose", "--init-timeout=10", "--timeout=120",
       // Only what lies under the base path is served.
       base,

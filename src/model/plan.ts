@@ -71,6 +71,7 @@ export interface NodePlan {
   keyEpoch: number;
   /** Seconds between two registry pulls by the node's sync agent. */
   syncInterval: number;
+  attestInterval: number;
 }
 
 export function catalogZoneName(node: string, federationDomain: string): string {
@@ -123,6 +124,7 @@ export function plan(spec: PlanSpec, federation: Federation): NodePlan {
     firewall: firewallPlan(spec.firewall, { sshPort: spec.ssh.port, listenPort }),
     keyEpoch: spec.keyEpoch,
     syncInterval: spec.syncInterval,
+    attestInterval: spec.attestInterval,
   };
 }
 

@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import type { FirewallPlan, FirewallRule } from "../model/firewall";
 import type { MonitoringPlan, WatchedNode } from "../model/monitoring";
 import { EXPORTER_PORT, NodePlan, PrimaryZone, WIREGUARD_INTERFACE } from "../model/plan";
-import { agentCommand, NFTABLES_MEMBER_DIR, zoneFileCheck } from "./scripts";
+import { agentCommand, ATTEST_RUN, NFTABLES_MEMBER_DIR, zoneFileCheck } from "./scripts";
 
 /** Template sources by path relative to templates/, e.g. "etc/knot/knot.conf.hbs". */
 export type TemplateSources = Record<string, string>;
@@ -106,6 +106,8 @@ export function renderNode(plan: NodePlan, templates: TemplateSources): Rendered
     { template: "usr/local/lib/boreal/sync-gate.hbs", path: "/usr/local/lib/boreal/sync-gate", mode: "0755", owner: "root:root", role: "agent", context: { refreshAfter: Math.max(60, plan.syncInterval), agentRun: agentCommand("sync") } },
     { template: "etc/systemd/system/boreal-sync.service.hbs", path: "/etc/systemd/system/boreal-sync.service", mode: "0644", owner: "root:root", role: "agent", context: { ...plan, iface } },
     { template: "etc/systemd/system/boreal-sync.timer.hbs", path: "/etc/systemd/system/boreal-sync.timer", mode: "0644", owner: "root:root", role: "agent", context: plan },
+    { template: "etc/systemd/system/boreal-attest.service.hbs", path: "/etc/systemd/system/boreal-attest.service", mode: "0644", owner: "root:root", role: "agent", context: { ...plan, iface, attestRun: ATTEST_RUN } },
+    { template: "etc/systemd/system/boreal-attest.timer.hbs", path: "/etc/systemd/system/boreal-attest.timer", mode: "0644", owner: "root:root", role: "agent", context: plan },
   ];
   if (plan.firewall.enabled) {
     specs.push({ template: "etc/nftables.conf.hbs", path: "/etc/nftables.conf", mode: "0755", owner: "root:root", role: "firewall", context: { ...plan, ...nftablesContext(plan.firewall, iface), iface, memberRules: NFTABLES_MEMBER_DIR } });

@@ -20,6 +20,25 @@ export const AGENT = {
   lock: "/run/boreal-sync.lock",
 } as const;
 
+/** The node's own key for signing its attestations of peers (the label): made on the node, never leaving it. */
+export const ATTESTATION_KEY_FILE = "/etc/boreal/attestation_key";
+
+/** Makes the attestation key if absent and prints only its public half ("ssh-ed25519 AAAA..."). */
+export function attestationKeyScript(node: string): string {
+  return [
+    "set -eu",
+    "umask 077",
+    "mkdir -p /etc/boreal",
+    `[ -s ${ATTESTATION_KEY_FILE} ] || ssh-keygen -q -t ed25519 -N '' -C 'boreal attestations of node ${node}' -f ${ATTESTATION_KEY_FILE} </dev/null >/dev/null`,
+    `cut -d' ' -f1,2 ${ATTESTATION_KEY_FILE}.pub`,
+  ].join("\n");
+}
+
+export const ATTESTATION_KEY_DELETE = `rm -f ${ATTESTATION_KEY_FILE} ${ATTESTATION_KEY_FILE}.pub`;
+
+/** A round of label checks, one at a time (a round still going when another is due is no failure), never waiting on the sync's lock. */
+export const ATTEST_RUN = `flock -n -E 0 /run/boreal-attest.lock node ${AGENT.program} attest`;
+
 /** Runs the agent the way its service does: one run at a time. */
 export function agentCommand(args: string): string {
   return `flock ${AGENT.lock} node ${AGENT.program} ${args}`;
@@ -309,8 +328,8 @@ export const SERVICE_SCRIPTS: Record<FileRole, ServiceScripts> = {
   agent: {
     // `sync --rekey` re-applies WireGuard even when no file changed: a rotated key
     // lives outside the files and must still reach the interface.
-    apply: ["set -eu", "systemctl daemon-reload", "systemctl enable --quiet --now boreal-sync.timer", agentCommand("sync --rekey")].join("\n"),
-    undo: ["systemctl disable --quiet --now boreal-sync.timer", "systemctl stop boreal-sync.service 2>/dev/null || true", `if [ -e ${AGENT.program} ]; then ${agentCommand("remove")}; fi`, `rm -rf ${AGENT.stateDir} ${AGENT.program}`].join("\n"),
+    apply: ["set -eu", "systemctl daemon-reload", "systemctl enable --quiet --now boreal-sync.timer boreal-attest.timer", agentCommand("sync --rekey")].join("\n"),
+    undo: ["systemctl disable --quiet --now boreal-sync.timer boreal-attest.timer 2>/dev/null || true", "systemctl stop boreal-sync.service boreal-attest.service 2>/dev/null || true", `if [ -e ${AGENT.program} ]; then ${agentCommand("remove")}; fi`, `rm -rf ${AGENT.stateDir} ${AGENT.program}`].join("\n"),
   },
   firewall: {
     apply: [

@@ -23,6 +23,7 @@ import { eventually, NodeView, Servers, timed } from "../helpers/federation-chec
 import { commandPluginInstalled, PROJECT_ROOT, pulumiCliAvailable, Workspace } from "../helpers/workspace";
 import { runStatus, targetFromStack } from "../../src/cli/status";
 import { runDns } from "../../src/cli/dns";
+import { runLabel } from "../../src/cli/label";
 
 /** Takes a lab machine's underlay down for `seconds` (its veth inside its own namespace). */
 function cutUnderlay(machine: string, seconds: number): void {
@@ -43,6 +44,8 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
   let ws: Workspace;
   let stacks: LabStacks;
   let members: LabMember[];
+  /** The federation's version 1 pin, as the lab wrote it into every stack. */
+  let trust: string;
   const nodes: NodeView[] = [];
   const machineOf = (i: number) => servers.state.machines[i].name;
   const stackOf = (i: number) => stacks.stackOf(machineOf(i));
@@ -96,6 +99,7 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
     const written = writeLabStacks(state, ws.dir, checks.log);
     expect(written.missing, "stacks whose SSH key could not be stored").toEqual([]);
     members = written.members;
+    trust = written.trust;
     // Member 1 runs its own web service on the node: it declares it (issue 10).
     stacks.must(["config", "set", "--path", "boreal:firewall.allow[0]", "tcp/8443", "-s", stacks.stackOf(state.machines[0].name)]);
   });
@@ -172,6 +176,53 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
     // Still mesh-only, whatever the member declares.
     expect(servers.scrape(b, a.machine.address).status).not.toBe(0);
     servers.ok(a, "systemctl stop web-8443 web-8444");
+  });
+
+  test("label: every node holds it after the joins; an undeclared port opened on node 1 withdraws node 1's label, closing it restores it; boreal label verify agrees with plain ssh-keygen -Y verify", async () => {
+    const [first, second] = nodes;
+    // What any member or customer does: a clone of the registry, the label checked offline.
+    const registry = members[1].registry;
+    const label = (node: NodeView, ...flags: string[]) => {
+      git(registry, "pull", "-q", "origin", "main");
+      const lines: string[] = [];
+      const code = runLabel("verify", [node.machine.name, "--registry", registry, "--trust", trust, ...flags], { out: (l) => lines.push(l), err: (l) => lines.push(l) });
+      return { code, output: lines.join("\n") };
+    };
+    const secondsUntil = async (what: string, seconds: number, probe: () => boolean) => {
+      const started = Date.now();
+      await eventually(what, seconds, probe);
+      return ((Date.now() - started) / 1000).toFixed(1);
+    };
+    checks.log(`label held by every node ${await secondsUntil("every node holds the label (2 other members attest every mandatory rule)", 240, () => live().every((n) => label(n).code === 0))} s into this test`);
+    expect(label(first).output).toMatch(/HOLDS/);
+
+    // Open to the internet what member 1 never declared: a listener and a hole in the firewall.
+    servers.ok(first, `nft insert rule inet boreal input tcp dport 8080 accept comment e2e-undeclared; systemd-run --unit=undeclared-8080 node -e 'require("net").createServer((s) => s.end()).listen(8080)'`);
+    const withdrawn = await secondsUntil("node 1 loses the label", 300, () => label(first).code === 1);
+    const lost = label(first).output;
+    expect(lost).toMatch(/DOES NOT HOLD/);
+    expect(lost).toMatch(/WITHDRAWN/);
+    expect(lost).toMatch(/underlay-declared-only[\s\S]*8080/);
+    expect(label(second).code, "a node with nothing undeclared keeps its label").toBe(0);
+    checks.log(`node 1's label withdrawn ${withdrawn} s after tcp/8080 was opened`);
+
+    const handle = /# handle (\d+)/.exec(servers.ok(first, "nft -a list chain inet boreal input | grep e2e-undeclared"))![1];
+    servers.ok(first, `systemctl stop undeclared-8080; nft delete rule inet boreal input handle ${handle}`);
+    const restored = await secondsUntil("node 1 holds the label again", 300, () => label(first).code === 0);
+    checks.log(`node 1's label restored ${restored} s after tcp/8080 was closed`);
+
+    // The customer's way, without the kit: the allowed signers it prints, then ssh-keygen.
+    const allowed = join(dir, "label_allowed_signers");
+    writeFileSync(allowed, `${label(first, "--print-allowed-signers").output}\n`);
+    const counted = label(first).output.split("\n").filter((l) => /^\s+coop-\S+\s+counts/.test(l)).map((l) => l.trim().split(/\s+/)[0]);
+    expect(counted.length).toBeGreaterThanOrEqual(2);
+    const files = execFileSync("sh", ["-c", `cd ${registry} && ls attestations/${first.machine.name}/*.json`], { encoding: "utf8" }).trim().split("\n");
+    const good = files.filter((path) => {
+      const who = execFileSync("sh", ["-c", `cd ${registry} && ssh-keygen -Y find-principals -f ${allowed} -s ${path}.sig | head -n 1`], { encoding: "utf8" }).trim();
+      const verify = execFileSync("sh", ["-c", `cd ${registry} && ssh-keygen -Y verify -f ${allowed} -I ${who} -n boreal-label -s ${path}.sig < ${path}; echo "exit=$?"`], { encoding: "utf8" });
+      return /Good "boreal-label" signature/.test(verify) && /exit=0/.test(verify) && counted.includes(who);
+    });
+    expect(good.length, `attestations of node 1 that ssh-keygen verifies, signed by a member the kit counts: ${good.join(", ")}`).toBe(counted.length);
   });
 
   test("secrets: no private key in the exported state, the registry, the logs or the agents' journals", () => {

@@ -161,6 +161,11 @@ export function expectNoPrivateKeys(servers: Servers, nodes: NodeView[], texts: 
     expect(privateKey).toMatch(/^[A-Za-z0-9+/]{43}=$/);
     for (const [what, text] of Object.entries(texts)) expect(text.includes(privateKey), `${node.machine.name}'s private key in ${what}`).toBe(false);
     expect(servers.exec(node, "stat -c %a /etc/wireguard/wg0.key").output.trim()).toBe("600");
+    // The attestation key too (the label): its body's second line is unique to the key.
+    const attestationKey = servers.exec(node, "sed -n 2p /etc/boreal/attestation_key").output.trim();
+    expect(attestationKey).toMatch(/^[A-Za-z0-9+/=]{40,}$/);
+    for (const [what, text] of Object.entries(texts)) expect(text.includes(attestationKey), `${node.machine.name}'s attestation key in ${what}`).toBe(false);
+    expect(servers.exec(node, "stat -c %a /etc/boreal/attestation_key").output.trim()).toBe("600");
   }
 }
 

@@ -15,6 +15,8 @@ let current: Recorder;
 /** Keys Knot 3.2 made for a test zone (ECDSA P-256): what the mocked node serves. */
 export const MOCK_ZSK = "256 3 13 Dobs0v9TgvmV5DAWPhjKyy/6OE/qDL/3SfZhW0rcMZ67MVBrTrf/hbSMDs3KNVhRh54JJQ9i2dWer0pvoZocCg==";
 export const MOCK_KSK = "257 3 13 zlKh3E3BNv5V/WwR/FkKJ/tceSulrPvK6OWDy4TlGGgHip96wL59NEqoJ8cL3K/G7nx4sDv5qFSCbnumXYsUpA==";
+/** What the mocked node's `ssh-keygen` made: its attestation key (the label). */
+export const MOCK_ATTESTATION_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOsBtihsGaM9iTYjy8DLenv+3/5RYZDS0Qa8rf0Qc1KI";
 let mocksInstalled = false;
 
 export class Recorder {
@@ -40,6 +42,7 @@ export class Recorder {
     this.resources.push({ type: args.type, name: args.name, parent: seen?.parent, dependsOn: seen?.dependsOn ?? [], inputs: unwrapSecrets(args.inputs) });
     const state: Record<string, unknown> = { ...args.inputs, stdout: "", stderr: "" };
     if (args.type === "command:remote:Command" && String(args.inputs.create).includes("wg pubkey")) state.stdout = `${this.publicKey}\n`;
+    if (args.type === "command:remote:Command" && String(args.inputs.create).includes("ssh-keygen")) state.stdout = `${MOCK_ATTESTATION_KEY}\n`;
     // What Knot serves for each zone the DNSKEY query names: a ZSK and a KSK (key tag 45141).
     const dnskeyZones = /for zone in ([^;]*); do[\s\S]*DNSKEY/.exec(String(args.inputs.create ?? ""));
     if (args.type === "command:remote:Command" && dnskeyZones) {

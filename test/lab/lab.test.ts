@@ -118,17 +118,22 @@ describe.runIf(isRoot)(`the local lab (Debian ${SUITE})`, () => {
     }
   });
 
-  test("a push to the mirror from a machine is refused, and the repository is unchanged", () => {
+  test("over git:// the mirror takes attestations only: a push of anything else from a machine is refused, and the repository is unchanged", () => {
     const [node1] = state.machines;
-    const push = labExec(
-      state,
-      node1,
-      `cd /root/registry && echo forged > forged.yaml && git add forged.yaml && git -c user.name=x -c user.email=x@x commit --quiet -m forged && git push origin HEAD:main`,
-      dir,
-    );
-    expect(push.status, push.output).not.toBe(0);
-    expect(push.output).toMatch(/service not enabled/);
+    const commit = (file: string) =>
+      `cd /root/registry && git fetch -q origin main && git reset -q --hard FETCH_HEAD && mkdir -p $(dirname ${file}) && echo forged > ${file} && git add ${file} && git -c user.name=x -c user.email=x@x commit --quiet -m forged && git push origin HEAD:main`;
+    const forged = labExec(state, node1, commit("forged.yaml"), dir);
+    expect(forged.status, forged.output).not.toBe(0);
+    expect(forged.output).toMatch(/boreal inbox: refused: an anonymous push may only add or change attestations/);
+    const beside = labExec(state, node1, commit("attestations/node2/node1.yaml"), dir);
+    expect(beside.status, beside.output).not.toBe(0);
     expect(git(["--git-dir", state.mirror.repo, "for-each-ref", "--format=%(objectname) %(refname)"])).toBe(`${pushed} refs/heads/main`);
+    // What the inbox is for; whether it is true is for readers to verify (its signature).
+    const attestation = labExec(state, node1, commit("attestations/node2/node1.json"), dir);
+    expect(attestation.status, attestation.output).toBe(0);
+    expect(git(["--git-dir", state.mirror.repo, "show", "main:attestations/node2/node1.json"])).toBe("forged");
+    const force = labExec(state, node1, `cd /root/registry && git push --force origin ${pushed}:main`, dir);
+    expect(force.status, force.output).not.toBe(0);
   });
 
   test("the mirror listens on the lab host address only", async () => {

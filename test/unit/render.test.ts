@@ -5,7 +5,7 @@ import { join, relative } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import { plan } from "../../src/model/plan";
 import { renderNode, RenderedFile } from "../../src/render";
-import { NFTABLES_MEMBER_DIR, SERVICE_SCRIPTS } from "../../src/render/scripts";
+import { ATTEST_RUN, NFTABLES_MEMBER_DIR, SERVICE_SCRIPTS } from "../../src/render/scripts";
 import { fixtureFederation, fixtureSpec, templates } from "../helpers/fixtures";
 import { imagePath, LAB_SUITES, labRecipe } from "../../src/lab/image";
 import { imageUsable, inImage } from "../helpers/image";
@@ -53,11 +53,20 @@ describe.each(NODES)("rendered files of %s", (node) => {
     expect(snapshots).toEqual(rendered[node].map((f) => f.path).sort());
   });
 
-  test("the sync agent's units are the agent's, its timer at the stack's interval", () => {
-    expect(rendered[node].filter((f) => f.role === "agent").map((f) => f.path)).toEqual(["/usr/local/lib/boreal/sync-gate", "/etc/systemd/system/boreal-sync.service", "/etc/systemd/system/boreal-sync.timer"]);
+  test("the sync agent's units are the agent's, its timers at the stack's intervals", () => {
+    expect(rendered[node].filter((f) => f.role === "agent").map((f) => f.path)).toEqual([
+      "/usr/local/lib/boreal/sync-gate",
+      "/etc/systemd/system/boreal-sync.service",
+      "/etc/systemd/system/boreal-sync.timer",
+      "/etc/systemd/system/boreal-attest.service",
+      "/etc/systemd/system/boreal-attest.timer",
+    ]);
     expect(fileOf(node, "/etc/systemd/system/boreal-sync.timer").content).toMatch(/^OnUnitActiveSec=60s$/m);
-    const faster = renderNode(plan(fixtureSpec(node, { syncInterval: 15 }), fixtureFederation()), templates);
+    expect(fileOf(node, "/etc/systemd/system/boreal-attest.timer").content).toMatch(/^OnUnitActiveSec=900s$/m);
+    expect(fileOf(node, "/etc/systemd/system/boreal-attest.service").content).toContain(`ExecStart=${ATTEST_RUN}\n`);
+    const faster = renderNode(plan(fixtureSpec(node, { syncInterval: 15, attestInterval: 30 }), fixtureFederation()), templates);
     expect(faster.find((f) => f.path === "/etc/systemd/system/boreal-sync.timer")!.content).toMatch(/^OnUnitActiveSec=15s$/m);
+    expect(faster.find((f) => f.path === "/etc/systemd/system/boreal-attest.timer")!.content).toMatch(/^OnUnitActiveSec=30s$/m);
   });
 
   test.runIf(has("systemd-analyze"))("systemd units pass systemd-analyze verify", () => {

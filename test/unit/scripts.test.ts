@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import { plan } from "../../src/model/plan";
 import { FileRole, renderNode, RenderedFile } from "../../src/render";
-import { AGENT, CHECK_REFUSED, MONITORING_UNITS, agentCommand, installScript, zoneFileCheck, originalPath, recordUnitsScript, removeScript, restoreUnitsScript, SERVICE_SCRIPTS, UNIT_STATE_DIR } from "../../src/render/scripts";
+import { AGENT, ATTEST_RUN, CHECK_REFUSED, MONITORING_UNITS, agentCommand, installScript, zoneFileCheck, originalPath, recordUnitsScript, removeScript, restoreUnitsScript, SERVICE_SCRIPTS, UNIT_STATE_DIR } from "../../src/render/scripts";
 import { precheckFiles } from "../../src/components/precheck";
 import { fixtureFederation, fixtureSpec, templates } from "../helpers/fixtures";
 
@@ -101,8 +101,10 @@ describe("service scripts", () => {
     expect(files.find((f) => f.path === "/etc/systemd/system/boreal-sync.service")!.content).toContain("ExecStart=/usr/local/lib/boreal/sync-gate\n");
     expect(files.find((f) => f.path === "/usr/local/lib/boreal/sync-gate")!.content).toMatch(new RegExp(`\nexec ${agentCommand("sync")}\n$`));
     expect(agentCommand("sync --rekey")).toBe(`flock ${AGENT.lock} node ${AGENT.program} sync --rekey`);
-    expect(SERVICE_SCRIPTS.agent.apply.split("\n")).toEqual(["set -eu", "systemctl daemon-reload", "systemctl enable --quiet --now boreal-sync.timer", agentCommand("sync --rekey")]);
-    expect(SERVICE_SCRIPTS.agent.undo).toMatch(/disable --quiet --now boreal-sync.timer/);
+    expect(SERVICE_SCRIPTS.agent.apply.split("\n")).toEqual(["set -eu", "systemctl daemon-reload", "systemctl enable --quiet --now boreal-sync.timer boreal-attest.timer", agentCommand("sync --rekey")]);
+    expect(SERVICE_SCRIPTS.agent.undo).toMatch(/disable --quiet --now boreal-sync.timer boreal-attest.timer/);
+    // The label's checks never wait on the sync (nor the sync on them): a lock of their own.
+    expect(ATTEST_RUN).toBe(`flock -n -E 0 /run/boreal-attest.lock node ${AGENT.program} attest`);
     expect(SERVICE_SCRIPTS.agent.undo).toContain(`rm -rf ${AGENT.stateDir}`);
   });
 

@@ -29,6 +29,7 @@ describe("stack config", () => {
     expect(spec.signingKey).toBeUndefined();
     expect(spec.publish).toBeUndefined();
     expect(spec.syncInterval).toBe(60);
+    expect(spec.attestInterval).toBe(900);
   });
 
   test("the signing key may be given as a secret instead of a file, and is split off with the SSH key", () => {
@@ -107,6 +108,9 @@ describe("stack config", () => {
     ["sync interval above an hour", { syncInterval: 3601 }, "boreal:syncInterval", /above an hour — set it between 5 and 3600/],
     ["sync interval fractional", { syncInterval: 7.5 }, "boreal:syncInterval", /whole number of seconds/],
     ["sync interval a word", { syncInterval: "often" }, "boreal:syncInterval", /must be a number of seconds/],
+    ["attest interval below 10 s", { attestInterval: 9 }, "boreal:attestInterval", /below 10 seconds — set it between 10 and 21600/],
+    ["attest interval above 6 hours", { attestInterval: 21601 }, "boreal:attestInterval", /above 6 hours — set it between 10 and 21600/],
+    ["attest interval a word", { attestInterval: "hourly" }, "boreal:attestInterval", /must be a number of seconds/],
     ["zones missing", { zones: undefined }, "boreal:zones", /zones\[0\]/],
     ["zones empty", { zones: [] }, "boreal:zones", /add the member's zone/],
     ["zone name invalid", { zones: ["coop a.example."] }, "boreal:zones[0]", /letters, digits and hyphens/],
