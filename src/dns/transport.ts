@@ -100,6 +100,19 @@ export async function ask(server: Server, question: Question, timeoutMs: number)
   }
 }
 
+/**
+ * One question over TCP only; never throws. For what UDP cannot carry (a zone transfer's
+ * first message: RFC 5936 4.2 asks for TCP) or where UDP says nothing (a port that drops).
+ */
+export async function askTcp(server: Server, question: Question, timeoutMs: number): Promise<Reply> {
+  const id = randomInt(65536);
+  try {
+    return { message: decodeMessage(await overTcp(server, encodeQuery(id, question.name, question.type), id, question, timeoutMs)) };
+  } catch (error) {
+    return { error: describe(error as NodeJS.ErrnoException, server, timeoutMs / 1000) };
+  }
+}
+
 /** Every question of one node, at once. */
 export async function askNode(node: string, server: Server, questions: Question[], timeoutMs: number): Promise<NodeReplies> {
   const replies = await Promise.all(questions.map(async (q) => [questionKey(q), await ask(server, q, timeoutMs)] as const));
