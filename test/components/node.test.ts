@@ -3,7 +3,7 @@ import { describe, expect, test } from "vitest";
 import { BorealNode } from "../../src/components/node";
 import type { Federation } from "../../src/config/registry";
 import { splitPrivateKey } from "../../src/config/stack";
-import { Recorded, Recorder, settle } from "../helpers/mocks";
+import { MOCK_ATTESTATION_KEY, Recorded, Recorder, settle } from "../helpers/mocks";
 import { FIXTURE_HOST_KEY, FIXTURE_PRIVATE_KEY, FIXTURE_REGISTRY, fixtureFederation, fixturePublicKey, fixtureRegistryFiles, fixtureSigner, fixtureSpec, templates } from "../helpers/fixtures";
 import { verifySignature, REGISTRY_NAMESPACE } from "../../src/registry/sshsig";
 import { parseNodeObject } from "../../src/config/registry";
@@ -168,6 +168,19 @@ describe("BorealNode resource graph", () => {
     expect(tombstone).toMatch(/left: true/);
     expect(Number(/serial: (\d+)/.exec(tombstone)![1])).toBe(Number(/serial: (\d+)/.exec(env.CONTENT)![1]) + 1);
     expect(outputs.descriptorPath).toBe(`${FIXTURE_REGISTRY}/nodes/b1.yaml`);
+  });
+
+  test("the attestation key is born on the node; only its public half comes back, into the signed descriptor with the declared services", async () => {
+    const { recorder } = await build({ overrides: { firewall: { enabled: true, allow: ["tcp/443"], policy: "strict" } } });
+    const key = recorder.byName("b1-attestation-key");
+    expect(key.parent).toBe("b1");
+    expect(key.dependsOn).toEqual(["b1-host-packages"]);
+    expect(String(key.inputs.create)).toMatch(/umask 077[\s\S]*ssh-keygen -q -t ed25519 -N '' [^\n]*-f \/etc\/boreal\/attestation_key/);
+    expect(String(key.inputs.create)).toMatch(/cut -d' ' -f1,2 \/etc\/boreal\/attestation_key.pub$/);
+    expect(key.inputs.delete).toBe("rm -f /etc/boreal/attestation_key /etc/boreal/attestation_key.pub");
+    const env = recorder.byName("b1-registration-descriptor").inputs.environment as Record<string, string>;
+    const parsed = parseNodeObject({ path: "nodes/b1.yaml", content: env.CONTENT });
+    expect(parsed.ok && parsed.value).toMatchObject({ attestationKey: MOCK_ATTESTATION_KEY, services: ["tcp/22", "tcp/443"] });
   });
 
   test("boreal:publish names the git remote the registration pushes to", async () => {
