@@ -115,7 +115,7 @@ export async function labUp(options: UpOptions): Promise<LabState & { imageBuilt
   rmSync(mirrorsDir(dir), { recursive: true, force: true });
   const repo = createMirrorRepo(dir, "registry");
   const mirror = { pid: startMirror(dir, host), url: mirrorUrl(host, "registry"), repo };
-  log(`registry mirror ${mirror.url} (git daemon pid ${mirror.pid}, read-only; write to ${repo})`);
+  log(`registry mirror ${mirror.url} (git daemon pid ${mirror.pid}, takes attestations only; members write to ${repo})`);
   const state: LabState = { subnet: subnet.text, hostAddress: host, suite: choice, sshKey, machines: [], mirror };
   machines.forEach((address, i) => {
     const name = `node${i + 1}`;
