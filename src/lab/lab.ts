@@ -14,7 +14,7 @@ import { createLabDnsNetwork, labDnsProcesses, LabDnsState, startLabDns } from "
 /** Seconds between two registry pulls on lab machines (a real member keeps the default, 60). */
 export const LAB_SYNC_INTERVAL = 5;
 /** Seconds between two rounds of label checks on lab machines (a real member keeps the default, 900). */
-export const LAB_ATTEST_INTERVAL = 20;
+export const LAB_ATTEST_INTERVAL = 60;
 
 export { LAB_PASSPHRASE };
 import { pidAlive, stopProcesses, checkSubnetFree, createLabNetwork, createMachineNetwork, labAddresses, labNamespaces, nodeNamespace, quiet, removeLabNetwork, sh } from "./net";

@@ -62,11 +62,11 @@ describe.each(NODES)("rendered files of %s", (node) => {
       "/etc/systemd/system/boreal-attest.timer",
     ]);
     expect(fileOf(node, "/etc/systemd/system/boreal-sync.timer").content).toMatch(/^OnUnitActiveSec=60s$/m);
-    expect(fileOf(node, "/etc/systemd/system/boreal-attest.timer").content).toMatch(/^OnUnitActiveSec=900s$/m);
+    expect(fileOf(node, "/etc/systemd/system/boreal-attest.timer").content).toMatch(/^OnUnitInactiveSec=900s$/m);
     expect(fileOf(node, "/etc/systemd/system/boreal-attest.service").content).toContain(`ExecStart=${ATTEST_RUN}\n`);
     const faster = renderNode(plan(fixtureSpec(node, { syncInterval: 15, attestInterval: 30 }), fixtureFederation()), templates);
     expect(faster.find((f) => f.path === "/etc/systemd/system/boreal-sync.timer")!.content).toMatch(/^OnUnitActiveSec=15s$/m);
-    expect(faster.find((f) => f.path === "/etc/systemd/system/boreal-attest.timer")!.content).toMatch(/^OnUnitActiveSec=30s$/m);
+    expect(faster.find((f) => f.path === "/etc/systemd/system/boreal-attest.timer")!.content).toMatch(/^OnUnitInactiveSec=30s$/m);
   });
 
   test.runIf(has("systemd-analyze"))("systemd units pass systemd-analyze verify", () => {

@@ -313,14 +313,15 @@ describe("sync-gate: the agent starts only when the registry moved, a mirror cha
     writeFileSync(join(bin, name), `#!/bin/sh\n${body}\n`);
     chmodSync(join(bin, name), 0o755);
   };
-  // git: the mirror's URL, a fetch that fails when $ROOT/mirror-down exists, heads from files.
+  // git: the mirror's URL, a fetch that fails when $ROOT/mirror-down exists, the trees of
+  // federation/ and nodes/ at FETCH_HEAD and HEAD from files ($ROOT/FETCH_HEAD-nodes, ...).
   fake(
     "git",
     [
       'case "$3" in',
       '  config) echo git://198.51.100.1/registry.git ;;',
       '  fetch) [ ! -e "$ROOT/mirror-down" ] ;;',
-      '  rev-parse) cat "$ROOT/$4" ;;',
+      '  rev-parse) for a; do last=$a; done; case "$last" in *:*) cat "$ROOT/${last%%:*}-${last#*:}" 2>/dev/null ;; *) cat "$ROOT/$last" ;; esac ;;',
       "esac",
     ].join("\n"),
   );
@@ -332,9 +333,15 @@ describe("sync-gate: the agent starts only when the registry moved, a mirror cha
     expect(result.status, result.stderr).toBe(0);
     return readFileSync(join(root, "log"), "utf8").includes("agent ran");
   };
-  const heads = (fetched: string, applied: string) => {
-    writeFileSync(join(root, "FETCH_HEAD"), fetched);
-    writeFileSync(join(root, "HEAD"), applied);
+  /** The fetched and the applied commit's trees: "federation nodes" each. */
+  const heads = (fetched: string, applied: string, commits = ["c1", "c1"]) => {
+    writeFileSync(join(root, "FETCH_HEAD"), `${commits[0]}\n`);
+    writeFileSync(join(root, "HEAD"), `${commits[1]}\n`);
+    for (const [ref, trees] of [["FETCH_HEAD", fetched], ["HEAD", applied]]) {
+      const [federation, nodes] = trees.split(" ");
+      writeFileSync(join(root, `${ref}-federation`), `${federation}\n`);
+      writeFileSync(join(root, `${ref}-nodes`), `${nodes}\n`);
+    }
   };
   const lastRun = (secondsAgo: number) => {
     writeFileSync(join(state, "state.json"), "{}");
@@ -343,21 +350,32 @@ describe("sync-gate: the agent starts only when the registry moved, a mirror cha
   };
 
   test("nothing moved and a recent run: Node.js does not start", () => {
-    heads("aaa", "aaa");
+    heads("f1 n1", "f1 n1");
     lastRun(0);
     tick(); // settles the mirrors-down record
     lastRun(0);
     expect(tick()).toBe(false);
   });
 
-  test("the mirror's head moved: the agent runs", () => {
-    heads("bbb", "aaa");
+  test("the mirror's nodes/ or federation/ moved: the agent runs", () => {
+    heads("f1 n2", "f1 n1");
+    lastRun(0);
+    expect(tick()).toBe(true);
+    heads("f2 n1", "f1 n1");
     lastRun(0);
     expect(tick()).toBe(true);
   });
 
+  test("only attestations moved (the head, not what the agent reads): Node.js does not start", () => {
+    heads("f1 n1", "f1 n1", ["c2", "c1"]);
+    lastRun(0);
+    tick();
+    lastRun(0);
+    expect(tick()).toBe(false);
+  });
+
   test("a mirror stops answering: one run (the agent logs it), then quiet until it changes again", () => {
-    heads("aaa", "aaa");
+    heads("f1 n1", "f1 n1");
     lastRun(0);
     writeFileSync(join(root, "mirror-down"), "");
     expect(tick()).toBe(true);
@@ -368,7 +386,7 @@ describe("sync-gate: the agent starts only when the registry moved, a mirror cha
   });
 
   test("the last run is a minute old: the agent runs (its files re-checked, its metrics fresh)", () => {
-    heads("aaa", "aaa");
+    heads("f1 n1", "f1 n1");
     lastRun(0);
     tick();
     lastRun(61);
