@@ -109,10 +109,10 @@ export function labRows(run: LabRun): string[][] {
       kit.noopChanges !== undefined ? `kit's up: ${kit.noopChanges || "no change"}` : "",
       role.noopChanged !== undefined ? `role's recap: changed=${role.noopChanged} over all hosts` : "",
     )),
-    kitOnly("key rotation of one node: its outage seen by a neighbour (ping every 0.2 s)", formatFigure(kit.rotationOutage), "no rotation", "the role keeps a host's key for good (it reads it back from the config); rotating is by hand"),
+    kitOnly("key rotation of one node: its outage seen by a neighbour (ping every 0.2 s)", formatFigure(kit.rotationOutage), "no rotation", "the role reads each host's key back from its config: a key changes only when someone deletes that file or sets wireguard_private_key, then re-runs the play"),
     kitOnly("key rotation: loss between two other nodes meanwhile", typeof kit.rotationLoss === "number" ? `${kit.rotationLoss}%` : `not measured: ${kit.rotationLoss.why}`, "no rotation", ""),
     kitOnly("every member zone's SOA answered at every node, from the join's exit", formatFigure(kit.zones), "— (no DNS)", "Knot on each node, asked at 127.0.0.1"),
-    kitOnly("leave: pulumi destroy of the last member's stack", formatFigure(kit.leaveDestroy), "— (no leave)", "the role's README has no way out: remove the host from the inventory, re-run, clean it by hand"),
+    kitOnly("leave: pulumi destroy of the last member's stack", formatFigure(kit.leaveDestroy), "— (no leave)", "the role has no task or variable for a host leaving: take it out of the inventory and re-run; the host keeps its wg1 until cleaned by hand"),
     kitOnly("leave: from the destroy's exit until no node has it as a peer", formatFigure(kit.leavePeers), "— (no leave)", ""),
     kitOnly("RSS of the kit's services per node", rssCells[0], "— (WireGuard only)", rssCells[1]),
   ];
