@@ -82,10 +82,22 @@ export function renderPlaybook(rolePath: string): string {
 
 /**
  * ansible.cfg: as many forks as hosts (every host at once, as the kit's members run their
- * `pulumi up` at once), no retry files; the inventory next to it.
+ * `pulumi up` at once), no retry files; the inventory next to it. SSH's shared connections
+ * live in the run's own folder: a later lab reuses the addresses with other host keys.
  */
-export function renderAnsibleConfig(inventory: string, hosts: number): string {
-  return ["[defaults]", `inventory = ${inventory}`, `forks = ${Math.max(5, hosts)}`, "retry_files_enabled = False", "host_key_checking = True", "interpreter_python = /usr/bin/python3", ""].join("\n");
+export function renderAnsibleConfig(inventory: string, hosts: number, controlPathDir: string): string {
+  return [
+    "[defaults]",
+    `inventory = ${inventory}`,
+    `forks = ${Math.max(5, hosts)}`,
+    "retry_files_enabled = False",
+    "host_key_checking = True",
+    "interpreter_python = /usr/bin/python3",
+    "",
+    "[ssh_connection]",
+    `control_path_dir = ${controlPathDir}`,
+    "",
+  ].join("\n");
 }
 
 export interface RecapLine {

@@ -97,7 +97,7 @@ function unpackRole(peersDir: string, into: string): string {
 function runPlay(dir: string, state: LabState, hosts: LabMachine[], log: (line: string) => void): { ms: number; output: string } {
   const inventory = join(dir, "inventory.yml");
   writeFileSync(inventory, renderInventory(hosts, { sshKey: state.sshKey, knownHosts: knownHostsPath(dir) }, (m) => state.machines.indexOf(m as LabMachine)));
-  writeFileSync(join(dir, "ansible.cfg"), renderAnsibleConfig(inventory, hosts.length));
+  writeFileSync(join(dir, "ansible.cfg"), renderAnsibleConfig(inventory, hosts.length, join(dir, "cp")));
   const started = Date.now();
   const result = spawnSync("ansible-playbook", ["--skip-tags", ROLE_SKIP_TAGS, join(dir, "playbook.yml")], {
     cwd: dir,

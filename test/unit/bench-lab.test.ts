@@ -46,9 +46,10 @@ describe("the role's files", () => {
     expect(play.vars).toMatchObject({ wireguard_interface: ROLE_INTERFACE, wireguard_port: "51821", wireguard_install_kernel_module: false, wireguard_update_cache: "false" });
   });
 
-  test("ansible.cfg: a fork per host, at least Ansible's 5", () => {
-    expect(renderAnsibleConfig("/x/inventory.yml", 11)).toContain("forks = 11");
-    expect(renderAnsibleConfig("/x/inventory.yml", 3)).toContain("forks = 5");
+  test("ansible.cfg: a fork per host, at least Ansible's 5; SSH's shared connections in the run's folder", () => {
+    expect(renderAnsibleConfig("/x/inventory.yml", 11, "/x/cp")).toContain("forks = 11");
+    expect(renderAnsibleConfig("/x/inventory.yml", 3, "/x/cp")).toContain("forks = 5");
+    expect(renderAnsibleConfig("/x/inventory.yml", 3, "/x/cp")).toMatch(/\[ssh_connection\]\ncontrol_path_dir = \/x\/cp\n/);
   });
 
   test("the recap of ansible-playbook", () => {
