@@ -1,23 +1,32 @@
 #!/usr/bin/env node
-// `npm run bench`: the kit's speed and scale (issue #13). Today only the pure planner's
-// section exists; the lab sections (the kit against the Ansible role on lab machines) come later.
+// `npm run bench`: the kit's speed and scale (issue #13): the pure planner at scale, and (as
+// root) the kit against githubixx/ansible-role-wireguard on lab machines.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, release, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
+import { LAB_SIZES, PEERS_DIR, runLabBench } from "../bench/lab";
+import { labSection } from "../bench/labsection";
 import { PLANNER_SIZES, plannerSection, runPlanner } from "../bench/planner";
-import { formatReport, MachineFacts } from "../bench/report";
+import { BenchSection, formatReport, MachineFacts } from "../bench/report";
 import { loadTemplates } from "../components/templates";
 import { PROJECT_DIR } from "../lab/lab";
+import { ensureToolchain, projectToolchain } from "./toolchain";
 
-const USAGE = `usage: npm run bench -- [--planner] [--out FILE] [--runs N] [--sizes 10,250,1000] [--cache DIR]
-  --planner   only the pure planner at scale (today the only section there is)
+const USAGE = `usage: npm run bench -- [--planner | --lab] [--out FILE] [--runs N] [--sizes 10,250,1000] [--cache DIR]
+                                [--sizes-lab 3,5] [--runs-lab 3] [--peers DIR]
+  (none)      every section: the planner, and the lab's when run as root (else a note says it was left out)
+  --planner   only the pure planner at scale
+  --lab       only the lab section (root: it starts lab machines): the kit against the Ansible role
   --out       where the markdown goes (default bench/results-<date>.md); it is printed too
-  --runs      measured runs per figure, after one warm-up (default 5)
-  --sizes     registry sizes in nodes (default ${PLANNER_SIZES.join(",")})
-  --cache     where generated signed registries are kept (default ${join(tmpdir(), "boreal-bench")})`;
+  --runs      planner: measured runs per figure, after one warm-up (default 5)
+  --sizes     planner: registry sizes in nodes (default ${PLANNER_SIZES.join(",")})
+  --cache     planner: where generated signed registries are kept (default ${join(tmpdir(), "boreal-bench")})
+  --sizes-lab lab: members at the start, N+1 machines each (default ${LAB_SIZES.join(",")}; 10 is CPU-bound on 2 cores)
+  --runs-lab  lab: runs of the short figures, the no-ops (default 3)
+  --peers     lab: where ansible-role-wireguard's release archive is (default ${PEERS_DIR})`;
 
-const LAB_NOT_BUILT = "The lab sections (the kit against the Ansible role on lab machines, issue #13) are not built yet: this report has the planner section only.";
+const LAB_LEFT_OUT = "The lab section (the kit against githubixx/ansible-role-wireguard on lab machines) was left out: it needs root. Run `sudo npm run bench -- --lab`.";
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -37,24 +46,53 @@ function machineFacts(): MachineFacts {
   return { cpus: cpus().length, cpuModel: cpus()[0]?.model.trim() ?? "unknown", memoryBytes: totalmem(), node: process.versions.node, os };
 }
 
-function main(argv: string[]): number {
+async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { planner: { type: "boolean" }, out: { type: "string" }, runs: { type: "string" }, sizes: { type: "string" }, cache: { type: "string" }, help: { type: "boolean" } },
+    options: {
+      planner: { type: "boolean" },
+      lab: { type: "boolean" },
+      out: { type: "string" },
+      runs: { type: "string" },
+      sizes: { type: "string" },
+      cache: { type: "string" },
+      "sizes-lab": { type: "string" },
+      "runs-lab": { type: "string" },
+      peers: { type: "string" },
+      help: { type: "boolean" },
+    },
   });
   if (values.help) {
     console.log(USAGE);
     return 0;
   }
+  if (values.planner && values.lab) throw new Error(`--planner and --lab each pick one section; give neither for both\n${USAGE}`);
   const [runs] = wholeNumbers(values.runs ?? "5", "--runs");
   const sizes = values.sizes ? wholeNumbers(values.sizes, "--sizes") : [...PLANNER_SIZES];
+  const [labRuns] = wholeNumbers(values["runs-lab"] ?? "3", "--runs-lab");
+  const labSizes = values["sizes-lab"] ? wholeNumbers(values["sizes-lab"], "--sizes-lab") : [...LAB_SIZES];
+  const root = process.getuid?.() === 0;
+  if (values.lab && !root) throw new Error("the lab section starts lab machines (network namespaces, systemd-nspawn): run it as root, sudo npm run bench -- --lab");
+  const withPlanner = !values.lab;
+  const withLab = values.lab || (!values.planner && root);
+  const notes = !values.planner && !withLab ? [LAB_LEFT_OUT] : [];
+  if (notes.length) log(LAB_LEFT_OUT);
   const date = new Date().toISOString().slice(0, 10);
   const out = values.out ?? join(PROJECT_DIR, "bench", `results-${date}.md`);
-  // Plain `npm run bench` will run every section; until the lab ones exist it is --planner and says so.
-  if (!values.planner) log(LAB_NOT_BUILT);
+  const machine = machineFacts();
 
-  const planner = runPlanner({ cacheDir: values.cache ?? join(tmpdir(), "boreal-bench"), sizes, runs, templates: loadTemplates(join(PROJECT_DIR, "templates")), log });
-  const report = formatReport({ date, machine: machineFacts(), sections: [plannerSection(planner)], notes: values.planner ? [] : [LAB_NOT_BUILT] });
+  const sections: BenchSection[] = [];
+  if (withPlanner) {
+    const planner = runPlanner({ cacheDir: values.cache ?? join(tmpdir(), "boreal-bench"), sizes, runs, templates: loadTemplates(join(PROJECT_DIR, "templates")), log });
+    sections.push(plannerSection(planner));
+  }
+  if (withLab) {
+    // As the demo: the lab's stacks need the project's Pulumi CLI (npm run toolchain when it does not answer).
+    ensureToolchain(projectToolchain(PROJECT_DIR, log));
+    const lab = await runLabBench({ sizes: labSizes, runs: labRuns, peersDir: values.peers ?? PEERS_DIR, log });
+    sections.push(labSection(lab.runs, { suite: lab.suite, cores: machine.cpus, memoryBytes: machine.memoryBytes }));
+  }
+  const report = formatReport({ date, machine, sections, notes });
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, report);
   console.log(report);
@@ -62,9 +100,10 @@ function main(argv: string[]): number {
   return 0;
 }
 
-try {
-  process.exitCode = main(process.argv.slice(2));
-} catch (error) {
-  log(`bench: ${(error as Error).message}`);
-  process.exitCode = 1;
-}
+main(process.argv.slice(2)).then(
+  (code) => (process.exitCode = code),
+  (error: Error) => {
+    log(`bench: ${error.message}`);
+    process.exitCode = 1;
+  },
+);

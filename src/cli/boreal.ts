@@ -4,12 +4,11 @@ import { spawnSync } from "node:child_process";
 import { DNS_USAGE, runDns } from "./dns";
 import { isLabelVerb, LABEL_USAGE, runLabel } from "./label";
 import { isRegistryVerb, REGISTRY_USAGE, runRegistry } from "./registry";
-import { join } from "node:path";
 import { DEFAULT_SUBNET, labDns, labDown, labExec, LabState, labStatus, labUp, PROJECT_DIR, readState, sshArgs, writeLabStacks } from "../lab/lab";
 import { LAB_PARENT_ZONE } from "../lab/dns";
 import { labMemberName } from "../lab/federation";
 import { DEFAULT_SUITE, isLabSuiteChoice, LAB_SUITE_CHOICES, LabSuiteChoice } from "../lab/image";
-import { commandPluginInstalled, pinnedCommandProvider } from "../lab/pulumi";
+import { ensureCommandPlugin } from "../lab/pulumi";
 import { LabStacks } from "../lab/stacks";
 import { ensureToolchain as ensureProjectToolchain, projectToolchain } from "./toolchain";
 import { runStatus, STATUS_USAGE, targetFromFlags, targetFromStack } from "./status";
@@ -117,7 +116,7 @@ async function demo(args: string[]): Promise<number> {
   if (!/^\d+$/.test(nodesText)) throw new Error(`--nodes must be a whole number, got ${nodesText}`);
   const suite = suiteOption(args);
   ensureToolchain();
-  ensureCommandPlugin();
+  ensureCommandPlugin(PROJECT_DIR, log);
   const started = Date.now();
   const state = await labUp({ nodes: Number(nodesText), subnet: DEFAULT_SUBNET, installPrerequisites: true, suite, log });
   const { missing } = writeLabStacks(state, PROJECT_DIR, log);
@@ -145,16 +144,6 @@ async function demo(args: string[]): Promise<number> {
 /** `npm run toolchain` when `npx pulumi` does not answer yet (src/cli/toolchain.ts). */
 function ensureToolchain(): void {
   ensureProjectToolchain(projectToolchain(PROJECT_DIR, log));
-}
-
-/** The demo runs the real pulumi up, which needs the command provider plugin. */
-function ensureCommandPlugin(): void {
-  if (commandPluginInstalled(PROJECT_DIR)) return;
-  const version = pinnedCommandProvider(PROJECT_DIR);
-  log(`installing the command provider plugin ${version} (pulumi plugin install)`);
-  const pulumi = join(PROJECT_DIR, "node_modules/.bin/pulumi");
-  if (spawnSync(pulumi, ["plugin", "install", "resource", "command", version], { stdio: "inherit" }).status === 0 && commandPluginInstalled(PROJECT_DIR)) return;
-  throw new Error(`the demo runs the real pulumi up, which needs the command provider plugin ${version}, and it could not be installed (no internet?). See the README's "Offline machines" section.`);
 }
 
 function demoSummary(state: LabState): string[][] {

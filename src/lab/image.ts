@@ -15,6 +15,9 @@ export const IMAGE_PACKAGES = [
   "git", "nodejs",
   // Not run on the machines (masked below): the lab's validating resolver runs from the image.
   "unbound",
+  // Not used by the kit: Ansible's modules run on Python, and the bench applies the Ansible
+  // role it is measured against (githubixx/ansible-role-wireguard) to lab machines.
+  "python3",
 ];
 
 export interface ImageRecipe {

@@ -68,7 +68,15 @@ export function readState(dir = LAB_DIR): LabState | undefined {
 export function checkPrerequisites(install: boolean, log: (l: string) => void): void {
   if (process.getuid?.() !== 0) throw new Error("the lab needs root (network namespaces and systemd-nspawn): run it with sudo");
   const tools: [string, string][] = [["debootstrap", "debootstrap"], ["systemd-nspawn", "systemd-container"], ["ip", "iproute2"], ["ssh-keygen", "openssh-client"], ["ssh", "openssh-client"], ["git", "git"], ["ss", "iproute2"], ["kdig", "knot-dnsutils"]];
-  const missing = [...new Set(tools.filter(([tool]) => !quiet("sh", ["-c", `command -v ${tool}`])).map(([, pkg]) => pkg))];
+  ensureHostPackages(tools.map(([tool, pkg]) => [`command -v ${tool}`, pkg]), install, log);
+}
+
+/**
+ * Host packages by the shell test that shows each is there: the missing ones installed with
+ * apt-get when `install`, else named in the error.
+ */
+export function ensureHostPackages(checks: [test: string, pkg: string][], install: boolean, log: (l: string) => void): void {
+  const missing = [...new Set(checks.filter(([test]) => !quiet("sh", ["-c", test])).map(([, pkg]) => pkg))];
   if (missing.length === 0) return;
   if (!install) throw new Error(`missing: ${missing.join(" ")}; install them with: apt-get install ${missing.join(" ")}`);
   log(`installing ${missing.join(" ")} with apt-get`);
@@ -193,13 +201,13 @@ export async function labStart(state: LabState, name: string, dir = LAB_DIR): Pr
 }
 
 function writeKnownHosts(dir: string, state: LabState): void {
-  writeFileSync(join(dir, "known_hosts"), state.machines.map((m) => `${m.address} ${m.hostKey}\n`).join(""));
+  writeFileSync(knownHostsPath(dir), state.machines.map((m) => `${m.address} ${m.hostKey}\n`).join(""));
 }
 
 /** ssh(1) arguments for a machine: the lab key, and its host key pinned in known_hosts. */
 export function sshArgs(state: LabState, machine: LabMachine, dir = LAB_DIR, batch = true): string[] {
   return [
-    "-i", state.sshKey, "-o", "IdentitiesOnly=yes", "-o", `UserKnownHostsFile=${join(dir, "known_hosts")}`,
+    "-i", state.sshKey, "-o", "IdentitiesOnly=yes", "-o", `UserKnownHostsFile=${knownHostsPath(dir)}`,
     "-o", "StrictHostKeyChecking=yes", "-o", "ConnectTimeout=5", "-o", `BatchMode=${batch ? "yes" : "no"}`, "-o", "LogLevel=ERROR", `root@${machine.address}`,
   ];
 }
@@ -208,6 +216,23 @@ export function sshArgs(state: LabState, machine: LabMachine, dir = LAB_DIR, bat
 export function labExec(state: LabState, machine: LabMachine, command: string, dir = LAB_DIR, input?: string): { status: number; output: string } {
   const result = spawnSync("ssh", [...sshArgs(state, machine, dir), command], { encoding: "utf8", timeout: 120_000, input: input ?? "" });
   return { status: result.status ?? -1, output: `${result.stdout ?? ""}${result.stderr ?? ""}` };
+}
+
+/** labExec without blocking: several machines asked at once. */
+export function labExecAsync(state: LabState, machine: LabMachine, command: string, dir = LAB_DIR, timeoutMs = 120_000): Promise<{ status: number; output: string }> {
+  return new Promise((resolveExec) => {
+    const child = spawn("ssh", [...sshArgs(state, machine, dir), command], { stdio: ["ignore", "pipe", "pipe"], timeout: timeoutMs });
+    let output = "";
+    child.stdout.on("data", (d: Buffer) => (output += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (output += d.toString()));
+    child.on("error", (error) => resolveExec({ status: -1, output: `${output}${error.message}` }));
+    child.on("close", (code) => resolveExec({ status: code ?? -1, output }));
+  });
+}
+
+/** The file of pinned host keys sshArgs gives ssh (UserKnownHostsFile). */
+export function knownHostsPath(dir = LAB_DIR): string {
+  return join(dir, "known_hosts");
 }
 
 async function waitForSsh(state: LabState, machine: LabMachine, seconds: number, dir: string): Promise<void> {

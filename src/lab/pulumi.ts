@@ -48,3 +48,13 @@ export function commandPluginInstalled(projectDir: string): boolean {
     return false;
   }
 }
+
+/** The real `pulumi up` needs the pinned command provider plugin: installed when missing. */
+export function ensureCommandPlugin(projectDir: string, log: (line: string) => void): void {
+  if (commandPluginInstalled(projectDir)) return;
+  const version = pinnedCommandProvider(projectDir);
+  log(`installing the command provider plugin ${version} (pulumi plugin install)`);
+  const pulumi = join(projectDir, "node_modules/.bin/pulumi");
+  if (spawnSync(pulumi, ["plugin", "install", "resource", "command", version], { stdio: "inherit" }).status === 0 && commandPluginInstalled(projectDir)) return;
+  throw new Error(`the real pulumi up needs the command provider plugin ${version}, and it could not be installed (no internet?). See the README's "Offline machines" section.`);
+}

@@ -63,6 +63,14 @@ export class LabStacks {
     });
   }
 
+  /** The stack's outputs, read in the background. */
+  async outputsAsync(machine: string): Promise<StackOutputs> {
+    const args = ["stack", "output", "--json", "-s", this.stackOf(machine)];
+    const result = await spawnPulumi(this.projectDir, args, this.env).done;
+    if (result.status !== 0) throw new Error(`pulumi ${args.join(" ")} failed (exit ${result.status}):\n${result.output}`);
+    return JSON.parse(result.output) as StackOutputs;
+  }
+
   /**
    * Starts `pulumi up` and kills its whole process group (SIGKILL, by its id) once a step
    * is under way on the node, and at least `ms` after the start: a fixed delay alone could

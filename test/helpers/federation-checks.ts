@@ -2,6 +2,9 @@
 // the lab check (scripts over SSH) and the end-to-end test (real `pulumi up`).
 import { expect } from "vitest";
 import { labExec, LabMachine, labStart, labStop, LabState } from "../../src/lab/lab";
+import { eventually, measureRotation as measureRotationOn } from "../../src/lab/measure";
+
+export { eventually };
 
 /** A node as the checks see it: its machine and what the kit gave it. */
 export interface NodeView {
@@ -13,21 +16,6 @@ export interface NodeView {
 }
 
 export const log = (line: string) => process.stderr.write(`[federation] ${line}\n`);
-
-export async function eventually<T>(what: string, seconds: number, probe: () => T | undefined | false): Promise<T> {
-  const deadline = Date.now() + seconds * 1000;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = probe();
-      if (value) return value;
-    } catch (error) {
-      last = error;
-    }
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-  throw new Error(`${what}: not true after ${seconds}s${last ? `; last error: ${String(last)}` : ""}`);
-}
 
 export async function timed<T>(step: string, fn: () => Promise<T> | T): Promise<T> {
   const started = Date.now();
@@ -171,20 +159,12 @@ export function expectNoPrivateKeys(servers: Servers, nodes: NodeView[], texts: 
 
 /**
  * Rotates `rotated`'s key with `rotate` while `watcher` pings both the rotated node and
- * `bystander`. Returns the loss towards the bystander (must be 0) and the rotated node's outage.
+ * `bystander` (src/lab/measure.ts). Returns the loss towards the bystander (must be 0) and the rotated node's outage.
  */
 export async function measureRotation(servers: Servers, watcher: NodeView, rotated: NodeView, bystander: NodeView, rotate: () => Promise<NodeView> | NodeView) {
-  servers.ok(watcher, `rm -f /tmp/ping-bystander /tmp/ping-rotated; (ping -D -i 0.2 -w 120 ${bystander.mesh.ipv4} > /tmp/ping-bystander 2>&1 &); (ping -D -i 0.2 -w 120 ${rotated.mesh.ipv4} > /tmp/ping-rotated 2>&1 &)`);
-  await new Promise((r) => setTimeout(r, 2000));
-  const after = await rotate();
-  await eventually(`${watcher.machine.name} reaches ${rotated.machine.name} with its new key`, 30, () => servers.exec(watcher, `ping -c 1 -W 2 ${rotated.mesh.ipv4}`).status === 0);
-  await new Promise((r) => setTimeout(r, 2000));
-  servers.ok(watcher, "pkill -INT ping; sleep 1; true");
-  const lossToBystander = Number(/(\d+(?:\.\d+)?)% packet loss/.exec(servers.ok(watcher, "cat /tmp/ping-bystander"))![1]);
-  const replies = servers.ok(watcher, "cat /tmp/ping-rotated").split("\n").filter((l) => l.includes("bytes from")).map((l) => Number(/^\[(\d+\.\d+)\]/.exec(l)![1]));
-  const outage = Math.max(...replies.slice(1).map((t, i) => t - replies[i]));
-  log(`rotation: ${watcher.machine.name} → ${bystander.machine.name} loss ${lossToBystander}%, ${rotated.machine.name} outage ${outage.toFixed(1)}s`);
-  return { lossToBystander, outage, after };
+  const result = await measureRotationOn((node: NodeView, command: string) => servers.exec(node, command), watcher, rotated, bystander, rotate);
+  log(`rotation: ${watcher.machine.name} → ${bystander.machine.name} loss ${result.lossToBystander}%, ${rotated.machine.name} outage ${result.outage.toFixed(1)}s`);
+  return result;
 }
 
 /** Power `down` off: the others keep their tunnel and its zone; boot it: it rejoins alone. */

@@ -1,9 +1,10 @@
 // A throwaway Pulumi workspace for the real engine: the project's files linked in, a
 // Pulumi.yaml whose backend is a file:// directory inside it, and a test passphrase.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, mkdirSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { commandPluginInstalled as pluginInstalled } from "../../src/lab/pulumi";
+import { linkWorkspace } from "../../src/lab/workspace";
 import { join, resolve } from "node:path";
 import { FIXTURE_HOST_KEY, FIXTURE_KEYS, FIXTURE_PRIVATE_KEY, FIXTURE_REGISTRY, fixtureTrust } from "./fixtures";
 
@@ -23,14 +24,11 @@ export class Workspace {
 
   constructor(prefix: string, files: Record<string, string> = {}, linkProject = true) {
     this.dir = mkdtempSync(join(tmpdir(), `boreal-${prefix}-`));
-    mkdirSync(join(this.dir, "state"));
-    mkdirSync(join(this.dir, "stacks"));
     if (linkProject) {
-      for (const entry of ["src", "templates", "node_modules", "package.json", "tsconfig.json"]) {
-        symlinkSync(join(PROJECT_ROOT, entry), join(this.dir, entry));
-      }
-      const project = readFileSync(join(PROJECT_ROOT, "Pulumi.yaml"), "utf8").replace(/url: file:\/\/\S+/, `url: file://${this.dir}/state`);
-      writeFileSync(join(this.dir, "Pulumi.yaml"), project);
+      linkWorkspace(this.dir, PROJECT_ROOT);
+    } else {
+      mkdirSync(join(this.dir, "state"));
+      mkdirSync(join(this.dir, "stacks"));
     }
     for (const [path, content] of Object.entries(files)) writeFileSync(join(this.dir, path), content);
     this.env = {
