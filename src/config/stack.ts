@@ -53,6 +53,18 @@ const trustText = z
   .string({ error: withFix("missing: the stack must pin the federation version it trusts first", "run `npx boreal registry check ../registry` and copy the pin it prints: pulumi config set boreal:trust <version>:<sha256>") })
   .regex(/^\d+:[0-9a-f]{64}$/, withFix('is not "<version>:<sha256>"', "copy the pin `boreal registry check` prints, e.g. 1:5f3a… (64 hex digits)"));
 
+/** A whole number of seconds between `min` and `max`; every message says the range. */
+function intervalSeconds(range: { min: number; max: number; byDefault: number; tooLong: string }) {
+  const between = `set it between ${range.min} and ${range.max}`;
+  const withDefault = `${between} (${range.byDefault} by default)`;
+  return z
+    .number({ error: withFix("must be a number of seconds", withDefault) })
+    .int(withFix("must be a whole number of seconds", between))
+    .min(range.min, withFix(`is below ${range.min} seconds`, withDefault))
+    .max(range.max, withFix(`is above ${range.tooLong}`, withDefault))
+    .default(range.byDefault);
+}
+
 export const stackConfigSchema = z.strictObject({
   member: slug("boreal:member"),
   node: slug("boreal:node"),
@@ -71,20 +83,10 @@ export const stackConfigSchema = z.strictObject({
   /** A git remote of the registry clone that `pulumi up` pushes the signed descriptor to. */
   publish: z.string().regex(/^[A-Za-z0-9._\/-]+$/, withFix("is not a git remote name", 'set it to a remote of the registry clone, e.g. "origin", or remove it to push by hand')).optional(),
   /** Seconds between two pulls of the registry by the node's sync agent. */
-  syncInterval: z
-    .number({ error: withFix("must be a number of seconds", "set it between 5 and 3600 (60 by default)") })
-    .int(withFix("must be a whole number of seconds", "set it between 5 and 3600"))
-    .min(5, withFix("is below 5 seconds", "set it between 5 and 3600 (60 by default)"))
-    .max(3600, withFix("is above an hour", "set it between 5 and 3600 (60 by default)"))
-    .default(60),
+  syncInterval: intervalSeconds({ min: 5, max: 3600, byDefault: 60, tooLong: "an hour" }),
   /** Seconds between two rounds of the node's checks of its peers for the label (src/label). */
-  attestInterval: z
-    .number({ error: withFix("must be a number of seconds", "set it between 10 and 21600 (900 by default)") })
-    .int(withFix("must be a whole number of seconds", "set it between 10 and 21600"))
-    .min(10, withFix("is below 10 seconds", "set it between 10 and 21600 (900 by default)"))
-    // Several rounds within a day: an attestation counts for label.validityDays (1 at least).
-    .max(21600, withFix("is above 6 hours", "set it between 10 and 21600 (900 by default)"))
-    .default(900),
+  // Several rounds within a day: an attestation counts for label.validityDays (1 at least).
+  attestInterval: intervalSeconds({ min: 10, max: 21600, byDefault: 900, tooLong: "6 hours" }),
   zones: z
     .array(zoneName, { error: typeError("boreal:zones", "a list of zone names", 'pulumi config set --path "boreal:zones[0]" coop-a.example.') })
     .min(1, withFix("lists no zone", 'add the member\'s zone: pulumi config set --path "boreal:zones[0]" coop-a.example.'))
