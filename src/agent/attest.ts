@@ -4,7 +4,6 @@
 // them to the federation's mirrors (their attestation inbox, src/registry/inbox.ts). An
 // attestation is re-signed when the results or the node's descriptor change, or when it
 // has aged a quarter of its validity; the mirrors get whatever they lack.
-import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { RegistryFile } from "../config/registry";
@@ -15,7 +14,7 @@ import { labelSettings } from "../label/label";
 import { observePeers, wgHandshakes } from "../label/observe";
 import { AGENT, ATTESTATION_KEY_FILE } from "../render/scripts";
 import { ReadSource, readRegistrySource, verifySources } from "../registry";
-import type { HeldState } from "../registry/verify";
+import { HeldState, sha256 } from "../registry/verify";
 import { parseAgentConfig } from "./config";
 import { checkoutDir, checkoutMirror, gitError, gitIn, log, readJson, stateFile, writeAtomic } from "./io";
 
@@ -46,7 +45,6 @@ export interface AttestSummary {
   mirrors: { url: string; outcome: string }[];
 }
 
-const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 
 function roundKey(descriptorContent: string, results: AttestationResult[]): string {
   return sha256(JSON.stringify([sha256(descriptorContent), results.map((r) => [r.rule, r.observedFrom, r.passed])]));
@@ -55,7 +53,7 @@ function roundKey(descriptorContent: string, results: AttestationResult[]): stri
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * Writes this node's signed files into the mirror's tree, commits what changed and pushes;
+ * Writes this node's signed files into the mirror's tree (checked out by the round), commits what changed and pushes;
  * another node's push in between is fetched and the commit made again on top (each node
  * writes only attestations/<subject>/<itself>.json, so this never conflicts).
  */
@@ -64,7 +62,8 @@ async function publish(url: string, files: RegistryFile[], node: string): Promis
   let last = "";
   for (let attempt = 1; attempt <= PUSH_ATTEMPTS; attempt++) {
     try {
-      checkoutMirror(dir, url);
+      // The round read the registry from this very checkout just before: fetch again only to retry.
+      if (attempt > 1) checkoutMirror(dir, url);
       for (const f of files) {
         mkdirSync(dirname(join(dir, f.path)), { recursive: true });
         writeFileSync(join(dir, f.path), f.content);

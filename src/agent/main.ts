@@ -18,7 +18,7 @@ import { parseAgentConfig } from "./config";
 import { AGENT_ROLES, TemplateSources } from "../render";
 import { AGENT, CHECK_REFUSED, installScript, removeScript, SERVICE_SCRIPTS, TEXTFILE_DIR } from "../render/scripts";
 import { ReadSource, readRegistrySource, verifySources } from "../registry";
-import { formatRejection, HeldState } from "../registry/verify";
+import { formatRejection, HeldState, sha256 } from "../registry/verify";
 import { attest } from "./attest";
 import { checkoutDir, checkoutMirror, gitError, log, readJson, stateFile, writeAtomic } from "./io";
 
@@ -76,7 +76,6 @@ function writeSyncMetrics(outcome: SyncOutcome): void {
   renameSync(`${path}.tmp`, path);
 }
 
-const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 
 /** The run's inputs in one digest: the agent's config, every source's files, and the program itself (its templates). */
 function inputsDigest(configText: string, sources: ReadSource[]): string {
