@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import { plan } from "../../src/model/plan";
 import { FileRole, renderNode, RenderedFile } from "../../src/render";
-import { AGENT, ATTEST_RUN, CHECK_REFUSED, MONITORING_UNITS, agentCommand, installScript, zoneFileCheck, originalPath, recordUnitsScript, removeScript, restoreUnitsScript, SERVICE_SCRIPTS, UNIT_STATE_DIR } from "../../src/render/scripts";
+import { AGENT, AGENT_TIMERS, ATTEST_RUN, CHECK_REFUSED, MONITORING_UNITS, agentCommand, enableUnitsScript, installScript, zoneFileCheck, originalPath, recordUnitsScript, removeScript, restoreUnitsScript, SERVICE_SCRIPTS, UNIT_STATE_DIR } from "../../src/render/scripts";
 import { precheckFiles } from "../../src/components/precheck";
 import { fixtureFederation, fixtureSpec, templates } from "../helpers/fixtures";
 
@@ -101,7 +101,11 @@ describe("service scripts", () => {
     expect(files.find((f) => f.path === "/etc/systemd/system/boreal-sync.service")!.content).toContain("ExecStart=/usr/local/lib/boreal/sync-gate\n");
     expect(files.find((f) => f.path === "/usr/local/lib/boreal/sync-gate")!.content).toMatch(new RegExp(`\nexec ${agentCommand("sync")}\n$`));
     expect(agentCommand("sync --rekey")).toBe(`flock ${AGENT.lock} node ${AGENT.program} sync --rekey`);
-    expect(SERVICE_SCRIPTS.agent.apply.split("\n")).toEqual(["set -eu", "systemctl daemon-reload", "systemctl enable --quiet --now boreal-sync.timer boreal-attest.timer", agentCommand("sync --rekey")]);
+    const apply = SERVICE_SCRIPTS.agent.apply;
+    expect(apply).toContain(`${agentCommand("sync --rekey")} || status=$?`);
+    // The timers start after that run (their first runs would wait on its lock), failed or not.
+    expect(apply.indexOf(enableUnitsScript(AGENT_TIMERS, { now: true }))).toBeGreaterThan(apply.indexOf(agentCommand("sync --rekey")));
+    expect(apply.trimEnd().endsWith('exit "$status"')).toBe(true);
     expect(SERVICE_SCRIPTS.agent.undo).toMatch(/disable --quiet --now boreal-sync.timer boreal-attest.timer/);
     // The label's checks never wait on the sync (nor the sync on them): a lock of their own.
     expect(ATTEST_RUN).toBe(`flock -n -E 0 /run/boreal-attest.lock node ${AGENT.program} attest`);
@@ -187,9 +191,12 @@ describe("units the member had enabled before the kit end as they were", () => {
       runOnNode(SERVICE_SCRIPTS[role].apply, replace);
       expect(state(unit)).toBe("enabled");
       expect(readFileSync(join(markers, unit), "utf8")).toBe(`${before}\n`);
-      // A re-apply (the unit is the kit's now) keeps the member's record.
+      // A re-apply (the unit is the kit's now) keeps the member's record, and enables nothing
+      // again: `systemctl enable` costs up to a second even for an enabled unit.
+      writeFileSync(join(root, "log"), "");
       runOnNode(SERVICE_SCRIPTS[role].apply, replace);
       expect(readFileSync(join(markers, unit), "utf8")).toBe(`${before}\n`);
+      expect(readFileSync(join(root, "log"), "utf8")).not.toMatch(/^systemctl enable/m);
       const said = runOnNode(SERVICE_SCRIPTS[role].undo, replace);
       expect(state(unit)).toBe(before);
       expect(said).toBe(before === "enabled" ? `${unit}: enabled before boreal-kit, left enabled\n` : "");
@@ -241,14 +248,14 @@ describe("units the member had enabled before the kit end as they were", () => {
       if (units.length > 0) {
         const recorded = apply.indexOf(recordUnitsScript(units));
         expect(recorded, `${role} records ${units}`).toBeGreaterThan(-1);
-        const enabled = role === "wireguard" ? apply.indexOf("/usr/local/lib/boreal/wg-apply") : apply.indexOf(`systemctl enable --quiet ${units.join(" ")}`);
+        const enabled = role === "wireguard" ? apply.indexOf("/usr/local/lib/boreal/wg-apply") : apply.indexOf(enableUnitsScript(units));
         expect(enabled, `${role} enables ${units}`).toBeGreaterThan(recorded);
         expect(undo, `${role} puts ${units} back`).toContain(restoreUnitsScript(units));
       }
       for (const unit of units) expect(undo).not.toMatch(new RegExp(`disable (--quiet )?--now ${unit}`));
-      expect(apply.match(/systemctl enable --quiet ([^\n]*)/g) ?? [], `${role} enables only what it recorded`).toEqual(
-        (apply.match(/systemctl enable --quiet ([^\n]*)/g) ?? []).filter((line) => line.includes("boreal-") || units.some((u) => line.includes(u))),
-      );
+      const enables = [...apply.matchAll(/for unit in ([^;]*); do\n {2}systemctl is-enabled/g)].flatMap((m) => m[1].split(" "));
+      expect(apply, `${role} enables units only through enableUnitsScript`).not.toMatch(/^systemctl enable/m);
+      expect(enables.filter((unit) => !unit.startsWith("boreal-") && !units.includes(unit)), `${role} enables only what it recorded`).toEqual([]);
       // Only the kit's own units are simply disabled.
       for (const m of undo.matchAll(/systemctl disable [^\n]*/g)) expect(m[0], role).toMatch(/boreal-|"\$unit"/);
     }
