@@ -71,8 +71,10 @@ export class BorealNode extends pulumi.ComponentResource {
       { connection, files: [...agentFiles(args, this.plan), ...filesFor("agent")], program: args.agentProgram, publicKey: wireguard.publicKey, after: [wireguard.key] },
       afterHost,
     );
-    // The exporter listens on the mesh address, which exists once the agent brought wg0 up.
-    new Monitoring(`${name}-monitoring`, { connection, files: filesFor("monitoring") }, { parent: this, dependsOn: [agent.applied] });
+    // The exporter listens on the mesh address, which exists once the agent brought wg0 up:
+    // its files are written during the agent's run (not before: they would hold up the
+    // agent's own files, the way to the mesh), the (re)start waits for that run.
+    new Monitoring(`${name}-monitoring`, { connection, files: filesFor("monitoring"), applyAfter: [agent.applied] }, { parent: this, dependsOn: agent.written });
     // What must be in place before peers learn of the node: the mesh and DNS (the agent's
     // run) and the firewall. Not monitoring: a rotated key waits for publication, so the
     // exporter's restart stays off that path.

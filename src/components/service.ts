@@ -18,30 +18,33 @@ export interface FilesAndApplyOptions {
   parent: pulumi.Resource;
   /** What the files wait for (besides the component's own dependencies). */
   filesAfter?: pulumi.Resource[];
+  /** What the apply waits for besides the files. */
+  applyAfter?: pulumi.Resource[];
   /** More text whose change re-runs the apply command. */
   alsoAfter?: pulumi.Input<string>;
 }
 
-/** Children `${name}-file-<path>` and `${name}-apply`; returns the apply command. */
-export function filesAndApply(name: string, args: ServiceArgs, options: FilesAndApplyOptions): pulumi.Resource {
+/** Children `${name}-file-<path>` and `${name}-apply`. */
+export function filesAndApply(name: string, args: ServiceArgs, options: FilesAndApplyOptions): { files: pulumi.Resource[]; applied: pulumi.Resource } {
   const files = nodeFiles(name, { files: args.files, connection: args.connection }, { parent: options.parent, dependsOn: options.filesAfter });
   // The files' hashes ride in a comment of the command: a changed file changes the command,
   // which the provider runs as an update. (`triggers` would replace the resource instead,
   // create-before-delete, and the old resource's delete would undo the new apply.)
   const apply = pulumi.interpolate`# boreal: after ${hashesOf(args.files)} ${options.alsoAfter ?? ""}\n${args.apply}`;
-  return nodeCommand(
+  const applied = nodeCommand(
     `${name}-apply`,
     { connection: args.connection, create: apply, update: apply, delete: args.undo },
-    { parent: options.parent, dependsOn: files },
+    { parent: options.parent, dependsOn: [...files, ...(options.applyAfter ?? [])] },
   );
+  return { files, applied };
 }
 
 export abstract class NodeService extends pulumi.ComponentResource {
   readonly applied: pulumi.Resource;
 
-  protected constructor(type: string, name: string, args: ServiceArgs, opts?: pulumi.ComponentResourceOptions) {
+  protected constructor(type: string, name: string, args: ServiceArgs & { applyAfter?: pulumi.Resource[] }, opts?: pulumi.ComponentResourceOptions) {
     super(type, name, {}, opts);
-    this.applied = filesAndApply(name, args, { parent: this });
+    this.applied = filesAndApply(name, args, { parent: this, applyAfter: args.applyAfter }).applied;
     this.registerOutputs({});
   }
 }
@@ -49,7 +52,7 @@ export abstract class NodeService extends pulumi.ComponentResource {
 type ComponentArgs = Omit<ServiceArgs, "apply" | "undo">;
 
 export class Monitoring extends NodeService {
-  constructor(name: string, args: ComponentArgs, opts?: pulumi.ComponentResourceOptions) {
+  constructor(name: string, args: ComponentArgs & { applyAfter?: pulumi.Resource[] }, opts?: pulumi.ComponentResourceOptions) {
     super("boreal:monitoring:Monitoring", name, { ...args, ...SERVICE_SCRIPTS.monitoring }, opts);
   }
 }
@@ -61,6 +64,8 @@ export class Monitoring extends NodeService {
  */
 export class SyncAgent extends pulumi.ComponentResource {
   readonly applied: pulumi.Resource;
+  /** Its program and files on the node: what its run waits for. */
+  readonly written: pulumi.Resource[];
 
   constructor(
     name: string,
@@ -74,12 +79,14 @@ export class SyncAgent extends pulumi.ComponentResource {
       { connection: args.connection, source: new pulumi.asset.FileAsset(args.program.path), remotePath: AGENT.program },
       { parent: this, dependsOn: args.after },
     );
-    this.applied = filesAndApply(
+    const { files, applied } = filesAndApply(
       name,
       { connection: args.connection, files: args.files, ...SERVICE_SCRIPTS.agent },
       // After the key too: a rotated key must reach the interface, though no file changed.
       { parent: this, filesAfter: [...args.after, program], alsoAfter: pulumi.interpolate`program:${args.program.hash} key:${args.publicKey}` },
     );
+    this.applied = applied;
+    this.written = [program, ...files];
     this.registerOutputs({});
   }
 }

@@ -60,21 +60,25 @@ describe("BorealNode resource graph", () => {
     }
   });
 
-  test("order: host ready → key → agent files → agent apply → monitoring; registration after the mesh, DNS and firewall", async () => {
+  test("order: host ready → key → agent files → agent apply (monitoring's files meanwhile) → monitoring's restart; registration after the mesh, DNS and firewall", async () => {
     const { recorder } = await build();
     expect(recorder.byName("b1-host").parent).toBe("b1");
     expect(recorder.byName("b1-host-packages").dependsOn).toEqual(["b1-host-ssh"]);
     for (const component of ["b1-wireguard", "b1-sync", "b1-firewall"]) expect(recorder.byName(component).dependsOn).toEqual(["b1-host-packages"]);
+    // Monitoring's files are written while the agent runs: after its program and files.
+    const agentWritten = recorder.resources.filter((r) => r.parent === "b1-sync" && r.name !== "b1-sync-apply").map((r) => r.name);
+    expect([...recorder.byName("b1-monitoring").dependsOn].sort()).toEqual(agentWritten.sort());
     for (const component of ["b1-sync", "b1-monitoring", "b1-firewall"]) {
       const files = recorder.resources.filter((r) => r.parent === component && r.name.includes("-file-")).map((r) => r.name);
       expect(files.length).toBeGreaterThan(0);
-      expect([...recorder.byName(`${component}-apply`).dependsOn].sort()).toEqual([...files].sort());
+      // Monitoring's restart also waits for the agent's run: the exporter listens on wg0's address.
+      const extra = component === "b1-monitoring" ? ["b1-sync-apply"] : [];
+      expect([...recorder.byName(`${component}-apply`).dependsOn].sort()).toEqual([...files, ...extra].sort());
     }
     // The agent's program and files wait for the key: its first run brings wg0 up with it.
     expect(recorder.byName("b1-sync-program").dependsOn).toEqual(["b1-wireguard-key"]);
     expect([...recorder.byName("b1-sync-file-etc-boreal-agent.json").dependsOn].sort()).toEqual(["b1-sync-program", "b1-wireguard-key"]);
     expect(recorder.byName("b1-sync-apply").dependsOn).not.toContain("b1-sync-program");
-    expect(recorder.byName("b1-monitoring").dependsOn).toEqual(["b1-sync-apply"]);
     expect([...recorder.byName("b1-registration").dependsOn].sort()).toEqual(["b1-firewall-apply", "b1-sync-apply"]);
   });
 
