@@ -3,19 +3,20 @@
 // mesh with N `pulumi up`s at once, the join, a no-op, a key rotation, every zone, the leave,
 // the services' memory). Root only: it runs the lab. The figures go to labsection.ts.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureHostPackages, knownHostsPath, labDown, labExec, labExecAsync, LabMachine, LabState, labUp, PROJECT_DIR, writeLabStacks } from "../lab/lab";
 import { measureRotation } from "../lab/measure";
-import { ensureCommandPlugin } from "../lab/pulumi";
+import { ensureCommandPlugin, labPulumiEnv, runPulumi } from "../lab/pulumi";
+import { ATTEST_INTERVAL_DEFAULT } from "../config/stack";
 import { LabStacks, StackOutputs } from "../lab/stacks";
 import { linkWorkspace } from "../lab/workspace";
 import { parseRecap, renderAnsibleConfig, renderInventory, renderPlaybook, ROLE_ARCHIVE, ROLE_DIR, roleAddress } from "./ansible";
-import { KitRun, LabRun, measured, medianOf, notMeasured, RoleRun } from "./labsection";
+import { Figure, KitRun, LabRun, measured, medianOf, notMeasured, RoleRun } from "./labsection";
 import { KIT_SERVICES, meshRows, missingPairs, parseOk, parseRss, pingScript, PingRow, pulumiChanges, rssScript, soaScript } from "./mesh";
 
-export const LAB_SIZES = [3, 5] as const;
+export const LAB_SIZES = [3, 5, 10] as const;
 export const LAB_SUBNET = "198.51.100.0/24";
 export const LAB_SUITE = "bookworm";
 /** Where the peers' releases are kept, beside the project (../shared/peers). */
@@ -174,6 +175,7 @@ async function kitRun(n: number, options: LabBenchOptions): Promise<KitRun> {
     joinUp: notMeasured(PENDING),
     joinPing: notMeasured(PENDING),
     noop: notMeasured(PENDING),
+    noopFloor: notMeasured(PENDING),
     rotationOutage: notMeasured(PENDING),
     rotationLoss: notMeasured(PENDING) as { why: string },
     zones: notMeasured(PENDING),
@@ -187,7 +189,9 @@ async function kitRun(n: number, options: LabBenchOptions): Promise<KitRun> {
     const projectDir = join(dir, "project");
     mkdirSync(projectDir);
     linkWorkspace(projectDir, PROJECT_DIR);
-    const { missing } = writeLabStacks(state, projectDir, log);
+    // Label checks at the kit's default interval: the lab's 60 s would load an idle federation
+    // of N nodes with N × (N − 1) scans a minute, which no member runs.
+    const { missing } = writeLabStacks(state, projectDir, log, { attestInterval: ATTEST_INTERVAL_DEFAULT });
     if (missing.length > 0) throw new Error(`could not store the SSH key in ${missing.join(", ")}`);
     const stacks = new LabStacks(projectDir, state);
     const first = state.machines.slice(0, n);
@@ -245,6 +249,7 @@ async function kitRun(n: number, options: LabBenchOptions): Promise<KitRun> {
       kit.noopChanges = pulumiChanges(run.value);
     }
     kit.noop = medianOf(noops);
+    kit.noopFloor = await measurePulumiFloor(dir, options.runs);
 
     await measureKitRotation(state, dir, stacks, outputs, kit, log);
 
@@ -258,6 +263,30 @@ async function kitRun(n: number, options: LabBenchOptions): Promise<KitRun> {
     });
     kit.leavePeers = measured(Date.now() - destroyEnd);
   });
+}
+
+/**
+ * The same no-op `pulumi up` (the same CLI, backend kind and passphrase) of a program with no
+ * resource, in JavaScript: what any Pulumi no-op costs on this machine, whatever the program.
+ */
+export async function measurePulumiFloor(dir: string, runs: number): Promise<Figure> {
+  const projectDir = join(dir, "floor");
+  mkdirSync(join(projectDir, "state"), { recursive: true });
+  symlinkSync(join(PROJECT_DIR, "node_modules"), join(projectDir, "node_modules"));
+  writeFileSync(join(projectDir, "package.json"), `${JSON.stringify({ name: "pulumi-floor", private: true, main: "index.js" })}\n`);
+  writeFileSync(join(projectDir, "index.js"), "// No resource: the Pulumi CLI, its language host, Node.js and the SDK alone.\n");
+  writeFileSync(join(projectDir, "Pulumi.yaml"), ["name: pulumi-floor", "runtime:", "  name: nodejs", "  options:", "    typescript: false", "main: index.js", "backend:", `  url: file://${projectDir}/state`, ""].join("\n"));
+  const env = labPulumiEnv();
+  const must = (args: string[]) => {
+    const result = runPulumi(projectDir, args, env);
+    if (result.status !== 0) throw new Error(`pulumi ${args.join(" ")} (empty program) failed: ${result.output.slice(-500)}`);
+  };
+  must(["stack", "init", "floor"]);
+  const up = ["up", "--yes", "--skip-preview", "-s", "floor"];
+  must(up);
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) times.push((await timedMs(() => must(up))).ms);
+  return medianOf(times);
 }
 
 async function waitUntil(what: string, probe: () => Promise<boolean>, seconds = MESH_SECONDS): Promise<void> {

@@ -36,6 +36,8 @@ export interface KitRun {
   /** From that up's exit until the new node pings every other. */
   joinPing: Figure;
   noop: Figure;
+  /** The same no-op of a Pulumi program with no resource: what any Pulumi no-op costs here. */
+  noopFloor: Figure;
   /** What the last no-op `pulumi up` said it changed ("" when nothing). */
   noopChanges?: string;
   /** One node's key rotated (boreal:keyEpoch, its member's `pulumi up`): its outage seen by a neighbour pinging every 0.2 s. */
@@ -109,6 +111,7 @@ export function labRows(run: LabRun): string[][] {
       kit.noopChanges !== undefined ? `kit's up: ${kit.noopChanges || "no change"}` : "",
       role.noopChanged !== undefined ? `role's recap: changed=${role.noopChanged} over all hosts` : "",
     )),
+    kitOnly(`no-op of a Pulumi program with no resource (median of ${run.runs})`, formatFigure(kit.noopFloor), "—", "Pulumi's own floor on this machine (CLI, language host, Node.js and the SDK), run the same way: the kit's no-op less this is what the kit adds"),
     kitOnly("key rotation of one node: its outage seen by a neighbour (ping every 0.2 s)", formatFigure(kit.rotationOutage), "no rotation", "the role reads each host's key back from its config: a key changes only when someone deletes that file or sets wireguard_private_key, then re-runs the play"),
     kitOnly("key rotation: loss between two other nodes meanwhile", typeof kit.rotationLoss === "number" ? `${kit.rotationLoss}%` : `not measured: ${kit.rotationLoss.why}`, "no rotation", ""),
     kitOnly("every member zone's SOA answered at every node, from the join's exit", formatFigure(kit.zones), "— (no DNS)", "Knot on each node, asked at 127.0.0.1"),
@@ -132,7 +135,8 @@ export function labSection(runs: LabRun[], context: { suite: string; cores: numb
       `kit/role divides the kit's time by the role's: below 1 the kit is faster. The no-op rows are medians of ${counts} runs; every other row is one run per N (a lab run takes minutes).`,
       "The role's no-op still connects to every host and gathers facts; the kit's no-op still runs the Pulumi engine, the program and every command's diff.",
       "Rows the role has no counterpart for (rotation, DNS, leave, the monitoring services) say so in its column and have no ratio.",
-      "N = 10 is allowed but CPU-bound on 2 cores: eleven machines each running wireguard-go (and, for the kit, Knot and a Prometheus) plus the applies.",
+      "The kit's lab stacks pull the registry every 5 s (boreal:syncInterval, the least allowed; 60 s by default) and check their peers for the label every 900 s (boreal:attestInterval's default): how soon others see a join follows the first, the load of an idle federation the second.",
+      "N = 10 is CPU-bound on 2 cores: eleven machines each running wireguard-go (and, for the kit, Knot, a Prometheus scraping every peer and the agents) plus the applies.",
     ],
   };
 }

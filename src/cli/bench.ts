@@ -22,7 +22,7 @@ const USAGE = `usage: npm run bench -- [--planner | --lab] [--out FILE] [--runs 
   --runs      planner: measured runs per figure, after one warm-up (default 5)
   --sizes     planner: registry sizes in nodes (default ${PLANNER_SIZES.join(",")})
   --cache     planner: where generated signed registries are kept (default ${join(tmpdir(), "boreal-bench")})
-  --sizes-lab lab: members at the start, N+1 machines each (default ${LAB_SIZES.join(",")}; 10 is CPU-bound on 2 cores)
+  --sizes-lab lab: members at the start, N+1 machines each (default ${LAB_SIZES.join(",")})
   --runs-lab  lab: runs of the short figures, the no-ops (default 3)
   --peers     lab: where ansible-role-wireguard's release archive is (default ${PEERS_DIR})`;
 

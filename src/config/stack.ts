@@ -53,6 +53,9 @@ const trustText = z
   .string({ error: withFix("missing: the stack must pin the federation version it trusts first", "run `npx boreal registry check ../registry` and copy the pin it prints: pulumi config set boreal:trust <version>:<sha256>") })
   .regex(/^\d+:[0-9a-f]{64}$/, withFix('is not "<version>:<sha256>"', "copy the pin `boreal registry check` prints, e.g. 1:5f3a… (64 hex digits)"));
 
+/** A node's label checks of its peers, every 15 minutes unless its stack says otherwise. */
+export const ATTEST_INTERVAL_DEFAULT = 900;
+
 /** A whole number of seconds between `min` and `max`; every message says the range. */
 function intervalSeconds(range: { min: number; max: number; byDefault: number; tooLong: string }) {
   const between = `set it between ${range.min} and ${range.max}`;
@@ -86,7 +89,7 @@ export const stackConfigSchema = z.strictObject({
   syncInterval: intervalSeconds({ min: 5, max: 3600, byDefault: 60, tooLong: "an hour" }),
   /** Seconds between two rounds of the node's checks of its peers for the label (src/label). */
   // Several rounds within a day: an attestation counts for label.validityDays (1 at least).
-  attestInterval: intervalSeconds({ min: 10, max: 21600, byDefault: 900, tooLong: "6 hours" }),
+  attestInterval: intervalSeconds({ min: 10, max: 21600, byDefault: ATTEST_INTERVAL_DEFAULT, tooLong: "6 hours" }),
   zones: z
     .array(zoneName, { error: typeError("boreal:zones", "a list of zone names", 'pulumi config set --path "boreal:zones[0]" coop-a.example.') })
     .min(1, withFix("lists no zone", 'add the member\'s zone: pulumi config set --path "boreal:zones[0]" coop-a.example.'))

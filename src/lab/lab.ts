@@ -320,7 +320,7 @@ export function labRecords(address: string): string[] {
  * by the Pulumi CLI, which alone knows the stack's passphrase format). Returns the members
  * and the stacks whose secret could not be set.
  */
-export function writeLabStacks(state: LabState, projectDir: string, log: (l: string) => void, options: { syncInterval?: number } = {}): { members: LabMember[]; missing: string[]; trust: string } {
+export function writeLabStacks(state: LabState, projectDir: string, log: (l: string) => void, options: { syncInterval?: number; attestInterval?: number } = {}): { members: LabMember[]; missing: string[]; trust: string } {
   const labDir = dirname(state.sshKey);
   const { members, trust } = createLabFederation({ labDir, count: state.machines.length, mirrorRepo: state.mirror.repo, mirrorUrls: [state.mirror.url] });
   mkdirSync(join(projectDir, "stacks"), { recursive: true });
@@ -338,7 +338,7 @@ export function writeLabStacks(state: LabState, projectDir: string, log: (l: str
         // The lab pulls often, so that joins and rotations show within seconds.
         "boreal:syncInterval": options.syncInterval ?? LAB_SYNC_INTERVAL,
         // And checks its peers often, so that the label follows a broken rule within a minute.
-        "boreal:attestInterval": LAB_ATTEST_INTERVAL,
+        "boreal:attestInterval": options.attestInterval ?? LAB_ATTEST_INTERVAL,
         "boreal:zones": [member.zone],
         // A cooperative's zone holds its customers' names: a web site and mail, here on the node.
         "boreal:records": { [member.zone]: labRecords(m.address) },

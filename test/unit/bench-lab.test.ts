@@ -130,6 +130,7 @@ describe("the lab section", () => {
       joinUp: measured(60_000),
       joinPing: measured(9000),
       noop: medianOf([4000, 4200, 3900]),
+      noopFloor: medianOf([3100, 3000, 3300]),
       noopChanges: "",
       rotationOutage: measured(6500),
       rotationLoss: 0,
@@ -149,6 +150,8 @@ describe("the lab section", () => {
     expect(byName["join: apply + pings"].slice(2, 5)).toEqual(["69.0 s", "41.2 s", "1.67×"]);
     expect(byName["no-op apply (median of 3)"].slice(2, 5)).toEqual(["4.00 s", "21.0 s", "0.19×"]);
     expect(byName["no-op apply (median of 3)"][5]).toContain("role's recap: changed=0");
+    // Pulumi's own floor beside it: no role, no ratio.
+    expect(byName["no-op of a Pulumi program with no resource (median of 3)"].slice(2, 5)).toEqual(["3.10 s", "—", "—"]);
     expect(byName["key rotation of one node: its outage seen by a neighbour (ping every 0.2 s)"].slice(2, 5)).toEqual(["6.50 s", "no rotation", "—"]);
     expect(byName["leave: pulumi destroy of the last member's stack"][2]).toBe("not measured: pulumi destroy failed (exit 255)");
     expect(byName["RSS of the kit's services per node"][2]).toBe("207.5 MiB");
