@@ -1,5 +1,6 @@
 // The lab's member stacks driven with the real Pulumi CLI. Each member runs only its own
 // `pulumi up`; the nodes' sync agents take the peers from the lab's mirror by themselves.
+import { readdirSync, readFileSync } from "node:fs";
 import type { LabState } from "./lab";
 import { labPulumiEnv, labStackName, runPulumi, spawnPulumi } from "./pulumi";
 
@@ -84,7 +85,17 @@ export class LabStacks {
     const started = Date.now();
     while (!finished && (Date.now() - started < ms || !/(updating|creating) \(/.test(output()))) await new Promise((r) => setTimeout(r, 100));
     if (finished) throw new Error(`pulumi up ended before it could be interrupted:\n${output()}`);
+    // Pulumi starts its plugins in process groups of their own: the group's kill would leave
+    // the command provider running, orphaned. A closed laptop ends them all; so does this.
+    const plugins = descendants(child.pid!);
     process.kill(-child.pid!, "SIGKILL");
+    for (const pid of plugins) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // Ended with its group.
+      }
+    }
     const result = await done;
     this.transcript.push(`$ pulumi ${args.join(" ")} (killed after ${Date.now() - started} ms)\n${result.output}`);
     return `killed after ${((Date.now() - started) / 1000).toFixed(1)} s with a step under way`;
@@ -103,4 +114,29 @@ export class LabStacks {
     this.must(["up", "--yes", "--skip-preview", "-s", stack]);
     return "the re-run found the stack locked; pulumi cancel, then pulumi up converged";
   }
+}
+
+/** Every process below `pid`, children first, read from /proc. */
+export function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+    } catch {
+      continue; // ended meanwhile
+    }
+    // "pid (comm) state ppid …": comm may hold spaces and parentheses, so read after the last ")".
+    const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+    children.set(parent, [...(children.get(parent) ?? []), Number(entry)]);
+  }
+  const found: number[] = [];
+  for (let queue = [pid]; queue.length > 0; ) {
+    for (const child of children.get(queue.shift()!) ?? []) {
+      found.push(child);
+      queue.push(child);
+    }
+  }
+  return found;
 }
