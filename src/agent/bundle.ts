@@ -51,8 +51,11 @@ export function bundleAgent(cacheDir: string = join(PROJECT_DIR, ".boreal")): Ag
   // main.ts's own "#!" line comes first in the output.
   const text = result.outputFiles![0].text.replace(/\n/, "\n// boreal-kit sync agent, bundled from src/agent/main.ts: do not edit it on the node.\n");
   mkdirSync(cacheDir, { recursive: true });
-  writeFileSync(`${path}.tmp`, text, { mode: 0o755 });
-  renameSync(`${path}.tmp`, path);
+  // A temp file of this process's own: a member's stacks run `pulumi up` at once in one
+  // project (the bench's ten did), and a shared name was renamed away under the others.
+  const temp = `${path}.${process.pid}.tmp`;
+  writeFileSync(temp, text, { mode: 0o755 });
+  renameSync(temp, path);
   return { path, hash };
 }
 
