@@ -273,12 +273,15 @@ describe("zone-metrics: each zone's serial and SOA signature as this node answer
   };
   // What Knot 3.2 and kdig print (seen on the lab).
   fake("knotc", ["cat <<'EOF'", "[node1.catalog.lab.boreal.test.] role: master | serial: 1795837661 | catalog: generate", "[coop-a.lab.test.] role: master | serial: 1795837735 | catalog: @node1.catalog.lab.boreal.test. | re-sign: +13D22h53m34s", "[coop-b.lab.test.] role: slave | serial: 1795837717 | catalog: node2.catalog.lab.boreal.test. | refresh: +4m48s", "[gone.lab.test.] role: slave | serial: 0", "EOF"].join("\n"));
+  // kdig: one answer per zone asked (several in one call), none for gone.lab.test.
   fake(
     "kdig",
     [
-      'zone=$(for a in "$@"; do case $a in *.lab.test.) echo "$a";; esac; done)',
-      '[ "$zone" = gone.lab.test. ] && exit 9',
-      "cat <<EOF",
+      "status=0",
+      'for zone in "$@"; do',
+      '  case $zone in *.lab.test.) ;; *) continue ;; esac',
+      '  [ "$zone" = gone.lab.test. ] && { status=9; continue; }',
+      "  cat <<EOF",
       ";; ->>HEADER<<- opcode: QUERY; status: NOERROR; id: 16879",
       ";; QUESTION SECTION:",
       ";; $zone    \t\tIN\tSOA",
@@ -287,6 +290,8 @@ describe("zone-metrics: each zone's serial and SOA signature as this node answer
       "$zone    \t300\tIN\tSOA\tns-node1.$zone hostmaster.$zone 1795837735 300 60 1209600 300",
       "$zone    \t300\tIN\tRRSIG\tSOA 13 3 300 20261212034855 20261128021855 15824 $zone sig==",
       "EOF",
+      "done",
+      'exit "$status"',
     ].join("\n"),
   );
 
@@ -321,14 +326,18 @@ describe("sync-gate: the agent starts only when the registry moved, a mirror cha
     chmodSync(join(bin, name), 0o755);
   };
   // git: the mirror's URL, a fetch that fails when $ROOT/mirror-down exists, the trees of
-  // federation/ and nodes/ at FETCH_HEAD and HEAD from files ($ROOT/FETCH_HEAD-nodes, ...).
+  // federation/ and nodes/ at FETCH_HEAD and HEAD from files ($ROOT/FETCH_HEAD-nodes, ...),
+  // which `diff --quiet A B -- paths` compares (exit 1 when one differs, as git does).
   fake(
     "git",
     [
-      'case "$3" in',
+      "shift 2 # -C <mirror>",
+      'while [ "$1" = -c ]; do shift 2; done',
+      'case "$1" in',
       '  config) echo git://198.51.100.1/registry.git ;;',
       '  fetch) [ ! -e "$ROOT/mirror-down" ] ;;',
-      '  rev-parse) for a; do last=$a; done; case "$last" in *:*) cat "$ROOT/${last%%:*}-${last#*:}" 2>/dev/null ;; *) cat "$ROOT/$last" ;; esac ;;',
+      '  diff) a=$3; b=$4; shift 5; for path; do cmp -s "$ROOT/$a-$path" "$ROOT/$b-$path" || exit 1; done ;;',
+      "  *) exit 2 ;;",
       "esac",
     ].join("\n"),
   );
