@@ -25,7 +25,7 @@ export interface RegistrationArgs {
 }
 
 /** Writes $CONTENT and $SIGNATURE (temp file + rename: a reader never sees half), then publishes. */
-const WRITE_AND_PUBLISH = `set -eu
+export const WRITE_AND_PUBLISH = `set -eu
 put() { tmp="$REGISTRY/nodes/.$NODE.boreal.tmp"; printf '%s' "$2" > "$tmp"; mv -f "$tmp" "$1"; }
 mkdir -p "$REGISTRY/nodes"
 put "$REGISTRY/nodes/$NODE.yaml" "$CONTENT"
@@ -36,10 +36,13 @@ name=$(git config user.name || echo boreal-kit); email=$(git config user.email |
 git add -- "nodes/$NODE.yaml" "nodes/$NODE.yaml.sig"
 git diff --cached --quiet || git -c user.name="$name" -c user.email="$email" commit -q -m "$NODE: $WHAT"
 branch=$(git symbolic-ref --short HEAD)
-# Other members push their own files only, so a rebase never conflicts.
-for attempt in 1 2 3 4 5; do
+# Other members push their own files only, so a rebase never conflicts. Others may push in
+# the same seconds (members joining at once, nodes publishing attestations): each retry
+# waits a random moment, longer as attempts go, so that pushers fall out of step.
+for attempt in 1 2 3 4 5 6 7 8 9 10 11 12; do
   git push -q "$PUBLISH" "HEAD:$branch" && exit 0
   git -c user.name="$name" -c user.email="$email" pull -q --rebase "$PUBLISH" "$branch" || { git rebase --abort 2>/dev/null || true; break; }
+  sleep "$((attempt / 4)).$(printf '%03d' $(( $(od -An -N2 -tu2 /dev/urandom) % 1000 )))"
 done
 echo "could not push nodes/$NODE.yaml to $PUBLISH: push it by hand (cd $REGISTRY && git push $PUBLISH $branch)" >&2
 exit 1`;
