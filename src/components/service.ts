@@ -42,7 +42,7 @@ export function filesAndApply(name: string, args: ServiceArgs, options: FilesAnd
 export abstract class NodeService extends pulumi.ComponentResource {
   readonly applied: pulumi.Resource;
 
-  protected constructor(type: string, name: string, args: ServiceArgs & { applyAfter?: pulumi.Resource[] }, opts?: pulumi.ComponentResourceOptions) {
+  protected constructor(type: string, name: string, args: ServiceArgs & Pick<FilesAndApplyOptions, "applyAfter">, opts?: pulumi.ComponentResourceOptions) {
     super(type, name, {}, opts);
     this.applied = filesAndApply(name, args, { parent: this, applyAfter: args.applyAfter }).applied;
     this.registerOutputs({});
@@ -50,9 +50,11 @@ export abstract class NodeService extends pulumi.ComponentResource {
 }
 
 type ComponentArgs = Omit<ServiceArgs, "apply" | "undo">;
+/** A service whose apply also waits for something besides its files (Monitoring: the agent's run). */
+type WaitingComponentArgs = ComponentArgs & Pick<FilesAndApplyOptions, "applyAfter">;
 
 export class Monitoring extends NodeService {
-  constructor(name: string, args: ComponentArgs & { applyAfter?: pulumi.Resource[] }, opts?: pulumi.ComponentResourceOptions) {
+  constructor(name: string, args: WaitingComponentArgs, opts?: pulumi.ComponentResourceOptions) {
     super("boreal:monitoring:Monitoring", name, { ...args, ...SERVICE_SCRIPTS.monitoring }, opts);
   }
 }
