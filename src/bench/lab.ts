@@ -27,8 +27,13 @@ export const ROLE_SKIP_TAGS = "wg-install";
 /** How long a mesh, a join or a leave may take before the row says it did not happen. */
 const MESH_SECONDS = 300;
 
+export const BENCH_TOOLS = ["role", "kit"] as const;
+export type BenchTool = (typeof BENCH_TOOLS)[number];
+
 export interface LabBenchOptions {
   sizes: number[];
+  /** Which tools to run (both by default); a tool left out has every figure saying so. */
+  tools?: readonly BenchTool[];
   runs: number;
   peersDir: string;
   log: (line: string) => void;
@@ -115,9 +120,13 @@ function runPlay(dir: string, state: LabState, hosts: LabMachine[], log: (line: 
   return { ms, output };
 }
 
+function roleFigures(why: string): RoleRun {
+  return { bare: notMeasured(why), barePlay: notMeasured(why), joinPlay: notMeasured(why), joinPing: notMeasured(why), noop: notMeasured(why) };
+}
+
 async function roleRun(n: number, options: LabBenchOptions): Promise<RoleRun> {
   const { log } = options;
-  const role: RoleRun = { bare: notMeasured(PENDING), barePlay: notMeasured(PENDING), joinPlay: notMeasured(PENDING), joinPing: notMeasured(PENDING), noop: notMeasured(PENDING) };
+  const role = roleFigures(PENDING);
   return onFreshLab("role", n, role, options, async (state, dir) => {
     const rolePath = unpackRole(options.peersDir, dir);
     writeFileSync(join(dir, "playbook.yml"), renderPlaybook(rolePath));
@@ -167,22 +176,26 @@ async function onFreshLab<F extends object>(what: string, n: number, figures: F,
 
 // ---------------------------------------------------------------- the kit
 
+function kitFigures(why: string): KitRun {
+  return {
+    bare: notMeasured(why),
+    bareSlowestUp: notMeasured(why),
+    joinUp: notMeasured(why),
+    joinPing: notMeasured(why),
+    noop: notMeasured(why),
+    noopFloor: notMeasured(why),
+    rotationOutage: notMeasured(why),
+    rotationLoss: notMeasured(why) as { why: string },
+    zones: notMeasured(why),
+    leaveDestroy: notMeasured(why),
+    leavePeers: notMeasured(why),
+    rss: notMeasured(why) as { why: string },
+  };
+}
+
 async function kitRun(n: number, options: LabBenchOptions): Promise<KitRun> {
   const { log } = options;
-  const kit: KitRun = {
-    bare: notMeasured(PENDING),
-    bareSlowestUp: notMeasured(PENDING),
-    joinUp: notMeasured(PENDING),
-    joinPing: notMeasured(PENDING),
-    noop: notMeasured(PENDING),
-    noopFloor: notMeasured(PENDING),
-    rotationOutage: notMeasured(PENDING),
-    rotationLoss: notMeasured(PENDING) as { why: string },
-    zones: notMeasured(PENDING),
-    leaveDestroy: notMeasured(PENDING),
-    leavePeers: notMeasured(PENDING),
-    rss: notMeasured(PENDING) as { why: string },
-  };
+  const kit = kitFigures(PENDING);
   return onFreshLab("kit", n, kit, options, async (state, dir) => {
     // The demo's stacks (writeLabStacks, LabStacks), in a workspace of their own, as the e2e
     // suite has them: a backend inside it, so no other lab's stacks of the same names are touched.
@@ -348,12 +361,15 @@ async function measureKitRotation(state: LabState, dir: string, stacks: LabStack
 export async function runLabBench(options: LabBenchOptions): Promise<{ runs: LabRun[]; suite: string }> {
   const small = options.sizes.find((n) => n < 2);
   if (small !== undefined) throw new Error(`--sizes-lab: a mesh needs at least 2 members, got ${small}`);
-  checkBenchPrerequisites(options.log);
+  if (options.tools?.length === 0) throw new Error(`--only: name ${BENCH_TOOLS.join(" or ")} (or both, comma-separated)`);
+  if ((options.tools ?? BENCH_TOOLS).includes("role")) checkBenchPrerequisites(options.log);
   ensureCommandPlugin(PROJECT_DIR, options.log);
   const runs: LabRun[] = [];
   for (const n of options.sizes) {
-    const role = await roleRun(n, options);
-    const kit = await kitRun(n, options);
+    const tools = options.tools ?? BENCH_TOOLS;
+    const leftOut = `left out: --only ${tools.join(",")}`;
+    const role = tools.includes("role") ? await roleRun(n, options) : roleFigures(leftOut);
+    const kit = tools.includes("kit") ? await kitRun(n, options) : kitFigures(leftOut);
     runs.push({ n, runs: options.runs, role, kit });
   }
   return { runs, suite: LAB_SUITE };

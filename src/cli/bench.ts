@@ -5,7 +5,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, release, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
-import { LAB_SIZES, PEERS_DIR, runLabBench } from "../bench/lab";
+import { BENCH_TOOLS, BenchTool, LAB_SIZES, PEERS_DIR, runLabBench } from "../bench/lab";
 import { labSection } from "../bench/labsection";
 import { PLANNER_SIZES, plannerSection, runPlanner } from "../bench/planner";
 import { BenchSection, formatReport, MachineFacts } from "../bench/report";
@@ -14,7 +14,7 @@ import { PROJECT_DIR } from "../lab/lab";
 import { ensureToolchain, projectToolchain } from "./toolchain";
 
 const USAGE = `usage: npm run bench -- [--planner | --lab] [--out FILE] [--runs N] [--sizes 10,250,1000] [--cache DIR]
-                                [--sizes-lab 3,5] [--runs-lab 3] [--peers DIR]
+                                [--sizes-lab 3,5] [--runs-lab 3] [--only kit|role] [--peers DIR]
   (none)      every section: the planner, and the lab's when run as root (else a note says it was left out)
   --planner   only the pure planner at scale
   --lab       only the lab section (root: it starts lab machines): the kit against the Ansible role
@@ -24,6 +24,7 @@ const USAGE = `usage: npm run bench -- [--planner | --lab] [--out FILE] [--runs 
   --cache     planner: where generated signed registries are kept (default ${join(tmpdir(), "boreal-bench")})
   --sizes-lab lab: members at the start, N+1 machines each (default ${LAB_SIZES.join(",")})
   --runs-lab  lab: runs of the short figures, the no-ops (default 3)
+  --only      lab: run one tool (kit or role) and leave the other's figures out (default both)
   --peers     lab: where ansible-role-wireguard's release archive is (default ${PEERS_DIR})`;
 
 const LAB_LEFT_OUT = "The lab section (the kit against githubixx/ansible-role-wireguard on lab machines) was left out: it needs root. Run `sudo npm run bench -- --lab`.";
@@ -59,6 +60,7 @@ async function main(argv: string[]): Promise<number> {
       "sizes-lab": { type: "string" },
       "runs-lab": { type: "string" },
       peers: { type: "string" },
+      only: { type: "string" },
       help: { type: "boolean" },
     },
   });
@@ -71,6 +73,9 @@ async function main(argv: string[]): Promise<number> {
   const sizes = values.sizes ? wholeNumbers(values.sizes, "--sizes") : [...PLANNER_SIZES];
   const [labRuns] = wholeNumbers(values["runs-lab"] ?? "3", "--runs-lab");
   const labSizes = values["sizes-lab"] ? wholeNumbers(values["sizes-lab"], "--sizes-lab") : [...LAB_SIZES];
+  const tools = values.only === undefined ? [...BENCH_TOOLS] : values.only.split(",").map((t) => t.trim());
+  const unknown = tools.find((t) => !(BENCH_TOOLS as readonly string[]).includes(t));
+  if (unknown !== undefined || tools.length === 0) throw new Error(`--only takes ${BENCH_TOOLS.join(" or ")} (or both, comma-separated), got ${values.only}\n${USAGE}`);
   const root = process.getuid?.() === 0;
   if (values.lab && !root) throw new Error("the lab section starts lab machines (network namespaces, systemd-nspawn): run it as root, sudo npm run bench -- --lab");
   const withPlanner = !values.lab;
@@ -89,7 +94,7 @@ async function main(argv: string[]): Promise<number> {
   if (withLab) {
     // As the demo: the lab's stacks need the project's Pulumi CLI (npm run toolchain when it does not answer).
     ensureToolchain(projectToolchain(PROJECT_DIR, log));
-    const lab = await runLabBench({ sizes: labSizes, runs: labRuns, peersDir: values.peers ?? PEERS_DIR, log });
+    const lab = await runLabBench({ tools: tools as BenchTool[], sizes: labSizes, runs: labRuns, peersDir: values.peers ?? PEERS_DIR, log });
     sections.push(labSection(lab.runs, { suite: lab.suite, cores: machine.cpus, memoryBytes: machine.memoryBytes }));
   }
   const report = formatReport({ date, machine, sections, notes });
