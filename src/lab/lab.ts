@@ -9,6 +9,7 @@ import { DEFAULT_SUITE, ensureImage, labRecipe, LabSuite, LabSuiteChoice, machin
 import { createMirrorRepo, mirrorProcesses, mirrorUrl, mirrorsDir, startMirror, stopMirror } from "./mirror";
 import { createLabFederation, LabMember } from "./federation";
 import { LAB_PASSPHRASE, labPulumiEnv, labStackName, runPulumi } from "./pulumi";
+import { inCgroups, machineCgroup, removeLabCgroups } from "./cgroup";
 import { createLabDnsNetwork, labDnsProcesses, LabDnsState, startLabDns } from "./dns";
 
 /** Seconds between two registry pulls on lab machines (a real member keeps the default, 60). */
@@ -157,16 +158,13 @@ function startMachine(dir: string, name: string, address: string, suite: LabSuit
 function bootMachine(dir: string, name: string, image: string): number {
   const machineDir = join(dir, "machines", name);
   const console = openSync(join(machineDir, "console.log"), "a");
-  const child = spawn(
-    "systemd-nspawn",
-    [
-      "--keep-unit", "--register=no", "--boot", `--directory=${image}`, `--overlay=${image}:${join(machineDir, "upper")}:/`,
-      `--network-namespace-path=/run/netns/${nodeNamespace(name)}`,
-      // wireguard-go needs to create its TUN device.
-      "--capability=CAP_NET_ADMIN", `--hostname=${name}`, `--machine=boreal-${name}`,
-    ],
-    { detached: true, stdio: ["ignore", console, console] },
-  );
+  const nspawn = inCgroups(machineCgroup(name), "systemd-nspawn", [
+    "--keep-unit", "--register=no", "--boot", `--directory=${image}`, `--overlay=${image}:${join(machineDir, "upper")}:/`,
+    `--network-namespace-path=/run/netns/${nodeNamespace(name)}`,
+    // wireguard-go needs to create its TUN device.
+    "--capability=CAP_NET_ADMIN", `--hostname=${name}`, `--machine=boreal-${name}`,
+  ]);
+  const child = spawn(nspawn.command, nspawn.args, { detached: true, stdio: ["ignore", console, console] });
   child.unref();
   closeSync(console);
   return child.pid!;
@@ -286,6 +284,7 @@ export function labDown(options: { dir?: string; log: (line: string) => void; ke
   const stoppedDaemons = daemons.filter(stopMirror).length;
   const namespaces = labNamespaces();
   removeLabNetwork();
+  removeLabCgroups();
   rmSync(join(dir, "machines"), { recursive: true, force: true });
   rmSync(join(dir, "dns"), { recursive: true, force: true });
   if (previous?.projectDir) removeLabStacks(previous);

@@ -1,0 +1,94 @@
+// A CPU cgroup per lab machine. Without one, every process of every machine competes with
+// every other (and with the operator's `pulumi up` or `ansible-playbook`) one against one:
+// at N = 10, the idle services of eleven machines outnumber a deploy's few processes a
+// hundred to one, and the deploy crawls. Separate servers do not share a scheduler; a group
+// each gives every machine one equal weight, and the operator's tools on the host theirs,
+// as on a member's own laptop. The groups also count each machine's CPU time.
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+export const LAB_CGROUP = "boreal-lab";
+
+/** Where the cgroup file systems are (a parameter for the tests). */
+export interface CgroupRoot {
+  root: string;
+}
+
+export const SYSTEM_CGROUPS: CgroupRoot = { root: "/sys/fs/cgroup" };
+
+type Layout = { kind: "v2"; dir: string } | { kind: "v1"; cpu: string; cpuacct: string | undefined };
+
+/** The unified hierarchy with the cpu controller, or v1's cpu (and cpuacct) hierarchies, or none. */
+function layout({ root }: CgroupRoot): Layout | undefined {
+  const controllers = join(root, "cgroup.controllers");
+  if (existsSync(controllers)) return readFileSync(controllers, "utf8").split(/\s+/).includes("cpu") ? { kind: "v2", dir: root } : undefined;
+  const hierarchy = (name: string) => (existsSync(join(root, name, "cgroup.procs")) ? join(root, name) : undefined);
+  const cpu = hierarchy("cpu") ?? hierarchy("cpu,cpuacct");
+  if (!cpu) return undefined;
+  return { kind: "v1", cpu, cpuacct: hierarchy("cpuacct") ?? hierarchy("cpu,cpuacct") };
+}
+
+/**
+ * Creates the machine's groups and returns the cgroup.procs files its first process must be
+ * written to (its children stay there). Empty when this host has no cpu controller to use:
+ * the lab then runs as before, one scheduler for all.
+ */
+export function machineCgroup(name: string, cgroups: CgroupRoot = SYSTEM_CGROUPS): string[] {
+  const found = layout(cgroups);
+  if (!found) return [];
+  if (found.kind === "v2") {
+    const parent = join(found.dir, LAB_CGROUP);
+    mkdirSync(parent, { recursive: true });
+    // A v2 group hands a controller down only when every group above it does.
+    for (const dir of [found.dir, parent]) writeFileSync(join(dir, "cgroup.subtree_control"), "+cpu");
+    mkdirSync(join(parent, name), { recursive: true });
+    return [join(parent, name, "cgroup.procs")];
+  }
+  const dirs = [...new Set([found.cpu, found.cpuacct].filter((d): d is string => d !== undefined))].map((h) => join(h, LAB_CGROUP, name));
+  for (const dir of dirs) mkdirSync(dir, { recursive: true });
+  return dirs.map((dir) => join(dir, "cgroup.procs"));
+}
+
+/** The CPU time a machine's processes have used since its group was made, in seconds, if counted. */
+export function machineCpuSeconds(name: string, cgroups: CgroupRoot = SYSTEM_CGROUPS): number | undefined {
+  const found = layout(cgroups);
+  try {
+    if (found?.kind === "v2") {
+      const usage = /^usage_usec (\d+)$/m.exec(readFileSync(join(found.dir, LAB_CGROUP, name, "cpu.stat"), "utf8"));
+      return usage ? Number(usage[1]) / 1e6 : undefined;
+    }
+    if (found?.cpuacct) return Number(readFileSync(join(found.cpuacct, LAB_CGROUP, name, "cpuacct.usage"), "utf8").trim()) / 1e9;
+  } catch {
+    // no group for this machine (started before groups, or on a host without them)
+  }
+  return undefined;
+}
+
+/** Removes the lab's groups that no process is in any more (rmdir refuses the others). */
+export function removeLabCgroups(cgroups: CgroupRoot = SYSTEM_CGROUPS): void {
+  const found = layout(cgroups);
+  if (!found) return;
+  const parents = found.kind === "v2" ? [join(found.dir, LAB_CGROUP)] : [...new Set([found.cpu, found.cpuacct].filter((d): d is string => d !== undefined))].map((h) => join(h, LAB_CGROUP));
+  for (const parent of parents) {
+    if (!existsSync(parent)) continue;
+    for (const entry of readdirSync(parent, { withFileTypes: true })) if (entry.isDirectory()) tryRmdir(join(parent, entry.name));
+    tryRmdir(parent);
+  }
+}
+
+function tryRmdir(dir: string): void {
+  try {
+    rmdirSync(dir);
+  } catch {
+    // still has processes (a machine not yet gone): the next `lab down` takes it
+  }
+}
+
+/**
+ * The command line that puts itself into the groups, then becomes `command`: children forked
+ * before a move from outside would escape it. A group that refuses is skipped.
+ */
+export function inCgroups(procsFiles: string[], command: string, args: string[]): { command: string; args: string[] } {
+  if (procsFiles.length === 0) return { command, args };
+  return { command: "sh", args: ["-c", 'while [ "$1" != -- ]; do { echo $$ > "$1"; } 2>/dev/null || :; shift; done; shift; exec "$@"', "sh", ...procsFiles, "--", command, ...args] };
+}
