@@ -14,6 +14,7 @@ import { LabStacks, StackOutputs } from "../lab/stacks";
 import { linkWorkspace } from "../lab/workspace";
 import { parseRecap, renderAnsibleConfig, renderInventory, renderPlaybook, ROLE_ARCHIVE, ROLE_DIR, roleAddress } from "./ansible";
 import { Figure, KitRun, LabRun, measured, medianOf, notMeasured, RoleRun } from "./labsection";
+import { machineCpuSeconds } from "../lab/cgroup";
 import { KIT_SERVICES, meshRows, missingPairs, parseOk, parseRss, pingScript, PingRow, pulumiChanges, rssScript, soaScript } from "./mesh";
 
 export const LAB_SIZES = [3, 5, 10] as const;
@@ -190,6 +191,7 @@ function kitFigures(why: string): KitRun {
     leaveDestroy: notMeasured(why),
     leavePeers: notMeasured(why),
     rss: notMeasured(why) as { why: string },
+    idleCpu: { why },
   };
 }
 
@@ -253,6 +255,7 @@ async function kitRun(n: number, options: LabBenchOptions): Promise<KitRun> {
     if (!outputs[newcomer.name]) throw new Error(`${newcomer.name}'s stack outputs could not be read`);
 
     kit.rss = measureRss(state, dir);
+    kit.idleCpu = await measureIdleCpu(state, IDLE_SECONDS);
 
     // No-op: the newcomer's stack again, nothing changed since its up.
     const noops: number[] = [];
@@ -322,6 +325,24 @@ async function waitForZones(state: LabState, dir: string, zones: string[]): Prom
 }
 
 /** VmRSS of the kit's services on every node (the sync agent is a timer's oneshot: not running between pulls). */
+/** Long enough for every timer (the 15 s metrics, the lab's 5 s sync) and scrape to come round. */
+const IDLE_SECONDS = 60;
+
+/** Each machine's CPU time over a quiet minute, from its lab cgroup (src/lab/cgroup.ts). */
+async function measureIdleCpu(state: LabState, seconds: number): Promise<KitRun["idleCpu"]> {
+  const read = () => Object.fromEntries(state.machines.map((m) => [m.name, machineCpuSeconds(m.name)]));
+  const before = read();
+  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  const after = read();
+  const perNode: Record<string, number> = {};
+  for (const m of state.machines) {
+    const [a, b] = [before[m.name], after[m.name]];
+    if (a === undefined || b === undefined) return { why: "this host gives the lab machines no CPU cgroup to count in" };
+    perNode[m.name] = ((b - a) / seconds) * 100;
+  }
+  return { perNode, seconds };
+}
+
 function measureRss(state: LabState, dir: string): KitRun["rss"] {
   const perNode: Record<string, number> = {};
   const perService: Record<string, number> = {};

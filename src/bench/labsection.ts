@@ -50,6 +50,8 @@ export interface KitRun {
   leaveDestroy: Figure;
   /** From the destroy's exit until no other node has its key as a WireGuard peer. */
   leavePeers: Figure;
+  /** CPU each machine used while the federation sat idle after the join (its cgroup), in percent of one core. */
+  idleCpu: { perNode: Record<string, number>; seconds: number } | { why: string };
   /** Resident memory of the kit's services per node (bytes), and per service summed over the nodes. */
   rss: { perNode: Record<string, number>; perService: Record<string, number>; missing: string[] } | { why: string };
 }
@@ -118,6 +120,14 @@ export function labRows(run: LabRun): string[][] {
     kitOnly("leave: pulumi destroy of the last member's stack", formatFigure(kit.leaveDestroy), "— (no leave)", "the role has no task or variable for a host leaving: take it out of the inventory and re-run; the host keeps its wg1 until cleaned by hand"),
     kitOnly("leave: from the destroy's exit until no node has it as a peer", formatFigure(kit.leavePeers), "— (no leave)", ""),
     kitOnly("RSS of the kit's services per node", rssCells[0], "— (WireGuard only)", rssCells[1]),
+    kitOnly(
+      "CPU of an idle node (% of one core)",
+      "why" in kit.idleCpu ? `not measured: ${kit.idleCpu.why}` : `${median(Object.values(kit.idleCpu.perNode)).toFixed(1)}%`,
+      "—",
+      "why" in kit.idleCpu
+        ? ""
+        : `median of ${Object.keys(kit.idleCpu.perNode).length} machines over ${kit.idleCpu.seconds} s after the join, each machine's whole cgroup (its services, timers, sshd); per node ${Object.entries(kit.idleCpu.perNode).map(([node, pct]) => `${node} ${pct.toFixed(1)}%`).join(", ")}`,
+    ),
   ];
 }
 

@@ -138,6 +138,7 @@ describe("the lab section", () => {
       leaveDestroy: notMeasured("pulumi destroy failed (exit 255)"),
       leavePeers: notMeasured("not reached: an earlier step failed"),
       rss: { perNode: { node1: 200 * 2 ** 20, node2: 220 * 2 ** 20, node3: 210 * 2 ** 20, node4: 205 * 2 ** 20 }, perService: { knotd: 80 * 2 ** 20 }, missing: ["prometheus-alertmanager on node4"] },
+      idleCpu: { perNode: { node1: 4.25, node2: 5.5, node3: 3, node4: 6 }, seconds: 60 },
     },
   };
 
@@ -156,6 +157,8 @@ describe("the lab section", () => {
     expect(byName["leave: pulumi destroy of the last member's stack"][2]).toBe("not measured: pulumi destroy failed (exit 255)");
     expect(byName["RSS of the kit's services per node"][2]).toBe("207.5 MiB");
     expect(byName["RSS of the kit's services per node"][5]).toContain("not running: prometheus-alertmanager on node4");
+    expect(byName["CPU of an idle node (% of one core)"].slice(2, 5)).toEqual(["4.9%", "—", "—"]);
+    expect(byName["CPU of an idle node (% of one core)"][5]).toContain("over 60 s after the join");
     const report = formatReport({ date: "2026-11-28", machine: { cpus: 2, cpuModel: "AMD EPYC", memoryBytes: 24 * 2 ** 30, node: "24.21.0", os: "Debian 12.11" }, sections: [section] });
     expect(report).toContain("## The kit and githubixx/ansible-role-wireguard 18.3.0 on the lab");
     expect(report).toContain("How to read:");
