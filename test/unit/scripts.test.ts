@@ -151,7 +151,7 @@ describe("units the member had enabled before the kit end as they were", () => {
   fake("amtool", 'echo "amtool $*" >> "$FAKE/log"');
   fake("getcap", 'echo "$1 ="');
   fake("debconf-set-selections", 'cat >> "$FAKE/log"');
-  fake("dpkg-reconfigure", 'echo "dpkg-reconfigure $*" >> "$FAKE/log"');
+  fake("setcap", 'echo "setcap $*" >> "$FAKE/log"');
 
   const env = { ...process.env, PATH: `${fakeBin}:${process.env.PATH}`, FAKE: root };
   /** Runs a script as the node would, its marker directory moved into the temp dir. */
@@ -208,11 +208,11 @@ describe("units the member had enabled before the kit end as they were", () => {
   test("monitoring grants the blackbox exporter its raw socket through debconf, and undo answers Debian's default again", () => {
     reset("prometheus", "disabled");
     runOnNode(SERVICE_SCRIPTS.monitoring.apply);
-    expect(readFileSync(join(root, "log"), "utf8")).toMatch(/want_cap_net_raw boolean true\ndpkg-reconfigure -f noninteractive prometheus-blackbox-exporter/);
+    expect(readFileSync(join(root, "log"), "utf8")).toMatch(/want_cap_net_raw boolean true\nsetcap cap_net_raw=ep \/usr\/bin\/prometheus-blackbox-exporter\n/);
     expect(existsSync(join(markers, "blackbox-cap_net_raw"))).toBe(true);
     writeFileSync(join(root, "log"), "");
     runOnNode(SERVICE_SCRIPTS.monitoring.undo);
-    expect(readFileSync(join(root, "log"), "utf8")).toMatch(/want_cap_net_raw boolean false\ndpkg-reconfigure/);
+    expect(readFileSync(join(root, "log"), "utf8")).toMatch(/want_cap_net_raw boolean false\nsetcap cap_net_raw-epi \/usr\/bin\/prometheus-blackbox-exporter\n/);
     expect(existsSync(markers)).toBe(false);
   });
 
