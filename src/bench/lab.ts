@@ -15,6 +15,7 @@ import { linkWorkspace } from "../lab/workspace";
 import { parseRecap, renderAnsibleConfig, renderInventory, renderPlaybook, ROLE_ARCHIVE, ROLE_DIR, roleAddress } from "./ansible";
 import { Figure, KitRun, LabRun, measured, medianOf, notMeasured, RoleRun } from "./labsection";
 import { machineCpuSeconds } from "../lab/cgroup";
+import { AGENT } from "../render/scripts";
 import { KIT_SERVICES, meshRows, missingPairs, parseOk, parseRss, pingScript, PingRow, pulumiChanges, rssScript, soaScript } from "./mesh";
 
 export const LAB_SIZES = [3, 5, 10] as const;
@@ -234,6 +235,16 @@ async function kitRun(n: number, options: LabBenchOptions): Promise<KitRun> {
     kit.bare = measured(Date.now() - started);
     log(`  kit bare → full mesh: ${(kit.bare.ms / 1000).toFixed(1)} s (slowest up ${(kit.bareSlowestUp.ms / 1000).toFixed(1)} s)`);
 
+    // Members join a federation whose label rounds are spread over its interval. Here the N
+    // ups ended together, so every node's first round (30 s after its up: a scan of every
+    // peer) would fall on the join: the join waits until those rounds are over.
+    const meshedAt = Date.now();
+    await waitUntil("every node's first label round is over", async () => {
+      const done = await Promise.all(first.map((m) => labExecAsync(state, m, FIRST_ROUND_OVER, dir)));
+      return done.every((r) => r.status === 0);
+    });
+    log(`  first label rounds over ${((Date.now() - meshedAt) / 1000).toFixed(1)} s after the full mesh`);
+
     // Join: the newcomer's up alone; then, at once, its pings to every other (their addresses
     // are known) and every zone at every node (its outputs read meanwhile).
     const up = await timedMs(() => stacks.must(["up", "--yes", "--skip-preview", "-s", stacks.stackOf(newcomer.name)]));
@@ -325,6 +336,9 @@ async function waitForZones(state: LabState, dir: string, zones: string[]): Prom
 }
 
 /** VmRSS of the kit's services on every node (the sync agent is a timer's oneshot: not running between pulls). */
+/** A node's first round of label checks has ended (its status file is written at the end of a round). */
+const FIRST_ROUND_OVER = `test -e ${AGENT.stateDir}/attest-status.json && ! systemctl is-active --quiet boreal-attest.service`;
+
 /** Long enough for every timer (the 15 s metrics, the lab's 5 s sync) and scrape to come round. */
 const IDLE_SECONDS = 60;
 
