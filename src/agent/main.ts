@@ -170,13 +170,17 @@ function sync(rekey: boolean, at: number): SyncOutcome {
 
   // A file its check refuses (a zone Knot would not load) stays as it was; everything else
   // goes on (peers, keys), and the run fails at the end, naming it, until the member mends it.
+  // Role by role, WireGuard first: a joining peer is in the mesh as soon as wg0 has it, not
+  // after Knot and the probes have taken their files too (seconds on a busy node).
   const refused: { path: string; why: string }[] = [];
-  for (const file of decision.write) {
-    const installed = spawnSync("sh", ["-c", installScript(file)], { input: file.content, encoding: "utf8" });
-    if (installed.status === CHECK_REFUSED && file.check) refused.push({ path: file.path, why: installed.stderr.trim() });
-    else if (installed.status !== 0) throw new Error(`installing ${file.path} exited ${installed.status}: ${(installed.stderr || installed.stdout).trim()}`);
+  for (const role of AGENT_ROLES) {
+    for (const file of decision.write.filter((f) => f.role === role)) {
+      const installed = spawnSync("sh", ["-c", installScript(file)], { input: file.content, encoding: "utf8" });
+      if (installed.status === CHECK_REFUSED && file.check) refused.push({ path: file.path, why: installed.stderr.trim() });
+      else if (installed.status !== 0) throw new Error(`installing ${file.path} exited ${installed.status}: ${(installed.stderr || installed.stdout).trim()}`);
+    }
+    if (roles.includes(role)) shell(SERVICE_SCRIPTS[role].apply);
   }
-  for (const role of roles) shell(SERVICE_SCRIPTS[role].apply);
   for (const change of decision.changes) log(change);
 
   next.peers = decision.peers;
