@@ -238,12 +238,18 @@ async function kitRun(n: number, options: LabBenchOptions): Promise<KitRun> {
     // Members join a federation whose label rounds are spread over its interval. Here the N
     // ups ended together, so every node's first round (30 s after its up: a scan of every
     // peer) would fall on the join: the join waits until those rounds are over.
+    // At N = 10 on 2 cores the rounds themselves can outlast the wait: then the join goes on
+    // beside them, as before, and the log says so.
     const meshedAt = Date.now();
-    await waitUntil("every node's first label round is over", async () => {
-      const done = await Promise.all(first.map((m) => labExecAsync(state, m, FIRST_ROUND_OVER, dir)));
-      return done.every((r) => r.status === 0);
-    });
-    log(`  first label rounds over ${((Date.now() - meshedAt) / 1000).toFixed(1)} s after the full mesh`);
+    try {
+      await waitUntil("every node's first label round is over", async () => {
+        const done = await Promise.all(first.map((m) => labExecAsync(state, m, FIRST_ROUND_OVER, dir)));
+        return done.every((r) => r.status === 0);
+      });
+      log(`  first label rounds over ${((Date.now() - meshedAt) / 1000).toFixed(1)} s after the full mesh`);
+    } catch (error) {
+      log(`  ${(error as Error).message}: the join goes on beside them`);
+    }
 
     // Join: the newcomer's up alone; then, at once, its pings to every other (their addresses
     // are known) and every zone at every node (its outputs read meanwhile).
