@@ -341,7 +341,6 @@ async function waitForZones(state: LabState, dir: string, zones: string[]): Prom
   });
 }
 
-/** VmRSS of the kit's services on every node (the sync agent is a timer's oneshot: not running between pulls). */
 /** A node's first round of label checks has ended (its status file is written at the end of a round). */
 const FIRST_ROUND_OVER = `test -e ${AGENT.stateDir}/attest-status.json && ! systemctl is-active --quiet boreal-attest.service`;
 
@@ -363,6 +362,7 @@ async function measureIdleCpu(state: LabState, seconds: number): Promise<KitRun[
   return { perNode, seconds };
 }
 
+/** VmRSS of the kit's services on every node (the sync agent is a timer's oneshot: not running between pulls). */
 function measureRss(state: LabState, dir: string): KitRun["rss"] {
   const perNode: Record<string, number> = {};
   const perService: Record<string, number> = {};
