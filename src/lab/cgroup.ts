@@ -64,15 +64,37 @@ export function machineCpuSeconds(name: string, cgroups: CgroupRoot = SYSTEM_CGR
   return undefined;
 }
 
-/** Removes the lab's groups that no process is in any more (rmdir refuses the others). */
+/**
+ * Ends whatever is still in the lab's groups, then removes them. Called after the machines'
+ * nspawn processes were stopped: a container's init that outlived a killed nspawn (seen on
+ * this host: systemd and journald, reparented to pid 1) is in its machine's group still.
+ */
 export function removeLabCgroups(cgroups: CgroupRoot = SYSTEM_CGROUPS): void {
   const found = layout(cgroups);
   if (!found) return;
   const parents = found.kind === "v2" ? [join(found.dir, LAB_CGROUP)] : [...new Set([found.cpu, found.cpuacct].filter((d): d is string => d !== undefined))].map((h) => join(h, LAB_CGROUP));
   for (const parent of parents) {
     if (!existsSync(parent)) continue;
-    for (const entry of readdirSync(parent, { withFileTypes: true })) if (entry.isDirectory()) tryRmdir(join(parent, entry.name));
+    const groups = readdirSync(parent, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => join(parent, e.name));
+    for (const group of groups) for (const pid of leftPids(group)) killQuietly(pid);
+    for (const group of groups) tryRmdir(group);
     tryRmdir(parent);
+  }
+}
+
+function leftPids(group: string): number[] {
+  try {
+    return readFileSync(join(group, "cgroup.procs"), "utf8").split("\n").filter(Boolean).map(Number).filter((pid) => pid > 1);
+  } catch {
+    return [];
+  }
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch {
+    // already gone
   }
 }
 

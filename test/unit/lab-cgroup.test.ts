@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -67,6 +67,17 @@ describe("lab machine cgroups", () => {
     expect(run.status).toBe(0);
     expect(run.stdout).toBe("ran\n");
     expect(run.stderr).toBe("");
+  });
+
+  it("lab down ends what outlived its machine (a container's init after nspawn was killed), then removes the groups", async () => {
+    const cgroups = fakeV1(false);
+    const [procs] = machineCgroup("node2", cgroups);
+    const left = spawn("sleep", ["60"], { stdio: "ignore" });
+    const ended = new Promise((resolve) => left.once("exit", (_code, signal) => resolve(signal)));
+    writeFileSync(procs, `${left.pid}\n`);
+    // A plain directory with a file in it cannot be rmdir'ed: only the kill is checked here.
+    removeLabCgroups(cgroups);
+    expect(await ended).toBe("SIGKILL");
   });
 
   it("lab down removes the groups no process is in", () => {
