@@ -235,21 +235,9 @@ async function kitRun(n: number, options: LabBenchOptions): Promise<KitRun> {
     kit.bare = measured(Date.now() - started);
     log(`  kit bare → full mesh: ${(kit.bare.ms / 1000).toFixed(1)} s (slowest up ${(kit.bareSlowestUp.ms / 1000).toFixed(1)} s)`);
 
-    // Members join a federation whose label rounds are spread over its interval. Here the N
-    // ups ended together, so every node's first round (30 s after its up: a scan of every
-    // peer) would fall on the join: the join waits until those rounds are over.
-    // At N = 10 on 2 cores the rounds themselves can outlast the wait: then the join goes on
-    // beside them, as before, and the log says so.
     const meshedAt = Date.now();
-    try {
-      await waitUntil("every node's first label round is over", async () => {
-        const done = await Promise.all(first.map((m) => labExecAsync(state, m, FIRST_ROUND_OVER, dir)));
-        return done.every((r) => r.status === 0);
-      });
-      log(`  first label rounds over ${((Date.now() - meshedAt) / 1000).toFixed(1)} s after the full mesh`);
-    } catch (error) {
-      log(`  ${(error as Error).message}: the join goes on beside them`);
-    }
+    const roundsOver = await waitForFirstLabelRounds(state, dir, first);
+    log(roundsOver ? `  first label rounds over ${((Date.now() - meshedAt) / 1000).toFixed(1)} s after the full mesh` : `  first label rounds not over after ${MESH_SECONDS} s: the join goes on beside them`);
 
     // Join: the newcomer's up alone; then, at once, its pings to every other (their addresses
     // are known) and every zone at every node (its outputs read meanwhile).
@@ -344,21 +332,37 @@ async function waitForZones(state: LabState, dir: string, zones: string[]): Prom
 /** A node's first round of label checks has ended (its status file is written at the end of a round). */
 const FIRST_ROUND_OVER = `test -e ${AGENT.stateDir}/attest-status.json && ! systemctl is-active --quiet boreal-attest.service`;
 
+/**
+ * Members join a federation whose label rounds are spread over its interval. Here the N ups
+ * ended together, so every node's first round (30 s after its up: a scan of every peer) would
+ * fall on the join: the join waits until those rounds are over. At N = 10 on 2 cores the
+ * rounds can outlast the wait; false then, and the join goes on beside them.
+ */
+async function waitForFirstLabelRounds(state: LabState, dir: string, machines: LabMachine[]): Promise<boolean> {
+  try {
+    await waitUntil("every node's first label round is over", async () => {
+      const done = await Promise.all(machines.map((m) => labExecAsync(state, m, FIRST_ROUND_OVER, dir)));
+      return done.every((r) => r.status === 0);
+    });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Long enough for every timer (the 15 s metrics, the lab's 5 s sync) and scrape to come round. */
 const IDLE_SECONDS = 60;
 
 /** Each machine's CPU time over a quiet minute, from its lab cgroup (src/lab/cgroup.ts). */
 async function measureIdleCpu(state: LabState, seconds: number): Promise<KitRun["idleCpu"]> {
-  const read = () => Object.fromEntries(state.machines.map((m) => [m.name, machineCpuSeconds(m.name)]));
+  const read = () => state.machines.map((m) => machineCpuSeconds(m.name));
   const before = read();
+  if (before.some((s) => s === undefined)) return { why: "this host gives the lab machines no CPU cgroup to count in" };
   await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
   const after = read();
+  if (after.some((s) => s === undefined)) return { why: "a machine's cgroup went away during the measure" };
   const perNode: Record<string, number> = {};
-  for (const m of state.machines) {
-    const [a, b] = [before[m.name], after[m.name]];
-    if (a === undefined || b === undefined) return { why: "this host gives the lab machines no CPU cgroup to count in" };
-    perNode[m.name] = ((b - a) / seconds) * 100;
-  }
+  state.machines.forEach((m, i) => (perNode[m.name] = ((after[i]! - before[i]!) / seconds) * 100));
   return { perNode, seconds };
 }
 

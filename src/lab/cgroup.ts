@@ -4,6 +4,7 @@
 // hundred to one, and the deploy crawls. Separate servers do not share a scheduler; a group
 // each gives every machine one equal weight, and the operator's tools on the host theirs,
 // as on a member's own laptop. The groups also count each machine's CPU time.
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -28,6 +29,12 @@ function layout({ root }: CgroupRoot): Layout | undefined {
   return { kind: "v1", cpu, cpuacct: hierarchy("cpuacct") ?? hierarchy("cpu,cpuacct") };
 }
 
+/** The lab's parent group in each hierarchy it uses (v1 may mount cpu and cpuacct apart). */
+function labParents(found: Layout): string[] {
+  if (found.kind === "v2") return [join(found.dir, LAB_CGROUP)];
+  return [...new Set([found.cpu, found.cpuacct].filter((d): d is string => d !== undefined))].map((h) => join(h, LAB_CGROUP));
+}
+
 /**
  * Creates the machine's groups and returns the cgroup.procs files its first process must be
  * written to (its children stay there). Empty when this host has no cpu controller to use:
@@ -41,10 +48,8 @@ export function machineCgroup(name: string, cgroups: CgroupRoot = SYSTEM_CGROUPS
     mkdirSync(parent, { recursive: true });
     // A v2 group hands a controller down only when every group above it does.
     for (const dir of [found.dir, parent]) writeFileSync(join(dir, "cgroup.subtree_control"), "+cpu");
-    mkdirSync(join(parent, name), { recursive: true });
-    return [join(parent, name, "cgroup.procs")];
   }
-  const dirs = [...new Set([found.cpu, found.cpuacct].filter((d): d is string => d !== undefined))].map((h) => join(h, LAB_CGROUP, name));
+  const dirs = labParents(found).map((parent) => join(parent, name));
   for (const dir of dirs) mkdirSync(dir, { recursive: true });
   return dirs.map((dir) => join(dir, "cgroup.procs"));
 }
@@ -65,24 +70,36 @@ export function machineCpuSeconds(name: string, cgroups: CgroupRoot = SYSTEM_CGR
 }
 
 /**
- * Ends whatever is still in the lab's groups, then removes them. Called after the machines'
- * nspawn processes were stopped: a container's init that outlived a killed nspawn (seen on
- * this host: systemd and journald, reparented to pid 1) is in its machine's group still.
+ * Every process in a machine's group, or in every machine's group when no name is given:
+ * what is left of a machine after its nspawn ended (a killed nspawn leaves the container's
+ * systemd and journald running, reparented to pid 1; seen on this host).
  */
-export function removeLabCgroups(cgroups: CgroupRoot = SYSTEM_CGROUPS): void {
+export function labCgroupProcesses(name?: string, cgroups: CgroupRoot = SYSTEM_CGROUPS): number[] {
   const found = layout(cgroups);
-  if (!found) return;
-  const parents = found.kind === "v2" ? [join(found.dir, LAB_CGROUP)] : [...new Set([found.cpu, found.cpuacct].filter((d): d is string => d !== undefined))].map((h) => join(h, LAB_CGROUP));
-  for (const parent of parents) {
-    if (!existsSync(parent)) continue;
-    const groups = readdirSync(parent, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => join(parent, e.name));
-    for (const group of groups) for (const pid of leftPids(group)) killQuietly(pid);
-    for (const group of groups) tryRmdir(group);
-    tryRmdir(parent);
-  }
+  if (!found) return [];
+  const pids = labParents(found).flatMap((parent) => machineGroups(parent, name)).flatMap(groupPids);
+  return [...new Set(pids)];
 }
 
-function leftPids(group: string): number[] {
+/**
+ * Removes the lab's groups, once their processes are stopped. The kernel may hold a group
+ * busy for a moment after its last process ended, so this retries for a few seconds; one
+ * still busy then (a process that would not die) stays for the next `lab down`.
+ */
+export function removeLabCgroups(cgroups: CgroupRoot = SYSTEM_CGROUPS, patienceMs = 5000): void {
+  const found = layout(cgroups);
+  if (!found) return;
+  const parents = labParents(found);
+  const remove = () => parents.map((parent) => machineGroups(parent).map(tryRmdir).every(Boolean) && (!existsSync(parent) || tryRmdir(parent))).every(Boolean);
+  for (const deadline = Date.now() + patienceMs; !remove() && Date.now() < deadline; ) spawnSync("sleep", ["0.2"]);
+}
+
+function machineGroups(parent: string, name?: string): string[] {
+  if (!existsSync(parent)) return [];
+  return readdirSync(parent, { withFileTypes: true }).filter((e) => e.isDirectory() && (name === undefined || e.name === name)).map((e) => join(parent, e.name));
+}
+
+function groupPids(group: string): number[] {
   try {
     return readFileSync(join(group, "cgroup.procs"), "utf8").split("\n").filter(Boolean).map(Number).filter((pid) => pid > 1);
   } catch {
@@ -90,19 +107,12 @@ function leftPids(group: string): number[] {
   }
 }
 
-function killQuietly(pid: number): void {
-  try {
-    process.kill(pid, "SIGKILL");
-  } catch {
-    // already gone
-  }
-}
-
-function tryRmdir(dir: string): void {
+function tryRmdir(dir: string): boolean {
   try {
     rmdirSync(dir);
+    return true;
   } catch {
-    // still has processes (a machine not yet gone): the next `lab down` takes it
+    return false;
   }
 }
 

@@ -9,7 +9,7 @@ import { DEFAULT_SUITE, ensureImage, labRecipe, LabSuite, LabSuiteChoice, machin
 import { createMirrorRepo, mirrorProcesses, mirrorUrl, mirrorsDir, startMirror, stopMirror } from "./mirror";
 import { createLabFederation, LabMember } from "./federation";
 import { LAB_PASSPHRASE, labPulumiEnv, labStackName, runPulumi } from "./pulumi";
-import { inCgroups, machineCgroup, removeLabCgroups } from "./cgroup";
+import { inCgroups, labCgroupProcesses, machineCgroup, removeLabCgroups } from "./cgroup";
 import { createLabDnsNetwork, labDnsProcesses, LabDnsState, startLabDns } from "./dns";
 
 /** Seconds between two registry pulls on lab machines (a real member keeps the default, 60). */
@@ -185,6 +185,7 @@ export function labStop(state: LabState, name: string): void {
   const machine = state.machines.find((m) => m.name === name);
   if (!machine) throw new Error(`no lab machine named ${name}`);
   stopProcesses([machine.pid]);
+  stopProcesses(labCgroupProcesses(name));
 }
 
 /** Boots a stopped machine again from its own disk and waits for its sshd. */
@@ -278,6 +279,8 @@ export function labDown(options: { dir?: string; log: (line: string) => void; ke
   const previous = readState(dir);
   const pids = labProcesses();
   stopProcesses([...pids, ...labDnsProcesses()]);
+  // Then what outlived its nspawn: a machine is every process in its group, not nspawn alone.
+  stopProcesses(labCgroupProcesses());
   for (const mount of labMounts(dir).reverse()) quiet("umount", ["-l", mount]);
   // The mirror daemon: the one in the state, and any other of this lab directory a crash left.
   const daemons = [...new Set([...(previous?.mirror?.pid ? [previous.mirror.pid] : []), ...mirrorProcesses(dir)])];

@@ -3,7 +3,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { inCgroups, LAB_CGROUP, machineCgroup, machineCpuSeconds, removeLabCgroups } from "../../src/lab/cgroup";
+import { inCgroups, LAB_CGROUP, labCgroupProcesses, machineCgroup, machineCpuSeconds, removeLabCgroups } from "../../src/lab/cgroup";
+import { stopProcesses } from "../../src/lab/net";
 
 /** A cgroup file system's shape in a plain directory: the files the code reads or writes. */
 function fakeV1(comounted: boolean) {
@@ -69,15 +70,32 @@ describe("lab machine cgroups", () => {
     expect(run.stderr).toBe("");
   });
 
-  it("lab down ends what outlived its machine (a container's init after nspawn was killed), then removes the groups", async () => {
+  it("a machine is every process in its group: what outlived a killed nspawn is listed, by machine, and stopped", async () => {
     const cgroups = fakeV1(false);
-    const [procs] = machineCgroup("node2", cgroups);
+    const [node2cpu, node2acct] = machineCgroup("node2", cgroups);
+    const [node3cpu] = machineCgroup("node3", cgroups);
     const left = spawn("sleep", ["60"], { stdio: "ignore" });
     const ended = new Promise((resolve) => left.once("exit", (_code, signal) => resolve(signal)));
-    writeFileSync(procs, `${left.pid}\n`);
-    // A plain directory with a file in it cannot be rmdir'ed: only the kill is checked here.
-    removeLabCgroups(cgroups);
-    expect(await ended).toBe("SIGKILL");
+    // One process sits in both v1 hierarchies: listed once.
+    writeFileSync(node2cpu, `${left.pid}\n`);
+    writeFileSync(node2acct, `${left.pid}\n`);
+    writeFileSync(node3cpu, "4242\n1\n");
+    expect(labCgroupProcesses("node2", cgroups)).toEqual([left.pid]);
+    expect(labCgroupProcesses("node3", cgroups)).toEqual([4242]);
+    expect(labCgroupProcesses(undefined, cgroups).sort()).toEqual([left.pid!, 4242].sort());
+    stopProcesses(labCgroupProcesses("node2", cgroups));
+    expect(await ended).toBe("SIGTERM");
+  });
+
+  it("a group that stays busy is left for the next lab down, after the patience given", () => {
+    const cgroups = fakeV1(false);
+    const [procs] = machineCgroup("node2", cgroups);
+    writeFileSync(procs, "4242\n"); // a plain directory with a file in it cannot be rmdir'ed, like a busy group
+    const started = Date.now();
+    removeLabCgroups(cgroups, 500);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(500);
+    expect(existsSync(join(cgroups.root, "cpu", LAB_CGROUP, "node2"))).toBe(true);
+    expect(existsSync(join(cgroups.root, "cpuacct", LAB_CGROUP))).toBe(false);
   });
 
   it("lab down removes the groups no process is in", () => {
