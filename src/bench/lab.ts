@@ -15,7 +15,6 @@ import { linkWorkspace } from "../lab/workspace";
 import { parseRecap, renderAnsibleConfig, renderInventory, renderPlaybook, ROLE_ARCHIVE, ROLE_DIR, roleAddress } from "./ansible";
 import { Figure, KitRun, LabRun, measured, medianOf, notMeasured, RoleRun } from "./labsection";
 import { machineCpuSeconds } from "../lab/cgroup";
-import { AGENT } from "../render/scripts";
 import { KIT_SERVICES, meshRows, missingPairs, parseOk, parseRss, pingScript, PingRow, pulumiChanges, rssScript, soaScript } from "./mesh";
 
 export const LAB_SIZES = [3, 5, 10] as const;
@@ -235,9 +234,8 @@ async function kitRun(n: number, options: LabBenchOptions): Promise<KitRun> {
     kit.bare = measured(Date.now() - started);
     log(`  kit bare → full mesh: ${(kit.bare.ms / 1000).toFixed(1)} s (slowest up ${(kit.bareSlowestUp.ms / 1000).toFixed(1)} s)`);
 
-    const meshedAt = Date.now();
-    const roundsOver = await waitForFirstLabelRounds(state, dir, first);
-    log(roundsOver ? `  first label rounds over ${((Date.now() - meshedAt) / 1000).toFixed(1)} s after the full mesh` : `  first label rounds not over after ${MESH_SECONDS} s: the join goes on beside them`);
+    // No wait for the label rounds: each node's first one falls at an offset of its own within
+    // the interval (firstAttestDelay), as in a federation, so the join meets a few or none.
 
     // Join: the newcomer's up alone; then, at once, its pings to every other (their addresses
     // are known) and every zone at every node (its outputs read meanwhile).
@@ -327,27 +325,6 @@ async function waitForZones(state: LabState, dir: string, zones: string[]): Prom
     pending.forEach((m, i) => (answered[m.name] = new Set([...(answered[m.name] ?? []), ...parseOk(answers[i].output)])));
     return state.machines.every((m) => zones.every((z) => answered[m.name]?.has(z)));
   });
-}
-
-/** A node's first round of label checks has ended (its status file is written at the end of a round). */
-const FIRST_ROUND_OVER = `test -e ${AGENT.stateDir}/attest-status.json && ! systemctl is-active --quiet boreal-attest.service`;
-
-/**
- * Members join a federation whose label rounds are spread over its interval. Here the N ups
- * ended together, so every node's first round (30 s after its up: a scan of every peer) would
- * fall on the join: the join waits until those rounds are over. At N = 10 on 2 cores the
- * rounds can outlast the wait; false then, and the join goes on beside them.
- */
-async function waitForFirstLabelRounds(state: LabState, dir: string, machines: LabMachine[]): Promise<boolean> {
-  try {
-    await waitUntil("every node's first label round is over", async () => {
-      const done = await Promise.all(machines.map((m) => labExecAsync(state, m, FIRST_ROUND_OVER, dir)));
-      return done.every((r) => r.status === 0);
-    });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Long enough for every timer (the 15 s metrics, the lab's 5 s sync) and scrape to come round. */

@@ -1,4 +1,5 @@
 // plan(node, federation) → NodePlan: everything the node needs, computed without I/O.
+import { createHash } from "node:crypto";
 import type { PlanSpec } from "../config/stack";
 import { Federation, zoneWithin } from "../config/registry";
 import { BorealConfigError } from "../config/errors";
@@ -72,6 +73,20 @@ export interface NodePlan {
   /** Seconds between two registry pulls by the node's sync agent. */
   syncInterval: number;
   attestInterval: number;
+  /** Seconds from the attest timer's start to the node's first round (firstAttestDelay). */
+  attestFirstDelay: number;
+}
+
+/**
+ * Seconds from the attest timer's start (boot, or the up that installs it) to a node's first
+ * round of label checks: 30 s, clear of that up's own work, plus an offset within the
+ * interval fixed by the node's name. Nodes started together (a lab, a site whose power comes
+ * back) then spread their scans of every peer over the interval rather than all scanning
+ * all at once; later rounds keep that spacing, each one interval after the last ends.
+ */
+export function firstAttestDelay(node: string, interval: number): number {
+  // A digest, not a simple string hash: names that differ in one digit (node1, node2…) must land far apart.
+  return 30 + (createHash("sha256").update(node).digest().readUInt32BE(0) % interval);
 }
 
 export function catalogZoneName(node: string, federationDomain: string): string {
@@ -125,6 +140,7 @@ export function plan(spec: PlanSpec, federation: Federation): NodePlan {
     keyEpoch: spec.keyEpoch,
     syncInterval: spec.syncInterval,
     attestInterval: spec.attestInterval,
+    attestFirstDelay: firstAttestDelay(spec.node, spec.attestInterval),
   };
 }
 

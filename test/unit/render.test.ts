@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
-import { plan } from "../../src/model/plan";
+import { firstAttestDelay, plan } from "../../src/model/plan";
 import { renderNode, RenderedFile } from "../../src/render";
 import { ATTEST_RUN, NFTABLES_MEMBER_DIR, SERVICE_SCRIPTS } from "../../src/render/scripts";
 import { fixtureFederation, fixtureSpec, templates } from "../helpers/fixtures";
@@ -67,6 +67,20 @@ describe.each(NODES)("rendered files of %s", (node) => {
     const faster = renderNode(plan(fixtureSpec(node, { syncInterval: 15, attestInterval: 30 }), fixtureFederation()), templates);
     expect(faster.find((f) => f.path === "/etc/systemd/system/boreal-sync.timer")!.content).toMatch(/^OnUnitActiveSec=15s$/m);
     expect(faster.find((f) => f.path === "/etc/systemd/system/boreal-attest.timer")!.content).toMatch(/^OnUnitInactiveSec=30s$/m);
+  });
+
+  test("first label rounds: 30 s after the timer starts plus an offset of the node's own within the interval, spread over it", () => {
+    const delay = Number(/^OnActiveSec=(\d+)s$/m.exec(fileOf(node, "/etc/systemd/system/boreal-attest.timer").content)?.[1]);
+    expect(delay).toBe(firstAttestDelay(node, 900));
+    const names = Array.from({ length: 10 }, (_, i) => `node${i + 1}`);
+    const delays = names.map((name) => firstAttestDelay(name, 900));
+    expect(names.map((name) => firstAttestDelay(name, 900)), "stable: the same name gives the same offset").toEqual(delays);
+    expect(Math.min(...delays)).toBeGreaterThanOrEqual(30);
+    expect(Math.max(...delays)).toBeLessThan(930);
+    // Ten nodes started together: ten different moments, spread over most of the interval.
+    expect(new Set(delays).size, `first rounds at ${[...delays].sort((a, b) => a - b).join(", ")} s`).toBe(10);
+    expect(Math.max(...delays) - Math.min(...delays)).toBeGreaterThan(600);
+    expect(new Set(names.map((name) => firstAttestDelay(name, 60))).size, "a short interval spreads too").toBeGreaterThan(5);
   });
 
   test.runIf(has("systemd-analyze"))("systemd units pass systemd-analyze verify", () => {
