@@ -277,6 +277,16 @@ export interface ServiceScripts {
   undo: string;
 }
 
+/**
+ * Prints the member zones Knot's catalog database holds for a catalog no longer in knot.conf.
+ * kcatalogprint lists "<member zone> <owner> <catalog zone> [group]" between a ";;" header and
+ * a "Total records: N" footer: only rows whose first field is a zone name (ending in a dot)
+ * count. Before, the footer was taken for an orphan, and every DNS apply restarted Knot.
+ */
+export function catalogOrphansScript(knotConf = "/etc/knot/knot.conf"): string {
+  return `kcatalogprint 2>/dev/null | awk '$1 ~ /[.]$/ && NF >= 3 { print $1, $3 }' | while read -r member catalog; do grep -qxF "  - domain: $catalog" ${knotConf} || echo "$member"; done`;
+}
+
 /** The agent's timers: the sync and the label's checks. */
 export const AGENT_TIMERS = ["boreal-sync.timer", "boreal-attest.timer"];
 
@@ -299,7 +309,7 @@ export const SERVICE_SCRIPTS: Record<FileRole, ServiceScripts> = {
       // A peer that left: its catalog is gone from the config, but Knot keeps the catalog's
       // member zones in its catalog database and goes on serving them as orphans. Purge
       // them, and let Knot rebuild the database from the catalogs still configured.
-      "orphans=$(kcatalogprint 2>/dev/null | awk '!/^;;/ && NF >= 3 { print $1, $3 }' | while read -r member catalog; do grep -qxF \"  - domain: $catalog\" /etc/knot/knot.conf || echo \"$member\"; done)",
+      `orphans=$(${catalogOrphansScript()})`,
       'if [ -n "$orphans" ]; then knotc -f zone-purge $orphans >/dev/null 2>&1 || true; systemctl stop knot; rm -rf /var/lib/knot/catalog; fi',
       `if [ -z "$orphans" ] && systemctl is-active --quiet knot && [ "$(cat ${KNOT_SERVER_MARK} 2>/dev/null)" = "$server" ]; then knotc reload; else systemctl restart knot; fi`,
       `echo "$server" > ${KNOT_SERVER_MARK}`,

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import { plan } from "../../src/model/plan";
 import { FileRole, renderNode, RenderedFile } from "../../src/render";
-import { AGENT, AGENT_TIMERS, ATTEST_RUN, CHECK_REFUSED, MONITORING_UNITS, agentCommand, enableUnitsScript, installScript, zoneFileCheck, originalPath, recordUnitsScript, removeScript, restoreUnitsScript, SERVICE_SCRIPTS, UNIT_STATE_DIR } from "../../src/render/scripts";
+import { AGENT, AGENT_TIMERS, ATTEST_RUN, CHECK_REFUSED, MONITORING_UNITS, agentCommand, catalogOrphansScript, enableUnitsScript, installScript, zoneFileCheck, originalPath, recordUnitsScript, removeScript, restoreUnitsScript, SERVICE_SCRIPTS, UNIT_STATE_DIR } from "../../src/render/scripts";
 import { precheckFiles } from "../../src/components/precheck";
 import { fixtureFederation, fixtureSpec, templates } from "../helpers/fixtures";
 
@@ -407,5 +407,31 @@ describe("sync-gate: the agent starts only when the registry moved, a mirror cha
     tick();
     lastRun(61);
     expect(tick()).toBe(true);
+  });
+});
+
+describe("the DNS apply's orphaned catalog members", () => {
+  // kcatalogprint's own output (Knot 3.2), header and footer included.
+  const printed = [
+    ";; <member zone> <record owner> <catalog zone> <group>",
+    "coop-b.lab.test.  ba2b33a71f366af0.zones.node2.catalog.lab.boreal.test.  node2.catalog.lab.boreal.test.  ",
+    "coop-c.lab.test.  6cdb5b0636998487.zones.node3.catalog.lab.boreal.test.  node3.catalog.lab.boreal.test.  ",
+    "Total records: 2",
+  ].join("\n");
+  const orphans = (catalogsInConfig: string[]) => {
+    const dir = mkdtempSync(join(work, "catalog-"));
+    writeFileSync(join(dir, "kcatalogprint"), `#!/bin/sh\ncat <<'EOF'\n${printed}\nEOF\n`, { mode: 0o755 });
+    writeFileSync(join(dir, "knot.conf"), `catalog-role: interpret\n${catalogsInConfig.map((c) => `  - domain: ${c}\n`).join("")}`);
+    const run = spawnSync("sh", ["-c", catalogOrphansScript(join(dir, "knot.conf"))], { encoding: "utf8", env: { ...process.env, PATH: `${dir}:${process.env.PATH}` } });
+    expect(run.status).toBe(0);
+    return run.stdout.split("\n").filter(Boolean);
+  };
+
+  test("none while every catalog is configured: the footer is no zone (it used to restart Knot on every apply)", () => {
+    expect(orphans(["node2.catalog.lab.boreal.test.", "node3.catalog.lab.boreal.test."])).toEqual([]);
+  });
+
+  test("the member zones of a catalog that left the config", () => {
+    expect(orphans(["node2.catalog.lab.boreal.test."])).toEqual(["coop-c.lab.test."]);
   });
 });
