@@ -113,8 +113,18 @@ function syncAndReport(rekey: boolean): number {
   }
 }
 
+/** Seconds since `since`, and the clock reset: each phase of a run, in the status file. */
+function lap(phases: Record<string, number>, name: string, since: { at: number }): void {
+  const now = Date.now();
+  phases[name] = Math.round(now - since.at) / 1000;
+  since.at = now;
+}
+
 function sync(rekey: boolean, at: number): SyncOutcome {
   const started = Date.now();
+  // Where a run's time goes (a join waits on the others' runs): `boreal-agent status` shows it.
+  const phases: Record<string, number> = {};
+  const clock = { at: started };
   const configText = readFileSync(AGENT.config, "utf8");
   const config = parseAgentConfig(configText, AGENT.config);
   const state = readJson<AgentState>(stateFile, emptyState());
@@ -138,6 +148,7 @@ function sync(rekey: boolean, at: number): SyncOutcome {
       if (wasDown.includes(url)) log(`mirror ${url} answers again`);
     }
   }
+  lap(phases, "fetch", clock);
   const unreachable = mirrorReport.filter((m) => !m.ok).map((m) => m.url);
   if (mirrors.length > 0 && sources.length === 1 && wasDown.length < mirrors.length) log("no mirror answered: keeping the last good peer set");
   const succeeded = mirrors.length === 0 || unreachable.length < mirrors.length;
@@ -164,6 +175,7 @@ function sync(rekey: boolean, at: number): SyncOutcome {
     previousPeers: state.peers,
     rekey,
   });
+  lap(phases, "decide", clock);
   const roles = AGENT_ROLES.filter((role) => decision.apply.includes(role) || state.pending.includes(role));
   const next: AgentState = { held: verified.held, peers: state.peers, owned: [...new Set([...state.owned, ...decision.owned.map((f) => f.path)])], pending: roles, reported: rejected, unreachable };
   writeAtomic(stateFile, JSON.stringify(next));
@@ -180,6 +192,7 @@ function sync(rekey: boolean, at: number): SyncOutcome {
       else if (installed.status !== 0) throw new Error(`installing ${file.path} exited ${installed.status}: ${(installed.stderr || installed.stdout).trim()}`);
     }
     if (roles.includes(role)) shell(SERVICE_SCRIPTS[role].apply);
+    if (roles.includes(role) || decision.write.some((f) => f.role === role)) lap(phases, role, clock);
   }
   for (const change of decision.changes) log(change);
 
@@ -193,6 +206,7 @@ function sync(rekey: boolean, at: number): SyncOutcome {
   const summary = {
     at: new Date().toISOString(),
     seconds: (Date.now() - started) / 1000,
+    phases,
     federation: verified.version,
     peers: Object.keys(decision.peers),
     departed: verified.departed,

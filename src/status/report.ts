@@ -28,7 +28,7 @@ export interface NodeStatus {
   ping?: { ipv4?: boolean; ipv6?: boolean };
   /** Seconds since the asked node's last handshake with it; null: never; undefined: the asked node itself. */
   handshakeAge?: number | null;
-  /** Member zones this node answers, and of those, how many with the newest serial. */
+  /** Of the zones the asked node's Prometheus asks of this node (its member's, this node's own), how many it answers, and with the newest serial. */
   zones: { total: number; answered: number; currentSerial: number };
   /** Firing alerts about this node. */
   alerts: string[];

@@ -222,11 +222,10 @@ export function firingAbout(servers: Servers, at: NodeView, node: string): strin
 
 /**
  * Every node's Prometheus: every node's exporter up, every peer pinged over mesh IPv4 and
- * IPv6, every member zone answered by every node with one serial; nothing firing. Returns
- * the monitoring stack's RSS per node (MiB).
+ * IPv6, its member's zone answered by every node and every node answering its own, with
+ * one serial per zone; nothing firing. Returns the monitoring stack's RSS per node (MiB).
  */
 export async function expectWatching(servers: Servers, nodes: NodeView[], seconds = 120): Promise<Record<string, number>> {
-  const zones = nodes.map((n) => n.zone);
   for (const at of nodes) {
     await eventually(`${at.machine.name}'s Prometheus sees every exporter up, every ping and every zone answered`, seconds, () => {
       const up = promQuery(servers, at, at, 'up{job="boreal-node"} == 1').map((s) => s.metric.node).sort();
@@ -237,7 +236,7 @@ export async function expectWatching(servers: Servers, nodes: NodeView[], second
       return (
         JSON.stringify(up) === JSON.stringify(nodes.map((n) => n.machine.name).sort()) &&
         JSON.stringify(pings) === JSON.stringify(nodes.filter((n) => n !== at).flatMap((n) => [`${n.machine.name}/ipv4`, `${n.machine.name}/ipv6`]).sort()) &&
-        zones.every((zone) => nodes.every((n) => answered.includes(`${zone}@${n.machine.name}`))) &&
+        nodes.every((n) => answered.includes(`${at.zone}@${n.machine.name}`) && answered.includes(`${n.zone}@${n.machine.name}`)) &&
         disagreeing.length === 0 &&
         firing.length === 0
       );

@@ -6,6 +6,7 @@ import type { Federation, NodeDescriptor } from "../../src/config/registry";
 import { allocateMeshAddresses, memberShare } from "../../src/model/allocate";
 import { buildDescriptor, buildTombstone } from "../../src/model/descriptor";
 import { cidrWithin, formatIPv6, parseCidr, parseIPv6 } from "../../src/model/ip";
+import { monitoringPlan } from "../../src/model/monitoring";
 import { plan } from "../../src/model/plan";
 import { renderNodeObject } from "../../src/registry";
 import { scrapeTargets } from "../../src/render";
@@ -327,19 +328,39 @@ describe("descriptor", () => {
 describe("monitoring: what a node watches comes from the registry", () => {
   const targetsOf = (federation: Federation) => scrapeTargets(plan(fixtureSpec("b1"), federation).monitoring);
 
-  test("every node's exporter (its own too), every peer's mesh addresses, every member zone at every node", () => {
+  test("every node's exporter (its own too), every peer's mesh addresses; its member's zones at every node, every other zone at its primary", () => {
     const federation = fixtureFederation();
     const targets = targetsOf(federation);
     const nodes = ["a1", "b1", "c1"];
     expect(targets.node.map((g) => g.labels.node)).toEqual(nodes);
     expect(targets.node.find((g) => g.labels.node === "b1")!.targets).toEqual(["100.64.0.17:9100"]);
     expect(targets.icmp.map((g) => `${g.labels.node}/${g.labels.family}`)).toEqual(["a1/ipv4", "a1/ipv6", "c1/ipv4", "c1/ipv6"]);
-    const zones = [...new Set(federation.nodes.flatMap((n) => n.zones))].sort();
-    expect(targets.dns.length).toBe(zones.length * nodes.length);
-    for (const zone of zones) expect(targets.dns.filter((g) => g.labels.zone === zone).map((g) => g.labels.node)).toEqual(nodes);
+    const asked = (zone: string) => targets.dns.filter((g) => g.labels.zone === zone).map((g) => g.labels.node);
+    expect(asked("coop-b.example."), "b1's own member's zone, at every node").toEqual(nodes);
+    expect(asked("coop-a.example."), "another member's zone, at its primary").toEqual(["a1"]);
+    expect(asked("coop-c.example.")).toEqual(["c1"]);
+    expect(asked("b-mail.example."), "every zone of b1's member").toEqual(nodes);
+    expect(new Set(targets.dns.filter((g) => g.labels.zone_member === "coop-b").map((g) => g.labels.zone))).toEqual(new Set(["coop-b.example.", "b-mail.example."]));
     // DNS is asked where resolvers ask: the endpoint's host (an IP, or a name), port 53.
     expect(new Set(targets.dns.map((g) => g.targets[0]))).toEqual(new Set(["198.51.100.11:53", "198.51.100.12:53", "wg.coop-c.net:53"]));
     expect(targets.dns.every((g) => g.labels.__param_module === `dns_soa_${g.labels.zone}`)).toBe(true);
+  });
+
+  test("every (zone, node) pair is watched by every node of the zone's member, and every node by all; each node's DNS probes grow as nodes + zones, not nodes × zones", () => {
+    // Ten members of one node and one zone each, as the bench's N = 10.
+    const nodes = Array.from({ length: 10 }, (_, i) => ({ member: `m${i}`, node: `n${i}`, zones: [`m${i}.example.`], mesh: { ipv4: `100.64.1.${i + 1}`, ipv6: `fd42:b0:ea1::1:${i + 1}` }, endpoint: `198.51.100.${100 + i}:51820` }));
+    const monitoringOf = (node: (typeof nodes)[number]) => monitoringPlan(node, nodes.filter((n) => n !== node), {});
+    const pairs = new Map<string, Set<string>>();
+    for (const observer of nodes) {
+      const dns = scrapeTargets(monitoringOf(observer)).dns;
+      expect(dns.length, `${observer.node}'s DNS probes`).toBe(10 + 9);
+      for (const g of dns) pairs.set(`${g.labels.zone}@${g.labels.node}`, (pairs.get(`${g.labels.zone}@${g.labels.node}`) ?? new Set()).add(observer.node));
+    }
+    expect(pairs.size, "every zone at every node").toBe(100);
+    for (const [pair, observers] of pairs) {
+      const owner = `n${pair.slice(1, pair.indexOf("."))}`;
+      expect(observers.has(owner), `${pair} watched by its member's node`).toBe(true);
+    }
   });
 
   test("a node that leaves the registry leaves every target list; one that joins is in them", () => {
