@@ -264,8 +264,8 @@ export const MONITORING_UNITS = ["prometheus-node-exporter", "prometheus", "prom
 /** node-exporter's textfile collector: the kit's own metrics (WireGuard, zones, the agent). */
 export const TEXTFILE_DIR = "/var/lib/prometheus/node-exporter";
 
-/** Hash of the `server:` section Knot was last (re)started with. */
-const KNOT_SERVER_MARK = "/var/lib/knot/.boreal-server-section";
+/** Hashes of the `server:` section and of the peer catalogs Knot was last (re)started with (the file keeps its first name). */
+const KNOT_RESTART_MARK = "/var/lib/knot/.boreal-server-section";
 
 export interface ServiceScripts {
   /** Validates and applies the role's files; runs again whenever one changes. */
@@ -287,6 +287,11 @@ export function catalogOrphansScript(knotConf = "/etc/knot/knot.conf"): string {
   return `kcatalogprint 2>/dev/null | awk '$1 ~ /[.]$/ && NF >= 3 { print $1, $3 }' | while read -r member catalog; do grep -qxF "  - domain: $catalog" ${knotConf} || echo "$member"; done`;
 }
 
+/** The peers' catalog zones knot.conf interprets, one a line, sorted. */
+export function peerCatalogsScript(knotConf = "/etc/knot/knot.conf"): string {
+  return `awk '/^  - domain: / { zone = $3 } /^    catalog-role: interpret$/ { print zone }' ${knotConf} | sort`;
+}
+
 /** The agent's timers: the sync and the label's checks. */
 export const AGENT_TIMERS = ["boreal-sync.timer", "boreal-attest.timer"];
 
@@ -303,21 +308,25 @@ export const SERVICE_SCRIPTS: Record<FileRole, ServiceScripts> = {
       "knotc -c /etc/knot/knot.conf conf-check",
       recordUnitsScript(["knot"]),
       enableUnitsScript(["knot"]),
-      // Knot takes a new `server:` section (listen addresses) only on restart; anything
-      // else is reloaded, so zones keep being served.
+      // Knot takes a new `server:` section (listen addresses) only on restart. A new set of
+      // peer catalogs (a join, a departure) restarts it too: on reload, Knot 3.2 loaded a
+      // catalog but did not always add its member zones (seen on the lab: a member that left
+      // and came back was never served again by one peer), and new zones came later than
+      // after a restart. Anything else (records, keys) is reloaded, so zones keep being served.
       "server=$(awk '/^[a-z]/ { keep = ($0 == \"server:\") } keep' /etc/knot/knot.conf | sha256sum | cut -d' ' -f1)",
+      `catalogs=$(${peerCatalogsScript()} | sha256sum | cut -d' ' -f1)`,
       // A peer that left: its catalog is gone from the config, but Knot keeps the catalog's
       // member zones in its catalog database and goes on serving them as orphans. Purge
       // them, and let Knot rebuild the database from the catalogs still configured.
       `orphans=$(${catalogOrphansScript()})`,
       'if [ -n "$orphans" ]; then knotc -f zone-purge $orphans >/dev/null 2>&1 || true; systemctl stop knot; rm -rf /var/lib/knot/catalog; fi',
-      `if [ -z "$orphans" ] && systemctl is-active --quiet knot && [ "$(cat ${KNOT_SERVER_MARK} 2>/dev/null)" = "$server" ]; then knotc reload; else systemctl restart knot; fi`,
-      `echo "$server" > ${KNOT_SERVER_MARK}`,
+      `if [ -z "$orphans" ] && systemctl is-active --quiet knot && [ "$(cat ${KNOT_RESTART_MARK} 2>/dev/null)" = "$server $catalogs" ]; then knotc reload; else systemctl restart knot; fi`,
+      `echo "$server $catalogs" > ${KNOT_RESTART_MARK}`,
       // A NOTIFY that arrived while Knot restarted is lost: ask every primary for its SOA
       // now rather than at the next refresh.
       "knotc zone-refresh >/dev/null 2>&1 || true",
     ].join("\n"),
-    undo: ["systemctl stop knot", restoreUnitsScript(["knot"]), `rm -f ${KNOT_SERVER_MARK}`].join("\n"),
+    undo: ["systemctl stop knot", restoreUnitsScript(["knot"]), `rm -f ${KNOT_RESTART_MARK}`].join("\n"),
   },
   probes: {
     // Prometheus re-reads its target files by itself; the blackbox exporter needs a reload

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import { plan } from "../../src/model/plan";
 import { FileRole, renderNode, RenderedFile } from "../../src/render";
-import { AGENT, AGENT_TIMERS, ATTEST_RUN, CHECK_REFUSED, MONITORING_UNITS, agentCommand, catalogOrphansScript, enableUnitsScript, installScript, zoneFileCheck, originalPath, recordUnitsScript, removeScript, restoreUnitsScript, SERVICE_SCRIPTS, UNIT_STATE_DIR } from "../../src/render/scripts";
+import { AGENT, AGENT_TIMERS, ATTEST_RUN, CHECK_REFUSED, MONITORING_UNITS, agentCommand, catalogOrphansScript, enableUnitsScript, peerCatalogsScript, installScript, zoneFileCheck, originalPath, recordUnitsScript, removeScript, restoreUnitsScript, SERVICE_SCRIPTS, UNIT_STATE_DIR } from "../../src/render/scripts";
 import { precheckFiles } from "../../src/components/precheck";
 import { fixtureFederation, fixtureSpec, templates } from "../helpers/fixtures";
 
@@ -434,4 +434,17 @@ describe("the DNS apply's orphaned catalog members", () => {
   test("the member zones of a catalog that left the config", () => {
     expect(orphans(["node2.catalog.lab.boreal.test."])).toEqual(["coop-c.lab.test."]);
   });
+});
+
+test("the DNS apply restarts Knot when the peers' catalogs change (a join, a departure): they are read from the rendered knot.conf", () => {
+  const catalogsOf = (federation: ReturnType<typeof fixtureFederation>) => {
+    const conf = renderNode(plan(fixtureSpec("b1"), federation), templates).find((f) => f.path === "/etc/knot/knot.conf")!;
+    const path = join(mkdtempSync(join(work, "knot-")), "knot.conf");
+    writeFileSync(path, conf.content);
+    return spawnSync("sh", ["-c", peerCatalogsScript(path)], { encoding: "utf8" }).stdout.split("\n").filter(Boolean);
+  };
+  const federation = fixtureFederation();
+  expect(catalogsOf(federation)).toEqual(federation.nodes.filter((n) => n.node !== "b1").map((n) => `${n.node}.catalog.${federation.settings.domain}`).sort());
+  expect(catalogsOf({ ...federation, nodes: federation.nodes.filter((n) => n.node !== "c1") })).toEqual([`a1.catalog.${federation.settings.domain}`]);
+  expect(SERVICE_SCRIPTS.dns.apply).toContain(`catalogs=$(${peerCatalogsScript()} | sha256sum`);
 });
