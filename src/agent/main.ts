@@ -222,7 +222,8 @@ function sync(rekey: boolean, at: number): SyncOutcome {
       refused.map(({ path, why }) => ({ source: "node", key: path, message: why, fix: "mend the record named (boreal:records or boreal:zoneFiles) and run pulumi up again; the zone keeps serving its previous content meanwhile" })),
     );
   }
-  if (decision.write.length > 0 || roles.length > 0) log(`applied ${roles.join(", ") || "nothing"}; wrote ${decision.write.length} file(s); ${Object.keys(decision.peers).length} peer(s); federation version ${verified.version?.version}`);
+  const took = `${summary.seconds.toFixed(1)} s: ${Object.entries(phases).map(([phase, seconds]) => `${phase} ${seconds.toFixed(1)}`).join(", ")}`;
+  if (decision.write.length > 0 || roles.length > 0) log(`applied ${roles.join(", ") || "nothing"}; wrote ${decision.write.length} file(s); ${Object.keys(decision.peers).length} peer(s); federation version ${verified.version?.version} (${took})`);
   return {
     at,
     succeeded,

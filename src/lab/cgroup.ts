@@ -4,6 +4,13 @@
 // hundred to one, and the deploy crawls. Separate servers do not share a scheduler; a group
 // each gives every machine one equal weight, and the operator's tools on the host theirs,
 // as on a member's own laptop. The groups also count each machine's CPU time.
+//
+// On a v1 host, each machine also gets a group of its own in systemd's hierarchies (name=systemd,
+// and the hybrid v2 tree). systemd-nspawn, started from their root (a host whose init is not systemd),
+// puts every container in the same /payload group: eleven containers' systemd then managed
+// one /payload/system.slice/boreal-sync.service between them, each removing it under the
+// others (1 sync tick in 5 failed with status 219/CGROUP, and every unit's stop logged
+// "Failed to kill control group").
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -17,7 +24,7 @@ export interface CgroupRoot {
 
 export const SYSTEM_CGROUPS: CgroupRoot = { root: "/sys/fs/cgroup" };
 
-type Layout = { kind: "v2"; dir: string } | { kind: "v1"; cpu: string; cpuacct: string | undefined };
+type Layout = { kind: "v2"; dir: string } | { kind: "v1"; cpu: string; cpuacct: string | undefined; systemd: string[] };
 
 /** The unified hierarchy with the cpu controller, or v1's cpu (and cpuacct) hierarchies, or none. */
 function layout({ root }: CgroupRoot): Layout | undefined {
@@ -26,13 +33,15 @@ function layout({ root }: CgroupRoot): Layout | undefined {
   const hierarchy = (name: string) => (existsSync(join(root, name, "cgroup.procs")) ? join(root, name) : undefined);
   const cpu = hierarchy("cpu") ?? hierarchy("cpu,cpuacct");
   if (!cpu) return undefined;
-  return { kind: "v1", cpu, cpuacct: hierarchy("cpuacct") ?? hierarchy("cpu,cpuacct") };
+  // systemd's own: name=systemd, and in hybrid mode the controller-less v2 tree beside it, where nspawn reads its own group.
+  const systemd = [hierarchy("systemd"), hierarchy("unified")].filter((d): d is string => d !== undefined);
+  return { kind: "v1", cpu, cpuacct: hierarchy("cpuacct") ?? hierarchy("cpu,cpuacct"), systemd };
 }
 
-/** The lab's parent group in each hierarchy it uses (v1 may mount cpu and cpuacct apart). */
+/** The lab's parent group in each hierarchy it uses (v1 may mount cpu and cpuacct apart, and has name=systemd). */
 function labParents(found: Layout): string[] {
   if (found.kind === "v2") return [join(found.dir, LAB_CGROUP)];
-  return [...new Set([found.cpu, found.cpuacct].filter((d): d is string => d !== undefined))].map((h) => join(h, LAB_CGROUP));
+  return [...new Set([found.cpu, found.cpuacct, ...found.systemd].filter((d): d is string => d !== undefined))].map((h) => join(h, LAB_CGROUP));
 }
 
 /**
@@ -77,7 +86,7 @@ export function machineCpuSeconds(name: string, cgroups: CgroupRoot = SYSTEM_CGR
 export function labCgroupProcesses(name?: string, cgroups: CgroupRoot = SYSTEM_CGROUPS): number[] {
   const found = layout(cgroups);
   if (!found) return [];
-  const pids = labParents(found).flatMap((parent) => machineGroups(parent, name)).flatMap(groupPids);
+  const pids = labParents(found).flatMap((parent) => machineGroups(parent, name)).flatMap(withSubgroups).flatMap(groupPids);
   return [...new Set(pids)];
 }
 
@@ -90,8 +99,19 @@ export function removeLabCgroups(cgroups: CgroupRoot = SYSTEM_CGROUPS, patienceM
   const found = layout(cgroups);
   if (!found) return;
   const parents = labParents(found);
-  const remove = () => parents.map((parent) => machineGroups(parent).map(tryRmdir).every(Boolean) && (!existsSync(parent) || tryRmdir(parent))).every(Boolean);
+  const remove = () => parents.map((parent) => machineGroups(parent).flatMap(withSubgroups).map(tryRmdir).every(Boolean) && (!existsSync(parent) || tryRmdir(parent))).every(Boolean);
   for (const deadline = Date.now() + patienceMs; !remove() && Date.now() < deadline; ) spawnSync("sleep", ["0.2"]);
+}
+
+/** A group and the groups a container's systemd made inside it (name=systemd), deepest first. */
+function withSubgroups(group: string): string[] {
+  let children: string[] = [];
+  try {
+    children = readdirSync(group, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => join(group, e.name));
+  } catch {
+    // gone meanwhile
+  }
+  return [...children.flatMap(withSubgroups), group];
 }
 
 function machineGroups(parent: string, name?: string): string[] {

@@ -7,9 +7,9 @@ import { inCgroups, LAB_CGROUP, labCgroupProcesses, machineCgroup, machineCpuSec
 import { stopProcesses } from "../../src/lab/net";
 
 /** A cgroup file system's shape in a plain directory: the files the code reads or writes. */
-function fakeV1(comounted: boolean) {
+function fakeV1(comounted: boolean, named: string[] = []) {
   const root = mkdtempSync(join(tmpdir(), "cgroup-v1-"));
-  for (const h of comounted ? ["cpu,cpuacct"] : ["cpu", "cpuacct"]) {
+  for (const h of [...(comounted ? ["cpu,cpuacct"] : ["cpu", "cpuacct"]), ...named]) {
     mkdirSync(join(root, h));
     writeFileSync(join(root, h, "cgroup.procs"), "");
   }
@@ -96,6 +96,27 @@ describe("lab machine cgroups", () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(500);
     expect(existsSync(join(cgroups.root, "cpu", LAB_CGROUP, "node2"))).toBe(true);
     expect(existsSync(join(cgroups.root, "cpuacct", LAB_CGROUP))).toBe(false);
+  });
+
+  it("v1 with name=systemd (and hybrid's v2 tree): each machine its own group there too, so containers' systemd do not share one /payload", () => {
+    const cgroups = fakeV1(false, ["systemd", "unified"]);
+    const procs = machineCgroup("node1", cgroups);
+    expect(procs).toContain(join(cgroups.root, "systemd", LAB_CGROUP, "node1", "cgroup.procs"));
+    expect(procs).toContain(join(cgroups.root, "unified", LAB_CGROUP, "node1", "cgroup.procs"));
+    // nspawn and the container's systemd make groups inside it; their processes count as the machine's.
+    const unit = join(cgroups.root, "systemd", LAB_CGROUP, "node1", "payload", "system.slice", "knot.service");
+    mkdirSync(unit, { recursive: true });
+    writeFileSync(join(unit, "cgroup.procs"), "4243\n");
+    expect(labCgroupProcesses("node1", cgroups)).toEqual([4243]);
+  });
+
+  it("lab down removes a machine's groups with those made inside it, deepest first", () => {
+    const cgroups = fakeV1(false, ["systemd"]);
+    machineCgroup("node1", cgroups);
+    mkdirSync(join(cgroups.root, "systemd", LAB_CGROUP, "node1", "payload", "system.slice", "knot.service"), { recursive: true });
+    mkdirSync(join(cgroups.root, "systemd", LAB_CGROUP, "node1", "supervisor"), { recursive: true });
+    removeLabCgroups(cgroups);
+    expect(existsSync(join(cgroups.root, "systemd", LAB_CGROUP))).toBe(false);
   });
 
   it("lab down removes the groups no process is in", () => {
