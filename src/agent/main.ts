@@ -186,13 +186,15 @@ function sync(rekey: boolean, at: number): SyncOutcome {
   // after Knot and the probes have taken their files too (seconds on a busy node).
   const refused: { path: string; why: string }[] = [];
   for (const role of AGENT_ROLES) {
-    for (const file of decision.write.filter((f) => f.role === role)) {
+    const files = decision.write.filter((f) => f.role === role);
+    for (const file of files) {
       const installed = spawnSync("sh", ["-c", installScript(file)], { input: file.content, encoding: "utf8" });
       if (installed.status === CHECK_REFUSED && file.check) refused.push({ path: file.path, why: installed.stderr.trim() });
       else if (installed.status !== 0) throw new Error(`installing ${file.path} exited ${installed.status}: ${(installed.stderr || installed.stdout).trim()}`);
     }
-    if (roles.includes(role)) shell(SERVICE_SCRIPTS[role].apply);
-    if (roles.includes(role) || decision.write.some((f) => f.role === role)) lap(phases, role, clock);
+    const applies = roles.includes(role);
+    if (applies) shell(SERVICE_SCRIPTS[role].apply);
+    if (applies || files.length > 0) lap(phases, role, clock);
   }
   for (const change of decision.changes) log(change);
 
