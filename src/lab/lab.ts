@@ -184,7 +184,16 @@ export async function labDns(state: LabState, delegations: string[], dir = LAB_D
 export function labStop(state: LabState, name: string): void {
   const machine = state.machines.find((m) => m.name === name);
   if (!machine) throw new Error(`no lab machine named ${name}`);
-  stopProcesses([machine.pid]);
+  stopMachines([machine.pid], name);
+}
+
+/**
+ * Stops machines: their nspawn first (a clean power-off), then whatever outlived it in
+ * their groups, since a machine is every process in its group (all the lab's with no name).
+ * Other processes to stop with them (the lab's DNS) go in with the nspawn ones.
+ */
+function stopMachines(nspawnPids: number[], name?: string): void {
+  stopProcesses(nspawnPids);
   stopProcesses(labCgroupProcesses(name));
 }
 
@@ -278,9 +287,7 @@ export function labDown(options: { dir?: string; log: (line: string) => void; ke
   const dir = options.dir ?? LAB_DIR;
   const previous = readState(dir);
   const pids = labProcesses();
-  stopProcesses([...pids, ...labDnsProcesses()]);
-  // Then what outlived its nspawn: a machine is every process in its group, not nspawn alone.
-  stopProcesses(labCgroupProcesses());
+  stopMachines([...pids, ...labDnsProcesses()]);
   for (const mount of labMounts(dir).reverse()) quiet("umount", ["-l", mount]);
   // The mirror daemon: the one in the state, and any other of this lab directory a crash left.
   const daemons = [...new Set([...(previous?.mirror?.pid ? [previous.mirror.pid] : []), ...mirrorProcesses(dir)])];

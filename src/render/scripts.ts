@@ -277,19 +277,23 @@ export interface ServiceScripts {
   undo: string;
 }
 
-/**
- * Prints the member zones Knot's catalog database holds for a catalog no longer in knot.conf.
- * kcatalogprint lists "<member zone> <owner> <catalog zone> [group]" between a ";;" header and
- * a "Total records: N" footer: only rows whose first field is a zone name (ending in a dot)
- * count. Before, the footer was taken for an orphan, and every DNS apply restarted Knot.
- */
-export function catalogOrphansScript(knotConf = "/etc/knot/knot.conf"): string {
-  return `kcatalogprint 2>/dev/null | awk '$1 ~ /[.]$/ && NF >= 3 { print $1, $3 }' | while read -r member catalog; do grep -qxF "  - domain: $catalog" ${knotConf} || echo "$member"; done`;
-}
-
 /** The peers' catalog zones knot.conf interprets, one a line, sorted. */
 export function peerCatalogsScript(knotConf = "/etc/knot/knot.conf"): string {
   return `awk '/^  - domain: / { zone = $3 } /^    catalog-role: interpret$/ { print zone }' ${knotConf} | sort`;
+}
+
+/**
+ * Prints the member zones Knot's catalog database holds for a catalog knot.conf no longer
+ * interprets (peerCatalogsScript: one reader of the config). kcatalogprint lists
+ * "<member zone> <owner> <catalog zone> [group]" between a ";;" header and a
+ * "Total records: N" footer: only rows whose first field is a zone name (ending in a dot)
+ * count. Before, the footer was taken for an orphan, and every DNS apply restarted Knot.
+ */
+export function catalogOrphansScript(knotConf = "/etc/knot/knot.conf"): string {
+  return [
+    `kcatalogprint 2>/dev/null | awk -v configured="$(${peerCatalogsScript(knotConf)} | tr '\\n' ' ')"`,
+    `'BEGIN { n = split(configured, list, " "); for (i = 1; i <= n; i++) keep[list[i]] = 1 } $1 ~ /[.]$/ && NF >= 3 && !($3 in keep) { print $1 }'`,
+  ].join(" ");
 }
 
 /** The agent's timers: the sync and the label's checks. */

@@ -410,29 +410,32 @@ describe("sync-gate: the agent starts only when the registry moved, a mirror cha
   });
 });
 
-describe("the DNS apply's orphaned catalog members", () => {
-  // kcatalogprint's own output (Knot 3.2), header and footer included.
+describe("the DNS apply's orphaned catalog members (against a rendered knot.conf)", () => {
+  const federation = fixtureFederation();
+  const domain = federation.settings.domain;
+  // kcatalogprint's own output (Knot 3.2), header and footer included: b1 holds a1's and c1's member zones.
   const printed = [
     ";; <member zone> <record owner> <catalog zone> <group>",
-    "coop-b.lab.test.  ba2b33a71f366af0.zones.node2.catalog.lab.boreal.test.  node2.catalog.lab.boreal.test.  ",
-    "coop-c.lab.test.  6cdb5b0636998487.zones.node3.catalog.lab.boreal.test.  node3.catalog.lab.boreal.test.  ",
+    `coop-a.lab.test.  ba2b33a71f366af0.zones.a1.catalog.${domain}  a1.catalog.${domain}  `,
+    `coop-c.lab.test.  6cdb5b0636998487.zones.c1.catalog.${domain}  c1.catalog.${domain}  `,
     "Total records: 2",
   ].join("\n");
-  const orphans = (catalogsInConfig: string[]) => {
+  const orphans = (nodes: typeof federation.nodes) => {
     const dir = mkdtempSync(join(work, "catalog-"));
+    const conf = renderNode(plan(fixtureSpec("b1"), { ...federation, nodes }), templates).find((f) => f.path === "/etc/knot/knot.conf")!;
+    writeFileSync(join(dir, "knot.conf"), conf.content);
     writeFileSync(join(dir, "kcatalogprint"), `#!/bin/sh\ncat <<'EOF'\n${printed}\nEOF\n`, { mode: 0o755 });
-    writeFileSync(join(dir, "knot.conf"), `catalog-role: interpret\n${catalogsInConfig.map((c) => `  - domain: ${c}\n`).join("")}`);
     const run = spawnSync("sh", ["-c", catalogOrphansScript(join(dir, "knot.conf"))], { encoding: "utf8", env: { ...process.env, PATH: `${dir}:${process.env.PATH}` } });
     expect(run.status).toBe(0);
     return run.stdout.split("\n").filter(Boolean);
   };
 
   test("none while every catalog is configured: the footer is no zone (it used to restart Knot on every apply)", () => {
-    expect(orphans(["node2.catalog.lab.boreal.test.", "node3.catalog.lab.boreal.test."])).toEqual([]);
+    expect(orphans(federation.nodes)).toEqual([]);
   });
 
   test("the member zones of a catalog that left the config", () => {
-    expect(orphans(["node2.catalog.lab.boreal.test."])).toEqual(["coop-c.lab.test."]);
+    expect(orphans(federation.nodes.filter((n) => n.node !== "c1"))).toEqual(["coop-c.lab.test."]);
   });
 });
 
