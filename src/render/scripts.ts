@@ -327,8 +327,11 @@ export const SERVICE_SCRIPTS: Record<FileRole, ServiceScripts> = {
       `if [ -z "$orphans" ] && systemctl is-active --quiet knot && [ "$(cat ${KNOT_RESTART_MARK} 2>/dev/null)" = "$server $catalogs" ]; then knotc reload; else systemctl restart knot; fi`,
       `echo "$server $catalogs" > ${KNOT_RESTART_MARK}`,
       // A NOTIFY that arrived while Knot restarted is lost: ask every primary for its SOA
-      // now rather than at the next refresh.
+      // now rather than at the next refresh. And tell every secondary ours: a member that
+      // just joined asked for our catalog before we knew it, was refused, and would wait out
+      // Knot's bootstrap retries (9–14 s on the lab) where a NOTIFY makes it transfer at once.
       "knotc zone-refresh >/dev/null 2>&1 || true",
+      "knotc zone-notify >/dev/null 2>&1 || true",
     ].join("\n"),
     undo: ["systemctl stop knot", restoreUnitsScript(["knot"]), `rm -f ${KNOT_RESTART_MARK}`].join("\n"),
   },

@@ -451,3 +451,11 @@ test("the DNS apply restarts Knot when the peers' catalogs change (a join, a dep
   expect(catalogsOf({ ...federation, nodes: federation.nodes.filter((n) => n.node !== "c1") })).toEqual([`a1.catalog.${federation.settings.domain}`]);
   expect(SERVICE_SCRIPTS.dns.apply).toContain(`catalogs=$(${peerCatalogsScript()} | sha256sum`);
 });
+
+test("the DNS apply, once Knot runs its new config, asks the primaries for their SOA and notifies the secondaries (a newcomer refused a moment ago transfers at once)", () => {
+  const lines = SERVICE_SCRIPTS.dns.apply.split("\n");
+  const started = lines.findIndex((l) => l.includes("knotc reload") && l.includes("systemctl restart knot"));
+  expect(started).toBeGreaterThan(0);
+  expect(lines.findIndex((l) => l.startsWith("knotc zone-refresh"))).toBeGreaterThan(started);
+  expect(lines.findIndex((l) => l.startsWith("knotc zone-notify"))).toBeGreaterThan(started);
+});
