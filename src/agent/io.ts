@@ -49,6 +49,11 @@ export function checkoutMirror(dir: string, url: string): void {
   // For sync-gate, which fetches it between runs to see whether anything moved.
   gitIn(dir, "config", "boreal.url", url);
   gitIn(dir, "fetch", "--quiet", "--depth", "1", "--no-tags", url, "HEAD");
+  checkoutFetched(dir);
+}
+
+/** What was last fetched into `dir` (by checkoutMirror, or by sync-gate's tick), checked out. */
+export function checkoutFetched(dir: string): void {
   gitIn(dir, "reset", "--quiet", "--hard", "FETCH_HEAD");
 }
 

@@ -2,7 +2,9 @@
 // boreal-agent: runs on every node (Debian's nodejs), started by boreal-sync.timer and by
 // `pulumi up`. It pulls the registry from every mirror, verifies it against the trust
 // anchor and what it already holds, and applies the peer set with the kit's own planner.
-//   sync [--rekey] one run (--rekey: re-apply WireGuard even if no file changed, for a new key)
+//   sync [--rekey] [--fetched]
+//                  one run (--rekey: re-apply WireGuard even if no file changed, for a new key;
+//                  --fetched: from sync-gate, which fetched the mirrors it lists a moment ago)
 //   attest         a round of label checks of the other members' nodes, signed and published
 //   remove         undo what the agent applied and put the member's own files back
 //   status         the last run, as JSON
@@ -16,11 +18,11 @@ import type { RegistryFile } from "../config/registry";
 import { decideSync, SyncOutcome, syncMetrics } from "./sync";
 import { parseAgentConfig } from "./config";
 import { AGENT_ROLES, TemplateSources } from "../render";
-import { AGENT, CHECK_REFUSED, installScript, removeScript, SERVICE_SCRIPTS, TEXTFILE_DIR } from "../render/scripts";
+import { AGENT, CHECK_REFUSED, GATE_FETCHED_FLAG, installScript, removeScript, SERVICE_SCRIPTS, TEXTFILE_DIR } from "../render/scripts";
 import { ReadSource, readRegistrySource, verifySources } from "../registry";
 import { formatRejection, HeldState, sha256 } from "../registry/verify";
 import { attest } from "./attest";
-import { checkoutDir, checkoutMirror, gitError, log, readJson, stateFile, writeAtomic } from "./io";
+import { checkoutDir, checkoutFetched, checkoutMirror, gitError, log, readJson, stateFile, writeAtomic } from "./io";
 
 // The bundle carries the templates (esbuild `define`); run from the repository, they are read.
 declare const BOREAL_TEMPLATES: TemplateSources | undefined;
@@ -55,15 +57,33 @@ function shell(script: string, input?: string): void {
   if (result.status !== 0) throw new Error(`${script.split("\n").find((l) => l && l !== "set -eu")} … exited ${result.status}: ${(result.stderr || result.stdout).trim()}`);
 }
 
-/** The mirror's newest tree, in a checkout of our own; undefined (and why) when it does not answer. */
-function fetchMirror(url: string): ReadSource | { error: string } {
+/**
+ * The mirror's newest tree, in a checkout of our own; undefined (and why) when it does not
+ * answer. A mirror sync-gate fetched in the tick that started this run is checked out as it
+ * fetched it: asking again would cost every run a round trip, and the mirror a second upload.
+ */
+function fetchMirror(url: string, fetchedByGate: ReadonlySet<string>): ReadSource | { error: string } {
   const dir = checkoutDir("mirrors", url);
   try {
+    if (fetchedByGate.has(url)) {
+      try {
+        checkoutFetched(dir);
+        return readRegistrySource(dir, url);
+      } catch {
+        // Its FETCH_HEAD went missing after all: ask the mirror, as a run started otherwise does.
+      }
+    }
     checkoutMirror(dir, url);
     return readRegistrySource(dir, url);
   } catch (error) {
     return { error: gitError(error) };
   }
+}
+
+/** The mirrors sync-gate says it fetched (GATE_FETCHED_FLAG); none when the agent was started otherwise. */
+function mirrorsFetchedByGate(flags: string[]): Set<string> {
+  if (!flags.includes(GATE_FETCHED_FLAG) || !existsSync(AGENT.gateFetched)) return new Set();
+  return new Set(readFileSync(AGENT.gateFetched, "utf8").split(" ").filter(Boolean));
 }
 
 const emptyState = (): AgentState => ({ held: { nodes: {} }, peers: {}, owned: [], pending: [], reported: [] });
@@ -94,10 +114,10 @@ function ownedIntact(written: Record<string, string> | undefined): boolean {
   return Object.entries(written).every(([path, digest]) => existsSync(path) && sha256(readFileSync(path, "utf8")) === digest);
 }
 
-function syncAndReport(rekey: boolean): number {
+function syncAndReport(rekey: boolean, fetchedByGate: ReadonlySet<string>): number {
   const at = Math.floor(Date.now() / 1000);
   try {
-    const outcome = sync(rekey, at);
+    const outcome = sync(rekey, at, fetchedByGate);
     writeSyncMetrics(outcome);
     return 0;
   } catch (error) {
@@ -120,7 +140,7 @@ function lap(phases: Record<string, number>, name: string, since: { at: number }
   since.at = now;
 }
 
-function sync(rekey: boolean, at: number): SyncOutcome {
+function sync(rekey: boolean, at: number, fetchedByGate: ReadonlySet<string>): SyncOutcome {
   const started = Date.now();
   // Where a run's time goes (a join waits on the others' runs): `boreal-agent status` shows it.
   const phases: Record<string, number> = {};
@@ -138,7 +158,7 @@ function sync(rekey: boolean, at: number): SyncOutcome {
   const mirrorReport: { url: string; ok: boolean; error?: string }[] = [];
   const wasDown = state.unreachable ?? [];
   for (const url of mirrors) {
-    const fetched = fetchMirror(url);
+    const fetched = fetchMirror(url, fetchedByGate);
     if ("error" in fetched) {
       mirrorReport.push({ url, ok: false, error: fetched.error });
       if (!wasDown.includes(url)) log(`mirror ${url} did not answer: ${fetched.error}`);
@@ -248,14 +268,14 @@ function remove(): number {
 
 function main(argv: string[]): number | Promise<number> {
   const [command, ...flags] = argv;
-  if (command === "sync") return syncAndReport(flags.includes("--rekey"));
+  if (command === "sync") return syncAndReport(flags.includes("--rekey"), mirrorsFetchedByGate(flags));
   if (command === "attest") return attest();
   if (command === "remove") return remove();
   if (command === "status") {
     process.stdout.write(existsSync(statusFile) ? readFileSync(statusFile, "utf8") : "{}\n");
     return 0;
   }
-  log("usage: boreal-agent sync [--rekey] | attest | remove | status");
+  log(`usage: boreal-agent sync [--rekey] [${GATE_FETCHED_FLAG}] | attest | remove | status`);
   return 2;
 }
 

@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import type { FirewallPlan, FirewallRule } from "../model/firewall";
 import type { MonitoringPlan, WatchedNode } from "../model/monitoring";
 import { EXPORTER_PORT, NodePlan, PrimaryZone, WIREGUARD_INTERFACE } from "../model/plan";
-import { agentCommand, ATTEST_RUN, NFTABLES_MEMBER_DIR, zoneFileCheck } from "./scripts";
+import { AGENT, agentCommand, ATTEST_RUN, GATE_FETCHED_FLAG, NFTABLES_MEMBER_DIR, zoneFileCheck } from "./scripts";
 
 /** Template sources by path relative to templates/, e.g. "etc/knot/knot.conf.hbs". */
 export type TemplateSources = Record<string, string>;
@@ -103,7 +103,7 @@ export function renderNode(plan: NodePlan, templates: TemplateSources): Rendered
     { template: "usr/local/lib/boreal/zone-metrics.hbs", path: "/usr/local/lib/boreal/zone-metrics", mode: "0755", owner: "root:root", role: "monitoring", context: plan },
     { template: "etc/systemd/system/boreal-wg-metrics.service.hbs", path: "/etc/systemd/system/boreal-wg-metrics.service", mode: "0644", owner: "root:root", role: "monitoring", context: { iface } },
     { template: "etc/systemd/system/boreal-wg-metrics.timer.hbs", path: "/etc/systemd/system/boreal-wg-metrics.timer", mode: "0644", owner: "root:root", role: "monitoring", context: { iface } },
-    { template: "usr/local/lib/boreal/sync-gate.hbs", path: "/usr/local/lib/boreal/sync-gate", mode: "0755", owner: "root:root", role: "agent", context: { refreshAfter: Math.max(60, plan.syncInterval), agentRun: agentCommand("sync") } },
+    { template: "usr/local/lib/boreal/sync-gate.hbs", path: "/usr/local/lib/boreal/sync-gate", mode: "0755", owner: "root:root", role: "agent", context: { refreshAfter: Math.max(60, plan.syncInterval), agentRun: agentCommand(`sync ${GATE_FETCHED_FLAG}`), fetchedFile: AGENT.gateFetched } },
     { template: "etc/systemd/system/boreal-sync.service.hbs", path: "/etc/systemd/system/boreal-sync.service", mode: "0644", owner: "root:root", role: "agent", context: { ...plan, iface } },
     { template: "etc/systemd/system/boreal-sync.timer.hbs", path: "/etc/systemd/system/boreal-sync.timer", mode: "0644", owner: "root:root", role: "agent", context: plan },
     { template: "etc/systemd/system/boreal-attest.service.hbs", path: "/etc/systemd/system/boreal-attest.service", mode: "0644", owner: "root:root", role: "agent", context: { ...plan, iface, attestRun: ATTEST_RUN } },

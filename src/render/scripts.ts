@@ -18,7 +18,12 @@ export const AGENT = {
   seed: "/var/lib/boreal/seed.json",
   stateDir: "/var/lib/boreal",
   lock: "/run/boreal-sync.lock",
+  /** The mirrors sync-gate fetched in the tick that started the agent (space-separated URLs). */
+  gateFetched: "/var/lib/boreal/mirrors-fetched",
 } as const;
+
+/** How sync-gate starts the agent: it says the mirrors it fetched (AGENT.gateFetched) need no second fetch. */
+export const GATE_FETCHED_FLAG = "--fetched";
 
 /** The node's own key for signing its attestations of peers (the label): made on the node, never leaving it. */
 export const ATTESTATION_KEY_FILE = "/etc/boreal/attestation_key";

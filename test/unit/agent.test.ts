@@ -31,7 +31,7 @@ describe("the bundled agent", () => {
     expect(statSync(again.path).mtimeMs).toBe(mtime);
     const usage = spawnSync(process.execPath, [first.path], { encoding: "utf8" });
     expect(usage.status).toBe(2);
-    expect(usage.stdout).toMatch(/usage: boreal-agent sync \[--rekey\] \| attest \| remove \| status/);
+    expect(usage.stdout).toMatch(/usage: boreal-agent sync \[--rekey\] \[--fetched\] \| attest \| remove \| status/);
   }, 60_000);
 });
 

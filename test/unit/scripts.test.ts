@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import { plan } from "../../src/model/plan";
 import { FileRole, renderNode, RenderedFile } from "../../src/render";
-import { AGENT, AGENT_TIMERS, ATTEST_RUN, CHECK_REFUSED, MONITORING_UNITS, agentCommand, catalogOrphansScript, enableUnitsScript, peerCatalogsScript, installScript, zoneFileCheck, originalPath, recordUnitsScript, removeScript, restoreUnitsScript, SERVICE_SCRIPTS, UNIT_STATE_DIR } from "../../src/render/scripts";
+import { AGENT, AGENT_TIMERS, ATTEST_RUN, CHECK_REFUSED, GATE_FETCHED_FLAG, MONITORING_UNITS, agentCommand, catalogOrphansScript, enableUnitsScript, peerCatalogsScript, installScript, zoneFileCheck, originalPath, recordUnitsScript, removeScript, restoreUnitsScript, SERVICE_SCRIPTS, UNIT_STATE_DIR } from "../../src/render/scripts";
 import { precheckFiles } from "../../src/components/precheck";
 import { fixtureFederation, fixtureSpec, templates } from "../helpers/fixtures";
 
@@ -99,7 +99,7 @@ describe("service scripts", () => {
   test("pulumi up runs the sync agent under the same lock as its service, and removal clears its state", () => {
     const files = renderNode(plan(fixtureSpec("b1"), fixtureFederation()), templates);
     expect(files.find((f) => f.path === "/etc/systemd/system/boreal-sync.service")!.content).toContain("ExecStart=/usr/local/lib/boreal/sync-gate\n");
-    expect(files.find((f) => f.path === "/usr/local/lib/boreal/sync-gate")!.content).toMatch(new RegExp(`\nexec ${agentCommand("sync")}\n$`));
+    expect(files.find((f) => f.path === "/usr/local/lib/boreal/sync-gate")!.content).toMatch(new RegExp(`\nexec ${agentCommand(`sync ${GATE_FETCHED_FLAG}`)}\n$`));
     expect(agentCommand("sync --rekey")).toBe(`flock ${AGENT.lock} node ${AGENT.program} sync --rekey`);
     const apply = SERVICE_SCRIPTS.agent.apply;
     expect(apply).toContain(`${agentCommand("sync --rekey")} || status=$?`);
@@ -399,6 +399,19 @@ describe("sync-gate: the agent starts only when the registry moved, a mirror cha
     expect(tick()).toBe(false);
     rmSync(join(root, "mirror-down"));
     expect(tick()).toBe(true);
+  });
+
+  test("the agent is told which mirrors the tick fetched (it checks those out without asking again), and only those", () => {
+    const fetched = () => readFileSync(join(state, "mirrors-fetched"), "utf8").split(" ").filter(Boolean);
+    heads("f1 n2", "f1 n1");
+    lastRun(0);
+    expect(tick()).toBe(true);
+    expect(readFileSync(join(root, "log"), "utf8")).toContain(`agent ran: ${agentCommand(`sync ${GATE_FETCHED_FLAG}`).replace(/^flock /, "")}`);
+    expect(fetched()).toEqual(["git://198.51.100.1/registry.git"]);
+    writeFileSync(join(root, "mirror-down"), "");
+    expect(tick()).toBe(true);
+    expect(fetched()).toEqual([]);
+    rmSync(join(root, "mirror-down"));
   });
 
   test("the last run is a minute old: the agent runs (its files re-checked, its metrics fresh)", () => {
