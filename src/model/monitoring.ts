@@ -17,6 +17,15 @@ export const BLACKBOX_LISTEN = { address: "127.0.0.1", port: 9115 } as const;
  */
 export const RETENTION = { time: "15d", size: "1GB" } as const;
 
+/**
+ * What a node's Prometheus asks of every node's exporter (N observers × N nodes, every 15 s):
+ * the collectors the alerts and `boreal status` read, the kit's textfile metrics (WireGuard,
+ * zones, the agent) and the filesystems. All the exporter's collectors cost a scrape 3–4×
+ * the CPU and 5× the samples (N = 10 lab). Each node's own exporter is read in full by its
+ * own Prometheus only (job boreal-host).
+ */
+export const WATCHED_COLLECTORS = ["textfile", "filesystem"] as const;
+
 export interface WatchedNode {
   node: string;
   member: string;
@@ -38,6 +47,8 @@ export interface MonitoringPlan {
   alertmanager: { address: string; port: number };
   blackbox: { address: string; port: number };
   retention: { time: string; size: string };
+  /** The exporter collectors asked of every node (WATCHED_COLLECTORS). */
+  collectors: string[];
   nodes: WatchedNode[];
   zones: WatchedZone[];
   alerts: AlertsSpec;
@@ -58,6 +69,7 @@ export function monitoringPlan(self: NodeFacts, others: NodeFacts[], alerts: Ale
     alertmanager: { address: self.mesh.ipv4, port: ALERTMANAGER_PORT },
     blackbox: { ...BLACKBOX_LISTEN },
     retention: { ...RETENTION },
+    collectors: [...WATCHED_COLLECTORS],
     nodes: everyNode.map((n) => ({ node: n.node, member: n.member, mesh: n.mesh, dnsTarget: dnsTarget(n.endpoint), self: n.self })),
     zones: everyNode.flatMap((n) => n.zones.map((zone) => ({ name: zone, member: n.member, primary: n.node }))).sort((a, b) => a.name.localeCompare(b.name)),
     alerts,

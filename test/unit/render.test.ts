@@ -11,6 +11,8 @@ import { imagePath, LAB_SUITES, labRecipe } from "../../src/lab/image";
 import { imageUsable, inImage } from "../helpers/image";
 import { stringify as stringifyYaml } from "yaml";
 import { alertRuleTests } from "../helpers/alert-rule-tests";
+import { WATCHED_COLLECTORS } from "../../src/model/monitoring";
+import { STATUS_QUERIES } from "../../src/status/report";
 
 const NODES = ["a1", "b1", "c1"] as const;
 const rendered = Object.fromEntries(NODES.map((node) => [node, renderNode(plan(fixtureSpec(node), fixtureFederation()), templates)])) as Record<(typeof NODES)[number], RenderedFile[]>;
@@ -324,6 +326,20 @@ describe.each(LAB_SUITES)("rendered files, checked with the tools of Debian %s (
     };
     expect(output.split("\n").filter((line) => line.trim() && !absentProgram(line))).toEqual([]);
   });
+});
+
+test("every node metric the alerts and `boreal status` read comes from a collector Prometheus asks every node for", () => {
+  const rules = fileOf("b1", "/etc/prometheus/boreal-rules.yml").content;
+  const prometheus = fileOf("b1", "/etc/prometheus/prometheus.yml").content;
+  const asked = JSON.parse(/job_name: boreal-node\n\s+params:\n\s+collect\[\]: (\[.*\])/.exec(prometheus)![1]) as string[];
+  expect(asked).toEqual([...WATCHED_COLLECTORS]);
+  // The kit's own metrics reach the exporter as textfiles (wg-metrics, zone-metrics, the agent).
+  const collectorOf = (metric: string) =>
+    metric === "up" || metric.startsWith("process_") ? "always" : /^(wireguard|boreal)_/.test(metric) ? "textfile" : /^node_filesystem_/.test(metric) ? "filesystem" : `none (${metric})`;
+  const read = [rules, ...Object.values(STATUS_QUERIES)].join("\n");
+  const metrics = [...new Set([...read.matchAll(/([a-z_:]+)\{[^}]*job="boreal-node"/g)].map((m) => m[1]))];
+  expect(metrics.length).toBeGreaterThan(4);
+  for (const metric of metrics) expect(["always", ...asked], `${metric}: add its collector to WATCHED_COLLECTORS`).toContain(collectorOf(metric));
 });
 
 describe("the alert rules and their runbook", () => {
