@@ -7,6 +7,7 @@ import { describeSigner, signerPublicKey, signText } from "../../src/registry/si
 import {
   inspectSignature,
   LABEL_NAMESPACE,
+  MAX_SIGNATURE_BYTES,
   parseSshPublicKey,
   REGISTRY_NAMESPACE,
   sameKey,
@@ -243,7 +244,7 @@ describe("verifySignature refuses with a precise reason", () => {
   test("truncated or garbage armor", () => {
     expect(check("")).toMatchObject({ ok: false, reason: expect.stringContaining("not an armored SSH signature") });
     expect(check(signature.replace("-----END SSH SIGNATURE-----", ""))).toMatchObject({ ok: false, reason: expect.stringContaining("not an armored SSH signature") });
-    expect(check("-----BEGIN SSH SIGNATURE-----\n!!!!\n-----END SSH SIGNATURE-----\n")).toEqual({ ok: false, reason: "signature is not valid base64" });
+    expect(check("-----BEGIN SSH SIGNATURE-----\n!!!!\n-----END SSH SIGNATURE-----\n")).toEqual({ ok: false, reason: "signature is not valid base64 (byte 0x21 is neither base64 nor whitespace)" });
     expect(check(editBlob(signature, (blob) => blob.subarray(0, blob.length - 10)))).toEqual({ ok: false, reason: "signature is truncated (in its signature)" });
     expect(check(editBlob(signature, (blob) => Buffer.concat([Buffer.from("SSHSIH"), blob.subarray(6)])))).toMatchObject({ ok: false, reason: expect.stringContaining("SSHSIG magic") });
     expect(check(editBlob(signature, (blob) => Buffer.concat([blob, Buffer.from([0])])))).toMatchObject({ ok: false, reason: expect.stringContaining("trailing") });
@@ -256,10 +257,62 @@ describe("verifySignature refuses with a precise reason", () => {
       copy.writeUInt32BE(2, 6);
       return copy;
     });
-    expect(check(version2)).toEqual({ ok: false, reason: "signature has version 2, only version 1 is supported" });
+    expect(check(version2)).toEqual({ ok: false, reason: "signature has version 2, only versions up to 1 are supported" });
     const sha384 = editBlob(signature, (blob) => Buffer.from(blob.toString("latin1").replace("sha512", "sha384"), "latin1"));
     expect(check(sha384)).toEqual({ ok: false, reason: 'signature uses hash "sha384": only sha512 and sha256 are supported' });
   });
+
+  test("a signature file over the size cap is refused unread", () => {
+    const big = `${signature}${"#".repeat(MAX_SIGNATURE_BYTES - signature.length + 1)}`;
+    expect(MAX_SIGNATURE_BYTES).toBe(2048);
+    expect(check(big)).toEqual({ ok: false, reason: `signature is ${MAX_SIGNATURE_BYTES + 1} bytes, over the 2048-byte cap on signature files (an Ed25519 SSH signature is about 300 bytes)` });
+    expect(check(big.slice(0, -1)).ok).toBe(true); // ssh-keygen ignores what follows the END line, so does the kit
+  });
+
+  test("spellings some OpenSSH releases refuse are refused, naming the release", () => {
+    expect(check(signature.replace(/\n/g, "\r\n"))).toMatchObject({ ok: false, reason: expect.stringContaining("first line ends in CRLF, which ssh-keygen before OpenSSH 9.5 refuses") });
+    const shortName = editBlob(signature, (blob) => Buffer.from(blob.toString("latin1").replace("\u0000\u0000\u0000\u0033\u0000\u0000\u0000\u000bssh-ed25519", "\u0000\u0000\u0000\u002f\u0000\u0000\u0000\u0007ED25519"), "latin1"));
+    expect(check(shortName)).toMatchObject({ ok: false, reason: expect.stringContaining('"ED25519", a short name that ssh-keygen refuses since OpenSSH 10.0') });
+    const L = (1n << 252n) + 27742317777372353535851937790883648493n;
+    const malleated = editBlob(signature, (blob) => {
+      const copy = Buffer.from(blob);
+      const s = BigInt(`0x${Buffer.from(copy.subarray(-32)).reverse().toString("hex")}`) + L;
+      Buffer.from(s.toString(16).padStart(64, "0"), "hex").reverse().copy(copy, copy.length - 32);
+      return copy;
+    });
+    expect(check(malleated)).toMatchObject({ ok: false, reason: expect.stringContaining("not canonical") });
+  });
+
+  test("what ssh-keygen ignores is ignored: the reserved field, a NUL ending a string", () => {
+    const withReserved = editBlob(signature, (blob) => Buffer.from(blob.toString("latin1").replace("\u0000\u0000\u0000\u0000\u0000\u0000\u0000\u0006sha512", "\u0000\u0000\u0000\u0003abc\u0000\u0000\u0000\u0006sha512"), "latin1"));
+    expect(withReserved).not.toBe(signature);
+    expect(check(withReserved)).toEqual({ ok: true, publicKey: parseSshPublicKey(pub("a")).text });
+    // The key is named in its canonical spelling, whatever spelling the signature used.
+    const nulType = editBlob(signature, (blob) => Buffer.from(blob.toString("latin1").replace("\u0000\u0000\u0000\u0033\u0000\u0000\u0000\u000bssh-ed25519", "\u0000\u0000\u0000\u0034\u0000\u0000\u0000\u000cssh-ed25519\u0000"), "latin1"));
+    expect(nulType).not.toBe(signature);
+    expect(check(nulType)).toEqual({ ok: true, publicKey: parseSshPublicKey(pub("a")).text });
+  });
+});
+
+describe("verifySignature checks the message's bytes", () => {
+  const raw = Buffer.from([0x6e, 0x6f, 0x74, 0x65, 0x3a, 0x20, 0xff, 0xe9, 0x0a]); // "note: " then bytes that are not UTF-8
+  test("a file that is not UTF-8 verifies as a Buffer, not once decoded to a string", () => {
+    const signature = plainSign("a", raw);
+    expect(verifySignature({ message: raw, signature, namespace: REGISTRY_NAMESPACE }).ok).toBe(true);
+    expect(verifySignature({ message: raw.toString("utf8"), signature, namespace: REGISTRY_NAMESPACE })).toMatchObject({ ok: false, reason: expect.stringContaining("does not match") });
+    expect(verifySignature({ message: raw, signature: Buffer.from(signature), namespace: REGISTRY_NAMESPACE }).ok).toBe(true);
+  });
+
+  test("a string message is its UTF-8", () => {
+    const text = "note: café\n";
+    const signature = plainSign("a", Buffer.from(text, "utf8"));
+    expect(verifySignature({ message: text, signature, namespace: REGISTRY_NAMESPACE }).ok).toBe(true);
+    expect(verifySignature({ message: Buffer.from(text, "latin1"), signature, namespace: REGISTRY_NAMESPACE }).ok).toBe(false);
+  });
+});
+
+describe("verifySignature refuses other key types", () => {
+  const check = (sig: string) => verifySignature({ message: MESSAGE, signature: sig, namespace: REGISTRY_NAMESPACE });
 
   test("an RSA signature is refused as an unsupported key type", () => {
     const rsa = plainSign("rsa", MESSAGE);
