@@ -1,6 +1,7 @@
 // Field schemas shared by the stack config and the registry, each with its own fix.
 import { isIP } from "node:net";
 import { z } from "zod";
+import { parseEndpoint as parseEndpointSyntax, wireguardKeyIssue } from "../model/scope";
 import { withFix } from "./errors";
 
 /** Type error for a field: "missing" when absent, else what it must be; both with the fix. */
@@ -42,27 +43,26 @@ export const endpoint = (what: string, fix = `set ${what} to the address peers r
     .string({ error: typeError(what, "a string", `set ${what} to "host:port", e.g. "203.0.113.10:51820"`) })
     .refine((text) => parseEndpoint(text) !== undefined, withFix(`${what} must be "host:port" (IPv6 as "[addr]:port")`, fix));
 
-export function parseEndpoint(text: string): { host: string; port: number } | undefined {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\[\]\s]+)):(\d{1,5})$/.exec(text);
-  if (!m) return undefined;
-  const host = m[1] ?? m[2];
-  const portNumber = Number(m[3]);
-  if (portNumber < 1 || portNumber > 65535) return undefined;
-  if (m[1] !== undefined && isIP(host) !== 6) return undefined;
-  if (m[2] !== undefined && isIP(host) !== 4 && !/^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]*[a-z0-9])?$/i.test(host)) {
-    return undefined;
-  }
-  return { host, port: portNumber };
-}
+/**
+ * host:port where host is an IP literal or a DNS name; IPv6 in brackets. Syntax only: whether
+ * peers may be sent there is src/model/scope.ts's endpointProblem, which needs the
+ * federation's underlay setting (src/registry/verify.ts asks it).
+ */
+export const parseEndpoint = parseEndpointSyntax;
 
-/** A WireGuard key: 32 bytes, base64. */
+/**
+ * A WireGuard key: 32 bytes, base64; not all zero and not a Curve25519 point of small order
+ * (whose shared secrets are predictable): src/model/scope.ts's wireguardKeyProblem.
+ */
 export const wireguardKey = (what: string) =>
   z
     .string({ error: typeError(what, "a string", "paste the output of `wg pubkey` (44 characters ending in '=')") })
-    .refine(
-      (text) => /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/.test(text) && Buffer.from(text, "base64").length === 32,
-      withFix(`${what} is not a WireGuard key (32 bytes, base64)`, "paste the output of `wg pubkey` (44 characters ending in '=')"),
-    );
+    .refine((text) => wireguardKeyIssue(text, what) === undefined, {
+      error: (issue) => {
+        const problem = wireguardKeyIssue(String(issue.input), what);
+        return problem ? withFix(problem.message, problem.fix) : withFix(`${what} is not a WireGuard key`, "paste the output of `wg pubkey`");
+      },
+    });
 
 export const ipv4 = (what: string) =>
   z.string().refine((t) => isIP(t) === 4, withFix(`${what} is not an IPv4 address`, `write ${what} as e.g. "100.64.0.1"`));

@@ -6,16 +6,26 @@
 // Runs on the node inside the agent bundle, on Debian's nodejs (18 on Debian 12): node:
 // APIs of Node 18 only, every probe with its own timeout. A network failure never throws:
 // it is an observation, and becomes a failed result naming it.
+//
+// Every address connected to comes from the verified federation and passes the pure checks
+// of src/model/scope.ts first: the underlay host is resolved once, every address it resolves
+// to must be one an endpoint may be (never loopback, the mesh, link-local, ...), and every
+// probe goes to the resolved address, never to the name again; mesh probes go only to usable
+// hosts of the federation's mesh; the exporter is scraped only at the node's own mesh address
+// and the kit's exporter port. A refusal is an observation too (the rule fails, naming it),
+// and is logged, escaped.
 import { execFile } from "node:child_process";
 import { lookup } from "node:dns/promises";
 import { ClientRequest, get as httpGet } from "node:http";
 import { connect, isIP } from "node:net";
+import { escapeShort, escapeText } from "../config/escape";
 import { parseEndpoint } from "../config/fields";
 import type { Federation, NodeDescriptor } from "../config/registry";
 import type { NodeReplies, Reply } from "../dns/check";
 import { questionsFor } from "../dns/check";
 import { ask, askNode, askTcp, Server } from "../dns/transport";
 import { RECORD_TYPES } from "../dns/zonefile";
+import { ConnectScope, connectScope, exporterTarget, KIT_EXPORTER_PORT, meshAddressProblem, resolvedEndpointProblem, underlayEndpointProblem } from "../model/scope";
 import type { AttestationResult } from "./attestation";
 import { declaredTcp, judgePeer, memberZones, meshOnlyPorts, MeshObservations, PeerObservations, PortState, Scrape, UnderlayObservations } from "./judge";
 
@@ -31,6 +41,14 @@ export interface ObserveContext {
   /** Overrides for tests: the DNS port (default 53) and the ports scanned (default SCAN_PORTS). */
   dnsPort?: number;
   scanPorts?: number[];
+  /** Override for tests: the port a peer's exporter must be at (default the kit's, 9100). */
+  exporterPort?: number;
+  /** Tests only: the peers are listeners on this machine's loopback, which every check otherwise refuses. */
+  allowLoopback?: boolean;
+  /** Override for tests: every address a host name resolves to (default the system resolver's). */
+  resolve?: (host: string) => Promise<string[]>;
+  /** Where a refused address is reported (the agent's journal), once per round and reason; escaped. */
+  log?: (line: string) => void;
 }
 
 export const DEFAULT_TIMEOUT_MS = 1500;
@@ -97,19 +115,64 @@ async function scanTcp(host: string, ports: number[], timeoutMs: number): Promis
   return new Map(ports.map((port, i) => [port, states[i]]));
 }
 
-async function resolveHost(host: string): Promise<{ address: string } | { error: string }> {
-  if (isIP(host)) return { address: host };
+/** Where this round may connect: the federation's underlay setting and mesh (and loopback, for tests). */
+function scopeOf(ctx: ObserveContext): ConnectScope {
+  return { ...connectScope(ctx.federation.settings), loopback: ctx.allowLoopback === true };
+}
+
+const logged = new WeakMap<ObserveContext, Set<string>>();
+
+/** Logs a refusal once per context (a round), naming the node. `reason` comes escaped from src/model/scope.ts. */
+function logRefusal(ctx: ObserveContext, node: NodeDescriptor, what: "underlay" | "mesh" | "exporter", reason: string): void {
+  if (!ctx.log) return;
+  const line = `not connecting to node ${escapeText(node.node)} (${what}): ${reason}`;
+  const seen = logged.get(ctx) ?? new Set<string>();
+  logged.set(ctx, seen);
+  if (seen.has(line)) return;
+  seen.add(line);
+  ctx.log(line);
+}
+
+/** The message of a scope check without its fix: short enough for a result's detail. */
+const withoutFix = (problem: string) => problem.split("; fix: ")[0];
+
+/** Every address `host` resolves to, as the system resolver gives them (an IP literal is itself). */
+async function resolveHost(host: string, ctx: ObserveContext): Promise<{ addresses: string[] } | { error: string }> {
+  if (isIP(host)) return { addresses: [host] };
   try {
-    return { address: (await lookup(host)).address };
+    return { addresses: ctx.resolve ? await ctx.resolve(host) : (await lookup(host, { all: true })).map((a) => a.address) };
   } catch (error) {
-    return { error: `${host} does not resolve (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})` };
+    return { error: `${escapeShort(host)} does not resolve (${escapeShort((error as NodeJS.ErrnoException).code ?? (error as Error).message)})` };
   }
 }
 
+/**
+ * The underlay address to probe, resolved once: the endpoint must pass as an endpoint, and
+ * every address its name resolves to as well, or nothing is probed.
+ */
+async function underlayAddress(peer: NodeDescriptor, ctx: ObserveContext): Promise<{ address: string } | { shown: string; unprobed: string }> {
+  const scope = scopeOf(ctx);
+  const endpoint = parseEndpoint(peer.endpoint);
+  const shown = escapeShort(endpoint?.host ?? peer.endpoint);
+  const before = underlayEndpointProblem(peer.endpoint, scope);
+  if (before || !endpoint) {
+    const reason = before ?? `endpoint ${escapeShort(peer.endpoint)} is not host:port`;
+    logRefusal(ctx, peer, "underlay", reason);
+    return { shown, unprobed: `refused: ${withoutFix(reason)}` };
+  }
+  const resolved = await resolveHost(endpoint.host, ctx);
+  if ("error" in resolved) return { shown, unprobed: resolved.error };
+  const after = resolvedEndpointProblem(peer.endpoint, resolved.addresses, scope);
+  if (after) {
+    logRefusal(ctx, peer, "underlay", after);
+    return { shown, unprobed: `refused: ${withoutFix(after)}` };
+  }
+  return { address: resolved.addresses[0] };
+}
+
 async function observeUnderlay(peer: NodeDescriptor, ctx: ObserveContext, timeoutMs: number): Promise<UnderlayObservations> {
-  const host = parseEndpoint(peer.endpoint)?.host ?? peer.endpoint;
-  const resolved = await resolveHost(host);
-  if ("error" in resolved) return { address: host, unprobed: resolved.error, ports: new Map(), zones: {}, axfr: {} };
+  const resolved = await underlayAddress(peer, ctx);
+  if ("unprobed" in resolved) return { address: resolved.shown, unprobed: resolved.unprobed, ports: new Map(), zones: {}, axfr: {} };
   const server: Server = { host: resolved.address, port: ctx.dnsPort ?? 53 };
   const [ports, zoneReplies, transfers, dns] = await Promise.all([
     scanTcp(resolved.address, scanList(peer, ctx.scanPorts), Math.min(CONNECT_TIMEOUT_MS, timeoutMs)),
@@ -173,21 +236,36 @@ function scrapeOnce(host: string, port: number, path: string, timeoutMs: number)
   });
 }
 
-/** The exporter's clock: only the time collectors asked (a small answer, a tight midpoint), all metrics if it refuses the filter. */
-async function scrapeClock(exporter: string, timeoutMs: number): Promise<Scrape> {
-  const endpoint = parseEndpoint(exporter);
-  if (!endpoint) return { error: `exporter ${exporter} is not host:port` };
-  const filtered = await scrapeOnce(endpoint.host, endpoint.port, "/metrics?collect[]=time&collect[]=timex", timeoutMs);
-  if ("error" in filtered && filtered.error.startsWith("HTTP 4")) return scrapeOnce(endpoint.host, endpoint.port, "/metrics", timeoutMs);
+/**
+ * The exporter's clock: only the time collectors asked (a small answer, a tight midpoint), all
+ * metrics if it refuses the filter. Only at the peer's own mesh address and the exporter port.
+ */
+async function scrapeClock(peer: NodeDescriptor, ctx: ObserveContext, timeoutMs: number): Promise<Scrape> {
+  const target = exporterTarget(peer, scopeOf(ctx), ctx.exporterPort ?? KIT_EXPORTER_PORT);
+  if ("problem" in target) {
+    logRefusal(ctx, peer, "exporter", target.problem);
+    return { error: `refused: ${withoutFix(target.problem)}` };
+  }
+  const filtered = await scrapeOnce(target.host, target.port, "/metrics?collect[]=time&collect[]=timex", timeoutMs);
+  if ("error" in filtered && filtered.error.startsWith("HTTP 4")) return scrapeOnce(target.host, target.port, "/metrics", timeoutMs);
   return filtered;
 }
 
+/** A node's SOA over the mesh, at its mesh address only if that is a usable host of the federation's mesh. */
+function askOverMesh(node: NodeDescriptor, zone: string, ctx: ObserveContext, timeoutMs: number): Promise<Reply> {
+  const problem = meshAddressProblem(node.mesh.ipv4, scopeOf(ctx), `node ${escapeText(node.node)}'s mesh.ipv4`);
+  if (problem) {
+    logRefusal(ctx, node, "mesh", problem);
+    return Promise.resolve({ error: `refused: ${withoutFix(problem)}` });
+  }
+  return ask({ host: node.mesh.ipv4, port: ctx.dnsPort ?? 53 }, { name: zone, type: RECORD_TYPES.SOA }, timeoutMs);
+}
+
 async function observeMesh(peer: NodeDescriptor, ctx: ObserveContext, timeoutMs: number, now: () => Date): Promise<MeshObservations> {
-  const port = ctx.dnsPort ?? 53;
   const questions = [...soaQuestions(peer, ctx.federation)].flatMap(([zone, nodes]) => nodes.map((node) => ({ zone, node })));
   const [replies, scrape] = await Promise.all([
-    Promise.all(questions.map((q) => ask({ host: q.node.mesh.ipv4, port }, { name: q.zone, type: RECORD_TYPES.SOA }, timeoutMs))),
-    scrapeClock(peer.exporter, timeoutMs),
+    Promise.all(questions.map((q) => askOverMesh(q.node, q.zone, ctx, timeoutMs))),
+    scrapeClock(peer, ctx, timeoutMs),
   ]);
   const soa: MeshObservations["soa"] = {};
   questions.forEach((q, i) => ((soa[q.zone] ??= {})[q.node.node] = replies[i]));

@@ -1,10 +1,20 @@
 // What a node watches: every node of the federation (itself included) and every member
 // zone, from the same registry the mesh comes from, so the targets follow joins, rotations
 // and departures by themselves. Pure.
+//
+// Every target is derived from a verified descriptor, never copied from a field that could
+// point elsewhere: the exporters are scraped at each node's mesh IPv4 address and the kit's
+// exporter port (src/render/index.ts scrapeTargets), not at the descriptor's `exporter`;
+// pings go to the mesh addresses; DNS probes to the endpoint's host. A peer whose endpoint
+// or mesh addresses no federation could allow (loopback, link-local, multicast, the mesh as
+// an endpoint, localhost, ...: watchProblem) is not watched at all; the registry's
+// verification refuses such descriptors before they get here.
 import { isIP } from "node:net";
 import type { AlertsSpec } from "../config/alerts";
+import { escapeShort } from "../config/escape";
 import { parseEndpoint } from "../config/fields";
 import type { MeshAddresses } from "./allocate";
+import { addressScope, endpointProblem } from "./scope";
 
 export const PROMETHEUS_PORT = 9090;
 export const ALERTMANAGER_PORT = 9093;
@@ -62,8 +72,23 @@ interface NodeFacts {
   zones: string[];
 }
 
+/**
+ * Why a peer must not be watched, or undefined: its endpoint is not one any federation could
+ * allow (private and documentation ranges pass here; the federation's own setting is applied
+ * by the registry's verification), or its mesh addresses are not in the mesh's address spaces
+ * (100.64.0.0/10 and unique local fc00::/7).
+ */
+export function watchProblem(n: Pick<NodeFacts, "endpoint" | "mesh">): string | undefined {
+  const endpoint = endpointProblem(n.endpoint, ["documentation", "private"]);
+  if (endpoint) return endpoint;
+  if (addressScope(n.mesh.ipv4)?.scope !== "shared" || addressScope(n.mesh.ipv4)?.family !== 4) return `mesh.ipv4 ${escapeShort(n.mesh.ipv4, 60)} is not in the mesh's 100.64.0.0/10`;
+  if (addressScope(n.mesh.ipv6)?.range !== "fc00::/7") return `mesh.ipv6 ${escapeShort(n.mesh.ipv6, 60)} is not a unique local address (fc00::/7)`;
+  return undefined;
+}
+
 export function monitoringPlan(self: NodeFacts, others: NodeFacts[], alerts: AlertsSpec): MonitoringPlan {
-  const everyNode = [{ ...self, self: true }, ...others.map((n) => ({ ...n, self: false }))].sort((a, b) => a.node.localeCompare(b.node));
+  const watched = others.filter((n) => watchProblem(n) === undefined);
+  const everyNode = [{ ...self, self: true }, ...watched.map((n) => ({ ...n, self: false }))].sort((a, b) => a.node.localeCompare(b.node));
   return {
     prometheus: { address: self.mesh.ipv4, port: PROMETHEUS_PORT },
     alertmanager: { address: self.mesh.ipv4, port: ALERTMANAGER_PORT },
