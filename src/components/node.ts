@@ -10,7 +10,7 @@ import type { PublicNodeSpec } from "../config/stack";
 import { buildDescriptor, buildTombstone } from "../model/descriptor";
 import { NodePlan, plan } from "../model/plan";
 import { FileRole, KNOT_CONF, RenderedFile, renderNode, TemplateSources } from "../render";
-import { AGENT, ATTESTATION_KEY_DELETE, attestationKeyScript, servedDnskeysScript } from "../render/scripts";
+import { AGENT, ATTESTATION_KEY_DELETE, attestationKeyScript, parseAttestationKeyOutput, servedDnskeysScript } from "../render/scripts";
 import { Delegation, delegation } from "../dns/delegation";
 import { dsForZone, parseDnskeys } from "../dns/ds";
 import type { Signer } from "../registry/sign";
@@ -20,7 +20,7 @@ import { Host } from "./host";
 import { Registration } from "./registration";
 import { Firewall, Monitoring, SyncAgent } from "./service";
 import { nodeCommand, sshConnection } from "./ssh";
-import { WireGuard } from "./wireguard";
+import { WireGuard, wireguardKeyProof } from "./wireguard";
 
 export interface BorealNodeArgs {
   /** The validated stack config, without the secrets. */
@@ -49,6 +49,8 @@ export interface BorealNodeArgs {
 export class BorealNode extends pulumi.ComponentResource {
   readonly plan: NodePlan;
   readonly publicKey: pulumi.Output<string>;
+  /** The node's proof that it holds `publicKey`'s private key (base64 XEdDSA), as the descriptor carries it. */
+  readonly keyProof: pulumi.Output<string>;
   readonly descriptorPath: string;
   /** Per primary zone: the NS names with their glue and the DS records, for the registrar. */
   readonly delegations: pulumi.Output<Delegation[]>;
@@ -94,13 +96,19 @@ export class BorealNode extends pulumi.ComponentResource {
 
     // The key the node signs its attestations of peers with (the label): born on the node like
     // the WireGuard key; its public half goes into the descriptor the member signs.
-    const attestationKey = nodeCommand(`${name}-attestation-key`, { connection, create: attestationKeyScript(this.plan.node), delete: ATTESTATION_KEY_DELETE }, afterHost);
+    const attestationKey = nodeCommand(`${name}-attestation-key`, { connection, create: attestationKeyScript(this.plan.node, args.federation.settings.name), delete: ATTESTATION_KEY_DELETE }, afterHost);
 
     this.publicKey = wireguard.publicKey;
+    // Signed on the node by the agent's program, so once that is there (among agent.written).
+    this.keyProof = wireguardKeyProof(
+      `${name}-wireguard-proof`,
+      { connection, publicKey: this.publicKey, federation: args.federation.settings.name, node: this.plan.node },
+      { parent: this, dependsOn: agent.written },
+    );
     const existing = args.federation.nodes.find((n) => n.node === this.plan.node);
     const descriptor = pulumi
-      .all([this.publicKey, attestationKey.stdout])
-      .apply(([key, attestation]) => buildDescriptor(this.plan, key, existing, args.now, attestation.trim()));
+      .all([this.publicKey, this.keyProof, attestationKey.stdout])
+      .apply(([publicKey, keyProof, attestation]) => buildDescriptor(this.plan, { publicKey, keyProof }, existing, args.now, parseAttestationKeyOutput(attestation)));
     const registration = new Registration(
       `${name}-registration`,
       {
@@ -117,7 +125,7 @@ export class BorealNode extends pulumi.ComponentResource {
     // The policy pack's stack checks see the component's outputs: the facts no resource carries.
     const knotConf = files.find((f) => f.path === KNOT_CONF)?.content ?? "";
     this.facts = nodeFacts(this.plan, args.spec.ssh.port, knotConf, args.signingKey, args.state);
-    this.registerOutputs({ publicKey: this.publicKey, descriptorPath: this.descriptorPath, delegations: this.delegations, facts: this.facts });
+    this.registerOutputs({ publicKey: this.publicKey, keyProof: this.keyProof, descriptorPath: this.descriptorPath, delegations: this.delegations, facts: this.facts });
   }
 }
 

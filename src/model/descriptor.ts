@@ -1,4 +1,4 @@
-// The node's registry objects, built from its plan and the public key read off the node.
+// The node's registry objects, built from its plan and the keys read off the node.
 import type { NodeDescriptor, Tombstone } from "../config/registry";
 import { portSpecText } from "./firewall";
 import type { NodePlan } from "./plan";
@@ -9,12 +9,21 @@ import type { NodePlan } from "./plan";
  * diff). A new serial is at least the time in seconds: it stays above what peers hold
  * even when the member's registry clone is behind.
  */
-export function buildDescriptor(plan: NodePlan, publicKey: string, existing: NodeDescriptor | undefined, now: string, attestationKey?: string): NodeDescriptor {
+export function buildDescriptor(
+  plan: NodePlan,
+  wireguard: { publicKey: string; keyProof: string },
+  existing: NodeDescriptor | undefined,
+  now: string,
+  attestation?: { attestationKey: string; attestationKeyProof: string },
+): NodeDescriptor {
   const fresh = {
     member: plan.member,
     node: plan.node,
     endpoint: plan.endpoint,
-    publicKey,
+    publicKey: wireguard.publicKey,
+    // The node's signature with that key (src/registry/keyproof.ts), read off the node like it;
+    // in the schema's order, so that an unchanged descriptor compares equal.
+    keyProof: wireguard.keyProof,
     mesh: { ipv4: plan.mesh.ipv4, ipv6: plan.mesh.ipv6 },
     zones: plan.dns.primaryZones.map((z) => z.name),
     exporter: `${plan.exporter.address}:${plan.exporter.port}`,
@@ -22,7 +31,8 @@ export function buildDescriptor(plan: NodePlan, publicKey: string, existing: Nod
     services: declaredServices(plan),
     // The key the node signs its attestations of peers with (src/label): read off the node
     // like `publicKey`, and absent until the agent makes one, so old descriptors are unchanged.
-    ...(attestationKey === undefined ? {} : { attestationKey }),
+    // With its proof: the key's own signature naming this node (src/registry/keyproof.ts).
+    ...(attestation === undefined ? {} : { attestationKey: attestation.attestationKey, attestationKeyProof: attestation.attestationKeyProof }),
   };
   if (existing) {
     const { updatedAt, serial, ...rest } = existing;

@@ -1,5 +1,6 @@
 // Every shell command the kit runs on a node, as pure data. Components hand these to
 // remote commands; nothing else writes shell for the node.
+import { armorBody, NODE_PROOF_NAMESPACE } from "../registry/keyproof";
 import type { FileRole, RenderedFile } from "./index";
 import { WIREGUARD_INTERFACE } from "../model/plan";
 
@@ -29,14 +30,27 @@ export const GATE_FETCHED_FLAG = "--fetched";
 export const ATTESTATION_KEY_FILE = "/etc/boreal/attestation_key";
 
 /** Makes the attestation key if absent and prints only its public half ("ssh-ed25519 AAAA..."). */
-export function attestationKeyScript(node: string): string {
+/**
+ * Makes the node's attestation key once, and prints its public key, then its proof: the key's
+ * own signature over the statement naming the federation, the node and the key
+ * (src/registry/keyproof.ts), so that nobody can carry the key to another node.
+ */
+export function attestationKeyScript(node: string, federation: string): string {
   return [
     "set -eu",
     "umask 077",
     "mkdir -p /etc/boreal",
     `[ -s ${ATTESTATION_KEY_FILE} ] || ssh-keygen -q -t ed25519 -N '' -C 'boreal attestations of node ${node}' -f ${ATTESTATION_KEY_FILE} </dev/null >/dev/null`,
-    `cut -d' ' -f1,2 ${ATTESTATION_KEY_FILE}.pub`,
+    `key=$(cut -d' ' -f1,2 ${ATTESTATION_KEY_FILE}.pub)`,
+    'echo "$key"',
+    `printf 'boreal-attestation-key-proof v1\\nfederation %s\\nnode %s\\nkey %s\\n' '${federation}' '${node}' "$key" | ssh-keygen -q -Y sign -f ${ATTESTATION_KEY_FILE} -n ${NODE_PROOF_NAMESPACE}`,
   ].join("\n");
+}
+
+/** The attestation key script's output: the key and its proof (an armor's body). */
+export function parseAttestationKeyOutput(stdout: string): { attestationKey: string; attestationKeyProof: string } {
+  const [key, ...armor] = stdout.trim().split("\n");
+  return { attestationKey: key.trim(), attestationKeyProof: armorBody(armor.join("\n")) };
 }
 
 export const ATTESTATION_KEY_DELETE = `rm -f ${ATTESTATION_KEY_FILE} ${ATTESTATION_KEY_FILE}.pub`;
@@ -145,17 +159,31 @@ export function servedDnskeysScript(zones: string[]): string {
 /** Exit status of installScript when the file's check refused it. */
 export const CHECK_REFUSED = 3;
 
+/** What the zone check prints after Knot's words for each line Knot names: that line of the rendered file. */
+export const RENDERED_LINE_MARK = "rendered line";
+
 /**
  * Knot's own check of a zone file before it is put in place (`knotc zone-check`, offline,
  * against a throwaway config that names only this zone and the staged file): the same
  * parser and semantic checks knotd would run on reload, with the line of each error.
+ * Knot names a line of the rendered file (`line 8`), which the member never wrote: each
+ * such line is printed after Knot's words (`rendered line 8: <record>`, at most 20, cut at
+ * 300 characters, anything but printable ASCII and tabs shown as '?'), so the node's
+ * refusal names the record; on the member's machine, precheck maps it to the member's own
+ * file and line. Every line the kit renders is its own or a record its parser accepted.
  */
 export function zoneFileCheck(zone: string): string {
   return [
     'scratch=$(mktemp -d)',
     `printf 'database:\\n  storage: "%s"\\nzone:\\n  - domain: ${zone}\\n    file: "%s"\\n' "$scratch" "$staged" > "$scratch/check.conf"`,
     'status=0',
-    'knotc -c "$scratch/check.conf" zone-check || status=$?',
+    'knotc -c "$scratch/check.conf" zone-check > "$scratch/out" 2>&1 || status=$?',
+    'cat "$scratch/out"',
+    'if [ "$status" -ne 0 ]; then',
+    `  sed -n 's/.*, line \\([0-9][0-9]*\\) (.*/\\1/p' "$scratch/out" | sort -nu | head -n 20 | while read -r n; do`,
+    `    printf '${RENDERED_LINE_MARK} %s: %s\\n' "$n" "$(sed -n "\${n}p" "$staged" | cut -c1-300 | tr -d '\\n' | LC_ALL=C tr -c '[:print:]\\t' '?')"`,
+    '  done',
+    'fi',
     'rm -rf "$scratch"',
     '[ "$status" -eq 0 ]',
   ].join("\n");

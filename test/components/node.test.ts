@@ -1,12 +1,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, test } from "vitest";
 import { BorealNode } from "../../src/components/node";
-import type { Federation } from "../../src/config/registry";
+import type { Federation, NodeDescriptor } from "../../src/config/registry";
 import { splitPrivateKey } from "../../src/config/stack";
 import { MOCK_ATTESTATION_KEY, Recorded, Recorder, settle } from "../helpers/mocks";
 import { FIXTURE_HOST_KEY, FIXTURE_PRIVATE_KEY, FIXTURE_REGISTRY, fixtureFederation, fixturePublicKey, fixtureRegistryFiles, fixtureSigner, fixtureSpec, templates } from "../helpers/fixtures";
 import { verifySignature, REGISTRY_NAMESPACE } from "../../src/registry/sshsig";
 import { parseNodeObject } from "../../src/config/registry";
+import { checkAttestationKeyProof, checkWireguardProof } from "../../src/registry/keyproof";
 import { PLAN_CHECKS, PlannedResource } from "../../src/policy/checks";
 import { NODE_TYPE } from "../../src/policy/facts";
 
@@ -174,17 +175,38 @@ describe("BorealNode resource graph", () => {
     expect(outputs.descriptorPath).toBe(`${FIXTURE_REGISTRY}/nodes/b1.yaml`);
   });
 
+  test("the WireGuard key's proof is signed on the node by the agent's program, for the key read back, and the descriptor carries it", async () => {
+    const { recorder } = await build();
+    const proof = recorder.byName("b1-wireguard-proof");
+    expect(proof.parent).toBe("b1");
+    // The program must be on the node first; the key's own output orders it after the key.
+    expect(proof.dependsOn).toContain("b1-sync-program");
+    const federation = fixtureFederation().settings.name;
+    expect(proof.inputs.create).toBe(`set -eu\nnode /usr/local/lib/boreal-agent.js prove-wireguard-key --federation '${federation}' --node 'b1' --key '${recorder.publicKey}'`);
+    // A new key changes the command: an update, which proves the new key.
+    expect(proof.inputs.update).toBe(proof.inputs.create);
+    const env = recorder.byName("b1-registration-descriptor").inputs.environment as Record<string, string>;
+    const parsed = parseNodeObject({ path: "nodes/b1.yaml", content: env.CONTENT });
+    expect(parsed.ok).toBe(true);
+    const descriptor = parsed.ok ? (parsed.value as { node: string; publicKey: string; keyProof?: string }) : undefined;
+    expect(descriptor?.keyProof).toMatch(/^[A-Za-z0-9+/]{86}==$/);
+    expect(checkWireguardProof(descriptor!, federation)).toBeUndefined();
+  });
+
   test("the attestation key is born on the node; only its public half comes back, into the signed descriptor with the declared services", async () => {
     const { recorder } = await build({ overrides: { firewall: { enabled: true, allow: ["tcp/443"], policy: "strict" } } });
     const key = recorder.byName("b1-attestation-key");
     expect(key.parent).toBe("b1");
     expect(key.dependsOn).toEqual(["b1-host-packages"]);
     expect(String(key.inputs.create)).toMatch(/umask 077[\s\S]*ssh-keygen -q -t ed25519 -N '' [^\n]*-f \/etc\/boreal\/attestation_key/);
-    expect(String(key.inputs.create)).toMatch(/cut -d' ' -f1,2 \/etc\/boreal\/attestation_key.pub$/);
+    expect(String(key.inputs.create)).toMatch(/key=\$\(cut -d' ' -f1,2 \/etc\/boreal\/attestation_key.pub\)/);
+    // Its proof is made on the node, with the key, for this node of this federation.
+    expect(String(key.inputs.create)).toMatch(/'boreal-test' 'b1' "\$key" \| ssh-keygen -q -Y sign -f \/etc\/boreal\/attestation_key -n boreal-node-proof$/);
     expect(key.inputs.delete).toBe("rm -f /etc/boreal/attestation_key /etc/boreal/attestation_key.pub");
     const env = recorder.byName("b1-registration-descriptor").inputs.environment as Record<string, string>;
     const parsed = parseNodeObject({ path: "nodes/b1.yaml", content: env.CONTENT });
     expect(parsed.ok && parsed.value).toMatchObject({ attestationKey: MOCK_ATTESTATION_KEY, services: ["tcp/22", "tcp/443"] });
+    expect(parsed.ok && checkAttestationKeyProof(parsed.value as NodeDescriptor, "boreal-test")).toBeUndefined();
   });
 
   test("boreal:publish names the git remote the registration pushes to", async () => {
@@ -215,7 +237,7 @@ describe("BorealNode resource graph", () => {
   test("every create is paired with a delete, except package installs (kept on purpose) and read-only queries", async () => {
     const { recorder } = await build();
     for (const r of commands(recorder)) {
-      if (r.name.endsWith("-packages") || r.name.endsWith("-ssh") || r.name.endsWith("-dnskeys")) continue;
+      if (r.name.endsWith("-packages") || r.name.endsWith("-ssh") || r.name.endsWith("-dnskeys") || r.name.endsWith("-wireguard-proof")) continue;
       expect(r.inputs.delete, `${r.name} has a delete`).toBeTruthy();
     }
   });

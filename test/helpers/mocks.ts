@@ -1,6 +1,10 @@
 // A recording Pulumi mocks harness: every resource the program registers, with its
 // inputs, parent and explicit dependencies (read through a transformation).
 import * as pulumi from "@pulumi/pulumi";
+import { chmodSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { attestationProofStatement, NODE_PROOF_NAMESPACE, signXEdDSA, wireguardProofStatement, wireguardPublicKey } from "../../src/registry/keyproof";
+import { signText } from "../../src/registry/sign";
 
 export interface Recorded {
   type: string;
@@ -15,8 +19,11 @@ let current: Recorder;
 /** Keys Knot 3.2 made for a test zone (ECDSA P-256): what the mocked node serves. */
 export const MOCK_ZSK = "256 3 13 Dobs0v9TgvmV5DAWPhjKyy/6OE/qDL/3SfZhW0rcMZ67MVBrTrf/hbSMDs3KNVhRh54JJQ9i2dWer0pvoZocCg==";
 export const MOCK_KSK = "257 3 13 zlKh3E3BNv5V/WwR/FkKJ/tceSulrPvK6OWDy4TlGGgHip96wL59NEqoJ8cL3K/G7nx4sDv5qFSCbnumXYsUpA==";
-/** What the mocked node's `ssh-keygen` made: its attestation key (the label). */
-export const MOCK_ATTESTATION_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOsBtihsGaM9iTYjy8DLenv+3/5RYZDS0Qa8rf0Qc1KI";
+/** What the mocked node's `ssh-keygen` made: its attestation key (the label), a throwaway fixture key. */
+const MOCK_ATTESTATION_KEY_FILE = join(__dirname, "..", "fixtures", "keys", "node-attestation");
+export const MOCK_ATTESTATION_KEY = readFileSync(`${MOCK_ATTESTATION_KEY_FILE}.pub`, "utf8").trim().split(/\s+/).slice(0, 2).join(" ");
+/** The mocked node's WireGuard key (32 bytes, base64): a real one, so the proof the node makes of it verifies. */
+export const MOCK_WIREGUARD_PRIVATE_KEY = Buffer.from("mock-wireguard-private-key-0000!").toString("base64");
 let mocksInstalled = false;
 
 export class Recorder {
@@ -24,7 +31,7 @@ export class Recorder {
   private readonly deps = new Map<string, { parent?: string; dependsOn: string[] }>();
 
   /** Public key every remote `wg pubkey` returns in these tests. */
-  constructor(readonly publicKey = "bW9jay1wdWJsaWMta2V5LW9mLXRoZS1ub2RlLTAwMDA=") {}
+  constructor(readonly publicKey = wireguardPublicKey(MOCK_WIREGUARD_PRIVATE_KEY)) {}
 
   /** Make this recorder the one the (single, shared) mock engine reports to. */
   install(): void {
@@ -42,7 +49,20 @@ export class Recorder {
     this.resources.push({ type: args.type, name: args.name, parent: seen?.parent, dependsOn: seen?.dependsOn ?? [], inputs: unwrapSecrets(args.inputs) });
     const state: Record<string, unknown> = { ...args.inputs, stdout: "", stderr: "" };
     if (args.type === "command:remote:Command" && String(args.inputs.create).includes("wg pubkey")) state.stdout = `${this.publicKey}\n`;
-    if (args.type === "command:remote:Command" && String(args.inputs.create).includes("ssh-keygen")) state.stdout = `${MOCK_ATTESTATION_KEY}\n`;
+    // The attestation key script: the key, then its proof, signed for what the script names.
+    const attest = /printf 'boreal-attestation-key-proof[^']*' '([^']*)' '([^']*)'/.exec(String(args.inputs.create ?? ""));
+    if (args.type === "command:remote:Command" && attest) {
+      chmodSync(MOCK_ATTESTATION_KEY_FILE, 0o600);
+      const statement = attestationProofStatement({ federation: attest[1], node: attest[2], attestationKey: MOCK_ATTESTATION_KEY });
+      state.stdout = `${MOCK_ATTESTATION_KEY}\n${signText(statement, { keyFile: MOCK_ATTESTATION_KEY_FILE }, NODE_PROOF_NAMESPACE)}`;
+    }
+    // The agent's prove-wireguard-key, with the mocked node's key, for what the command names
+    // (a fixed Z instead of a random one: the same build, the same descriptor).
+    const prove = /prove-wireguard-key --federation '([^']*)' --node '([^']*)' --key '([^']*)'/.exec(String(args.inputs.create ?? ""));
+    if (args.type === "command:remote:Command" && prove) {
+      const statement = Buffer.from(wireguardProofStatement({ federation: prove[1], node: prove[2], publicKey: prove[3] }));
+      state.stdout = `${Buffer.from(signXEdDSA(Buffer.from(MOCK_WIREGUARD_PRIVATE_KEY, "base64"), statement, new Uint8Array(64))).toString("base64")}\n`;
+    }
     // What Knot serves for each zone the DNSKEY query names: a ZSK and a KSK (key tag 45141).
     const dnskeyZones = /for zone in ([^;]*); do[\s\S]*DNSKEY/.exec(String(args.inputs.create ?? ""));
     if (args.type === "command:remote:Command" && dnskeyZones) {
