@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { RegistryFile } from "../config/registry";
 import { signaturePath } from "../config/registry";
+import { escapeShort, escapeText } from "../config/escape";
 import { AttestationResult, buildAttestation } from "../label/attestation";
 import { signAttestation } from "../label/files";
 import { labelSettings } from "../label/label";
@@ -90,7 +91,7 @@ export async function attest(): Promise<number> {
   const finish = (code: number, skipped?: string): number => {
     if (skipped) {
       summary.skipped = skipped;
-      log(`attest: ${skipped}`);
+      log(`attest: ${escapeText(skipped)}`);
     }
     summary.seconds = (Date.now() - started) / 1000;
     writeAtomic(join(AGENT.stateDir, "attest-status.json"), `${JSON.stringify(summary, null, 2)}\n`);
@@ -119,7 +120,8 @@ export async function attest(): Promise<number> {
   // Until the member's signed descriptor lists this key, nobody would count what it signs.
   if (self?.attestationKey !== ownKey) return finish(0, `the registry's descriptor of ${node} does not list this node's attestation key yet`);
 
-  const observed = await observePeers({ federation, self: { member, node }, handshakes: () => wgHandshakes() });
+  // Every address the checks connect to passes src/model/scope.ts first; refusals are logged here, escaped.
+  const observed = await observePeers({ federation, self: { member, node }, handshakes: () => wgHandshakes(), log: (line) => log(`attest: ${line}`) });
   const { validityDays } = labelSettings(federation.settings);
   const renewAfterMs = (validityDays * DAY_MS) / 4;
   const state = readJson<AttestState>(attestStateFile, { signed: {} });
@@ -141,7 +143,7 @@ export async function attest(): Promise<number> {
     const files = signAttestation(statement, { keyFile: ATTESTATION_KEY_FILE });
     signed[subject] = { key, signedAt: now.toISOString(), path: files.path, content: files.content, signature: files.signature };
     summary.subjects[subject] = { passed: failing.length === 0, failing, signed: "new" };
-    log(`attest: ${subject} ${failing.length === 0 ? "passes every rule" : `fails ${failing.join("; ")}`}`);
+    log(`attest: ${escapeText(subject)} ${failing.length === 0 ? "passes every rule" : `fails ${failing.map((f) => escapeShort(f, 300)).join("; ")}`}`);
   }
   writeAtomic(attestStateFile, JSON.stringify({ signed }));
 
@@ -152,7 +154,7 @@ export async function attest(): Promise<number> {
   for (const url of mirrors.filter((u) => !summary.mirrors.some((m) => m.url === u))) {
     const outcome = files.length === 0 ? "nothing to publish" : await publish(url, files, node);
     summary.mirrors.push({ url, outcome });
-    if (outcome.startsWith("not published")) log(`attest: ${url}: ${outcome}`);
+    if (outcome.startsWith("not published")) log(`attest: ${escapeShort(url)}: ${escapeShort(outcome, 300)}`);
   }
   return finish(0);
 }

@@ -8,19 +8,23 @@
 //   attest         a round of label checks of the other members' nodes, signed and published
 //   remove         undo what the agent applied and put the member's own files back
 //   status         the last run, as JSON
+//   prove-wireguard-key --federation F --node N [--key PUBLIC_KEY]
+//                  the descriptor's keyProof: this node's WireGuard key signs for it (pulumi up asks)
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadTemplates } from "../components/templates";
 import { BorealConfigError } from "../config/errors";
+import { escapeShort, escapeText } from "../config/escape";
 import type { RegistryFile } from "../config/registry";
 import { decideSync, SyncOutcome, syncMetrics } from "./sync";
 import { parseAgentConfig } from "./config";
 import { AGENT_ROLES, TemplateSources } from "../render";
-import { AGENT, CHECK_REFUSED, GATE_FETCHED_FLAG, installScript, removeScript, SERVICE_SCRIPTS, TEXTFILE_DIR } from "../render/scripts";
+import { AGENT, CHECK_REFUSED, GATE_FETCHED_FLAG, installScript, KEY_FILE, removeScript, SERVICE_SCRIPTS, TEXTFILE_DIR } from "../render/scripts";
 import { ReadSource, readRegistrySource, verifySources } from "../registry";
 import { formatRejection, HeldState, sha256 } from "../registry/verify";
+import { makeWireguardProof, wireguardPublicKey } from "../registry/keyproof";
 import { attest } from "./attest";
 import { checkoutDir, checkoutFetched, checkoutMirror, gitError, log, readJson, stateFile, writeAtomic } from "./io";
 
@@ -102,10 +106,20 @@ function inputsDigest(configText: string, sources: ReadSource[]): string {
   const hash = createHash("sha256").update(configText).update(readFileSync(process.argv[1] ?? AGENT.program));
   for (const source of sources) {
     hash.update(`\0source ${source.name}\0`);
-    for (const file of source.files) hash.update(`${file.path}\0${sha256(file.content)}\0`);
+    for (const file of source.files) hash.update(`${file.path}\0${contentDigest(file)}\0`);
     for (const refused of source.unreadable) hash.update(`unreadable ${JSON.stringify(refused)}\0`);
   }
   return hash.digest("hex");
+}
+
+/** A source file's digest (for a file on disk its size, time and inode: git writes a changed file anew), or why it cannot be read. */
+function contentDigest(file: RegistryFile): string {
+  if (file.stamp !== undefined) return file.stamp;
+  try {
+    return sha256(file.content);
+  } catch (error) {
+    return `unreadable ${(error as Error).message}`;
+  }
 }
 
 /** Every file the last full run wrote is still there as it wrote it. */
@@ -161,11 +175,11 @@ function sync(rekey: boolean, at: number, fetchedByGate: ReadonlySet<string>): S
     const fetched = fetchMirror(url, fetchedByGate);
     if ("error" in fetched) {
       mirrorReport.push({ url, ok: false, error: fetched.error });
-      if (!wasDown.includes(url)) log(`mirror ${url} did not answer: ${fetched.error}`);
+      if (!wasDown.includes(url)) log(`mirror ${escapeShort(url)} did not answer: ${escapeShort(fetched.error, 300)}`);
     } else {
       mirrorReport.push({ url, ok: true });
       sources.push(fetched);
-      if (wasDown.includes(url)) log(`mirror ${url} answers again`);
+      if (wasDown.includes(url)) log(`mirror ${escapeShort(url)} answers again`);
     }
   }
   lap(phases, "fetch", clock);
@@ -216,7 +230,7 @@ function sync(rekey: boolean, at: number, fetchedByGate: ReadonlySet<string>): S
     if (applies) shell(SERVICE_SCRIPTS[role].apply);
     if (applies || files.length > 0) lap(phases, role, clock);
   }
-  for (const change of decision.changes) log(change);
+  for (const change of decision.changes) log(escapeText(change));
 
   next.peers = decision.peers;
   next.pending = [];
@@ -266,22 +280,45 @@ function remove(): number {
   return 0;
 }
 
+/**
+ * Prints the proof that this node holds its WireGuard key (src/registry/keyproof.ts), made
+ * here because the private key never leaves the node. With --key, only for that key: the one
+ * `pulumi up` read back and will publish beside the proof.
+ */
+function proveWireguardKey(flags: string[]): number {
+  const option = (name: string) => (flags.includes(name) ? flags[flags.indexOf(name) + 1] : undefined);
+  const [federation, node, expected] = [option("--federation"), option("--node"), option("--key")];
+  if (!federation || !node) {
+    log("usage: boreal-agent prove-wireguard-key --federation NAME --node NAME [--key PUBLIC_KEY]");
+    return 2;
+  }
+  const privateKey = readFileSync(KEY_FILE, "utf8");
+  const publicKey = wireguardPublicKey(privateKey);
+  if (expected !== undefined && expected !== publicKey) {
+    throw new BorealConfigError([{ source: "node", key: KEY_FILE, message: `holds the key ${publicKey}, not ${expected}: it changed since pulumi up read it`, fix: "run pulumi up again: it reads the key anew" }]);
+  }
+  process.stdout.write(`${makeWireguardProof(privateKey, { federation, node, publicKey })}\n`);
+  return 0;
+}
+
 function main(argv: string[]): number | Promise<number> {
   const [command, ...flags] = argv;
   if (command === "sync") return syncAndReport(flags.includes("--rekey"), mirrorsFetchedByGate(flags));
   if (command === "attest") return attest();
   if (command === "remove") return remove();
+  if (command === "prove-wireguard-key") return proveWireguardKey(flags);
   if (command === "status") {
     process.stdout.write(existsSync(statusFile) ? readFileSync(statusFile, "utf8") : "{}\n");
     return 0;
   }
-  log(`usage: boreal-agent sync [--rekey] [${GATE_FETCHED_FLAG}] | attest | remove | status`);
+  log(`usage: boreal-agent sync [--rekey] [${GATE_FETCHED_FLAG}] | attest | remove | status | prove-wireguard-key --federation F --node N [--key K]`);
   return 2;
 }
 
 // Bad input names its file and fix; anything else is a bug worth its stack.
 function fail(error: unknown): void {
-  log(`boreal-agent: ${error instanceof BorealConfigError ? error.message : (error as Error).stack ?? String(error)}`);
+  const text = error instanceof BorealConfigError ? error.message : ((error as Error).stack ?? String(error));
+  log(`boreal-agent: ${text.split("\n").map(escapeText).join("\n")}`);
   process.exitCode = 1;
 }
 

@@ -7,6 +7,7 @@ import { generateKeyPairSync } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Federation, NodeDescriptor } from "../config/registry";
+import { makeWireguardProof, wireguardPublicKey } from "../registry/keyproof";
 import { createSigningKey, labFederationVersion, labMemberName, labMemberZone } from "../lab/federation";
 import { allocateMeshAddresses } from "../model/allocate";
 import { EXPORTER_PORT } from "../model/firewall";
@@ -17,7 +18,7 @@ import { signFederationVersion, writeFederationVersion, writeNodeObject } from "
 /** A member runs a few nodes; the lab's /28 share per member holds up to 14. */
 export const NODES_PER_MEMBER = 4;
 /** Bump when the shape of the generated registry changes: cached registries of another shape are not reused. */
-const GENERATOR_VERSION = 1;
+const GENERATOR_VERSION = 2;
 const UPDATED_AT = "2026-11-28T00:00:00Z";
 /** Underlay endpoints from the benchmarking range (RFC 2544), one per node. */
 const UNDERLAY = parseCidr("198.18.0.0/15");
@@ -70,7 +71,7 @@ export function writeBenchRegistry(dir: string, nodes: number): { trust: string;
       node,
       serial: Date.parse(UPDATED_AT) / 1000,
       endpoint: `${formatIPv4(UNDERLAY.base + BigInt(i + 1))}:51820`,
-      publicKey: wireGuardPublicKey(),
+      ...provenKey(version.name, node),
       mesh,
       zones: [benchNodeZone(node, member.name)],
       exporter: `${mesh.ipv4}:${EXPORTER_PORT}`,
@@ -83,9 +84,12 @@ export function writeBenchRegistry(dir: string, nodes: number): { trust: string;
 }
 
 /** A real X25519 public key, base64 as `wg pubkey` prints it (the private half is dropped). */
-function wireGuardPublicKey(): string {
-  const jwk = generateKeyPairSync("x25519").publicKey.export({ format: "jwk" });
-  return Buffer.from(jwk.x!, "base64url").toString("base64");
+/** A fresh WireGuard key of a bench node: its public key and the proof its private key makes (then dropped). */
+function provenKey(federation: string, node: string): { publicKey: string; keyProof: string } {
+  const jwk = generateKeyPairSync("x25519").privateKey.export({ format: "jwk" });
+  const privateKey = Buffer.from(jwk.d!, "base64url").toString("base64");
+  const publicKey = wireguardPublicKey(privateKey);
+  return { publicKey, keyProof: makeWireguardProof(privateKey, { federation, node, publicKey }) };
 }
 
 const MANIFEST = "bench.json";

@@ -6,14 +6,34 @@ import { z } from "zod";
 import { parsePortSpec, portSpecText } from "../model/firewall";
 import { cidrsOverlap, cidrWithin, parseCidr } from "../model/ip";
 import { ConfigProblem, problemsFromZod, withFix } from "./errors";
+import { escapeShort } from "./escape";
 import { endpoint, ipv4, ipv6, port, slug, typeError, wireguardKey, zoneName } from "./fields";
 
 export const FEDERATION_DIR = "federation";
 export const NODES_DIR = "nodes";
 /** The shared address space every federation's mesh lives in (RFC 6598). */
 export const MESH_IPV4_SPACE = "100.64.0.0/10";
-/** A registry object larger than this is refused unread: nothing legitimate comes close. */
+/**
+ * Caps on what a registry may make a reader do (every mirror is untrusted): each file larger
+ * than its cap is refused unread, by its size. A descriptor is about 600 bytes, a federation
+ * version about 250 bytes a member, an Ed25519 SSHSIG armor about 300 bytes.
+ */
 export const MAX_OBJECT_BYTES = 64 * 1024;
+export const MAX_NODE_OBJECT_BYTES = 16 * 1024;
+export const MAX_FEDERATION_BYTES = 256 * 1024;
+export const MAX_SIGNATURE_BYTES = 2 * 1024;
+/** Federation versions are numbered 1, 2, 3, ...: a million is decades of weekly changes. */
+export const MAX_FEDERATION_VERSION = 1_000_000;
+/** Serials are Unix seconds (src/model/descriptor.ts); 2^48 leaves millions of years. */
+export const MAX_SERIAL = 2 ** 48;
+/** Entries of federation/ or nodes/ one source may hold; beyond it the directory is refused. */
+export const MAX_DIRECTORY_ENTRIES = 100_000;
+/** Zones one node may serve as primary. */
+export const MAX_NODE_ZONES = 256;
+/** What the underlay of a federation may use beside global unicast addresses (labs, private networks). */
+export const UNDERLAY_ALLOWANCES = ["documentation", "private"] as const;
+
+const NODES_FIX = 'list the member\'s node names, e.g. nodes: [ a1 ], or a prefix: nodes: [ "coop-a-*" ]';
 
 const cidrText = (what: string, family: 4 | 6, fix: string) =>
   z.string({ error: withFix(`${what} is missing`, fix) }).refine((text) => {
@@ -43,8 +63,37 @@ const memberSchema = z.strictObject({
   zones: z.array(zoneName).min(1, withFix("lists no zone suffix", 'add the member\'s zone, e.g. "coop-a.example."')),
   /** The member's share of the mesh: an IPv4 prefix; its IPv6 share is the same host indexes. */
   mesh: cidrText("members[].mesh", 4, 'give the member a prefix of the federation\'s mesh.ipv4, e.g. "100.64.0.16/28"'),
+  /**
+   * The node names only this member may publish: exact names, or a prefix ending in "*"
+   * ("coop-a-*"). Only a federation version changes them, so nobody else can take a name,
+   * whatever a reader held before.
+   */
+  nodes: z
+    .array(
+      z
+        .string({ error: typeError("members[].nodes[]", "a string", NODES_FIX) })
+        .regex(/^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$|^[a-z0-9][a-z0-9-]{0,30}\*$/, withFix("members[].nodes[] is not a node name or a prefix ending in *", NODES_FIX)),
+      { error: typeError("members[].nodes", "a list of node names", NODES_FIX) },
+    )
+    .min(1, withFix("members[].nodes lists no node name", NODES_FIX))
+    .max(1024, withFix("members[].nodes lists more than 1024 names", "use a prefix such as \"coop-a-*\"")),
 });
 
+/** Whether `node` is one of the names a member's `nodes` list gives it. */
+export function nodeNameMatches(pattern: string, node: string): boolean {
+  return pattern.endsWith("*") ? node.startsWith(pattern.slice(0, -1)) && node.length > pattern.length - 1 : node === pattern;
+}
+
+/** Two `nodes` entries could name the same node. */
+function nodePatternsOverlap(a: string, b: string): boolean {
+  const prefix = (p: string) => (p.endsWith("*") ? p.slice(0, -1) : undefined);
+  const [pa, pb] = [prefix(a), prefix(b)];
+  if (pa === undefined && pb === undefined) return a === b;
+  if (pa !== undefined && pb !== undefined) return pa.startsWith(pb) || pb.startsWith(pa);
+  return pa !== undefined ? nodeNameMatches(a, b) : nodeNameMatches(b, a);
+}
+
+const UNDERLAY_FIX = "write underlay: { allow: [ documentation ] } for a lab, [ private ] for a private network, or leave it out (global addresses only)";
 const LABEL_THRESHOLD_FIX = "set it to how many other members must attest a node, e.g. 2 (a node's own member never counts)";
 const LABEL_VALIDITY_FIX = "set it to how many days an attestation counts, 1 to 90 (7 rides out a checker's outage over a weekend)";
 
@@ -53,7 +102,8 @@ export const federationSchema = z
     version: z
       .number({ error: typeError("version", "a whole number", "number the versions 1, 2, 3, ... and name the file federation/<version>.yaml") })
       .int(withFix("version must be a whole number", "number the versions 1, 2, 3, ..."))
-      .min(1, withFix("version must be 1 or more", "number the versions 1, 2, 3, ...")),
+      .min(1, withFix("version must be 1 or more", "number the versions 1, 2, 3, ..."))
+      .max(MAX_FEDERATION_VERSION, withFix(`version is above ${MAX_FEDERATION_VERSION}`, "number the versions 1, 2, 3, ...")),
     name: slug("name"),
     domain: zoneName,
     mesh: z.strictObject({
@@ -88,6 +138,23 @@ export const federationSchema = z
       .number({ error: typeError("threshold", "a whole number", "set it to how many members must sign the next version, e.g. 2 of 3") })
       .int(withFix("threshold must be a whole number", "set it to a majority of the members, e.g. 2 of 3"))
       .min(1, withFix("threshold must be at least 1", "set it to a majority of the members, e.g. 2 of 3")),
+    /**
+     * What node endpoints may be beside global unicast addresses: "documentation" (192.0.2.0/24,
+     * 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32: labs) and "private" (RFC 1918, ULA:
+     * federations on a private network). Absent: global unicast only.
+     */
+    underlay: z
+      .strictObject(
+        {
+          allow: z
+            .array(z.enum(UNDERLAY_ALLOWANCES, { error: withFix("underlay.allow[] must be documentation or private", UNDERLAY_FIX) }), {
+              error: typeError("underlay.allow", "a list", UNDERLAY_FIX),
+            })
+            .default([]),
+        },
+        { error: typeError("underlay", "a mapping", UNDERLAY_FIX) },
+      )
+      .optional(),
     /** Git URLs the registry is published at; nodes pull from all of them. */
     mirrors: z
       .array(
@@ -158,6 +225,10 @@ export const federationSchema = z
           const clash = other.zones.find((z) => zoneWithin(zone, z) || zoneWithin(z, zone));
           if (clash) issue(["members", i, "zones"], `zone suffix ${zone} overlaps member ${other.name}'s ${clash}`, "a zone belongs to one member: keep the suffixes apart");
         }
+        for (const pattern of m.nodes) {
+          const clash = other.nodes.find((theirs) => nodePatternsOverlap(pattern, theirs));
+          if (clash) issue(["members", i, "nodes"], `node name ${pattern} overlaps member ${other.name}'s ${clash}`, "a node name belongs to one member: give each member names or prefixes of its own");
+        }
       });
     });
   });
@@ -165,10 +236,13 @@ export const federationSchema = z
 const timestamp = z
   .string()
   .refine((t) => !Number.isNaN(Date.parse(t)), withFix("updatedAt is not a timestamp", "write an ISO 8601 time, e.g. 2026-11-26T12:00:00Z"));
+const KEY_PROOF_FIX = "run the member's pulumi up again: the node signs its keys' proofs itself";
+const SERIAL_FIX = "every descriptor carries a serial that grows with each change (the kit uses the time in seconds)";
 const serial = z
-  .number({ error: withFix("serial is missing or not a number", "every descriptor carries a serial that grows with each change") })
-  .int()
-  .min(1, withFix("serial must be 1 or more", "every descriptor carries a serial that grows with each change"));
+  .number({ error: typeError("serial", "a number", SERIAL_FIX) })
+  .refine((n) => Number.isInteger(n) || !Number.isFinite(n) || Math.abs(n) > MAX_SERIAL, { error: (i) => withFix(`serial ${i.input} is not a whole number`, SERIAL_FIX), abort: true })
+  .refine((n) => n <= MAX_SERIAL, { error: (i) => withFix(`serial ${i.input} is above the cap of ${MAX_SERIAL} (2^48)`, SERIAL_FIX), abort: true })
+  .refine((n) => n >= 1, { error: (i) => withFix(`serial ${i.input} is below 1`, SERIAL_FIX), abort: true });
 
 export const descriptorSchema = z.strictObject({
   member: slug("member"),
@@ -176,11 +250,21 @@ export const descriptorSchema = z.strictObject({
   serial,
   endpoint: endpoint("endpoint"),
   publicKey: wireguardKey("publicKey"),
+  /**
+   * The node's proof that it holds the private key of `publicKey`: an XEdDSA signature made on
+   * the node with its WireGuard key over a statement naming the federation, the node and the
+   * key (src/registry/keyproof.ts). A copied public key cannot carry it to another node.
+   */
+  keyProof: z
+    .string({ error: typeError("keyProof", "a string", KEY_PROOF_FIX) })
+    .regex(/^[A-Za-z0-9+/]{86}==$/, withFix("keyProof is not a 64-byte signature in base64", KEY_PROOF_FIX)),
   mesh: z.strictObject(
     { ipv4: ipv4("mesh.ipv4"), ipv6: ipv6("mesh.ipv6") },
     { error: typeError("mesh", "an object", "give the node's mesh addresses: mesh: { ipv4: 100.64.0.1, ipv6: fd42:b0:ea1::1 }") },
   ),
-  zones: z.array(zoneName, { error: typeError("zones", "a list of zone names", "write the node's zones as a list, e.g. [ coop-a.example. ]") }),
+  zones: z
+    .array(zoneName, { error: typeError("zones", "a list of zone names", "write the node's zones as a list, e.g. [ coop-a.example. ]") })
+    .max(MAX_NODE_ZONES, withFix(`zones lists more than ${MAX_NODE_ZONES} zones`, "spread the zones over more nodes of the member")),
   exporter: endpoint("exporter", 'set exporter to the node exporter\'s mesh address and port, e.g. "100.64.0.1:9100"'),
   /**
    * Optional: what the node opens on its underlay beside WireGuard and DNS, as "tcp/22",
@@ -208,6 +292,15 @@ export const descriptorSchema = z.strictObject({
     { notString: "attestationKey must be a string", notKey: "attestationKey is not an ssh-ed25519 public key" },
     'give the node\'s own attestation key ("ssh-ed25519 AAAA...", made on the node), or leave attestationKey out',
   ).optional(),
+  /**
+   * With `attestationKey`: an SSHSIG (namespace boreal-node-proof, src/registry/keyproof.ts) made
+   * with that key on the node over a statement naming the federation, the node and the key,
+   * as the base64 of its armor's body. Without it, the attestation key is refused.
+   */
+  attestationKeyProof: z
+    .string({ error: typeError("attestationKeyProof", "a string", KEY_PROOF_FIX) })
+    .regex(/^[A-Za-z0-9+/]{1,2048}={0,2}$/, withFix("attestationKeyProof is not base64", KEY_PROOF_FIX))
+    .optional(),
   updatedAt: timestamp,
 });
 
@@ -236,7 +329,18 @@ export interface Federation {
 export interface RegistryFile {
   /** Path relative to the registry directory, with forward slashes. */
   path: string;
-  content: string;
+  /** The file's text; a file read from disk is read on first use and throws UnreadableFile when it cannot be. */
+  readonly content: string;
+  /** For a file on disk: its size, modification time and inode, which change whenever git writes it. */
+  readonly stamp?: string;
+}
+
+/** Why a registry file could not be read (too large, not UTF-8, gone): the verifier reports it for that file. */
+export class UnreadableFile extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+    this.name = "UnreadableFile";
+  }
 }
 
 export function descriptorPath(node: string): string {
@@ -265,11 +369,11 @@ export function zoneWithin(zone: string, suffix: string): boolean {
 export type Parsed<T> = { ok: true; value: T } | { ok: false; problems: ConfigProblem[] };
 
 export function parseFederationVersion(file: RegistryFile, where: string = file.path): Parsed<FederationVersion> {
-  return parseWith(file, where, (data) => federationSchema.safeParse(data));
+  return parseWith(file, where, MAX_FEDERATION_BYTES, (data) => federationSchema.safeParse(data));
 }
 
 export function parseNodeObject(file: RegistryFile, where: string = file.path): Parsed<NodeDescriptor | Tombstone> {
-  return parseWith<NodeDescriptor | Tombstone>(file, where, (data) =>
+  return parseWith<NodeDescriptor | Tombstone>(file, where, MAX_NODE_OBJECT_BYTES, (data) =>
     typeof data === "object" && data !== null && "left" in data ? tombstoneSchema.safeParse(data) : descriptorSchema.safeParse(data),
   );
 }
@@ -278,18 +382,54 @@ export function isTombstone(object: NodeDescriptor | Tombstone): object is Tombs
   return "left" in object;
 }
 
-function parseWith<T>(file: RegistryFile, where: string, schema: (data: unknown) => z.ZodSafeParseResult<T> | z.ZodSafeParseResult<never>): Parsed<T> {
+/** Nesting deeper than any registry object needs; deeper input is refused before parsing. */
+const MAX_NESTING = 32;
+
+function parseWith<T>(file: RegistryFile, where: string, maxBytes: number, schema: (data: unknown) => z.ZodSafeParseResult<T> | z.ZodSafeParseResult<never>): Parsed<T> {
   const problem = (message: string, fix: string): Parsed<T> => ({ ok: false, problems: [{ source: where, key: "(file)", message, fix }] });
-  if (Buffer.byteLength(file.content) > MAX_OBJECT_BYTES) return problem(`is larger than ${MAX_OBJECT_BYTES} bytes`, "a registry object is a few hundred bytes: replace it");
+  if (Buffer.byteLength(file.content) > maxBytes) return problem(`is larger than ${maxBytes} bytes, the cap for this kind of registry object`, "a registry object is a few hundred bytes: replace it");
+  if (flowNesting(file.content) > MAX_NESTING) return problem(`nests brackets deeper than ${MAX_NESTING} levels`, "registry objects are a few levels deep: replace it");
   let data: unknown;
   try {
     data = parseYaml(file.content, { uniqueKeys: true, maxAliasCount: 0 });
   } catch (error) {
     // Never the content itself: only the parser's first line (aliases are refused outright).
-    const detail = error instanceof YAMLParseError ? error.message.split("\n")[0] : /alias/i.test(String(error)) ? "uses YAML aliases, which registry objects never need" : "unreadable";
-    return problem(`is not valid YAML: ${detail}`, "correct the YAML syntax");
+    const detail =
+      error instanceof RangeError || /call stack/i.test(String(error))
+        ? "nests too deeply"
+        : error instanceof YAMLParseError
+          ? error.message.split("\n")[0]
+          : /alias/i.test(String(error))
+            ? "uses YAML aliases, which registry objects never need"
+            : "unreadable";
+    return problem(`is not valid YAML: ${escapeShort(detail)}`, "correct the YAML syntax");
   }
   if (data === null || typeof data !== "object" || Array.isArray(data)) return problem("is not a YAML mapping", "write it as key: value lines (see the README)");
-  const parsed = schema(data);
+  let parsed: ReturnType<typeof schema>;
+  try {
+    parsed = schema(data);
+  } catch {
+    return problem("nests too deeply to check", "registry objects are a few levels deep: replace it");
+  }
   return parsed.success ? { ok: true, value: parsed.data } : { ok: false, problems: problemsFromZod(parsed.error, where, "") };
+}
+
+/** The deepest nesting of flow brackets, outside quotes and comments: cheap, one pass. */
+function flowNesting(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let quote = "";
+  let comment = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (comment) {
+      if (c === "\n") comment = false;
+    } else if (quote) {
+      if (c === quote && text[i - 1] !== "\\") quote = "";
+    } else if (c === '"' || c === "'") quote = c;
+    else if (c === "#") comment = true;
+    else if (c === "[" || c === "{") deepest = Math.max(deepest, ++depth);
+    else if (c === "]" || c === "}") depth = Math.max(0, depth - 1);
+  }
+  return deepest;
 }

@@ -21,6 +21,8 @@ export interface LabMember {
   publicKey: string;
   /** The member's own clone of the registry. */
   registry: string;
+  /** The node names the federation gives the member (members[].nodes); undefined: "<member>-*". */
+  nodes?: string[];
 }
 
 /** Makes an ed25519 signing key without passphrase at `file` (its .pub beside it); returns "ssh-ed25519 AAAA…". */
@@ -37,7 +39,7 @@ export function labMemberZone(member: string): string {
  * Version 1 of a lab-shaped federation: the members in order, each with its one key, its
  * zone and the next /28 of the lab mesh (`npm run bench` makes its large registries the same way).
  */
-export function labFederationVersion(args: { members: { name: string; zone: string; publicKey: string }[]; mirrors: string[]; threshold?: number }): FederationVersion {
+export function labFederationVersion(args: { members: { name: string; zone: string; publicKey: string; nodes?: string[] }[]; mirrors: string[]; threshold?: number }): FederationVersion {
   const mesh = parseCidr(LAB_MESH.ipv4);
   return {
     version: 1,
@@ -46,12 +48,15 @@ export function labFederationVersion(args: { members: { name: string; zone: stri
     mesh: LAB_MESH,
     defaults: { listenPort: 51820, mtu: 1420, persistentKeepalive: 25 },
     threshold: args.threshold ?? Math.min(2, args.members.length),
+    // The lab's underlay is a documentation or private prefix of the host's (--subnet).
+    underlay: { allow: ["documentation", "private"] },
     mirrors: args.mirrors,
     members: args.members.map((m, i) => ({
       name: m.name,
       keys: [m.publicKey],
       zones: [m.zone],
       mesh: `${formatIPv4(mesh.base + BigInt(i) * (1n << BigInt(32 - SHARE_BITS)))}/${SHARE_BITS}`,
+      nodes: m.nodes ?? [`${m.name}-*`],
     })),
   };
 }
@@ -68,7 +73,7 @@ export function git(cwd: string, ...args: string[]): string {
  * Writes and signs version 1 for `count` members, pushes it to the mirror repository, and
  * gives each member a clone. Returns the members and the trust pin of version 1.
  */
-export function createLabFederation(args: { labDir: string; count: number; mirrorRepo: string; mirrorUrls: string[]; threshold?: number }): { members: LabMember[]; trust: string } {
+export function createLabFederation(args: { labDir: string; count: number; mirrorRepo: string; mirrorUrls: string[]; threshold?: number; nodeNames?: string[] }): { members: LabMember[]; trust: string } {
   const root = join(args.labDir, "members");
   rmSync(root, { recursive: true, force: true });
   const members: LabMember[] = Array.from({ length: args.count }, (_, i) => {
@@ -76,7 +81,9 @@ export function createLabFederation(args: { labDir: string; count: number; mirro
     const dir = join(root, name);
     mkdirSync(dir, { recursive: true });
     const signingKey = join(dir, "signing_key");
-    return { name, zone: labMemberZone(name), signingKey, publicKey: createSigningKey(signingKey, `${name}@boreal-lab`), registry: join(dir, "registry") };
+    // The machine's own name, and the member's prefix for any further node.
+    const nodes = args.nodeNames?.[i] === undefined ? undefined : [args.nodeNames[i], `${name}-*`];
+    return { name, zone: labMemberZone(name), signingKey, publicKey: createSigningKey(signingKey, `${name}@boreal-lab`), registry: join(dir, "registry"), nodes };
   });
   const version = labFederationVersion({ members, mirrors: args.mirrorUrls, threshold: args.threshold });
   // The founders' work happens in the first member's clone, then goes to the mirror.

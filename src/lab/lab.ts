@@ -331,7 +331,7 @@ export function labRecords(address: string): string[] {
  */
 export function writeLabStacks(state: LabState, projectDir: string, log: (l: string) => void, options: { syncInterval?: number; attestInterval?: number } = {}): { members: LabMember[]; missing: string[]; trust: string } {
   const labDir = dirname(state.sshKey);
-  const { members, trust } = createLabFederation({ labDir, count: state.machines.length, mirrorRepo: state.mirror.repo, mirrorUrls: [state.mirror.url] });
+  const { members, trust } = createLabFederation({ labDir, count: state.machines.length, mirrorRepo: state.mirror.repo, mirrorUrls: [state.mirror.url], nodeNames: state.machines.map((m) => m.name) });
   mkdirSync(join(projectDir, "stacks"), { recursive: true });
   for (const [i, m] of state.machines.entries()) {
     const member = members[i];

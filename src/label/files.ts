@@ -2,12 +2,12 @@
 // attestation (for the sync agent). The only I/O of src/label; the rest is pure.
 import { lstatSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { signaturePath } from "../config/registry";
-import { readCapped } from "../registry";
+import { MAX_SIGNATURE_BYTES, signaturePath, UnreadableFile } from "../config/registry";
+import { readText } from "../registry";
 import { Signer, signText } from "../registry/sign";
 import { LABEL_NAMESPACE } from "../registry/sshsig";
 import { writeAtomic } from "../registry/write";
-import { Attestation, attestationPath, ATTESTATIONS_DIR, renderAttestation } from "./attestation";
+import { Attestation, attestationPath, ATTESTATIONS_DIR, MAX_ATTESTATION_BYTES, renderAttestation } from "./attestation";
 import type { AttestationFile, Refusal } from "./label";
 
 /**
@@ -24,7 +24,10 @@ export function readAttestations(dir: string): { files: AttestationFile[]; unrea
       unreadable.push({ path, reason: "is not a directory (symlinks are refused)" });
       return undefined;
     }
-    return readdirSync(join(dir, path)).filter((e) => !e.startsWith(".")).sort();
+    const all = readdirSync(join(dir, path)).sort();
+    // Hidden files are never read, but said: nothing is skipped without a word.
+    for (const hidden of all.filter((e) => e.startsWith("."))) unreadable.push({ path: `${path}/${hidden}`, reason: "is a hidden file: not part of a registry (not read)" });
+    return all.filter((e) => !e.startsWith("."));
   };
   for (const node of entries(ATTESTATIONS_DIR) ?? []) {
     const folder = `${ATTESTATIONS_DIR}/${node}`;
@@ -34,7 +37,12 @@ export function readAttestations(dir: string): { files: AttestationFile[]; unrea
         unreadable.push({ path, reason: "is not a regular file (symlinks and directories are refused)" });
         continue;
       }
-      files.push({ path, content: readCapped(join(dir, path)) });
+      try {
+        files.push({ path, content: readText(join(dir, path), path.endsWith(".sig") ? MAX_SIGNATURE_BYTES : MAX_ATTESTATION_BYTES) });
+      } catch (error) {
+        if (!(error instanceof UnreadableFile)) throw error;
+        unreadable.push({ path, reason: error.reason });
+      }
     }
   }
   return { files, unreadable };

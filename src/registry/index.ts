@@ -5,17 +5,38 @@ import { closeSync, lstatSync, openSync, readdirSync, readSync } from "node:fs";
 import { basename, join } from "node:path";
 import { stringify } from "yaml";
 import { BorealConfigError } from "../config/errors";
-import { FEDERATION_DIR, MAX_OBJECT_BYTES, NODES_DIR, NodeDescriptor, RegistryFile, Tombstone } from "../config/registry";
-import { formatRejection, HeldState, parseTrust, Rejection, RegistrySource, TrustAnchor, VerifiedRegistry, verifyRegistry } from "./verify";
+import {
+  descriptorPath,
+  FEDERATION_DIR,
+  MAX_DIRECTORY_ENTRIES,
+  MAX_FEDERATION_BYTES,
+  MAX_NODE_OBJECT_BYTES,
+  MAX_OBJECT_BYTES,
+  MAX_SIGNATURE_BYTES,
+  NODES_DIR,
+  NodeDescriptor,
+  RegistryFile,
+  signaturePath,
+  Tombstone,
+  UnreadableFile,
+} from "../config/registry";
+import { classifyPath, formatRejection, HeldState, parseTrust, Rejection, RegistrySource, TrustAnchor, VerifiedRegistry, verifyRegistry } from "./verify";
 
 export interface ReadSource extends RegistrySource {
-  /** Entries refused before reading: not regular files (a symlink could point anywhere). */
+  /** Entries refused before reading: not regular files (a symlink could point anywhere), hidden, too many. */
   unreadable: Rejection[];
+}
+
+/** The cap of a registry file by its name: signatures, node objects and federation versions differ. */
+function capOf(path: string): number {
+  if (path.endsWith(".sig")) return MAX_SIGNATURE_BYTES;
+  return path.startsWith(`${NODES_DIR}/`) ? MAX_NODE_OBJECT_BYTES : MAX_FEDERATION_BYTES;
 }
 
 /**
  * Reads federation/ and nodes/ of a registry directory. Hostile input: only regular files
- * are read (never through a symlink), each at most MAX_OBJECT_BYTES + 1 bytes.
+ * (never through a symlink), each refused by its size above its cap, each read only when
+ * the verifier asks for it (a mirror full of junk costs a directory listing), as strict UTF-8.
  */
 export function readRegistrySource(dir: string, name: string = basename(dir) || dir): ReadSource {
   const files: RegistryFile[] = [];
@@ -28,38 +49,107 @@ export function readRegistrySource(dir: string, name: string = basename(dir) || 
         unreadable.push({ source: name, path: sub, reason: "is not a directory (symlinks are refused)" });
         continue;
       }
-      entries = readdirSync(join(dir, sub)).sort();
+      entries = readdirSync(join(dir, sub));
     } catch {
       continue;
     }
-    for (const entry of entries) {
-      if (entry.startsWith(".")) continue; // editors' and our own temp files
+    if (entries.length > MAX_DIRECTORY_ENTRIES) {
+      unreadable.push({ source: name, path: sub, reason: `holds ${entries.length} entries, over the cap of ${MAX_DIRECTORY_ENTRIES}: this source's ${sub}/ is refused as a whole (other mirrors still count)` });
+      continue;
+    }
+    let hidden = 0;
+    for (const entry of entries.sort()) {
       const path = `${sub}/${entry}`;
-      const stat = lstatSync(join(dir, path));
-      if (!stat.isFile()) {
-        unreadable.push({ source: name, path, reason: "is not a regular file (symlinks and directories are refused)" });
+      if (entry.startsWith(".")) {
+        // Our own temp files (nodes/.<node>.boreal.tmp) and editors': said, never read.
+        if (++hidden <= 5) unreadable.push({ source: name, path, reason: "is a hidden file: not part of a registry (not read)" });
         continue;
       }
-      files.push({ path, content: readCapped(join(dir, path)) });
+      if (classifyPath(path).kind === "junk") {
+        // Refused by its name alone (the verifier says why): neither looked at nor read.
+        files.push(unreadFile(path));
+        continue;
+      }
+      const stat = lstatSync(join(dir, path), { throwIfNoEntry: false });
+      if (!stat?.isFile()) {
+        unreadable.push({ source: name, path, reason: stat ? "is not a regular file (symlinks and directories are refused)" : "vanished while the directory was read" });
+        continue;
+      }
+      files.push(lazyFile(path, join(dir, path), stat.size, `${stat.size}:${stat.mtimeMs}:${stat.ino}`));
     }
+    if (hidden > 5) unreadable.push({ source: name, path: `${sub}/.*`, reason: `${hidden - 5} more hidden files (not read)` });
   }
   return { name, files, unreadable };
 }
 
-// One buffer for every read (reads are synchronous and the bytes are copied into a string at
-// once): a fresh zero-filled 64 KiB buffer per file was a fifth of verifying a 250-node registry.
-let readBuffer: Buffer | undefined;
+function unreadFile(path: string): RegistryFile {
+  return {
+    path,
+    stamp: "unread",
+    get content(): string {
+      throw new UnreadableFile("is not part of a registry (not read)");
+    },
+  };
+}
 
-/** At most MAX_OBJECT_BYTES + 1 bytes of a file: enough to tell that it is too large. */
-export function readCapped(path: string): string {
-  const buffer = (readBuffer ??= Buffer.allocUnsafe(MAX_OBJECT_BYTES + 1));
-  const fd = openSync(path, "r");
+/** A registry file read from disk on first use; its size is known from the directory, so a file over its cap is never read. */
+function lazyFile(path: string, fullPath: string, size: number, stamp: string): RegistryFile {
+  return {
+    path,
+    stamp,
+    get content(): string {
+      const cap = capOf(path);
+      if (size > cap) throw new UnreadableFile(`is ${size} bytes, over the cap of ${cap} bytes for ${path.endsWith(".sig") ? "a signature" : "this kind of object"} (not read)`);
+      return readText(fullPath, cap);
+    },
+  };
+}
+
+// One buffer for every read (reads are synchronous and the bytes are decoded at once).
+let readBuffer: Buffer | undefined;
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/**
+ * The file's text: at most `cap` bytes, decoded as strict UTF-8 so that the text is exactly
+ * the bytes that were signed (a lenient decoder would turn different bytes into the same
+ * text). Throws UnreadableFile with the reason.
+ */
+export function readText(path: string, cap: number = MAX_OBJECT_BYTES): string {
+  const buffer = readBuffer && readBuffer.length > cap ? readBuffer : (readBuffer = Buffer.allocUnsafe(Math.max(cap, MAX_OBJECT_BYTES) + 1));
+  let length: number;
   try {
-    const length = readSync(fd, buffer, 0, buffer.length, 0);
-    return buffer.subarray(0, length).toString("utf8");
-  } finally {
-    closeSync(fd);
+    const fd = openSync(path, "r");
+    try {
+      length = readSync(fd, buffer, 0, cap + 1, 0);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (error) {
+    throw new UnreadableFile(`cannot be read (${(error as NodeJS.ErrnoException).code ?? "error"})`);
   }
+  if (length > cap) throw new UnreadableFile(`is over the cap of ${cap} bytes (not read further)`);
+  const bytes = buffer.subarray(0, length);
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    throw new UnreadableFile(`is not UTF-8 text (first invalid byte at offset ${firstInvalidUtf8(bytes)}): registry files are UTF-8; its signature was not checked`);
+  }
+}
+
+/** The offset of the first byte that is not part of a valid UTF-8 sequence. */
+function firstInvalidUtf8(bytes: Uint8Array): number {
+  for (let at = 0; at < bytes.length; ) {
+    const b = bytes[at];
+    const length = b < 0x80 ? 1 : b >= 0xc2 && b < 0xe0 ? 2 : b >= 0xe0 && b < 0xf0 ? 3 : b >= 0xf0 && b < 0xf5 ? 4 : 0;
+    if (length === 0) return at;
+    try {
+      strictUtf8.decode(bytes.subarray(at, at + length));
+    } catch {
+      return at;
+    }
+    at += length;
+  }
+  return bytes.length;
 }
 
 /** Verifies sources against a trust anchor; the read-time refusals join the report. */
@@ -98,7 +188,31 @@ export function loadRegistry(dir: string, trustText: string): LoadedRegistry {
       },
     ]);
   }
-  return { ...verified, federation: verified.federation, files: source.files };
+  return { ...verified, federation: verified.federation, files: acceptedFiles(source, verified) };
+}
+
+/**
+ * The files behind what was accepted, as plain text (the node's agent is seeded with them):
+ * the federation versions up to the trusted one with their signatures, and each held node
+ * object with its signature. Nothing refused, nothing unread.
+ */
+function acceptedFiles(source: ReadSource, verified: VerifiedRegistry): RegistryFile[] {
+  const trusted = verified.version?.version ?? 0;
+  const files: RegistryFile[] = [];
+  for (const file of source.files) {
+    const kind = classifyPath(file.path);
+    if ((kind.kind === "version" || kind.kind === "version-signature") && kind.version <= trusted) {
+      try {
+        files.push({ path: file.path, content: file.content });
+      } catch (error) {
+        if (!(error instanceof UnreadableFile)) throw error;
+      }
+    }
+  }
+  for (const [node, held] of Object.entries(verified.held.nodes)) {
+    files.push({ path: descriptorPath(node), content: held.content }, { path: signaturePath(descriptorPath(node)), content: held.signature });
+  }
+  return files;
 }
 
 /** A registry object as written to nodes/<node>.yaml: stable key order, no secrets. */

@@ -8,24 +8,31 @@
 // reported by file and reason and skipped; it never stops the rest.
 import { createHash } from "node:crypto";
 import type { ConfigProblem } from "../config/errors";
+import { escapeText } from "../config/escape";
 import {
   descriptorPath,
   Federation,
-  FEDERATION_DIR,
+  FederationMember,
   federationPath,
   federationSignaturePath,
   FederationVersion,
   isTombstone,
+  MAX_FEDERATION_VERSION,
+  MAX_NODE_OBJECT_BYTES,
   NodeDescriptor,
+  nodeNameMatches,
   parseFederationVersion,
   parseNodeObject,
   RegistryFile,
   signaturePath,
   Tombstone,
+  UnreadableFile,
   zoneWithin,
 } from "../config/registry";
 import { memberShare } from "../model/allocate";
 import { contains, parseAddress } from "../model/ip";
+import { endpointProblem, exporterProblem, meshHostProblem } from "../model/scope";
+import { checkAttestationKeyProof, checkWireguardProof } from "./keyproof";
 import { REGISTRY_NAMESPACE, verifySignature } from "./sshsig";
 
 /** The federation version a stack trusts first: its number and the SHA-256 of its file. */
@@ -86,48 +93,119 @@ export function parseTrust(text: string): TrustAnchor | undefined {
 }
 
 export function formatRejection(r: Rejection): string {
-  return `${r.source}: ${r.path}: ${r.reason}`;
+  return `${escapeText(r.source)}: ${escapeText(r.path)}: ${escapeText(r.reason)}`;
 }
 
 const problemText = (problems: ConfigProblem[]) => problems.map((p) => `${p.key === "(file)" ? "" : `${p.key}: `}${p.message}`).join("; ");
 
-interface Candidate {
-  source: string;
-  path: string;
-  content: string;
-  files: Map<string, string>;
+/** Individual reports of files that are no registry object, per source; the rest are counted in one line. */
+const JUNK_REPORTED = 20;
+
+/** What a path of a registry is, by its name alone (nothing is read to tell). */
+type PathKind =
+  | { kind: "version"; version: number }
+  | { kind: "version-signature"; version: number; member: string }
+  | { kind: "node"; node: string }
+  | { kind: "node-signature"; node: string }
+  | { kind: "junk"; reason: string };
+
+const VERSION_NAME = /^federation\/(\d+)\.yaml(?:\.([a-z0-9-]{1,32})\.sig)?$/;
+const NODE_NAME = /^nodes\/([a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?)\.yaml(\.sig)?$/;
+
+export function classifyPath(path: string): PathKind {
+  const version = VERSION_NAME.exec(path);
+  if (version) {
+    const n = version[1].length <= 7 ? Number(version[1]) : Infinity;
+    if (String(n) !== version[1] || n < 1 || n > MAX_FEDERATION_VERSION) {
+      return { kind: "junk", reason: `is not a federation version's name: versions are federation/1.yaml, federation/2.yaml, ... up to ${MAX_FEDERATION_VERSION}, without leading zeros` };
+    }
+    return version[2] === undefined ? { kind: "version", version: n } : { kind: "version-signature", version: n, member: version[2] };
+  }
+  const node = NODE_NAME.exec(path);
+  if (node) return node[3] ? { kind: "node-signature", node: node[1] } : { kind: "node", node: node[1] };
+  if (/^nodes\/[^/]*\.yaml(\.sig)?$/.test(path)) return { kind: "junk", reason: "is not a node object's name: nodes/<node>.yaml, where <node> is 1-32 lowercase letters, digits or inner hyphens" };
+  return { kind: "junk", reason: "is not part of a registry (only federation/<N>.yaml, nodes/<node>.yaml and their .sig files are)" };
+}
+
+/** A source as the verifier reads it: files by path, each read at most once, on demand. */
+interface IndexedSource {
+  name: string;
+  files: Map<string, RegistryFile>;
+  versions: Set<number>;
+  nodes: Set<string>;
+}
+
+/** A file's text, or why it could not be read (too large, not UTF-8: see src/registry/index.ts). */
+function contentOf(file: RegistryFile | undefined): { content: string } | { reason: string } | undefined {
+  if (file === undefined) return undefined;
+  try {
+    return { content: file.content };
+  } catch (error) {
+    if (error instanceof UnreadableFile) return { reason: error.reason };
+    throw error;
+  }
+}
+
+function indexSources(sources: RegistrySource[], reject: (source: string, path: string, reason: string) => void): IndexedSource[] {
+  return sources.map((s) => {
+    const indexed: IndexedSource = { name: s.name, files: new Map(), versions: new Set(), nodes: new Set() };
+    let junk = 0;
+    for (const file of s.files) {
+      const kind = classifyPath(file.path);
+      if (kind.kind === "junk") {
+        if (++junk <= JUNK_REPORTED) reject(s.name, file.path, kind.reason);
+        continue;
+      }
+      indexed.files.set(file.path, file);
+      if (kind.kind === "version") indexed.versions.add(kind.version);
+      if (kind.kind === "node") indexed.nodes.add(kind.node);
+    }
+    if (junk > JUNK_REPORTED) reject(s.name, "(more)", `${junk - JUNK_REPORTED} more files are not part of a registry (not read; the first ${JUNK_REPORTED} are named above)`);
+    return indexed;
+  });
+}
+
+/** The member a node name belongs to under a federation version (members' `nodes` never overlap). */
+export function ownerOf(federation: FederationVersion, node: string): FederationMember | undefined {
+  return federation.members.find((m) => m.nodes.some((pattern) => nodeNameMatches(pattern, node)));
 }
 
 export function verifyRegistry(input: { sources: RegistrySource[]; trust: TrustAnchor; held?: HeldState }): VerifiedRegistry {
   const rejected: Rejection[] = [];
+  const seen = new Set<string>();
   const reject = (source: string, path: string, reason: string) => {
-    if (!rejected.some((r) => r.path === path && r.reason === reason)) rejected.push({ source, path, reason });
+    const key = `${path}\0${reason}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    rejected.push({ source, path, reason });
   };
   const held: HeldState = { federation: input.held?.federation, nodes: { ...(input.held?.nodes ?? {}) } };
-  const sources = input.sources.map((s) => ({ name: s.name, files: new Map(s.files.map((f) => [f.path, f.content])) }));
-  for (const s of sources) {
-    for (const path of s.files.keys()) {
-      if (!/^(federation\/\d+\.yaml(\.[a-z0-9-]+\.sig)?|nodes\/[^/]+\.yaml(\.sig)?)$/.test(path)) reject(s.name, path, "is not part of a registry (only federation/<N>.yaml, nodes/<node>.yaml and their .sig files are)");
-    }
-  }
+  const sources = indexSources(input.sources, reject);
 
   const current = chainFederation(sources, input.trust, held, reject);
   if (!current) return { held, rejected, departed: [] };
   held.federation = { version: current.value.version, sha256: current.sha256, content: current.content };
   const settings = current.value;
 
-  // Every candidate object per node name: what is held, then what each source offers.
+  // Every candidate per node name: what is held, then what each source offers. Only names
+  // the federation gives a member are read at all: anything else is refused by its name.
   const names = new Set(Object.keys(held.nodes));
-  for (const s of sources) {
-    for (const path of s.files.keys()) {
-      const m = /^nodes\/([^/]+)\.yaml$/.exec(path);
-      if (m) names.add(m[1]);
-    }
-  }
+  for (const s of sources) for (const node of s.nodes) names.add(node);
   const accepted: { node: string; object: NodeDescriptor | Tombstone; heldBefore: boolean }[] = [];
   for (const node of [...names].sort()) {
     const path = descriptorPath(node);
+    const owner = ownerOf(settings, node);
     const before = held.nodes[node];
+    if (!owner) {
+      if (before) {
+        reject("held state", path, `dropped: node name ${node} is no member's in federation version ${settings.version} (members[].nodes)`);
+        delete held.nodes[node];
+      }
+      for (const s of sources) {
+        if (s.nodes.has(node)) reject(s.name, path, `node name ${node} is no member's in federation version ${settings.version}: only a name in a member's members[].nodes can be published (not read)`);
+      }
+      continue;
+    }
     let best: { object: NodeDescriptor | Tombstone; content: string; signature: string } | undefined;
     // What was held is re-checked under the current federation (a member may have been removed).
     if (before) {
@@ -139,23 +217,36 @@ export function verifyRegistry(input: { sources: RegistrySource[]; trust: TrustA
       }
     }
     for (const s of sources) {
-      const content = s.files.get(path);
-      if (content === undefined) continue;
-      const check = checkNodeObject({ path, content, signature: s.files.get(signaturePath(path)) }, settings);
+      if (!s.files.has(path)) continue;
+      // The signature first: an unsigned object, or one whose signature cannot be read, is never read.
+      const signatureRead = contentOf(s.files.get(signaturePath(path)));
+      if (signatureRead === undefined) {
+        reject(s.name, path, `unsigned: ${signaturePath(path)} is missing`);
+        continue;
+      }
+      if ("reason" in signatureRead) {
+        reject(s.name, signaturePath(path), signatureRead.reason);
+        continue;
+      }
+      const read = contentOf(s.files.get(path))!;
+      if ("reason" in read) {
+        reject(s.name, path, read.reason);
+        continue;
+      }
+      const signature = signatureRead.content;
+      const check = checkNodeObject({ path, content: read.content, signature }, settings);
       if ("reason" in check) {
         reject(s.name, path, check.reason);
         continue;
       }
       const object = check.object;
       const floor = best?.object.serial ?? 0;
-      if (best && object.member !== best.object.member && !isTombstone(best.object)) {
-        reject(s.name, path, `node ${node} belongs to member ${best.object.member}; ${object.member} cannot take it over`);
-      } else if (best && object.serial < floor) {
+      if (best && object.serial < floor) {
         reject(s.name, path, `replay: serial ${object.serial} is lower than serial ${floor} already held`);
-      } else if (best && object.serial === floor && content !== best.content) {
+      } else if (best && object.serial === floor && read.content !== best.content) {
         reject(s.name, path, `serial ${object.serial} is already held with other content: a change needs a higher serial`);
       } else if (!best || object.serial > floor) {
-        best = { object, content, signature: s.files.get(signaturePath(path))! };
+        best = { object, content: read.content, signature };
       }
     }
     if (!best) continue;
@@ -163,8 +254,9 @@ export function verifyRegistry(input: { sources: RegistrySource[]; trust: TrustA
     accepted.push({ node, object: best.object, heldBefore: before !== undefined && !before.left });
   }
 
-  // Uniqueness across nodes: a node already held keeps what it holds (else anyone could evict
-  // a peer by copying its public key into a node of their own); then the lower serial.
+  // Uniqueness across nodes. Names, shares and zone suffixes are each one member's, and keys
+  // carry their holder's proof, so a clash is within one member (or between the holders of
+  // one private key): the node already held keeps what it holds, then the lower serial.
   const live: NodeDescriptor[] = [];
   const taken = new Map<string, string>();
   const ordered = accepted.filter((a) => !isTombstone(a.object)).sort((a, b) => Number(b.heldBefore) - Number(a.heldBefore) || a.object.serial - b.object.serial || a.node.localeCompare(b.node));
@@ -174,7 +266,6 @@ export function verifyRegistry(input: { sources: RegistrySource[]; trust: TrustA
       [`mesh address ${descriptor.mesh.ipv4}`, `v4 ${parseAddress(descriptor.mesh.ipv4, 4)}`],
       [`mesh address ${descriptor.mesh.ipv6}`, `v6 ${parseAddress(descriptor.mesh.ipv6, 6)}`],
       ["its WireGuard public key", `key ${descriptor.publicKey}`],
-      // One attestation key, one node: else a copy could claim another member's attestations.
       ...(descriptor.attestationKey ? [["its attestation key", `attestation ${descriptor.attestationKey}`]] : []),
       ...descriptor.zones.map((zone) => [`zone ${zone}`, `zone ${zone}`]),
     ];
@@ -198,16 +289,17 @@ interface TrustedVersion {
   sha256: string;
 }
 
-function chainFederation(
-  sources: { name: string; files: Map<string, string> }[],
-  trust: TrustAnchor,
-  held: HeldState,
-  reject: (source: string, path: string, reason: string) => void,
-): TrustedVersion | undefined {
-  const candidates = (version: number): Candidate[] =>
+function chainFederation(sources: IndexedSource[], trust: TrustAnchor, held: HeldState, reject: (source: string, path: string, reason: string) => void): TrustedVersion | undefined {
+  const candidates = (version: number): { source: string; path: string; content: string; files: Map<string, RegistryFile> }[] =>
     sources.flatMap((s) => {
-      const content = s.files.get(federationPath(version));
-      return content === undefined ? [] : [{ source: s.name, path: federationPath(version), content, files: s.files }];
+      const path = federationPath(version);
+      const read = contentOf(s.files.get(path));
+      if (read === undefined) return [];
+      if ("reason" in read) {
+        reject(s.name, path, read.reason);
+        return [];
+      }
+      return [{ source: s.name, path, content: read.content, files: s.files }];
     });
   const parse = (c: { source: string; path: string; content: string }, version: number): FederationVersion | undefined => {
     const parsed = parseFederationVersion({ path: c.path, content: c.content });
@@ -224,7 +316,8 @@ function chainFederation(
     if (value) current = { value, content: held.federation.content, sha256: held.federation.sha256 };
   }
   if (!current) {
-    for (const c of candidates(trust.version)) {
+    const pinned = candidates(trust.version);
+    for (const c of pinned) {
       if (sha256(c.content) !== trust.sha256) {
         reject(c.source, c.path, `does not match the pinned trust anchor (sha256 ${trust.sha256.slice(0, 12)}…, this file ${sha256(c.content).slice(0, 12)}…)`);
         continue;
@@ -235,36 +328,45 @@ function chainFederation(
         break;
       }
     }
-  }
-  if (!current) {
-    if (candidates(trust.version).length === 0) {
-      reject(sources.map((s) => s.name).join(", ") || "(no source)", federationPath(trust.version), `the pinned federation version ${trust.version} (sha256 ${trust.sha256.slice(0, 12)}…) is in no source`);
+    if (!current) {
+      if (pinned.length === 0) {
+        reject(sources.map((s) => s.name).join(", ") || "(no source)", federationPath(trust.version), `the pinned federation version ${trust.version} (sha256 ${trust.sha256.slice(0, 12)}…) is in no source`);
+      }
+      return undefined;
     }
-    return undefined;
   }
 
-  const highest = Math.max(0, ...sources.flatMap((s) => [...s.files.keys()].map((p) => Number(new RegExp(`^${FEDERATION_DIR}/(\\d+)\\.yaml$`).exec(p)?.[1] ?? 0))));
-  for (let version = current.value.version + 1; version <= highest; version++) {
+  // Only the versions present are visited, in order: the work grows with the files, never
+  // with the numbers in their names.
+  const present = [...new Set(sources.flatMap((s) => [...s.versions]))].filter((v) => v > current!.value.version).sort((a, b) => a - b);
+  for (const [index, version] of present.entries()) {
     const previous: TrustedVersion = current;
     let next: TrustedVersion | undefined;
-    for (const c of candidates(version)) {
-      const value = parse(c, version);
-      if (!value) continue;
-      const signers = previous.value.members.filter((member) => {
-        const signature = c.files.get(federationSignaturePath(version, member.name));
-        if (signature === undefined) return false;
-        const check = verifySignature({ message: c.content, signature, namespace: REGISTRY_NAMESPACE });
-        return "publicKey" in check && member.keys.includes(check.publicKey);
-      });
-      if (signers.length >= previous.value.threshold) {
-        next = { value, content: c.content, sha256: sha256(c.content) };
-        break;
+    if (version === previous.value.version + 1) {
+      for (const c of candidates(version)) {
+        const value = parse(c, version);
+        if (!value) continue;
+        const signers = previous.value.members.filter((member) => {
+          const signature = contentOf(c.files.get(federationSignaturePath(version, member.name)));
+          if (signature === undefined) return false;
+          if ("reason" in signature) {
+            reject(c.source, federationSignaturePath(version, member.name), signature.reason);
+            return false;
+          }
+          const check = verifySignature({ message: c.content, signature: signature.content, namespace: REGISTRY_NAMESPACE });
+          return "publicKey" in check && member.keys.includes(check.publicKey);
+        });
+        if (signers.length >= previous.value.threshold) {
+          next = { value, content: c.content, sha256: sha256(c.content) };
+          break;
+        }
+        reject(c.source, c.path, `signed by ${signers.length} member(s) of version ${previous.value.version}${signers.length ? ` (${signers.map((m) => m.name).join(", ")})` : ""}; it needs ${previous.value.threshold}`);
       }
-      reject(c.source, c.path, `signed by ${signers.length} member(s) of version ${previous.value.version}${signers.length ? ` (${signers.map((m) => m.name).join(", ")})` : ""}; it needs ${previous.value.threshold}`);
     }
     if (!next) {
-      for (let later = version + 1; later <= highest; later++) {
-        for (const c of candidates(later)) reject(c.source, c.path, `does not chain: version ${version} is missing or not signed by enough members`);
+      const missing = version === previous.value.version + 1 ? version : previous.value.version + 1;
+      for (const later of present.slice(version === missing ? index + 1 : index)) {
+        for (const s of sources) if (s.versions.has(later)) reject(s.name, federationPath(later), `does not chain: version ${missing} is missing or not signed by enough members`);
       }
       break;
     }
@@ -275,26 +377,52 @@ function chainFederation(
 
 type NodeCheck = { ok: true; object: NodeDescriptor | Tombstone } | { ok: false; reason: string };
 
-/** One node object against the trusted federation version: signature, member, zones, share. */
+/**
+ * One node object against the trusted federation version. The signature is checked first,
+ * over the file's exact bytes, so an object nobody of the federation signed costs one
+ * signature check and is never parsed; then the node name's owner, the keys' proofs, zones,
+ * share and addresses.
+ */
 export function checkNodeObject(file: { path: string; content: string; signature?: string }, federation: FederationVersion): NodeCheck {
   const fail = (reason: string): NodeCheck => ({ ok: false, reason });
+  const kind = classifyPath(file.path);
+  if (kind.kind !== "node") return fail(kind.kind === "junk" ? kind.reason : "is not a node object");
+  const owner = ownerOf(federation, kind.node);
+  if (!owner) return fail(`node name ${kind.node} is no member's in federation version ${federation.version} (members[].nodes)`);
+  if (file.signature === undefined) return fail(`unsigned: ${signaturePath(file.path)} is missing`);
+  // Caps before any work (a reader from disk refuses these unread already).
+  const size = Buffer.byteLength(file.content);
+  if (size > MAX_NODE_OBJECT_BYTES) return fail(`is ${size} bytes, over the cap of ${MAX_NODE_OBJECT_BYTES} bytes for a node object`);
+  const check = verifySignature({ message: file.content, signature: file.signature, namespace: REGISTRY_NAMESPACE });
+  if ("reason" in check) return fail(`bad signature: ${check.reason}`);
+  if (!owner.keys.includes(check.publicKey)) {
+    const signer = federation.members.find((m) => m.keys.includes(check.publicKey));
+    return fail(
+      signer
+        ? `signed by member ${signer.name}, but node name ${kind.node} is member ${owner.name}'s (members[].nodes of federation version ${federation.version}): ${signer.name} cannot publish it`
+        : `signed by a key of no member of federation version ${federation.version}`,
+    );
+  }
   const parsed = parseNodeObject({ path: file.path, content: file.content });
   if ("problems" in parsed) return fail(problemText(parsed.problems));
   const object = parsed.value;
-  if (file.path !== descriptorPath(object.node)) return fail(`names node "${object.node}" but the file is ${file.path}`);
-  if (file.signature === undefined) return fail(`unsigned: ${signaturePath(file.path)} is missing`);
-  const check = verifySignature({ message: file.content, signature: file.signature, namespace: REGISTRY_NAMESPACE });
-  if ("reason" in check) return fail(`bad signature: ${check.reason}`);
-  const signer = federation.members.find((m) => m.keys.includes(check.publicKey));
-  if (!signer) return fail(`signed by a key of no member of federation version ${federation.version}`);
-  if (signer.name !== object.member) return fail(`signed by member ${signer.name}, but the node is member ${object.member}'s`);
+  if (object.node !== kind.node) return fail(`names node "${object.node}" but the file is ${file.path}`);
+  if (object.member !== owner.name) return fail(`says member ${object.member}, but node name ${kind.node} is member ${owner.name}'s`);
   if (isTombstone(object)) return { ok: true, object };
   const memberKey = object.attestationKey && federation.members.find((m) => m.keys.includes(object.attestationKey!));
   if (memberKey) return fail(`attestationKey is a signing key of member ${memberKey.name}: a node's attestation key is made on the node, and a member's key never sits on a node`);
-  const outside = object.zones.filter((zone) => !signer.zones.some((suffix) => zoneWithin(zone, suffix)));
-  if (outside.length > 0) return fail(`zone ${outside.join(", ")} is outside member ${signer.name}'s zones (${signer.zones.join(", ")})`);
-  const share = memberShare(federation, signer.name)!;
-  if (!contains(share.ipv4, parseAddress(object.mesh.ipv4, 4))) return fail(`mesh address ${object.mesh.ipv4} is outside member ${signer.name}'s share ${signer.mesh}`);
-  if (!contains(share.ipv6, parseAddress(object.mesh.ipv6, 6))) return fail(`mesh address ${object.mesh.ipv6} is outside member ${signer.name}'s share ${share.ipv6.text}`);
+  const unproven = checkWireguardProof(object, federation.name) ?? (object.attestationKey ? checkAttestationKeyProof(object, federation.name) : undefined);
+  if (unproven) return fail(unproven);
+  const outside = object.zones.filter((zone) => !owner.zones.some((suffix) => zoneWithin(zone, suffix)));
+  if (outside.length > 0) return fail(`zone ${outside.join(", ")} is outside member ${owner.name}'s zones (${owner.zones.join(", ")})`);
+  const share = memberShare(federation, owner.name)!;
+  if (!contains(share.ipv4, parseAddress(object.mesh.ipv4, 4))) return fail(`mesh address ${object.mesh.ipv4} is outside member ${owner.name}'s share ${owner.mesh}`);
+  if (!contains(share.ipv6, parseAddress(object.mesh.ipv6, 6))) return fail(`mesh address ${object.mesh.ipv6} is outside member ${owner.name}'s share ${share.ipv6.text}`);
+  const addressProblem =
+    meshHostProblem(object.mesh.ipv4, federation.mesh.ipv4) ??
+    meshHostProblem(object.mesh.ipv6, federation.mesh.ipv6) ??
+    endpointProblem(object.endpoint, federation.underlay?.allow ?? [], { mesh: federation.mesh }) ??
+    exporterProblem(object);
+  if (addressProblem) return fail(addressProblem);
   return { ok: true, object };
 }

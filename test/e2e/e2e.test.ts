@@ -4,7 +4,8 @@
 // registry from the lab's mirror and apply the peer set themselves. The servers are
 // checked for what they do. Needs root, the toolchain and the command provider plugin.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { generateKeyPairSync } from "node:crypto";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -18,6 +19,8 @@ import { stopMirror } from "../../src/lab/mirror";
 import { nodeNamespace } from "../../src/lab/net";
 import { LabStacks } from "../../src/lab/stacks";
 import { writeNodeObject } from "../../src/registry/write";
+import { makeWireguardProof, wireguardPublicKey } from "../../src/registry/keyproof";
+import { parse as parseYaml } from "yaml";
 import * as checks from "../helpers/federation-checks";
 import { eventually, NodeView, Servers, timed } from "../helpers/federation-checks";
 import { commandPluginInstalled, PROJECT_ROOT, pulumiCliAvailable, Workspace } from "../helpers/workspace";
@@ -77,11 +80,11 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
   const agentLog = (node: NodeView) => servers.ok(node, "journalctl -u boreal-sync --no-pager -o cat");
 
   /** Publishes files into the mirror as someone with write access would (a forger, say). */
-  function pushToMirror(files: Record<string, string>, message: string): void {
+  function pushToMirror(files: Record<string, string | Buffer>, message: string): void {
     const clone = mkdtempSync(join(dir, "forger-"));
     git(dir, "clone", "-q", servers.state.mirror.repo, clone);
     for (const [path, content] of Object.entries(files)) {
-      execFileSync("mkdir", ["-p", join(clone, path, "..")]);
+      mkdirSync(join(clone, path, ".."), { recursive: true });
       writeFileSync(join(clone, path), content);
     }
     git(clone, "add", "-A");
@@ -329,55 +332,122 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
     }
   });
 
-  test("hostile objects in the mirror change nothing anywhere, and each is logged by file and reason", async () => {
+  test("hostile objects in the mirror change nothing anywhere, and each is logged by file and reason, escaped", async () => {
     const before = live().map(peersOf);
+    const federationName = "boreal-lab";
     const sign = (member: string, object: object) => {
       const tmp = mkdtempSync(join(dir, "sign-"));
       writeNodeObject(tmp, object as never, { keyFile: member });
       const path = descriptorPath((object as { node: string }).node);
       return { content: readFileSync(join(tmp, path), "utf8"), signature: readFileSync(join(tmp, signaturePath(path)), "utf8") };
     };
+    /** A WireGuard key made here, with the proof it makes for `node`: objects that must reach the checks after the proof. */
+    const proven = (node: string) => {
+      const privateKey = Buffer.from(generateKeyPairSync("x25519").privateKey.export({ format: "jwk" }).d!, "base64url").toString("base64");
+      const publicKey = wireguardPublicKey(privateKey);
+      return { publicKey, keyProof: makeWireguardProof(privateKey, { federation: federationName, node, publicKey }) };
+    };
     const mallory = join(dir, "mallory");
     execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", mallory]);
-    const base = { endpoint: "198.51.100.99:51820", publicKey: "9V/xb2b0M2Ama5Xbb4/sAddgMQVDBq5KSzgFmPbP0RQ=", exporter: "100.64.0.99:9100", updatedAt: new Date().toISOString() };
-    const evil = sign(mallory, { member: "mallory", node: "evil", serial: 1, ...base, mesh: { ipv4: "100.64.0.14", ipv6: "fd42:b0:ea1::e" }, zones: ["bank.lab.test."] });
-    const forged = sign(members[1].signingKey, { member: members[0].name, node: "forged", serial: 1, ...base, mesh: { ipv4: "100.64.0.13", ipv6: "fd42:b0:ea1::d" }, zones: [members[0].zone] });
-    const claim = sign(members[1].signingKey, { member: members[1].name, node: "claim", serial: 1, ...base, mesh: { ipv4: "100.64.0.29", ipv6: "fd42:b0:ea1::1d" }, zones: [members[0].zone] });
-    const outside = sign(members[2].signingKey, { member: members[2].name, node: "squat", serial: 1, ...base, mesh: { ipv4: "100.64.0.12", ipv6: "fd42:b0:ea1::c" }, zones: [members[2].zone] });
-    const node3 = readFileSync(join(members[0].registry, descriptorPath(machineOf(2))), "utf8");
-    const node3sig = readFileSync(join(members[0].registry, signaturePath(descriptorPath(machineOf(2)))), "utf8");
-    const hostile: Record<string, string> = {
-      "nodes/evil.yaml": evil.content, "nodes/evil.yaml.sig": evil.signature,
-      "nodes/forged.yaml": forged.content, "nodes/forged.yaml.sig": forged.signature,
-      "nodes/claim.yaml": claim.content, "nodes/claim.yaml.sig": claim.signature,
-      "nodes/squat.yaml": outside.content, "nodes/squat.yaml.sig": outside.signature,
-      "nodes/unsigned.yaml": claim.content.replace(/node: claim/, "node: unsigned"),
-      [descriptorPath(machineOf(2))]: node3.replace(/endpoint: .*/, "endpoint: 198.51.100.66:51820"), [signaturePath(descriptorPath(machineOf(2)))]: node3sig,
-      [descriptorPath(machineOf(1))]: oldNode2.content, [signaturePath(descriptorPath(machineOf(1)))]: oldNode2.signature,
-      "federation/2.yaml": readFileSync(join(members[0].registry, "federation/1.yaml"), "utf8").replace("version: 1", "version: 2").replace("threshold: 2", "threshold: 1"),
+    const [a, b, c] = members;
+    const base = (node: string, host: number, member: { name: string }) => ({
+      member: member.name,
+      node,
+      serial: 1,
+      endpoint: "198.51.100.99:51820",
+      ...proven(node),
+      mesh: { ipv4: `100.64.0.${host}`, ipv6: `fd42:b0:ea1::${host.toString(16)}` },
+      zones: [] as string[],
+      exporter: `100.64.0.${host}:9100`,
+      updatedAt: new Date().toISOString(),
+    });
+    const files = (signed: { content: string; signature: string }, node: string) => ({ [descriptorPath(node)]: signed.content, [signaturePath(descriptorPath(node))]: signed.signature });
+    const name = (member: LabMember, what: string) => `${member.name}-${what}`;
+    const evil = sign(mallory, { ...base(name(a, "evil"), 10, a), zones: ["bank.lab.test."] });
+    const forged = sign(b.signingKey, { ...base(name(a, "forged"), 11, a), zones: [a.zone] });
+    const claim = sign(b.signingKey, { ...base(name(b, "claim"), 29, b), zones: [a.zone] });
+    const squat = sign(c.signingKey, base(name(c, "squat"), 12, c));
+    // A member taking another's node name, with nothing held: a fresh reader refuses it too.
+    const node4 = machineOf(3);
+    const takeover = sign(a.signingKey, { ...base(node4, 13, a), serial: 4_000_000_000 });
+    // node2's key and proof, copied into a node of coop-a.
+    const copied = sign(a.signingKey, { ...base(name(a, "copy"), 14, a), publicKey: nodes[1].publicKey, keyProof: parseYaml(readFileSync(join(a.registry, descriptorPath(machineOf(1))), "utf8")).keyProof });
+    const loopback = sign(a.signingKey, { ...base(name(a, "loop"), 10, a), endpoint: "127.0.0.1:51820" });
+    const elsewhere = sign(a.signingKey, { ...base(name(a, "exp"), 11, a), exporter: "198.51.100.1:80" });
+    const latin1 = Buffer.concat([Buffer.from(sign(a.signingKey, base(name(a, "latin"), 12, a)).content), Buffer.from([0x23, 0x20, 0xe9, 0x0a])]);
+    const latin1Sig = (() => {
+      const tmp = join(mkdtempSync(join(dir, "latin-")), "object");
+      writeFileSync(tmp, latin1);
+      execFileSync("ssh-keygen", ["-q", "-Y", "sign", "-f", a.signingKey, "-n", "boreal-registry", tmp]);
+      return readFileSync(`${tmp}.sig`, "utf8");
+    })();
+    const node3 = readFileSync(join(a.registry, descriptorPath(machineOf(2))), "utf8");
+    const node3sig = readFileSync(join(a.registry, signaturePath(descriptorPath(machineOf(2)))), "utf8");
+    const forgedLine = "nodes/evil\n[ok] every peer verified\u001b[2K.yaml";
+    const hostile: Record<string, string | Buffer> = {
+      ...files(evil, name(a, "evil")),
+      ...files(forged, name(a, "forged")),
+      ...files(claim, name(b, "claim")),
+      ...files(squat, name(c, "squat")),
+      ...files(takeover, node4),
+      ...files(copied, name(a, "copy")),
+      ...files(loopback, name(a, "loop")),
+      ...files(elsewhere, name(a, "exp")),
+      [descriptorPath(name(a, "latin"))]: latin1,
+      [signaturePath(descriptorPath(name(a, "latin")))]: latin1Sig,
+      [descriptorPath(name(a, "bigsig"))]: claim.content,
+      [signaturePath(descriptorPath(name(a, "bigsig")))]: "x".repeat(3000),
+      [descriptorPath(name(b, "unsigned"))]: claim.content.replace(/node: .*/, `node: ${name(b, "unsigned")}`),
+      [descriptorPath(machineOf(2))]: node3.replace(/endpoint: .*/, "endpoint: 198.51.100.66:51820"),
+      [signaturePath(descriptorPath(machineOf(2)))]: node3sig,
+      [descriptorPath(machineOf(1))]: oldNode2.content,
+      [signaturePath(descriptorPath(machineOf(1)))]: oldNode2.signature,
+      "federation/2.yaml": readFileSync(join(a.registry, "federation/1.yaml"), "utf8").replace("version: 1", "version: 2").replace("threshold: 2", "threshold: 1"),
       "federation/2.yaml.coop-e.sig": "not a signature",
+      "federation/10000000000000000000.yaml": "version: 10000000000000000000\n",
+      [`nodes/.${name(a, "hidden")}.yaml`]: claim.content,
+      [forgedLine]: "x",
     };
+    for (let i = 0; i < 2000; i++) hostile[`nodes/junk-${i}.txt`] = "x";
     pushToMirror(hostile, "hostile objects");
     const expected: [string, RegExp][] = [
-      ["nodes/evil.yaml", /signed by a key of no member/],
-      ["nodes/forged.yaml", /signed by member coop-b, but the node is member coop-a's/],
-      ["nodes/claim.yaml", /zone coop-a.lab.test. is outside member coop-b's zones/],
-      ["nodes/squat.yaml", /mesh address 100.64.0.12 is outside member coop-c's share/],
-      ["nodes/unsigned.yaml", /unsigned/],
+      [descriptorPath(name(a, "evil")), /signed by a key of no member/],
+      [descriptorPath(name(a, "forged")), /signed by member coop-b, but node name coop-a-forged is member coop-a's/],
+      [descriptorPath(name(b, "claim")), /zone coop-a.lab.test. is outside member coop-b's zones/],
+      [descriptorPath(name(c, "squat")), /mesh address 100.64.0.12 is outside member coop-c's share/],
+      [descriptorPath(node4), new RegExp(`signed by member coop-a, but node name ${node4} is member coop-d's`)],
+      [descriptorPath(name(a, "copy")), /keyProof does not verify/],
+      [descriptorPath(name(a, "loop")), /endpoint 127.0.0.1:51820 is in 127.0.0.0\/8 \(loopback\)/],
+      [descriptorPath(name(a, "exp")), /exporter 198.51.100.1:80 is not node coop-a-exp's own mesh address/],
+      [descriptorPath(name(a, "latin")), /is not UTF-8 text/],
+      [signaturePath(descriptorPath(name(a, "bigsig"))), /over the cap of 2048 bytes for a signature/],
+      [descriptorPath(name(b, "unsigned")), /unsigned/],
       [descriptorPath(machineOf(2)), /bad signature/],
       [descriptorPath(machineOf(1)), /replay: serial \d+ is lower than serial \d+ already held/],
       ["federation/2.yaml", /signed by 0 member\(s\) of version 1; it needs 2/],
+      ["federation/10000000000000000000.yaml", /is not a federation version's name/],
+      [`nodes/.${name(a, "hidden")}.yaml`, /is a hidden file/],
+      ["nodes/evil\\n[ok] every peer verified\\x1b[2K.yaml", /is not part of a registry/],
+      ["(more)", /more files are not part of a registry/],
     ];
+    const started = Date.now();
     for (const node of live()) {
-      await eventually(`${node.machine.name}'s agent logs every refusal`, 60, () => {
-        const journal = agentLog(node);
-        return expected.every(([path, reason]) => journal.split("\n").some((l) => l.includes(`: ${path}: `) && reason.test(l)));
+      await eventually(`${node.machine.name}'s agent logs every refusal`, 90, () => {
+        const journal = agentLog(node).split("\n");
+        return expected.every(([path, reason]) => journal.some((l) => l.includes(`: ${path}: `) && reason.test(l)));
       });
+      const journal = agentLog(node);
+      // Escaped: no line of the journal starts with the forged text, none carries the terminal escape.
+      expect(journal.split("\n").some((l) => l.startsWith("[ok] every peer verified"))).toBe(false);
+      expect(journal).not.toContain("\u001b[2K");
     }
+    checks.log(`hostile objects: ${expected.length} classes refused by every node, by file and reason, escaped, ${((Date.now() - started) / 1000).toFixed(1)}s after the push`);
     expect(live().map(peersOf)).toEqual(before);
     for (const node of live()) {
       expect(servers.exec(node, `kdig @${node.machine.address} bank.lab.test. SOA +norec +timeout=2`).output).not.toMatch(/Flags: qr aa/);
-      expect(servers.ok(node, "wg show wg0 endpoints")).not.toContain("198.51.100.66");
+      const endpoints = servers.ok(node, "wg show wg0 endpoints");
+      expect(endpoints).not.toContain("198.51.100.66");
+      expect(endpoints).not.toContain("127.0.0.1");
     }
   });
 

@@ -74,7 +74,7 @@ describe("the real engine", () => {
     expect(preview).toMatch(new RegExp(`Policy Packs run:\\s+Name\\s+Version\\s+boreal-rules-v${RULE_SET_VERSION}\\|local\\|`));
     expect(preview).not.toMatch(/\[(mandatory|advisory)\]|can't run policy|not supported/);
     // The stack, the node, its components and their commands (monitoring's files included).
-    expect(preview).toMatch(/\+ 40 to create/);
+    expect(preview).toMatch(/\+ 41 to create/);
     expect(preview).not.toContain(FIXTURE_PRIVATE_KEY.split("\n")[1]);
     // The firewall file as the engine would write it (--json holds inputs in full).
     const json = ws.must(["preview", "--json"]);

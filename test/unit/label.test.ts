@@ -34,7 +34,8 @@ import { Signer, signText } from "../../src/registry/sign";
 import { LABEL_NAMESPACE, REGISTRY_NAMESPACE } from "../../src/registry/sshsig";
 import { formatTrust, verifyRegistry } from "../../src/registry/verify";
 import { signedNodeObject } from "../../src/registry/write";
-import { FIXTURE_NODES } from "../fixtures/sign-fixtures";
+import { FIXTURE_FEDERATION, FIXTURE_NODES, withKeyProof } from "../fixtures/sign-fixtures";
+import { armorBody, attestationProofStatement, NODE_PROOF_NAMESPACE } from "../../src/registry/keyproof";
 import { fixtureFederation, fixtureRegistryFiles, fixtureSigner, fixtureSpec, fixtureTrustAnchor } from "../helpers/fixtures";
 
 const GENERIC_FIX = /^(correct the value|set it); see the README's configuration reference$/;
@@ -51,33 +52,37 @@ const attestationKeyFile = (node: string) => join(work, "keys", node);
 const attestationKey = (node: string) => readFileSync(`${attestationKeyFile(node)}.pub`, "utf8").trim().split(/\s+/).slice(0, 2).join(" ");
 let mallory: Signer;
 
-const wgKey = (seed: string) => createHash("sha256").update(seed).digest("base64");
 const fixtureNode = (node: string): NodeDescriptor => structuredClone(FIXTURE_NODES.find((n) => n.node === node)!);
+
+/** The attestation key of a test node with its proof, made with that key for the node (src/registry/keyproof.ts). */
+function attestation(node: string): { attestationKey: string; attestationKeyProof: string } {
+  const key = attestationKey(node);
+  const statement = attestationProofStatement({ federation: FIXTURE_FEDERATION, node, attestationKey: key });
+  return { attestationKey: key, attestationKeyProof: armorBody(signText(statement, { keyFile: attestationKeyFile(node) }, NODE_PROOF_NAMESPACE)) };
+}
 
 /** The test's nodes, each signed by its member with the fixture keys. */
 function testNodes(): NodeDescriptor[] {
-  const b2: NodeDescriptor = {
+  const b2 = withKeyProof({
     ...fixtureNode("b1"),
     node: "b2",
     endpoint: "198.51.100.22:51820",
-    publicKey: wgKey("b2"),
     mesh: { ipv4: "100.64.0.18", ipv6: "fd42:b0:ea1::12" },
     zones: [],
     exporter: "100.64.0.18:9100",
-  };
-  const d1: NodeDescriptor = {
+  }) as NodeDescriptor;
+  const d1 = withKeyProof({
     ...fixtureNode("a1"),
     member: "coop-d",
     node: "d1",
     endpoint: "198.51.100.14:51820",
-    publicKey: wgKey("d1"),
     mesh: { ipv4: "100.64.0.49", ipv6: "fd42:b0:ea1::31" },
     zones: ["coop-d.example."],
     exporter: "100.64.0.49:9100",
-  };
+  }) as NodeDescriptor;
   const withKey = (d: NodeDescriptor): NodeDescriptor => {
     const { updatedAt, ...rest } = d;
-    return { ...rest, attestationKey: attestationKey(d.node), updatedAt };
+    return { ...rest, ...attestation(d.node), updatedAt };
   };
   return [withKey(fixtureNode("a1")), withKey(fixtureNode("b1")), withKey(b2), withKey(fixtureNode("c1")), d1];
 }
@@ -584,9 +589,10 @@ describe("registry additions: label settings and attestation keys", () => {
 
   test("an attestation key is one node's: a copy on another node, or a member's signing key, is refused", () => {
     const [, b1, , c1] = testNodes();
-    const copy = { ...c1, attestationKey: b1.attestationKey };
+    // Copied with b1's proof: the proof names b1, so the copy never counts (held state or not).
+    const copy = { ...c1, attestationKey: b1.attestationKey, attestationKeyProof: b1.attestationKeyProof };
     const v = verifyRegistry({ sources: [{ name: "test", files: [...registryFiles.filter((f) => !f.path.startsWith("nodes/c1")), ...nodeFiles(copy)] }], trust: fixtureTrustAnchor() });
-    expect(v.rejected).toEqual([{ source: "registry", path: "nodes/c1.yaml", reason: "its attestation key is already node b1's" }]);
+    expect(v.rejected).toEqual([{ source: "test", path: "nodes/c1.yaml", reason: expect.stringMatching(/^attestationKeyProof does not verify: node c1's attestation key did not sign it/) }]);
     const asMember = { ...c1, attestationKey: REGISTRY.federation.settings.members.find((m) => m.name === "coop-b")!.keys[0] };
     const w = verifyRegistry({ sources: [{ name: "test", files: [...registryFiles.filter((f) => !f.path.startsWith("nodes/c1")), ...nodeFiles(asMember)] }], trust: fixtureTrustAnchor() });
     expect(w.rejected).toEqual([
@@ -598,11 +604,12 @@ describe("registry additions: label settings and attestation keys", () => {
     const federation = fixtureFederation();
     const existing = federation.nodes.find((n) => n.node === "b1")!;
     const p = plan(fixtureSpec("b1"), federation);
-    expect(buildDescriptor(p, existing.publicKey, existing, "2030-01-01T00:00:00.000Z")).toEqual(existing);
-    const withKey = buildDescriptor(p, existing.publicKey, existing, "2030-01-01T00:00:00.000Z", attestationKey("b1"));
-    expect(withKey).toEqual({ ...existing, attestationKey: attestationKey("b1"), serial: Date.parse("2030-01-01T00:00:00Z") / 1000, updatedAt: "2030-01-01T00:00:00.000Z" });
-    expect(Object.keys(withKey)).toEqual(["member", "node", "serial", "endpoint", "publicKey", "mesh", "zones", "exporter", "services", "attestationKey", "updatedAt"]);
-    expect(buildDescriptor(p, existing.publicKey, withKey, "2031-01-01T00:00:00.000Z", attestationKey("b1"))).toEqual(withKey);
+    const key = { publicKey: existing.publicKey, keyProof: existing.keyProof };
+    expect(buildDescriptor(p, key, existing, "2030-01-01T00:00:00.000Z")).toEqual(existing);
+    const withKey = buildDescriptor(p, key, existing, "2030-01-01T00:00:00.000Z", attestation("b1"));
+    expect(withKey).toEqual({ ...existing, ...attestation("b1"), serial: Date.parse("2030-01-01T00:00:00Z") / 1000, updatedAt: "2030-01-01T00:00:00.000Z" });
+    expect(Object.keys(withKey)).toEqual(["member", "node", "serial", "endpoint", "publicKey", "keyProof", "mesh", "zones", "exporter", "services", "attestationKey", "attestationKeyProof", "updatedAt"]);
+    expect(buildDescriptor(p, key, withKey, "2031-01-01T00:00:00.000Z", attestation("b1"))).toEqual(withKey);
   });
 });
 

@@ -13,6 +13,8 @@ import { scrapeTargets } from "../../src/render";
 import { FIXTURE_SERIAL } from "../fixtures/sign-fixtures";
 import { FIXTURE_REGISTRY, fixtureFederation, fixtureSpec } from "../helpers/fixtures";
 
+const keyOf = (d: NodeDescriptor) => ({ publicKey: d.publicKey, keyProof: d.keyProof });
+
 const withoutNode = (federation: Federation, node: string): Federation => ({ ...federation, nodes: federation.nodes.filter((n) => n.node !== node) });
 
 /** A node of coop-d at host index `index` (100.64.0.<index>). */
@@ -22,6 +24,7 @@ const coopDNode = (node: string, index: number, zones: string[] = []): NodeDescr
   serial: FIXTURE_SERIAL,
   endpoint: `198.51.100.${index}:51820`,
   publicKey: Buffer.alloc(32, index).toString("base64"),
+  keyProof: `${"P".repeat(86)}==`,
   mesh: { ipv4: `100.64.0.${index}`, ipv6: `fd42:b0:ea1::${index.toString(16)}` },
   zones,
   exporter: `100.64.0.${index}:9100`,
@@ -130,7 +133,7 @@ describe("allocation", () => {
 
   test("the federation prefix's broadcast address is never a node's", () => {
     const base = fixtureFederation();
-    const members = [...base.settings.members, { name: "coop-z", keys: base.settings.members[0].keys.map((k) => k), zones: ["coop-z.example."], mesh: "100.64.0.254/31" }];
+    const members = [...base.settings.members, { name: "coop-z", keys: base.settings.members[0].keys.map((k) => k), zones: ["coop-z.example."], mesh: "100.64.0.254/31", nodes: ["z*"] }];
     const federation: Federation = { settings: { ...base.settings, members }, nodes: base.nodes };
     expect(allocateMeshAddresses(federation, { node: "z1", member: "coop-z" }).ipv4).toBe("100.64.0.254");
     const taken: Federation = { ...federation, nodes: [...base.nodes, { ...coopDNode("z1", 254), member: "coop-z" }] };
@@ -281,7 +284,7 @@ describe("descriptor", () => {
   test("re-applying an unchanged node keeps serial and updatedAt, and rewrites no byte", () => {
     const federation = fixtureFederation();
     const existing = b1Of(federation);
-    const same = buildDescriptor(plan(fixtureSpec("b1"), federation), existing.publicKey, existing, "2030-01-01T00:00:00.000Z");
+    const same = buildDescriptor(plan(fixtureSpec("b1"), federation), keyOf(existing), existing, "2030-01-01T00:00:00.000Z");
     expect(same).toEqual(existing);
     expect(renderNodeObject(same)).toBe(readFileSync(join(FIXTURE_REGISTRY, "nodes", "b1.yaml"), "utf8"));
   });
@@ -290,32 +293,33 @@ describe("descriptor", () => {
     const federation = fixtureFederation();
     const existing = b1Of(federation);
     const p = plan(fixtureSpec("b1"), federation);
-    const rotated = buildDescriptor(p, federation.nodes[0].publicKey, existing, "2030-01-01T00:00:00.999Z");
-    expect(rotated).toEqual({ ...existing, publicKey: federation.nodes[0].publicKey, serial: Date.parse("2030-01-01T00:00:00Z") / 1000, updatedAt: "2030-01-01T00:00:00.999Z" });
+    const rotated = buildDescriptor(p, keyOf(federation.nodes[0]), existing, "2030-01-01T00:00:00.999Z");
+    expect(rotated).toEqual({ ...existing, ...keyOf(federation.nodes[0]), serial: Date.parse("2030-01-01T00:00:00Z") / 1000, updatedAt: "2030-01-01T00:00:00.999Z" });
     // A clock behind the last serial still moves it up.
-    const behind = buildDescriptor(p, federation.nodes[0].publicKey, existing, "2020-01-01T00:00:00Z");
+    const behind = buildDescriptor(p, keyOf(federation.nodes[0]), existing, "2020-01-01T00:00:00Z");
     expect(behind.serial).toBe(FIXTURE_SERIAL + 1);
     // A zone dropped is a change too.
-    const fewer = buildDescriptor(plan(fixtureSpec("b1", { zones: ["coop-b.example."] }), federation), existing.publicKey, existing, "2030-01-01T00:00:00Z");
+    const fewer = buildDescriptor(plan(fixtureSpec("b1", { zones: ["coop-b.example."] }), federation), keyOf(existing), existing, "2030-01-01T00:00:00Z");
     expect(fewer).toMatchObject({ zones: ["coop-b.example."], serial: 1893456000 });
   });
 
   test("a new node's first serial is the time in seconds; its key order is the registry's", () => {
     const federation = fixtureFederation();
-    const d1 = buildDescriptor(plan(fixtureSpec("d1"), federation), "DdDdDdDdDdDdDdDdDdDdDdDdDdDdDdDdDdDdDdDdDdA=", undefined, "2026-12-01T08:30:15.250Z");
+    const d1 = buildDescriptor(plan(fixtureSpec("d1"), federation), { publicKey: "DdDdDdDdDdDdDdDdDdDdDdDdDdDdDdDdDdDdDdDdDdA=", keyProof: `${"P".repeat(86)}==` }, undefined, "2026-12-01T08:30:15.250Z");
     expect(d1).toEqual({
       member: "coop-d",
       node: "d1",
       serial: Date.parse("2026-12-01T08:30:15Z") / 1000,
       endpoint: "198.51.100.14:51820",
       publicKey: "DdDdDdDdDdDdDdDdDdDdDdDdDdDdDdDdDdDdDdDdDdA=",
+      keyProof: `${"P".repeat(86)}==`,
       mesh: { ipv4: "100.64.0.48", ipv6: "fd42:b0:ea1::30" },
       zones: ["coop-d.example."],
       exporter: "100.64.0.48:9100",
       services: ["tcp/22"],
       updatedAt: "2026-12-01T08:30:15.250Z",
     });
-    expect(Object.keys(d1)).toEqual(["member", "node", "serial", "endpoint", "publicKey", "mesh", "zones", "exporter", "services", "updatedAt"]);
+    expect(Object.keys(d1)).toEqual(["member", "node", "serial", "endpoint", "publicKey", "keyProof", "mesh", "zones", "exporter", "services", "updatedAt"]);
   });
 
   test("a tombstone is one serial above the last descriptor, and carries no address or key", () => {
