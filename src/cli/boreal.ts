@@ -3,7 +3,7 @@
 import { spawnSync } from "node:child_process";
 import { DNS_USAGE, runDns } from "./dns";
 import { isLabelVerb, LABEL_USAGE, runLabel } from "./label";
-import { isRegistryVerb, REGISTRY_USAGE, runRegistry } from "./registry";
+import { failureLines, isRegistryVerb, REGISTRY_USAGE, runRegistry } from "./registry";
 import { DEFAULT_SUBNET, labDns, labDown, labExec, LabState, labStatus, labUp, PROJECT_DIR, readState, sshArgs, writeLabStacks } from "../lab/lab";
 import { LAB_PARENT_ZONE } from "../lab/dns";
 import { labMemberName } from "../lab/federation";
@@ -169,10 +169,12 @@ async function main(argv: string[]): Promise<number> {
   throw new Error(USAGE);
 }
 
+// Bad input and the system's refusals are said in words; a bug says it is one, with its stack
+// trace only under BOREAL_DEBUG=1 (failureLines).
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
-  (error: Error) => {
-    log(`boreal: ${error.message}`);
+  (error: unknown) => {
+    for (const line of failureLines("boreal", error)) log(line);
     process.exit(1);
   },
 );

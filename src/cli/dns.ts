@@ -64,7 +64,7 @@ function targets(zone: string, a: ReturnType<typeof parseOptions>, ctx: DnsCheck
   let records: string[] | undefined;
   let registry = a.one("--registry") === undefined ? undefined : { dir: resolve(a.one("--registry")!), trust: a.one("--trust") };
   if (useStack) {
-    const spec = withZoneFiles(readStackConfig(ctx.projectDir, a.one("--stack"), cwd, ctx.env), (path) => readFileSync(resolve(cwd, path), "utf8"));
+    const { spec } = withZoneFiles(readStackConfig(ctx.projectDir, a.one("--stack"), cwd, ctx.env), (path) => readFileSync(resolve(cwd, path)));
     if (spec.zones.includes(zone)) records = zoneRecordLines(zone, spec);
     registry ??= { dir: resolve(cwd, spec.registry), trust: spec.trust };
   }

@@ -14,7 +14,8 @@ import { attestedNodes, AttestationFile, evaluateLabel, LabelReport, Refusal, Vo
 import { labelRequirements, liveFrom, RULES } from "../label/rules";
 import { LABEL_NAMESPACE, REGISTRY_NAMESPACE } from "../registry/sshsig";
 import { formatTrust } from "../registry/verify";
-import { CliError, fingerprint, parseOptions, processIo, RegistryIo, reportFailure, table, Trusted, usageError, verifyDir } from "./registry";
+import { escapeShort, escapeText as e } from "../config/escape";
+import { CliError, fingerprint, parseOptions, processIo, RegistryIo, rejectionLine, reportFailure, table, Trusted, usageError, verifyDir } from "./registry";
 
 const COMMON = "[--registry DIR] [--trust N:SHA256] [--at ISO-TIME]";
 const VERB_USAGE = {
@@ -71,7 +72,7 @@ function load(a: ReturnType<typeof parseOptions>, io: RegistryIo, verb: LabelVer
   const federation = trusted.verified.federation;
   if (!federation) {
     io.out(`${dir}: no trusted federation version, so no label can be checked:`);
-    for (const r of trusted.verified.rejected) io.out(`  ${r.path}: ${r.reason}`);
+    for (const r of trusted.verified.rejected) io.out(rejectionLine(r));
     io.out("  fix: check --trust against the federation's published pin, or update the clone (git pull)");
     return undefined;
   }
@@ -79,7 +80,7 @@ function load(a: ReturnType<typeof parseOptions>, io: RegistryIo, verb: LabelVer
   try {
     read = readAttestations(dir);
   } catch (error) {
-    throw new CliError(`${join(dir, "attestations")} cannot be read: ${(error as Error).message}`, "check the permissions of the registry's attestations/");
+    throw new CliError(`${join(dir, "attestations")} cannot be read: ${escapeShort((error as Error).message)}`, "check the permissions of the registry's attestations/");
   }
   return { dir, trusted, registry: { federation, held: trusted.verified.held }, files: read.files, unreadable: read.unreadable, at };
 }
@@ -88,7 +89,7 @@ function header(l: Loaded, io: RegistryIo): void {
   const { settings } = l.registry.federation;
   const v = l.trusted.verified.version!;
   const pin = l.trusted.pinned ? `trusted from --trust ${formatTrust(l.trusted.anchor)}` : "UNPINNED: no --trust given, trusted as found";
-  io.out(`federation ${settings.name} version ${v.version} (sha256 ${v.sha256}; ${pin})`);
+  io.out(`federation ${e(settings.name)} version ${v.version} (sha256 ${v.sha256}; ${pin})`);
   const rejected = l.trusted.verified.rejected.length;
   if (rejected > 0) io.out(`  ${rejected} registry object(s) rejected and left out (boreal registry check ${l.dir} says which and why)`);
 }
@@ -105,26 +106,27 @@ function printRules(io: RegistryIo): void {
 }
 
 function signedBy(v: Vote): string {
-  return v.signer.node ? `attestation key of ${v.signer.node} ${fingerprint(v.signer.key)}` : `member key ${fingerprint(v.signer.key)}`;
+  return v.signer.node ? `attestation key of ${e(v.signer.node)} ${fingerprint(v.signer.key)}` : `member key ${fingerprint(v.signer.key)}`;
 }
 
 function printReport(r: LabelReport, io: RegistryIo): void {
   const d = r.descriptor;
-  io.out(`node ${r.node}${r.member ? ` (member ${r.member})` : ""}${d ? `: descriptor serial ${d.serial}, sha256 ${d.sha256}` : ""}`);
+  io.out(`node ${e(r.node)}${r.member ? ` (member ${e(r.member)})` : ""}${d ? `: descriptor serial ${d.serial}, sha256 ${d.sha256}` : ""}`);
   io.out(`  label for rule set ${r.ruleSet.version} (${r.ruleSet.digest}) at ${r.at}: ${r.holds ? "HOLDS" : "DOES NOT HOLD"}`);
-  io.out(`  ${r.summary} (an attestation counts ${r.settings.validityDays} day(s) at most)`);
+  io.out(`  ${e(r.summary)} (an attestation counts ${r.settings.validityDays} day(s) at most)`);
   if (r.votes.length > 0) {
     io.out("  attested by:");
     const rows = r.votes.map((v) => {
-      const from = [...new Set(v.results.map((x) => x.observedFrom))].join("+");
+      const from = [...new Set(v.results.map((x) => e(x.observedFrom)))].join("+");
       const state = v.status === "counts" ? "counts" : v.status === "expired" ? "EXPIRED" : "WITHDRAWN";
-      return [v.member, state, `node ${v.node}`, signedBy(v), `observed ${v.observedAt} from ${from}`, `${v.status === "expired" ? "ended" : "until"} ${v.until}`];
+      return [e(v.member), state, `node ${e(v.node)}`, signedBy(v), `observed ${e(v.observedAt)} from ${from}`, `${v.status === "expired" ? "ended" : "until"} ${e(v.until)}`];
     });
     for (const line of table(rows, "    ")) io.out(line);
+    // What a checker observed is hostile text (a peer's banner, an answer): escaped, and kept short.
     for (const v of r.votes) {
-      for (const f of v.failing) io.out(`    ${v.member} fails ${f.rule} from the ${f.from}: ${f.detail}`);
+      for (const f of v.failing) io.out(`    ${e(v.member)} fails ${e(f.rule)} from the ${e(f.from)}: ${escapeShort(f.detail, 300)}`);
       for (const x of v.results.filter((x) => !x.passed && !v.failing.some((f) => f.rule === x.rule && f.from === x.observedFrom))) {
-        io.out(`    ${v.member} reports ${x.rule} (advisory) failing from the ${x.observedFrom}: ${x.detail}`);
+        io.out(`    ${e(v.member)} reports ${e(x.rule)} (advisory) failing from the ${e(x.observedFrom)}: ${escapeShort(x.detail, 300)}`);
       }
     }
   } else io.out("  attested by: nobody");
@@ -134,7 +136,7 @@ function printReport(r: LabelReport, io: RegistryIo): void {
 function printRefusals(refusals: Refusal[], io: RegistryIo, indent: string): void {
   if (refusals.length === 0) return;
   io.out(`${indent}not counted (${refusals.length}):`);
-  for (const x of refusals) io.out(`${indent}  ${x.path}: ${x.reason}`);
+  for (const x of refusals) io.out(`${indent}  ${e(x.path)}: ${e(x.reason)}`);
 }
 
 /** The commands that check the same by hand, with OpenSSH and coreutils only. */
@@ -143,16 +145,16 @@ function printByHand(l: Loaded, node: string | undefined, io: RegistryIo): void 
   const trust = l.trusted.pinned ? ` --trust ${formatTrust(l.trusted.anchor)}` : "";
   io.out(`  boreal registry allowed-signers .${trust} > registry_signers        # or write it from federation/<N>.yaml yourself`);
   io.out(`  ssh-keygen -Y verify -f registry_signers -I MEMBER -n ${REGISTRY_NAMESPACE} -s nodes/NODE.yaml.sig < nodes/NODE.yaml   # each descriptor, with its attestationKey`);
-  io.out(`  boreal label verify ${node ?? "NODE"}${trust} --print-allowed-signers > allowed_signers`);
+  io.out(`  boreal label verify ${e(node ?? "NODE")}${trust} --print-allowed-signers > allowed_signers`);
   const paths = statementsOf(l, node);
   const shown = 20;
   for (const path of paths.slice(0, shown)) {
     const identity = signerOf(l, path) ?? "MEMBER";
-    io.out(`  ssh-keygen -Y verify -f allowed_signers -I ${identity} -n ${LABEL_NAMESPACE} -s ${signaturePath(path)} < ${path}`);
+    io.out(`  ssh-keygen -Y verify -f allowed_signers -I ${e(identity)} -n ${LABEL_NAMESPACE} -s ${e(signaturePath(path))} < ${e(path)}`);
   }
   if (paths.length > shown) io.out(`  ... and ${paths.length - shown} more attestation(s), the same way`);
   const subject = node ?? "NODE";
-  io.out(`  sha256sum ${descriptorPath(subject)}   # must equal each statement's subject digest; then read its predicate (results, validUntil)`);
+  io.out(`  sha256sum ${e(descriptorPath(subject))}   # must equal each statement's subject digest; then read its predicate (results, validUntil)`);
 }
 
 function statementsOf(l: Loaded, node: string | undefined): string[] {
@@ -171,15 +173,16 @@ function signerOf(l: Loaded, path: string): string | undefined {
 function allowedSigners(l: Loaded, node: string, io: RegistryIo): void {
   const { federation } = l.registry;
   const v = l.trusted.verified.version!;
-  io.out(`# allowed_signers of label attestations: federation ${federation.settings.name} version ${v.version} (sha256 ${v.sha256}), namespace ${LABEL_NAMESPACE}.`);
+  io.out(`# allowed_signers of label attestations: federation ${e(federation.settings.name)} version ${v.version} (sha256 ${v.sha256}), namespace ${LABEL_NAMESPACE}.`);
   io.out("# Member keys from the federation version; node attestation keys from descriptors their member signed (check those with -n boreal-registry).");
   io.out("# Check an attestation in the registry directory:");
   const paths = statementsOf(l, node);
-  for (const path of paths) io.out(`#   ssh-keygen -Y verify -f allowed_signers -I ${signerOf(l, path) ?? "MEMBER"} -n ${LABEL_NAMESPACE} -s ${signaturePath(path)} < ${path}`);
-  if (paths.length === 0) io.out(`#   ssh-keygen -Y verify -f allowed_signers -I MEMBER -n ${LABEL_NAMESPACE} -s attestations/${node}/CHECKER.json.sig < attestations/${node}/CHECKER.json   (none yet)`);
+  for (const path of paths) io.out(`#   ssh-keygen -Y verify -f allowed_signers -I ${e(signerOf(l, path) ?? "MEMBER")} -n ${LABEL_NAMESPACE} -s ${e(signaturePath(path))} < ${e(path)}`);
+  if (paths.length === 0) io.out(`#   ssh-keygen -Y verify -f allowed_signers -I MEMBER -n ${LABEL_NAMESPACE} -s attestations/${e(node)}/CHECKER.json.sig < attestations/${e(node)}/CHECKER.json   (none yet)`);
+  // One line per key: an escape keeps a hostile name or key on its line (it then matches nothing).
   for (const signer of attestationSigners(federation).values()) {
-    const principals = signer.node ? `${signer.member},${signer.node}@${signer.member}` : signer.member;
-    io.out(`${principals} namespaces="${LABEL_NAMESPACE}" ${signer.key}`);
+    const principals = signer.node ? `${e(signer.member)},${e(signer.node)}@${e(signer.member)}` : e(signer.member);
+    io.out(`${principals} namespaces="${LABEL_NAMESPACE}" ${e(signer.key)}`);
   }
 }
 
@@ -218,7 +221,7 @@ function show(args: string[], io: RegistryIo): number {
   const live = l.registry.federation.nodes.map((n) => n.node);
   const reports = live.map((node) => evaluateLabel(node, l.registry, l.files, l.at));
   io.out(`${reports.filter((r) => r.holds).length} of ${reports.length} node(s) hold the label:`);
-  for (const line of table(reports.map((r) => [r.node, r.member ?? "", r.holds ? "HOLDS" : "no", r.holds ? `until ${r.until}` : r.summary]))) io.out(line);
+  for (const line of table(reports.map((r) => [e(r.node), e(r.member ?? ""), r.holds ? "HOLDS" : "no", r.holds ? `until ${e(r.until ?? "")}` : e(r.summary)]))) io.out(line);
   for (const r of reports) {
     io.out("");
     printReport(r, io);

@@ -1,5 +1,8 @@
 // `boreal status`, pure: from what one node's Prometheus answers to the federation's health,
 // one row per node. The queries are here too, so the command and its tests ask the same.
+// Node, member and zone names reach Prometheus's labels from the registry: the table escapes
+// every one of them (src/config/escape.ts), so a name cannot forge a row or drive a terminal.
+import { escapeShort, escapeText } from "../config/escape";
 
 /** One sample of an instant vector, as Prometheus's query API gives it. */
 export interface Sample {
@@ -86,18 +89,19 @@ function alertText(sample: Sample): string {
 export function formatStatus(status: FederationStatus): string {
   const yesNo = (ok: boolean | undefined) => (ok === undefined ? "-" : ok ? "ok" : "FAIL");
   const rows = status.nodes.map((n) => [
-    n.node === status.askedNode ? `${n.node} (asked)` : n.node,
-    n.member,
+    n.node === status.askedNode ? `${escapeText(n.node)} (asked)` : escapeText(n.node),
+    escapeText(n.member),
     n.reachable ? "up" : "DOWN",
     n.ping === undefined ? "-" : `v4 ${yesNo(n.ping.ipv4)} v6 ${yesNo(n.ping.ipv6)}`,
     n.handshakeAge === undefined ? "-" : n.handshakeAge === null ? "never" : `${Math.round(n.handshakeAge)}s`,
     `${n.zones.answered}/${n.zones.total} answered, ${n.zones.currentSerial}/${n.zones.total} current`,
-    n.alerts.join(" ") || "-",
+    n.alerts.map((alert) => escapeShort(alert)).join(" ") || "-",
   ]);
   const table = [["NODE", "MEMBER", "EXPORTER", "PING (MESH)", "HANDSHAKE", "ZONES", "FIRING ALERTS"], ...rows];
   const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)));
   const lines = table.map((row) => row.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd());
-  if (status.otherAlerts.length > 0) lines.push("", `firing, about no single node: ${status.otherAlerts.join(" ")}`);
-  lines.push("", status.healthy ? `federation healthy, as ${status.askedNode} sees it` : `federation NOT healthy, as ${status.askedNode} sees it`);
+  if (status.otherAlerts.length > 0) lines.push("", `firing, about no single node: ${status.otherAlerts.map((alert) => escapeShort(alert)).join(" ")}`);
+  const asked = escapeText(status.askedNode);
+  lines.push("", status.healthy ? `federation healthy, as ${asked} sees it` : `federation NOT healthy, as ${asked} sees it`);
   return `${lines.join("\n")}\n`;
 }

@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { NodeDescriptor } from "../../src/config/registry";
 import { writeNodeObject } from "../../src/registry/write";
 import { PROJECT_ROOT } from "../helpers/workspace";
+import { withKeyProof } from "../fixtures/sign-fixtures";
 
 // The CLI as users run it: compiled by tsc, started by node. Only the CLI and what it
 // imports are compiled, so the test does not depend on the rest of the tree.
@@ -39,19 +40,25 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 const sha256 = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
 
+/** A node of `member` with its own WireGuard key and the proof it makes for federation boreal-test. */
 function descriptor(member: string, node: string, last: number, zone: string, serial = 1): NodeDescriptor {
-  return {
-    member,
-    node,
-    serial,
-    endpoint: `198.51.100.${last}:51820`,
-    publicKey: randomBytes(32).toString("base64"),
-    mesh: { ipv4: `100.64.0.${last}`, ipv6: `fd42:b0:ea1::${last.toString(16)}` },
-    zones: [zone],
-    exporter: `198.51.100.${last}:9100`,
-    updatedAt: "2026-11-26T12:00:00Z",
-  };
+  return withKeyProof(
+    {
+      member,
+      node,
+      serial,
+      endpoint: `198.51.100.${last}:51820`,
+      mesh: { ipv4: `100.64.0.${last}`, ipv6: `fd42:b0:ea1::${last.toString(16)}` },
+      zones: [zone],
+      exporter: `100.64.0.${last}:9100`,
+      updatedAt: "2026-11-26T12:00:00Z",
+    },
+    `cli ${node} ${serial}`,
+  ) as NodeDescriptor;
 }
+
+/** The options every test federation is founded with: its nodes' names per member, and the lab's documentation addresses. */
+const FOUNDING = (names: string[]) => ["--allow-underlay", "documentation", ...names.flatMap((name) => ["--nodes", `${name}:${name.slice(-1)}*`])];
 
 let count = 0;
 /** A federation started the documented way: init, every founder signs; nodes a1 and b1. */
@@ -61,6 +68,7 @@ function founded(): { dir: string; pin: string } {
     "registry", "init", dir,
     "--name", "boreal-test", "--domain", "boreal.example", "--mesh-ipv4", "100.64.0.0/24", "--mesh-ipv6", "fd42:b0:ea1::/48", "--threshold", "2",
     ...Object.entries(FOUNDERS).flatMap(([name, mesh]) => ["--member", `${name}:${key(name)}.pub:${name}.example:${mesh}`]),
+    ...FOUNDING(Object.keys(FOUNDERS)),
   );
   if (init.status !== 0) throw new Error(init.stderr);
   for (const name of Object.keys(FOUNDERS)) {
@@ -126,7 +134,7 @@ describe("boreal registry init, sign and check", () => {
 
   test("a forged registry: exit 1, each bad file with its reason, the good nodes still listed", () => {
     const { dir, pin } = founded();
-    writeNodeObject(dir, descriptor("coop-a", "evil", 18, "coop-a.example."), { keyFile: key("outsider") });
+    writeNodeObject(dir, descriptor("coop-a", "a-evil", 18, "coop-a.example."), { keyFile: key("outsider") });
     writeNodeObject(dir, descriptor("coop-c", "c1", 49, "coop-a.example."), { keyFile: key("coop-c") });
     const b1 = join(dir, "nodes/b1.yaml");
     writeFileSync(b1, readFileSync(b1, "utf8").replace("198.51.100.33:51820", "203.0.113.66:51820"));
@@ -134,7 +142,7 @@ describe("boreal registry init, sign and check", () => {
     expect(result.status).toBe(1);
     expect(result.stdout).toMatch(/federation boreal-test version 1, 1 node\(s\), 3 rejected object\(s\)/);
     expect(result.stdout).toMatch(/\n\s+a1 \(coop-a\)\s+serial 1\s+100\.64\.0\.17\s+fd42:b0:ea1::11\s+coop-a\.example\.\n/);
-    expect(result.stdout).toMatch(/\n\s+nodes\/evil\.yaml: signed by a key of no member of federation version 1\n/);
+    expect(result.stdout).toMatch(/\n\s+nodes\/a-evil\.yaml: signed by a key of no member of federation version 1\n/);
     expect(result.stdout).toMatch(/\n\s+nodes\/c1\.yaml: zone coop-a\.example\. is outside member coop-c's zones \(coop-c\.example\.\)\n/);
     expect(result.stdout).toMatch(/\n\s+nodes\/b1\.yaml: bad signature: signature does not match the message/);
     expect(result.stdout).toContain(`boreal:trust ${pin}`);
@@ -179,9 +187,9 @@ describe("boreal registry init, sign and check", () => {
 describe("boreal registry admit and sign: a new version counts only with enough signatures", () => {
   test("admitted, signed by fewer than the threshold: rejected; by enough: accepted with the new member's node", () => {
     const { dir, pin } = founded();
-    const admit = boreal("registry", "admit", dir, "--trust", pin, "--member", `coop-d:${key("coop-d")}.pub:coop-d.example:100.64.0.64/28`);
+    const admit = boreal("registry", "admit", dir, "--trust", pin, "--member", `coop-d:${key("coop-d")}.pub:coop-d.example:100.64.0.64/28`, "--nodes", "coop-d:d*");
     expect(admit.status).toBe(0);
-    expect(admit.stdout).toMatch(/\+ member coop-d \(zones coop-d\.example\., mesh 100\.64\.0\.64\/28, keys SHA256:/);
+    expect(admit.stdout).toMatch(/\+ member coop-d \(zones coop-d\.example\., mesh 100\.64\.0\.64\/28, nodes d\*, keys SHA256:/);
     expect(admit.stdout).toMatch(/it counts once 2 of version 1's 3 members sign it \(coop-a, coop-b, coop-c\)/);
     expect(admit.stdout).toMatch(/boreal registry sign \S+ --version 2 --member coop-c --key/);
     writeNodeObject(dir, descriptor("coop-d", "d1", 65, "coop-d.example."), { keyFile: key("coop-d") });
@@ -196,7 +204,7 @@ describe("boreal registry admit and sign: a new version counts only with enough 
     expect(short.status).toBe(1);
     expect(short.stdout).toMatch(/federation boreal-test version 1, 2 node\(s\)/);
     expect(short.stdout).toMatch(/\n\s+federation\/2\.yaml: signed by 1 member\(s\) of version 1 \(coop-a\); it needs 2\n/);
-    expect(short.stdout).toMatch(/\n\s+nodes\/d1\.yaml: signed by a key of no member of federation version 1\n/);
+    expect(short.stdout).toMatch(/\n\s+nodes\/d1\.yaml: node name d1 is no member's in federation version 1: only a name in a member's members\[\]\.nodes can be published \(not read\)\n/);
 
     const second = boreal("registry", "sign", dir, "--version", "2", "--member", "coop-b", "--key", `${key("coop-b")}.pub`);
     expect(second.status).toBe(0);
@@ -227,13 +235,13 @@ describe("boreal registry admit and sign: a new version counts only with enough 
     writeNodeObject(dir, descriptor("coop-a", "a1", 17, "coop-a.example.", 2), { keyFile: key("coop-a-2027") });
     const result = boreal("registry", "check", dir, "--trust", pin);
     expect(result.stdout).toMatch(/\n\s+a1 \(coop-a\)\s+serial 2\s/);
-    expect(result.stdout).toMatch(/\n\s+nodes\/c1\.yaml: signed by a key of no member of federation version 2\n/);
+    expect(result.stdout).toMatch(/\n\s+nodes\/c1\.yaml: node name c1 is no member's in federation version 2: only a name in a member's members\[\]\.nodes can be published \(not read\)\n/);
     expect(result.status).toBe(1);
   }, SLOW);
 
   test("sign refuses a key that is not the member's, and writes nothing", () => {
     const { dir, pin } = founded();
-    expect(boreal("registry", "admit", dir, "--trust", pin, "--member", `coop-d:${key("coop-d")}.pub:coop-d.example:100.64.0.64/28`).status).toBe(0);
+    expect(boreal("registry", "admit", dir, "--trust", pin, "--member", `coop-d:${key("coop-d")}.pub:coop-d.example:100.64.0.64/28`, "--nodes", "coop-d:d*").status).toBe(0);
     const result = boreal("registry", "sign", dir, "--version", "2", "--member", "coop-a", "--key", key("outsider"));
     expect(result.status).toBe(2);
     expect(result.stderr).toMatch(
@@ -274,4 +282,25 @@ describe("boreal registry allowed-signers", () => {
     writeFileSync(allowed, v1.stdout);
     expect(verify(allowed, "coop-b", join(dir, "federation/2.yaml.coop-b.sig"), join(dir, "federation/2.yaml")).status).toBe(0);
   }, SLOW);
+});
+
+describe("boreal's failures, as a user sees them", () => {
+  test("bad input is said in words with its fix: never Node.js's own message, never a stack trace", () => {
+    // An unpinned check of a registry whose lowest version file is federation/00.yaml.
+    const zero = join(work, "zero");
+    mkdirSync(join(zero, "federation"), { recursive: true });
+    writeFileSync(join(zero, "federation/00.yaml"), "version: 1\n");
+    const check = boreal("registry", "check", zero);
+    expect(check.status).toBe(2);
+    expect(check.stderr).toMatch(/^boreal registry check: \S+zero holds no federation version a node would read: federation\/00\.yaml is not a version's name\n\s+fix: versions are named/);
+    expect(check.stderr).not.toMatch(/argument|TypeError|Received|\n\s+at /);
+
+    // A missing key file of boreal status: its flag, the path, why, and the fix.
+    const status = boreal("status", "--host", "192.0.2.1", "--identity", join(work, "no-such-key"), "--host-key", "ssh-ed25519 AAAA");
+    expect(status.status).toBe(1);
+    expect(status.stderr).toMatch(/^boreal: --identity \S+no-such-key cannot be read: does not exist \(ENOENT, open\)\n\s+fix: give the SSH private key file/);
+    expect(status.stderr).not.toMatch(/\n\s+at /);
+    const port = boreal("status", "--host", "192.0.2.1", "--port", "ssh", "--identity", join(work, "no-such-key"), "--host-key", "ssh-ed25519 AAAA");
+    expect(port.stderr).toMatch(/^boreal: --port must be a TCP port \(1 to 65535\), got "ssh"/);
+  });
 });
