@@ -8,6 +8,7 @@ import { bundleAgent } from "./agent/bundle";
 import { BorealNode } from "./components/node";
 import { precheckFiles } from "./components/precheck";
 import { loadTemplates } from "./components/templates";
+import { stackEndpointProblem } from "./model/scope";
 import { BorealConfigError } from "./config/errors";
 import { NodeSpec, parseStackConfig, splitPrivateKey } from "./config/stack";
 import { recordsKey, withZoneFiles, zoneFilesKey } from "./dns/records";
@@ -16,7 +17,7 @@ import { delegationRecords } from "./dns/delegation";
 import { formatDs } from "./dns/ds";
 import { loadRegistry } from "./registry";
 import { describeSigner, Signer, signerPublicKey } from "./registry/sign";
-import { formatRejection } from "./registry/verify";
+import { formatRejection, nodeNameProblem } from "./registry/verify";
 import { StateFacts, stateFacts } from "./policy/facts";
 
 /**
@@ -67,12 +68,16 @@ function stackStateFacts(): StateFacts {
 function main() {
   // The member's zone files are read here, once: planning and the node's agent get their records.
   const config = parseStackConfig(pulumi.runtime.allConfig());
-  const spec = withZoneFiles(config, (path) => readFileSync(projectPath(path), "utf8"));
+  // As bytes: a file that is not UTF-8 is refused with the offset of its first bad byte.
+  const { spec, origins } = withZoneFiles(config, (path) => readFileSync(projectPath(path)));
   const registryDir = projectPath(spec.registry);
   const registry = loadRegistry(registryDir, spec.trust);
   // Bad objects are someone else's problem to fix; they never stop this member's node.
   for (const rejection of registry.rejected) pulumi.log.warn(`registry object refused: ${formatRejection(rejection)}`);
   const federation = registry.federation;
+  // The node's name and endpoint, by the rules peers will judge its descriptor with.
+  const ownProblems = [nodeNameProblem(federation.settings, spec.member, spec.node), stackEndpointProblem(spec.endpoint, federation.settings)].filter((p) => p !== undefined);
+  if (ownProblems.length > 0) throw new BorealConfigError(ownProblems);
   const { signer, publicKey: signingKey } = memberSigner(spec, federation.settings.members.find((m) => m.name === spec.member)?.keys);
   const { spec: publicSpec, privateKey } = splitPrivateKey(spec);
   const node = new BorealNode(spec.node, {
@@ -92,7 +97,7 @@ function main() {
       precheckFiles(files, (file) => {
         const zone = spec.zones.find((z) => zoneFilePath(z) === file.path) ?? "";
         return config.zoneFiles?.[zone] !== undefined ? zoneFilesKey(zone) : recordsKey(zone);
-      }),
+      }, origins),
   });
   return {
     publicKey: node.publicKey,

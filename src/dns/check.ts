@@ -6,7 +6,7 @@ import { formatIPv4, formatIPv6, parseIPv6 } from "../model/ip";
 import { dnskeyOf, serialAhead, verifyRrset } from "./dnssec";
 import { Dnskey, dsOf, DsRecord, formatDs, keyTag, SEP, sameDs } from "./ds";
 import { DnsMessage, nameText, rcodeName, readName, typeName, WireRecord } from "./message";
-import { nameWithin, parseZoneFile, RECORD_TYPES } from "./zonefile";
+import { nameWithin, parentName, parseZoneFile, RECORD_TYPES } from "./zonefile";
 
 export interface Question {
   name: string;
@@ -44,19 +44,31 @@ export function questionKey(q: Question): string {
 export function sampleOf(zone: string, recordLines: string[] | undefined): SampleRRset[] {
   if (!recordLines || recordLines.length === 0) return APEX_SAMPLE.map((t) => ({ owner: zone, type: RECORD_TYPES[t] }));
   const { records } = parseZoneFile(recordLines.join("\n"), { origin: zone });
-  const cuts = records.filter((r) => r.type === "NS" && r.owner !== zone).map((r) => r.owner);
-  const sets = new Map<string, SampleRRset>();
-  for (const r of records) {
-    if (cuts.some((cut) => nameWithin(r.owner, cut)) || !(r.type in RECORD_TYPES)) continue;
-    const key = `${r.owner} ${r.type}`;
-    if (!sets.has(key)) {
-      if (sets.size === SAMPLE_SIZE) continue;
-      sets.set(key, { owner: r.owner, type: RECORD_TYPES[r.type], expected: [] });
+  const cuts = new Set(records.filter((r) => r.type === "NS" && r.owner !== zone).map((r) => r.owner));
+  // At or below a cut: the name or one of its ancestors below the apex is a cut (one walk up
+  // the name's labels, not a scan of every cut: linear in the records).
+  const delegated = (owner: string) => {
+    for (let name: string | undefined = owner; name !== undefined && name !== zone && nameWithin(name, zone); name = parentName(name)) {
+      if (cuts.has(name)) return true;
     }
-    const expected = sets.get(key)!.expected!;
-    if (!expected.includes(r.rdata)) expected.push(r.rdata);
+    return false;
+  };
+  const sets = new Map<string, { sample: SampleRRset; seen: Set<string> }>();
+  for (const r of records) {
+    if (!(r.type in RECORD_TYPES) || (cuts.size > 0 && delegated(r.owner))) continue;
+    const key = `${r.owner} ${r.type}`;
+    let set = sets.get(key);
+    if (!set) {
+      if (sets.size === SAMPLE_SIZE) continue;
+      set = { sample: { owner: r.owner, type: RECORD_TYPES[r.type], expected: [] }, seen: new Set() };
+      sets.set(key, set);
+    }
+    if (!set.seen.has(r.rdata)) {
+      set.seen.add(r.rdata);
+      set.sample.expected!.push(r.rdata);
+    }
   }
-  return [...sets.values()];
+  return [...sets.values()].map((s) => s.sample);
 }
 
 /** Every question a node is asked: the apex's SOA, NS and DNSKEY, then the sample. */

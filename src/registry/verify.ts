@@ -170,6 +170,23 @@ export function ownerOf(federation: FederationVersion, node: string): Federation
   return federation.members.find((m) => m.nodes.some((pattern) => nodeNameMatches(pattern, node)));
 }
 
+/** Whether the stack's node name is one its member may publish, as a config problem for `pulumi up`. */
+export function nodeNameProblem(federation: FederationVersion, member: string, node: string): ConfigProblem | undefined {
+  const owner = ownerOf(federation, node);
+  if (owner?.name === member) return undefined;
+  const mine = federation.members.find((m) => m.name === member)?.nodes ?? [];
+  return {
+    source: "stack config",
+    key: "boreal:node",
+    message: owner
+      ? `node name ${node} is member ${owner.name}'s in federation version ${federation.version}, not ${member}'s`
+      : `node name ${node} is no member's in federation version ${federation.version}${mine.length ? ` (${member}'s names: ${mine.join(", ")})` : ""}`,
+    fix: mine.length
+      ? `pick a name ${member} may publish (${mine.join(", ")}), or have the members sign a version that gives it the name (boreal registry admit DIR --nodes ${member}:${node})`
+      : `have the members sign a version that gives ${member} the name (boreal registry admit DIR --nodes ${member}:${node})`,
+  };
+}
+
 export function verifyRegistry(input: { sources: RegistrySource[]; trust: TrustAnchor; held?: HeldState }): VerifiedRegistry {
   const rejected: Rejection[] = [];
   const seen = new Set<string>();

@@ -14,7 +14,7 @@ import { FIXTURE_DIR, FIXTURE_REGISTRY, fixtureSpec, fixtureTrust } from "../hel
 import { freePort, hasKnot, Knotd, renderedZone, startKnotd } from "../helpers/knotd";
 
 const ZONE = "coop-a.example.";
-const spec = withZoneFiles(fixtureSpec("a1", { zoneFiles: { [ZONE]: "zones/coop-a.example.zone" } }), (path) => readFileSync(join(FIXTURE_DIR, path), "utf8"));
+const { spec } = withZoneFiles(fixtureSpec("a1", { zoneFiles: { [ZONE]: "zones/coop-a.example.zone" } }), (path) => readFileSync(join(FIXTURE_DIR, path)));
 const served = renderedZone(spec, ZONE);
 /** Five strings of 250 octets, six times: more than a 1232-octet UDP answer holds, so Knot truncates. */
 const BIG_TXT = Array.from({ length: 6 }, (_, i) => `big\t300\tTXT\t${Array.from({ length: 5 }, () => `"${String(i).repeat(250)}"`).join(" ")}`).join("\n");

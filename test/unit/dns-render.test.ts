@@ -15,7 +15,7 @@ import { imageUsable, inImage } from "../helpers/image";
 const ZONE = "coop-a.example.";
 const ZONE_PATH = "/var/lib/knot/zones/coop-a.example.zone";
 /** a1's stack with the fixture export as its zone file, read the way src/index.ts reads it. */
-const spec = withZoneFiles(fixtureSpec("a1", { zoneFiles: { [ZONE]: "zones/coop-a.example.zone" } }), (path) => readFileSync(join(FIXTURE_DIR, path), "utf8"));
+const { spec } = withZoneFiles(fixtureSpec("a1", { zoneFiles: { [ZONE]: "zones/coop-a.example.zone" } }), (path) => readFileSync(join(FIXTURE_DIR, path)));
 const zoneFile = renderNode(plan(spec, fixtureFederation()), templates).find((f) => f.path === ZONE_PATH)!;
 
 const has = (tool: string) => spawnSync("sh", ["-c", `command -v ${tool}`]).status === 0;

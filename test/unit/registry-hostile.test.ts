@@ -13,7 +13,7 @@ import { readRegistrySource, verifySources } from "../../src/registry";
 import { armorBody, attestationProofStatement, NODE_PROOF_NAMESPACE } from "../../src/registry/keyproof";
 import { signText } from "../../src/registry/sign";
 import { REGISTRY_NAMESPACE } from "../../src/registry/sshsig";
-import { formatRejection, verifyRegistry, VerifiedRegistry } from "../../src/registry/verify";
+import { formatRejection, nodeNameProblem, verifyRegistry, VerifiedRegistry } from "../../src/registry/verify";
 import { signedNodeObject } from "../../src/registry/write";
 import { FIXTURE_NODES, withKeyProof } from "../fixtures/sign-fixtures";
 import { FIXTURE_KEYS, FIXTURE_REGISTRY, fixtureRegistryFiles, fixtureSigner, fixtureTrustAnchor } from "../helpers/fixtures";
@@ -112,6 +112,18 @@ describe("bounded work", () => {
 });
 
 describe("identities", () => {
+  test("pulumi up refuses a node name its member may not publish, naming the key and the fix", () => {
+    const federation = verifyDir(FIXTURE_REGISTRY).federation!.settings;
+    expect(nodeNameProblem(federation, "coop-a", "a7")).toBeUndefined();
+    expect(nodeNameProblem(federation, "coop-a", "b7")).toEqual({
+      source: "stack config",
+      key: "boreal:node",
+      message: "node name b7 is member coop-b's in federation version 1, not coop-a's",
+      fix: "pick a name coop-a may publish (a*), or have the members sign a version that gives it the name (boreal registry admit DIR --nodes coop-a:b7)",
+    });
+    expect(nodeNameProblem(federation, "coop-a", "zed")?.message).toBe("node name zed is no member's in federation version 1 (coop-a's names: a*)");
+  });
+
   test("an attestation key copied from another node never counts: its proof names the other node", () => {
     const keyFile = join(work, "attestation-b1");
     spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", keyFile]);

@@ -314,7 +314,8 @@ describe("the member's own records (boreal:records, boreal:zoneFiles)", () => {
     ["a key that is no zone name", { records: { "not a zone": ["www A 192.0.2.1"] } }, "boreal:records.not a zone", /"not a zone" is not a zone name — key each entry by one of boreal:zones/],
     ["one zone twice", { records: { "coop-b.example": [], "coop-b.example.": [] } }, "boreal:records.coop-b.example.", /zone coop-b.example. is given twice — keep one entry per zone/],
     ["an empty zone file path", { zoneFiles: { "coop-b.example.": "" } }, "boreal:zoneFiles.coop-b.example.", /is empty — set it to the zone's master file, relative to the project/],
-    ["a bad line of a text", { records: { "coop-b.example.": "www A 192.0.2.1\nmail MX ten mail" } }, key("coop-b.example.", " line 2"), /MX field "ten" is not a number from 0 to 65535 — see the MX format/],
+    // A line that did not parse is named by field and column, never quoted ("ten" is not shown).
+    ["a bad line of a text", { records: { "coop-b.example.": "www A 192.0.2.1\nmail MX ten mail" } }, key("coop-b.example.", " line 2"), /^(?!.*ten)MX data field 1 \(column 9\) is not a number from 0 to 65535 — see the MX format, e\.g\. @ MX 10 mail$/],
   ])("refuses %s, naming the key and the fix", (_label, overrides, expectedKey, expected) => {
     const problems = problemsOf(rawStackConfig("b1", overrides));
     const problem = problems.find((p) => p.key === expectedKey);
