@@ -15,7 +15,7 @@ import { labelSettings } from "../label/label";
 import { observePeers, wgHandshakes } from "../label/observe";
 import { AGENT, ATTESTATION_KEY_FILE } from "../render/scripts";
 import { ReadSource, readRegistrySource, verifySources } from "../registry";
-import { HeldState, sha256 } from "../registry/verify";
+import { HeldState, heldNode, sha256 } from "../registry/verify";
 import { parseAgentConfig } from "./config";
 import { checkoutDir, checkoutMirror, gitError, gitIn, log, readJson, stateFile, writeAtomic } from "./io";
 
@@ -129,7 +129,7 @@ export async function attest(): Promise<number> {
   const now = new Date();
   for (const [subject, results] of observed) {
     const descriptor = federation.nodes.find((n) => n.node === subject);
-    const content = verified.held.nodes[subject]?.content;
+    const content = heldNode(verified.held, subject)?.content;
     if (!descriptor || content === undefined) continue;
     const key = roundKey(content, results);
     const failing = results.filter((r) => !r.passed).map((r) => `${r.rule} (${r.observedFrom}): ${r.detail}`);

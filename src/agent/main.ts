@@ -199,7 +199,8 @@ function sync(rekey: boolean, at: number, fetchedByGate: ReadonlySet<string>): S
 
   const verified = verifySources(sources, config.trust, state.held);
   const rejected = verified.rejected.map(formatRejection);
-  for (const line of rejected) if (!state.reported.includes(line)) log(`rejected ${line}`);
+  const reported = new Set(state.reported);
+  for (const line of rejected) if (!reported.has(line)) log(`rejected ${line}`);
 
   const decision = decideSync({
     spec: config.spec,

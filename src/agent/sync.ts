@@ -48,10 +48,10 @@ function peerChanges(before: Record<string, string>, peers: { node: string; publ
   const after = peerMap(peers);
   const changes: string[] = [];
   for (const [node, key] of Object.entries(after)) {
-    if (!(node in before)) changes.push(`peer ${node} joined (key ${key.slice(0, 8)}…)`);
+    if (!Object.prototype.hasOwnProperty.call(before, node)) changes.push(`peer ${node} joined (key ${key.slice(0, 8)}…)`);
     else if (before[node] !== key) changes.push(`peer ${node} rotated its key (${before[node].slice(0, 8)}… → ${key.slice(0, 8)}…)`);
   }
-  for (const node of Object.keys(before)) if (!(node in after)) changes.push(`peer ${node} left`);
+  for (const node of Object.keys(before)) if (!Object.prototype.hasOwnProperty.call(after, node)) changes.push(`peer ${node} left`);
   return changes;
 }
 

@@ -1,7 +1,7 @@
 // The federation registry, as files: signed federation versions and signed node
 // descriptors. This module parses single files (pure: the caller hands in contents);
 // src/registry/verify.ts decides what of a registry is trusted.
-import { parse as parseYaml, YAMLParseError } from "yaml";
+import { isMap, isScalar, isSeq, parseDocument } from "yaml";
 import { z } from "zod";
 import { parsePortSpec, portSpecText } from "../model/firewall";
 import { cidrsOverlap, cidrWithin, parseCidr } from "../model/ip";
@@ -384,25 +384,30 @@ export function isTombstone(object: NodeDescriptor | Tombstone): object is Tombs
 
 /** Nesting deeper than any registry object needs; deeper input is refused before parsing. */
 const MAX_NESTING = 32;
+/** Block nesting, as the width of a line's indentation and list dashes. */
+const MAX_INDENT = 64;
 
 function parseWith<T>(file: RegistryFile, where: string, maxBytes: number, schema: (data: unknown) => z.ZodSafeParseResult<T> | z.ZodSafeParseResult<never>): Parsed<T> {
   const problem = (message: string, fix: string): Parsed<T> => ({ ok: false, problems: [{ source: where, key: "(file)", message, fix }] });
   if (Buffer.byteLength(file.content) > maxBytes) return problem(`is larger than ${maxBytes} bytes, the cap for this kind of registry object`, "a registry object is a few hundred bytes: replace it");
-  if (flowNesting(file.content) > MAX_NESTING) return problem(`nests brackets deeper than ${MAX_NESTING} levels`, "registry objects are a few levels deep: replace it");
+  const lexed = scanYaml(file.content);
+  if (lexed.nesting > MAX_NESTING) return problem(`nests brackets deeper than ${MAX_NESTING} levels`, "registry objects are a few levels deep: replace it");
+  if (lexed.indent > MAX_INDENT) return problem(`indents a line by more than ${MAX_INDENT} characters`, "registry objects are a few levels deep: replace it");
+  if (lexed.tag) return problem("is not valid YAML for a registry object: it uses a YAML tag (!)", "registry objects are plain key: value lines: replace it");
   let data: unknown;
   try {
-    data = parseYaml(file.content, { uniqueKeys: true, maxAliasCount: 0 });
+    // Duplicate keys are found below in one pass (the parser's own check is quadratic), and
+    // nothing is logged: the parser's warnings would print the file's raw text.
+    const doc = parseDocument(file.content, { uniqueKeys: false, logLevel: "silent" });
+    const error = doc.errors[0];
+    // Never the content itself: only the parser's first line.
+    if (error) return problem(`is not valid YAML: ${/call stack/i.test(error.message) ? "nests too deeply" : escapeShort(error.message.split("\n")[0])}`, "correct the YAML syntax");
+    const duplicate = firstDuplicateKey(doc.contents);
+    if (duplicate !== undefined) return problem(`is not valid YAML: the key ${escapeShort(duplicate, 60)} appears twice in one mapping`, "correct the YAML syntax");
+    data = doc.toJS({ maxAliasCount: 0 });
   } catch (error) {
-    // Never the content itself: only the parser's first line (aliases are refused outright).
-    const detail =
-      error instanceof RangeError || /call stack/i.test(String(error))
-        ? "nests too deeply"
-        : error instanceof YAMLParseError
-          ? error.message.split("\n")[0]
-          : /alias/i.test(String(error))
-            ? "uses YAML aliases, which registry objects never need"
-            : "unreadable";
-    return problem(`is not valid YAML: ${escapeShort(detail)}`, "correct the YAML syntax");
+    const detail = error instanceof RangeError || /call stack/i.test(String(error)) ? "nests too deeply" : /alias/i.test(String(error)) ? "uses YAML aliases, which registry objects never need" : "unreadable";
+    return problem(`is not valid YAML: ${detail}`, "correct the YAML syntax");
   }
   if (data === null || typeof data !== "object" || Array.isArray(data)) return problem("is not a YAML mapping", "write it as key: value lines (see the README)");
   let parsed: ReturnType<typeof schema>;
@@ -414,22 +419,66 @@ function parseWith<T>(file: RegistryFile, where: string, maxBytes: number, schem
   return parsed.success ? { ok: true, value: parsed.data } : { ok: false, problems: problemsFromZod(parsed.error, where, "") };
 }
 
-/** The deepest nesting of flow brackets, outside quotes and comments: cheap, one pass. */
-function flowNesting(text: string): number {
+/** The first key found twice in one mapping, anywhere in the document: one pass, a set per mapping. */
+function firstDuplicateKey(node: unknown): string | undefined {
+  const stack: unknown[] = [node];
+  while (stack.length > 0) {
+    const current = stack.pop();
+    if (isMap(current)) {
+      const seen = new Set<string>();
+      for (const pair of current.items) {
+        const key = isScalar(pair.key) ? String(pair.key.value) : JSON.stringify(pair.key);
+        if (seen.has(key)) return key;
+        seen.add(key);
+        stack.push(pair.value);
+      }
+    } else if (isSeq(current)) stack.push(...current.items);
+  }
+  return undefined;
+}
+
+/**
+ * One pass over the text, outside quotes and comments: the deepest nesting of flow brackets,
+ * and whether a YAML tag (`!`) starts a token. Single quotes escape by doubling, double
+ * quotes by backslash (a run of them counted).
+ */
+function scanYaml(text: string): { nesting: number; tag: boolean; indent: number } {
   let depth = 0;
-  let deepest = 0;
+  let nesting = 0;
+  let indent = 0;
+  let lineStart = true;
+  let width = 0;
+  let tag = false;
   let quote = "";
   let comment = false;
   for (let i = 0; i < text.length; i++) {
     const c = text[i];
+    if (lineStart) {
+      if (c === " " || c === "-" || c === "\t") {
+        indent = Math.max(indent, ++width);
+        continue;
+      }
+      lineStart = false;
+    }
+    if (c === "\n" && !quote) {
+      lineStart = true;
+      width = 0;
+    }
     if (comment) {
       if (c === "\n") comment = false;
-    } else if (quote) {
-      if (c === quote && text[i - 1] !== "\\") quote = "";
+    } else if (quote === "'") {
+      if (c === "'") {
+        if (text[i + 1] === "'") i++;
+        else quote = "";
+      }
+    } else if (quote === '"') {
+      if (c === "\\") i++;
+      else if (c === '"') quote = "";
     } else if (c === '"' || c === "'") quote = c;
-    else if (c === "#") comment = true;
-    else if (c === "[" || c === "{") deepest = Math.max(deepest, ++depth);
+    else if (c === "#" && (i === 0 || /\s/.test(text[i - 1]))) comment = true;
+    else if (c === "!" && (i === 0 || /[\s[{,:-]/.test(text[i - 1]))) tag = true;
+    else if (c === "[" || c === "{") nesting = Math.max(nesting, ++depth);
     else if (c === "]" || c === "}") depth = Math.max(0, depth - 1);
   }
-  return deepest;
+  return { nesting, tag, indent };
 }

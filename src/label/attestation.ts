@@ -25,7 +25,7 @@ import { ConfigProblem, problemsFromZod, withFix } from "../config/errors";
 import { typeError, slug, wireguardKey } from "../config/fields";
 import { Federation, MAX_OBJECT_BYTES, NodeDescriptor, Parsed, signaturePath } from "../config/registry";
 import { LABEL_NAMESPACE, verifySignature } from "../registry/sshsig";
-import type { HeldState } from "../registry/verify";
+import { heldNode, type HeldState } from "../registry/verify";
 import { liveFrom, ObservedFrom, ruleById, RULE_SET_DIGEST, RULE_SET_VERSION } from "./rules";
 
 export const STATEMENT_TYPE = "https://in-toto.io/Statement/v1";
@@ -265,7 +265,7 @@ export function checkAttestation(file: { path: string; content: string; signatur
   const named = subject.name.slice("node:".length);
   if (named !== place.subject) return fail(`is about node ${named}, not ${place.subject}: an attestation of one node never counts for another`);
   const descriptor = federation.nodes.find((n) => n.node === named);
-  const content = registry.held.nodes[named]?.content;
+  const content = heldNode(registry.held, named)?.content;
   if (!descriptor || content === undefined) return fail(`is about node ${named}, which is no live node of the registry`);
   const current = sha256Hex(content);
   if (subject.digest.sha256 !== current) {

@@ -21,6 +21,7 @@
 //   weekend's outage, and a node nobody has checked for a week loses it.
 import type { FederationSettings } from "../config/registry";
 import { signaturePath } from "../config/registry";
+import { heldNode } from "../registry/verify";
 import { ATTESTATIONS_DIR, AttestationResult, AttestationSigner, checkAttestation, LabelRegistry, parseAttestationPath, resultProblems, sha256Hex } from "./attestation";
 import { labelRequirements, ObservedFrom, RULE_SET_DIGEST, RULE_SET_VERSION } from "./rules";
 
@@ -93,7 +94,7 @@ export function evaluateLabel(node: string, registry: LabelRegistry, files: Atte
   const settings = labelSettings(registry.federation.settings);
   const base = { node, ruleSet: { version: RULE_SET_VERSION, digest: RULE_SET_DIGEST }, settings, at: now.toISOString() };
   const descriptor = registry.federation.nodes.find((n) => n.node === node);
-  const content = registry.held.nodes[node]?.content;
+  const content = heldNode(registry.held, node)?.content;
   const mine = files.filter((f) => f.path.startsWith(under(node)));
   const notCounted: Refusal[] = [];
   const refuse = (path: string, reason: string) => notCounted.push({ path, reason });
@@ -109,7 +110,7 @@ export function evaluateLabel(node: string, registry: LabelRegistry, files: Atte
   }
   if (!descriptor || content === undefined) {
     for (const s of statements) refuse(s.path, `node ${node} is no live node of the registry`);
-    const departed = registry.held.nodes[node]?.left;
+    const departed = heldNode(registry.held, node)?.left;
     return { ...base, holds: false, summary: `node ${node} is ${departed ? "gone: it left the federation" : "no live node of the registry"}`, votes: [], notCounted };
   }
 

@@ -27,6 +27,9 @@ export interface ReadSource extends RegistrySource {
   unreadable: Rejection[];
 }
 
+/** Entries of one kind named one by one in a report; the rest are counted in one line. */
+const READ_REPORTED = 20;
+
 /** The cap of a registry file by its name: signatures, node objects and federation versions differ. */
 function capOf(path: string): number {
   if (path.endsWith(".sig")) return MAX_SIGNATURE_BYTES;
@@ -58,6 +61,7 @@ export function readRegistrySource(dir: string, name: string = basename(dir) || 
       continue;
     }
     let hidden = 0;
+    let irregular = 0;
     for (const entry of entries.sort()) {
       const path = `${sub}/${entry}`;
       if (entry.startsWith(".")) {
@@ -72,12 +76,13 @@ export function readRegistrySource(dir: string, name: string = basename(dir) || 
       }
       const stat = lstatSync(join(dir, path), { throwIfNoEntry: false });
       if (!stat?.isFile()) {
-        unreadable.push({ source: name, path, reason: stat ? "is not a regular file (symlinks and directories are refused)" : "vanished while the directory was read" });
+        if (++irregular <= READ_REPORTED) unreadable.push({ source: name, path, reason: stat ? "is not a regular file (symlinks and directories are refused)" : "vanished while the directory was read" });
         continue;
       }
       files.push(lazyFile(path, join(dir, path), stat.size, `${stat.size}:${stat.mtimeMs}:${stat.ino}`));
     }
     if (hidden > 5) unreadable.push({ source: name, path: `${sub}/.*`, reason: `${hidden - 5} more hidden files (not read)` });
+    if (irregular > READ_REPORTED) unreadable.push({ source: name, path: `${sub}/(more)`, reason: `${irregular - READ_REPORTED} more entries are not regular files (not read; the first ${READ_REPORTED} are named above)` });
   }
   return { name, files, unreadable };
 }

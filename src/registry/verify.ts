@@ -79,6 +79,11 @@ export interface VerifiedRegistry {
   departed: string[];
 }
 
+/** What is held of a node (own properties only: a node may be named "constructor"). */
+export function heldNode(held: HeldState, node: string): HeldNode | undefined {
+  return Object.prototype.hasOwnProperty.call(held.nodes, node) ? held.nodes[node] : undefined;
+}
+
 export function sha256(text: string): string {
   return createHash("sha256").update(text).digest("hex");
 }
@@ -191,7 +196,7 @@ export function verifyRegistry(input: { sources: RegistrySource[]; trust: TrustA
   const rejected: Rejection[] = [];
   const seen = new Set<string>();
   const reject = (source: string, path: string, reason: string) => {
-    const key = `${path}\0${reason}`;
+    const key = `${source}\0${path}\0${reason}`;
     if (seen.has(key)) return;
     seen.add(key);
     rejected.push({ source, path, reason });
@@ -209,17 +214,21 @@ export function verifyRegistry(input: { sources: RegistrySource[]; trust: TrustA
   const names = new Set(Object.keys(held.nodes));
   for (const s of sources) for (const node of s.nodes) names.add(node);
   const accepted: { node: string; object: NodeDescriptor | Tombstone; heldBefore: boolean }[] = [];
+  const unowned = new Map<string, number>();
   for (const node of [...names].sort()) {
     const path = descriptorPath(node);
     const owner = ownerOf(settings, node);
-    const before = held.nodes[node];
+    const before = heldNode(held, node);
     if (!owner) {
       if (before) {
         reject("held state", path, `dropped: node name ${node} is no member's in federation version ${settings.version} (members[].nodes)`);
         delete held.nodes[node];
       }
       for (const s of sources) {
-        if (s.nodes.has(node)) reject(s.name, path, `node name ${node} is no member's in federation version ${settings.version}: only a name in a member's members[].nodes can be published (not read)`);
+        if (!s.nodes.has(node)) continue;
+        const count = (unowned.get(s.name) ?? 0) + 1;
+        unowned.set(s.name, count);
+        if (count <= JUNK_REPORTED) reject(s.name, path, `node name ${node} is no member's in federation version ${settings.version}: only a name in a member's members[].nodes can be published (not read)`);
       }
       continue;
     }
@@ -269,6 +278,10 @@ export function verifyRegistry(input: { sources: RegistrySource[]; trust: TrustA
     if (!best) continue;
     held.nodes[node] = { serial: best.object.serial, left: isTombstone(best.object), member: best.object.member, content: best.content, signature: best.signature };
     accepted.push({ node, object: best.object, heldBefore: before !== undefined && !before.left });
+  }
+
+  for (const [source, count] of unowned) {
+    if (count > JUNK_REPORTED) reject(source, "(more)", `${count - JUNK_REPORTED} more node names are no member's (not read; the first ${JUNK_REPORTED} are named above)`);
   }
 
   // Uniqueness across nodes. Names, shares and zone suffixes are each one member's, and keys
@@ -327,7 +340,8 @@ function chainFederation(sources: IndexedSource[], trust: TrustAnchor, held: Hel
 
   let current: TrustedVersion | undefined;
   // What the agent held is already trusted, unless the stack now pins a later version.
-  const heldTrusted = held.federation && (held.federation.version > trust.version || held.federation.sha256 === trust.sha256);
+  const heldTrusted =
+    held.federation && sha256(held.federation.content) === held.federation.sha256 && (held.federation.version > trust.version || held.federation.sha256 === trust.sha256);
   if (held.federation && heldTrusted) {
     const value = parse({ source: "held state", path: federationPath(held.federation.version), content: held.federation.content }, held.federation.version);
     if (value) current = { value, content: held.federation.content, sha256: held.federation.sha256 };
@@ -361,8 +375,7 @@ function chainFederation(sources: IndexedSource[], trust: TrustAnchor, held: Hel
     let next: TrustedVersion | undefined;
     if (version === previous.value.version + 1) {
       for (const c of candidates(version)) {
-        const value = parse(c, version);
-        if (!value) continue;
+        // The signatures first: a version nobody of the federation signed is never parsed.
         const signers = previous.value.members.filter((member) => {
           const signature = contentOf(c.files.get(federationSignaturePath(version, member.name)));
           if (signature === undefined) return false;
@@ -374,6 +387,8 @@ function chainFederation(sources: IndexedSource[], trust: TrustAnchor, held: Hel
           return "publicKey" in check && member.keys.includes(check.publicKey);
         });
         if (signers.length >= previous.value.threshold) {
+          const value = parse(c, version);
+          if (!value) continue;
           next = { value, content: c.content, sha256: sha256(c.content) };
           break;
         }

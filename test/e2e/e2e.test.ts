@@ -350,6 +350,8 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
     const mallory = join(dir, "mallory");
     execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", mallory]);
     const [a, b, c] = members;
+    /** A file as the mirror holds it now. */
+    const published = (path: string) => execFileSync("git", ["-C", servers.state.mirror.repo, "show", `main:${path}`], { encoding: "utf8" });
     const base = (node: string, host: number, member: { name: string }) => ({
       member: member.name,
       node,
@@ -371,7 +373,7 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
     const node4 = machineOf(3);
     const takeover = sign(a.signingKey, { ...base(node4, 13, a), serial: 4_000_000_000 });
     // node2's key and proof, copied into a node of coop-a.
-    const copied = sign(a.signingKey, { ...base(name(a, "copy"), 14, a), publicKey: nodes[1].publicKey, keyProof: parseYaml(readFileSync(join(a.registry, descriptorPath(machineOf(1))), "utf8")).keyProof });
+    const copied = sign(a.signingKey, { ...base(name(a, "copy"), 14, a), publicKey: nodes[1].publicKey, keyProof: parseYaml(published(descriptorPath(machineOf(1)))).keyProof });
     const loopback = sign(a.signingKey, { ...base(name(a, "loop"), 10, a), endpoint: "127.0.0.1:51820" });
     const elsewhere = sign(a.signingKey, { ...base(name(a, "exp"), 11, a), exporter: "198.51.100.1:80" });
     const latin1 = Buffer.concat([Buffer.from(sign(a.signingKey, base(name(a, "latin"), 12, a)).content), Buffer.from([0x23, 0x20, 0xe9, 0x0a])]);
@@ -381,8 +383,8 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
       execFileSync("ssh-keygen", ["-q", "-Y", "sign", "-f", a.signingKey, "-n", "boreal-registry", tmp]);
       return readFileSync(`${tmp}.sig`, "utf8");
     })();
-    const node3 = readFileSync(join(a.registry, descriptorPath(machineOf(2))), "utf8");
-    const node3sig = readFileSync(join(a.registry, signaturePath(descriptorPath(machineOf(2)))), "utf8");
+    const node3 = published(descriptorPath(machineOf(2)));
+    const node3sig = published(signaturePath(descriptorPath(machineOf(2))));
     const forgedLine = "nodes/evil\n[ok] every peer verified\u001b[2K.yaml";
     const hostile: Record<string, string | Buffer> = {
       ...files(evil, name(a, "evil")),
@@ -402,7 +404,7 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
       [signaturePath(descriptorPath(machineOf(2)))]: node3sig,
       [descriptorPath(machineOf(1))]: oldNode2.content,
       [signaturePath(descriptorPath(machineOf(1)))]: oldNode2.signature,
-      "federation/2.yaml": readFileSync(join(a.registry, "federation/1.yaml"), "utf8").replace("version: 1", "version: 2").replace("threshold: 2", "threshold: 1"),
+      "federation/2.yaml": published("federation/1.yaml").replace("version: 1", "version: 2").replace("threshold: 2", "threshold: 1"),
       "federation/2.yaml.coop-e.sig": "not a signature",
       "federation/10000000000000000000.yaml": "version: 10000000000000000000\n",
       [`nodes/.${name(a, "hidden")}.yaml`]: claim.content,
@@ -434,7 +436,9 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
     for (const node of live()) {
       await eventually(`${node.machine.name}'s agent logs every refusal`, 90, () => {
         const journal = agentLog(node).split("\n");
-        return expected.every(([path, reason]) => journal.some((l) => l.includes(`: ${path}: `) && reason.test(l)));
+        const missing = expected.filter(([path, reason]) => !journal.some((l) => l.includes(`: ${path}: `) && reason.test(l)));
+        if (missing.length > 0) throw new Error(`not logged yet: ${missing.map(([path, reason]) => `${path} ${reason}`).join("; ")}; the journal's last lines: ${journal.slice(-12).join(" | ")}`);
+        return true;
       });
       const journal = agentLog(node);
       // Escaped: no line of the journal starts with the forged text, none carries the terminal escape.
