@@ -429,7 +429,7 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
       ["federation/2.yaml", /signed by 0 member\(s\) of version 1; it needs 2/],
       ["federation/10000000000000000000.yaml", /is not a federation version's name/],
       [`nodes/.${name(a, "hidden")}.yaml`, /is a hidden file/],
-      ["nodes/evil\\n[ok] every peer verified\\x1b[2K.yaml", /is not part of a registry/],
+      ["nodes/evil\\n[ok] every peer verified\\x1b[2K.yaml", /is not a node object's name/],
       ["(more)", /more files are not part of a registry/],
     ];
     const started = Date.now();

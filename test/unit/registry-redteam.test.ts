@@ -1,4 +1,4 @@
-// Red-team probes of the registry verifier (scratch). Passing tests document current correct
+// Red-team probes of the registry verifier: a hostile mirror and a dishonest member. Passing tests
 // behaviour; `test.fails` probes document defects still open (they pass while the defect is there).
 import { spawnSync } from "node:child_process";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
