@@ -75,8 +75,10 @@ const memberSchema = z.strictObject({
         .regex(/^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$|^[a-z0-9][a-z0-9-]{0,30}\*$/, withFix("members[].nodes[] is not a node name or a prefix ending in *", NODES_FIX)),
       { error: typeError("members[].nodes", "a list of node names", NODES_FIX) },
     )
-    .min(1, withFix("members[].nodes lists no node name", NODES_FIX))
-    .max(1024, withFix("members[].nodes lists more than 1024 names", "use a prefix such as \"coop-a-*\"")),
+    .max(1024, withFix("members[].nodes lists more than 1024 names", "use a prefix such as \"coop-a-*\""))
+    // Absent (a version written before node names were bound): the member may publish none,
+    // until a next version gives it names.
+    .default([]),
 });
 
 /** Whether `node` is one of the names a member's `nodes` list gives it. */

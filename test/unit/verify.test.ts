@@ -528,6 +528,22 @@ describe("federation versions", () => {
     expect(() => loadRegistry(FIXTURE_REGISTRY, "1:abc")).toThrow(/boreal:trust.*<version>:<sha256>/s);
   });
 
+  test("a federation from before node names were bound: its nodes count once a next version gives the names", () => {
+    const legacy = { ...v1(), members: v1().members.map(({ nodes: _nodes, ...m }) => m) } as unknown as FederationVersion;
+    const first = federationFiles(legacy, []);
+    const trust = { version: 1, sha256: sha256(first[0].content) };
+    const nodes = fixtureRegistryFiles().filter((f) => f.path.startsWith("nodes/"));
+    const before = verify([...first, ...nodes], { trust });
+    expect(before.version).toEqual(trust);
+    expect(liveNodes(before)).toEqual([]);
+    expect(before.rejected.map((r) => r.reason)).toEqual(ALL.map((n) => expect.stringMatching(new RegExp(`^node name ${n} is no member's in federation version 1`))));
+    const next = federationFiles({ ...v1(), version: 2 }, [["coop-a", "coop-a"], ["coop-b", "coop-b"]]);
+    const after = verify([...first, ...next, ...nodes], { trust });
+    expect(after.rejected).toEqual([]);
+    expect(after.version!.version).toBe(2);
+    expect(liveNodes(after)).toEqual(ALL);
+  });
+
   test("a held node whose member a later version removed is dropped", () => {
     const held = verify(fixtureRegistryFiles()).held;
     const base = v1();
