@@ -1,4 +1,4 @@
-import { chmodSync, readFileSync } from "node:fs";
+import { chmodSync, cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadTemplates } from "../../src/components/templates";
 import { parseStackConfig, NodeSpec } from "../../src/config/stack";
@@ -59,6 +59,13 @@ export function fixtureVerified(): VerifiedRegistry & { federation: Federation }
 
 export function fixtureFederation(): Federation {
   return fixtureVerified().federation;
+}
+
+/** A copy of the fixture registry at `dir` with these files written into it (bytes as given): a mirror as an attacker leaves it. */
+export function fixtureRegistryCopy(dir: string, files: Record<string, string | Buffer> = {}): string {
+  cpSync(FIXTURE_REGISTRY, dir, { recursive: true });
+  for (const [path, content] of Object.entries(files)) writeFileSync(join(dir, path), content);
+  return dir;
 }
 
 export function fixtureRegistryFiles(): RegistryFile[] {

@@ -3,7 +3,7 @@
 // unexpected, reports that cannot be forged, and clear words. Every case reads a real
 // directory through the kit's reader, as `pulumi up`, `registry check` and the agent do.
 import { spawnSync } from "node:child_process";
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
@@ -16,19 +16,13 @@ import { REGISTRY_NAMESPACE } from "../../src/registry/sshsig";
 import { formatRejection, nodeNameProblem, verifyRegistry, VerifiedRegistry } from "../../src/registry/verify";
 import { signedNodeObject } from "../../src/registry/write";
 import { FIXTURE_NODES, withKeyProof } from "../fixtures/sign-fixtures";
-import { FIXTURE_KEYS, FIXTURE_REGISTRY, fixtureRegistryFiles, fixtureSigner, fixtureTrustAnchor } from "../helpers/fixtures";
+import { FIXTURE_KEYS, FIXTURE_REGISTRY, fixtureRegistryFiles, fixtureSigner, fixtureRegistryCopy, fixtureTrustAnchor } from "../helpers/fixtures";
 
 const work = mkdtempSync(join(tmpdir(), "boreal-hostile-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 let dirs = 0;
 
-/** A copy of the fixture registry with these files written into it (bytes as given). */
-function registryWith(files: Record<string, string | Buffer>): string {
-  const dir = join(work, `registry-${++dirs}`);
-  cpSync(FIXTURE_REGISTRY, dir, { recursive: true });
-  for (const [path, content] of Object.entries(files)) writeFileSync(join(dir, path), content);
-  return dir;
-}
+const registryWith = (files: Record<string, string | Buffer>): string => fixtureRegistryCopy(join(work, `registry-${++dirs}`), files);
 
 const verifyDir = (dir: string, name = "mirror"): VerifiedRegistry => verifySources([readRegistrySource(dir, name)], fixtureTrustAnchor());
 const live = (v: VerifiedRegistry) => v.federation?.nodes.map((n) => n.node);

@@ -1,7 +1,7 @@
 // Red-team probes of the registry verifier: a hostile mirror and a dishonest member. Passing tests
 // behaviour; `test.fails` probes document defects still open (they pass while the defect is there).
 import { spawnSync } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, test, vi } from "vitest";
@@ -23,19 +23,14 @@ import { REGISTRY_NAMESPACE, verifySignature } from "../../src/registry/sshsig";
 import { formatRejection, HeldState, sha256, VerifiedRegistry, verifyRegistry } from "../../src/registry/verify";
 import { renderFederation, signedNodeObject } from "../../src/registry/write";
 import { FIXTURE_NODES, fixtureFederationVersion, FIXTURE_SERIAL, withKeyProof } from "../fixtures/sign-fixtures";
-import { FIXTURE_KEYS, FIXTURE_KEYS_DIR, FIXTURE_REGISTRY, fixtureRegistryFiles, fixtureSigner, fixtureSpec, fixtureTrustAnchor, templates } from "../helpers/fixtures";
+import { FIXTURE_KEYS, FIXTURE_KEYS_DIR, FIXTURE_REGISTRY, fixtureRegistryFiles, fixtureSigner, fixtureSpec, fixtureTrustAnchor, fixtureRegistryCopy, templates } from "../helpers/fixtures";
 
 const S = FIXTURE_SERIAL;
 const work = mkdtempSync(join(tmpdir(), "boreal-redteam-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 let dirs = 0;
 
-function registryWith(files: Record<string, string | Buffer>): string {
-  const dir = join(work, `registry-${++dirs}`);
-  cpSync(FIXTURE_REGISTRY, dir, { recursive: true });
-  for (const [path, content] of Object.entries(files)) writeFileSync(join(dir, path), content);
-  return dir;
-}
+const registryWith = (files: Record<string, string | Buffer>): string => fixtureRegistryCopy(join(work, `registry-${++dirs}`), files);
 const verifyDir = (dir: string, held?: HeldState): VerifiedRegistry => verifySources([readRegistrySource(dir, "mirror")], fixtureTrustAnchor(), held);
 const verifyFiles = (files: RegistryFile[], held?: HeldState) => verifyRegistry({ sources: [{ name: "mirror", files }], trust: fixtureTrustAnchor(), held });
 const live = (v: VerifiedRegistry) => v.federation?.nodes.map((n) => n.node);
