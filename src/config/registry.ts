@@ -476,7 +476,7 @@ function scanYaml(text: string): { nesting: number; tag: boolean; indent: number
     } else if (quote === '"') {
       if (c === "\\") i++;
       else if (c === '"') quote = "";
-    } else if (c === '"' || c === "'") quote = c;
+    } else if ((c === '"' || c === "'") && (i === 0 || /[\s[{,:-]/.test(text[i - 1]))) quote = c;
     else if (c === "#" && (i === 0 || /\s/.test(text[i - 1]))) comment = true;
     else if (c === "!" && (i === 0 || /[\s[{,:-]/.test(text[i - 1]))) tag = true;
     else if (c === "[" || c === "{") nesting = Math.max(nesting, ++depth);

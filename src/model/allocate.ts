@@ -3,6 +3,7 @@
 import type { Federation, FederationVersion } from "../config/registry";
 import { BorealConfigError } from "../config/errors";
 import { Cidr, contains, formatAddress, parseAddress, parseCidr } from "./ip";
+import { meshHostProblem } from "./scope";
 
 export interface MeshAddresses {
   ipv4: string;
@@ -40,8 +41,8 @@ export function allocateMeshAddresses(federation: Federation, request: Allocatio
     ipv4: request.override?.ipv4 ?? fallback.ipv4,
     ipv6: request.override?.ipv6 ?? fallback.ipv6,
   };
-  checkChosen(chosen.ipv4, 4, share.ipv4, taken4, "boreal:meshAddress.ipv4", request.member);
-  checkChosen(chosen.ipv6, 6, share.ipv6, taken6, "boreal:meshAddress.ipv6", request.member);
+  checkChosen(chosen.ipv4, 4, share.ipv4, fed4, taken4, "boreal:meshAddress.ipv4", request.member);
+  checkChosen(chosen.ipv6, 6, share.ipv6, fed6, taken6, "boreal:meshAddress.ipv6", request.member);
   return { ipv4: formatAddress(parseAddress(chosen.ipv4, 4), 4), ipv6: formatAddress(parseAddress(chosen.ipv6, 6), 6) };
 }
 
@@ -64,7 +65,7 @@ function lowestFree(share: Cidr, fed4: Cidr, fed6: Cidr, taken4: Set<bigint>, ta
   ]);
 }
 
-function checkChosen(text: string, family: 4 | 6, share: Cidr, taken: Set<bigint>, key: string, member: string): void {
+function checkChosen(text: string, family: 4 | 6, share: Cidr, federation: Cidr, taken: Set<bigint>, key: string, member: string): void {
   const value = parseAddress(text, family);
   if (!contains(share, value)) {
     throw new BorealConfigError([
@@ -76,6 +77,9 @@ function checkChosen(text: string, family: 4 | 6, share: Cidr, taken: Set<bigint
       { source: "stack config", key, message: `${text} is already used by another node`, fix: "remove the override to get the lowest free address, or pick a free one" },
     ]);
   }
+  // Peers refuse a descriptor whose mesh address is no usable host: say it here, before any change.
+  const unusable = meshHostProblem(text, federation);
+  if (unusable) throw new BorealConfigError([{ source: "stack config", key, message: unusable.split("; fix: ")[0], fix: "remove the override to get the lowest free address, or pick another host address" }]);
 }
 
 /** A member's mesh share: its IPv4 prefix, and the same host indexes in the federation's IPv6 /48. */

@@ -22,7 +22,13 @@ export function makeWireguardProof(privateKeyBase64: string, statement: { federa
   const derived = wireguardPublicKey(privateKeyBase64);
   // A proof over another key's name would only be refused later, far from its cause.
   if (derived !== statement.publicKey) throw new Error(`the WireGuard private key is that of ${derived}, not of ${statement.publicKey}`);
-  return Buffer.from(signXEdDSA(decodeKey(privateKeyBase64, "private key"), Buffer.from(wireguardProofStatement(statement)))).toString("base64");
+  const key = decodeKey(privateKeyBase64, "private key");
+  const message = Buffer.from(wireguardProofStatement(statement));
+  // Z from the key and the statement, not random: proving again (any re-run of the node's
+  // proof step) gives the same bytes, so an unchanged node's descriptor stays unchanged.
+  // Safe: r = hash1(a || M || Z) already holds the secret a (as Ed25519's own nonce does).
+  const z = createHash("sha512").update("boreal-xeddsa-z").update(key).update(message).digest();
+  return Buffer.from(signXEdDSA(key, message, z)).toString("base64");
 }
 
 /** Undefined when the descriptor's keyProof is its key's signature for this node and federation; else why not. */

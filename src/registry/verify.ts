@@ -389,6 +389,11 @@ function chainFederation(sources: IndexedSource[], trust: TrustAnchor, held: Hel
         if (signers.length >= previous.value.threshold) {
           const value = parse(c, version);
           if (!value) continue;
+          if (value.name !== previous.value.name) {
+            // Every node's key proofs name the federation: a new name would cut every node.
+            reject(c.source, c.path, `renames the federation from ${previous.value.name} to ${value.name}: a federation keeps its name (every node's key proofs carry it)`);
+            continue;
+          }
           next = { value, content: c.content, sha256: sha256(c.content) };
           break;
         }

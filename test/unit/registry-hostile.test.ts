@@ -10,13 +10,14 @@ import { afterAll, describe, expect, test } from "vitest";
 import { descriptorPath, NodeDescriptor, parseNodeObject, RegistryFile, signaturePath } from "../../src/config/registry";
 import { escapeText } from "../../src/config/escape";
 import { readRegistrySource, verifySources } from "../../src/registry";
-import { armorBody, attestationProofStatement, NODE_PROOF_NAMESPACE } from "../../src/registry/keyproof";
+import { allocateMeshAddresses } from "../../src/model/allocate";
+import { armorBody, attestationProofStatement, checkWireguardProof, makeWireguardProof, NODE_PROOF_NAMESPACE } from "../../src/registry/keyproof";
 import { signText } from "../../src/registry/sign";
 import { REGISTRY_NAMESPACE } from "../../src/registry/sshsig";
 import { formatRejection, nodeNameProblem, verifyRegistry, VerifiedRegistry } from "../../src/registry/verify";
-import { signedNodeObject } from "../../src/registry/write";
-import { FIXTURE_NODES, withKeyProof } from "../fixtures/sign-fixtures";
-import { FIXTURE_KEYS, FIXTURE_REGISTRY, fixtureRegistryFiles, fixtureSigner, fixtureRegistryCopy, fixtureTrustAnchor } from "../helpers/fixtures";
+import { renderFederation, signedNodeObject } from "../../src/registry/write";
+import { FIXTURE_NODES, fixtureFederationVersion, fixtureWireguardKey, withKeyProof } from "../fixtures/sign-fixtures";
+import { FIXTURE_KEYS, FIXTURE_KEYS_DIR, FIXTURE_REGISTRY, fixtureRegistryCopy, fixtureRegistryFiles, fixtureSigner, fixtureSpec, fixtureTrustAnchor } from "../helpers/fixtures";
 
 const work = mkdtempSync(join(tmpdir(), "boreal-hostile-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -269,5 +270,33 @@ describe("clear words", () => {
     rmSync(join(dir, signaturePath(descriptorPath("b1"))));
     const v = verifyDir(dir);
     expect(reasonOf(v, "nodes/b1.yaml")).toEqual(["unsigned: nodes/b1.yaml.sig is missing"]);
+  });
+});
+
+describe("stable across runs", () => {
+  test("the WireGuard key's proof is the same bytes each time the node makes it: an unchanged node's descriptor stays unchanged", () => {
+    const { privateKey, publicKey } = fixtureWireguardKey("stable");
+    const statement = { federation: "boreal-test", node: "a5", publicKey };
+    expect(makeWireguardProof(privateKey, statement)).toBe(makeWireguardProof(privateKey, statement));
+    expect(checkWireguardProof({ node: "a5", publicKey, keyProof: makeWireguardProof(privateKey, statement) }, "boreal-test")).toBeUndefined();
+  });
+
+  test("a version that renames the federation does not chain: every node's proofs name it", () => {
+    const renamed = { ...fixtureFederationVersion(FIXTURE_KEYS_DIR), version: 2, name: "boreal-renamed" };
+    const content = renderFederation(renamed);
+    const files: RegistryFile[] = [
+      ...fixtureRegistryFiles(),
+      { path: "federation/2.yaml", content },
+      ...(["coop-a", "coop-b"] as const).map((m) => ({ path: `federation/2.yaml.${m}.sig`, content: signText(content, fixtureSigner(m), REGISTRY_NAMESPACE) })),
+    ];
+    const v = verifyRegistry({ sources: [{ name: "mirror", files }], trust: fixtureTrustAnchor() });
+    expect(v.version!.version).toBe(1);
+    expect(reasonOf(v, "federation/2.yaml")).toEqual(["renames the federation from boreal-test to boreal-renamed: a federation keeps its name (every node's key proofs carry it)"]);
+    expect(live(v)).toEqual(["a1", "b1", "c1"]);
+  });
+
+  test("a mesh address override peers would refuse is refused at pulumi up", () => {
+    expect(() => fixtureSpec("a1", { meshAddress: { ipv4: "100.64.0.0" } })).not.toThrow();
+    expect(() => allocateMeshAddresses(verifyDir(FIXTURE_REGISTRY).federation!, { node: "a5", member: "coop-a", override: { ipv4: "100.64.0.0" } })).toThrow(/100\.64\.0\.0 is the network address of 100\.64\.0\.0\/24/);
   });
 });
