@@ -1,22 +1,22 @@
 // `boreal-agent attest`: a round of the node's checks of its peers for the label. The node
-// observes every other member's nodes against the live rules (src/label/observe.ts), signs
+// observes every other member's nodes against the live rules (src/agent/observe.ts), signs
 // each node's results as an in-toto statement with its own attestation key, and publishes
-// them to the federation's mirrors (their attestation inbox, src/registry/inbox.ts). An
+// them to the federation's mirrors (their attestation inbox, src/io/registry/inbox.ts). An
 // attestation is re-signed when the results or the node's descriptor change, or when it
 // has aged a quarter of its validity; the mirrors get whatever they lack.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import type { RegistryFile } from "../config/registry";
-import { signaturePath } from "../config/registry";
-import { escapeShort, escapeText } from "../config/escape";
-import { AttestationResult, buildAttestation } from "../label/attestation";
-import { signAttestation } from "../label/files";
-import { labelSettings } from "../label/label";
-import { observePeers, wgHandshakes } from "../label/observe";
-import { AGENT, ATTESTATION_KEY_FILE } from "../render/scripts";
-import { ReadSource, readRegistrySource, verifySources } from "../registry";
-import { HeldState, heldNode, sha256 } from "../registry/verify";
-import { parseAgentConfig } from "./config";
+import type { RegistryFile } from "../core/registry/format";
+import { signaturePath } from "../core/registry/format";
+import { escapeShort, escapeText } from "../core/values/escape";
+import { AttestationResult, buildAttestation } from "../core/label/attestation";
+import { signAttestation } from "../io/label/files";
+import { labelSettings } from "../core/label/label";
+import { observePeers, wgHandshakes } from "./observe";
+import { AGENT, ATTESTATION_KEY_FILE } from "../core/node/scripts";
+import { ReadSource, readRegistrySource, verifySources } from "../io/registry/read";
+import { HeldState, heldNode, sha256 } from "../core/registry/verify";
+import { parseAgentConfig } from "../core/spec/agent";
 import { checkoutDir, checkoutMirror, gitError, gitIn, log, readJson, stateFile, writeAtomic } from "./io";
 
 const attestStateFile = join(AGENT.stateDir, "attest.json");
@@ -120,7 +120,7 @@ export async function attest(): Promise<number> {
   // Until the member's signed descriptor lists this key, nobody would count what it signs.
   if (self?.attestationKey !== ownKey) return finish(0, `the registry's descriptor of ${node} does not list this node's attestation key yet`);
 
-  // Every address the checks connect to passes src/model/scope.ts first; refusals are logged here, escaped.
+  // Every address the checks connect to passes src/core/values/scope.ts first; refusals are logged here, escaped.
   const observed = await observePeers({ federation, self: { member, node }, handshakes: () => wgHandshakes(), log: (line) => log(`attest: ${line}`) });
   const { validityDays } = labelSettings(federation.settings);
   const renewAfterMs = (validityDays * DAY_MS) / 4;

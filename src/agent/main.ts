@@ -14,17 +14,17 @@ import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { loadTemplates } from "../components/templates";
-import { BorealConfigError } from "../config/errors";
-import { escapeShort, escapeText } from "../config/escape";
-import type { RegistryFile } from "../config/registry";
-import { decideSync, SyncOutcome, syncMetrics } from "./sync";
-import { parseAgentConfig } from "./config";
-import { AGENT_ROLES, TemplateSources } from "../render";
-import { AGENT, CHECK_REFUSED, GATE_FETCHED_FLAG, installScript, KEY_FILE, removeScript, SERVICE_SCRIPTS, TEXTFILE_DIR } from "../render/scripts";
-import { ReadSource, readRegistrySource, verifySources } from "../registry";
-import { formatRejection, HeldState, sha256 } from "../registry/verify";
-import { makeWireguardProof, wireguardPublicKey } from "../registry/keyproof";
+import { loadTemplates } from "../io/templates";
+import { BorealConfigError } from "../core/values/problems";
+import { escapeShort, escapeText } from "../core/values/escape";
+import type { RegistryFile } from "../core/registry/format";
+import { decideSync, SyncOutcome, syncMetrics } from "../core/node/sync";
+import { parseAgentConfig } from "../core/spec/agent";
+import { AGENT_ROLES, TemplateSources } from "../core/node/render";
+import { AGENT, CHECK_REFUSED, GATE_FETCHED_FLAG, installScript, KEY_FILE, removeScript, SERVICE_SCRIPTS, TEXTFILE_DIR } from "../core/node/scripts";
+import { ReadSource, readRegistrySource, verifySources } from "../io/registry/read";
+import { formatRejection, HeldState, sha256 } from "../core/registry/verify";
+import { makeWireguardProof, wireguardPublicKey } from "../core/registry/keyproof";
 import { attest } from "./attest";
 import { checkoutDir, checkoutFetched, checkoutMirror, gitError, log, readJson, stateFile, writeAtomic } from "./io";
 
@@ -282,7 +282,7 @@ function remove(): number {
 }
 
 /**
- * Prints the proof that this node holds its WireGuard key (src/registry/keyproof.ts), made
+ * Prints the proof that this node holds its WireGuard key (src/core/registry/keyproof.ts), made
  * here because the private key never leaves the node. With --key, only for that key: the one
  * `pulumi up` read back and will publish beside the proof.
  */

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { ensureHostPackages, knownHostsPath, labDown, labExec, labExecAsync, LabMachine, LabState, labUp, PROJECT_DIR, writeLabStacks } from "../lab/lab";
 import { measureRotation } from "../lab/measure";
 import { ensureCommandPlugin, labPulumiEnv, runPulumi } from "../lab/pulumi";
-import { ATTEST_INTERVAL_DEFAULT } from "../config/stack";
+import { ATTEST_INTERVAL_DEFAULT } from "../core/spec/stack";
 import { LabStacks, StackOutputs } from "../lab/stacks";
 import { linkWorkspace } from "../lab/workspace";
 import { parseRecap, renderAnsibleConfig, renderInventory, renderPlaybook, ROLE_ARCHIVE, ROLE_DIR, roleAddress } from "./ansible";

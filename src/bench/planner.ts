@@ -2,11 +2,11 @@
 // large signed registries. Time is the median of several runs after a warm-up (JIT, the
 // compiled templates); heap is what the result keeps alive, measured with a full gc
 // before and after (node --expose-gc).
-import { planSpecSchema } from "../config/stack";
-import { plan } from "../model/plan";
-import { loadRegistry } from "../registry";
-import { formatRejection } from "../registry/verify";
-import { renderNode, TemplateSources } from "../render";
+import { planSpecSchema } from "../core/spec/stack";
+import { plan } from "../core/node/plan";
+import { loadRegistry } from "../io/registry/read";
+import { formatRejection } from "../core/registry/verify";
+import { renderNode, TemplateSources } from "../core/node/render";
 import { BenchRegistry, cachedBenchRegistry, NODES_PER_MEMBER } from "./registry";
 import { BenchSection, formatBytes, formatDuration, median } from "./report";
 

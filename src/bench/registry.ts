@@ -6,14 +6,14 @@
 import { generateKeyPairSync } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Federation, NodeDescriptor } from "../config/registry";
-import { makeWireguardProof, wireguardPublicKey } from "../registry/keyproof";
+import type { Federation, NodeDescriptor } from "../core/registry/format";
+import { makeWireguardProof, wireguardPublicKey } from "../core/registry/keyproof";
 import { createSigningKey, labFederationVersion, labMemberName, labMemberZone } from "../lab/federation";
-import { allocateMeshAddresses } from "../model/allocate";
-import { EXPORTER_PORT } from "../model/firewall";
-import { formatIPv4, parseCidr } from "../model/ip";
-import { formatTrust, sha256 } from "../registry/verify";
-import { signFederationVersion, writeFederationVersion, writeNodeObject } from "../registry/write";
+import { allocateMeshAddresses } from "../core/mesh/allocate";
+import { EXPORTER_PORT } from "../core/firewall/plan";
+import { formatIPv4, parseCidr } from "../core/values/ip";
+import { formatTrust, sha256 } from "../core/registry/verify";
+import { signFederationVersion, writeFederationVersion, writeNodeObject } from "../io/registry/write";
 
 /** A member runs a few nodes; the lab's /28 share per member holds up to 14. */
 export const NODES_PER_MEMBER = 4;

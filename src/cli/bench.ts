@@ -9,7 +9,7 @@ import { BENCH_TOOLS, BenchTool, LAB_SIZES, PEERS_DIR, runLabBench } from "../be
 import { labSection } from "../bench/labsection";
 import { PLANNER_SIZES, plannerSection, runPlanner } from "../bench/planner";
 import { BenchSection, formatReport, MachineFacts } from "../bench/report";
-import { loadTemplates } from "../components/templates";
+import { loadTemplates } from "../io/templates";
 import { PROJECT_DIR } from "../lab/lab";
 import { ensureToolchain, projectToolchain } from "./toolchain";
 

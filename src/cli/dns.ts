@@ -1,20 +1,20 @@
 // `boreal dns check ZONE`: asks every node serving a member zone (from the registry, or the
 // servers given) for its SOA, NS, DNSKEY and a sample of its records, verifies the
 // signatures itself, asks the parent for the DS when told where, and prints one table
-// (src/dns/check.ts decides; src/dns/transport.ts asks).
+// (src/core/dns/check.ts decides; src/io/dns/transport.ts asks).
 //
 // Exit codes: 0 the zone is healthy everywhere; 1 a problem (each named with its node);
 // 2 nothing checked: bad usage or unreadable input.
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { resolve } from "node:path";
-import { parseEndpoint } from "../config/fields";
-import { zoneRecordLines, withZoneFiles } from "../dns/records";
-import { evaluateDnsCheck, formatDnsCheck, judgeNode, ParentAnswer, parentDs, questionsFor, sampleOf } from "../dns/check";
-import { rcodeName } from "../dns/message";
-import { ask, askNode, Server } from "../dns/transport";
-import { RECORD_TYPES } from "../dns/zonefile";
-import { dnsTarget } from "../model/monitoring";
+import { parseEndpoint } from "../core/values/fields";
+import { zoneRecordLines, withZoneFiles } from "../core/dns/records";
+import { evaluateDnsCheck, formatDnsCheck, judgeNode, ParentAnswer, parentDs, questionsFor, sampleOf } from "../core/dns/check";
+import { rcodeName } from "../core/dns/message";
+import { ask, askNode, Server } from "../io/dns/transport";
+import { RECORD_TYPES } from "../core/dns/zonefile";
+import { dnsTarget } from "../core/monitoring/plan";
 import { CliError, parseOptions, processIo, RegistryIo, reportFailure, usageError, verifyDir } from "./registry";
 import { readStackConfig } from "./status";
 

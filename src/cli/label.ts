@@ -1,5 +1,5 @@
 // `boreal label ...`: the label, checked offline from a registry clone, exactly as
-// src/label/label.ts decides it. verify says whether one node holds it (exit 1 when not),
+// src/core/label/label.ts decides it. verify says whether one node holds it (exit 1 when not),
 // show does the same for every node; both print which rules, who attested, from where and
 // until when, and the plain OpenSSH commands that check the same signatures without the
 // kit. The registry is verified as `boreal registry check` does (--trust, or UNPINNED).
@@ -7,14 +7,14 @@
 // Exit codes: 0 the label holds (show: the report was made); 1 it does not hold, or
 // nothing of the registry could be trusted; 2 bad usage or unreadable input.
 import { join } from "node:path";
-import { descriptorPath, signaturePath } from "../config/registry";
-import { attestationSigners, checkAttestation, LabelRegistry, parseAttestationPath } from "../label/attestation";
-import { readAttestations } from "../label/files";
-import { attestedNodes, AttestationFile, evaluateLabel, LabelReport, Refusal, Vote } from "../label/label";
-import { labelRequirements, liveFrom, RULES } from "../label/rules";
-import { LABEL_NAMESPACE, REGISTRY_NAMESPACE } from "../registry/sshsig";
-import { formatTrust } from "../registry/verify";
-import { escapeShort, escapeText as e } from "../config/escape";
+import { descriptorPath, signaturePath } from "../core/registry/format";
+import { attestationSigners, checkAttestation, LabelRegistry, parseAttestationPath } from "../core/label/attestation";
+import { readAttestations } from "../io/label/files";
+import { attestedNodes, AttestationFile, evaluateLabel, LabelReport, Refusal, Vote } from "../core/label/label";
+import { labelRequirements, liveFrom, RULES } from "../core/label/rules";
+import { LABEL_NAMESPACE, REGISTRY_NAMESPACE } from "../core/registry/sshsig";
+import { formatTrust } from "../core/registry/verify";
+import { escapeShort, escapeText as e } from "../core/values/escape";
 import { CliError, fingerprint, parseOptions, processIo, RegistryIo, rejectionLine, reportFailure, table, Trusted, usageError, verifyDir } from "./registry";
 
 const COMMON = "[--registry DIR] [--trust N:SHA256] [--at ISO-TIME]";

@@ -8,7 +8,7 @@
 // 2 nothing done: bad usage, unreadable input, or a refusal (the message says why and how).
 //
 // Everything a registry, a mirror or a member's file says is hostile: every name, path,
-// reason and value from them is escaped (src/config/escape.ts) before it is printed, so a
+// reason and value from them is escaped (src/core/values/escape.ts) before it is printed, so a
 // file name cannot forge a line of the report or drive the terminal.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -16,8 +16,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSy
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { z } from "zod";
-import { BorealConfigError, ConfigProblem, formatProblems, problemsFromZod } from "../config/errors";
-import { escapeShort, escapeText } from "../config/escape";
+import { BorealConfigError, ConfigProblem, formatProblems, problemsFromZod } from "../core/values/problems";
+import { escapeShort, escapeText } from "../core/values/escape";
 import {
   descriptorPath,
   FEDERATION_DIR,
@@ -26,13 +26,13 @@ import {
   FederationVersion,
   NODES_DIR,
   parseFederationVersion,
-} from "../config/registry";
-import { memberShare } from "../model/allocate";
-import { readRegistrySource, ReadSource, verifySources } from "../registry";
-import { describeSigner, Signer, signerPublicKey } from "../registry/sign";
-import { parseSshPublicKey, REGISTRY_NAMESPACE, verifySignature } from "../registry/sshsig";
-import { formatTrust, HeldState, parseTrust, Rejection, sha256, TrustAnchor, VerifiedRegistry } from "../registry/verify";
-import { writeFederationVersion, signFederationVersion } from "../registry/write";
+} from "../core/registry/format";
+import { memberShare } from "../core/mesh/allocate";
+import { readRegistrySource, ReadSource, verifySources } from "../io/registry/read";
+import { describeSigner, Signer, signerPublicKey } from "../io/registry/sign";
+import { parseSshPublicKey, REGISTRY_NAMESPACE, verifySignature } from "../core/registry/sshsig";
+import { formatTrust, HeldState, parseTrust, Rejection, sha256, TrustAnchor, VerifiedRegistry } from "../core/registry/verify";
+import { writeFederationVersion, signFederationVersion } from "../io/registry/write";
 
 const MEMBER_SPEC = "NAME:PUBKEYFILE:ZONE[,ZONE...]:MESHCIDR";
 const NODES_SPEC = "NAME:NODE[,NODE...]";

@@ -1,18 +1,18 @@
 // `boreal status`: the federation's health as the member's own node sees it. Connects over
 // SSH with the stack's pinned host key (node-ssh), reaches the node's Prometheus on its mesh
 // address through the SSH connection (nothing listens outside the mesh), and prints one
-// table (src/status/report.ts).
+// table (src/core/status/report.ts).
 import { spawnSync } from "node:child_process";
 import { request } from "node:http";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { NodeSSH } from "node-ssh";
-import { parseAgentConfig } from "../agent/config";
-import { NodeSpec, parseStackConfig } from "../config/stack";
-import { PROMETHEUS_PORT } from "../model/monitoring";
-import { AGENT } from "../render/scripts";
-import { escapeShort } from "../config/escape";
-import { federationStatus, formatStatus, Sample, STATUS_QUERIES, StatusAnswers } from "../status/report";
+import { parseAgentConfig } from "../core/spec/agent";
+import { NodeSpec, parseStackConfig } from "../core/spec/stack";
+import { PROMETHEUS_PORT } from "../core/monitoring/plan";
+import { AGENT } from "../core/node/scripts";
+import { escapeShort } from "../core/values/escape";
+import { federationStatus, formatStatus, Sample, STATUS_QUERIES, StatusAnswers } from "../core/status/report";
 import { systemErrorText } from "./registry";
 
 export const STATUS_USAGE = `  boreal status [--stack NAME] [--cwd DIR] [--json]        the federation's health, asked of this stack's node

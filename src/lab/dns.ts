@@ -7,7 +7,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { closeSync, mkdirSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { inImageScript } from "./image";
-import { formatIPv4, parseCidr } from "../model/ip";
+import { formatIPv4, parseCidr } from "../core/values/ip";
 import { createMachineNetwork, nodeNamespace, sh, stopProcesses } from "./net";
 
 export const LAB_PARENT_ZONE = "lab.test.";

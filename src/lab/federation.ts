@@ -4,10 +4,10 @@
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import type { FederationVersion } from "../config/registry";
-import { formatIPv4, parseCidr } from "../model/ip";
-import { formatTrust, sha256 } from "../registry/verify";
-import { signFederationVersion, writeFederationVersion } from "../registry/write";
+import type { FederationVersion } from "../core/registry/format";
+import { formatIPv4, parseCidr } from "../core/values/ip";
+import { formatTrust, sha256 } from "../core/registry/verify";
+import { signFederationVersion, writeFederationVersion } from "../io/registry/write";
 
 export const LAB_MESH = { ipv4: "100.64.0.0/16", ipv6: "fd42:b0:ea1::/48" };
 /** Each lab member's share of the mesh: 16 addresses. */

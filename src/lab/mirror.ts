@@ -1,11 +1,11 @@
 // The lab's git mirror: `git daemon` on the host, bound to the lab bridge address only,
 // serving the bare repositories under <labDir>/mirrors to the lab machines (git://).
 // Members write to a repository by its path on the host. Over git:// the registry takes
-// one kind of push: nodes' attestations, through its inbox hook (src/registry/inbox.ts).
+// one kind of push: nodes' attestations, through its inbox hook (src/io/registry/inbox.ts).
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
-import { installAttestationInbox } from "../registry/inbox";
+import { installAttestationInbox } from "../io/registry/inbox";
 
 export const MIRROR_PORT = 9418;
 

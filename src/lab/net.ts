@@ -2,7 +2,7 @@
 // and a veth from the host so the host (and only the host) reaches the lab subnet.
 import { execFileSync, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { cidrsOverlap, formatIPv4, parseCidr, Cidr } from "../model/ip";
+import { cidrsOverlap, formatIPv4, parseCidr, Cidr } from "../core/values/ip";
 
 export const LAB_NS = "boreal-lab";
 export const BRIDGE = "br-boreal";

@@ -11,7 +11,7 @@ export interface StackOutputs {
   zones: string[];
   descriptorPath: string;
   federationVersion: number;
-  /** Per zone: what the member gives its registrar (src/index.ts). */
+  /** Per zone: what the member gives its registrar (src/program/index.ts). */
   delegations: Record<string, { nameServers: { name: string; node: string; glue: { type: string; address: string }[] }[]; ds: string[]; records: string[] }>;
 }
 

@@ -1,12 +1,12 @@
 // The federation's rule set as a Pulumi CrossGuard policy pack: every rule with a plan-time
-// check (src/label/rules.ts), by its id, rationale and level, so the pack and the label
+// check (src/core/label/rules.ts), by its id, rationale and level, so the pack and the label
 // can never disagree on what a rule is called or whether it is mandatory. A mandatory
 // rule's violation fails `pulumi preview` and stops `pulumi up`.
 //   pulumi preview --policy-pack src/policy      pulumi up --policy-pack src/policy
 import { Policies, PolicyPack } from "@pulumi/policy";
-import { RULE_SET_DIGEST, RULE_SET_VERSION } from "../label/rules";
-import { PLAN_CHECKS, PlannedResource } from "./checks";
-import { planRules } from "./rules";
+import { RULE_SET_DIGEST, RULE_SET_VERSION } from "../core/label/rules";
+import { PLAN_CHECKS, PlannedResource } from "../core/policy/checks";
+import { planRules } from "../core/policy/rules";
 
 /**
  * Inputs as plain data. The engine's proxy throws on a value not known yet (a preview);

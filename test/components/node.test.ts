@@ -1,15 +1,15 @@
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, test } from "vitest";
-import { BorealNode } from "../../src/components/node";
-import type { Federation, NodeDescriptor } from "../../src/config/registry";
-import { splitPrivateKey } from "../../src/config/stack";
+import { BorealNode } from "../../src/program/components/node";
+import type { Federation, NodeDescriptor } from "../../src/core/registry/format";
+import { splitPrivateKey } from "../../src/core/spec/stack";
 import { MOCK_ATTESTATION_KEY, Recorded, Recorder, settle } from "../helpers/mocks";
 import { FIXTURE_HOST_KEY, FIXTURE_PRIVATE_KEY, FIXTURE_REGISTRY, fixtureFederation, fixturePublicKey, fixtureRegistryFiles, fixtureSigner, fixtureSpec, templates } from "../helpers/fixtures";
-import { verifySignature, REGISTRY_NAMESPACE } from "../../src/registry/sshsig";
-import { parseNodeObject } from "../../src/config/registry";
-import { checkAttestationKeyProof, checkWireguardProof } from "../../src/registry/keyproof";
-import { PLAN_CHECKS, PlannedResource } from "../../src/policy/checks";
-import { NODE_TYPE } from "../../src/policy/facts";
+import { verifySignature, REGISTRY_NAMESPACE } from "../../src/core/registry/sshsig";
+import { parseNodeObject } from "../../src/core/registry/format";
+import { checkAttestationKeyProof, checkWireguardProof } from "../../src/core/registry/keyproof";
+import { PLAN_CHECKS, PlannedResource } from "../../src/core/policy/checks";
+import { NODE_TYPE } from "../../src/core/policy/facts";
 
 /** A stand-in for the bundled agent: its bundling is tested on its own (agent.test.ts). */
 const AGENT_PROGRAM = { path: "/nonexistent/agent-0123456789abcdef.js", hash: "0123456789abcdef" };

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import { commandPluginInstalled, configureNode, POLICY_PACK, PROJECT_ROOT, Workspace } from "../helpers/workspace";
-import { RULE_SET_VERSION } from "../../src/label/rules";
+import { RULE_SET_VERSION } from "../../src/core/label/rules";
 import { FIXTURE_PRIVATE_KEY } from "../helpers/fixtures";
 
 const pinned = JSON.parse(readFileSync(join(PROJECT_ROOT, "package.json"), "utf8")).dependencies.pulumi as string;

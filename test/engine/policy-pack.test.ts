@@ -6,7 +6,7 @@
 import { cpSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
-import { planRules } from "../../src/policy/rules";
+import { planRules } from "../../src/core/policy/rules";
 import { commandPluginInstalled, configureNode, POLICY_PACK, PROJECT_ROOT, Workspace } from "../helpers/workspace";
 
 const workspaces: Workspace[] = [];

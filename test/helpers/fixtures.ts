@@ -1,11 +1,11 @@
 import { chmodSync, cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { loadTemplates } from "../../src/components/templates";
-import { parseStackConfig, NodeSpec } from "../../src/config/stack";
-import { federationPath, type Federation, type RegistryFile } from "../../src/config/registry";
-import { formatRejection, formatTrust, sha256, type TrustAnchor, type VerifiedRegistry } from "../../src/registry/verify";
-import { loadRegistry, readRegistrySource } from "../../src/registry";
-import type { Signer } from "../../src/registry/sign";
+import { loadTemplates } from "../../src/io/templates";
+import { parseStackConfig, NodeSpec } from "../../src/core/spec/stack";
+import { federationPath, type Federation, type RegistryFile } from "../../src/core/registry/format";
+import { formatRejection, formatTrust, sha256, type TrustAnchor, type VerifiedRegistry } from "../../src/core/registry/verify";
+import { loadRegistry, readRegistrySource } from "../../src/io/registry/read";
+import type { Signer } from "../../src/io/registry/sign";
 import { FIXTURE_KEY_NAMES, type FixtureKeyName, readPublicKey } from "../fixtures/sign-fixtures";
 
 export const FIXTURE_DIR = join(__dirname, "..", "fixtures");

@@ -6,12 +6,12 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { zoneRecordLines } from "../../src/dns/records";
-import { ask } from "../../src/dns/transport";
-import { RECORD_TYPES } from "../../src/dns/zonefile";
-import type { NodeSpec } from "../../src/config/stack";
-import { plan } from "../../src/model/plan";
-import { renderNode } from "../../src/render";
+import { zoneRecordLines } from "../../src/core/dns/records";
+import { ask } from "../../src/io/dns/transport";
+import { RECORD_TYPES } from "../../src/core/dns/zonefile";
+import type { NodeSpec } from "../../src/core/spec/stack";
+import { plan } from "../../src/core/node/plan";
+import { renderNode } from "../../src/core/node/render";
 import { fixtureFederation, templates } from "./fixtures";
 
 export interface KnotZone {

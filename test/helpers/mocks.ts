@@ -3,8 +3,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { chmodSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { attestationProofStatement, NODE_PROOF_NAMESPACE, signXEdDSA, wireguardProofStatement, wireguardPublicKey } from "../../src/registry/keyproof";
-import { signText } from "../../src/registry/sign";
+import { attestationProofStatement, NODE_PROOF_NAMESPACE, signXEdDSA, wireguardProofStatement, wireguardPublicKey } from "../../src/core/registry/keyproof";
+import { signText } from "../../src/io/registry/sign";
 
 export interface Recorded {
   type: string;

@@ -8,8 +8,8 @@ import { DEFAULT_RECIPE, imagePath, imageReady, isLabSuite, LAB_SUITES, labRecip
 import { authenticated, LAB_DNS_NAMESPACE, stopLabDns } from "../../src/lab/dns";
 import { LAB_PASSPHRASE, labDns, labDown, labExec, labMounts, labProcesses, labStatus, labUp, LabState, pidAlive, portOpen, readState, sshArgs, writeLabStacks } from "../../src/lab/lab";
 import { mirrorProcesses } from "../../src/lab/mirror";
-import { parseStackConfig } from "../../src/config/stack";
-import { loadRegistry } from "../../src/registry";
+import { parseStackConfig } from "../../src/core/spec/stack";
+import { loadRegistry } from "../../src/io/registry/read";
 import { pulumiCliAvailable, Workspace } from "../helpers/workspace";
 import { labNamespaces } from "../../src/lab/net";
 

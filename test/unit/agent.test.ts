@@ -5,12 +5,12 @@ import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import { buildSync } from "esbuild";
 import { AGENT_SOURCES, buildOptions, bundleAgent } from "../../src/agent/bundle";
-import { parseAgentConfig, renderAgentConfig } from "../../src/agent/config";
-import { decideSync, syncMetrics } from "../../src/agent/sync";
-import { splitPrivateKey } from "../../src/config/stack";
-import { plan } from "../../src/model/plan";
-import { renderNode } from "../../src/render";
-import { verifyRegistry } from "../../src/registry/verify";
+import { parseAgentConfig, renderAgentConfig } from "../../src/core/spec/agent";
+import { decideSync, syncMetrics } from "../../src/core/node/sync";
+import { splitPrivateKey } from "../../src/core/spec/stack";
+import { plan } from "../../src/core/node/plan";
+import { renderNode } from "../../src/core/node/render";
+import { verifyRegistry } from "../../src/core/registry/verify";
 import { fixtureRegistryFiles, fixtureSpec, fixtureTrustAnchor, templates } from "../helpers/fixtures";
 
 const cache = mkdtempSync(join(tmpdir(), "boreal-agent-"));

@@ -8,10 +8,10 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { plannerSection, PlannerRun } from "../../src/bench/planner";
 import { benchNodeName, benchNodeZone, cachedBenchRegistry, writeBenchRegistry } from "../../src/bench/registry";
 import { formatBytes, formatDuration, formatReport, markdownTable, median } from "../../src/bench/report";
-import { descriptorPath } from "../../src/config/registry";
-import { plan } from "../../src/model/plan";
-import { loadRegistry } from "../../src/registry";
-import { formatRejection } from "../../src/registry/verify";
+import { descriptorPath } from "../../src/core/registry/format";
+import { plan } from "../../src/core/node/plan";
+import { loadRegistry } from "../../src/io/registry/read";
+import { formatRejection } from "../../src/core/registry/verify";
 import { fixtureSpec } from "../helpers/fixtures";
 
 const work = mkdtempSync(join(tmpdir(), "boreal-bench-test-"));

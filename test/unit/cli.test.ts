@@ -4,8 +4,8 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symli
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import type { NodeDescriptor } from "../../src/config/registry";
-import { writeNodeObject } from "../../src/registry/write";
+import type { NodeDescriptor } from "../../src/core/registry/format";
+import { writeNodeObject } from "../../src/io/registry/write";
 import { PROJECT_ROOT } from "../helpers/workspace";
 import { withKeyProof } from "../fixtures/sign-fixtures";
 

@@ -5,11 +5,11 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { runDns } from "../../src/cli/dns";
-import { evaluateDnsCheck, judgeNode, questionsFor, sampleOf } from "../../src/dns/check";
-import { formatDs, parseDsRecords } from "../../src/dns/ds";
-import { withZoneFiles } from "../../src/dns/records";
-import { ask, askNode } from "../../src/dns/transport";
-import { RECORD_TYPES } from "../../src/dns/zonefile";
+import { evaluateDnsCheck, judgeNode, questionsFor, sampleOf } from "../../src/core/dns/check";
+import { formatDs, parseDsRecords } from "../../src/core/dns/ds";
+import { withZoneFiles } from "../../src/core/dns/records";
+import { ask, askNode } from "../../src/io/dns/transport";
+import { RECORD_TYPES } from "../../src/core/dns/zonefile";
 import { FIXTURE_DIR, FIXTURE_REGISTRY, fixtureSpec, fixtureTrust } from "../helpers/fixtures";
 import { freePort, hasKnot, Knotd, renderedZone, startKnotd } from "../helpers/knotd";
 

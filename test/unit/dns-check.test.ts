@@ -5,11 +5,11 @@ import { generateKeyPairSync, sign } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
-import { CheckInput, evaluateDnsCheck, formatDnsCheck, judgeNode, NodeAnswer, NodeReplies, parentDs, questionKey, Reply, sampleOf } from "../../src/dns/check";
-import { ALGORITHMS, parseRrsig, serialAhead, signedData, verifyRrset } from "../../src/dns/dnssec";
-import { canonicalNameWire, Dnskey, dsOf, keyTag } from "../../src/dns/ds";
-import { decodeMessage, encodeQuery, readName, WireRecord } from "../../src/dns/message";
-import { RECORD_TYPES } from "../../src/dns/zonefile";
+import { CheckInput, evaluateDnsCheck, formatDnsCheck, judgeNode, NodeAnswer, NodeReplies, parentDs, questionKey, Reply, sampleOf } from "../../src/core/dns/check";
+import { ALGORITHMS, parseRrsig, serialAhead, signedData, verifyRrset } from "../../src/core/dns/dnssec";
+import { canonicalNameWire, Dnskey, dsOf, keyTag } from "../../src/core/dns/ds";
+import { decodeMessage, encodeQuery, readName, WireRecord } from "../../src/core/dns/message";
+import { RECORD_TYPES } from "../../src/core/dns/zonefile";
 import type { CapturedZone, DnsFixtures } from "../fixtures/dns/capture";
 import { FIXTURE_DIR } from "../helpers/fixtures";
 

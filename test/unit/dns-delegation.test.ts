@@ -3,10 +3,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
-import { delegation, delegationRecords } from "../../src/dns/delegation";
-import { canonicalNameWire, dsForZone, dsOf, formatDs, keyTag, parseDnskeys, parseDsRecords } from "../../src/dns/ds";
+import { delegation, delegationRecords } from "../../src/core/node/delegation";
+import { canonicalNameWire, dsForZone, dsOf, formatDs, keyTag, parseDnskeys, parseDsRecords } from "../../src/core/dns/ds";
 import { imagePath, LAB_SUITES, labRecipe } from "../../src/lab/image";
-import { plan } from "../../src/model/plan";
+import { plan } from "../../src/core/node/plan";
 import { fixtureFederation, fixtureSpec } from "../helpers/fixtures";
 import { imageUsable, inImage } from "../helpers/image";
 

@@ -3,18 +3,18 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
-import { parseAgentConfig, renderAgentConfig } from "../../src/agent/config";
-import { splitPrivateKey } from "../../src/config/stack";
-import { withZoneFiles } from "../../src/dns/records";
-import { plan } from "../../src/model/plan";
-import { renderNode } from "../../src/render";
+import { parseAgentConfig, renderAgentConfig } from "../../src/core/spec/agent";
+import { splitPrivateKey } from "../../src/core/spec/stack";
+import { withZoneFiles } from "../../src/core/dns/records";
+import { plan } from "../../src/core/node/plan";
+import { renderNode } from "../../src/core/node/render";
 import { imagePath, LAB_SUITES, labRecipe } from "../../src/lab/image";
 import { FIXTURE_DIR, fixtureFederation, fixtureSpec, templates } from "../helpers/fixtures";
 import { imageUsable, inImage } from "../helpers/image";
 
 const ZONE = "coop-a.example.";
 const ZONE_PATH = "/var/lib/knot/zones/coop-a.example.zone";
-/** a1's stack with the fixture export as its zone file, read the way src/index.ts reads it. */
+/** a1's stack with the fixture export as its zone file, read the way src/program/index.ts reads it. */
 const { spec } = withZoneFiles(fixtureSpec("a1", { zoneFiles: { [ZONE]: "zones/coop-a.example.zone" } }), (path) => readFileSync(join(FIXTURE_DIR, path)));
 const zoneFile = renderNode(plan(spec, fixtureFederation()), templates).find((f) => f.path === ZONE_PATH)!;
 

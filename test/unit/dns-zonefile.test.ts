@@ -1,9 +1,9 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
-import { BorealConfigError } from "../../src/config/errors";
-import { checkZoneText, inlineZoneRecords, recordsKey, withZoneFiles, zoneFilesKey, zoneRecordLines } from "../../src/dns/records";
-import { absoluteName, checkMemberRecords, formatRecord, kitOwnsName, nameWithin, parseZoneFile, ZoneRecord } from "../../src/dns/zonefile";
+import { BorealConfigError } from "../../src/core/values/problems";
+import { checkZoneText, inlineZoneRecords, recordsKey, withZoneFiles, zoneFilesKey, zoneRecordLines } from "../../src/core/dns/records";
+import { absoluteName, checkMemberRecords, formatRecord, kitOwnsName, nameWithin, parseZoneFile, ZoneRecord } from "../../src/core/dns/zonefile";
 import { FIXTURE_DIR } from "../helpers/fixtures";
 
 const ZONE = "coop-a.example.";

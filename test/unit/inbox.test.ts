@@ -1,11 +1,11 @@
-// The registry's attestation inbox (src/registry/inbox.ts), with the real git and the real
+// The registry's attestation inbox (src/io/registry/inbox.ts), with the real git and the real
 // hook: REMOTE_ADDR set is how git daemon marks a push as anonymous.
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { installAttestationInbox } from "../../src/registry/inbox";
+import { installAttestationInbox } from "../../src/io/registry/inbox";
 
 const git = (cwd: string, ...args: string[]) =>
   execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@t", ...args], { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();

@@ -1,11 +1,11 @@
-// The WireGuard key's proof of possession (src/registry/keyproof.ts): XEdDSA against the real
+// The WireGuard key's proof of possession (src/core/registry/keyproof.ts): XEdDSA against the real
 // `wg`, against fixed vectors computed independently, and against curve25519-js (Signal's
 // curve25519 signatures, which XEdDSA's are a case of).
 import { spawnSync } from "node:child_process";
 import { createHash, createPrivateKey, createPublicKey } from "node:crypto";
 import * as curve25519 from "curve25519-js";
 import { describe, expect, test } from "vitest";
-import { checkWireguardProof, makeWireguardProof, signXEdDSA, verifyXEdDSA, wireguardProofStatement, wireguardPublicKey } from "../../src/registry/keyproof";
+import { checkWireguardProof, makeWireguardProof, signXEdDSA, verifyXEdDSA, wireguardProofStatement, wireguardPublicKey } from "../../src/core/registry/keyproof";
 
 const P = 2n ** 255n - 19n;
 const Q = 2n ** 252n + 27742317777372353535851937790883648493n;

@@ -1,17 +1,17 @@
-// The label's live checks, judged from observations handed in (src/label/judge.ts): each
+// The label's live checks, judged from observations handed in (src/core/label/judge.ts): each
 // rule passing and failing, with the detail people read. The DNSSEC answers are the ones
 // Knot really gave (test/fixtures/dns/answers.json), judged at their capture time.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
-import type { NodeDescriptor } from "../../src/config/registry";
-import { NodeReplies, Reply } from "../../src/dns/check";
-import { canonicalNameWire } from "../../src/dns/ds";
-import { decodeMessage, DnsMessage, WireRecord } from "../../src/dns/message";
-import { RECORD_TYPES } from "../../src/dns/zonefile";
-import { AttestationResult, buildAttestation, resultProblems } from "../../src/label/attestation";
-import { judgePeer, metricValue, PeerObservations, PortState } from "../../src/label/judge";
-import { liveFrom, Rule, RULES } from "../../src/label/rules";
+import type { NodeDescriptor } from "../../src/core/registry/format";
+import { NodeReplies, Reply } from "../../src/core/dns/check";
+import { canonicalNameWire } from "../../src/core/dns/ds";
+import { decodeMessage, DnsMessage, WireRecord } from "../../src/core/dns/message";
+import { RECORD_TYPES } from "../../src/core/dns/zonefile";
+import { AttestationResult, buildAttestation, resultProblems } from "../../src/core/label/attestation";
+import { judgePeer, metricValue, PeerObservations, PortState } from "../../src/core/label/judge";
+import { liveFrom, Rule, RULES } from "../../src/core/label/rules";
 import type { DnsFixtures } from "../fixtures/dns/capture";
 import { FIXTURE_DIR, fixtureVerified } from "../helpers/fixtures";
 

@@ -8,11 +8,11 @@ import { createSocket } from "node:dgram";
 import { createServer as createHttpServer, Server as HttpServer } from "node:http";
 import { AddressInfo, connect, createServer, Server } from "node:net";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import type { Federation, NodeDescriptor } from "../../src/config/registry";
-import type { AttestationResult } from "../../src/label/attestation";
-import { resultProblems } from "../../src/label/attestation";
-import { ObserveContext, observePeer, observePeers, parseHandshakes, SCAN_PORTS, scanList } from "../../src/label/observe";
-import { liveFrom, RULES } from "../../src/label/rules";
+import type { Federation, NodeDescriptor } from "../../src/core/registry/format";
+import type { AttestationResult } from "../../src/core/label/attestation";
+import { resultProblems } from "../../src/core/label/attestation";
+import { ObserveContext, observePeer, observePeers, parseHandshakes, SCAN_PORTS, scanList } from "../../src/agent/observe";
+import { liveFrom, RULES } from "../../src/core/label/rules";
 import { fixtureFederation, fixtureSpec } from "../helpers/fixtures";
 import { freePort, hasKnot, Knotd, renderedZone, startKnotd } from "../helpers/knotd";
 

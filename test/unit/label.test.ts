@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { descriptorPath, NodeDescriptor, parseFederationVersion, parseNodeObject, RegistryFile, signaturePath } from "../../src/config/registry";
+import { descriptorPath, NodeDescriptor, parseFederationVersion, parseNodeObject, RegistryFile, signaturePath } from "../../src/core/registry/format";
 import { runLabel } from "../../src/cli/label";
 import {
   Attestation,
@@ -24,18 +24,18 @@ import {
   PREDICATE_TYPE,
   renderAttestation,
   STATEMENT_TYPE,
-} from "../../src/label/attestation";
-import { readAttestations, signAttestation, writeAttestation } from "../../src/label/files";
-import { AttestationFile, CLOCK_SKEW_MS, evaluateLabel, LABEL_DEFAULTS, labelSettings } from "../../src/label/label";
-import { labelRequirements, liveFrom, RULE_SET_DIGEST, RULE_SET_VERSION, ruleSetDigest, RULES } from "../../src/label/rules";
-import { buildDescriptor } from "../../src/model/descriptor";
-import { plan } from "../../src/model/plan";
-import { Signer, signText } from "../../src/registry/sign";
-import { LABEL_NAMESPACE, REGISTRY_NAMESPACE } from "../../src/registry/sshsig";
-import { formatTrust, verifyRegistry } from "../../src/registry/verify";
-import { signedNodeObject } from "../../src/registry/write";
+} from "../../src/core/label/attestation";
+import { readAttestations, signAttestation, writeAttestation } from "../../src/io/label/files";
+import { AttestationFile, CLOCK_SKEW_MS, evaluateLabel, LABEL_DEFAULTS, labelSettings } from "../../src/core/label/label";
+import { labelRequirements, liveFrom, RULE_SET_DIGEST, RULE_SET_VERSION, ruleSetDigest, RULES } from "../../src/core/label/rules";
+import { buildDescriptor } from "../../src/core/node/descriptor";
+import { plan } from "../../src/core/node/plan";
+import { Signer, signText } from "../../src/io/registry/sign";
+import { LABEL_NAMESPACE, REGISTRY_NAMESPACE } from "../../src/core/registry/sshsig";
+import { formatTrust, verifyRegistry } from "../../src/core/registry/verify";
+import { signedNodeObject } from "../../src/io/registry/write";
 import { FIXTURE_FEDERATION, FIXTURE_NODES, withKeyProof } from "../fixtures/sign-fixtures";
-import { armorBody, attestationProofStatement, NODE_PROOF_NAMESPACE } from "../../src/registry/keyproof";
+import { armorBody, attestationProofStatement, NODE_PROOF_NAMESPACE } from "../../src/core/registry/keyproof";
 import { fixtureFederation, fixtureRegistryFiles, fixtureSigner, fixtureSpec, fixtureTrustAnchor } from "../helpers/fixtures";
 
 const GENERIC_FIX = /^(correct the value|set it); see the README's configuration reference$/;
@@ -54,7 +54,7 @@ let mallory: Signer;
 
 const fixtureNode = (node: string): NodeDescriptor => structuredClone(FIXTURE_NODES.find((n) => n.node === node)!);
 
-/** The attestation key of a test node with its proof, made with that key for the node (src/registry/keyproof.ts). */
+/** The attestation key of a test node with its proof, made with that key for the node (src/core/registry/keyproof.ts). */
 function attestation(node: string): { attestationKey: string; attestationKeyProof: string } {
   const key = attestationKey(node);
   const statement = attestationProofStatement({ federation: FIXTURE_FEDERATION, node, attestationKey: key });

@@ -1,15 +1,15 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
-import { BorealConfigError, ConfigProblem } from "../../src/config/errors";
-import type { Federation, NodeDescriptor } from "../../src/config/registry";
-import { allocateMeshAddresses, memberShare } from "../../src/model/allocate";
-import { buildDescriptor, buildTombstone } from "../../src/model/descriptor";
-import { cidrWithin, formatIPv6, parseCidr, parseIPv6 } from "../../src/model/ip";
-import { monitoringPlan } from "../../src/model/monitoring";
-import { plan } from "../../src/model/plan";
-import { renderNodeObject } from "../../src/registry";
-import { scrapeTargets } from "../../src/render";
+import { BorealConfigError, ConfigProblem } from "../../src/core/values/problems";
+import type { Federation, NodeDescriptor } from "../../src/core/registry/format";
+import { allocateMeshAddresses, memberShare } from "../../src/core/mesh/allocate";
+import { buildDescriptor, buildTombstone } from "../../src/core/node/descriptor";
+import { cidrWithin, formatIPv6, parseCidr, parseIPv6 } from "../../src/core/values/ip";
+import { monitoringPlan } from "../../src/core/monitoring/plan";
+import { plan } from "../../src/core/node/plan";
+import { renderNodeObject } from "../../src/io/registry/read";
+import { scrapeTargets } from "../../src/core/node/render";
 import { FIXTURE_SERIAL } from "../fixtures/sign-fixtures";
 import { FIXTURE_REGISTRY, fixtureFederation, fixtureSpec } from "../helpers/fixtures";
 

@@ -1,12 +1,12 @@
 // The policy pack's pure layer: which rules it enforces, the facts the program states,
 // and the checks that read files and inputs (src/policy).
 import { describe, expect, test } from "vitest";
-import { RULES } from "../../src/label/rules";
-import { plan } from "../../src/model/plan";
-import { KNOT_CONF, renderNode } from "../../src/render";
-import { keysInResource, PlannedResource, resolversInResource, undeclaredOpenings } from "../../src/policy/checks";
-import { knotFacts, stateFacts } from "../../src/policy/facts";
-import { planRules } from "../../src/policy/rules";
+import { RULES } from "../../src/core/label/rules";
+import { plan } from "../../src/core/node/plan";
+import { KNOT_CONF, renderNode } from "../../src/core/node/render";
+import { keysInResource, PlannedResource, resolversInResource, undeclaredOpenings } from "../../src/core/policy/checks";
+import { knotFacts, stateFacts } from "../../src/core/policy/facts";
+import { planRules } from "../../src/core/policy/rules";
 import { fixtureFederation, fixtureSpec, templates } from "../helpers/fixtures";
 
 describe("the rules the pack enforces", () => {

@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, expect, test } from "vitest";
-import { WRITE_AND_PUBLISH } from "../../src/components/registration";
+import { WRITE_AND_PUBLISH } from "../../src/program/components/registration";
 
 const root = mkdtempSync(join(tmpdir(), "boreal-publish-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

@@ -12,11 +12,11 @@ import { parse } from "yaml";
 import { runLabel } from "../../src/cli/label";
 import { failureLines, reportFailure, runRegistry } from "../../src/cli/registry";
 import { neutralizeJson } from "../../src/cli/status";
-import type { NodeDescriptor, Tombstone } from "../../src/config/registry";
-import { signText } from "../../src/registry/sign";
-import { REGISTRY_NAMESPACE } from "../../src/registry/sshsig";
-import { writeNodeObject } from "../../src/registry/write";
-import { federationStatus, formatStatus } from "../../src/status/report";
+import type { NodeDescriptor, Tombstone } from "../../src/core/registry/format";
+import { signText } from "../../src/io/registry/sign";
+import { REGISTRY_NAMESPACE } from "../../src/core/registry/sshsig";
+import { writeNodeObject } from "../../src/io/registry/write";
+import { federationStatus, formatStatus } from "../../src/core/status/report";
 import { FIXTURE_REGISTRY, fixtureSigner, fixtureTrust } from "../helpers/fixtures";
 
 const work = mkdtempSync(join(tmpdir(), "boreal-history-"));

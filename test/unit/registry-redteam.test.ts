@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, test, vi } from "vitest";
-import { decideSync } from "../../src/agent/sync";
+import { decideSync } from "../../src/core/node/sync";
 import {
   FederationVersion,
   MAX_NODE_OBJECT_BYTES,
@@ -14,14 +14,14 @@ import {
   parseNodeObject,
   RegistryFile,
   Tombstone,
-} from "../../src/config/registry";
-import { splitPrivateKey } from "../../src/config/stack";
-import { buildTombstone } from "../../src/model/descriptor";
-import { readRegistrySource, verifySources } from "../../src/registry";
-import { signText } from "../../src/registry/sign";
-import { REGISTRY_NAMESPACE, verifySignature } from "../../src/registry/sshsig";
-import { formatRejection, HeldState, sha256, VerifiedRegistry, verifyRegistry } from "../../src/registry/verify";
-import { renderFederation, signedNodeObject } from "../../src/registry/write";
+} from "../../src/core/registry/format";
+import { splitPrivateKey } from "../../src/core/spec/stack";
+import { buildTombstone } from "../../src/core/node/descriptor";
+import { readRegistrySource, verifySources } from "../../src/io/registry/read";
+import { signText } from "../../src/io/registry/sign";
+import { REGISTRY_NAMESPACE, verifySignature } from "../../src/core/registry/sshsig";
+import { formatRejection, HeldState, sha256, VerifiedRegistry, verifyRegistry } from "../../src/core/registry/verify";
+import { renderFederation, signedNodeObject } from "../../src/io/registry/write";
 import { FIXTURE_NODES, fixtureFederationVersion, FIXTURE_SERIAL, withKeyProof } from "../fixtures/sign-fixtures";
 import { FIXTURE_KEYS, FIXTURE_KEYS_DIR, FIXTURE_REGISTRY, fixtureRegistryFiles, fixtureSigner, fixtureSpec, fixtureTrustAnchor, fixtureRegistryCopy, templates } from "../helpers/fixtures";
 

@@ -16,10 +16,10 @@ import {
   signaturePath,
   tombstoneSchema,
   zoneWithin,
-} from "../../src/config/registry";
-import { buildTombstone } from "../../src/model/descriptor";
-import { renderNodeObject } from "../../src/registry";
-import { renderFederation } from "../../src/registry/write";
+} from "../../src/core/registry/format";
+import { buildTombstone } from "../../src/core/node/descriptor";
+import { renderNodeObject } from "../../src/io/registry/read";
+import { renderFederation } from "../../src/io/registry/write";
 import { FIXTURE_NODES, fixtureFederationVersion } from "../fixtures/sign-fixtures";
 import { FIXTURE_KEYS_DIR, fixtureFederation, fixturePublicKey, fixtureRegistryFiles } from "../helpers/fixtures";
 
@@ -127,7 +127,7 @@ describe("federation versions", () => {
   });
 
   // KNOWN GAP (reported): these fields fall back to zod's message and the generic fix.
-  // Each is expected to fail until src/config/registry.ts gives the field its own fix.
+  // Each is expected to fail until src/core/registry/format.ts gives the field its own fix.
   const generic: [string, RegistryFile, string][] = [
     ["version missing", edited(FED, "version: 1\n", ""), "version"],
     ["version not a number", edited(FED, "version: 1", "version: one"), "version"],
@@ -217,7 +217,7 @@ describe("node objects", () => {
     expect(!parsed.ok && parsed.problems[0].source).toBe("git://198.51.100.1/registry.git: nodes/a1.yaml");
   });
 
-  // KNOWN GAP (reported): expected to fail until src/config/registry.ts fixes them.
+  // KNOWN GAP (reported): expected to fail until src/core/registry/format.ts fixes them.
   test("the exporter's fix speaks of the exporter, not of WireGuard's endpoint", () => {
     const problem = problemsOf(edited(A1, /exporter: .*/, "exporter: 100.64.0.1")).find((p) => p.key === "exporter")!;
     expect(problem.fix).not.toMatch(/WireGuard/);

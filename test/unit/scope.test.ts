@@ -1,11 +1,11 @@
-// Address scopes (src/model/scope.ts): what a registry file or a stack config may point the
+// Address scopes (src/core/values/scope.ts): what a registry file or a stack config may point the
 // kit's packets at. Every refusal names the field and carries its fix.
 import { createPublicKey, diffieHellman, generateKeyPairSync } from "node:crypto";
 import { describe, expect, test } from "vitest";
-import { problemsFromZod } from "../../src/config/errors";
-import { endpoint, parseEndpoint, wireguardKey } from "../../src/config/fields";
-import { EXPORTER_PORT } from "../../src/model/firewall";
-import { monitoringPlan, watchProblem } from "../../src/model/monitoring";
+import { problemsFromZod } from "../../src/core/values/problems";
+import { endpoint, parseEndpoint, wireguardKey } from "../../src/core/values/fields";
+import { EXPORTER_PORT } from "../../src/core/firewall/plan";
+import { monitoringPlan, watchProblem } from "../../src/core/monitoring/plan";
 import {
   addressScope,
   AddressScope,
@@ -22,7 +22,7 @@ import {
   underlayAddressProblem,
   underlayEndpointProblem,
   wireguardKeyProblem,
-} from "../../src/model/scope";
+} from "../../src/core/values/scope";
 
 const MESH = { ipv4: "100.64.0.0/16", ipv6: "fd42:b0:ea1::/48" };
 const ENDPOINT_FIX = "; fix: set endpoint to an address or name the node is reachable at from the internet";
@@ -403,7 +403,7 @@ describe("meshHostProblem: a mesh address is a usable host of its prefix", () =>
   });
 });
 
-describe("what the label's checks may connect to (src/label/observe.ts asks these before connecting)", () => {
+describe("what the label's checks may connect to (src/agent/observe.ts asks these before connecting)", () => {
   const scope: ConnectScope = connectScope({ mesh: MESH, underlay: { allow: ["documentation"] } });
 
   test("the federation's setting decides the underlay; loopback only for tests", () => {

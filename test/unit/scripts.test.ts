@@ -3,10 +3,10 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, ut
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
-import { plan } from "../../src/model/plan";
-import { FileRole, renderNode, RenderedFile } from "../../src/render";
-import { AGENT, AGENT_TIMERS, ATTEST_RUN, CHECK_REFUSED, GATE_FETCHED_FLAG, MONITORING_UNITS, agentCommand, catalogOrphansScript, enableUnitsScript, peerCatalogsScript, installScript, zoneFileCheck, originalPath, recordUnitsScript, removeScript, restoreUnitsScript, SERVICE_SCRIPTS, UNIT_STATE_DIR } from "../../src/render/scripts";
-import { precheckFiles } from "../../src/components/precheck";
+import { plan } from "../../src/core/node/plan";
+import { FileRole, renderNode, RenderedFile } from "../../src/core/node/render";
+import { AGENT, AGENT_TIMERS, ATTEST_RUN, CHECK_REFUSED, GATE_FETCHED_FLAG, MONITORING_UNITS, agentCommand, catalogOrphansScript, enableUnitsScript, peerCatalogsScript, installScript, zoneFileCheck, originalPath, recordUnitsScript, removeScript, restoreUnitsScript, SERVICE_SCRIPTS, UNIT_STATE_DIR } from "../../src/core/node/scripts";
+import { precheckFiles } from "../../src/program/components/precheck";
 import { fixtureFederation, fixtureSpec, templates } from "../helpers/fixtures";
 
 // The file scripts run as the kit runs them on a node: sh, stdin as the content.

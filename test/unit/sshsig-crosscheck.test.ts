@@ -2,14 +2,14 @@
 // case (a generated list of mutations of the message and of the signature file, then a seeded
 // byte-flip fuzz of both), the kit's verdict (ok, and the key it names is the signer's) must
 // be ssh-keygen's exit status. The only exceptions are the kit's documented refusals (see the
-// head of src/registry/sshsig.ts): non-ed25519 keys, files over the size cap, and the three
+// head of src/core/registry/sshsig.ts): non-ed25519 keys, files over the size cap, and the three
 // spellings that some OpenSSH releases accept and others refuse.
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { MAX_SIGNATURE_BYTES, REGISTRY_NAMESPACE, verifySignature } from "../../src/registry/sshsig";
+import { MAX_SIGNATURE_BYTES, REGISTRY_NAMESPACE, verifySignature } from "../../src/core/registry/sshsig";
 
 const BEGIN = "-----BEGIN SSH SIGNATURE-----";
 const END = "-----END SSH SIGNATURE-----";

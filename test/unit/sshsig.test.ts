@@ -3,7 +3,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
-import { describeSigner, signerPublicKey, signText } from "../../src/registry/sign";
+import { describeSigner, signerPublicKey, signText } from "../../src/io/registry/sign";
 import {
   inspectSignature,
   LABEL_NAMESPACE,
@@ -12,7 +12,7 @@ import {
   REGISTRY_NAMESPACE,
   sameKey,
   verifySignature,
-} from "../../src/registry/sshsig";
+} from "../../src/core/registry/sshsig";
 
 const MESSAGE = "member: coop-a\nnode: a1\nserial: 7\n";
 

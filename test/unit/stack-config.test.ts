@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
-import { BorealConfigError } from "../../src/config/errors";
-import { decodeConfigValue, parseStackConfig, planSpecSchema, splitPrivateKey } from "../../src/config/stack";
+import { BorealConfigError } from "../../src/core/values/problems";
+import { decodeConfigValue, parseStackConfig, planSpecSchema, splitPrivateKey } from "../../src/core/spec/stack";
 import { FIXTURE_HOST_KEY, FIXTURE_KEYS, FIXTURE_PRIVATE_KEY, fixtureTrust, rawStackConfig } from "../helpers/fixtures";
 
 function problemsOf(raw: Record<string, string>) {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { federationStatus, formatStatus, Sample, StatusAnswers } from "../../src/status/report";
+import { federationStatus, formatStatus, Sample, StatusAnswers } from "../../src/core/status/report";
 
 const sample = (value: number, metric: Record<string, string>): Sample => ({ metric, value });
 const who = (node: string) => ({ node, member: `coop-${node.slice(-1) === "1" ? "a" : node.slice(-1) === "2" ? "b" : "c"}` });

@@ -1,4 +1,4 @@
-// The trust chain and every rejection rule of src/registry/verify.ts, on the signed fixture
+// The trust chain and every rejection rule of src/core/registry/verify.ts, on the signed fixture
 // registry and on objects signed here with the fixture keys (real `ssh-keygen -Y sign`).
 // Each refusal names the file and the reason, and never stops the rest of the federation.
 import { spawnSync } from "node:child_process";
@@ -6,7 +6,7 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, syml
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { BorealConfigError } from "../../src/config/errors";
+import { BorealConfigError } from "../../src/core/values/problems";
 import {
   descriptorPath,
   federationPath,
@@ -19,14 +19,14 @@ import {
   RegistryFile,
   signaturePath,
   Tombstone,
-} from "../../src/config/registry";
-import { buildTombstone } from "../../src/model/descriptor";
-import { plan } from "../../src/model/plan";
-import { loadRegistry, readRegistrySource, verifySources } from "../../src/registry";
-import { Signer, signText } from "../../src/registry/sign";
-import { REGISTRY_NAMESPACE } from "../../src/registry/sshsig";
-import { formatTrust, HeldState, parseTrust, RegistrySource, sha256, TrustAnchor, VerifiedRegistry, verifyRegistry } from "../../src/registry/verify";
-import { renderFederation, signedNodeObject } from "../../src/registry/write";
+} from "../../src/core/registry/format";
+import { buildTombstone } from "../../src/core/node/descriptor";
+import { plan } from "../../src/core/node/plan";
+import { loadRegistry, readRegistrySource, verifySources } from "../../src/io/registry/read";
+import { Signer, signText } from "../../src/io/registry/sign";
+import { REGISTRY_NAMESPACE } from "../../src/core/registry/sshsig";
+import { formatTrust, HeldState, parseTrust, RegistrySource, sha256, TrustAnchor, VerifiedRegistry, verifyRegistry } from "../../src/core/registry/verify";
+import { renderFederation, signedNodeObject } from "../../src/io/registry/write";
 import {
   FIXTURE_MEMBERS,
   FIXTURE_NODES,

@@ -6,14 +6,14 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
-import { knotRefusalProblems, precheckFiles } from "../../src/components/precheck";
-import { BorealConfigError } from "../../src/config/errors";
-import { sampleOf } from "../../src/dns/check";
-import { fileZoneRecords, MAX_LISTED_PROBLEMS, recordsConfigProblems, recordsKey, withZoneFiles, zoneFilesKey } from "../../src/dns/records";
-import { decodeZoneFile, formatRecord, parseZoneFile } from "../../src/dns/zonefile";
-import { plan } from "../../src/model/plan";
-import { renderNode } from "../../src/render";
-import { zoneFileCheck } from "../../src/render/scripts";
+import { knotRefusalProblems, precheckFiles } from "../../src/program/components/precheck";
+import { BorealConfigError } from "../../src/core/values/problems";
+import { sampleOf } from "../../src/core/dns/check";
+import { fileZoneRecords, MAX_LISTED_PROBLEMS, recordsConfigProblems, recordsKey, withZoneFiles, zoneFilesKey } from "../../src/core/dns/records";
+import { decodeZoneFile, formatRecord, parseZoneFile } from "../../src/core/dns/zonefile";
+import { plan } from "../../src/core/node/plan";
+import { renderNode } from "../../src/core/node/render";
+import { zoneFileCheck } from "../../src/core/node/scripts";
 import { fixtureFederation, fixtureSpec, templates } from "../helpers/fixtures";
 
 const ZONE = "coop-a.example.";

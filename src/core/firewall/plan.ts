@@ -1,0 +1,124 @@
+// Input rules of the node's nftables table (`inet boreal`): the kit's own services, the
+// ones it keeps to the mesh, and what the member opens to the underlay
+// (boreal:firewall.allow). Pure.
+import type { AllowEntry, FirewallSpec } from "./spec";
+import { BorealConfigError, ConfigProblem } from "../values/problems";
+import { ALERTMANAGER_PORT, PROMETHEUS_PORT } from "../monitoring/plan";
+
+export const EXPORTER_PORT = 9100;
+
+export type Protocol = "tcp" | "udp";
+
+/** "tcp/443" → { tcp, 443, 443 }; "udp/51000-51010" → { udp, 51000, 51010 }. */
+export interface PortRange {
+  protocol: Protocol;
+  first: number;
+  last: number;
+}
+
+export interface FirewallRule {
+  description: string;
+  protocol: Protocol;
+  /** First port, and last port of a range (equal for one port). */
+  port: number;
+  lastPort: number;
+  /** "any": from anywhere; "mesh": only arriving over the WireGuard interface; else only from these prefixes. */
+  from: "any" | "mesh" | { ipv4: string[]; ipv6: string[] };
+}
+
+export interface FirewallPlan {
+  enabled: boolean;
+  /**
+   * "strict": the kit's table drops what nothing opened (the kit's services and `allow`).
+   * "member": the kit's table drops only the mesh-only services arriving outside the mesh,
+   * and leaves every other decision to the member's own nftables table.
+   */
+  policy: "strict" | "member";
+  /** The kit's own services: SSH, WireGuard and DNS from anywhere, the exporter over the mesh only. */
+  rules: FirewallRule[];
+  /** What the member opens to the underlay (boreal:firewall.allow), in its order. */
+  allow: FirewallRule[];
+}
+
+/** Services of the kit that only the mesh may reach, whatever the member's config says. */
+export const MESH_ONLY_SERVICES: readonly (PortRange & { description: string })[] = [
+  { description: "node exporter", protocol: "tcp", first: EXPORTER_PORT, last: EXPORTER_PORT },
+  { description: "Prometheus", protocol: "tcp", first: PROMETHEUS_PORT, last: PROMETHEUS_PORT },
+  { description: "Alertmanager", protocol: "tcp", first: ALERTMANAGER_PORT, last: ALERTMANAGER_PORT },
+];
+
+const PORT_SPEC = /^(tcp|udp)\/(\d{1,5})(?:-(\d{1,5}))?$/;
+
+/** Parses "tcp/443" or "udp/51000-51010" (any case); undefined if it is neither. Bounds are not checked. */
+export function parsePortSpec(text: string): PortRange | undefined {
+  const m = PORT_SPEC.exec(text.trim().toLowerCase());
+  if (!m) return undefined;
+  const first = Number(m[2]);
+  return { protocol: m[1] as Protocol, first, last: m[3] === undefined ? first : Number(m[3]) };
+}
+
+export function portSpecText(range: PortRange): string {
+  return `${range.protocol}/${range.first}${range.last === range.first ? "" : `-${range.last}`}`;
+}
+
+export function rangesOverlap(a: PortRange, b: PortRange): boolean {
+  return a.protocol === b.protocol && a.first <= b.last && b.first <= a.last;
+}
+
+/** "tcp/9000-9099 and tcp/9101-9200": the range without the given ports. */
+export function splitAround(range: PortRange, ports: number[]): string {
+  const parts: PortRange[] = [];
+  let first = range.first;
+  for (const port of [...new Set(ports)].sort((a, b) => a - b)) {
+    if (port > first) parts.push({ protocol: range.protocol, first, last: port - 1 });
+    first = port + 1;
+  }
+  if (first <= range.last) parts.push({ protocol: range.protocol, first, last: range.last });
+  const texts = parts.map(portSpecText);
+  return texts.length <= 1 ? texts.join("") : `${texts.slice(0, -1).join(", ")} and ${texts[texts.length - 1]}`;
+}
+
+export function firewallRules(ports: { sshPort: number; listenPort: number }): FirewallRule[] {
+  const rule = (description: string, protocol: Protocol, port: number, from: "any" | "mesh"): FirewallRule => ({ description, protocol, port, lastPort: port, from });
+  return [
+    rule("SSH", "tcp", ports.sshPort, "any"),
+    rule("WireGuard", "udp", ports.listenPort, "any"),
+    rule("DNS", "udp", 53, "any"),
+    rule("DNS over TCP", "tcp", 53, "any"),
+    ...MESH_ONLY_SERVICES.map((s) => rule(s.description, s.protocol, s.first, "mesh")),
+  ];
+}
+
+/**
+ * The node's firewall: the kit's rules and the member's. The stack config has checked
+ * each entry on its own (src/core/firewall/spec.ts); what needs the plan is checked here: an
+ * entry that re-opens one of the kit's public ports (SSH and WireGuard ports are the
+ * node's own) is refused, since the kit opens it to everyone anyway and a `from` on it
+ * would restrict nothing while looking as if it did.
+ */
+export function firewallPlan(spec: FirewallSpec, ports: { sshPort: number; listenPort: number }): FirewallPlan {
+  const rules = firewallRules(ports);
+  const problems: ConfigProblem[] = [];
+  const allow = spec.allow.map((entry, index) => {
+    const range = parsePortSpec(entry.port)!;
+    const taken = rules.filter((r) => r.from === "any" && rangesOverlap(range, { protocol: r.protocol, first: r.port, last: r.lastPort }));
+    if (taken.length > 0) {
+      const single = range.first === range.last;
+      const names = taken.map((t) => `${t.protocol}/${t.port} (${t.description})`).join(", ");
+      problems.push({
+        source: "stack config",
+        key: `boreal:firewall.allow[${index}]`,
+        message: single ? `${entry.port} is ${taken[0].description}, which the kit already opens to every address` : `${entry.port} includes ${names}, which the kit already opens to every address`,
+        fix: single ? "remove this entry: the kit opens it on every node" : `leave the kit's ports out of the range: ${splitAround(range, taken.map((t) => t.port))}`,
+      });
+    }
+    return allowRule(entry, range);
+  });
+  if (problems.length > 0) throw new BorealConfigError(problems);
+  return { enabled: spec.enabled, policy: spec.policy, rules, allow };
+}
+
+function allowRule(entry: AllowEntry, range: PortRange): FirewallRule {
+  const from = entry.from === undefined ? "any" : { ipv4: entry.from.filter((p) => !p.includes(":")), ipv6: entry.from.filter((p) => p.includes(":")) };
+  return { description: entry.description ?? portSpecText(range), protocol: range.protocol, port: range.first, lastPort: range.last, from };
+}

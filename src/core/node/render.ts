@@ -1,0 +1,222 @@
+// NodePlan → files {path → content}, through the handlebars templates in templates/.
+// Pure: template sources are handed in (see src/io/templates.ts for loading).
+import Handlebars from "handlebars";
+import { createHash } from "node:crypto";
+import type { FirewallPlan, FirewallRule } from "../firewall/plan";
+import type { MonitoringPlan, WatchedNode } from "../monitoring/plan";
+import { EXPORTER_PORT, NodePlan, PrimaryZone, WIREGUARD_INTERFACE } from "./plan";
+import { AGENT, agentCommand, ATTEST_RUN, GATE_FETCHED_FLAG, NFTABLES_MEMBER_DIR, zoneFileCheck } from "./scripts";
+
+/** Template sources by path relative to templates/, e.g. "etc/knot/knot.conf.hbs". */
+export type TemplateSources = Record<string, string>;
+
+/** Which component puts a file on the node and which service reloads it. */
+export type FileRole = "wireguard" | "dns" | "probes" | "monitoring" | "firewall" | "agent";
+
+/**
+ * Who writes a role's files. The node's sync agent owns what depends on the peer set
+ * (WireGuard, Knot, and what Prometheus probes), rendered on the node from the verified
+ * registry; `pulumi up` owns the rest. One writer per file, so the two never fight.
+ */
+export const AGENT_ROLES: readonly FileRole[] = ["wireguard", "dns", "probes"];
+
+export interface RenderedFile {
+  /** Absolute path on the node. */
+  path: string;
+  content: string;
+  mode: string;
+  owner: string;
+  role: FileRole;
+  /**
+   * A shell check of the staged file ("$staged") that must pass before it replaces the one in
+   * place: what the service would refuse never reaches it, and the service keeps the old.
+   */
+  check?: string;
+}
+
+const engine = Handlebars.create();
+engine.registerHelper("join", (items: unknown[], separator: string) => items.join(typeof separator === "string" ? separator : ", "));
+engine.registerHelper("eq", (a: unknown, b: unknown) => a === b);
+// A YAML (or JSON) string with every character quoted safely.
+engine.registerHelper("json", (value: unknown) => JSON.stringify(value));
+engine.registerHelper("concat", (...parts: unknown[]) => parts.slice(0, -1).join(""));
+
+interface FileSpec {
+  template: string;
+  /** Content computed here rather than from a template (JSON target lists). */
+  text?: string;
+  path: string;
+  mode: string;
+  owner: string;
+  role: FileRole;
+  context: object;
+  check?: string;
+}
+
+/** Child-name suffix for a file's resource: its path, made name-safe ("/etc/knot/knot.conf" → "etc-knot-knot.conf"). */
+export function fileResourceSuffix(path: string): string {
+  return path.replace(/^\//, "").replace(/[^A-Za-z0-9._-]+/g, "-");
+}
+
+/** Knot's config: rendered on the node by its agent, and at plan time for the policy pack's facts. */
+export const KNOT_CONF = "/etc/knot/knot.conf";
+
+export function zoneFilePath(zone: string): string {
+  return `/var/lib/knot/zones/${zone}zone`;
+}
+
+/** Every file the node needs, in a stable order. */
+export function renderNode(plan: NodePlan, templates: TemplateSources): RenderedFile[] {
+  const iface = WIREGUARD_INTERFACE;
+  const specs: FileSpec[] = [
+    { template: "etc/wireguard/wg0.conf.hbs", path: `/etc/wireguard/${iface}.conf`, mode: "0600", owner: "root:root", role: "wireguard", context: plan },
+    { template: "usr/local/lib/boreal/wg-apply.hbs", path: "/usr/local/lib/boreal/wg-apply", mode: "0755", owner: "root:root", role: "wireguard", context: { iface } },
+    { template: "etc/knot/knot.conf.hbs", path: KNOT_CONF, mode: "0640", owner: "root:knot", role: "dns", context: { ...plan, ...plan.dns } },
+    ...plan.dns.primaryZones.map((zone) => ({
+      template: "var/lib/knot/zones/ZONE.zone.hbs",
+      path: zoneFilePath(zone.name),
+      mode: "0640",
+      owner: "root:knot",
+      role: "dns" as const,
+      context: { ...plan, zone, soaTarget: soaTarget(plan, zone) },
+      check: zoneFileCheck(zone.name),
+    })),
+    { template: "etc/prometheus/blackbox.yml.hbs", path: "/etc/prometheus/blackbox.yml", mode: "0644", owner: "root:root", role: "probes", context: { node: plan.node, zones: plan.monitoring.zones } },
+    ...Object.entries(scrapeTargets(plan.monitoring)).map(([job, targets]) => ({
+      template: "",
+      text: `${JSON.stringify(targets, null, 2)}\n`,
+      path: `${TARGETS_DIR}/${job}.json`,
+      mode: "0644",
+      owner: "root:root",
+      role: "probes" as const,
+      context: {},
+    })),
+    { template: "etc/default/prometheus-node-exporter.hbs", path: "/etc/default/prometheus-node-exporter", mode: "0644", owner: "root:root", role: "monitoring", context: plan },
+    ...MESH_UNITS.map((unit) => ({ template: "etc/systemd/system/UNIT.service.d/boreal.conf.hbs", path: `/etc/systemd/system/${unit}.service.d/boreal.conf`, mode: "0644", owner: "root:root", role: "monitoring" as const, context: { iface } })),
+    { template: "etc/default/prometheus.hbs", path: "/etc/default/prometheus", mode: "0644", owner: "root:root", role: "monitoring", context: plan.monitoring },
+    { template: "etc/prometheus/prometheus.yml.hbs", path: "/etc/prometheus/prometheus.yml", mode: "0644", owner: "root:root", role: "monitoring", context: { ...plan, ...plan.monitoring } },
+    { template: "etc/prometheus/boreal-rules.yml.hbs", path: "/etc/prometheus/boreal-rules.yml", mode: "0644", owner: "root:root", role: "monitoring", context: {} },
+    { template: "etc/default/prometheus-blackbox-exporter.hbs", path: "/etc/default/prometheus-blackbox-exporter", mode: "0644", owner: "root:root", role: "monitoring", context: plan.monitoring },
+    { template: "etc/default/prometheus-alertmanager.hbs", path: "/etc/default/prometheus-alertmanager", mode: "0644", owner: "root:root", role: "monitoring", context: plan.monitoring },
+    { template: "etc/prometheus/alertmanager.yml.hbs", path: "/etc/prometheus/alertmanager.yml", mode: "0640", owner: "root:prometheus", role: "monitoring", context: alertmanagerContext(plan) },
+    { template: "usr/local/lib/boreal/wg-metrics.hbs", path: "/usr/local/lib/boreal/wg-metrics", mode: "0755", owner: "root:root", role: "monitoring", context: { iface } },
+    { template: "usr/local/lib/boreal/zone-metrics.hbs", path: "/usr/local/lib/boreal/zone-metrics", mode: "0755", owner: "root:root", role: "monitoring", context: plan },
+    { template: "etc/systemd/system/boreal-wg-metrics.service.hbs", path: "/etc/systemd/system/boreal-wg-metrics.service", mode: "0644", owner: "root:root", role: "monitoring", context: { iface } },
+    { template: "etc/systemd/system/boreal-wg-metrics.timer.hbs", path: "/etc/systemd/system/boreal-wg-metrics.timer", mode: "0644", owner: "root:root", role: "monitoring", context: { iface } },
+    { template: "usr/local/lib/boreal/sync-gate.hbs", path: "/usr/local/lib/boreal/sync-gate", mode: "0755", owner: "root:root", role: "agent", context: { refreshAfter: Math.max(60, plan.syncInterval), agentRun: agentCommand(`sync ${GATE_FETCHED_FLAG}`), fetchedFile: AGENT.gateFetched } },
+    { template: "etc/systemd/system/boreal-sync.service.hbs", path: "/etc/systemd/system/boreal-sync.service", mode: "0644", owner: "root:root", role: "agent", context: { ...plan, iface } },
+    { template: "etc/systemd/system/boreal-sync.timer.hbs", path: "/etc/systemd/system/boreal-sync.timer", mode: "0644", owner: "root:root", role: "agent", context: plan },
+    { template: "etc/systemd/system/boreal-attest.service.hbs", path: "/etc/systemd/system/boreal-attest.service", mode: "0644", owner: "root:root", role: "agent", context: { ...plan, iface, attestRun: ATTEST_RUN } },
+    { template: "etc/systemd/system/boreal-attest.timer.hbs", path: "/etc/systemd/system/boreal-attest.timer", mode: "0644", owner: "root:root", role: "agent", context: plan },
+  ];
+  if (plan.firewall.enabled) {
+    specs.push({ template: "etc/nftables.conf.hbs", path: "/etc/nftables.conf", mode: "0755", owner: "root:root", role: "firewall", context: { ...plan, ...nftablesContext(plan.firewall, iface), iface, memberRules: NFTABLES_MEMBER_DIR } });
+  }
+  return specs.map((spec) => ({
+    path: spec.path,
+    content: spec.text ?? renderTemplate(templates, spec.template, spec.context),
+    mode: spec.mode,
+    owner: spec.owner,
+    role: spec.role,
+    ...(spec.check ? { check: spec.check } : {}),
+  }));
+}
+
+/** Units that listen on the mesh address: they start after wg0 and retry until it is there. */
+export const MESH_UNITS = ["prometheus-node-exporter", "prometheus", "prometheus-alertmanager"] as const;
+
+/** Prometheus's file-based service discovery: the agent rewrites these, Prometheus re-reads them by itself. */
+export const TARGETS_DIR = "/etc/prometheus/boreal-targets";
+
+interface TargetGroup {
+  targets: string[];
+  labels: Record<string, string>;
+}
+
+/**
+ * Every node's exporter; every peer's mesh addresses; and DNS where resolvers ask: this
+ * member's own zones at every node, and every node for the zones it is primary for.
+ * Not every zone at every node: that is nodes × zones probes on each node (121 every 15 s
+ * at ten members, the federation's largest CPU cost on small servers), where this keeps
+ * each node's probes to about nodes + zones. Every (zone, node) pair is still watched, by
+ * every node of the zone's member, who is the one to act; and every node by everyone.
+ */
+export function scrapeTargets(monitoring: MonitoringPlan): Record<"node" | "icmp" | "dns", TargetGroup[]> {
+  const who = (n: WatchedNode) => ({ node: n.node, member: n.member });
+  const peers = monitoring.nodes.filter((n) => !n.self);
+  const ownMember = monitoring.nodes.find((n) => n.self)?.member;
+  return {
+    node: monitoring.nodes.map((n) => ({ targets: [`${n.mesh.ipv4}:${EXPORTER_PORT}`], labels: who(n) })),
+    icmp: peers.flatMap((n) => [
+      { targets: [n.mesh.ipv4], labels: { ...who(n), family: "ipv4", __param_module: "icmp_ipv4" } },
+      { targets: [n.mesh.ipv6], labels: { ...who(n), family: "ipv6", __param_module: "icmp_ipv6" } },
+    ]),
+    dns: monitoring.zones.flatMap((zone) =>
+      monitoring.nodes
+        .filter((n) => zone.member === ownMember || zone.primary === n.node)
+        .map((n) => ({ targets: [n.dnsTarget], labels: { ...who(n), zone: zone.name, zone_member: zone.member, __param_module: `dns_soa_${zone.name}` } })),
+    ),
+  };
+}
+
+/** The receivers as the template needs them: each present, null when not set (strict templates). */
+function alertmanagerContext(plan: NodePlan) {
+  const { webhook, email } = plan.monitoring.alerts;
+  return { node: plan.node, member: plan.member, webhook: webhook ?? null, email: email ?? null, receiving: webhook !== undefined || email !== undefined };
+}
+
+/** One nftables rule line: what it matches ("ip saddr 198.51.100.0/24 tcp dport 993") and its comment. */
+interface NftLine {
+  match: string;
+  description: string;
+}
+
+/**
+ * The firewall as nftables lines. A rule limited to sources gives a line per address family
+ * that has any (an `inet` table sees both); a mesh rule matches on the WireGuard interface.
+ */
+function nftablesContext(firewall: FirewallPlan, iface: string) {
+  const lines = (rule: FirewallRule, description = rule.description): NftLine[] => {
+    const ports = `${rule.protocol} dport ${rule.port === rule.lastPort ? rule.port : `${rule.port}-${rule.lastPort}`}`;
+    if (rule.from === "any") return [{ match: ports, description }];
+    if (rule.from === "mesh") return [{ match: `iifname "${iface}" ${ports}`, description }];
+    const set = (prefixes: string[]) => (prefixes.length === 1 ? prefixes[0] : `{ ${prefixes.join(", ")} }`);
+    return [
+      ...(rule.from.ipv4.length > 0 ? [{ match: `ip saddr ${set(rule.from.ipv4)} ${ports}`, description }] : []),
+      ...(rule.from.ipv6.length > 0 ? [{ match: `ip6 saddr ${set(rule.from.ipv6)} ${ports}`, description }] : []),
+    ];
+  };
+  return {
+    strict: firewall.policy === "strict",
+    /** The kit's own services, each where it may be reached from. */
+    accept: firewall.rules.flatMap((r) => lines(r)),
+    /** The member's own services (boreal:firewall.allow). */
+    allow: firewall.allow.flatMap((r) => lines(r, `allow: ${r.description}`)),
+    /** The mesh-only services by port alone: policy "member" drops them outside the mesh. */
+    meshOnly: firewall.rules.filter((r) => r.from === "mesh").flatMap((r) => lines({ ...r, from: "any" })),
+  };
+}
+
+const compiled = new WeakMap<TemplateSources, Map<string, HandlebarsTemplateDelegate>>();
+
+export function renderTemplate(templates: TemplateSources, name: string, context: object): string {
+  let cache = compiled.get(templates);
+  if (!cache) compiled.set(templates, (cache = new Map()));
+  let template = cache.get(name);
+  if (!template) {
+    const source = templates[name];
+    if (source === undefined) throw new Error(`template ${name} is missing from templates/`);
+    template = engine.compile(source, { noEscape: true, strict: true });
+    cache.set(name, template);
+  }
+  return template(context);
+}
+
+function soaTarget(plan: NodePlan, zone: PrimaryZone): string {
+  return zone.nameServers.find((ns) => ns.node === plan.node)?.target ?? zone.nameServers[0].target;
+}
+
+/** Short content hash used as a trigger: a file's commands re-run only when it changes. */
+export function contentHash(content: string): string {
+  return createHash("sha256").update(content).digest("hex").slice(0, 16);
+}

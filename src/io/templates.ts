@@ -1,0 +1,16 @@
+// The one template loader: every *.hbs under templates/, keyed by its path there.
+import { readdirSync, readFileSync } from "node:fs";
+import { join, relative, sep } from "node:path";
+import type { TemplateSources } from "../core/node/render";
+
+export const TEMPLATES_DIR = join(__dirname, "..", "..", "templates");
+
+export function loadTemplates(dir: string = TEMPLATES_DIR): TemplateSources {
+  const sources: TemplateSources = {};
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile() || !entry.name.endsWith(".hbs")) continue;
+    const full = join(entry.parentPath, entry.name);
+    sources[relative(dir, full).split(sep).join("/")] = readFileSync(full, "utf8");
+  }
+  return sources;
+}

@@ -1,0 +1,33 @@
+// Host: reachable over SSH with the pinned host key, packages installed (idempotent).
+import * as pulumi from "@pulumi/pulumi";
+import type { types } from "@pulumi/command";
+import { nodeCommand } from "./ssh";
+import { HOST_PROBE, packagesScript } from "../../core/node/scripts";
+
+export interface HostArgs {
+  connection: types.input.remote.ConnectionArgs;
+  packages?: string[];
+}
+
+export class Host extends pulumi.ComponentResource {
+  /** Depend on this to run after the server is reachable and provisioned. */
+  readonly ready: pulumi.Resource;
+
+  constructor(name: string, args: HostArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("boreal:host:Host", name, {}, opts);
+    // The connection itself retries (dialErrorLimit) until sshd answers with the pinned key.
+    const reachable = nodeCommand(
+      `${name}-ssh`,
+      { connection: args.connection, create: HOST_PROBE },
+      { parent: this },
+    );
+    // Packages stay installed on delete: removing them could take away what the member
+    // uses; destroying a node removes the kit's configuration, not Debian packages.
+    this.ready = nodeCommand(
+      `${name}-packages`,
+      { connection: args.connection, create: packagesScript(args.packages) },
+      { parent: this, dependsOn: [reachable] },
+    );
+    this.registerOutputs({});
+  }
+}
