@@ -13,11 +13,11 @@ import { AttestationResult, buildAttestation } from "../core/label/attestation";
 import { signAttestation } from "../io/label/files";
 import { labelSettings } from "../core/label/label";
 import { observePeers, wgHandshakes } from "./observe";
-import { AGENT, ATTESTATION_KEY_FILE } from "../core/node/scripts";
 import { ReadSource, readRegistrySource, verifySources } from "../io/registry/read";
 import { HeldState, heldNode, sha256 } from "../core/registry/verify";
 import { parseAgentConfig } from "../core/spec/agent";
 import { checkoutDir, checkoutMirror, gitError, gitIn, log, readJson, stateFile, writeAtomic } from "./io";
+import { AGENT, ATTESTATION_KEY_FILE } from "../core/node/layout";
 
 const attestStateFile = join(AGENT.stateDir, "attest.json");
 const DAY_MS = 86_400_000;

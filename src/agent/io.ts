@@ -4,7 +4,7 @@ import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { AGENT } from "../core/node/scripts";
+import { AGENT } from "../core/node/layout";
 
 export const MIRROR_TIMEOUT_MS = 20_000;
 export const stateFile = join(AGENT.stateDir, "state.json");

@@ -20,13 +20,14 @@ import { escapeShort, escapeText } from "../core/values/escape";
 import type { RegistryFile } from "../core/registry/format";
 import { decideSync, SyncOutcome, syncMetrics } from "../core/node/sync";
 import { parseAgentConfig } from "../core/spec/agent";
-import { AGENT_ROLES, TemplateSources } from "../core/node/render";
-import { AGENT, CHECK_REFUSED, GATE_FETCHED_FLAG, installScript, KEY_FILE, removeScript, SERVICE_SCRIPTS, TEXTFILE_DIR } from "../core/node/scripts";
+import { TemplateSources } from "../core/node/render";
+import { CHECK_REFUSED, GATE_FETCHED_FLAG, installScript, removeScript, SERVICE_SCRIPTS } from "../core/node/scripts";
 import { ReadSource, readRegistrySource, verifySources } from "../io/registry/read";
 import { formatRejection, HeldState, sha256 } from "../core/registry/verify";
 import { makeWireguardProof, wireguardPublicKey } from "../core/registry/keyproof";
 import { attest } from "./attest";
 import { checkoutDir, checkoutFetched, checkoutMirror, gitError, log, readJson, stateFile, writeAtomic } from "./io";
+import { AGENT, AGENT_ROLES, KEY_FILE, TEXTFILE_DIR } from "../core/node/layout";
 
 // The bundle carries the templates (esbuild `define`); run from the repository, they are read.
 declare const BOREAL_TEMPLATES: TemplateSources | undefined;

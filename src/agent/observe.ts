@@ -25,7 +25,8 @@ import type { NodeReplies, Reply } from "../core/dns/check";
 import { questionsFor } from "../core/dns/check";
 import { ask, askNode, askTcp, Server } from "../io/dns/transport";
 import { RECORD_TYPES } from "../core/dns/zonefile";
-import { ConnectScope, connectScope, exporterTarget, KIT_EXPORTER_PORT, meshAddressProblem, resolvedEndpointProblem, underlayEndpointProblem } from "../core/values/scope";
+import { ConnectScope, connectScope, exporterTarget, meshAddressProblem, resolvedEndpointProblem, underlayEndpointProblem } from "../core/values/scope";
+import { EXPORTER_PORT } from "../core/values/ports";
 import type { AttestationResult } from "../core/label/attestation";
 import { declaredTcp, judgePeer, memberZones, meshOnlyPorts, MeshObservations, PeerObservations, PortState, Scrape, UnderlayObservations } from "../core/label/judge";
 
@@ -241,7 +242,7 @@ function scrapeOnce(host: string, port: number, path: string, timeoutMs: number)
  * metrics if it refuses the filter. Only at the peer's own mesh address and the exporter port.
  */
 async function scrapeClock(peer: NodeDescriptor, ctx: ObserveContext, timeoutMs: number): Promise<Scrape> {
-  const target = exporterTarget(peer, scopeOf(ctx), ctx.exporterPort ?? KIT_EXPORTER_PORT);
+  const target = exporterTarget(peer, scopeOf(ctx), ctx.exporterPort ?? EXPORTER_PORT);
   if ("problem" in target) {
     logRefusal(ctx, peer, "exporter", target.problem);
     return { error: `refused: ${withoutFix(target.problem)}` };

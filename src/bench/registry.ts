@@ -10,10 +10,10 @@ import type { Federation, NodeDescriptor } from "../core/registry/format";
 import { makeWireguardProof, wireguardPublicKey } from "../core/registry/keyproof";
 import { createSigningKey, labFederationVersion, labMemberName, labMemberZone } from "../lab/federation";
 import { allocateMeshAddresses } from "../core/mesh/allocate";
-import { EXPORTER_PORT } from "../core/firewall/plan";
 import { formatIPv4, parseCidr } from "../core/values/ip";
 import { formatTrust, sha256 } from "../core/registry/verify";
 import { signFederationVersion, writeFederationVersion, writeNodeObject } from "../io/registry/write";
+import { EXPORTER_PORT } from "../core/values/ports";
 
 /** A member runs a few nodes; the lab's /28 share per member holds up to 14. */
 export const NODES_PER_MEMBER = 4;

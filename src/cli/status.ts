@@ -9,11 +9,11 @@ import { join } from "node:path";
 import { NodeSSH } from "node-ssh";
 import { parseAgentConfig } from "../core/spec/agent";
 import { NodeSpec, parseStackConfig } from "../core/spec/stack";
-import { PROMETHEUS_PORT } from "../core/monitoring/plan";
-import { AGENT } from "../core/node/scripts";
 import { escapeShort } from "../core/values/escape";
 import { federationStatus, formatStatus, Sample, STATUS_QUERIES, StatusAnswers } from "../core/status/report";
 import { systemErrorText } from "./registry";
+import { AGENT } from "../core/node/layout";
+import { PROMETHEUS_PORT } from "../core/values/ports";
 
 export const STATUS_USAGE = `  boreal status [--stack NAME] [--cwd DIR] [--json]        the federation's health, asked of this stack's node
   boreal status --host H [--port P] [--user U] --identity FILE --host-key "ssh-ed25519 AAAA…" [--json]`;

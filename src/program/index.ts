@@ -12,13 +12,13 @@ import { stackEndpointProblem } from "../core/values/scope";
 import { BorealConfigError } from "../core/values/problems";
 import { NodeSpec, parseStackConfig, splitPrivateKey } from "../core/spec/stack";
 import { recordsKey, withZoneFiles, zoneFilesKey } from "../core/dns/records";
-import { zoneFilePath } from "../core/node/render";
 import { delegationRecords } from "../core/node/delegation";
 import { formatDs } from "../core/dns/ds";
 import { loadRegistry } from "../io/registry/read";
 import { describeSigner, Signer, signerPublicKey } from "../io/registry/sign";
 import { formatRejection, nodeNameProblem } from "../core/registry/verify";
 import { StateFacts, stateFacts } from "../core/policy/facts";
+import { zoneFilePath } from "../core/node/layout";
 
 /**
  * A relative path is relative to the project directory (where Pulumi.yaml is), like

@@ -3,11 +3,12 @@
 import { describe, expect, test } from "vitest";
 import { RULES } from "../../src/core/label/rules";
 import { plan } from "../../src/core/node/plan";
-import { KNOT_CONF, renderNode } from "../../src/core/node/render";
+import { renderNode } from "../../src/core/node/render";
 import { keysInResource, PlannedResource, resolversInResource, undeclaredOpenings } from "../../src/core/policy/checks";
 import { knotFacts, stateFacts } from "../../src/core/policy/facts";
 import { planRules } from "../../src/core/policy/rules";
 import { fixtureFederation, fixtureSpec, templates } from "../helpers/fixtures";
+import { KNOT_CONF } from "../../src/core/node/layout";
 
 describe("the rules the pack enforces", () => {
   test("every rule with a plan check, by the rule set's id and level", () => {

@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import { firstAttestDelay, plan } from "../../src/core/node/plan";
-import { renderNode, RenderedFile } from "../../src/core/node/render";
-import { ATTEST_RUN, NFTABLES_MEMBER_DIR, SERVICE_SCRIPTS } from "../../src/core/node/scripts";
+import { renderNode } from "../../src/core/node/render";
+import { ATTEST_RUN, SERVICE_SCRIPTS } from "../../src/core/node/scripts";
 import { fixtureFederation, fixtureSpec, templates } from "../helpers/fixtures";
 import { imagePath, LAB_SUITES, labRecipe } from "../../src/lab/image";
 import { imageUsable, inImage } from "../helpers/image";
@@ -13,6 +13,7 @@ import { stringify as stringifyYaml } from "yaml";
 import { alertRuleTests } from "../helpers/alert-rule-tests";
 import { WATCHED_COLLECTORS } from "../../src/core/monitoring/plan";
 import { STATUS_QUERIES } from "../../src/core/status/report";
+import { NFTABLES_MEMBER_DIR, RenderedFile } from "../../src/core/node/layout";
 
 const NODES = ["a1", "b1", "c1"] as const;
 const rendered = Object.fromEntries(NODES.map((node) => [node, renderNode(plan(fixtureSpec(node), fixtureFederation()), templates)])) as Record<(typeof NODES)[number], RenderedFile[]>;

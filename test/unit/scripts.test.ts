@@ -4,10 +4,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import { plan } from "../../src/core/node/plan";
-import { FileRole, renderNode, RenderedFile } from "../../src/core/node/render";
-import { AGENT, AGENT_TIMERS, ATTEST_RUN, CHECK_REFUSED, GATE_FETCHED_FLAG, MONITORING_UNITS, agentCommand, catalogOrphansScript, enableUnitsScript, peerCatalogsScript, installScript, zoneFileCheck, originalPath, recordUnitsScript, removeScript, restoreUnitsScript, SERVICE_SCRIPTS, UNIT_STATE_DIR } from "../../src/core/node/scripts";
+import { renderNode } from "../../src/core/node/render";
+import { AGENT_TIMERS, ATTEST_RUN, CHECK_REFUSED, GATE_FETCHED_FLAG, MONITORING_UNITS, agentCommand, catalogOrphansScript, enableUnitsScript, peerCatalogsScript, installScript, zoneFileCheck, originalPath, recordUnitsScript, removeScript, restoreUnitsScript, SERVICE_SCRIPTS } from "../../src/core/node/scripts";
 import { precheckFiles } from "../../src/program/components/precheck";
 import { fixtureFederation, fixtureSpec, templates } from "../helpers/fixtures";
+import { AGENT, FileRole, RenderedFile, UNIT_STATE_DIR } from "../../src/core/node/layout";
 
 // The file scripts run as the kit runs them on a node: sh, stdin as the content.
 const work = mkdtempSync(join(tmpdir(), "boreal-scripts-"));

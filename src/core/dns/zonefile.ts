@@ -25,7 +25,7 @@
 //   character is refused everywhere but a tab inside quotes (kept, as `\009`).
 // - Linear: every pass is one scan of the text or of the records, whatever their number
 //   at one name (maps keyed by owner and by owner and type, no scans of a name's records).
-import { isIP } from "node:net";
+import { isIP } from "../values/ip";
 import { escapeShort } from "../values/escape";
 
 /** One record of the member's, as written: rdata normalised but not decoded. */

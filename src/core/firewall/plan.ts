@@ -1,20 +1,9 @@
 // Input rules of the node's nftables table (`inet boreal`): the kit's own services, the
 // ones it keeps to the mesh, and what the member opens to the underlay
 // (boreal:firewall.allow). Pure.
-import type { AllowEntry, FirewallSpec } from "./spec";
+import { AllowEntry, FirewallSpec, MESH_ONLY_SERVICES } from "./spec";
 import { BorealConfigError, ConfigProblem } from "../values/problems";
-import { ALERTMANAGER_PORT, PROMETHEUS_PORT } from "../monitoring/plan";
-
-export const EXPORTER_PORT = 9100;
-
-export type Protocol = "tcp" | "udp";
-
-/** "tcp/443" → { tcp, 443, 443 }; "udp/51000-51010" → { udp, 51000, 51010 }. */
-export interface PortRange {
-  protocol: Protocol;
-  first: number;
-  last: number;
-}
+import { parsePortSpec, PortRange, portSpecText, Protocol, rangesOverlap, splitAround } from "../values/ports";
 
 export interface FirewallRule {
   description: string;
@@ -40,43 +29,6 @@ export interface FirewallPlan {
   allow: FirewallRule[];
 }
 
-/** Services of the kit that only the mesh may reach, whatever the member's config says. */
-export const MESH_ONLY_SERVICES: readonly (PortRange & { description: string })[] = [
-  { description: "node exporter", protocol: "tcp", first: EXPORTER_PORT, last: EXPORTER_PORT },
-  { description: "Prometheus", protocol: "tcp", first: PROMETHEUS_PORT, last: PROMETHEUS_PORT },
-  { description: "Alertmanager", protocol: "tcp", first: ALERTMANAGER_PORT, last: ALERTMANAGER_PORT },
-];
-
-const PORT_SPEC = /^(tcp|udp)\/(\d{1,5})(?:-(\d{1,5}))?$/;
-
-/** Parses "tcp/443" or "udp/51000-51010" (any case); undefined if it is neither. Bounds are not checked. */
-export function parsePortSpec(text: string): PortRange | undefined {
-  const m = PORT_SPEC.exec(text.trim().toLowerCase());
-  if (!m) return undefined;
-  const first = Number(m[2]);
-  return { protocol: m[1] as Protocol, first, last: m[3] === undefined ? first : Number(m[3]) };
-}
-
-export function portSpecText(range: PortRange): string {
-  return `${range.protocol}/${range.first}${range.last === range.first ? "" : `-${range.last}`}`;
-}
-
-export function rangesOverlap(a: PortRange, b: PortRange): boolean {
-  return a.protocol === b.protocol && a.first <= b.last && b.first <= a.last;
-}
-
-/** "tcp/9000-9099 and tcp/9101-9200": the range without the given ports. */
-export function splitAround(range: PortRange, ports: number[]): string {
-  const parts: PortRange[] = [];
-  let first = range.first;
-  for (const port of [...new Set(ports)].sort((a, b) => a - b)) {
-    if (port > first) parts.push({ protocol: range.protocol, first, last: port - 1 });
-    first = port + 1;
-  }
-  if (first <= range.last) parts.push({ protocol: range.protocol, first, last: range.last });
-  const texts = parts.map(portSpecText);
-  return texts.length <= 1 ? texts.join("") : `${texts.slice(0, -1).join(", ")} and ${texts[texts.length - 1]}`;
-}
 
 export function firewallRules(ports: { sshPort: number; listenPort: number }): FirewallRule[] {
   const rule = (description: string, protocol: Protocol, port: number, from: "any" | "mesh"): FirewallRule => ({ description, protocol, port, lastPort: port, from });

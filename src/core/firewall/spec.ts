@@ -1,12 +1,18 @@
 // boreal:firewall: true/false (kept from the first releases) or an object
 // { enabled, allow, policy }. Every form comes out as the object, in a canonical form that
 // parses again to itself (the node's agent reads the spec back from JSON).
-import { isIP } from "node:net";
 import { z } from "zod";
 import { withFix } from "../values/problems";
 import { typeError } from "../values/fields";
-import { MESH_ONLY_SERVICES, parsePortSpec, portSpecText, rangesOverlap, splitAround } from "./plan";
-import { formatAddress, parseAddress } from "../values/ip";
+import { ALERTMANAGER_PORT, EXPORTER_PORT, parsePortSpec, PortRange, portSpecText, PROMETHEUS_PORT, rangesOverlap, splitAround } from "../values/ports";
+import { formatAddress, isIP, parseAddress } from "../values/ip";
+
+/** Services of the kit that only the mesh may reach, whatever the member's config says. */
+export const MESH_ONLY_SERVICES: readonly (PortRange & { description: string })[] = [
+  { description: "node exporter", protocol: "tcp", first: EXPORTER_PORT, last: EXPORTER_PORT },
+  { description: "Prometheus", protocol: "tcp", first: PROMETHEUS_PORT, last: PROMETHEUS_PORT },
+  { description: "Alertmanager", protocol: "tcp", first: ALERTMANAGER_PORT, last: ALERTMANAGER_PORT },
+];
 
 const KEY = "boreal:firewall";
 const ENTRY_EXAMPLES = '"tcp/443", "udp/51000-51010", or { port: "tcp/993", from: ["198.51.100.0/24"] }';

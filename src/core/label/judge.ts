@@ -9,9 +9,10 @@ import type { Federation, NodeDescriptor } from "../registry/format";
 import { parseEndpoint } from "../values/fields";
 import { judgeNode, NodeAnswer, NodeReplies, questionKey, Reply } from "../dns/check";
 import { RECORD_TYPES } from "../dns/zonefile";
-import { MESH_ONLY_SERVICES, parsePortSpec, PortRange, rangesOverlap } from "../firewall/plan";
+import { MESH_ONLY_SERVICES } from "../firewall/spec";
 import type { AttestationResult } from "./attestation";
 import { liveFrom, ObservedFrom, Rule, RULES } from "./rules";
+import { PortRange, parsePortSpec, rangesOverlap } from "../values/ports";
 
 /** What a TCP connect gave: connected, refused (the host answered), or nothing within the timeout. */
 export type PortState = "open" | "closed" | "filtered";

@@ -9,17 +9,16 @@
 // or mesh addresses no federation could allow (loopback, link-local, multicast, the mesh as
 // an endpoint, localhost, ...: watchProblem) is not watched at all; the registry's
 // verification refuses such descriptors before they get here.
-import { isIP } from "node:net";
+import { isIP } from "../values/ip";
 import type { AlertsSpec } from "./alerts";
 import { escapeShort } from "../values/escape";
 import { parseEndpoint } from "../values/fields";
 import type { MeshAddresses } from "../mesh/allocate";
 import { addressScope, endpointProblem } from "../values/scope";
+import { ALERTMANAGER_PORT, BLACKBOX_PORT, PROMETHEUS_PORT } from "../values/ports";
 
-export const PROMETHEUS_PORT = 9090;
-export const ALERTMANAGER_PORT = 9093;
 /** The blackbox exporter answers only this node's Prometheus: loopback, never the mesh. */
-export const BLACKBOX_LISTEN = { address: "127.0.0.1", port: 9115 } as const;
+export const BLACKBOX_LISTEN = { address: "127.0.0.1", port: BLACKBOX_PORT } as const;
 
 /**
  * Retention: two weeks covers "what happened last weekend" and a week of serial or

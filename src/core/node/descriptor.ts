@@ -1,7 +1,7 @@
 // The node's registry objects, built from its plan and the keys read off the node.
 import type { NodeDescriptor, Tombstone } from "../registry/format";
-import { portSpecText } from "../firewall/plan";
 import type { NodePlan } from "./plan";
+import { portSpecText } from "../values/ports";
 
 /**
  * Serial and `updatedAt` move only when something else in the descriptor changed, so

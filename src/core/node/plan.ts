@@ -4,15 +4,13 @@ import type { PlanSpec } from "../spec/stack";
 import { Federation, zoneWithin } from "../registry/format";
 import { BorealConfigError } from "../values/problems";
 import { parseEndpoint } from "../values/fields";
-import { isIP } from "node:net";
 import { allocateMeshAddresses, MeshAddresses } from "../mesh/allocate";
-import { parseCidr } from "../values/ip";
-import { EXPORTER_PORT, firewallPlan, FirewallPlan } from "../firewall/plan";
+import { isIP, parseCidr } from "../values/ip";
+import { firewallPlan, FirewallPlan } from "../firewall/plan";
+import { EXPORTER_PORT } from "../values/ports";
 import { MonitoringPlan, monitoringPlan } from "../monitoring/plan";
 import { zoneRecordLines } from "../dns/records";
 
-export { EXPORTER_PORT };
-export const WIREGUARD_INTERFACE = "wg0";
 
 export interface Peer {
   node: string;

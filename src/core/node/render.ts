@@ -4,35 +4,14 @@ import Handlebars from "handlebars";
 import { createHash } from "node:crypto";
 import type { FirewallPlan, FirewallRule } from "../firewall/plan";
 import type { MonitoringPlan, WatchedNode } from "../monitoring/plan";
-import { EXPORTER_PORT, NodePlan, PrimaryZone, WIREGUARD_INTERFACE } from "./plan";
-import { AGENT, agentCommand, ATTEST_RUN, GATE_FETCHED_FLAG, NFTABLES_MEMBER_DIR, zoneFileCheck } from "./scripts";
+import { NodePlan, PrimaryZone } from "./plan";
+import { AGENT, FileRole, KNOT_CONF, NFTABLES_MEMBER_DIR, RenderedFile, TARGETS_DIR, WIREGUARD_INTERFACE, zoneFilePath } from "./layout";
+import { agentCommand, ATTEST_RUN, GATE_FETCHED_FLAG, zoneFileCheck } from "./scripts";
+import { EXPORTER_PORT } from "../values/ports";
 
 /** Template sources by path relative to templates/, e.g. "etc/knot/knot.conf.hbs". */
 export type TemplateSources = Record<string, string>;
 
-/** Which component puts a file on the node and which service reloads it. */
-export type FileRole = "wireguard" | "dns" | "probes" | "monitoring" | "firewall" | "agent";
-
-/**
- * Who writes a role's files. The node's sync agent owns what depends on the peer set
- * (WireGuard, Knot, and what Prometheus probes), rendered on the node from the verified
- * registry; `pulumi up` owns the rest. One writer per file, so the two never fight.
- */
-export const AGENT_ROLES: readonly FileRole[] = ["wireguard", "dns", "probes"];
-
-export interface RenderedFile {
-  /** Absolute path on the node. */
-  path: string;
-  content: string;
-  mode: string;
-  owner: string;
-  role: FileRole;
-  /**
-   * A shell check of the staged file ("$staged") that must pass before it replaces the one in
-   * place: what the service would refuse never reaches it, and the service keeps the old.
-   */
-  check?: string;
-}
 
 const engine = Handlebars.create();
 engine.registerHelper("join", (items: unknown[], separator: string) => items.join(typeof separator === "string" ? separator : ", "));
@@ -58,12 +37,6 @@ export function fileResourceSuffix(path: string): string {
   return path.replace(/^\//, "").replace(/[^A-Za-z0-9._-]+/g, "-");
 }
 
-/** Knot's config: rendered on the node by its agent, and at plan time for the policy pack's facts. */
-export const KNOT_CONF = "/etc/knot/knot.conf";
-
-export function zoneFilePath(zone: string): string {
-  return `/var/lib/knot/zones/${zone}zone`;
-}
 
 /** Every file the node needs, in a stable order. */
 export function renderNode(plan: NodePlan, templates: TemplateSources): RenderedFile[] {
@@ -125,8 +98,6 @@ export function renderNode(plan: NodePlan, templates: TemplateSources): Rendered
 /** Units that listen on the mesh address: they start after wg0 and retry until it is there. */
 export const MESH_UNITS = ["prometheus-node-exporter", "prometheus", "prometheus-alertmanager"] as const;
 
-/** Prometheus's file-based service discovery: the agent rewrites these, Prometheus re-reads them by itself. */
-export const TARGETS_DIR = "/etc/prometheus/boreal-targets";
 
 interface TargetGroup {
   targets: string[];

@@ -1,8 +1,7 @@
 // Every shell command the kit runs on a node, as pure data. Components hand these to
 // remote commands; nothing else writes shell for the node.
 import { armorBody, NODE_PROOF_NAMESPACE } from "../registry/keyproof";
-import type { FileRole, RenderedFile } from "./render";
-import { WIREGUARD_INTERFACE } from "./plan";
+import { AGENT, ATTEST_LOCK, ATTESTATION_KEY_FILE, BLACKBOX_BINARY, ETC_DIR, FileRole, KEY_FILE, KNOT_CONF, KNOT_RESTART_MARK, LIB_DIR, NFTABLES_MEMBER_DIR, RenderedFile, TEXTFILE_DIR, UNIT_STATE_DIR, WIREGUARD_INTERFACE } from "./layout";
 
 // nodejs runs the sync agent (the kit's own planner, bundled); git pulls the registry.
 // Prometheus, the blackbox exporter and Alertmanager: every node watches every other.
@@ -11,25 +10,11 @@ export const PACKAGES = [
   "prometheus", "prometheus-blackbox-exporter", "prometheus-alertmanager",
 ];
 
-/** The sync agent on the node: its program, its config (from `pulumi up`) and its state. */
-export const AGENT = {
-  // Beside /usr/local/lib/boreal/, not in it: it is copied before anything creates that.
-  program: "/usr/local/lib/boreal-agent.js",
-  config: "/etc/boreal/agent.json",
-  seed: "/var/lib/boreal/seed.json",
-  stateDir: "/var/lib/boreal",
-  lock: "/run/boreal-sync.lock",
-  /** The mirrors sync-gate fetched in the tick that started the agent (space-separated URLs). */
-  gateFetched: "/var/lib/boreal/mirrors-fetched",
-} as const;
 
 /** How sync-gate starts the agent: it says the mirrors it fetched (AGENT.gateFetched) need no second fetch. */
 export const GATE_FETCHED_FLAG = "--fetched";
 
-/** The node's own key for signing its attestations of peers (the label): made on the node, never leaving it. */
-export const ATTESTATION_KEY_FILE = "/etc/boreal/attestation_key";
 
-/** Makes the attestation key if absent and prints only its public half ("ssh-ed25519 AAAA..."). */
 /**
  * Makes the node's attestation key once, and prints its public key, then its proof: the key's
  * own signature over the statement naming the federation, the node and the key
@@ -39,7 +24,7 @@ export function attestationKeyScript(node: string, federation: string): string {
   return [
     "set -eu",
     "umask 077",
-    "mkdir -p /etc/boreal",
+    `mkdir -p ${ETC_DIR}`,
     `[ -s ${ATTESTATION_KEY_FILE} ] || ssh-keygen -q -t ed25519 -N '' -C 'boreal attestations of node ${node}' -f ${ATTESTATION_KEY_FILE} </dev/null >/dev/null`,
     `key=$(cut -d' ' -f1,2 ${ATTESTATION_KEY_FILE}.pub)`,
     'echo "$key"',
@@ -56,13 +41,12 @@ export function parseAttestationKeyOutput(stdout: string): { attestationKey: str
 export const ATTESTATION_KEY_DELETE = `rm -f ${ATTESTATION_KEY_FILE} ${ATTESTATION_KEY_FILE}.pub`;
 
 /** A round of label checks, one at a time (a round still going when another is due is no failure), never waiting on the sync's lock. */
-export const ATTEST_RUN = `flock -n -E 0 /run/boreal-attest.lock node ${AGENT.program} attest`;
+export const ATTEST_RUN = `flock -n -E 0 ${ATTEST_LOCK} node ${AGENT.program} attest`;
 
 /** Runs the agent the way its service does: one run at a time. */
 export function agentCommand(args: string): string {
   return `flock ${AGENT.lock} node ${AGENT.program} ${args}`;
 }
-export const KEY_FILE = `/etc/wireguard/${WIREGUARD_INTERFACE}.key`;
 
 /** Proves the connection (and the pinned host key) and says what the server is. */
 export const HOST_PROBE = "uname -a && cat /etc/debian_version";
@@ -194,12 +178,6 @@ export function removeScript(file: Pick<RenderedFile, "path">): string {
   return `if [ -e '${originalPath(file)}' ]; then mv -f '${originalPath(file)}' '${file.path}'; else rm -f '${file.path}'; fi`;
 }
 
-/**
- * Units of Debian packages the kit enables, whose enablement before the kit is the member's
- * (Debian enables knot and the exporter on install; nftables is disabled by default; a
- * member may run WireGuard or Knot already). The kit's own units (boreal-*) are not here.
- */
-export const UNIT_STATE_DIR = "/var/lib/boreal-kit-units";
 
 /**
  * Records, once per unit, whether it was enabled before the kit enabled it: a marker file
@@ -251,13 +229,7 @@ export function restoreUnitsScript(units: string[], dir = UNIT_STATE_DIR): strin
   ].join("\n");
 }
 
-/**
- * The member's own nftables tables: /etc/nftables.conf is the kit's while it manages the
- * node, and includes *.nft from here at boot, before the kit's table.
- */
-export const NFTABLES_MEMBER_DIR = "/etc/nftables.d";
 
-const BLACKBOX_BINARY = "/usr/bin/prometheus-blackbox-exporter";
 const RAW_SOCKET_QUESTION = "prometheus-blackbox-exporter prometheus-blackbox-exporter/want_cap_net_raw boolean";
 /** Present while the kit is the one that granted the blackbox exporter its raw socket. */
 const RAW_SOCKET_MARK = `${UNIT_STATE_DIR}/blackbox-cap_net_raw`;
@@ -294,11 +266,7 @@ function revokeRawSocketScript(): string {
 /** Debian's monitoring units the kit configures and enables (Monitoring owns them). */
 export const MONITORING_UNITS = ["prometheus-node-exporter", "prometheus", "prometheus-blackbox-exporter", "prometheus-alertmanager"] as const;
 
-/** node-exporter's textfile collector: the kit's own metrics (WireGuard, zones, the agent). */
-export const TEXTFILE_DIR = "/var/lib/prometheus/node-exporter";
 
-/** Hashes of the `server:` section and of the peer catalogs Knot was last (re)started with (the file keeps its first name). */
-const KNOT_RESTART_MARK = "/var/lib/knot/.boreal-server-section";
 
 export interface ServiceScripts {
   /** Validates and applies the role's files; runs again whenever one changes. */
@@ -311,7 +279,7 @@ export interface ServiceScripts {
 }
 
 /** The peers' catalog zones knot.conf interprets, one a line, sorted. */
-export function peerCatalogsScript(knotConf = "/etc/knot/knot.conf"): string {
+export function peerCatalogsScript(knotConf = KNOT_CONF): string {
   return `awk '/^  - domain: / { zone = $3 } /^    catalog-role: interpret$/ { print zone }' ${knotConf} | sort`;
 }
 
@@ -322,7 +290,7 @@ export function peerCatalogsScript(knotConf = "/etc/knot/knot.conf"): string {
  * "Total records: N" footer: only rows whose first field is a zone name (ending in a dot)
  * count. Before, the footer was taken for an orphan, and every DNS apply restarted Knot.
  */
-export function catalogOrphansScript(knotConf = "/etc/knot/knot.conf"): string {
+export function catalogOrphansScript(knotConf = KNOT_CONF): string {
   return [
     `kcatalogprint 2>/dev/null | awk -v configured="$(${peerCatalogsScript(knotConf)} | tr '\\n' ' ')"`,
     `'BEGIN { n = split(configured, list, " "); for (i = 1; i <= n; i++) keep[list[i]] = 1 } $1 ~ /[.]$/ && NF >= 3 && !($3 in keep) { print $1 }'`,
@@ -335,7 +303,7 @@ export const AGENT_TIMERS = ["boreal-sync.timer", "boreal-attest.timer"];
 export const SERVICE_SCRIPTS: Record<FileRole, ServiceScripts> = {
   wireguard: {
     // wg-apply (a rendered file) enables wg-quick@wg0: record what the member had first.
-    apply: ["set -eu", recordUnitsScript([`wg-quick@${WIREGUARD_INTERFACE}`]), "/usr/local/lib/boreal/wg-apply"].join("\n"),
+    apply: ["set -eu", recordUnitsScript([`wg-quick@${WIREGUARD_INTERFACE}`]), `${LIB_DIR}/wg-apply`].join("\n"),
     undo: [`systemctl stop wg-quick@${WIREGUARD_INTERFACE}`, restoreUnitsScript([`wg-quick@${WIREGUARD_INTERFACE}`])].join("\n"),
   },
   dns: {

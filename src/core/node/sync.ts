@@ -4,8 +4,9 @@
 import { BorealConfigError } from "../values/problems";
 import type { PlanSpec } from "../spec/stack";
 import { plan } from "./plan";
-import { AGENT_ROLES, FileRole, RenderedFile, renderNode, TemplateSources } from "./render";
+import { renderNode, TemplateSources } from "./render";
 import { formatRejection, VerifiedRegistry } from "../registry/verify";
+import { AGENT_ROLES, FileRole, RenderedFile } from "./layout";
 
 export interface SyncDecision {
   /** Files of the agent's roles whose content differs from what the node has. */

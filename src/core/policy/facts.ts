@@ -6,9 +6,8 @@
 // Outputs of a component are not diffed, so the facts never show as a change; they are
 // also stable across runs (peer joins change knot.conf, not these facts).
 import { parse } from "yaml";
-import { contains, parseAddress, parseCidr } from "../values/ip";
+import { contains, isIP, parseAddress, parseCidr } from "../values/ip";
 import type { NodePlan } from "../node/plan";
-import { isIP } from "node:net";
 
 export interface StateFacts {
   /** The backend the CLI uses for this stack, without credentials or query. */

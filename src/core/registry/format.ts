@@ -3,11 +3,11 @@
 // src/core/registry/verify.ts decides what of a registry is trusted.
 import { isMap, isScalar, isSeq, parseDocument } from "yaml";
 import { z } from "zod";
-import { parsePortSpec, portSpecText } from "../firewall/plan";
 import { cidrsOverlap, cidrWithin, parseCidr } from "../values/ip";
 import { ConfigProblem, problemsFromZod, withFix } from "../values/problems";
 import { escapeShort } from "../values/escape";
 import { endpoint, ipv4, ipv6, port, slug, typeError, wireguardKey, zoneName } from "../values/fields";
+import { parsePortSpec, portSpecText } from "../values/ports";
 
 export const FEDERATION_DIR = "federation";
 export const NODES_DIR = "nodes";

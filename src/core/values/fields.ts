@@ -1,5 +1,5 @@
 // Field schemas shared by the stack config and the registry, each with its own fix.
-import { isIP } from "node:net";
+import { isIP } from "./ip";
 import { z } from "zod";
 import { parseEndpoint as parseEndpointSyntax, wireguardKeyIssue } from "./scope";
 import { withFix } from "./problems";

@@ -1,5 +1,36 @@
-// Minimal IPv4/IPv6 arithmetic for the mesh ranges: Node's `net` validates, BigInt computes.
-import { isIPv4, isIPv6 } from "node:net";
+// Minimal IPv4/IPv6 arithmetic for the mesh ranges: these patterns validate (the ones
+// Node's `net.isIP` uses, so the core needs no network module), BigInt computes.
+
+const V4_SEGMENT = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])";
+const V4 = `(?:${V4_SEGMENT}\\.){3}${V4_SEGMENT}`;
+const V6_SEGMENT = "(?:[0-9a-fA-F]{1,4})";
+const IPV4_PATTERN = new RegExp(`^${V4}$`);
+const IPV6_PATTERN = new RegExp(
+  "^(?:" +
+    `(?:${V6_SEGMENT}:){7}(?:${V6_SEGMENT}|:)|` +
+    `(?:${V6_SEGMENT}:){6}(?:${V4}|:${V6_SEGMENT}|:)|` +
+    `(?:${V6_SEGMENT}:){5}(?::${V4}|(?::${V6_SEGMENT}){1,2}|:)|` +
+    `(?:${V6_SEGMENT}:){4}(?:(?::${V6_SEGMENT}){0,1}:${V4}|(?::${V6_SEGMENT}){1,3}|:)|` +
+    `(?:${V6_SEGMENT}:){3}(?:(?::${V6_SEGMENT}){0,2}:${V4}|(?::${V6_SEGMENT}){1,4}|:)|` +
+    `(?:${V6_SEGMENT}:){2}(?:(?::${V6_SEGMENT}){0,3}:${V4}|(?::${V6_SEGMENT}){1,5}|:)|` +
+    `(?:${V6_SEGMENT}:){1}(?:(?::${V6_SEGMENT}){0,4}:${V4}|(?::${V6_SEGMENT}){1,6}|:)|` +
+    `(?::(?:(?::${V6_SEGMENT}){0,5}:${V4}|(?::${V6_SEGMENT}){1,7}|:))` +
+    ")(?:%[0-9a-zA-Z-.:]{1,})?$",
+);
+
+export function isIPv4(text: string): boolean {
+  return IPV4_PATTERN.test(text);
+}
+
+/** As Node's net.isIPv6: an embedded IPv4 tail and a zone ("%eth0") are accepted. */
+export function isIPv6(text: string): boolean {
+  return IPV6_PATTERN.test(text);
+}
+
+/** 4, 6, or 0 when `text` is no IP address (as Node's net.isIP). */
+export function isIP(text: string): 0 | 4 | 6 {
+  return isIPv4(text) ? 4 : isIPv6(text) ? 6 : 0;
+}
 
 export interface Cidr {
   family: 4 | 6;

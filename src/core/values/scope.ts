@@ -8,10 +8,10 @@
 //
 // Pure: no I/O and no name resolution (the IO modules resolve, then ask here). Independent
 // of src/core/values/fields.ts, which imports it.
-import { isIP } from "node:net";
 import { escapeShort } from "./escape";
 import type { ConfigProblem } from "./problems";
-import { Cidr, formatIPv4, parseCidr } from "./ip";
+import { Cidr, formatIPv4, isIP, parseCidr } from "./ip";
+import { EXPORTER_PORT } from "./ports";
 
 /** What an address is, by the IANA special-purpose registries (RFC 6890 and their updates). */
 export type AddressScope =
@@ -47,8 +47,6 @@ export interface AddressClass {
  */
 export type UnderlayAllowance = "documentation" | "private";
 
-/** The kit's node exporter port (src/core/firewall/plan.ts EXPORTER_PORT; test/unit/scope.test.ts ties the two). */
-export const KIT_EXPORTER_PORT = 9100;
 
 type Range = readonly [prefix: string, scope: AddressScope, name: string];
 
@@ -359,7 +357,7 @@ export function underlayAllowances(settings: UnderlaySettings): readonly Underla
  * brackets) at the kit's exporter port: every peer's label checks and monitoring send HTTP
  * there.
  */
-export function exporterProblem(descriptor: { exporter: string; mesh: { ipv4: string; ipv6: string }; node?: string }, port = KIT_EXPORTER_PORT): string | undefined {
+export function exporterProblem(descriptor: { exporter: string; mesh: { ipv4: string; ipv6: string }; node?: string }, port = EXPORTER_PORT): string | undefined {
   const expected = `${descriptor.mesh.ipv4}:${port}`;
   const whose = descriptor.node ? `node ${escapeShort(descriptor.node, 40)}'s` : "the node's";
   const fix = `set exporter to "${escapeShort(expected, 60)}" (${whose} mesh IPv4 address and the kit's exporter port), as pulumi up writes it`;
@@ -491,7 +489,7 @@ export function meshAddressProblem(address: string, scope: ConnectScope, what = 
 export function exporterTarget(
   descriptor: { exporter: string; mesh: { ipv4: string; ipv6: string }; node?: string },
   scope: ConnectScope,
-  port = KIT_EXPORTER_PORT,
+  port = EXPORTER_PORT,
 ): { host: string; port: number } | { problem: string } {
   const problem = exporterProblem(descriptor, port);
   if (problem) return { problem };

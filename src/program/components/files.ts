@@ -2,8 +2,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { remote, types } from "@pulumi/command";
 import { nodeCommand } from "./ssh";
-import { contentHash, fileResourceSuffix, RenderedFile } from "../../core/node/render";
+import { contentHash, fileResourceSuffix } from "../../core/node/render";
 import { installScript, removeScript } from "../../core/node/scripts";
+import { RenderedFile } from "../../core/node/layout";
 
 export interface NodeFilesArgs {
   files: RenderedFile[];

@@ -9,8 +9,8 @@ import { descriptorPath, Federation, FEDERATION_DIR, RegistryFile } from "../../
 import type { PublicNodeSpec } from "../../core/spec/stack";
 import { buildDescriptor, buildTombstone } from "../../core/node/descriptor";
 import { NodePlan, plan } from "../../core/node/plan";
-import { FileRole, KNOT_CONF, RenderedFile, renderNode, TemplateSources } from "../../core/node/render";
-import { AGENT, ATTESTATION_KEY_DELETE, attestationKeyScript, parseAttestationKeyOutput, servedDnskeysScript } from "../../core/node/scripts";
+import { renderNode, TemplateSources } from "../../core/node/render";
+import { ATTESTATION_KEY_DELETE, attestationKeyScript, parseAttestationKeyOutput, servedDnskeysScript } from "../../core/node/scripts";
 import { Delegation, delegation } from "../../core/node/delegation";
 import { dsForZone, parseDnskeys } from "../../core/dns/ds";
 import type { Signer } from "../../io/registry/sign";
@@ -21,6 +21,7 @@ import { Registration } from "./registration";
 import { Firewall, Monitoring, SyncAgent } from "./service";
 import { nodeCommand, sshConnection } from "./ssh";
 import { WireGuard, wireguardKeyProof } from "./wireguard";
+import { AGENT, FileRole, KNOT_CONF, RenderedFile } from "../../core/node/layout";
 
 export interface BorealNodeArgs {
   /** The validated stack config, without the secrets. */

@@ -8,8 +8,8 @@ import { basename, join } from "node:path";
 import { BorealConfigError, ConfigProblem } from "../../core/values/problems";
 import { escapeShort, escapeText } from "../../core/values/escape";
 import type { RecordLineOrigins, RecordOrigin, RecordOrigins } from "../../core/dns/records";
-import type { RenderedFile } from "../../core/node/render";
 import { RENDERED_LINE_MARK } from "../../core/node/scripts";
+import type { RenderedFile } from "../../core/node/layout";
 
 /** The checks need knotc (Debian's knot package); without it the node's check alone runs. */
 export function localCheckAvailable(): boolean {

@@ -6,8 +6,8 @@ import { remote, types } from "@pulumi/command";
 import type { AgentProgram } from "../../agent/bundle";
 import { nodeCommand } from "./ssh";
 import { hashesOf, nodeFiles } from "./files";
-import type { RenderedFile } from "../../core/node/render";
-import { AGENT, SERVICE_SCRIPTS, ServiceScripts } from "../../core/node/scripts";
+import { SERVICE_SCRIPTS, ServiceScripts } from "../../core/node/scripts";
+import { AGENT, RenderedFile } from "../../core/node/layout";
 
 export interface ServiceArgs extends ServiceScripts {
   connection: types.input.remote.ConnectionArgs;

@@ -4,7 +4,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { types } from "@pulumi/command";
 import { nodeCommand } from "./ssh";
-import { AGENT, KEY_DELETE, keyScript } from "../../core/node/scripts";
+import { KEY_DELETE, keyScript } from "../../core/node/scripts";
+import { AGENT } from "../../core/node/layout";
 
 export interface WireGuardArgs {
   connection: types.input.remote.ConnectionArgs;

@@ -1,0 +1,28 @@
+// The one file writer: a reader never sees half a file (temp file in the same directory,
+// then rename), and a crash leaves the old one.
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+
+export interface WriteOptions {
+  /** File mode; default 0644. */
+  mode?: number;
+  /** Mode of directories made on the way; default 0755. */
+  dirMode?: number;
+}
+
+export function writeAtomic(path: string, content: string | Buffer, options: WriteOptions = {}): void {
+  mkdirSync(dirname(path), { recursive: true, mode: options.dirMode ?? 0o755 });
+  // This process's own temp name: two writers of one path never rename each other's half.
+  const temp = `${path}.${process.pid}.tmp`;
+  writeFileSync(temp, content, { mode: options.mode ?? 0o644 });
+  renameSync(temp, path);
+}
+
+/** A JSON file's value, or `fallback` when it is absent or not JSON. */
+export function readJson<T>(path: string, fallback: T): T {
+  try {
+    return JSON.parse(readFileSync(path, "utf8")) as T;
+  } catch {
+    return fallback;
+  }
+}
