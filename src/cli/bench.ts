@@ -4,17 +4,20 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, release, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
-import { parseArgs } from "node:util";
 import { BENCH_TOOLS, BenchTool, LAB_SIZES, PEERS_DIR, runLabBench } from "../bench/lab";
 import { labSection } from "../bench/labsection";
 import { PLANNER_SIZES, plannerSection, runPlanner } from "../bench/planner";
 import { BenchSection, formatReport, MachineFacts } from "../bench/report";
 import { loadTemplates } from "../io/templates";
 import { PROJECT_DIR } from "../lab/lab";
+import { parseArgs, wantsHelp } from "./args";
+import { printUsage } from "./command";
+import { inputError, reportFailure, usageError } from "./errors";
+import { processIo } from "./output";
 import { ensureToolchain, projectToolchain } from "./toolchain";
 
-const USAGE = `usage: npm run bench -- [--planner | --lab] [--out FILE] [--runs N] [--sizes 10,250,1000] [--cache DIR]
-                                [--sizes-lab 3,5] [--runs-lab 3] [--only kit|role] [--peers DIR]
+const USAGE = `  npm run bench -- [--planner | --lab] [--out FILE] [--runs N] [--sizes 10,250,1000] [--cache DIR]
+                   [--sizes-lab 3,5] [--runs-lab 3] [--only kit|role] [--peers DIR]
   (none)      every section: the planner, and the lab's when run as root (else a note says it was left out)
   --planner   only the pure planner at scale
   --lab       only the lab section (root: it starts lab machines): the kit against the Ansible role
@@ -27,13 +30,15 @@ const USAGE = `usage: npm run bench -- [--planner | --lab] [--out FILE] [--runs 
   --only      lab: run one tool (kit or role) and leave the other's figures out (default both)
   --peers     lab: where ansible-role-wireguard's release archive is (default ${PEERS_DIR})`;
 
-const LAB_LEFT_OUT = "The lab section (the kit against githubixx/ansible-role-wireguard on lab machines) was left out: it needs root. Run `sudo npm run bench -- --lab`.";
+const LAB_LEFT_OUT =
+  "The lab section (the kit against githubixx/ansible-role-wireguard on lab machines) was left out: it needs root. Run `sudo npm run bench -- --lab`.";
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 function wholeNumbers(text: string, what: string): number[] {
   const values = text.split(",").map((part) => part.trim());
-  if (values.some((v) => !/^[1-9]\d*$/.test(v))) throw new Error(`${what} must be whole numbers above 0, got ${text}\n${USAGE}`);
+  if (values.some((v) => !/^[1-9]\d*$/.test(v)))
+    throw usageError(`${what} must be whole numbers above 0, got ${text}`, `e.g. ${what} 3`, what);
   return values.map(Number);
 }
 
@@ -48,36 +53,53 @@ function machineFacts(): MachineFacts {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      planner: { type: "boolean" },
-      lab: { type: "boolean" },
-      out: { type: "string" },
-      runs: { type: "string" },
-      sizes: { type: "string" },
-      cache: { type: "string" },
-      "sizes-lab": { type: "string" },
-      "runs-lab": { type: "string" },
-      peers: { type: "string" },
-      only: { type: "string" },
-      help: { type: "boolean" },
-    },
+  if (wantsHelp(argv)) return printUsage(USAGE, processIo);
+  const a = parseArgs(argv, {
+    "--planner": "switch",
+    "--lab": "switch",
+    "--out": "value",
+    "--runs": "value",
+    "--sizes": "value",
+    "--cache": "value",
+    "--sizes-lab": "value",
+    "--runs-lab": "value",
+    "--peers": "value",
+    "--only": "value",
   });
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  if (values.planner && values.lab) throw new Error(`--planner and --lab each pick one section; give neither for both\n${USAGE}`);
+  if (a.positional.length > 0)
+    throw usageError(`unexpected ${a.positional.join(" ")}: the bench takes options only`, "see the usage below");
+  const values = {
+    planner: a.on("--planner"),
+    lab: a.on("--lab"),
+    out: a.one("--out"),
+    runs: a.one("--runs"),
+    sizes: a.one("--sizes"),
+    cache: a.one("--cache"),
+    "sizes-lab": a.one("--sizes-lab"),
+    "runs-lab": a.one("--runs-lab"),
+    peers: a.one("--peers"),
+    only: a.one("--only"),
+  };
+  if (values.planner && values.lab) throw usageError("--planner and --lab each pick one section", "give neither for both", "--planner");
   const [runs] = wholeNumbers(values.runs ?? "5", "--runs");
   const sizes = values.sizes ? wholeNumbers(values.sizes, "--sizes") : [...PLANNER_SIZES];
   const [labRuns] = wholeNumbers(values["runs-lab"] ?? "3", "--runs-lab");
   const labSizes = values["sizes-lab"] ? wholeNumbers(values["sizes-lab"], "--sizes-lab") : [...LAB_SIZES];
   const tools = values.only === undefined ? [...BENCH_TOOLS] : values.only.split(",").map((t) => t.trim());
   const unknown = tools.find((t) => !(BENCH_TOOLS as readonly string[]).includes(t));
-  if (unknown !== undefined || tools.length === 0) throw new Error(`--only takes ${BENCH_TOOLS.join(" or ")} (or both, comma-separated), got ${values.only}\n${USAGE}`);
+  if (unknown !== undefined || tools.length === 0)
+    throw usageError(
+      `--only takes ${BENCH_TOOLS.join(" or ")} (or both, comma-separated), got ${values.only}`,
+      `e.g. --only ${BENCH_TOOLS[0]}`,
+      "--only",
+    );
   const root = process.getuid?.() === 0;
-  if (values.lab && !root) throw new Error("the lab section starts lab machines (network namespaces, systemd-nspawn): run it as root, sudo npm run bench -- --lab");
+  if (values.lab && !root)
+    throw inputError(
+      "the lab section starts lab machines (network namespaces, systemd-nspawn): it needs root",
+      "sudo npm run bench -- --lab",
+      "--lab",
+    );
   const withPlanner = !values.lab;
   const withLab = values.lab || (!values.planner && root);
   const notes = !values.planner && !withLab ? [LAB_LEFT_OUT] : [];
@@ -88,13 +110,25 @@ async function main(argv: string[]): Promise<number> {
 
   const sections: BenchSection[] = [];
   if (withPlanner) {
-    const planner = runPlanner({ cacheDir: values.cache ?? join(tmpdir(), "boreal-bench"), sizes, runs, templates: loadTemplates(join(PROJECT_DIR, "templates")), log });
+    const planner = runPlanner({
+      cacheDir: values.cache ?? join(tmpdir(), "boreal-bench"),
+      sizes,
+      runs,
+      templates: loadTemplates(join(PROJECT_DIR, "templates")),
+      log,
+    });
     sections.push(plannerSection(planner));
   }
   if (withLab) {
     // As the demo: the lab's stacks need the project's Pulumi CLI (npm run toolchain when it does not answer).
     ensureToolchain(projectToolchain(PROJECT_DIR, log));
-    const lab = await runLabBench({ tools: tools as BenchTool[], sizes: labSizes, runs: labRuns, peersDir: values.peers ?? PEERS_DIR, log });
+    const lab = await runLabBench({
+      tools: tools as BenchTool[],
+      sizes: labSizes,
+      runs: labRuns,
+      peersDir: values.peers ?? PEERS_DIR,
+      log,
+    });
     sections.push(labSection(lab.runs, { suite: lab.suite, cores: machine.cpus, memoryBytes: machine.memoryBytes }));
   }
   const report = formatReport({ date, machine, sections, notes });
@@ -107,8 +141,5 @@ async function main(argv: string[]): Promise<number> {
 
 main(process.argv.slice(2)).then(
   (code) => (process.exitCode = code),
-  (error: Error) => {
-    log(`bench: ${error.message}`);
-    process.exitCode = 1;
-  },
+  (error: unknown) => (process.exitCode = reportFailure("bench", USAGE, error, processIo)),
 );

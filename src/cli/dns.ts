@@ -3,34 +3,59 @@
 // signatures itself, asks the parent for the DS when told where, and prints one table
 // (src/core/dns/check.ts decides; src/io/dns/transport.ts asks).
 //
-// Exit codes: 0 the zone is healthy everywhere; 1 a problem (each named with its node);
-// 2 nothing checked: bad usage or unreadable input.
+// Exit codes (errors.ts): 0 the zone is healthy everywhere; 1 a problem, each named with its
+// node (a node that does not answer is one); 2 nothing checked: bad usage or unreadable input.
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { resolve } from "node:path";
 import { parseEndpoint } from "../core/values/fields";
 import { zoneRecordLines, withZoneFiles } from "../core/dns/records";
-import { evaluateDnsCheck, formatDnsCheck, judgeNode, ParentAnswer, parentDs, questionsFor, sampleOf } from "../core/dns/check";
+import {
+  CheckResult,
+  evaluateDnsCheck,
+  formatDnsCheck,
+  judgeNode,
+  NodeAnswer,
+  ParentAnswer,
+  parentDs,
+  questionsFor,
+  sampleOf,
+} from "../core/dns/check";
+import { DsRecord, keyTag } from "../core/dns/ds";
 import { rcodeName } from "../core/dns/message";
 import { ask, askNode, Server } from "../io/dns/transport";
 import { RECORD_TYPES } from "../core/dns/zonefile";
 import { dnsTarget } from "../core/monitoring/plan";
-import { CliError, parseOptions, processIo, RegistryIo, reportFailure, usageError, verifyDir } from "./registry";
+import { parseArgs, Parsed, unknownWord } from "./args";
+import { runCommandAsync, usageLine } from "./command";
+import { inputError, usageError } from "./errors";
+import { CliIo, hint, processIo } from "./output";
+import { verifyDir } from "./registry-trust";
 import { readStackConfig } from "./status";
 
-const USAGE_LINE =
-  "  boreal dns check ZONE [--stack NAME] [--cwd DIR] [--registry DIR [--trust N:SHA256]] [--server ADDR[:PORT]...] [--parent ADDR[:PORT]] [--timeout SECONDS] [--json]";
-const COLUMN = 61; // where boreal.ts's usage starts descriptions
-
 /** The dns lines of `boreal`'s usage. */
-export const DNS_USAGE = `${USAGE_LINE}\n${" ".repeat(COLUMN)}every node's answers for ZONE, signatures verified, DS at the parent; exit 1 on a problem`;
+export const DNS_USAGE = usageLine(
+  "boreal dns check ZONE [--stack NAME] [--cwd DIR] [--registry DIR [--trust N:SHA256]] [--server ADDR[:PORT]...] [--parent ADDR[:PORT]] [--timeout SECONDS] [--json]",
+  "every node's answers for ZONE, signatures verified, DS at the parent; exit 1 on a problem (a node that does not answer is one)",
+);
+
+const OPTIONS = {
+  "--stack": "value",
+  "--cwd": "value",
+  "--registry": "value",
+  "--trust": "value",
+  "--parent": "value",
+  "--timeout": "value",
+  "--server": "list",
+  "--json": "switch",
+} as const;
 
 const DEFAULT_TIMEOUT_SECONDS = 3;
 
 export interface DnsCheckContext {
   /** The kit's project: its pulumi reads the stack config. */
   projectDir: string;
-  io?: RegistryIo;
+  io?: CliIo;
   env?: NodeJS.ProcessEnv;
   now?: () => Date;
 }
@@ -40,12 +65,21 @@ export function parseServer(text: string, flag: string): Server {
   const bare = text.replace(/^\[(.*)\]$/, "$1");
   if (isIP(bare) !== 0) return { host: bare, port: 53 };
   const endpoint = parseEndpoint(text.includes(":") ? text : `${text}:53`);
-  if (!endpoint) throw usageError(`${flag} ${JSON.stringify(text)} is not ADDR[:PORT]`, `e.g. ${flag} 198.51.100.11, ${flag} 127.0.0.1:5353 or ${flag} [2001:db8::1]:53`);
+  if (!endpoint)
+    throw usageError(
+      `${flag} ${JSON.stringify(text)} is not ADDR[:PORT]`,
+      `e.g. ${flag} 198.51.100.11, ${flag} 127.0.0.1:5353 or ${flag} [2001:db8::1]:53`,
+      flag,
+    );
   return endpoint;
 }
 
 function zoneArgument(positional: string[]): string {
-  if (positional.length !== 1) throw usageError(positional.length === 0 ? "ZONE is missing" : `one ZONE expected, got ${positional.join(" ")}`, "e.g. boreal dns check coop-a.example.");
+  if (positional.length !== 1)
+    throw usageError(
+      positional.length === 0 ? "ZONE is missing" : `one ZONE expected, got ${positional.join(" ")}`,
+      `e.g. ${hint("dns check coop-a.example.")}`,
+    );
   const zone = positional[0].toLowerCase();
   return zone.endsWith(".") ? zone : `${zone}.`;
 }
@@ -57,23 +91,32 @@ interface Targets {
 }
 
 /** Who serves the zone and what the member wrote in it: from --server, --registry, or the stack. */
-function targets(zone: string, a: ReturnType<typeof parseOptions>, ctx: DnsCheckContext, io: RegistryIo): Targets {
+function targets(zone: string, a: Parsed, ctx: DnsCheckContext, io: CliIo): Targets {
   const cwd = resolve(a.one("--cwd") ?? process.cwd());
   const servers = a.all("--server");
   const useStack = a.one("--stack") !== undefined || (servers.length === 0 && a.one("--registry") === undefined);
   let records: string[] | undefined;
   let registry = a.one("--registry") === undefined ? undefined : { dir: resolve(a.one("--registry")!), trust: a.one("--trust") };
   if (useStack) {
-    const { spec } = withZoneFiles(readStackConfig(ctx.projectDir, a.one("--stack"), cwd, ctx.env), (path) => readFileSync(resolve(cwd, path)));
+    const { spec } = withZoneFiles(readStackConfig(ctx.projectDir, a.one("--stack"), cwd, ctx.env), (path) =>
+      readFileSync(resolve(cwd, path)),
+    );
     if (spec.zones.includes(zone)) records = zoneRecordLines(zone, spec);
     registry ??= { dir: resolve(cwd, spec.registry), trust: spec.trust };
   }
   if (servers.length > 0) return { nodes: servers.map((s) => ({ node: s, server: parseServer(s, "--server") })), records };
   const trusted = verifyDir(registry!.dir, registry!.trust, io, "boreal dns check");
   const federation = trusted.verified.federation;
-  if (!federation) throw new CliError(`${registry!.dir}: no trusted federation version, so its nodes are unknown`, "check the pin (--trust, or the stack's boreal:trust) and update the clone (git pull); or name the servers with --server");
+  if (!federation)
+    throw inputError(
+      `${registry!.dir}: no trusted federation version, so its nodes are unknown`,
+      "check the pin (--trust, or the stack's boreal:trust) and update the clone (git pull); or name the servers with --server",
+    );
   if (!federation.nodes.some((n) => n.zones.includes(zone))) {
-    throw new CliError(`no node of the registry serves ${zone} as its primary`, `check the zone's name (written with its final dot); the registry's zones: ${federation.nodes.flatMap((n) => n.zones).join(", ") || "none"}`);
+    throw inputError(
+      `no node of the registry serves ${zone} as its primary`,
+      `check the zone's name (written with its final dot); the registry's zones: ${federation.nodes.flatMap((n) => n.zones).join(", ") || "none"}`,
+    );
   }
   // Every node serves every member zone, where resolvers ask it (its NS glue).
   return { nodes: federation.nodes.map((n) => ({ node: n.node, server: parseEndpoint(dnsTarget(n.endpoint))! })), records };
@@ -85,29 +128,79 @@ async function askParent(zone: string, flag: string | undefined, timeoutMs: numb
   if ("error" in reply) return { asked: true, error: `${flag}: ${reply.error}` };
   if (reply.message.rcode !== 0) return { asked: true, error: `${flag} answered ${rcodeName(reply.message.rcode)}` };
   const ds = parentDs(zone, reply.message);
-  if (!reply.message.authoritative && ds.length === 0) return { asked: true, error: `${flag} is not authoritative for the parent zone (no AA)` };
+  if (!reply.message.authoritative && ds.length === 0)
+    return { asked: true, error: `${flag} is not authoritative for the parent zone (no AA)` };
   return { asked: true, ds };
 }
 
 /** Runs `boreal dns check ZONE ...`; returns the exit code. Never throws. */
 export async function runDns(verb: string | undefined, args: string[], ctx: DnsCheckContext): Promise<number> {
   const io = ctx.io ?? processIo;
-  try {
-    if (verb !== "check") throw usageError(`unknown dns command ${verb ?? "(none)"}`, "boreal dns check ZONE");
-    const a = parseOptions(args, ["--stack", "--cwd", "--registry", "--trust", "--parent", "--timeout"], ["--server"], ["--json"]);
+  return runCommandAsync({ name: "boreal dns check", usage: DNS_USAGE }, args, io, async () => {
+    if (verb !== "check")
+      throw verb === undefined
+        ? usageError("the dns command is missing", hint("dns check ZONE"))
+        : unknownWord("command", `dns ${verb}`, ["dns check"]);
+    const a = parseArgs(args, OPTIONS);
     const zone = zoneArgument(a.positional);
     const timeoutText = a.one("--timeout") ?? String(DEFAULT_TIMEOUT_SECONDS);
-    if (!/^\d+(\.\d+)?$/.test(timeoutText) || Number(timeoutText) <= 0) throw usageError(`--timeout must be seconds, got ${JSON.stringify(timeoutText)}`, "e.g. --timeout 3");
+    if (!/^\d+(\.\d+)?$/.test(timeoutText) || Number(timeoutText) <= 0)
+      throw usageError(`--timeout must be seconds, got ${JSON.stringify(timeoutText)}`, "e.g. --timeout 3", "--timeout");
     const timeoutMs = Number(timeoutText) * 1000;
     const { nodes, records } = targets(zone, a, ctx, io);
     const sample = sampleOf(zone, records);
     const questions = questionsFor(zone, sample);
-    const [parent, ...replies] = await Promise.all([askParent(zone, a.one("--parent"), timeoutMs), ...nodes.map((n) => askNode(n.node, n.server, questions, timeoutMs))]);
+    const [parent, ...replies] = await Promise.all([
+      askParent(zone, a.one("--parent"), timeoutMs),
+      ...nodes.map((n) => askNode(n.node, n.server, questions, timeoutMs)),
+    ]);
     const now = (ctx.now ?? (() => new Date()))();
-    const result = evaluateDnsCheck({ zone, nodes: nodes.map((n) => n.node), answers: replies.map((r) => judgeNode(zone, r, sample, now)), parent, now });
-    io.out(a.on("--json") ? JSON.stringify(result, null, 2) : formatDnsCheck(result).trimEnd());
+    const answers = replies.map((r) => judgeNode(zone, r, sample, now));
+    const result = evaluateDnsCheck({ zone, nodes: nodes.map((n) => n.node), answers, parent, now });
+    io.out(a.on("--json") ? JSON.stringify(dnsCheckData(result, answers, parent), null, 2) : formatDnsCheck(result).trimEnd());
     return result.exitCode;
-  } catch (error) {
-    return reportFailure("boreal dns check", USAGE_LINE, error, io);
-  }
+  });
+}
+
+const dsData = (d: DsRecord) => ({ owner: d.owner, keyTag: d.keyTag, algorithm: d.algorithm, digestType: d.digestType, digest: d.digest });
+const PARENT_STATES: Record<string, string> = {
+  matches: "matches",
+  MISMATCH: "mismatch",
+  mismatch: "mismatch",
+  "no DS": "no-ds",
+  unreachable: "unreachable",
+  "not asked": "not-asked",
+};
+const parentState = (cell: string): string | null => PARENT_STATES[cell] ?? PARENT_STATES[cell.replace(/ \(.*$/, "")] ?? null;
+
+/** `--json`: the check as data (null where the table shows "-"), for scripts; the table is for people. */
+export function dnsCheckData(result: CheckResult, answers: NodeAnswer[], parent: ParentAnswer) {
+  return {
+    zone: result.zone,
+    healthy: result.exitCode === 0,
+    exitCode: result.exitCode,
+    parent: parentState(result.parent),
+    parentDetail: "reason" in parent ? parent.reason : "error" in parent ? parent.error : null,
+    parentDs: "ds" in parent ? parent.ds.map(dsData) : null,
+    zoneDs: result.zoneDs.map(dsData),
+    rows: result.rows.map((row) => {
+      const answer = answers.find((x) => x.node === row.node);
+      return {
+        node: row.node,
+        address: answer?.address ?? null,
+        answered: !answer ? "not-asked" : answer.answered ? "yes" : "no",
+        error: answer?.error ?? null,
+        serial: answer?.serial ?? null,
+        signatures: answer?.signaturesValid === undefined ? null : answer.signaturesValid ? "valid" : "invalid",
+        signatureProblems: answer?.signatureProblems ?? [],
+        signingKsks: (answer?.signingKsks ?? []).map((k) => ({ keyTag: keyTag(k), algorithm: k.algorithm })),
+        expiration: answer?.expiration === undefined ? null : new Date(answer.expiration * 1000).toISOString(),
+        parentDs: parentState(row.parentDs),
+        sample: answer?.sample ? { checked: answer.sample.checked, ok: answer.sample.ok, problems: answer.sample.problems } : null,
+        problems: row.problems,
+      };
+    }),
+    problems: result.problems,
+    notes: result.notes,
+  };
 }

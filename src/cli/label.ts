@@ -4,8 +4,8 @@
 // until when, and the plain OpenSSH commands that check the same signatures without the
 // kit. The registry is verified as `boreal registry check` does (--trust, or UNPINNED).
 //
-// Exit codes: 0 the label holds (show: the report was made); 1 it does not hold, or
-// nothing of the registry could be trusted; 2 bad usage or unreadable input.
+// Exit codes (errors.ts): 0 the label holds (show: the report was made); 1 it does not hold,
+// or nothing of the registry could be trusted; 2 bad usage or unreadable input.
 import { join } from "node:path";
 import { descriptorPath, signaturePath } from "../core/registry/format";
 import { attestationSigners, checkAttestation, LabelRegistry, parseAttestationPath } from "../core/label/attestation";
@@ -15,9 +15,18 @@ import { labelRequirements, liveFrom, RULES } from "../core/label/rules";
 import { LABEL_NAMESPACE, REGISTRY_NAMESPACE } from "../core/registry/sshsig";
 import { formatTrust } from "../core/registry/verify";
 import { escapeShort, escapeText as e } from "../core/values/escape";
-import { CliError, fingerprint, parseOptions, processIo, RegistryIo, rejectionLine, reportFailure, table, Trusted, usageError, verifyDir } from "./registry";
+import { OptionSpecs, parseArgs, Parsed } from "./args";
+import { runCommand, usageLine } from "./command";
+import { inputError, usageError } from "./errors";
+import { CliIo, hint, processIo, table } from "./output";
+import { fingerprint, rejectionLine, Trusted, verifyDir } from "./registry-trust";
 
 const COMMON = "[--registry DIR] [--trust N:SHA256] [--at ISO-TIME]";
+const COMMON_OPTIONS = { "--registry": "value", "--trust": "value", "--at": "value" } as const;
+const OPTIONS: Record<LabelVerb, OptionSpecs> = {
+  verify: { ...COMMON_OPTIONS, "--print-allowed-signers": "switch" },
+  show: COMMON_OPTIONS,
+};
 const VERB_USAGE = {
   verify: [
     `boreal label verify NODE ${COMMON} [--print-allowed-signers]`,
@@ -28,27 +37,27 @@ const VERB_USAGE = {
 
 export type LabelVerb = keyof typeof VERB_USAGE;
 
-const COLUMN = 61; // where boreal.ts's usage starts descriptions
+export const LABEL_VERBS = Object.keys(VERB_USAGE) as LabelVerb[];
 
-function usageLines(verb: LabelVerb): string {
+/** One verb's usage lines. */
+export function labelUsage(verb: LabelVerb): string {
   const [command, what] = VERB_USAGE[verb];
-  return `  ${command}\n${" ".repeat(COLUMN)}${what}`;
+  return usageLine(command, what);
 }
 
 /** The label lines of `boreal`'s usage. */
-export const LABEL_USAGE = (Object.keys(VERB_USAGE) as LabelVerb[]).map(usageLines).join("\n");
+export const LABEL_USAGE = LABEL_VERBS.map(labelUsage).join("\n");
 
 export function isLabelVerb(verb: string | undefined): verb is LabelVerb {
   return verb !== undefined && Object.prototype.hasOwnProperty.call(VERB_USAGE, verb);
 }
 
 /** Runs `boreal label VERB ARGS...`; returns the exit code. Never throws. */
-export function runLabel(verb: LabelVerb, args: string[], io: RegistryIo = processIo): number {
-  try {
-    return verb === "verify" ? verify(args, io) : show(args, io);
-  } catch (error) {
-    return reportFailure(`boreal label ${verb}`, usageLines(verb), error, io);
-  }
+export function runLabel(verb: LabelVerb, args: string[], io: CliIo = processIo): number {
+  return runCommand({ name: `boreal label ${verb}`, usage: labelUsage(verb) }, args, io, () => {
+    const a = parseArgs(args, OPTIONS[verb]);
+    return verb === "verify" ? verify(a, io) : show(a, io);
+  });
 }
 
 interface Loaded {
@@ -61,12 +70,15 @@ interface Loaded {
 }
 
 /** The registry verified as the nodes do, and its attestations; undefined (reported) when nothing can be trusted. */
-function load(a: ReturnType<typeof parseOptions>, io: RegistryIo, verb: LabelVerb): Loaded | undefined {
+function load(a: Parsed, io: CliIo, verb: LabelVerb): Loaded | undefined {
   const dir = a.one("--registry") ?? ".";
   const atText = a.one("--at");
   const at = atText === undefined ? new Date() : new Date(atText);
-  if (atText !== undefined && (Number.isNaN(at.getTime()) || !/^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$/.test(atText))) {
-    throw usageError(`--at ${JSON.stringify(atText)} is not an ISO 8601 time with its zone`, "e.g. --at 2026-11-27T12:00:00Z");
+  if (
+    atText !== undefined &&
+    (Number.isNaN(at.getTime()) || !/^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$/.test(atText))
+  ) {
+    throw usageError(`--at ${JSON.stringify(atText)} is not an ISO 8601 time with its zone`, "e.g. --at 2026-11-27T12:00:00Z", "--at");
   }
   const trusted = verifyDir(dir, a.one("--trust"), io, `boreal label ${verb}`);
   const federation = trusted.verified.federation;
@@ -80,24 +92,32 @@ function load(a: ReturnType<typeof parseOptions>, io: RegistryIo, verb: LabelVer
   try {
     read = readAttestations(dir);
   } catch (error) {
-    throw new CliError(`${join(dir, "attestations")} cannot be read: ${escapeShort((error as Error).message)}`, "check the permissions of the registry's attestations/");
+    throw inputError(
+      `${join(dir, "attestations")} cannot be read: ${escapeShort((error as Error).message)}`,
+      "check the permissions of the registry's attestations/",
+    );
   }
   return { dir, trusted, registry: { federation, held: trusted.verified.held }, files: read.files, unreadable: read.unreadable, at };
 }
 
-function header(l: Loaded, io: RegistryIo): void {
+function header(l: Loaded, io: CliIo): void {
   const { settings } = l.registry.federation;
   const v = l.trusted.verified.version!;
   const pin = l.trusted.pinned ? `trusted from --trust ${formatTrust(l.trusted.anchor)}` : "UNPINNED: no --trust given, trusted as found";
   io.out(`federation ${e(settings.name)} version ${v.version} (sha256 ${v.sha256}; ${pin})`);
   const rejected = l.trusted.verified.rejected.length;
-  if (rejected > 0) io.out(`  ${rejected} registry object(s) rejected and left out (boreal registry check ${l.dir} says which and why)`);
+  if (rejected > 0)
+    io.out(`  ${rejected} registry object(s) rejected and left out (${hint(`registry check ${l.dir}`)} says which and why)`);
 }
 
-function printRules(io: RegistryIo): void {
+function printRules(io: CliIo): void {
   const needed = labelRequirements();
   io.out("rules the label needs (mandatory, observed by peers):");
-  const rows = RULES.filter((r) => needed.some((n) => n.rule === r.id)).map((r) => [r.id, `from the ${liveFrom(r).join(" and ")}`, r.rationale]);
+  const rows = RULES.filter((r) => needed.some((n) => n.rule === r.id)).map((r) => [
+    r.id,
+    `from the ${liveFrom(r).join(" and ")}`,
+    r.rationale,
+  ]);
   for (const line of table(rows)) io.out(line);
   const advisory = RULES.filter((r) => r.level === "advisory").map((r) => r.id);
   const planOnly = RULES.filter((r) => r.level === "mandatory" && liveFrom(r).length === 0).map((r) => r.id);
@@ -109,7 +129,7 @@ function signedBy(v: Vote): string {
   return v.signer.node ? `attestation key of ${e(v.signer.node)} ${fingerprint(v.signer.key)}` : `member key ${fingerprint(v.signer.key)}`;
 }
 
-function printReport(r: LabelReport, io: RegistryIo): void {
+function printReport(r: LabelReport, io: CliIo): void {
   const d = r.descriptor;
   io.out(`node ${e(r.node)}${r.member ? ` (member ${e(r.member)})` : ""}${d ? `: descriptor serial ${d.serial}, sha256 ${d.sha256}` : ""}`);
   io.out(`  label for rule set ${r.ruleSet.version} (${r.ruleSet.digest}) at ${r.at}: ${r.holds ? "HOLDS" : "DOES NOT HOLD"}`);
@@ -119,7 +139,14 @@ function printReport(r: LabelReport, io: RegistryIo): void {
     const rows = r.votes.map((v) => {
       const from = [...new Set(v.results.map((x) => e(x.observedFrom)))].join("+");
       const state = v.status === "counts" ? "counts" : v.status === "expired" ? "EXPIRED" : "WITHDRAWN";
-      return [e(v.member), state, `node ${e(v.node)}`, signedBy(v), `observed ${e(v.observedAt)} from ${from}`, `${v.status === "expired" ? "ended" : "until"} ${e(v.until)}`];
+      return [
+        e(v.member),
+        state,
+        `node ${e(v.node)}`,
+        signedBy(v),
+        `observed ${e(v.observedAt)} from ${from}`,
+        `${v.status === "expired" ? "ended" : "until"} ${e(v.until)}`,
+      ];
     });
     for (const line of table(rows, "    ")) io.out(line);
     // What a checker observed is hostile text (a peer's banner, an answer): escaped, and kept short.
@@ -133,19 +160,21 @@ function printReport(r: LabelReport, io: RegistryIo): void {
   printRefusals(r.notCounted, io, "  ");
 }
 
-function printRefusals(refusals: Refusal[], io: RegistryIo, indent: string): void {
+function printRefusals(refusals: Refusal[], io: CliIo, indent: string): void {
   if (refusals.length === 0) return;
   io.out(`${indent}not counted (${refusals.length}):`);
   for (const x of refusals) io.out(`${indent}  ${e(x.path)}: ${e(x.reason)}`);
 }
 
 /** The commands that check the same by hand, with OpenSSH and coreutils only. */
-function printByHand(l: Loaded, node: string | undefined, io: RegistryIo): void {
+function printByHand(l: Loaded, node: string | undefined, io: CliIo): void {
   io.out(`check the signatures by hand with OpenSSH, in ${l.dir === "." ? "the registry directory" : l.dir} (README, "The label"):`);
   const trust = l.trusted.pinned ? ` --trust ${formatTrust(l.trusted.anchor)}` : "";
-  io.out(`  boreal registry allowed-signers .${trust} > registry_signers        # or write it from federation/<N>.yaml yourself`);
-  io.out(`  ssh-keygen -Y verify -f registry_signers -I MEMBER -n ${REGISTRY_NAMESPACE} -s nodes/NODE.yaml.sig < nodes/NODE.yaml   # each descriptor, with its attestationKey`);
-  io.out(`  boreal label verify ${e(node ?? "NODE")}${trust} --print-allowed-signers > allowed_signers`);
+  io.out(`  ${hint(`registry allowed-signers .${trust}`)} > registry_signers        # or write it from federation/<N>.yaml yourself`);
+  io.out(
+    `  ssh-keygen -Y verify -f registry_signers -I MEMBER -n ${REGISTRY_NAMESPACE} -s nodes/NODE.yaml.sig < nodes/NODE.yaml   # each descriptor, with its attestationKey`,
+  );
+  io.out(`  ${hint(`label verify ${e(node ?? "NODE")}${trust} --print-allowed-signers`)} > allowed_signers`);
   const paths = statementsOf(l, node);
   const shown = 20;
   for (const path of paths.slice(0, shown)) {
@@ -154,11 +183,15 @@ function printByHand(l: Loaded, node: string | undefined, io: RegistryIo): void 
   }
   if (paths.length > shown) io.out(`  ... and ${paths.length - shown} more attestation(s), the same way`);
   const subject = node ?? "NODE";
-  io.out(`  sha256sum ${e(descriptorPath(subject))}   # must equal each statement's subject digest; then read its predicate (results, validUntil)`);
+  io.out(
+    `  sha256sum ${e(descriptorPath(subject))}   # must equal each statement's subject digest; then read its predicate (results, validUntil)`,
+  );
 }
 
 function statementsOf(l: Loaded, node: string | undefined): string[] {
-  return l.files.map((f) => f.path).filter((p) => parseAttestationPath(p) && (node === undefined || parseAttestationPath(p)!.subject === node));
+  return l.files
+    .map((f) => f.path)
+    .filter((p) => parseAttestationPath(p) && (node === undefined || parseAttestationPath(p)!.subject === node));
 }
 
 /** The member whose key signed a statement, for -I; undefined when it does not check. */
@@ -170,15 +203,25 @@ function signerOf(l: Loaded, path: string): string | undefined {
 }
 
 /** allowed_signers for the label namespace: every member key, and every live node's attestation key under its member. */
-function allowedSigners(l: Loaded, node: string, io: RegistryIo): void {
+function allowedSigners(l: Loaded, node: string, io: CliIo): void {
   const { federation } = l.registry;
   const v = l.trusted.verified.version!;
-  io.out(`# allowed_signers of label attestations: federation ${e(federation.settings.name)} version ${v.version} (sha256 ${v.sha256}), namespace ${LABEL_NAMESPACE}.`);
-  io.out("# Member keys from the federation version; node attestation keys from descriptors their member signed (check those with -n boreal-registry).");
+  io.out(
+    `# allowed_signers of label attestations: federation ${e(federation.settings.name)} version ${v.version} (sha256 ${v.sha256}), namespace ${LABEL_NAMESPACE}.`,
+  );
+  io.out(
+    "# Member keys from the federation version; node attestation keys from descriptors their member signed (check those with -n boreal-registry).",
+  );
   io.out("# Check an attestation in the registry directory:");
   const paths = statementsOf(l, node);
-  for (const path of paths) io.out(`#   ssh-keygen -Y verify -f allowed_signers -I ${e(signerOf(l, path) ?? "MEMBER")} -n ${LABEL_NAMESPACE} -s ${e(signaturePath(path))} < ${e(path)}`);
-  if (paths.length === 0) io.out(`#   ssh-keygen -Y verify -f allowed_signers -I MEMBER -n ${LABEL_NAMESPACE} -s attestations/${e(node)}/CHECKER.json.sig < attestations/${e(node)}/CHECKER.json   (none yet)`);
+  for (const path of paths)
+    io.out(
+      `#   ssh-keygen -Y verify -f allowed_signers -I ${e(signerOf(l, path) ?? "MEMBER")} -n ${LABEL_NAMESPACE} -s ${e(signaturePath(path))} < ${e(path)}`,
+    );
+  if (paths.length === 0)
+    io.out(
+      `#   ssh-keygen -Y verify -f allowed_signers -I MEMBER -n ${LABEL_NAMESPACE} -s attestations/${e(node)}/CHECKER.json.sig < attestations/${e(node)}/CHECKER.json   (none yet)`,
+    );
   // One line per key: an escape keeps a hostile name or key on its line (it then matches nothing).
   for (const signer of attestationSigners(federation).values()) {
     const principals = signer.node ? `${e(signer.member)},${e(signer.node)}@${e(signer.member)}` : e(signer.member);
@@ -186,10 +229,12 @@ function allowedSigners(l: Loaded, node: string, io: RegistryIo): void {
   }
 }
 
-function verify(args: string[], io: RegistryIo): number {
-  const a = parseOptions(args, ["--registry", "--trust", "--at"], [], ["--print-allowed-signers"]);
+function verify(a: Parsed, io: CliIo): number {
   if (a.positional.length !== 1) {
-    throw usageError(a.positional.length === 0 ? "the node NODE is missing" : `one node expected, got ${a.positional.join(" ")}`, "give the node's name, e.g. boreal label verify a1 --registry ../registry");
+    throw usageError(
+      a.positional.length === 0 ? "the node NODE is missing" : `one node expected, got ${a.positional.join(" ")}`,
+      `give the node's name, e.g. ${hint("label verify a1 --registry ../registry")}`,
+    );
   }
   const node = a.positional[0];
   const l = load(a, io, "verify");
@@ -211,9 +256,9 @@ function verify(args: string[], io: RegistryIo): number {
   return report.holds ? 0 : 1;
 }
 
-function show(args: string[], io: RegistryIo): number {
-  const a = parseOptions(args, ["--registry", "--trust", "--at"]);
-  if (a.positional.length > 0) throw usageError(`show takes no node, got ${a.positional.join(" ")}`, "for one node: boreal label verify NODE");
+function show(a: Parsed, io: CliIo): number {
+  if (a.positional.length > 0)
+    throw usageError(`show takes no node, got ${a.positional.join(" ")}`, `for one node: ${hint("label verify NODE")}`);
   const l = load(a, io, "show");
   if (!l) return 1;
   header(l, io);
@@ -221,7 +266,10 @@ function show(args: string[], io: RegistryIo): number {
   const live = l.registry.federation.nodes.map((n) => n.node);
   const reports = live.map((node) => evaluateLabel(node, l.registry, l.files, l.at));
   io.out(`${reports.filter((r) => r.holds).length} of ${reports.length} node(s) hold the label:`);
-  for (const line of table(reports.map((r) => [e(r.node), e(r.member ?? ""), r.holds ? "HOLDS" : "no", r.holds ? `until ${e(r.until ?? "")}` : e(r.summary)]))) io.out(line);
+  for (const line of table(
+    reports.map((r) => [e(r.node), e(r.member ?? ""), r.holds ? "HOLDS" : "no", r.holds ? `until ${e(r.until ?? "")}` : e(r.summary)]),
+  ))
+    io.out(line);
   for (const r of reports) {
     io.out("");
     printReport(r, io);

@@ -2,7 +2,9 @@
 // SSH with the stack's pinned host key (node-ssh), reaches the node's Prometheus on its mesh
 // address through the SSH connection (nothing listens outside the mesh), and prints one
 // table (src/core/status/report.ts).
-import { spawnSync } from "node:child_process";
+//
+// Exit codes (errors.ts): 0 healthy; 1 the federation is not healthy as the node sees it;
+// 2 bad usage or input (the stack's config, a key file); 3 the node could not be asked.
 import { request } from "node:http";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -11,12 +13,51 @@ import { parseAgentConfig } from "../core/spec/agent";
 import { NodeSpec, parseStackConfig } from "../core/spec/stack";
 import { escapeShort } from "../core/values/escape";
 import { federationStatus, formatStatus, Sample, STATUS_QUERIES, StatusAnswers } from "../core/status/report";
-import { systemErrorText } from "./registry";
 import { AGENT } from "../core/node/layout";
 import { PROMETHEUS_PORT } from "../core/values/ports";
+import { ProcessError, run } from "../io/process";
+import { parseArgs } from "./args";
+import { EXIT, inputError, systemErrorText, unavailableError, usageError } from "./errors";
 
 export const STATUS_USAGE = `  boreal status [--stack NAME] [--cwd DIR] [--json]        the federation's health, asked of this stack's node
-  boreal status --host H [--port P] [--user U] --identity FILE --host-key "ssh-ed25519 AAAA…" [--json]`;
+  boreal status --host H [--port P] [--user U] --identity FILE --host-key "ssh-ed25519 AAAA…" [--json]
+                                                             exit 1 when not healthy, 3 when the node cannot be asked`;
+
+const OPTIONS = {
+  "--stack": "value",
+  "--cwd": "value",
+  "--host": "value",
+  "--port": "value",
+  "--user": "value",
+  "--identity": "value",
+  "--host-key": "value",
+  "--json": "switch",
+} as const;
+
+/** How long `pulumi config` may take: it may start the backend's first login. */
+const PULUMI_CONFIG_TIMEOUT_MS = 120_000;
+
+/** `boreal status ARGS...`: the stack's node (or the one the flags name) reports the federation's health. */
+export async function statusCommand(args: readonly string[], projectDir: string): Promise<number> {
+  const a = parseArgs(args, OPTIONS);
+  if (a.positional.length > 0) throw usageError(`unexpected ${a.positional.join(" ")}: status takes options only`);
+  const host = a.one("--host");
+  if (host !== undefined) {
+    const identity = a.one("--identity");
+    const hostKey = a.one("--host-key");
+    if (!identity || !hostKey)
+      throw usageError(
+        '--host needs --identity (the SSH private key file) and --host-key (the pinned "ssh-ed25519 AAAA…")',
+        "see the usage below",
+        "--host",
+      );
+    return runStatus(targetFromFlags({ host, port: a.one("--port"), user: a.one("--user"), identity, hostKey }), a.on("--json"));
+  }
+  for (const flag of ["--port", "--user", "--identity", "--host-key"])
+    if (a.one(flag) !== undefined)
+      throw usageError(`${flag} goes with --host`, "give --host H too, or leave the stack to say where its node is", flag);
+  return runStatus(targetFromStack(projectDir, a.one("--stack"), a.one("--cwd") ?? process.cwd()), a.on("--json"));
+}
 
 export interface StatusTarget {
   host: string;
@@ -28,34 +69,84 @@ export interface StatusTarget {
 }
 
 /** Where to connect: the stack's own boreal:ssh (what `pulumi up` uses). */
-export function targetFromStack(projectDir: string, stack: string | undefined, cwd: string, env: NodeJS.ProcessEnv = process.env): StatusTarget {
+export function targetFromStack(
+  projectDir: string,
+  stack: string | undefined,
+  cwd: string,
+  env: NodeJS.ProcessEnv = process.env,
+): StatusTarget {
   const { ssh } = readStackConfig(projectDir, stack, cwd, env);
   return { host: ssh.host, port: ssh.port, user: ssh.user, privateKey: ssh.privateKey, hostKey: ssh.hostKey };
 }
 
 /** The stack's config, secrets included, read with the kit's pulumi and checked as `pulumi up` checks it. */
-export function readStackConfig(projectDir: string, stack: string | undefined, cwd: string, env: NodeJS.ProcessEnv = process.env): NodeSpec {
+export function readStackConfig(
+  projectDir: string,
+  stack: string | undefined,
+  cwd: string,
+  env: NodeJS.ProcessEnv = process.env,
+): NodeSpec {
   const pulumi = join(projectDir, "node_modules/.bin/pulumi");
-  const result = spawnSync(pulumi, ["config", "--json", "--show-secrets", ...(stack ? ["--stack", stack] : [])], { cwd, env, encoding: "utf8" });
-  if (result.status !== 0) throw new Error(`could not read the stack's config (pulumi config --show-secrets in ${cwd}): ${result.stderr.trim()}\n  fix: run it from the stack's project, name the stack with --stack, and set PULUMI_CONFIG_PASSPHRASE if the stack uses one`);
+  const command = `pulumi config --show-secrets in ${cwd}`;
+  let result;
+  try {
+    result = run(pulumi, ["config", "--json", "--show-secrets", ...(stack ? ["--stack", stack] : [])], {
+      cwd,
+      env,
+      inheritEnv: false,
+      allowFailure: true,
+      timeoutMs: PULUMI_CONFIG_TIMEOUT_MS,
+    });
+  } catch (error) {
+    if (error instanceof ProcessError && error.notInstalled)
+      throw unavailableError(
+        `could not read the stack's config: ${pulumi} is not installed`,
+        "run npm install (then npm run toolchain if npx pulumi version does not answer) in the kit's directory",
+      );
+    throw error;
+  }
+  if (result.timedOut)
+    throw unavailableError(
+      `could not read the stack's config: ${command} did not answer within ${PULUMI_CONFIG_TIMEOUT_MS / 1000} s`,
+      "run pulumi config there yourself to see what it waits for",
+    );
+  if (result.status !== 0) {
+    throw inputError(
+      `could not read the stack's config (${command}): ${result.stderr.trim()}`,
+      "run it from the stack's project, name the stack with --stack, and set PULUMI_CONFIG_PASSPHRASE if the stack uses one",
+      cwd,
+    );
+  }
   let config: Record<string, { value?: string }>;
   try {
     config = JSON.parse(result.stdout) as Record<string, { value?: string }>;
   } catch {
-    throw new Error(`pulumi config --json in ${cwd} did not answer JSON (${escapeShort(result.stdout.trim(), 80) || "nothing"})\n  fix: run pulumi config there yourself to see what it says`);
+    throw inputError(
+      `pulumi config --json in ${cwd} did not answer JSON (${escapeShort(result.stdout.trim(), 80) || "nothing"})`,
+      "run pulumi config there yourself to see what it says",
+    );
   }
-  const raw = Object.fromEntries(Object.entries(config).filter(([, v]) => typeof v.value === "string").map(([k, v]) => [k, v.value as string]));
+  const raw = Object.fromEntries(
+    Object.entries(config)
+      .filter(([, v]) => typeof v.value === "string")
+      .map(([k, v]) => [k, v.value as string]),
+  );
   return parseStackConfig(raw);
 }
 
 export function targetFromFlags(flags: { host: string; port?: string; user?: string; identity: string; hostKey: string }): StatusTarget {
   const port = Number(flags.port ?? 22);
-  if (!/^\d{1,5}$/.test(flags.port ?? "22") || port < 1 || port > 65535) throw new Error(`--port must be a TCP port (1 to 65535), got ${JSON.stringify(flags.port)}\n  fix: e.g. --port 22`);
+  if (!/^\d{1,5}$/.test(flags.port ?? "22") || port < 1 || port > 65535)
+    throw usageError(`--port must be a TCP port (1 to 65535), got ${JSON.stringify(flags.port)}`, "e.g. --port 22", "--port");
   let privateKey: string;
   try {
     privateKey = readFileSync(flags.identity, "utf8");
   } catch (error) {
-    throw new Error(`--identity ${flags.identity} cannot be read: ${systemErrorText(error, false) ?? "unreadable"}\n  fix: give the SSH private key file the node accepts (boreal:ssh.privateKey of the stack)`);
+    throw inputError(
+      `--identity ${flags.identity} cannot be read: ${systemErrorText(error, false) ?? "unreadable"}`,
+      "give the SSH private key file the node accepts (boreal:ssh.privateKey of the stack)",
+      "--identity",
+    );
   }
   return { host: flags.host, port, user: flags.user ?? "root", privateKey, hostKey: flags.hostKey };
 }
@@ -79,17 +170,42 @@ export async function askNode(target: StatusTarget): Promise<{ node: string; ans
       },
     });
   } catch (error) {
-    if (offered && !offered.equals(pinned)) throw new Error(`cannot reach ${where}: its host key is not the one pinned in boreal:ssh.hostKey (the server was reinstalled, or this is not it)\n  fix: check the key out of band before changing the pin`);
-    throw new Error(`cannot reach ${where}: ${escapeShort((error as Error).message, 300)}\n  fix: check that the server is up and that SSH answers there (boreal:ssh in the stack)`);
+    if (offered && !offered.equals(pinned)) {
+      throw unavailableError(
+        `cannot reach ${where}: its host key is not the one pinned in boreal:ssh.hostKey (the server was reinstalled, or this is not it)`,
+        "check the key out of band before changing the pin",
+        "boreal:ssh.hostKey",
+      );
+    }
+    const said = escapeShort((error as Error).message, 300);
+    if (/privateKey|private key/i.test(said))
+      throw inputError(
+        `the SSH private key for ${where} cannot be used: ${said}`,
+        "give the SSH private key file the node accepts (boreal:ssh.privateKey of the stack, or --identity)",
+        "boreal:ssh.privateKey",
+      );
+    throw unavailableError(
+      `cannot reach ${where}: ${said}`,
+      "check that the server is up and that SSH answers there (boreal:ssh in the stack)",
+      where,
+    );
   }
   try {
     const agentConfig = await ssh.execCommand(`cat ${AGENT.config}`);
-    if (agentConfig.code !== 0) throw new Error(`${where} is not a node of the kit (no ${AGENT.config}): run pulumi up for it first`);
+    if (agentConfig.code !== 0)
+      throw unavailableError(`${where} is not a node of the kit (no ${AGENT.config})`, "run pulumi up for it first", where);
     const { spec } = parseAgentConfig(agentConfig.stdout, `${where}:${AGENT.config}`);
     const mesh = spec.meshAddress?.ipv4;
-    if (!mesh) throw new Error(`${where}:${AGENT.config} has no mesh address: re-apply the node's stack (pulumi up)`);
+    if (!mesh)
+      throw unavailableError(
+        `${where}:${AGENT.config} has no mesh address`,
+        "re-apply the node's stack (pulumi up)",
+        `${where}:${AGENT.config}`,
+      );
     const entries = await Promise.all(
-      Object.entries(STATUS_QUERIES).map(async ([name, query]) => [name, await queryPrometheus(ssh, mesh, query.replaceAll("{self}", spec.node), where)] as const),
+      Object.entries(STATUS_QUERIES).map(
+        async ([name, query]) => [name, await queryPrometheus(ssh, mesh, query.replaceAll("{self}", spec.node), where)] as const,
+      ),
     );
     return { node: spec.node, answers: Object.fromEntries(entries) as StatusAnswers };
   } finally {
@@ -100,16 +216,43 @@ export async function askNode(target: StatusTarget): Promise<{ node: string; ans
 /** One instant query over an SSH channel to the node's Prometheus on its mesh address. */
 async function queryPrometheus(ssh: NodeSSH, mesh: string, query: string, where: string): Promise<Sample[]> {
   const channel = await ssh.forwardOut("127.0.0.1", 0, mesh, PROMETHEUS_PORT).catch((error: Error) => {
-    throw new Error(`${where}: its Prometheus (${mesh}:${PROMETHEUS_PORT}) does not answer: ${escapeShort(error.message, 300)}\n  fix: systemctl status prometheus on the node; re-apply its stack if the unit is missing`);
+    throw unavailableError(
+      `${where}: its Prometheus (${mesh}:${PROMETHEUS_PORT}) does not answer: ${escapeShort(error.message, 300)}`,
+      "systemctl status prometheus on the node; re-apply its stack if the unit is missing",
+      where,
+    );
   });
   const body = await new Promise<string>((resolve, reject) => {
-    const req = request({ host: mesh, port: PROMETHEUS_PORT, path: `/api/v1/query?query=${encodeURIComponent(query)}`, createConnection: () => channel as never, timeout: 15_000 }, (res) => {
-      let text = "";
-      res.setEncoding("utf8");
-      res.on("data", (chunk: string) => (text += chunk));
-      res.on("end", () => (res.statusCode === 200 ? resolve(text) : reject(new Error(`${where}: Prometheus answered ${res.statusCode} to ${query}: ${escapeShort(text, 200)}`))));
-    });
-    req.on("timeout", () => req.destroy(new Error(`${where}: Prometheus did not answer ${query} within 15 s`)));
+    const req = request(
+      {
+        host: mesh,
+        port: PROMETHEUS_PORT,
+        path: `/api/v1/query?query=${encodeURIComponent(query)}`,
+        createConnection: () => channel as never,
+        timeout: 15_000,
+      },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => (text += chunk));
+        res.on("end", () =>
+          res.statusCode === 200
+            ? resolve(text)
+            : reject(
+                unavailableError(
+                  `${where}: Prometheus answered ${res.statusCode} to ${query}: ${escapeShort(text, 200)}`,
+                  "systemctl status prometheus on the node",
+                  where,
+                ),
+              ),
+        );
+      },
+    );
+    req.on("timeout", () =>
+      req.destroy(
+        unavailableError(`${where}: Prometheus did not answer ${query} within 15 s`, "systemctl status prometheus on the node", where),
+      ),
+    );
     req.on("error", reject);
     req.end();
   });
@@ -117,19 +260,27 @@ async function queryPrometheus(ssh: NodeSSH, mesh: string, query: string, where:
   try {
     parsed = JSON.parse(body) as typeof parsed;
   } catch {
-    throw new Error(`${where}: Prometheus answered ${query} with no JSON (${escapeShort(body, 120)})\n  fix: systemctl status prometheus on the node`);
+    throw unavailableError(
+      `${where}: Prometheus answered ${query} with no JSON (${escapeShort(body, 120)})`,
+      "systemctl status prometheus on the node",
+      where,
+    );
   }
   return (parsed.data?.result ?? []).map((r) => ({ metric: r.metric, value: Number(r.value[1]) }));
 }
 
-/** Prints the table (or JSON); exit 0 when healthy, 1 when not. Unreachable: throws, named. */
-export async function runStatus(target: StatusTarget, json: boolean, print: (text: string) => void = (t) => process.stdout.write(t)): Promise<number> {
+/** Prints the table (or JSON); exit 0 when healthy, 1 when not. Unreachable: throws, named (exit 3). */
+export async function runStatus(
+  target: StatusTarget,
+  json: boolean,
+  print: (text: string) => void = (t) => process.stdout.write(t),
+): Promise<number> {
   const { node, answers } = await askNode(target);
   const status = federationStatus(node, answers);
   // The labels come from the registry through the node's Prometheus: the table escapes them,
   // and the JSON (the same values) keeps no character a terminal would act on.
   print(json ? `${neutralizeJson(JSON.stringify(status, null, 2))}\n` : formatStatus(status));
-  return status.healthy ? 0 : 1;
+  return status.healthy ? EXIT.ok : EXIT.problem;
 }
 
 /**
@@ -138,5 +289,8 @@ export async function runStatus(target: StatusTarget, json: boolean, print: (tex
  * the line separators it leaves raw can only stand inside a string, where \u is the same.
  */
 export function neutralizeJson(json: string): string {
-  return json.replace(/[\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  return json.replace(
+    /[\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]/g,
+    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
 }

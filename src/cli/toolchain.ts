@@ -1,10 +1,11 @@
 // The toolchain step that `boreal demo` and `boreal lab up` take by themselves: on a
 // machine where `npx pulumi` cannot download the CLI, `npm run toolchain` builds it (and
 // installs the language host and the command provider from ../shared/plugins).
-import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { ProcessError, runAttached } from "../io/process";
 import { commandPluginInstalled } from "../lab/pulumi";
+import { unavailableError } from "./errors";
 
 export interface Toolchain {
   /** `npx pulumi version` answers the pinned version. */
@@ -32,7 +33,11 @@ export function ensureToolchain(toolchain: Toolchain, now: () => number = Date.n
   const started = now();
   const status = toolchain.install();
   if (!toolchain.pulumiAnswers()) {
-    throw new Error(`the Pulumi CLI does not answer, and npm run toolchain did not fix it (exit ${status}): see its lines above and the README's "Offline machines" section`);
+    throw unavailableError(
+      `the Pulumi CLI does not answer, and npm run toolchain did not fix it (exit ${status})`,
+      `see its lines above and the README's "Offline machines" section`,
+      "npx pulumi version",
+    );
   }
   toolchain.log(`toolchain: ready in ${Math.round((now() - started) / 1000)}s`);
   return "installed";
@@ -40,21 +45,37 @@ export function ensureToolchain(toolchain: Toolchain, now: () => number = Date.n
 
 /** The project's own toolchain: its CLI launcher, its pins, scripts/toolchain.sh. */
 export function projectToolchain(projectDir: string, log: (line: string) => void): Toolchain {
-  const pinned = (JSON.parse(readFileSync(join(projectDir, "package.json"), "utf8")) as { dependencies: { pulumi: string } }).dependencies.pulumi;
+  const pinned = (JSON.parse(readFileSync(join(projectDir, "package.json"), "utf8")) as { dependencies: { pulumi: string } }).dependencies
+    .pulumi;
   return {
     // Quick once the CLI is cached; before, the npm launcher downloads it (its
     // "Downloading…" line shows) or fails at once without internet.
     pulumiAnswers: () => {
-      const run = spawnSync(join(projectDir, "node_modules", ".bin", "pulumi"), ["version"], {
-        encoding: "utf8",
-        stdio: ["ignore", "pipe", "inherit"],
-        timeout: 900_000,
-        env: { ...process.env, PULUMI_SKIP_UPDATE_CHECK: "true" },
-      });
-      return run.status === 0 && run.stdout.trim() === `v${pinned}`;
+      const run = missingAsNull(() =>
+        runAttached(join(projectDir, "node_modules", ".bin", "pulumi"), ["version"], {
+          stdout: "capture",
+          timeoutMs: 900_000,
+          allowFailure: true,
+          env: { PULUMI_SKIP_UPDATE_CHECK: "true" },
+        }),
+      );
+      return run?.status === 0 && run.stdout.trim() === `v${pinned}`;
     },
     commandPluginInstalled: () => commandPluginInstalled(projectDir),
-    install: () => spawnSync("bash", [join(projectDir, "scripts", "toolchain.sh")], { cwd: projectDir, stdio: ["ignore", "inherit", "inherit"] }).status,
+    // The build's progress shows as it comes; it takes minutes the first time.
+    install: () =>
+      missingAsNull(() => runAttached("bash", [join(projectDir, "scripts", "toolchain.sh")], { cwd: projectDir, allowFailure: true }))
+        ?.status ?? null,
     log,
   };
+}
+
+/** A program that is not there answers nothing, like one that failed. */
+function missingAsNull<T>(start: () => T): T | undefined {
+  try {
+    return start();
+  } catch (error) {
+    if (error instanceof ProcessError && error.notInstalled) return undefined;
+    throw error;
+  }
 }

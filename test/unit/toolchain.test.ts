@@ -34,7 +34,10 @@ describe("the toolchain step of boreal demo and boreal lab up", () => {
     let clock = 0;
     expect(ensureToolchain(toolchain, () => (clock += 61_000))).toBe("installed");
     expect(calls).toEqual(["version", "install", "version"]);
-    expect(lines).toEqual([expect.stringMatching(/^toolchain: `npx pulumi version` does not answer: running npm run toolchain \(.*about 5 minutes/), "toolchain: ready in 61s"]);
+    expect(lines).toEqual([
+      expect.stringMatching(/^toolchain: `npx pulumi version` does not answer: running npm run toolchain \(.*about 5 minutes/),
+      "toolchain: ready in 61s",
+    ]);
     // Run again: quick.
     expect(ensureToolchain(toolchain)).toBe("ready");
   });
@@ -48,16 +51,32 @@ describe("the toolchain step of boreal demo and boreal lab up", () => {
 
   test("a toolchain step that cannot help stops with the README's way out", () => {
     const { toolchain } = fakeToolchain({ cli: false, plugin: false }, false);
-    expect(() => ensureToolchain(toolchain)).toThrow(/the Pulumi CLI does not answer, and npm run toolchain did not fix it \(exit 1\).*"Offline machines"/);
+    let thrown: unknown;
+    try {
+      ensureToolchain(toolchain);
+    } catch (error) {
+      thrown = error;
+    }
+    // Could not run (exit 3): what is wrong, then the way out as its fix.
+    expect(thrown).toMatchObject({
+      message: "the Pulumi CLI does not answer, and npm run toolchain did not fix it (exit 1)",
+      kind: "unavailable",
+      exitCode: 3,
+    });
+    expect((thrown as { fix: string }).fix).toMatch(/see its lines above and the README's "Offline machines" section/);
   });
 
-  test.runIf(pulumiCliAvailable())("on this machine, with the toolchain installed, it installs nothing and is quick", () => {
-    const lines: string[] = [];
-    const real = projectToolchain(PROJECT_ROOT, (line) => lines.push(line));
-    if (!real.commandPluginInstalled()) return; // the quick path needs the plugin too
-    const started = Date.now();
-    expect(ensureToolchain({ ...real, install: () => expect.unreachable("nothing to install") })).toBe("ready");
-    expect(lines).toEqual([]);
-    expect(Date.now() - started).toBeLessThan(30_000);
-  }, 60_000);
+  test.runIf(pulumiCliAvailable())(
+    "on this machine, with the toolchain installed, it installs nothing and is quick",
+    () => {
+      const lines: string[] = [];
+      const real = projectToolchain(PROJECT_ROOT, (line) => lines.push(line));
+      if (!real.commandPluginInstalled()) return; // the quick path needs the plugin too
+      const started = Date.now();
+      expect(ensureToolchain({ ...real, install: () => expect.unreachable("nothing to install") })).toBe("ready");
+      expect(lines).toEqual([]);
+      expect(Date.now() - started).toBeLessThan(30_000);
+    },
+    60_000,
+  );
 });

@@ -122,13 +122,20 @@ export function classifyPath(path: string): PathKind {
   if (version) {
     const n = version[1].length <= 7 ? Number(version[1]) : Infinity;
     if (String(n) !== version[1] || n < 1 || n > MAX_FEDERATION_VERSION) {
-      return { kind: "junk", reason: `is not a federation version's name: versions are federation/1.yaml, federation/2.yaml, ... up to ${MAX_FEDERATION_VERSION}, without leading zeros` };
+      return {
+        kind: "junk",
+        reason: `is not a federation version's name: versions are federation/1.yaml, federation/2.yaml, ... up to ${MAX_FEDERATION_VERSION}, without leading zeros`,
+      };
     }
     return version[2] === undefined ? { kind: "version", version: n } : { kind: "version-signature", version: n, member: version[2] };
   }
   const node = NODE_NAME.exec(path);
   if (node) return node[3] ? { kind: "node-signature", node: node[1] } : { kind: "node", node: node[1] };
-  if (/^nodes\/[^/]*\.yaml(\.sig)?$/.test(path)) return { kind: "junk", reason: "is not a node object's name: nodes/<node>.yaml, where <node> is 1-32 lowercase letters, digits or inner hyphens" };
+  if (/^nodes\/[^/]*\.yaml(\.sig)?$/.test(path))
+    return {
+      kind: "junk",
+      reason: "is not a node object's name: nodes/<node>.yaml, where <node> is 1-32 lowercase letters, digits or inner hyphens",
+    };
   return { kind: "junk", reason: "is not part of a registry (only federation/<N>.yaml, nodes/<node>.yaml and their .sig files are)" };
 }
 
@@ -165,7 +172,12 @@ function indexSources(sources: RegistrySource[], reject: (source: string, path: 
       if (kind.kind === "version") indexed.versions.add(kind.version);
       if (kind.kind === "node") indexed.nodes.add(kind.node);
     }
-    if (junk > JUNK_REPORTED) reject(s.name, "(more)", `${junk - JUNK_REPORTED} more files are not part of a registry (not read; the first ${JUNK_REPORTED} are named above)`);
+    if (junk > JUNK_REPORTED)
+      reject(
+        s.name,
+        "(more)",
+        `${junk - JUNK_REPORTED} more files are not part of a registry (not read; the first ${JUNK_REPORTED} are named above)`,
+      );
     return indexed;
   });
 }
@@ -228,7 +240,12 @@ export function verifyRegistry(input: { sources: RegistrySource[]; trust: TrustA
         if (!s.nodes.has(node)) continue;
         const count = (unowned.get(s.name) ?? 0) + 1;
         unowned.set(s.name, count);
-        if (count <= JUNK_REPORTED) reject(s.name, path, `node name ${node} is no member's in federation version ${settings.version}: only a name in a member's members[].nodes can be published (not read)`);
+        if (count <= JUNK_REPORTED)
+          reject(
+            s.name,
+            path,
+            `node name ${node} is no member's in federation version ${settings.version}: only a name in a member's members[].nodes can be published (not read)`,
+          );
       }
       continue;
     }
@@ -276,12 +293,23 @@ export function verifyRegistry(input: { sources: RegistrySource[]; trust: TrustA
       }
     }
     if (!best) continue;
-    held.nodes[node] = { serial: best.object.serial, left: isTombstone(best.object), member: best.object.member, content: best.content, signature: best.signature };
+    held.nodes[node] = {
+      serial: best.object.serial,
+      left: isTombstone(best.object),
+      member: best.object.member,
+      content: best.content,
+      signature: best.signature,
+    };
     accepted.push({ node, object: best.object, heldBefore: before !== undefined && !before.left });
   }
 
   for (const [source, count] of unowned) {
-    if (count > JUNK_REPORTED) reject(source, "(more)", `${count - JUNK_REPORTED} more node names are no member's (not read; the first ${JUNK_REPORTED} are named above)`);
+    if (count > JUNK_REPORTED)
+      reject(
+        source,
+        "(more)",
+        `${count - JUNK_REPORTED} more node names are no member's (not read; the first ${JUNK_REPORTED} are named above)`,
+      );
   }
 
   // Uniqueness across nodes. Names, shares and zone suffixes are each one member's, and keys
@@ -289,7 +317,9 @@ export function verifyRegistry(input: { sources: RegistrySource[]; trust: TrustA
   // one private key): the node already held keeps what it holds, then the lower serial.
   const live: NodeDescriptor[] = [];
   const taken = new Map<string, string>();
-  const ordered = accepted.filter((a) => !isTombstone(a.object)).sort((a, b) => Number(b.heldBefore) - Number(a.heldBefore) || a.object.serial - b.object.serial || a.node.localeCompare(b.node));
+  const ordered = accepted
+    .filter((a) => !isTombstone(a.object))
+    .sort((a, b) => Number(b.heldBefore) - Number(a.heldBefore) || a.object.serial - b.object.serial || a.node.localeCompare(b.node));
   for (const { node, object, heldBefore } of ordered) {
     const descriptor = object as NodeDescriptor;
     const claims = [
@@ -310,7 +340,13 @@ export function verifyRegistry(input: { sources: RegistrySource[]; trust: TrustA
   }
   live.sort((a, b) => a.node.localeCompare(b.node));
   const departed = accepted.filter((a) => isTombstone(a.object)).map((a) => a.node);
-  return { federation: { settings, nodes: live }, version: { version: settings.version, sha256: current.sha256 }, held, rejected, departed };
+  return {
+    federation: { settings, nodes: live },
+    version: { version: settings.version, sha256: current.sha256 },
+    held,
+    rejected,
+    departed,
+  };
 }
 
 interface TrustedVersion {
@@ -319,7 +355,12 @@ interface TrustedVersion {
   sha256: string;
 }
 
-function chainFederation(sources: IndexedSource[], trust: TrustAnchor, held: HeldState, reject: (source: string, path: string, reason: string) => void): TrustedVersion | undefined {
+function chainFederation(
+  sources: IndexedSource[],
+  trust: TrustAnchor,
+  held: HeldState,
+  reject: (source: string, path: string, reason: string) => void,
+): TrustedVersion | undefined {
   const candidates = (version: number): { source: string; path: string; content: string; files: Map<string, RegistryFile> }[] =>
     sources.flatMap((s) => {
       const path = federationPath(version);
@@ -334,23 +375,33 @@ function chainFederation(sources: IndexedSource[], trust: TrustAnchor, held: Hel
   const parse = (c: { source: string; path: string; content: string }, version: number): FederationVersion | undefined => {
     const parsed = parseFederationVersion({ path: c.path, content: c.content });
     if ("problems" in parsed) return void reject(c.source, c.path, problemText(parsed.problems));
-    if (parsed.value.version !== version) return void reject(c.source, c.path, `says version ${parsed.value.version} but is named ${c.path}`);
+    if (parsed.value.version !== version)
+      return void reject(c.source, c.path, `says version ${parsed.value.version} but is named ${c.path}`);
     return parsed.value;
   };
 
   let current: TrustedVersion | undefined;
   // What the agent held is already trusted, unless the stack now pins a later version.
   const heldTrusted =
-    held.federation && sha256(held.federation.content) === held.federation.sha256 && (held.federation.version > trust.version || held.federation.sha256 === trust.sha256);
+    held.federation &&
+    sha256(held.federation.content) === held.federation.sha256 &&
+    (held.federation.version > trust.version || held.federation.sha256 === trust.sha256);
   if (held.federation && heldTrusted) {
-    const value = parse({ source: "held state", path: federationPath(held.federation.version), content: held.federation.content }, held.federation.version);
+    const value = parse(
+      { source: "held state", path: federationPath(held.federation.version), content: held.federation.content },
+      held.federation.version,
+    );
     if (value) current = { value, content: held.federation.content, sha256: held.federation.sha256 };
   }
   if (!current) {
     const pinned = candidates(trust.version);
     for (const c of pinned) {
       if (sha256(c.content) !== trust.sha256) {
-        reject(c.source, c.path, `does not match the pinned trust anchor (sha256 ${trust.sha256.slice(0, 12)}…, this file ${sha256(c.content).slice(0, 12)}…)`);
+        reject(
+          c.source,
+          c.path,
+          `does not match the pinned trust anchor (sha256 ${trust.sha256.slice(0, 12)}…, this file ${sha256(c.content).slice(0, 12)}…)`,
+        );
         continue;
       }
       const value = parse(c, trust.version);
@@ -361,7 +412,11 @@ function chainFederation(sources: IndexedSource[], trust: TrustAnchor, held: Hel
     }
     if (!current) {
       if (pinned.length === 0) {
-        reject(sources.map((s) => s.name).join(", ") || "(no source)", federationPath(trust.version), `the pinned federation version ${trust.version} (sha256 ${trust.sha256.slice(0, 12)}…) is in no source`);
+        reject(
+          sources.map((s) => s.name).join(", ") || "(no source)",
+          federationPath(trust.version),
+          `the pinned federation version ${trust.version} (sha256 ${trust.sha256.slice(0, 12)}…) is in no source`,
+        );
       }
       return undefined;
     }
@@ -376,40 +431,90 @@ function chainFederation(sources: IndexedSource[], trust: TrustAnchor, held: Hel
     if (version === previous.value.version + 1) {
       for (const c of candidates(version)) {
         // The signatures first: a version nobody of the federation signed is never parsed.
-        const signers = previous.value.members.filter((member) => {
+        const signatures = new Map<string, string>();
+        for (const member of previous.value.members) {
           const signature = contentOf(c.files.get(federationSignaturePath(version, member.name)));
-          if (signature === undefined) return false;
-          if ("reason" in signature) {
-            reject(c.source, federationSignaturePath(version, member.name), signature.reason);
-            return false;
-          }
-          const check = verifySignature({ message: c.content, signature: signature.content, namespace: REGISTRY_NAMESPACE });
-          return "publicKey" in check && member.keys.includes(check.publicKey);
-        });
-        if (signers.length >= previous.value.threshold) {
+          if (signature === undefined) continue;
+          if ("reason" in signature) reject(c.source, federationSignaturePath(version, member.name), signature.reason);
+          else signatures.set(member.name, signature.content);
+        }
+        const { signers, enough } = countVersionSignatures(c.content, signatures, previous.value);
+        if (enough) {
           const value = parse(c, version);
           if (!value) continue;
           if (value.name !== previous.value.name) {
             // Every node's key proofs name the federation: a new name would cut every node.
-            reject(c.source, c.path, `renames the federation from ${previous.value.name} to ${value.name}: a federation keeps its name (every node's key proofs carry it)`);
+            reject(
+              c.source,
+              c.path,
+              `renames the federation from ${previous.value.name} to ${value.name}: a federation keeps its name (every node's key proofs carry it)`,
+            );
             continue;
           }
           next = { value, content: c.content, sha256: sha256(c.content) };
           break;
         }
-        reject(c.source, c.path, `signed by ${signers.length} member(s) of version ${previous.value.version}${signers.length ? ` (${signers.map((m) => m.name).join(", ")})` : ""}; it needs ${previous.value.threshold}`);
+        reject(
+          c.source,
+          c.path,
+          `signed by ${signers.length} member(s) of version ${previous.value.version}${signers.length ? ` (${signers.map((m) => m.name).join(", ")})` : ""}; it needs ${previous.value.threshold}`,
+        );
       }
     }
     if (!next) {
       const missing = version === previous.value.version + 1 ? version : previous.value.version + 1;
       for (const later of present.slice(version === missing ? index + 1 : index)) {
-        for (const s of sources) if (s.versions.has(later)) reject(s.name, federationPath(later), `does not chain: version ${missing} is missing or not signed by enough members`);
+        for (const s of sources)
+          if (s.versions.has(later))
+            reject(s.name, federationPath(later), `does not chain: version ${missing} is missing or not signed by enough members`);
       }
       break;
     }
     current = next;
   }
   return current;
+}
+
+/** Why a signature file of a federation version does not count. */
+export type SignatureRefusal =
+  | { member: string; problem: "not-a-member" }
+  | { member: string; problem: "bad-signature"; reason: string }
+  | { member: string; problem: "other-key"; publicKey: string };
+
+export interface VersionSignatures {
+  /** The members whose signature counts, in the signing version's member order. */
+  signers: FederationMember[];
+  /** The signature files that do not count, in the order given. */
+  refused: SignatureRefusal[];
+  /** The signers reach the signing version's threshold. */
+  enough: boolean;
+}
+
+/**
+ * The federation threshold count, the one the verifier and `boreal registry` share: who of
+ * `signing`'s members signed `content` with one of their keys. `signatures` holds each
+ * signature file's text by the member name of its path (federation/<N>.yaml.<member>.sig).
+ */
+export function countVersionSignatures(
+  content: string,
+  signatures: ReadonlyMap<string, string>,
+  signing: FederationVersion,
+): VersionSignatures {
+  const counted = new Set<string>();
+  const refused: SignatureRefusal[] = [];
+  for (const [name, signature] of signatures) {
+    const member = signing.members.find((m) => m.name === name);
+    if (!member) {
+      refused.push({ member: name, problem: "not-a-member" });
+      continue;
+    }
+    const check = verifySignature({ message: content, signature, namespace: REGISTRY_NAMESPACE });
+    if ("reason" in check) refused.push({ member: name, problem: "bad-signature", reason: check.reason });
+    else if (!member.keys.includes(check.publicKey)) refused.push({ member: name, problem: "other-key", publicKey: check.publicKey });
+    else counted.add(name);
+  }
+  const signers = signing.members.filter((m) => counted.has(m.name));
+  return { signers, refused, enough: signers.length >= signing.threshold };
 }
 
 type NodeCheck = { ok: true; object: NodeDescriptor | Tombstone } | { ok: false; reason: string };
@@ -447,14 +552,20 @@ export function checkNodeObject(file: { path: string; content: string; signature
   if (object.member !== owner.name) return fail(`says member ${object.member}, but node name ${kind.node} is member ${owner.name}'s`);
   if (isTombstone(object)) return { ok: true, object };
   const memberKey = object.attestationKey && federation.members.find((m) => m.keys.includes(object.attestationKey!));
-  if (memberKey) return fail(`attestationKey is a signing key of member ${memberKey.name}: a node's attestation key is made on the node, and a member's key never sits on a node`);
-  const unproven = checkWireguardProof(object, federation.name) ?? (object.attestationKey ? checkAttestationKeyProof(object, federation.name) : undefined);
+  if (memberKey)
+    return fail(
+      `attestationKey is a signing key of member ${memberKey.name}: a node's attestation key is made on the node, and a member's key never sits on a node`,
+    );
+  const unproven =
+    checkWireguardProof(object, federation.name) ?? (object.attestationKey ? checkAttestationKeyProof(object, federation.name) : undefined);
   if (unproven) return fail(unproven);
   const outside = object.zones.filter((zone) => !owner.zones.some((suffix) => zoneWithin(zone, suffix)));
   if (outside.length > 0) return fail(`zone ${outside.join(", ")} is outside member ${owner.name}'s zones (${owner.zones.join(", ")})`);
   const share = memberShare(federation, owner.name)!;
-  if (!contains(share.ipv4, parseAddress(object.mesh.ipv4, 4))) return fail(`mesh address ${object.mesh.ipv4} is outside member ${owner.name}'s share ${owner.mesh}`);
-  if (!contains(share.ipv6, parseAddress(object.mesh.ipv6, 6))) return fail(`mesh address ${object.mesh.ipv6} is outside member ${owner.name}'s share ${share.ipv6.text}`);
+  if (!contains(share.ipv4, parseAddress(object.mesh.ipv4, 4)))
+    return fail(`mesh address ${object.mesh.ipv4} is outside member ${owner.name}'s share ${owner.mesh}`);
+  if (!contains(share.ipv6, parseAddress(object.mesh.ipv6, 6)))
+    return fail(`mesh address ${object.mesh.ipv6} is outside member ${owner.name}'s share ${share.ipv6.text}`);
   const addressProblem =
     meshHostProblem(object.mesh.ipv4, federation.mesh.ipv4) ??
     meshHostProblem(object.mesh.ipv6, federation.mesh.ipv6) ??

@@ -1,0 +1,196 @@
+// `boreal lab up|down|status|ssh` (machines on this host, as root) and `boreal demo` (a living
+// federation on them: every member joins with its own pulumi up). src/lab does the work.
+import { LAB_PARENT_ZONE } from "../lab/dns";
+import { labMemberName } from "../lab/federation";
+import { DEFAULT_SUITE, isLabSuiteChoice, LAB_SUITE_CHOICES, LabSuiteChoice } from "../lab/image";
+import {
+  DEFAULT_SUBNET,
+  labDns,
+  labDown,
+  labExec,
+  LabState,
+  labStatus,
+  labUp,
+  PROJECT_DIR,
+  readState,
+  sshArgs,
+  writeLabStacks,
+} from "../lab/lab";
+import { ensureCommandPlugin } from "../lab/pulumi";
+import { LabStacks } from "../lab/stacks";
+import { runAttached } from "../io/process";
+import { parseArgs, Parsed } from "./args";
+import { usageLine } from "./command";
+import { inputError, usageError } from "./errors";
+import { hint } from "./output";
+import { ensureToolchain as ensureProjectToolchain, projectToolchain } from "./toolchain";
+
+export const DEMO_USAGE = usageLine(
+  "boreal demo [--nodes N] [--suite bookworm|trixie|mixed]",
+  "a living federation on the lab (pulumi up of N members); root; installs missing host packages with apt-get",
+);
+
+export const LAB_SUBCOMMANDS = {
+  up: usageLine(
+    "boreal lab up [--nodes N] [--subnet CIDR] [--suite bookworm|trixie|mixed] [--no-install]",
+    `start N machines (default 3, ${DEFAULT_SUBNET}, Debian ${DEFAULT_SUITE}); root; missing host packages are installed with apt-get unless --no-install`,
+  ),
+  status: usageLine("boreal lab status", "table of the lab's machines"),
+  ssh: usageLine("boreal lab ssh NODE [-- command...]", "a shell (or a command) on a machine"),
+  down: usageLine("boreal lab down", "stop everything; the image stays cached"),
+} as const;
+
+export type LabVerb = keyof typeof LAB_SUBCOMMANDS;
+export const LAB_USAGE = Object.values(LAB_SUBCOMMANDS).join("\n");
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+/** --nodes: how many machines (or members). */
+function nodesOption(a: Parsed): number {
+  const text = a.one("--nodes") ?? "3";
+  if (!/^\d+$/.test(text)) throw usageError(`--nodes must be a whole number, got ${text}`, "e.g. --nodes 3", "--nodes");
+  return Number(text);
+}
+
+/** --suite: the Debian release of the lab's machines; mixed alternates 12 and 13. */
+function suiteOption(a: Parsed): LabSuiteChoice {
+  const suite = a.one("--suite") ?? DEFAULT_SUITE;
+  if (!isLabSuiteChoice(suite))
+    throw usageError(`--suite must be ${LAB_SUITE_CHOICES.join(", ")}, got ${suite}`, `e.g. --suite ${DEFAULT_SUITE}`, "--suite");
+  return suite;
+}
+
+function noWords(a: Parsed, command: string): void {
+  if (a.positional.length > 0) throw usageError(`unexpected ${a.positional.join(" ")}: ${command} takes options only`);
+}
+
+export async function lab(verb: LabVerb, args: readonly string[]): Promise<number> {
+  switch (verb) {
+    case "up": {
+      const a = parseArgs(args, { "--nodes": "value", "--subnet": "value", "--suite": "value", "--no-install": "switch" });
+      noWords(a, "lab up");
+      const nodes = nodesOption(a);
+      const suite = suiteOption(a);
+      // The lab's stacks get their SSH key through `pulumi config set --secret`.
+      ensureToolchain();
+      const started = Date.now();
+      const state = await labUp({
+        nodes,
+        subnet: a.one("--subnet") ?? DEFAULT_SUBNET,
+        installPrerequisites: !a.on("--no-install"),
+        suite,
+        log,
+      });
+      writeLabStacks(state, PROJECT_DIR, log);
+      log(`lab up: ${state.machines.length} machine(s) answering SSH in ${Math.round((Date.now() - started) / 1000)}s`);
+      printStatus(await labStatus());
+      return 0;
+    }
+    case "down":
+      noWords(parseArgs(args, {}), "lab down");
+      labDown({ log });
+      log("lab down: done (the cached image stays)");
+      return 0;
+    case "status":
+      noWords(parseArgs(args, {}), "lab status");
+      printStatus(await labStatus());
+      return 0;
+    case "ssh": {
+      const a = parseArgs(args, {}, { passThrough: true });
+      const [name, ...extra] = a.positional;
+      if (name === undefined) throw usageError("the machine NODE is missing", `e.g. ${hint("lab ssh node1")}`, "NODE");
+      if (extra.length > 0)
+        throw usageError(`put the command after --: ${extra.join(" ")}`, `e.g. ${hint(`lab ssh ${name} -- ${extra.join(" ")}`)}`);
+      const state = readState();
+      const machine = state?.machines.find((m) => m.name === name);
+      if (!state || !machine) throw inputError(`no lab machine named ${name}`, `see ${hint("lab status")}`, name);
+      const interactive = a.rest.length === 0 ? ["-t"] : [];
+      return (
+        runAttached("ssh", [...interactive, ...sshArgs(state, machine, undefined, false), ...a.rest], {
+          stdin: "terminal",
+          allowFailure: true,
+        }).status ?? 1
+      );
+    }
+  }
+}
+
+function printStatus(rows: Awaited<ReturnType<typeof labStatus>>): void {
+  if (rows.length === 0) {
+    console.log(`no lab is up (${hint("lab up")})`);
+    return;
+  }
+  printTable([
+    ["MACHINE", "ADDRESS", "DEBIAN", "RUNNING", "SSHD", "UP (s)"],
+    ...rows.map((r) => [r.name, r.address, r.suite, r.running ? "yes" : "no", r.sshd ? "yes" : "no", String(r.seconds)]),
+  ]);
+}
+
+function printTable(table: string[][]): void {
+  const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)));
+  for (const row of table)
+    console.log(
+      row
+        .map((cell, i) => cell.padEnd(widths[i]))
+        .join("  ")
+        .trimEnd(),
+    );
+}
+
+/** Lab up, every member joins with its own pulumi up; the agents mesh them; a summary. */
+export async function demo(args: readonly string[]): Promise<number> {
+  const a = parseArgs(args, { "--nodes": "value", "--suite": "value" });
+  noWords(a, "demo");
+  const nodes = nodesOption(a);
+  const suite = suiteOption(a);
+  ensureToolchain();
+  ensureCommandPlugin(PROJECT_DIR, log);
+  const started = Date.now();
+  const state = await labUp({ nodes, subnet: DEFAULT_SUBNET, installPrerequisites: true, suite, log });
+  const { missing } = writeLabStacks(state, PROJECT_DIR, log);
+  if (missing.length > 0) throw new Error(`could not store the SSH key in ${missing.join(", ")}`);
+  const stacks = new LabStacks(PROJECT_DIR, state);
+  const delegations: string[] = [];
+  for (const m of state.machines) {
+    log(`pulumi up ${stacks.stackOf(m.name)}`);
+    delegations.push(...Object.values(stacks.up(m.name).delegations).flatMap((d) => d.records));
+  }
+  const lastUp = Date.now();
+  // Nobody re-applies: each node's sync agent takes the others from the lab's mirror.
+  const peers = state.machines.length - 1;
+  const meshed = () =>
+    demoSummary(state)
+      .slice(1)
+      .every((row) => row[2] === `${peers}/${peers}`);
+  while (!meshed() && Date.now() - lastUp < 180_000) await new Promise((r) => setTimeout(r, 1000));
+  log(
+    `federation of ${state.machines.length} up in ${Math.round((Date.now() - started) / 1000)}s; full mesh ${Math.round((Date.now() - lastUp) / 1000)}s after the last pulumi up, with no re-apply; summary:`,
+  );
+  printTable(demoSummary(state));
+  // The members' delegations (their stacks' output) in the lab's parent zone, as at a registrar.
+  const dns = await labDns(state, delegations);
+  log(
+    `DNS as the world sees it: parent ${LAB_PARENT_ZONE} at ${dns.parent.address}, validating resolver at ${dns.resolver.address}; try: kdig @${dns.resolver.address} +dnssec www.${labMemberName(0)}.${LAB_PARENT_ZONE} A`,
+  );
+  log(`look around: ${hint(`lab ssh ${state.machines[0]?.name ?? "node1"}`)}; end it: ${hint("lab down")}`);
+  return 0;
+}
+
+/** `npm run toolchain` when `npx pulumi` does not answer yet (src/cli/toolchain.ts). */
+function ensureToolchain(): void {
+  ensureProjectToolchain(projectToolchain(PROJECT_DIR, log));
+}
+
+function demoSummary(state: LabState): string[][] {
+  const rows = state.machines.map((m) => {
+    const facts = labExec(
+      state,
+      m,
+      "ip -o addr show dev wg0 scope global | awk '{print $4}' | tr '\\n' ' '; echo; now=$(date +%s); wg show wg0 latest-handshakes | awk -v now=$now '$2 > now - 180' | wc -l; wg show wg0 peers | wc -l; knotc zone-status | grep -vc 'catalog: generate\\|catalog: interpret'",
+    )
+      .output.trim()
+      .split("\n");
+    return [m.name, facts[0] ?? "", `${facts[1] ?? "?"}/${facts[2] ?? "?"}`, facts[3] ?? "?"];
+  });
+  return [["NODE", "MESH ADDRESSES", "PEERS WITH HANDSHAKE", "ZONES SERVED"], ...rows];
+}
