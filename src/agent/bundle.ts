@@ -49,10 +49,13 @@ export function bundleAgent(cacheDir: string = join(PROJECT_DIR, ".boreal")): Ag
   if (existsSync(path)) return { path, hash };
   const result = buildSync(buildOptions());
   // main.ts's own "#!" line comes first in the output.
-  const text = result.outputFiles![0].text.replace(/\n/, "\n// boreal-kit sync agent, bundled from src/agent/main.ts: do not edit it on the node.\n");
+  const text = result.outputFiles![0].text.replace(
+    /\n/,
+    "\n// boreal-kit sync agent, bundled from src/agent/main.ts: do not edit it on the node.\n",
+  );
   mkdirSync(cacheDir, { recursive: true });
-  // A temp file of this process's own: a member's stacks run `pulumi up` at once in one
-  // project (the bench's ten did), and a shared name was renamed away under the others.
+  // A temp file of this process's own: several stacks of one project may run `pulumi up` at
+  // once, and a shared name would be renamed away under the others.
   const temp = `${path}.${process.pid}.tmp`;
   writeFileSync(temp, text, { mode: 0o755 });
   renameSync(temp, path);

@@ -14,7 +14,6 @@
 // hosts of the federation's mesh; the exporter is scraped only at the node's own mesh address
 // and the kit's exporter port. A refusal is an observation too (the rule fails, naming it),
 // and is logged, escaped.
-import { execFile } from "node:child_process";
 import { lookup } from "node:dns/promises";
 import { ClientRequest, get as httpGet } from "node:http";
 import { connect, isIP } from "node:net";
@@ -24,11 +23,29 @@ import type { Federation, NodeDescriptor } from "../core/registry/format";
 import type { NodeReplies, Reply } from "../core/dns/check";
 import { questionsFor } from "../core/dns/check";
 import { ask, askNode, askTcp, Server } from "../io/dns/transport";
+import { runAsync, RunResult } from "../io/process";
 import { RECORD_TYPES } from "../core/dns/zonefile";
-import { ConnectScope, connectScope, exporterTarget, meshAddressProblem, resolvedEndpointProblem, underlayEndpointProblem } from "../core/values/scope";
+import {
+  ConnectScope,
+  connectScope,
+  exporterTarget,
+  meshAddressProblem,
+  resolvedEndpointProblem,
+  underlayEndpointProblem,
+} from "../core/values/scope";
 import { EXPORTER_PORT } from "../core/values/ports";
 import type { AttestationResult } from "../core/label/attestation";
-import { declaredTcp, judgePeer, memberZones, meshOnlyPorts, MeshObservations, PeerObservations, PortState, Scrape, UnderlayObservations } from "../core/label/judge";
+import {
+  declaredTcp,
+  judgePeer,
+  memberZones,
+  meshOnlyPorts,
+  MeshObservations,
+  PeerObservations,
+  PortState,
+  Scrape,
+  UnderlayObservations,
+} from "../core/label/judge";
 
 export interface ObserveContext {
   /** Verified, every live node. */
@@ -70,14 +87,19 @@ const MAX_SCRAPE_BYTES = 4 * 1024 * 1024;
  * dashboards and app servers (3000, 5000, 5601, 8000, 8008, 8081, 8443, 9000), and the
  * monitoring stack (Prometheus 9090, Alertmanager 9093/9094, node exporter 9100, blackbox 9115).
  */
-const COMMON_HIGH_PORTS = [1080, 1433, 1521, 2049, 2375, 2376, 3000, 3128, 3306, 3389, 5000, 5432, 5601, 5900, 6379, 6443, 8000, 8008, 8080, 8081, 8443, 8888, 9000, 9090, 9093, 9094, 9100, 9115, 9200, 9300, 10250, 11211, 27017];
+const COMMON_HIGH_PORTS = [
+  1080, 1433, 1521, 2049, 2375, 2376, 3000, 3128, 3306, 3389, 5000, 5432, 5601, 5900, 6379, 6443, 8000, 8008, 8080, 8081, 8443, 8888, 9000,
+  9090, 9093, 9094, 9100, 9115, 9200, 9300, 10250, 11211, 27017,
+];
 
 /** The TCP ports every peer is scanned on (beside its mesh-only ports and its declared single ports). */
 export const SCAN_PORTS: readonly number[] = [...Array.from({ length: 1024 }, (_, i) => i + 1), ...COMMON_HIGH_PORTS];
 
 /** The ports scanned on one peer: the base list, the mesh-only ones, and its declared single TCP ports. */
 export function scanList(peer: NodeDescriptor, base: readonly number[] = SCAN_PORTS): number[] {
-  const declared = declaredTcp(peer).filter((r) => r.first === r.last).map((r) => r.first);
+  const declared = declaredTcp(peer)
+    .filter((r) => r.first === r.last)
+    .map((r) => r.first);
   return [...new Set([...base, ...meshOnlyPorts(peer).keys(), ...declared])].sort((a, b) => a - b);
 }
 
@@ -143,7 +165,9 @@ async function resolveHost(host: string, ctx: ObserveContext): Promise<{ address
   try {
     return { addresses: ctx.resolve ? await ctx.resolve(host) : (await lookup(host, { all: true })).map((a) => a.address) };
   } catch (error) {
-    return { error: `${escapeShort(host)} does not resolve (${escapeShort((error as NodeJS.ErrnoException).code ?? (error as Error).message)})` };
+    return {
+      error: `${escapeShort(host)} does not resolve (${escapeShort((error as NodeJS.ErrnoException).code ?? (error as Error).message)})`,
+    };
   }
 }
 
@@ -151,7 +175,10 @@ async function resolveHost(host: string, ctx: ObserveContext): Promise<{ address
  * The underlay address to probe, resolved once: the endpoint must pass as an endpoint, and
  * every address its name resolves to as well, or nothing is probed.
  */
-async function underlayAddress(peer: NodeDescriptor, ctx: ObserveContext): Promise<{ address: string } | { shown: string; unprobed: string }> {
+async function underlayAddress(
+  peer: NodeDescriptor,
+  ctx: ObserveContext,
+): Promise<{ address: string } | { shown: string; unprobed: string }> {
   const scope = scopeOf(ctx);
   const endpoint = parseEndpoint(peer.endpoint);
   const shown = escapeShort(endpoint?.host ?? peer.endpoint);
@@ -233,7 +260,9 @@ function scrapeOnce(host: string, port: number, path: string, timeoutMs: number)
     } catch (error) {
       return done({ error: (error as Error).message });
     }
-    request.on("error", (error: NodeJS.ErrnoException) => done({ error: error.code === "ECONNREFUSED" ? `connection refused at port ${port}` : (error.code ?? error.message) }));
+    request.on("error", (error: NodeJS.ErrnoException) =>
+      done({ error: error.code === "ECONNREFUSED" ? `connection refused at port ${port}` : (error.code ?? error.message) }),
+    );
   });
 }
 
@@ -313,11 +342,15 @@ export function parseHandshakes(text: string): Map<string, number> {
 }
 
 /** The kernel's latest handshake per peer of the interface (needs CAP_NET_ADMIN, as the agent has). */
-export function wgHandshakes(iface = "wg0"): Promise<Map<string, number>> {
-  return new Promise((resolve, reject) => {
-    execFile("wg", ["show", iface, "latest-handshakes"], { timeout: 5000, encoding: "utf8" }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`wg show ${iface} latest-handshakes: ${(stderr || error.message).trim()}`));
-      else resolve(parseHandshakes(stdout));
-    });
-  });
+export async function wgHandshakes(iface = "wg0"): Promise<Map<string, number>> {
+  const what = `wg show ${iface} latest-handshakes`;
+  let result: RunResult;
+  try {
+    result = await runAsync("wg", ["show", iface, "latest-handshakes"], { timeoutMs: 5000, allowFailure: true });
+  } catch (error) {
+    throw new Error(`${what}: ${(error as Error).message}`);
+  }
+  if (result.status !== 0)
+    throw new Error(`${what}: ${result.timedOut ? "timed out after 5 s" : result.stderr.trim() || `exited ${result.status}`}`);
+  return parseHandshakes(result.stdout);
 }

@@ -6,11 +6,22 @@ import { afterAll, describe, expect, test } from "vitest";
 import { buildSync } from "esbuild";
 import { AGENT_SOURCES, buildOptions, bundleAgent } from "../../src/agent/bundle";
 import { parseAgentConfig, renderAgentConfig } from "../../src/core/spec/agent";
-import { decideSync, syncMetrics } from "../../src/core/node/sync";
+import {
+  AgentState,
+  appliedState,
+  DecidedRun,
+  decideSync,
+  emptyAgentState,
+  failedState,
+  rolesToApply,
+  syncMetrics,
+  syncOutcome,
+  unchangedState,
+} from "../../src/core/node/sync";
 import { splitPrivateKey } from "../../src/core/spec/stack";
 import { plan } from "../../src/core/node/plan";
 import { renderNode } from "../../src/core/node/render";
-import { verifyRegistry } from "../../src/core/registry/verify";
+import { sha256, verifyRegistry } from "../../src/core/registry/verify";
 import { fixtureRegistryFiles, fixtureSpec, fixtureTrustAnchor, templates } from "../helpers/fixtures";
 
 const cache = mkdtempSync(join(tmpdir(), "boreal-agent-"));
@@ -41,7 +52,10 @@ test("the bundle's cache key covers every source file esbuild puts in it", () =>
   expect(fromSrc.length).toBeGreaterThan(10);
   for (const input of fromSrc) {
     const part = input.slice("src/".length);
-    expect(AGENT_SOURCES.some((s) => part === s || part.startsWith(`${s}/`)), `${input} is bundled but not in AGENT_SOURCES`).toBe(true);
+    expect(
+      AGENT_SOURCES.some((s) => part === s || part.startsWith(`${s}/`)),
+      `${input} is bundled but not in AGENT_SOURCES`,
+    ).toBe(true);
   }
 }, 60_000);
 
@@ -56,7 +70,9 @@ describe("the agent's config", () => {
   });
 
   test("a broken config names the file and the fix", () => {
-    expect(() => parseAgentConfig("{", "/etc/boreal/agent.json")).toThrow(/\/etc\/boreal\/agent.json: \(file\): is not JSON\n\s+fix: re-apply/);
+    expect(() => parseAgentConfig("{", "/etc/boreal/agent.json")).toThrow(
+      /\/etc\/boreal\/agent.json: \(file\): is not JSON\n\s+fix: re-apply/,
+    );
     expect(() => parseAgentConfig('{"spec":{},"trust":"x"}', "/etc/boreal/agent.json")).toThrow(/agent.json: spec.member/);
   });
 });
@@ -64,7 +80,9 @@ describe("the agent's config", () => {
 describe("decideSync: the same plan and render as pulumi up, only the agent's files", () => {
   const { spec } = splitPrivateKey(fixtureSpec("b1"));
   const verified = verifyRegistry({ sources: [{ name: "fixture", files: fixtureRegistryFiles() }], trust: fixtureTrustAnchor() });
-  const expected = renderNode(plan(spec, verified.federation!), templates).filter((f) => f.role === "wireguard" || f.role === "dns" || f.role === "probes");
+  const expected = renderNode(plan(spec, verified.federation!), templates).filter(
+    (f) => f.role === "wireguard" || f.role === "dns" || f.role === "probes",
+  );
 
   test("writes exactly what renderNode renders for WireGuard, Knot and the probes, and applies them", () => {
     const decision = decideSync({ spec, verified, templates, onDisk: () => undefined, previousPeers: {}, rekey: false });
@@ -83,20 +101,40 @@ describe("decideSync: the same plan and render as pulumi up, only the agent's fi
   test("nothing on disk differs: nothing to write or apply; --rekey re-applies WireGuard only (Knot has no key)", () => {
     const onDisk = (path: string) => expected.find((f) => f.path === path)?.content;
     const peers = { a1: verified.federation!.nodes[0].publicKey, c1: verified.federation!.nodes[2].publicKey };
-    expect(decideSync({ spec, verified, templates, onDisk, previousPeers: peers, rekey: false })).toMatchObject({ write: [], apply: [], changes: [] });
+    expect(decideSync({ spec, verified, templates, onDisk, previousPeers: peers, rekey: false })).toMatchObject({
+      write: [],
+      apply: [],
+      changes: [],
+    });
     expect(decideSync({ spec, verified, templates, onDisk, previousPeers: peers, rekey: true }).apply).toEqual(["wireguard"]);
   });
 
   test("a peer's rotation and departure are named", () => {
     const onDisk = (path: string) => expected.find((f) => f.path === path)?.content;
-    const changes = decideSync({ spec, verified, templates, onDisk, previousPeers: { a1: "old", gone: "x", c1: verified.federation!.nodes[2].publicKey }, rekey: false }).changes;
+    const changes = decideSync({
+      spec,
+      verified,
+      templates,
+      onDisk,
+      previousPeers: { a1: "old", gone: "x", c1: verified.federation!.nodes[2].publicKey },
+      rekey: false,
+    }).changes;
     expect(changes).toEqual([expect.stringMatching(/^peer a1 rotated its key/), "peer gone left"]);
   });
 });
 
 describe("the agent's metrics (node-exporter textfile)", () => {
   test("a good run: when, the interval, the federation, peers, refusals and mirrors", () => {
-    const text = syncMetrics({ at: 1000, succeeded: true, lastSuccess: 1000, interval: 60, federationVersion: 2, peers: 4, rejected: 1, mirrors: { up: 1, down: 1 } });
+    const text = syncMetrics({
+      at: 1000,
+      succeeded: true,
+      lastSuccess: 1000,
+      interval: 60,
+      federationVersion: 2,
+      peers: 4,
+      rejected: 1,
+      mirrors: { up: 1, down: 1 },
+    });
     expect(text).toMatch(/^boreal_sync_last_success_timestamp_seconds 1000$/m);
     expect(text).toMatch(/^boreal_sync_success 1$/m);
     expect(text).toMatch(/^boreal_sync_interval_seconds 60$/m);
@@ -111,5 +149,87 @@ describe("the agent's metrics (node-exporter textfile)", () => {
     expect(text).toMatch(/^boreal_sync_success 0$/m);
     expect(text).not.toMatch(/peers|mirrors|federation_version/);
     expect(syncMetrics({ at: 1, succeeded: false, interval: 60 })).not.toMatch(/last_success/);
+  });
+});
+
+describe("the agent's state: written once per run, by its report", () => {
+  const { spec } = splitPrivateKey(fixtureSpec("b1"));
+  const verified = verifyRegistry({ sources: [{ name: "fixture", files: fixtureRegistryFiles() }], trust: fixtureTrustAnchor() });
+  const decision = decideSync({ spec, verified, templates, onDisk: () => undefined, previousPeers: {}, rekey: false });
+  const before: AgentState = {
+    ...emptyAgentState(),
+    peers: { gone: "key" },
+    owned: ["/etc/old"],
+    pending: ["dns"],
+    reported: ["old refusal"],
+    lastSuccess: 100,
+    inputs: "before",
+    written: { "/etc/old": "digest" },
+    summary: { version: 1, peers: 1, rejected: 1 },
+  };
+  const run: DecidedRun = {
+    at: 200,
+    mirrors: { listed: 2, unreachable: ["git://down"] },
+    verified,
+    rejected: ["new refusal"],
+    decision,
+    roles: rolesToApply(decision, before.pending),
+    inputs: "now",
+  };
+
+  test("the roles to apply keep the agent's order, and a role still pending is among them", () => {
+    expect(rolesToApply({ ...decision, apply: ["probes"] }, ["dns"])).toEqual(["dns", "probes"]);
+  });
+
+  test("a full run: what it verified, applied and wrote, no role pending, the registry reached", () => {
+    const next = appliedState(before, run);
+    expect(next).toMatchObject({
+      held: verified.held,
+      peers: decision.peers,
+      pending: [],
+      reported: ["new refusal"],
+      unreachable: ["git://down"],
+      lastSuccess: 200,
+      inputs: "now",
+    });
+    expect(next.owned).toEqual(["/etc/old", ...decision.owned.map((f) => f.path)]);
+    expect(next.written).toEqual(Object.fromEntries(decision.owned.map((f) => [f.path, sha256(f.content)])));
+    expect(next.summary).toEqual({ version: verified.version!.version, peers: 2, rejected: 1 });
+    expect(syncOutcome(next, 200, 60, run.mirrors)).toEqual({
+      at: 200,
+      succeeded: true,
+      lastSuccess: 200,
+      interval: 60,
+      federationVersion: verified.version!.version,
+      peers: 2,
+      rejected: 1,
+      mirrors: { up: 1, down: 1 },
+    });
+  });
+
+  test("a run that failed installing or applying (or its intent, should it be killed): its roles pending, the peers as last applied, the last success kept, nothing to skip on next time", () => {
+    const next = failedState(before, run);
+    expect(next).toEqual({
+      held: verified.held,
+      peers: { gone: "key" },
+      owned: ["/etc/old", ...decision.owned.map((f) => f.path)],
+      pending: run.roles,
+      reported: ["new refusal"],
+      unreachable: ["git://down"],
+      lastSuccess: 100,
+    });
+  });
+
+  test("a run with nothing to decide: only the mirrors and the time move; with every mirror down, no success", () => {
+    expect(unchangedState(before, 300, { listed: 2, unreachable: [] })).toEqual({ ...before, unreachable: [], lastSuccess: 300 });
+    const down = unchangedState(before, 300, { listed: 1, unreachable: ["git://down"] });
+    expect(down).toEqual({ ...before, unreachable: ["git://down"], lastSuccess: 100 });
+    expect(syncOutcome(down, 300, 60, { listed: 1, unreachable: ["git://down"] })).toMatchObject({
+      succeeded: false,
+      lastSuccess: 100,
+      federationVersion: 1,
+      mirrors: { up: 0, down: 1 },
+    });
+    expect(unchangedState(before, 300, { listed: 0, unreachable: [] }).lastSuccess).toBe(300);
   });
 });

@@ -24,9 +24,19 @@ export interface AgentConfig {
  * change to them re-applies that role alone, not the agent's run of WireGuard and Knot.
  */
 export function renderAgentConfig(spec: PublicNodeSpec, mesh: MeshAddresses): string {
-  const { registry: _registry, trust, signingKeyFile: _keyFile, publish: _publish, firewall: _firewall, alerts: _alerts, zoneFiles, ...planSpec } = spec;
+  const {
+    registry: _registry,
+    trust,
+    signingKeyFile: _keyFile,
+    publish: _publish,
+    firewall: _firewall,
+    alerts: _alerts,
+    zoneFiles,
+    ...planSpec
+  } = spec;
   // The node cannot read the member's project: zone files travel as records (withZoneFiles).
-  if (zoneFiles && Object.keys(zoneFiles).length > 0) throw new Error("boreal:zoneFiles must be read into boreal:records (withZoneFiles) before the agent's config is written");
+  if (zoneFiles && Object.keys(zoneFiles).length > 0)
+    throw new Error("boreal:zoneFiles must be read into boreal:records (withZoneFiles) before the agent's config is written");
   const own = { ...planSpec, meshAddress: { ipv4: mesh.ipv4, ipv6: mesh.ipv6 } } as PlanSpec;
   return `${JSON.stringify({ spec: own, trust }, null, 2)}\n`;
 }
@@ -36,7 +46,9 @@ export function parseAgentConfig(text: string, source: string): AgentConfig {
   try {
     data = JSON.parse(text);
   } catch {
-    throw new BorealConfigError([{ source, key: "(file)", message: "is not JSON", fix: "re-apply the node's stack (pulumi up) to rewrite it" }]);
+    throw new BorealConfigError([
+      { source, key: "(file)", message: "is not JSON", fix: "re-apply the node's stack (pulumi up) to rewrite it" },
+    ]);
   }
   const parsed = agentConfigSchema.safeParse(data);
   if (!parsed.success) throw new BorealConfigError(problemsFromZod(parsed.error, source, ""));

@@ -3,7 +3,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import { local } from "@pulumi/command";
 import { resolve } from "node:path";
-import { descriptorPath } from "../../core/registry/format";
+import { descriptorPath, signaturePath } from "../../core/registry/format";
+import type { TemplateSources } from "../../core/node/render";
+import { REGISTRY_PUBLISH_TEMPLATE, registryPublishEnv } from "../../io/git";
+import { loadTemplates } from "../../io/templates";
 
 /** A node object and its signature, as written to nodes/<node>.yaml and .yaml.sig. */
 export interface SignedObject {
@@ -22,30 +25,38 @@ export interface RegistrationArgs {
   tombstone: pulumi.Output<SignedObject>;
   /** A git remote of the registry clone to push to; none: the member pushes by hand. */
   publish?: string;
+  /** The kit's templates, the publishing script among them; default: read from templates/. */
+  templates?: TemplateSources;
 }
 
-/** Writes $CONTENT and $SIGNATURE (temp file + rename: a reader never sees half), then publishes. */
-export const WRITE_AND_PUBLISH = `set -eu
-put() { tmp="$REGISTRY/nodes/.$NODE.boreal.tmp"; printf '%s' "$2" > "$tmp"; mv -f "$tmp" "$1"; }
-mkdir -p "$REGISTRY/nodes"
-put "$REGISTRY/nodes/$NODE.yaml" "$CONTENT"
-put "$REGISTRY/nodes/$NODE.yaml.sig" "$SIGNATURE"
-[ -n "$PUBLISH" ] || { echo "nodes/$NODE.yaml written: commit and push it to the federation's mirror"; exit 0; }
-cd "$REGISTRY"
-name=$(git config user.name || echo boreal-kit); email=$(git config user.email || echo boreal-kit@localhost)
-git add -- "nodes/$NODE.yaml" "nodes/$NODE.yaml.sig"
-git diff --cached --quiet || git -c user.name="$name" -c user.email="$email" commit -q -m "$NODE: $WHAT"
-branch=$(git symbolic-ref --short HEAD)
-# Other members push their own files only, so a rebase never conflicts. Others may push in
-# the same seconds (members joining at once, nodes publishing attestations): each retry
-# waits a random moment, longer as attempts go, so that pushers fall out of step.
-for attempt in 1 2 3 4 5 6 7 8 9 10 11 12; do
-  git push -q "$PUBLISH" "HEAD:$branch" && exit 0
-  git -c user.name="$name" -c user.email="$email" pull -q --rebase "$PUBLISH" "$branch" || { git rebase --abort 2>/dev/null || true; break; }
-  sleep "$((attempt / 4)).$(printf '%03d' $(( $(od -An -N2 -tu2 /dev/urandom) % 1000 )))"
-done
-echo "could not push nodes/$NODE.yaml to $PUBLISH: push it by hand (cd $REGISTRY && git push $PUBLISH $branch)" >&2
-exit 1`;
+/**
+ * The registry's one commit-and-push-with-retry (templates/run/registry-publish.sh.hbs), which
+ * the nodes' agents run too: it writes the object and its signature (temp file + rename: a
+ * reader never sees half), commits them if they changed, and pushes to boreal:publish.
+ */
+export function publishScript(templates: TemplateSources = loadTemplates()): string {
+  const script = templates[REGISTRY_PUBLISH_TEMPLATE];
+  if (script === undefined) throw new Error(`template ${REGISTRY_PUBLISH_TEMPLATE} is missing from templates/`);
+  return script;
+}
+
+/** The script's environment for a node's object: `what` names it in the commit ("descriptor", "left the federation"). */
+export function registrationEnv(
+  registryDir: string,
+  node: string,
+  publish: string,
+  object: SignedObject,
+  what: string,
+): Record<string, string> {
+  const path = descriptorPath(node);
+  return registryPublishEnv({
+    registry: resolve(registryDir),
+    files: [path, signaturePath(path)],
+    message: `${node}: ${what}`,
+    publish,
+    object: { node, ...object },
+  });
+}
 
 export class Registration extends pulumi.ComponentResource {
   readonly path: string;
@@ -53,17 +64,18 @@ export class Registration extends pulumi.ComponentResource {
   constructor(name: string, args: RegistrationArgs, opts?: pulumi.ComponentResourceOptions) {
     super("boreal:registry:Registration", name, {}, opts);
     this.path = resolve(args.registryDir, descriptorPath(args.node));
-    const base = { REGISTRY: resolve(args.registryDir), NODE: args.node, PUBLISH: args.publish ?? "" };
-    const descriptor = args.descriptor.apply((d) => ({ ...base, CONTENT: d.content, SIGNATURE: d.signature, WHAT: "descriptor" }));
-    const tombstone = args.tombstone.apply((t) => ({ ...base, CONTENT: t.content, SIGNATURE: t.signature, WHAT: "left the federation" }));
+    const env = (object: SignedObject, what: string) => registrationEnv(args.registryDir, args.node, args.publish ?? "", object, what);
+    const descriptor = args.descriptor.apply((d) => env(d, "descriptor"));
+    const tombstone = args.tombstone.apply((t) => env(t, "left the federation"));
+    const script = publishScript(args.templates);
     // The delete command is the same script fed with the tombstone: a departure is published
     // the same way a join is.
     new local.Command(
       `${name}-descriptor`,
       {
-        create: WRITE_AND_PUBLISH,
-        update: WRITE_AND_PUBLISH,
-        delete: pulumi.interpolate`${tombstone.apply(envPrefix)}\n${WRITE_AND_PUBLISH}`,
+        create: script,
+        update: script,
+        delete: pulumi.interpolate`${tombstone.apply(envPrefix)}\n${script}`,
         environment: descriptor,
         interpreter: ["/bin/sh", "-c"],
       },
