@@ -82,6 +82,11 @@ export function sumFigures(a: Figure, b: Figure): Figure {
   return measured(a.ms + b.ms);
 }
 
+/** "name value, name value" of a figure per node or per service. */
+const listed = (values: Record<string, number>, format: (value: number) => string) =>
+  Object.entries(values)
+    .map(([name, value]) => `${name} ${format(value)}`)
+    .join(", ");
 const runsNote = (figure: Figure) => ("runs" in figure && figure.runs ? `runs: ${figure.runs.map(formatDuration).join(", ")}` : "");
 const joinNotes = (...notes: string[]) => notes.filter(Boolean).join("; ");
 
@@ -96,7 +101,9 @@ export function labRows(run: LabRun): string[][] {
       ? [`not measured: ${rss.why}`, ""]
       : [
           formatBytes(median(Object.values(rss.perNode))),
-          `median of ${Object.keys(rss.perNode).length} nodes; per node ${Object.entries(rss.perNode).map(([node, bytes]) => `${node} ${formatBytes(bytes)}`).join(", ")}; per service, summed over the nodes: ${Object.entries(rss.perService).map(([s, bytes]) => `${s} ${formatBytes(bytes)}`).join(", ")}${rss.missing.length ? `; not running: ${rss.missing.join(", ")}` : ""}`,
+          `median of ${Object.keys(rss.perNode).length} nodes; per node ${listed(rss.perNode, formatBytes)}; ` +
+            `per service, summed over the nodes: ${listed(rss.perService, formatBytes)}` +
+            `${rss.missing.length ? `; not running: ${rss.missing.join(", ")}` : ""}`,
         ];
   return [
     compared("bare → full mesh (every pair pings)", kit.bare, role.bare, joinNotes(
@@ -113,11 +120,32 @@ export function labRows(run: LabRun): string[][] {
       kit.noopChanges !== undefined ? `kit's up: ${kit.noopChanges || "no change"}` : "",
       role.noopChanged !== undefined ? `role's recap: changed=${role.noopChanged} over all hosts` : "",
     )),
-    kitOnly(`no-op of a Pulumi program with no resource (median of ${run.runs})`, formatFigure(kit.noopFloor), "—", "Pulumi's own floor on this machine (CLI, language host, Node.js and the SDK), run the same way: the kit's no-op less this is what the kit adds"),
-    kitOnly("key rotation of one node: its outage seen by a neighbour (ping every 0.2 s)", formatFigure(kit.rotationOutage), "no rotation", "the role reads each host's key back from its config: a key changes only when someone deletes that file or sets wireguard_private_key, then re-runs the play"),
-    kitOnly("key rotation: loss between two other nodes meanwhile", typeof kit.rotationLoss === "number" ? `${kit.rotationLoss}%` : `not measured: ${kit.rotationLoss.why}`, "no rotation", ""),
+    kitOnly(
+      `no-op of a Pulumi program with no resource (median of ${run.runs})`,
+      formatFigure(kit.noopFloor),
+      "—",
+      "Pulumi's own floor on this machine (CLI, language host, Node.js and the SDK), run the same way: the kit's no-op less this is what the kit adds",
+    ),
+    kitOnly(
+      "key rotation of one node: its outage seen by a neighbour (ping every 0.2 s)",
+      formatFigure(kit.rotationOutage),
+      "no rotation",
+      "the role reads each host's key back from its config: a key changes only when someone deletes that file or sets wireguard_private_key, " +
+        "then re-runs the play",
+    ),
+    kitOnly(
+      "key rotation: loss between two other nodes meanwhile",
+      typeof kit.rotationLoss === "number" ? `${kit.rotationLoss}%` : `not measured: ${kit.rotationLoss.why}`,
+      "no rotation",
+      "",
+    ),
     kitOnly("every member zone's SOA answered at every node, from the join's exit", formatFigure(kit.zones), "— (no DNS)", "Knot on each node, asked at 127.0.0.1"),
-    kitOnly("leave: pulumi destroy of the last member's stack", formatFigure(kit.leaveDestroy), "— (no leave)", "the role has no task or variable for a host leaving: take it out of the inventory and re-run; the host keeps its wg1 until cleaned by hand"),
+    kitOnly(
+      "leave: pulumi destroy of the last member's stack",
+      formatFigure(kit.leaveDestroy),
+      "— (no leave)",
+      "the role has no task or variable for a host leaving: take it out of the inventory and re-run; the host keeps its wg1 until cleaned by hand",
+    ),
     kitOnly("leave: from the destroy's exit until no node has it as a peer", formatFigure(kit.leavePeers), "— (no leave)", ""),
     kitOnly("RSS of the kit's services per node", rssCells[0], "— (WireGuard only)", rssCells[1]),
     kitOnly(
@@ -126,7 +154,8 @@ export function labRows(run: LabRun): string[][] {
       "—",
       "why" in kit.idleCpu
         ? ""
-        : `median of ${Object.keys(kit.idleCpu.perNode).length} machines over ${kit.idleCpu.seconds} s after the join, each machine's whole cgroup (its services, timers, sshd); per node ${Object.entries(kit.idleCpu.perNode).map(([node, pct]) => `${node} ${pct.toFixed(1)}%`).join(", ")}`,
+        : `median of ${Object.keys(kit.idleCpu.perNode).length} machines over ${kit.idleCpu.seconds} s after the join, ` +
+          `each machine's whole cgroup (its services, timers, sshd); per node ${listed(kit.idleCpu.perNode, (pct) => `${pct.toFixed(1)}%`)}`,
     ),
   ];
 }
@@ -138,14 +167,22 @@ export function labSection(runs: LabRun[], context: { suite: string; cores: numb
     header: ["measurement", "N", "kit", "role", "kit/role", "note"],
     rows: runs.flatMap(labRows),
     howToRead: [
-      `Lab: N+1 Debian ${context.suite} machines (systemd-nspawn, one bridge, no internet) on a host of ${context.cores} cores and ${formatBytes(context.memoryBytes)}; a fresh lab for the role, then a fresh one for the kit, so neither sees the other's leftovers. WireGuard is wireguard-go in the lab for both (a container cannot load the kernel module).`,
-      `N is the number of members at the start; the join adds the (N+1)th. The role runs one play over every host, as its README asks (forks = hosts, so every host at once); its tunnel is ${ROLE_INTERFACE} on port ${ROLE_PORT} with addresses in ${ROLE_PREFIX}.0/24. The kit runs one \`pulumi up\` per member, the first N at once; the nodes' sync agents do the rest.`,
-      "A full mesh is when every machine pings every other over the tunnel's addresses (one ping each, 1 s timeout, every pair of a machine at once, rounds over SSH until all have answered): a time is good to about a second. Times are wall clock.",
-      "The kit's clocks pay for reading its stack outputs (`pulumi stack output`, about a second) wherever the mesh addresses are needed first: after the bare ups, and before the zones are asked for after the join; the join's pings to the others need no output.",
-      `kit/role divides the kit's time by the role's: below 1 the kit is faster. The no-op rows are medians of ${counts} runs; every other row is one run per N (a lab run takes minutes).`,
+      `Lab: N+1 Debian ${context.suite} machines (systemd-nspawn, one bridge, no internet) on a host of ${context.cores} cores and ` +
+        `${formatBytes(context.memoryBytes)}; a fresh lab for the role, then a fresh one for the kit, so neither sees the other's leftovers. ` +
+        "WireGuard is wireguard-go in the lab for both (a container cannot load the kernel module).",
+      "N is the number of members at the start; the join adds the (N+1)th. The role runs one play over every host, as its README asks " +
+        `(forks = hosts, so every host at once); its tunnel is ${ROLE_INTERFACE} on port ${ROLE_PORT} with addresses in ${ROLE_PREFIX}.0/24. ` +
+        "The kit runs one `pulumi up` per member, the first N at once; the nodes' sync agents do the rest.",
+      "A full mesh is when every machine pings every other over the tunnel's addresses (one ping each, 1 s timeout, every pair of a machine " +
+        "at once, rounds over SSH until all have answered): a time is good to about a second. Times are wall clock.",
+      "The kit's clocks pay for reading its stack outputs (`pulumi stack output`, about a second) wherever the mesh addresses are needed first: " +
+        "after the bare ups, and before the zones are asked for after the join; the join's pings to the others need no output.",
+      `kit/role divides the kit's time by the role's: below 1 the kit is faster. The no-op rows are medians of ${counts} runs; ` +
+        "every other row is one run per N (a lab run takes minutes).",
       "The role's no-op still connects to every host and gathers facts; the kit's no-op still runs the Pulumi engine, the program and every command's diff.",
       "Rows the role has no counterpart for (rotation, DNS, leave, the monitoring services) say so in its column and have no ratio.",
-      "The kit's lab stacks pull the registry every 5 s (boreal:syncInterval, the least allowed; 60 s by default) and check their peers for the label every 900 s (boreal:attestInterval's default): how soon others see a join follows the first, the load of an idle federation the second.",
+      "The kit's lab stacks pull the registry every 5 s (boreal:syncInterval, the least allowed; 60 s by default) and check their peers " +
+        "for the label every 900 s (boreal:attestInterval's default): how soon others see a join follows the first, the load of an idle federation the second.",
       "N = 10 is CPU-bound on 2 cores: eleven machines each running wireguard-go (and, for the kit, Knot, a Prometheus scraping every peer and the agents) plus the applies.",
     ],
   };

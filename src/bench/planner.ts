@@ -80,7 +80,8 @@ export function runPlanner(args: { cacheDir: string; sizes: readonly number[]; r
     const verified = verify.result;
     // A bench against a registry that does not fully verify would measure something else.
     if (verified.rejected.length > 0 || verified.federation.nodes.length !== nodes) {
-      throw new Error(`the bench registry ${registry.dir} does not verify cleanly (${verified.federation.nodes.length} of ${nodes} nodes; remove it to make it again): ${verified.rejected.slice(0, 3).map(formatRejection).join("; ")}`);
+      const found = `${verified.federation.nodes.length} of ${nodes} nodes; remove it to make it again`;
+      throw new Error(`the bench registry ${registry.dir} does not verify cleanly (${found}): ${verified.rejected.slice(0, 3).map(formatRejection).join("; ")}`);
     }
     const spec = firstNodeSpec(verified);
     const planned = measure(() => plan(spec, verified.federation), args.runs);
@@ -97,7 +98,14 @@ export function runPlanner(args: { cacheDir: string; sizes: readonly number[]; r
 }
 
 export function plannerSection(runs: PlannerRun[]): BenchSection {
-  const row = (measurement: string, n: number, figure: Figure, note: string) => [measurement, String(n), formatDuration(figure.medianMs), formatDuration(figure.cpuMs), formatBytes(figure.heapBytes), note];
+  const row = (measurement: string, n: number, figure: Figure, note: string) => [
+    measurement,
+    String(n),
+    formatDuration(figure.medianMs),
+    formatDuration(figure.cpuMs),
+    formatBytes(figure.heapBytes),
+    note,
+  ];
   return {
     title: "The pure planner at scale",
     header: ["measurement", "N", "time", "cpu", "heap", "note"],
@@ -115,8 +123,11 @@ export function plannerSection(runs: PlannerRun[]): BenchSection {
       row("renderNode() one node", r.registry.nodes, r.render, `${r.renderedFiles} files, ${formatBytes(r.renderedBytes)}`),
     ]),
     howToRead: [
-      `N is the number of nodes in the registry: ${NODES_PER_MEMBER} per member, each node primary for one zone of its own; every descriptor is signed by its member with the real ssh-keygen, as \`pulumi up\` publishes it.`,
-      `time (wall clock) and cpu (the process's CPU time, user + system, every thread: the steadier figure on a shared machine; gc threads can make it exceed time) are medians of ${runs[0]?.verify.runs ?? 0} runs after one warm-up run; heap is the V8 heap the result keeps alive (heap used after a full gc with the result held, minus before), not the peak while computing.`,
+      `N is the number of nodes in the registry: ${NODES_PER_MEMBER} per member, each node primary for one zone of its own; ` +
+        "every descriptor is signed by its member with the real ssh-keygen, as `pulumi up` publishes it.",
+      "time (wall clock) and cpu (the process's CPU time, user + system, every thread: the steadier figure on a shared machine; " +
+        `gc threads can make it exceed time) are medians of ${runs[0]?.verify.runs ?? 0} runs after one warm-up run; ` +
+        "heap is the V8 heap the result keeps alive (heap used after a full gc with the result held, minus before), not the peak while computing.",
       "verify is what `pulumi up` and every node's sync agent do on each run: read federation/ and nodes/, parse, check the pin and every descriptor's signature, member, zones and mesh share.",
       "plan() and renderNode() are for the registry's first node, against all the others: what one `pulumi up` computes, and what its sync agent re-computes when the registry moves.",
       "Linear growth is ×25 from N = 10 to 250 and ×4 from 250 to 1000; more than that is superlinear.",

@@ -1,6 +1,7 @@
 // The one template loader: every *.hbs under templates/, keyed by its path there.
 import { readdirSync, readFileSync } from "node:fs";
 import { join, relative, sep } from "node:path";
+import { provideTemplates } from "../core/node/render";
 import type { TemplateSources } from "../core/node/render";
 
 export const TEMPLATES_DIR = join(__dirname, "..", "..", "templates");
@@ -14,3 +15,10 @@ export function loadTemplates(dir: string = TEMPLATES_DIR): TemplateSources {
   }
   return sources;
 }
+
+let loaded: TemplateSources | undefined;
+// The node's scripts rendered without sources in hand (the agent's) take these, read once.
+provideTemplates(() => {
+  if (!loaded) loaded = loadTemplates();
+  return loaded;
+});

@@ -1,19 +1,17 @@
 // A CPU cgroup per lab machine. Without one, every process of every machine competes with
-// every other (and with the operator's `pulumi up` or `ansible-playbook`) one against one:
-// at N = 10, the idle services of eleven machines outnumber a deploy's few processes a
-// hundred to one, and the deploy crawls. Separate servers do not share a scheduler; a group
-// each gives every machine one equal weight, and the operator's tools on the host theirs,
-// as on a member's own laptop. The groups also count each machine's CPU time.
+// every other (and with the operator's `pulumi up` or `ansible-playbook`) one against one,
+// and the idle services of many machines starve a deploy's few processes. Separate servers
+// do not share a scheduler; a group each gives every machine one equal weight, and the
+// operator's tools on the host theirs, as on a member's own laptop. The groups also count
+// each machine's CPU time.
 //
 // On a v1 host, each machine also gets a group of its own in systemd's hierarchies (name=systemd,
-// and the hybrid v2 tree). systemd-nspawn, started from their root (a host whose init is not systemd),
-// puts every container in the same /payload group: eleven containers' systemd then managed
-// one /payload/system.slice/boreal-sync.service between them, each removing it under the
-// others (1 sync tick in 5 failed with status 219/CGROUP, and every unit's stop logged
-// "Failed to kill control group").
-import { spawnSync } from "node:child_process";
+// and the hybrid v2 tree): systemd-nspawn, started from their root (a host whose init is not
+// systemd), would put every container in one /payload group, where the containers' systemds
+// remove each other's units (bench/NOTES.md).
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { sleepSync } from "../io/process";
 
 export const LAB_CGROUP = "boreal-lab";
 
@@ -29,7 +27,8 @@ type Layout = { kind: "v2"; dir: string } | { kind: "v1"; cpu: string; cpuacct: 
 /** The unified hierarchy with the cpu controller, or v1's cpu (and cpuacct) hierarchies, or none. */
 function layout({ root }: CgroupRoot): Layout | undefined {
   const controllers = join(root, "cgroup.controllers");
-  if (existsSync(controllers)) return readFileSync(controllers, "utf8").split(/\s+/).includes("cpu") ? { kind: "v2", dir: root } : undefined;
+  if (existsSync(controllers))
+    return readFileSync(controllers, "utf8").split(/\s+/).includes("cpu") ? { kind: "v2", dir: root } : undefined;
   const hierarchy = (name: string) => (existsSync(join(root, name, "cgroup.procs")) ? join(root, name) : undefined);
   const cpu = hierarchy("cpu") ?? hierarchy("cpu,cpuacct");
   if (!cpu) return undefined;
@@ -41,7 +40,9 @@ function layout({ root }: CgroupRoot): Layout | undefined {
 /** The lab's parent group in each hierarchy it uses (v1 may mount cpu and cpuacct apart, and has name=systemd). */
 function labParents(found: Layout): string[] {
   if (found.kind === "v2") return [join(found.dir, LAB_CGROUP)];
-  return [...new Set([found.cpu, found.cpuacct, ...found.systemd].filter((d): d is string => d !== undefined))].map((h) => join(h, LAB_CGROUP));
+  return [...new Set([found.cpu, found.cpuacct, ...found.systemd].filter((d): d is string => d !== undefined))].map((h) =>
+    join(h, LAB_CGROUP),
+  );
 }
 
 /**
@@ -81,12 +82,15 @@ export function machineCpuSeconds(name: string, cgroups: CgroupRoot = SYSTEM_CGR
 /**
  * Every process in a machine's group, or in every machine's group when no name is given:
  * what is left of a machine after its nspawn ended (a killed nspawn leaves the container's
- * systemd and journald running, reparented to pid 1; seen on this host).
+ * systemd and journald running, reparented to pid 1).
  */
 export function labCgroupProcesses(name?: string, cgroups: CgroupRoot = SYSTEM_CGROUPS): number[] {
   const found = layout(cgroups);
   if (!found) return [];
-  const pids = labParents(found).flatMap((parent) => machineGroups(parent, name)).flatMap(withSubgroups).flatMap(groupPids);
+  const pids = labParents(found)
+    .flatMap((parent) => machineGroups(parent, name))
+    .flatMap(withSubgroups)
+    .flatMap(groupPids);
   return [...new Set(pids)];
 }
 
@@ -99,15 +103,22 @@ export function removeLabCgroups(cgroups: CgroupRoot = SYSTEM_CGROUPS, patienceM
   const found = layout(cgroups);
   if (!found) return;
   const parents = labParents(found);
-  const remove = () => parents.map((parent) => machineGroups(parent).flatMap(withSubgroups).map(tryRmdir).every(Boolean) && (!existsSync(parent) || tryRmdir(parent))).every(Boolean);
-  for (const deadline = Date.now() + patienceMs; !remove() && Date.now() < deadline; ) spawnSync("sleep", ["0.2"]);
+  const remove = () =>
+    parents
+      .map(
+        (parent) => machineGroups(parent).flatMap(withSubgroups).map(tryRmdir).every(Boolean) && (!existsSync(parent) || tryRmdir(parent)),
+      )
+      .every(Boolean);
+  for (const deadline = Date.now() + patienceMs; !remove() && Date.now() < deadline;) sleepSync(200);
 }
 
 /** A group and the groups a container's systemd made inside it (name=systemd), deepest first. */
 function withSubgroups(group: string): string[] {
   let children: string[] = [];
   try {
-    children = readdirSync(group, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => join(group, e.name));
+    children = readdirSync(group, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => join(group, e.name));
   } catch {
     // gone meanwhile
   }
@@ -116,12 +127,18 @@ function withSubgroups(group: string): string[] {
 
 function machineGroups(parent: string, name?: string): string[] {
   if (!existsSync(parent)) return [];
-  return readdirSync(parent, { withFileTypes: true }).filter((e) => e.isDirectory() && (name === undefined || e.name === name)).map((e) => join(parent, e.name));
+  return readdirSync(parent, { withFileTypes: true })
+    .filter((e) => e.isDirectory() && (name === undefined || e.name === name))
+    .map((e) => join(parent, e.name));
 }
 
 function groupPids(group: string): number[] {
   try {
-    return readFileSync(join(group, "cgroup.procs"), "utf8").split("\n").filter(Boolean).map(Number).filter((pid) => pid > 1);
+    return readFileSync(join(group, "cgroup.procs"), "utf8")
+      .split("\n")
+      .filter(Boolean)
+      .map(Number)
+      .filter((pid) => pid > 1);
   } catch {
     return [];
   }
@@ -142,5 +159,16 @@ function tryRmdir(dir: string): boolean {
  */
 export function inCgroups(procsFiles: string[], command: string, args: string[]): { command: string; args: string[] } {
   if (procsFiles.length === 0) return { command, args };
-  return { command: "sh", args: ["-c", 'while [ "$1" != -- ]; do { echo $$ > "$1"; } 2>/dev/null || :; shift; done; shift; exec "$@"', "sh", ...procsFiles, "--", command, ...args] };
+  return {
+    command: "sh",
+    args: [
+      "-c",
+      'while [ "$1" != -- ]; do { echo $$ > "$1"; } 2>/dev/null || :; shift; done; shift; exec "$@"',
+      "sh",
+      ...procsFiles,
+      "--",
+      command,
+      ...args,
+    ],
+  };
 }

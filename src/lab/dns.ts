@@ -3,12 +3,12 @@
 // validating resolver that trusts only that zone's key. Both run from the lab image in
 // their own namespace on the lab bridge, with no route out: the resolver never asks the
 // real root servers. The config text is pure (tested); starting and stopping is not.
-import { spawn, spawnSync } from "node:child_process";
-import { closeSync, mkdirSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { inImageScript } from "./image";
 import { formatIPv4, parseCidr } from "../core/values/ip";
-import { createMachineNetwork, nodeNamespace, sh, stopProcesses } from "./net";
+import { run, startDetached } from "../io/process";
+import { createMachineNetwork, LOCAL_COMMAND_MS, nodeNamespace, output, sh, stopProcesses } from "./net";
 
 export const LAB_PARENT_ZONE = "lab.test.";
 const DNS_MACHINE = "dns";
@@ -61,7 +61,13 @@ export function parentZoneFile(address: string, delegations: string[]): string {
  * parent directly for lab.test. and following its delegations to the members' nodes.
  * Short cache times: the tests change records and power nodes off.
  */
-export function resolverConf(address: string, subnetText: string, parentAddress: string, trustAnchor: string, base = "/mnt/resolver"): string {
+export function resolverConf(
+  address: string,
+  subnetText: string,
+  parentAddress: string,
+  trustAnchor: string,
+  base = "/mnt/resolver",
+): string {
   return [
     "server:",
     `    interface: ${address}`,
@@ -104,19 +110,17 @@ export interface LabDnsState {
  * the daemon's own (SIGTERM stops it cleanly); the image itself is never written.
  */
 function startDaemon(name: string, image: string, dir: string, command: string): number {
-  const log = openSync(join(dir, `${name}.log`), "a");
-  const child = spawn("ip", ["netns", "exec", LAB_DNS_NAMESPACE, "unshare", "--mount", "sh", "-c", inImageScript(image, dir), command], {
-    detached: true,
-    stdio: ["ignore", log, log],
+  return startDetached("ip", ["netns", "exec", LAB_DNS_NAMESPACE, "unshare", "--mount", "sh", "-c", inImageScript(image, dir), command], {
+    log: join(dir, `${name}.log`),
     env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" },
+    inheritEnv: false,
+    purpose: `starting the lab's ${name}`,
   });
-  child.unref();
-  closeSync(log);
-  return child.pid!;
 }
 
+/** kdig's answer (its stdout whatever its status; "" when it could not run): +time=2 +retry=0 ends it within seconds. */
 function dig(server: string, args: string[]): string {
-  return spawnSync("kdig", [`@${server}`, "+time=2", "+retry=0", ...args], { encoding: "utf8" }).stdout ?? "";
+  return output("kdig", [`@${server}`, "+time=2", "+retry=0", ...args]);
 }
 
 async function until<T>(what: string, seconds: number, probe: () => T | undefined, logFile: string): Promise<T> {
@@ -133,7 +137,13 @@ async function until<T>(what: string, seconds: number, probe: () => T | undefine
  * (Re)starts the parent with these delegations and a fresh resolver (an empty cache). The
  * parent's keys live in dir across restarts, so the trust anchor stays the same.
  */
-export async function startLabDns(options: { dir: string; image: string; subnet: string; delegations: string[]; previous?: LabDnsState }): Promise<LabDnsState> {
+export async function startLabDns(options: {
+  dir: string;
+  image: string;
+  subnet: string;
+  delegations: string[];
+  previous?: LabDnsState;
+}): Promise<LabDnsState> {
   const { parent, resolver } = labDnsAddresses(options.subnet);
   if (options.previous) stopLabDns(options.previous);
   const parentDir = join(options.dir, "parent");
@@ -151,7 +161,9 @@ export async function startLabDns(options: { dir: string; image: string; subnet:
       `the lab's parent zone ${LAB_PARENT_ZONE} was not served signed at ${parent}`,
       30,
       () => {
-        const ksk = dig(parent, ["+short", LAB_PARENT_ZONE, "DNSKEY"]).split("\n").find((line) => line.startsWith("257 "));
+        const ksk = dig(parent, ["+short", LAB_PARENT_ZONE, "DNSKEY"])
+          .split("\n")
+          .find((line) => line.startsWith("257 "));
         return ksk ? `${LAB_PARENT_ZONE} DNSKEY ${ksk.trim()}` : undefined;
       },
       join(options.dir, "parent.log"),
@@ -160,7 +172,8 @@ export async function startLabDns(options: { dir: string; image: string; subnet:
     rmSync(join(options.dir, "resolver.log"), { force: true });
     resolverPid = startDaemon("resolver", options.image, options.dir, "exec /usr/sbin/unbound -d -c /mnt/resolver/unbound.conf");
     // The parent's own SOA, validated: the resolver is up and holds the anchor.
-    await until(`the lab's resolver at ${resolver} did not validate ${LAB_PARENT_ZONE}`, 30, () => (authenticated(dig(resolver, ["+dnssec", LAB_PARENT_ZONE, "SOA"])) ? true : undefined), join(options.dir, "resolver.log"));
+    const validated = () => (authenticated(dig(resolver, ["+dnssec", LAB_PARENT_ZONE, "SOA"])) ? true : undefined);
+    await until(`the lab's resolver at ${resolver} did not validate ${LAB_PARENT_ZONE}`, 30, validated, join(options.dir, "resolver.log"));
     return { parent: { address: parent, pid: parentPid }, resolver: { address: resolver, pid: resolverPid } };
   } catch (error) {
     // Nothing half-started stays behind.
@@ -175,8 +188,12 @@ export function stopLabDns(state: LabDnsState): void {
 
 /** Whatever runs in the DNS namespace (ours alone): what `lab down` stops, even after a crash. */
 export function labDnsProcesses(): number[] {
-  const result = spawnSync("ip", ["netns", "pids", LAB_DNS_NAMESPACE], { encoding: "utf8" });
-  return result.status === 0 ? result.stdout.split("\n").filter(Boolean).map(Number) : [];
+  try {
+    const result = run("ip", ["netns", "pids", LAB_DNS_NAMESPACE], { timeoutMs: LOCAL_COMMAND_MS, allowFailure: true });
+    return result.status === 0 ? result.stdout.split("\n").filter(Boolean).map(Number) : [];
+  } catch {
+    return []; // no ip: no namespace either
+  }
 }
 
 /** The namespace the parent and the resolver listen in, on the lab bridge. */

@@ -1,13 +1,15 @@
 // The lab's federation, made the way real members make theirs: each member has its own
 // signing key and its own clone of the registry; the founders write version 1, all sign
 // it, and it is pushed to the lab's mirror, which the machines pull from.
-import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { FederationVersion } from "../core/registry/format";
 import { formatIPv4, parseCidr } from "../core/values/ip";
 import { formatTrust, sha256 } from "../core/registry/verify";
+import { git as gitIn } from "../io/git";
+import { run } from "../io/process";
 import { signFederationVersion, writeFederationVersion } from "../io/registry/write";
+import { LOCAL_COMMAND_MS } from "./net";
 
 export const LAB_MESH = { ipv4: "100.64.0.0/16", ipv6: "fd42:b0:ea1::/48" };
 /** Each lab member's share of the mesh: 16 addresses. */
@@ -27,7 +29,10 @@ export interface LabMember {
 
 /** Makes an ed25519 signing key without passphrase at `file` (its .pub beside it); returns "ssh-ed25519 AAAA…". */
 export function createSigningKey(file: string, comment: string): string {
-  execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", file]);
+  run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", file], {
+    timeoutMs: LOCAL_COMMAND_MS,
+    purpose: `making the signing key ${file}`,
+  });
   return readFileSync(`${file}.pub`, "utf8").trim().split(/\s+/).slice(0, 2).join(" ");
 }
 
@@ -39,7 +44,11 @@ export function labMemberZone(member: string): string {
  * Version 1 of a lab-shaped federation: the members in order, each with its one key, its
  * zone and the next /28 of the lab mesh (`npm run bench` makes its large registries the same way).
  */
-export function labFederationVersion(args: { members: { name: string; zone: string; publicKey: string; nodes?: string[] }[]; mirrors: string[]; threshold?: number }): FederationVersion {
+export function labFederationVersion(args: {
+  members: { name: string; zone: string; publicKey: string; nodes?: string[] }[];
+  mirrors: string[];
+  threshold?: number;
+}): FederationVersion {
   const mesh = parseCidr(LAB_MESH.ipv4);
   return {
     version: 1,
@@ -65,15 +74,26 @@ export function labMemberName(index: number): string {
   return `coop-${String.fromCharCode(97 + (index % 26))}${index >= 26 ? Math.floor(index / 26) : ""}`;
 }
 
+/** The lab's own identity for the commits it makes (its founders' version 1; the tests' forgeries). */
+export const LAB_GIT_AUTHOR = { name: "boreal-lab", email: "lab@boreal.test" };
+
+/** `git args` in `cwd` as the lab (src/io/git.ts: no prompt, a timeout, git's last words in the error); its stdout. */
 export function git(cwd: string, ...args: string[]): string {
-  return execFileSync("git", ["-c", "user.name=boreal-lab", "-c", "user.email=lab@boreal.test", ...args], { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  return gitIn(cwd, args, { author: LAB_GIT_AUTHOR });
 }
 
 /**
  * Writes and signs version 1 for `count` members, pushes it to the mirror repository, and
  * gives each member a clone. Returns the members and the trust pin of version 1.
  */
-export function createLabFederation(args: { labDir: string; count: number; mirrorRepo: string; mirrorUrls: string[]; threshold?: number; nodeNames?: string[] }): { members: LabMember[]; trust: string } {
+export function createLabFederation(args: {
+  labDir: string;
+  count: number;
+  mirrorRepo: string;
+  mirrorUrls: string[];
+  threshold?: number;
+  nodeNames?: string[];
+}): { members: LabMember[]; trust: string } {
   const root = join(args.labDir, "members");
   rmSync(root, { recursive: true, force: true });
   const members: LabMember[] = Array.from({ length: args.count }, (_, i) => {
@@ -83,7 +103,14 @@ export function createLabFederation(args: { labDir: string; count: number; mirro
     const signingKey = join(dir, "signing_key");
     // The machine's own name, and the member's prefix for any further node.
     const nodes = args.nodeNames?.[i] === undefined ? undefined : [args.nodeNames[i], `${name}-*`];
-    return { name, zone: labMemberZone(name), signingKey, publicKey: createSigningKey(signingKey, `${name}@boreal-lab`), registry: join(dir, "registry"), nodes };
+    return {
+      name,
+      zone: labMemberZone(name),
+      signingKey,
+      publicKey: createSigningKey(signingKey, `${name}@boreal-lab`),
+      registry: join(dir, "registry"),
+      nodes,
+    };
   });
   const version = labFederationVersion({ members, mirrors: args.mirrorUrls, threshold: args.threshold });
   // The founders' work happens in the first member's clone, then goes to the mirror.

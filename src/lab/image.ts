@@ -1,18 +1,32 @@
 // The lab's Debian image (12 bookworm or 13 trixie): built once with debootstrap, cached under a
 // hash of its recipe. Each suite keeps its newest image, so both can be cached side by side.
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { sh } from "./net";
+import { ProcessError, runAsync, runShell } from "../io/process";
+import { LOCAL_COMMAND_MS } from "./net";
 
 export const IMAGE_PACKAGES = [
-  "systemd", "systemd-sysv", "dbus", "openssh-server", "iproute2", "iputils-ping", "wireguard-tools", "wireguard-go",
-  "knot", "knot-dnsutils", "prometheus-node-exporter", "nftables", "ca-certificates",
+  "systemd",
+  "systemd-sysv",
+  "dbus",
+  "openssh-server",
+  "iproute2",
+  "iputils-ping",
+  "wireguard-tools",
+  "wireguard-go",
+  "knot",
+  "knot-dnsutils",
+  "prometheus-node-exporter",
+  "nftables",
+  "ca-certificates",
   // Mutual monitoring: every node scrapes and probes every other, and alerts its member.
-  "prometheus", "prometheus-blackbox-exporter", "prometheus-alertmanager",
+  "prometheus",
+  "prometheus-blackbox-exporter",
+  "prometheus-alertmanager",
   // What the on-node sync agent needs: it pulls the registry with git and runs on Debian's nodejs.
-  "git", "nodejs",
+  "git",
+  "nodejs",
   // Not run on the machines (masked below): the lab's validating resolver runs from the image.
   "unbound",
   // Not used by the kit: Ansible's modules run on Python, and the bench applies the Ansible
@@ -86,7 +100,10 @@ export function imageReady(recipe: ImageRecipe = DEFAULT_RECIPE): boolean {
 }
 
 /** Returns the image directory, building it first when the recipe has no cached image. */
-export async function ensureImage(recipe: ImageRecipe, log: (line: string) => void): Promise<{ path: string; built: boolean; seconds: number }> {
+export async function ensureImage(
+  recipe: ImageRecipe,
+  log: (line: string) => void,
+): Promise<{ path: string; built: boolean; seconds: number }> {
   const path = imagePath(recipe);
   if (imageReady(recipe)) return { path, built: false, seconds: 0 };
   const started = Date.now();
@@ -110,24 +127,28 @@ export function staleImages(entries: string[], recipe: ImageRecipe): string[] {
   return entries.filter((e) => new RegExp(`^debian-${recipe.suite}-[0-9a-f]{12}(\\.partial)?$`).test(e) && e !== own);
 }
 
-function debootstrap(recipe: ImageRecipe, target: string, log: (line: string) => void): Promise<void> {
+/** A first build downloads and unpacks a few hundred MB of packages: minutes, tens of them from a slow mirror. */
+const DEBOOTSTRAP_TIMEOUT_MS = 3_600_000;
+
+async function debootstrap(recipe: ImageRecipe, target: string, log: (line: string) => void): Promise<void> {
   const args = [`--variant=${recipe.variant}`, `--include=${recipe.packages.join(",")}`, recipe.suite, target, recipe.mirror];
-  return new Promise((resolve, reject) => {
-    const child = spawn("debootstrap", args, { stdio: ["ignore", "pipe", "pipe"] });
-    let tail = "";
-    let count = 0;
-    const onData = (chunk: Buffer) => {
-      for (const line of chunk.toString().split("\n").filter(Boolean)) {
-        tail = `${tail}\n${line}`.slice(-4000);
-        // Progress without flooding: every 25th step of debootstrap's own progress lines.
-        if (/^I: (Retrieving|Validating|Extracting|Unpacking|Configuring|Installing)/.test(line) && count++ % 25 === 0) log(`  debootstrap: ${line.slice(3)}`);
-      }
-    };
-    child.stdout.on("data", onData);
-    child.stderr.on("data", onData);
-    child.on("error", reject);
-    child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`debootstrap failed (exit ${code}):${tail}`))));
-  });
+  let tail = "";
+  let count = 0;
+  const onOutput = (chunk: string) => {
+    for (const line of chunk.split("\n").filter(Boolean)) {
+      tail = `${tail}\n${line}`.slice(-4000);
+      // Progress without flooding: every 25th step of debootstrap's own progress lines.
+      if (/^I: (Retrieving|Validating|Extracting|Unpacking|Configuring|Installing)/.test(line) && count++ % 25 === 0)
+        log(`  debootstrap: ${line.slice(3)}`);
+    }
+  };
+  try {
+    await runAsync("debootstrap", args, { timeoutMs: DEBOOTSTRAP_TIMEOUT_MS, onOutput, purpose: `building the lab image in ${target}` });
+  } catch (error) {
+    // Its last words alone rarely say which package or download failed: the tail of its output does.
+    if (error instanceof ProcessError && !error.notInstalled) throw new Error(`${error.message}; debootstrap's output ended:${tail}`);
+    throw error;
+  }
 }
 
 /** Make the image a template: no machine identity, no host keys (each machine gets its own). */
@@ -138,16 +159,25 @@ function debootstrap(recipe: ImageRecipe, target: string, log: (line: string) =>
  * starts with `exec` keeps the pid of the `unshare` that runs it, so signals reach it.
  */
 export function inImageScript(image: string, dir: string): string {
-  return [`mount --bind '${dir}' '${image}/mnt'`, `mount -t tmpfs tmpfs '${image}/run'`, `mount -t tmpfs tmpfs '${image}/tmp'`, `exec chroot '${image}' /bin/sh -c "$0"`].join(" && ");
+  return [
+    `mount --bind '${dir}' '${image}/mnt'`,
+    `mount -t tmpfs tmpfs '${image}/run'`,
+    `mount -t tmpfs tmpfs '${image}/tmp'`,
+    `exec chroot '${image}' /bin/sh -c "$0"`,
+  ].join(" && ");
 }
 
 function postProcess(root: string): void {
   writeFileSync(join(root, "etc/machine-id"), "");
   rmSync(join(root, "var/lib/dbus/machine-id"), { force: true });
-  sh("sh", ["-c", `rm -f '${root}'/etc/ssh/ssh_host_*`]);
+  const shell = (script: string) => runShell(script, { timeoutMs: LOCAL_COMMAND_MS, purpose: `preparing the lab image ${root}` });
+  shell(`rm -f '${root}'/etc/ssh/ssh_host_*`);
   // No console logins are needed; sshd is how everything gets in.
-  sh("sh", ["-c", `rm -f '${root}'/etc/systemd/system/getty.target.wants/* && ln -sf /dev/null '${root}'/etc/systemd/system/console-getty.service`]);
+  shell(`rm -f '${root}'/etc/systemd/system/getty.target.wants/* && ln -sf /dev/null '${root}'/etc/systemd/system/console-getty.service`);
   // Unbound would take port 53 from Knot on every machine; the lab starts its own (dns.ts).
-  sh("sh", ["-c", `for unit in unbound unbound-resolvconf; do ln -sf /dev/null '${root}'/etc/systemd/system/$unit.service; done`]);
-  writeFileSync(join(root, "etc/ssh/sshd_config.d/boreal-lab.conf"), "PasswordAuthentication no\nPermitRootLogin prohibit-password\nUseDNS no\n");
+  shell(`for unit in unbound unbound-resolvconf; do ln -sf /dev/null '${root}'/etc/systemd/system/$unit.service; done`);
+  writeFileSync(
+    join(root, "etc/ssh/sshd_config.d/boreal-lab.conf"),
+    "PasswordAuthentication no\nPermitRootLogin prohibit-password\nUseDNS no\n",
+  );
 }

@@ -1,10 +1,11 @@
 // The local lab: N Debian machines (12 bookworm by default, or 13 trixie; systemd-nspawn, booted) on a private bridge.
-import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { stringify } from "yaml";
+import { writeAtomic } from "../io/files";
+import { ProcessError, run, runAsync, RunResult, startDetached } from "../io/process";
 import { DEFAULT_SUITE, ensureImage, labRecipe, LabSuite, LabSuiteChoice, machineSuites } from "./image";
 import { createMirrorRepo, mirrorProcesses, mirrorUrl, mirrorsDir, startMirror, stopMirror } from "./mirror";
 import { createLabFederation, LabMember } from "./federation";
@@ -18,7 +19,20 @@ export const LAB_SYNC_INTERVAL = 5;
 export const LAB_ATTEST_INTERVAL = 60;
 
 export { LAB_PASSPHRASE };
-import { pidAlive, stopProcesses, checkSubnetFree, createLabNetwork, createMachineNetwork, labAddresses, labNamespaces, nodeNamespace, quiet, removeLabNetwork, sh } from "./net";
+import {
+  checkSubnetFree,
+  createLabNetwork,
+  createMachineNetwork,
+  labAddresses,
+  labNamespaces,
+  nodeNamespace,
+  output,
+  pidAlive,
+  quiet,
+  removeLabNetwork,
+  sh,
+  stopProcesses,
+} from "./net";
 
 /** The project root: the nearest directory above this file holding Pulumi.yaml (src/ or dist/src/). */
 function projectRoot(): string {
@@ -62,15 +76,36 @@ export interface LabState {
 
 const statePath = (dir: string) => join(dir, "state.json");
 
+/** Whole or not at all: `lab down` after a crash reads it. */
+function saveState(dir: string, state: LabState): void {
+  writeAtomic(statePath(dir), JSON.stringify(state, null, 2), { mode: 0o666, dirMode: 0o777 });
+}
+
 export function readState(dir = LAB_DIR): LabState | undefined {
   return existsSync(statePath(dir)) ? (JSON.parse(readFileSync(statePath(dir), "utf8")) as LabState) : undefined;
 }
 
 export function checkPrerequisites(install: boolean, log: (l: string) => void): void {
   if (process.getuid?.() !== 0) throw new Error("the lab needs root (network namespaces and systemd-nspawn): run it with sudo");
-  const tools: [string, string][] = [["debootstrap", "debootstrap"], ["systemd-nspawn", "systemd-container"], ["ip", "iproute2"], ["ssh-keygen", "openssh-client"], ["ssh", "openssh-client"], ["git", "git"], ["ss", "iproute2"], ["kdig", "knot-dnsutils"]];
-  ensureHostPackages(tools.map(([tool, pkg]) => [`command -v ${tool}`, pkg]), install, log);
+  const tools: [string, string][] = [
+    ["debootstrap", "debootstrap"],
+    ["systemd-nspawn", "systemd-container"],
+    ["ip", "iproute2"],
+    ["ssh-keygen", "openssh-client"],
+    ["ssh", "openssh-client"],
+    ["git", "git"],
+    ["ss", "iproute2"],
+    ["kdig", "knot-dnsutils"],
+  ];
+  ensureHostPackages(
+    tools.map(([tool, pkg]) => [`command -v ${tool}`, pkg]),
+    install,
+    log,
+  );
 }
+
+/** apt-get downloads from the host's Debian mirror: minutes on a slow link, a quarter of an hour is a hang. */
+const APT_TIMEOUT_MS = 900_000;
 
 /**
  * Host packages by the shell test that shows each is there: the missing ones installed with
@@ -81,8 +116,8 @@ export function ensureHostPackages(checks: [test: string, pkg: string][], instal
   if (missing.length === 0) return;
   if (!install) throw new Error(`missing: ${missing.join(" ")}; install them with: apt-get install ${missing.join(" ")}`);
   log(`installing ${missing.join(" ")} with apt-get`);
-  sh("apt-get", ["update", "-q"]);
-  sh("apt-get", ["install", "-y", "-q", "--no-install-recommends", ...missing]);
+  sh("apt-get", ["update", "-q"], { timeoutMs: APT_TIMEOUT_MS });
+  sh("apt-get", ["install", "-y", "-q", "--no-install-recommends", ...missing], { timeoutMs: APT_TIMEOUT_MS });
 }
 
 export interface UpOptions {
@@ -131,7 +166,7 @@ export async function labUp(options: UpOptions): Promise<LabState & { imageBuilt
     createMachineNetwork(name, address, subnet);
     state.machines.push(startMachine(dir, name, address, suites[i], images.get(suites[i])!.path, operatorKey));
   });
-  writeFileSync(statePath(dir), JSON.stringify(state, null, 2));
+  saveState(dir, state);
   writeKnownHosts(dir, state);
   log(`waiting for sshd on ${state.machines.length} machine(s)`);
   await Promise.all(state.machines.map((m) => waitForSsh(state, m, 120, dir)));
@@ -157,17 +192,19 @@ function startMachine(dir: string, name: string, address: string, suite: LabSuit
 /** Boots a prepared machine (its overlay upper dir and namespace exist); returns the nspawn pid. */
 function bootMachine(dir: string, name: string, image: string): number {
   const machineDir = join(dir, "machines", name);
-  const console = openSync(join(machineDir, "console.log"), "a");
   const nspawn = inCgroups(machineCgroup(name), "systemd-nspawn", [
-    "--keep-unit", "--register=no", "--boot", `--directory=${image}`, `--overlay=${image}:${join(machineDir, "upper")}:/`,
+    "--keep-unit",
+    "--register=no",
+    "--boot",
+    `--directory=${image}`,
+    `--overlay=${image}:${join(machineDir, "upper")}:/`,
     `--network-namespace-path=/run/netns/${nodeNamespace(name)}`,
     // wireguard-go needs to create its TUN device.
-    "--capability=CAP_NET_ADMIN", `--hostname=${name}`, `--machine=boreal-${name}`,
+    "--capability=CAP_NET_ADMIN",
+    `--hostname=${name}`,
+    `--machine=boreal-${name}`,
   ]);
-  const child = spawn(nspawn.command, nspawn.args, { detached: true, stdio: ["ignore", console, console] });
-  child.unref();
-  closeSync(console);
-  return child.pid!;
+  return startDetached(nspawn.command, nspawn.args, { log: join(machineDir, "console.log"), purpose: `booting lab machine ${name}` });
 }
 
 /**
@@ -175,8 +212,14 @@ function bootMachine(dir: string, name: string, image: string): number {
  * outputs), and a validating resolver trusting only it: (re)started, with an empty cache.
  */
 export async function labDns(state: LabState, delegations: string[], dir = LAB_DIR): Promise<LabDnsState> {
-  state.dns = await startLabDns({ dir: join(dir, "dns"), image: state.machines[0].image, subnet: state.subnet, delegations, previous: state.dns });
-  writeFileSync(statePath(dir), JSON.stringify(state, null, 2));
+  state.dns = await startLabDns({
+    dir: join(dir, "dns"),
+    image: state.machines[0].image,
+    subnet: state.subnet,
+    delegations,
+    previous: state.dns,
+  });
+  saveState(dir, state);
   return state.dns;
 }
 
@@ -204,7 +247,7 @@ export async function labStart(state: LabState, name: string, dir = LAB_DIR): Pr
   if (pidAlive(machine.pid)) return;
   machine.pid = bootMachine(dir, name, machine.image);
   machine.startedAt = Date.now();
-  writeFileSync(statePath(dir), JSON.stringify(state, null, 2));
+  saveState(dir, state);
   await waitForSsh(state, machine, 120, dir);
 }
 
@@ -215,27 +258,63 @@ function writeKnownHosts(dir: string, state: LabState): void {
 /** ssh(1) arguments for a machine: the lab key, and its host key pinned in known_hosts. */
 export function sshArgs(state: LabState, machine: LabMachine, dir = LAB_DIR, batch = true): string[] {
   return [
-    "-i", state.sshKey, "-o", "IdentitiesOnly=yes", "-o", `UserKnownHostsFile=${knownHostsPath(dir)}`,
-    "-o", "StrictHostKeyChecking=yes", "-o", "ConnectTimeout=5", "-o", `BatchMode=${batch ? "yes" : "no"}`, "-o", "LogLevel=ERROR", `root@${machine.address}`,
+    "-i",
+    state.sshKey,
+    "-o",
+    "IdentitiesOnly=yes",
+    "-o",
+    `UserKnownHostsFile=${knownHostsPath(dir)}`,
+    "-o",
+    "StrictHostKeyChecking=yes",
+    "-o",
+    "ConnectTimeout=5",
+    "-o",
+    `BatchMode=${batch ? "yes" : "no"}`,
+    "-o",
+    "LogLevel=ERROR",
+    `root@${machine.address}`,
   ];
 }
 
+/** A command on a lab machine: a package install or a sync run takes a while, two minutes is a hang. */
+const LAB_EXEC_TIMEOUT_MS = 120_000;
+
+/** What a command on a machine came to: its exit status (-1: killed, timed out or not run) and all it said. */
+export interface LabExecResult {
+  status: number;
+  output: string;
+}
+
+function execResult(result: RunResult): LabExecResult {
+  return { status: result.status ?? -1, output: `${result.stdout}${result.stderr}` };
+}
+
 /** Run a command on a machine over SSH, the host key checked against the pinned one. */
-export function labExec(state: LabState, machine: LabMachine, command: string, dir = LAB_DIR, input?: string): { status: number; output: string } {
-  const result = spawnSync("ssh", [...sshArgs(state, machine, dir), command], { encoding: "utf8", timeout: 120_000, input: input ?? "" });
-  return { status: result.status ?? -1, output: `${result.stdout ?? ""}${result.stderr ?? ""}` };
+export function labExec(state: LabState, machine: LabMachine, command: string, dir = LAB_DIR, input?: string): LabExecResult {
+  try {
+    return execResult(
+      run("ssh", [...sshArgs(state, machine, dir), command], { input: input ?? "", timeoutMs: LAB_EXEC_TIMEOUT_MS, allowFailure: true }),
+    );
+  } catch (error) {
+    if (error instanceof ProcessError) return { status: -1, output: error.message };
+    throw error;
+  }
 }
 
 /** labExec without blocking: several machines asked at once. */
-export function labExecAsync(state: LabState, machine: LabMachine, command: string, dir = LAB_DIR, timeoutMs = 120_000): Promise<{ status: number; output: string }> {
-  return new Promise((resolveExec) => {
-    const child = spawn("ssh", [...sshArgs(state, machine, dir), command], { stdio: ["ignore", "pipe", "pipe"], timeout: timeoutMs });
-    let output = "";
-    child.stdout.on("data", (d: Buffer) => (output += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (output += d.toString()));
-    child.on("error", (error) => resolveExec({ status: -1, output: `${output}${error.message}` }));
-    child.on("close", (code) => resolveExec({ status: code ?? -1, output }));
-  });
+export async function labExecAsync(
+  state: LabState,
+  machine: LabMachine,
+  command: string,
+  dir = LAB_DIR,
+  timeoutMs = LAB_EXEC_TIMEOUT_MS,
+): Promise<LabExecResult> {
+  try {
+    return execResult(await runAsync("ssh", [...sshArgs(state, machine, dir), command], { timeoutMs, allowFailure: true }));
+  } catch (error) {
+    if (error instanceof ProcessError) return { status: -1, output: `${error.result.stdout}${error.message}` };
+    throw error;
+  }
 }
 
 /** The file of pinned host keys sshArgs gives ssh (UserKnownHostsFile). */
@@ -254,7 +333,10 @@ async function waitForSsh(state: LabState, machine: LabMachine, seconds: number,
     }
     await new Promise((r) => setTimeout(r, 500));
   }
-  throw new Error(`${machine.name} (${machine.address}): sshd did not answer with its pinned host key within ${seconds}s. ${last}\nLook closer: cat ${join(dir, "machines", machine.name, "console.log")}`);
+  const consoleLog = join(dir, "machines", machine.name, "console.log");
+  throw new Error(
+    `${machine.name} (${machine.address}): sshd did not answer with its pinned host key within ${seconds}s. ${last}\nLook closer: cat ${consoleLog}`,
+  );
 }
 
 export function portOpen(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
@@ -275,12 +357,14 @@ export { pidAlive };
 
 /** Processes of the lab, found by their command line (also after a crash lost the state). */
 export function labProcesses(): number[] {
-  const out = spawnSync("pgrep", ["-f", "systemd-nspawn .*--machine=boreal-"], { encoding: "utf8" }).stdout ?? "";
-  return out.split("\n").filter(Boolean).map(Number);
+  return output("pgrep", ["-f", "systemd-nspawn .*--machine=boreal-"]).split("\n").filter(Boolean).map(Number);
 }
 
 export function labMounts(dir = LAB_DIR): string[] {
-  return readFileSync("/proc/mounts", "utf8").split("\n").map((l) => l.split(" ")[1]).filter((m) => m && m.startsWith(join(dir, "machines")));
+  return readFileSync("/proc/mounts", "utf8")
+    .split("\n")
+    .map((l) => l.split(" ")[1])
+    .filter((m) => m && m.startsWith(join(dir, "machines")));
 }
 
 export function labDown(options: { dir?: string; log: (line: string) => void; keepState?: boolean }): void {
@@ -299,10 +383,15 @@ export function labDown(options: { dir?: string; log: (line: string) => void; ke
   rmSync(join(dir, "dns"), { recursive: true, force: true });
   if (previous?.projectDir) removeLabStacks(previous);
   if (!options.keepState) rmSync(statePath(dir), { force: true });
-  if (pids.length || namespaces.length || stoppedDaemons) options.log(`lab down: stopped ${pids.length} machine(s) and ${stoppedDaemons} mirror daemon(s), removed ${namespaces.length} namespace(s)`);
+  if (pids.length || namespaces.length || stoppedDaemons)
+    options.log(
+      `lab down: stopped ${pids.length} machine(s) and ${stoppedDaemons} mirror daemon(s), removed ${namespaces.length} namespace(s)`,
+    );
 }
 
-export async function labStatus(dir = LAB_DIR): Promise<{ name: string; address: string; suite: LabSuite; running: boolean; sshd: boolean; seconds: number }[]> {
+export async function labStatus(
+  dir = LAB_DIR,
+): Promise<{ name: string; address: string; suite: LabSuite; running: boolean; sshd: boolean; seconds: number }[]> {
   const state = readState(dir);
   if (!state) return [];
   return Promise.all(
@@ -329,9 +418,20 @@ export function labRecords(address: string): string[] {
  * by the Pulumi CLI, which alone knows the stack's passphrase format). Returns the members
  * and the stacks whose secret could not be set.
  */
-export function writeLabStacks(state: LabState, projectDir: string, log: (l: string) => void, options: { syncInterval?: number; attestInterval?: number } = {}): { members: LabMember[]; missing: string[]; trust: string } {
+export function writeLabStacks(
+  state: LabState,
+  projectDir: string,
+  log: (l: string) => void,
+  options: { syncInterval?: number; attestInterval?: number } = {},
+): { members: LabMember[]; missing: string[]; trust: string } {
   const labDir = dirname(state.sshKey);
-  const { members, trust } = createLabFederation({ labDir, count: state.machines.length, mirrorRepo: state.mirror.repo, mirrorUrls: [state.mirror.url], nodeNames: state.machines.map((m) => m.name) });
+  const { members, trust } = createLabFederation({
+    labDir,
+    count: state.machines.length,
+    mirrorRepo: state.mirror.repo,
+    mirrorUrls: [state.mirror.url],
+    nodeNames: state.machines.map((m) => m.name),
+  });
   mkdirSync(join(projectDir, "stacks"), { recursive: true });
   for (const [i, m] of state.machines.entries()) {
     const member = members[i];
@@ -357,11 +457,17 @@ export function writeLabStacks(state: LabState, projectDir: string, log: (l: str
     writeFileSync(join(projectDir, "stacks", `Pulumi.${labStackName(m.name)}.yaml`), `# Generated by boreal lab up.\n${stringify(config)}`);
   }
   state.projectDir = projectDir;
-  writeFileSync(statePath(labDir), JSON.stringify(state, null, 2));
+  saveState(labDir, state);
   const missing = state.machines.map((m) => labStackName(m.name)).filter((stack) => !setSecretKey(projectDir, stack, state.sshKey));
-  log(`wrote ${join(labDir, "members")}/<member>/{registry,signing_key} and stacks/Pulumi.lab-node*.yaml (trust ${trust.slice(0, 14)}…; SSH key as a secret, passphrase: $PULUMI_CONFIG_PASSPHRASE or "${LAB_PASSPHRASE}")`);
+  log(
+    `wrote ${join(labDir, "members")}/<member>/{registry,signing_key} and stacks/Pulumi.lab-node*.yaml ` +
+      `(trust ${trust.slice(0, 14)}…; SSH key as a secret, passphrase: $PULUMI_CONFIG_PASSPHRASE or "${LAB_PASSPHRASE}")`,
+  );
   for (const stack of missing) {
-    log(`could not store the SSH key in stack ${stack} (is the Pulumi CLI installed? npm run toolchain); do it with:\n  npx pulumi config set -s ${stack} --secret --path boreal:ssh.privateKey < ${state.sshKey}`);
+    log(
+      `could not store the SSH key in stack ${stack} (is the Pulumi CLI installed? npm run toolchain); do it with:\n` +
+        `  npx pulumi config set -s ${stack} --secret --path boreal:ssh.privateKey < ${state.sshKey}`,
+    );
   }
   return { members, missing, trust };
 }
@@ -379,7 +485,8 @@ function setSecretKey(projectDir: string, stack: string, keyPath: string): boole
   const env = labPulumiEnv();
   return (
     runPulumi(projectDir, ["stack", "select", "--create", stack], env).status === 0 &&
-    runPulumi(projectDir, ["config", "set", "-s", stack, "--secret", "--path", "boreal:ssh.privateKey"], env, readFileSync(keyPath, "utf8")).status === 0
+    runPulumi(projectDir, ["config", "set", "-s", stack, "--secret", "--path", "boreal:ssh.privateKey"], env, readFileSync(keyPath, "utf8"))
+      .status === 0
   );
 }
 
@@ -391,4 +498,3 @@ export function ensureFileBackend(projectDir: string): void {
   const path = url.startsWith("~/") ? join(homedir(), url.slice(2)) : url;
   mkdirSync(path, { recursive: true });
 }
-

@@ -27,8 +27,12 @@ export function pingLoss(output: string): number {
 
 /** The longest gap (seconds) between two replies in `ping -D` output: the outage a watcher saw. */
 export function pingOutage(output: string): number {
-  const replies = output.split("\n").filter((l) => l.includes("bytes from")).map((l) => Number(/^\[(\d+\.\d+)\]/.exec(l)?.[1]));
-  if (replies.length < 2 || replies.some(Number.isNaN)) throw new Error(`fewer than two timestamped replies in ping's output:\n${output.slice(-500)}`);
+  const replies = output
+    .split("\n")
+    .filter((l) => l.includes("bytes from"))
+    .map((l) => Number(/^\[(\d+\.\d+)\]/.exec(l)?.[1]));
+  if (replies.length < 2 || replies.some(Number.isNaN))
+    throw new Error(`fewer than two timestamped replies in ping's output:\n${output.slice(-500)}`);
   return Math.max(...replies.slice(1).map((t, i) => t - replies[i]));
 }
 
@@ -45,16 +49,29 @@ export type Exec<N> = (node: N, command: string) => { status: number; output: st
  * `bystander` every 0.2 s. Returns the loss towards the bystander (percent) and the rotated
  * node's outage (seconds, the longest gap between two replies).
  */
-export async function measureRotation<N extends MeshNode, R>(exec: Exec<N>, watcher: N, rotated: N, bystander: N, rotate: () => Promise<R> | R): Promise<{ lossToBystander: number; outage: number; after: R }> {
+export async function measureRotation<N extends MeshNode, R>(
+  exec: Exec<N>,
+  watcher: N,
+  rotated: N,
+  bystander: N,
+  rotate: () => Promise<R> | R,
+): Promise<{ lossToBystander: number; outage: number; after: R }> {
   const ok = (command: string) => {
     const result = exec(watcher, command);
     if (result.status !== 0) throw new Error(`${watcher.machine.name}: \`${command}\` exited ${result.status}:\n${result.output}`);
     return result.output;
   };
-  ok(`rm -f /tmp/ping-bystander /tmp/ping-rotated; (ping -D -i 0.2 -w 120 ${bystander.mesh.ipv4} > /tmp/ping-bystander 2>&1 &); (ping -D -i 0.2 -w 120 ${rotated.mesh.ipv4} > /tmp/ping-rotated 2>&1 &)`);
+  const pingInBackground = (address: string, file: string) => `(ping -D -i 0.2 -w 120 ${address} > ${file} 2>&1 &)`;
+  ok(
+    `rm -f /tmp/ping-bystander /tmp/ping-rotated; ${pingInBackground(bystander.mesh.ipv4, "/tmp/ping-bystander")}; ${pingInBackground(rotated.mesh.ipv4, "/tmp/ping-rotated")}`,
+  );
   await new Promise((r) => setTimeout(r, 2000));
   const after = await rotate();
-  await eventually(`${watcher.machine.name} reaches ${rotated.machine.name} with its new key`, 30, () => exec(watcher, `ping -c 1 -W 2 ${rotated.mesh.ipv4}`).status === 0);
+  await eventually(
+    `${watcher.machine.name} reaches ${rotated.machine.name} with its new key`,
+    30,
+    () => exec(watcher, `ping -c 1 -W 2 ${rotated.mesh.ipv4}`).status === 0,
+  );
   await new Promise((r) => setTimeout(r, 2000));
   ok("pkill -INT ping; sleep 1; true");
   return { lossToBystander: pingLoss(ok("cat /tmp/ping-bystander")), outage: pingOutage(ok("cat /tmp/ping-rotated")), after };

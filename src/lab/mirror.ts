@@ -2,10 +2,12 @@
 // serving the bare repositories under <labDir>/mirrors to the lab machines (git://).
 // Members write to a repository by its path on the host. Over git:// the registry takes
 // one kind of push: nodes' attestations, through its inbox hook (src/io/registry/inbox.ts).
-import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
+import { git } from "../io/git";
+import { sleepSync, startDetached } from "../io/process";
 import { installAttestationInbox } from "../io/registry/inbox";
+import { output } from "./net";
 
 export const MIRROR_PORT = 9418;
 
@@ -14,10 +16,11 @@ export const mirrorLog = (labDir: string) => resolve(labDir, "mirror.log");
 
 /** Makes (or re-initialises, keeping its content) the bare repository <labDir>/mirrors/<name>.git; returns its path. */
 export function createMirrorRepo(labDir: string, name: string): string {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name) || name.includes("..")) throw new Error(`mirror repository name must be a plain name, got ${JSON.stringify(name)}`);
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name) || name.includes(".."))
+    throw new Error(`mirror repository name must be a plain name, got ${JSON.stringify(name)}`);
   const path = join(mirrorsDir(labDir), `${name}.git`);
   mkdirSync(mirrorsDir(labDir), { recursive: true });
-  execFileSync("git", ["init", "--quiet", "--bare", "-b", "main", path], { stdio: ["ignore", "pipe", "pipe"] });
+  git(mirrorsDir(labDir), ["init", "--quiet", "--bare", "-b", "main", path]);
   installAttestationInbox(path);
   return path;
 }
@@ -27,8 +30,8 @@ export function mirrorUrl(hostAddress: string, name: string): string {
 }
 
 /** The daemon binary itself (not the `git` wrapper), so the pid recorded is the daemon's. */
-function daemonBinary(): string {
-  const execPath = execFileSync("git", ["--exec-path"], { encoding: "utf8" }).trim();
+function daemonBinary(dir: string): string {
+  const execPath = git(dir, ["--exec-path"]).trim();
   const binary = join(execPath, "git-daemon");
   if (!existsSync(binary)) throw new Error(`git daemon is not installed (no ${binary}): apt-get install git`);
   return binary;
@@ -42,35 +45,45 @@ export function startMirror(labDir: string, hostAddress: string, timeoutMs = 10_
   const base = mirrorsDir(labDir);
   mkdirSync(base, { recursive: true });
   const holder = listeners().find((l) => l.address === hostAddress);
-  if (holder) throw new Error(`${hostAddress}:${MIRROR_PORT} is already taken by ${holder.process} (pid ${holder.pid}): stop it first (boreal lab down in its lab directory)`);
+  if (holder)
+    throw new Error(
+      `${hostAddress}:${MIRROR_PORT} is already taken by ${holder.process} (pid ${holder.pid}): stop it first (boreal lab down in its lab directory)`,
+    );
   const logFile = mirrorLog(labDir);
-  const out = openSync(logFile, "w");
-  const child = spawn(
-    daemonBinary(),
+  const pid = startDetached(
+    daemonBinary(base),
     [
-      `--listen=${hostAddress}`, `--port=${MIRROR_PORT}`, `--base-path=${base}`, "--export-all", "--reuseaddr",
+      `--listen=${hostAddress}`,
+      `--port=${MIRROR_PORT}`,
+      `--base-path=${base}`,
+      "--export-all",
+      "--reuseaddr",
       // Pushes only where a repository says so (daemon.receivepack: the registry's inbox);
       // upload-archive stays off.
-      "--disable=receive-pack", "--allow-override=receive-pack", "--disable=upload-archive", "--forbid-override=upload-archive",
-      "--informative-errors", "--verbose", "--init-timeout=10", "--timeout=120",
+      "--disable=receive-pack",
+      "--allow-override=receive-pack",
+      "--disable=upload-archive",
+      "--forbid-override=upload-archive",
+      "--informative-errors",
+      "--verbose",
+      "--init-timeout=10",
+      "--timeout=120",
       // Only what lies under the base path is served.
       base,
     ],
-    { detached: true, stdio: ["ignore", out, out], cwd: base },
+    { log: logFile, logFlags: "w", cwd: base, purpose: "starting the lab's registry mirror" },
   );
-  child.unref();
-  closeSync(out);
-  const pid = child.pid;
-  if (!pid) throw new Error(`could not start git daemon: ${logTail(logFile)}`);
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (!alive(pid)) throw new Error(`git daemon (pid ${pid}) exited at start:\n${logTail(logFile)}`);
     const mine = listeners().filter((l) => l.pid === pid);
     if (mine.some((l) => l.address === hostAddress)) return pid;
-    spawnSync("sleep", ["0.1"]);
+    sleepSync(100);
   }
   stopMirror(pid);
-  throw new Error(`git daemon (pid ${pid}) did not listen on ${hostAddress}:${MIRROR_PORT} within ${timeoutMs / 1000}s:\n${logTail(logFile)}`);
+  throw new Error(
+    `git daemon (pid ${pid}) did not listen on ${hostAddress}:${MIRROR_PORT} within ${timeoutMs / 1000}s:\n${logTail(logFile)}`,
+  );
 }
 
 /**
@@ -81,7 +94,7 @@ export function stopMirror(pid: number): boolean {
   if (!isGitDaemon(commandLine(pid))) return false;
   signal(pid, "SIGTERM");
   const deadline = Date.now() + 5_000;
-  while (alive(pid) && Date.now() < deadline) spawnSync("sleep", ["0.1"]);
+  while (alive(pid) && Date.now() < deadline) sleepSync(100);
   if (alive(pid)) signal(pid, "SIGKILL");
   return true;
 }
@@ -100,13 +113,15 @@ export function mirrorProcesses(labDir: string): number[] {
 
 /** Who listens on TCP port 9418, by local address (from `ss -ltnp`). */
 export function listeners(): { address: string; pid?: number; process: string }[] {
-  const out = spawnSync("ss", ["-H", "-l", "-t", "-n", "-p", `sport = :${MIRROR_PORT}`], { encoding: "utf8" }).stdout ?? "";
-  return out
+  return output("ss", ["-H", "-l", "-t", "-n", "-p", `sport = :${MIRROR_PORT}`])
     .split("\n")
     .filter(Boolean)
     .map((line) => {
       const local = line.trim().split(/\s+/)[3] ?? "";
-      const address = local.slice(0, local.lastIndexOf(":")).replace(/^\[|\]$/g, "").replace(/%.*$/, "");
+      const address = local
+        .slice(0, local.lastIndexOf(":"))
+        .replace(/^\[|\]$/g, "")
+        .replace(/%.*$/, "");
       const pid = /pid=(\d+)/.exec(line)?.[1];
       return { address, pid: pid ? Number(pid) : undefined, process: /users:\(\("([^"]+)"/.exec(line)?.[1] ?? "an unknown process" };
     });

@@ -1,15 +1,19 @@
 // Lab networking: one namespace holding a bridge, one namespace per machine, veths between,
 // and a veth from the host so the host (and only the host) reaches the lab subnet.
-import { execFileSync, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { cidrsOverlap, formatIPv4, parseCidr, Cidr } from "../core/values/ip";
+import { run, RunOptions, sleepSync } from "../io/process";
 
 export const LAB_NS = "boreal-lab";
 export const BRIDGE = "br-boreal";
 export const HOST_VETH = "boreal-host";
 
-export function sh(cmd: string, args: string[], input?: string): string {
-  return execFileSync(cmd, args, { encoding: "utf8", input, stdio: ["pipe", "pipe", "pipe"] });
+/** A local command that changes or asks the kernel's state (ip, kill, umount): it answers at once. */
+export const LOCAL_COMMAND_MS = 30_000;
+
+/** A command's stdout; throws ProcessError (what ran, how it ended, its last words) unless it exits 0. */
+export function sh(cmd: string, args: string[], options: RunOptions = {}): string {
+  return run(cmd, args, { timeoutMs: LOCAL_COMMAND_MS, ...options }).stdout;
 }
 
 /** Running, not a zombie: a child not yet reaped (its parent busy in a sync wait) is dead too. */
@@ -26,12 +30,26 @@ export function pidAlive(pid: number): boolean {
 export function stopProcesses(pids: number[]): void {
   for (const pid of pids) quiet("kill", ["-TERM", String(pid)]);
   const deadline = Date.now() + 15_000;
-  while (pids.some(pidAlive) && Date.now() < deadline) spawnSync("sleep", ["0.2"]);
+  while (pids.some(pidAlive) && Date.now() < deadline) sleepSync(200);
   for (const pid of pids.filter(pidAlive)) quiet("kill", ["-KILL", String(pid)]);
 }
 
+/** Whether a command exits 0; its output is dropped, and one that is not installed is false. */
 export function quiet(cmd: string, args: string[]): boolean {
-  return spawnSync(cmd, args, { stdio: "ignore" }).status === 0;
+  try {
+    return run(cmd, args, { timeoutMs: LOCAL_COMMAND_MS, allowFailure: true }).status === 0;
+  } catch {
+    return false;
+  }
+}
+
+/** A query's stdout whatever its exit status, "" when it could not run: for best-effort scans (lab down after a crash). */
+export function output(cmd: string, args: string[]): string {
+  try {
+    return run(cmd, args, { timeoutMs: LOCAL_COMMAND_MS, allowFailure: true }).stdout;
+  } catch {
+    return "";
+  }
 }
 
 export function nodeNamespace(machine: string): string {
@@ -63,7 +81,9 @@ export function checkSubnetFree(subnet: Cidr): void {
       continue;
     }
     if (cidrsOverlap(cidr, subnet)) {
-      throw new Error(`lab subnet ${subnet.text} overlaps the host route ${dst}${route.dev ? ` (dev ${route.dev})` : ""}: choose another with --subnet, e.g. 198.51.100.0/24`);
+      throw new Error(
+        `lab subnet ${subnet.text} overlaps the host route ${dst}${route.dev ? ` (dev ${route.dev})` : ""}: choose another with --subnet, e.g. 198.51.100.0/24`,
+      );
     }
   }
 }
@@ -92,7 +112,10 @@ export function createMachineNetwork(machine: string, address: string, subnet: C
 }
 
 export function labNamespaces(): string[] {
-  return sh("ip", ["netns", "list"]).split("\n").map((l) => l.split(" ")[0]).filter((n) => n === LAB_NS || n.startsWith("boreal-"));
+  return sh("ip", ["netns", "list"])
+    .split("\n")
+    .map((l) => l.split(" ")[0])
+    .filter((n) => n === LAB_NS || n.startsWith("boreal-"));
 }
 
 export function removeLabNetwork(): void {

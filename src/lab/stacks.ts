@@ -12,7 +12,10 @@ export interface StackOutputs {
   descriptorPath: string;
   federationVersion: number;
   /** Per zone: what the member gives its registrar (src/program/index.ts). */
-  delegations: Record<string, { nameServers: { name: string; node: string; glue: { type: string; address: string }[] }[]; ds: string[]; records: string[] }>;
+  delegations: Record<
+    string,
+    { nameServers: { name: string; node: string; glue: { type: string; address: string }[] }[]; ds: string[]; records: string[] }
+  >;
 }
 
 export class LabStacks {
@@ -20,7 +23,11 @@ export class LabStacks {
   readonly transcript: string[] = [];
   private readonly env: NodeJS.ProcessEnv;
 
-  constructor(private readonly projectDir: string, readonly state: LabState, env: NodeJS.ProcessEnv = process.env) {
+  constructor(
+    private readonly projectDir: string,
+    readonly state: LabState,
+    env: NodeJS.ProcessEnv = process.env,
+  ) {
     this.env = labPulumiEnv(env);
   }
 
@@ -79,16 +86,17 @@ export class LabStacks {
    */
   async killDuring(machine: string, ms: number): Promise<string> {
     const args = ["up", "--yes", "--skip-preview", "-s", this.stackOf(machine)];
-    const { child, done, output } = spawnPulumi(this.projectDir, args, this.env);
+    const { pid: group, done, output } = spawnPulumi(this.projectDir, args, this.env);
     let finished = false;
     void done.then(() => (finished = true));
     const started = Date.now();
-    while (!finished && (Date.now() - started < ms || !/(updating|creating) \(/.test(output()))) await new Promise((r) => setTimeout(r, 100));
-    if (finished) throw new Error(`pulumi up ended before it could be interrupted:\n${output()}`);
+    while (!finished && (Date.now() - started < ms || !/(updating|creating) \(/.test(output())))
+      await new Promise((r) => setTimeout(r, 100));
+    if (finished || group === undefined) throw new Error(`pulumi up ended before it could be interrupted:\n${output()}`);
     // Pulumi starts its plugins in process groups of their own: the group's kill would leave
     // the command provider running, orphaned. A closed laptop ends them all; so does this.
-    const plugins = descendants(child.pid!);
-    process.kill(-child.pid!, "SIGKILL");
+    const plugins = descendants(group);
+    process.kill(-group, "SIGKILL");
     for (const pid of plugins) {
       try {
         process.kill(pid, "SIGKILL");
@@ -109,7 +117,8 @@ export class LabStacks {
     const stack = this.stackOf(machine);
     const first = this.run(["up", "--yes", "--skip-preview", "-s", stack]);
     if (first.status === 0) return "the re-run converged at once";
-    if (!/currently locked|locked by/i.test(first.output)) throw new Error(`pulumi up after the interruption failed, and not because of a lock:\n${first.output}`);
+    if (!/currently locked|locked by/i.test(first.output))
+      throw new Error(`pulumi up after the interruption failed, and not because of a lock:\n${first.output}`);
     this.must(["cancel", "--yes", "-s", stack]);
     this.must(["up", "--yes", "--skip-preview", "-s", stack]);
     return "the re-run found the stack locked; pulumi cancel, then pulumi up converged";
@@ -132,7 +141,7 @@ export function descendants(pid: number): number[] {
     children.set(parent, [...(children.get(parent) ?? []), Number(entry)]);
   }
   const found: number[] = [];
-  for (let queue = [pid]; queue.length > 0; ) {
+  for (let queue = [pid]; queue.length > 0;) {
     for (const child of children.get(queue.shift()!) ?? []) {
       found.push(child);
       queue.push(child);

@@ -13,6 +13,9 @@ export function linkWorkspace(dir: string, projectRoot: string): string {
   mkdirSync(join(dir, "stacks"), { recursive: true });
   for (const entry of WORKSPACE_LINKS) symlinkSync(join(projectRoot, entry), join(dir, entry));
   const backend = `file://${dir}/state`;
-  writeFileSync(join(dir, "Pulumi.yaml"), readFileSync(join(projectRoot, "Pulumi.yaml"), "utf8").replace(/url: file:\/\/\S+/, `url: ${backend}`));
+  writeFileSync(
+    join(dir, "Pulumi.yaml"),
+    readFileSync(join(projectRoot, "Pulumi.yaml"), "utf8").replace(/url: file:\/\/\S+/, `url: ${backend}`),
+  );
   return backend;
 }

@@ -21,8 +21,14 @@ describe("the role's files", () => {
     expect(text).toMatchSnapshot();
     const inventory = parse(text);
     expect(Object.keys(inventory.vpn.hosts)).toEqual(["node1", "node2", "node3"]);
-    expect(inventory.vpn.vars.ansible_ssh_common_args).toBe(`-o IdentitiesOnly=yes -o UserKnownHostsFile=${LAB.knownHosts} -o StrictHostKeyChecking=yes`);
-    expect(inventory.vpn.hosts.node2).toEqual({ ansible_host: "198.51.100.3", wireguard_addresses: ["10.77.0.2/24"], wireguard_endpoint: "198.51.100.3" });
+    expect(inventory.vpn.vars.ansible_ssh_common_args).toBe(
+      `-o IdentitiesOnly=yes -o UserKnownHostsFile=${LAB.knownHosts} -o StrictHostKeyChecking=yes`,
+    );
+    expect(inventory.vpn.hosts.node2).toEqual({
+      ansible_host: "198.51.100.3",
+      wireguard_addresses: ["10.77.0.2/24"],
+      wireguard_endpoint: "198.51.100.3",
+    });
   });
 
   test("the join adds the (N+1)th machine; every other host keeps its address", () => {
@@ -43,7 +49,12 @@ describe("the role's files", () => {
     expect(text).toMatchSnapshot();
     const [play] = parse(text);
     expect(play.hosts).toBe("vpn");
-    expect(play.vars).toMatchObject({ wireguard_interface: ROLE_INTERFACE, wireguard_port: "51821", wireguard_install_kernel_module: false, wireguard_update_cache: "false" });
+    expect(play.vars).toMatchObject({
+      wireguard_interface: ROLE_INTERFACE,
+      wireguard_port: "51821",
+      wireguard_install_kernel_module: false,
+      wireguard_update_cache: "false",
+    });
   });
 
   test("ansible.cfg: a fork per host, at least Ansible's 5; SSH's shared connections in the run's folder", () => {
@@ -53,7 +64,10 @@ describe("the role's files", () => {
   });
 
   test("the recap of ansible-playbook", () => {
-    const output = "TASK [x]\nok: [node1]\n\nPLAY RECAP *********\nnode1                      : ok=17   changed=0    unreachable=0    failed=0    skipped=6    rescued=0    ignored=0\nnode2                      : ok=17   changed=2    unreachable=0    failed=0    skipped=6    rescued=0    ignored=0\n";
+    const output =
+      "TASK [x]\nok: [node1]\n\nPLAY RECAP *********\n" +
+      "node1                      : ok=17   changed=0    unreachable=0    failed=0    skipped=6    rescued=0    ignored=0\n" +
+      "node2                      : ok=17   changed=2    unreachable=0    failed=0    skipped=6    rescued=0    ignored=0\n";
     expect(parseRecap(output)).toEqual([
       { host: "node1", ok: 17, changed: 0, unreachable: 0, failed: 0 },
       { host: "node2", ok: 17, changed: 2, unreachable: 0, failed: 0 },
@@ -80,12 +94,18 @@ describe("what the machines answer", () => {
     const reached = parseOk("ok 10.77.0.2\nfail 10.77.0.3\nssh: warning\n");
     expect([...reached]).toEqual(["10.77.0.2"]);
     const rows = meshRows({ node1: "10.77.0.1", node2: "10.77.0.2", node3: "10.77.0.3" });
-    expect(missingPairs(rows, { node1: reached, node2: new Set(["10.77.0.1", "10.77.0.3"]) })).toEqual(["node1→10.77.0.3", "node3→10.77.0.1", "node3→10.77.0.2"]);
+    expect(missingPairs(rows, { node1: reached, node2: new Set(["10.77.0.1", "10.77.0.3"]) })).toEqual([
+      "node1→10.77.0.3",
+      "node3→10.77.0.1",
+      "node3→10.77.0.2",
+    ]);
   });
 
   test("the services' resident memory, several processes of one service added up", () => {
     expect(rssScript()).toContain("pidof -x");
-    expect(parseRss("knotd 120 20480\nprometheus 130 102400\nprometheus-blackbox-exporter 140 10240\nprometheus-blackbox-exporter 141 1024\n")).toEqual({
+    expect(
+      parseRss("knotd 120 20480\nprometheus 130 102400\nprometheus-blackbox-exporter 140 10240\nprometheus-blackbox-exporter 141 1024\n"),
+    ).toEqual({
       knotd: 20480 * 1024,
       prometheus: 102400 * 1024,
       "prometheus-blackbox-exporter": 11264 * 1024,
@@ -100,7 +120,13 @@ describe("what the machines answer", () => {
   });
 
   test("a rotation seen by ping -D: the longest gap between replies, and the loss", () => {
-    const out = ["[100.0] 64 bytes from 100.64.0.2: icmp_seq=1", "[100.2] 64 bytes from 100.64.0.2: icmp_seq=2", "[106.7] 64 bytes from 100.64.0.2: icmp_seq=30", "[106.9] 64 bytes from 100.64.0.2: icmp_seq=31", "31 packets transmitted, 4 received, 87.0968% packet loss"].join("\n");
+    const out = [
+      "[100.0] 64 bytes from 100.64.0.2: icmp_seq=1",
+      "[100.2] 64 bytes from 100.64.0.2: icmp_seq=2",
+      "[106.7] 64 bytes from 100.64.0.2: icmp_seq=30",
+      "[106.9] 64 bytes from 100.64.0.2: icmp_seq=31",
+      "31 packets transmitted, 4 received, 87.0968% packet loss",
+    ].join("\n");
     expect(pingOutage(out)).toBeCloseTo(6.5, 5);
     expect(pingLoss(out)).toBeCloseTo(87.0968, 4);
     expect(() => pingOutage("no replies")).toThrow(/fewer than two/);
@@ -123,7 +149,14 @@ describe("the lab section", () => {
   const run: LabRun = {
     n: 3,
     runs: 3,
-    role: { bare: measured(41_000), barePlay: measured(38_000), joinPlay: measured(40_000), joinPing: measured(1200), noop: medianOf([21_000, 20_000, 22_000]), noopChanged: 0 },
+    role: {
+      bare: measured(41_000),
+      barePlay: measured(38_000),
+      joinPlay: measured(40_000),
+      joinPing: measured(1200),
+      noop: medianOf([21_000, 20_000, 22_000]),
+      noopChanged: 0,
+    },
     kit: {
       bare: measured(95_000),
       bareSlowestUp: measured(80_000),
@@ -137,7 +170,11 @@ describe("the lab section", () => {
       zones: measured(15_000),
       leaveDestroy: notMeasured("pulumi destroy failed (exit 255)"),
       leavePeers: notMeasured("not reached: an earlier step failed"),
-      rss: { perNode: { node1: 200 * 2 ** 20, node2: 220 * 2 ** 20, node3: 210 * 2 ** 20, node4: 205 * 2 ** 20 }, perService: { knotd: 80 * 2 ** 20 }, missing: ["prometheus-alertmanager on node4"] },
+      rss: {
+        perNode: { node1: 200 * 2 ** 20, node2: 220 * 2 ** 20, node3: 210 * 2 ** 20, node4: 205 * 2 ** 20 },
+        perService: { knotd: 80 * 2 ** 20 },
+        missing: ["prometheus-alertmanager on node4"],
+      },
       idleCpu: { perNode: { node1: 4.25, node2: 5.5, node3: 3, node4: 6 }, seconds: 60 },
     },
   };
@@ -153,13 +190,21 @@ describe("the lab section", () => {
     expect(byName["no-op apply (median of 3)"][5]).toContain("role's recap: changed=0");
     // Pulumi's own floor beside it: no role, no ratio.
     expect(byName["no-op of a Pulumi program with no resource (median of 3)"].slice(2, 5)).toEqual(["3.10 s", "—", "—"]);
-    expect(byName["key rotation of one node: its outage seen by a neighbour (ping every 0.2 s)"].slice(2, 5)).toEqual(["6.50 s", "no rotation", "—"]);
+    expect(byName["key rotation of one node: its outage seen by a neighbour (ping every 0.2 s)"].slice(2, 5)).toEqual([
+      "6.50 s",
+      "no rotation",
+      "—",
+    ]);
     expect(byName["leave: pulumi destroy of the last member's stack"][2]).toBe("not measured: pulumi destroy failed (exit 255)");
     expect(byName["RSS of the kit's services per node"][2]).toBe("207.5 MiB");
     expect(byName["RSS of the kit's services per node"][5]).toContain("not running: prometheus-alertmanager on node4");
     expect(byName["CPU of an idle node (% of one core)"].slice(2, 5)).toEqual(["4.9%", "—", "—"]);
     expect(byName["CPU of an idle node (% of one core)"][5]).toContain("over 60 s after the join");
-    const report = formatReport({ date: "2026-11-28", machine: { cpus: 2, cpuModel: "AMD EPYC", memoryBytes: 24 * 2 ** 30, node: "24.21.0", os: "Debian 12.11" }, sections: [section] });
+    const report = formatReport({
+      date: "2026-11-28",
+      machine: { cpus: 2, cpuModel: "AMD EPYC", memoryBytes: 24 * 2 ** 30, node: "24.21.0", os: "Debian 12.11" },
+      sections: [section],
+    });
     expect(report).toContain("## The kit and githubixx/ansible-role-wireguard 18.3.0 on the lab");
     expect(report).toContain("How to read:");
     expect(report).toMatch(/Debian bookworm machines .* 2 cores and 24\.00 GiB/);

@@ -19,9 +19,15 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe("report", () => {
   test("a markdown table: header, separator, rows; a | inside a cell is escaped", () => {
-    expect(markdownTable(["measurement", "N"], [["plan()", "10"], ["a | b", "250"]])).toBe(
-      ["| measurement | N |", "| --- | --- |", "| plan() | 10 |", "| a \\| b | 250 |"].join("\n"),
-    );
+    expect(
+      markdownTable(
+        ["measurement", "N"],
+        [
+          ["plan()", "10"],
+          ["a | b", "250"],
+        ],
+      ),
+    ).toBe(["| measurement | N |", "| --- | --- |", "| plan() | 10 |", "| a \\| b | 250 |"].join("\n"));
   });
 
   test("a row with the wrong number of cells is refused, not silently shifted", () => {
@@ -65,7 +71,8 @@ describe("report", () => {
     expect(section.rows[0][5]).not.toMatch(/cache/);
     expect(section.rows[4][5]).toMatch(/read from the cache/);
     expect(section.rows[7]).toEqual(["renderNode() one node", "250", "3.0 ms", "4.0 ms", "4.0 KiB", "26 files, 60.0 KiB"]);
-    const report = formatReport({ date: "2026-11-28", machine: { cpus: 2, cpuModel: "AMD EPYC", memoryBytes: 24 * 1024 ** 3, node: "24.21.0", os: "Debian 12.11" }, sections: [section], notes: ["The lab sections are not built yet."] });
+    const machine = { cpus: 2, cpuModel: "AMD EPYC", memoryBytes: 24 * 1024 ** 3, node: "24.21.0", os: "Debian 12.11" };
+    const report = formatReport({ date: "2026-11-28", machine, sections: [section], notes: ["The lab sections are not built yet."] });
     expect(report).toContain("Machine: 2 cores (AMD EPYC), 24.00 GiB memory, Node.js 24.21.0, Debian 12.11.");
     expect(report).toContain("The lab sections are not built yet.");
     expect(report).toContain("## The pure planner at scale\n\n| measurement | N | time | cpu | heap | note |");

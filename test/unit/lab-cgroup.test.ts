@@ -25,7 +25,10 @@ function fakeV2(controllers: string) {
 describe("lab machine cgroups", () => {
   it("v1: a group per machine in the cpu and cpuacct hierarchies, and its CPU time from cpuacct", () => {
     const cgroups = fakeV1(false);
-    expect(machineCgroup("node1", cgroups)).toEqual([join(cgroups.root, "cpu", LAB_CGROUP, "node1", "cgroup.procs"), join(cgroups.root, "cpuacct", LAB_CGROUP, "node1", "cgroup.procs")]);
+    expect(machineCgroup("node1", cgroups)).toEqual([
+      join(cgroups.root, "cpu", LAB_CGROUP, "node1", "cgroup.procs"),
+      join(cgroups.root, "cpuacct", LAB_CGROUP, "node1", "cgroup.procs"),
+    ]);
     writeFileSync(join(cgroups.root, "cpuacct", LAB_CGROUP, "node1", "cpuacct.usage"), "2500000000\n");
     expect(machineCpuSeconds("node1", cgroups)).toBe(2.5);
     expect(machineCpuSeconds("node2", cgroups)).toBeUndefined();

@@ -41,10 +41,22 @@ describe("the lab's DNS from outside the federation", () => {
   for (const suite of LAB_SUITES) {
     test.runIf(imageUsable(suite))(`${suite}: Knot takes the parent's config and zone, unbound-checkconf the resolver's`, () => {
       const image = imagePath(labRecipe(suite));
-      inImage(image, { "knot.conf": parentKnotConf("198.51.100.2", "/mnt"), "lab.test.zone": parentZoneFile("198.51.100.2", delegation) }, "knotc -c /mnt/knot.conf conf-check && knotc -c /mnt/knot.conf zone-check lab.test.");
-      inImage(image, { "unbound.conf": resolverConf("198.51.100.3", "198.51.100.0/24", "198.51.100.2", anchor, "/mnt") }, "unbound-checkconf /mnt/unbound.conf");
+      const knotConf = parentKnotConf("198.51.100.2", "/mnt");
+      inImage(
+        image,
+        { "knot.conf": knotConf, "lab.test.zone": parentZoneFile("198.51.100.2", delegation) },
+        "knotc -c /mnt/knot.conf conf-check && knotc -c /mnt/knot.conf zone-check lab.test.",
+      );
+      inImage(
+        image,
+        { "unbound.conf": resolverConf("198.51.100.3", "198.51.100.0/24", "198.51.100.2", anchor, "/mnt") },
+        "unbound-checkconf /mnt/unbound.conf",
+      );
       // And a broken delegation is what Knot refuses.
-      expect(() => inImage(image, { "knot.conf": parentKnotConf("198.51.100.2", "/mnt"), "lab.test.zone": parentZoneFile("198.51.100.2", ["member1.lab.test. DS 45141 13 2 XYZ"]) }, "knotc -c /mnt/knot.conf zone-check lab.test.")).toThrow(/lab\.test/);
+      const brokenZone = parentZoneFile("198.51.100.2", ["member1.lab.test. DS 45141 13 2 XYZ"]);
+      expect(() =>
+        inImage(image, { "knot.conf": knotConf, "lab.test.zone": brokenZone }, "knotc -c /mnt/knot.conf zone-check lab.test."),
+      ).toThrow(/lab\.test/);
     });
   }
 });

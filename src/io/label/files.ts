@@ -6,7 +6,8 @@ import { MAX_SIGNATURE_BYTES, signaturePath, UnreadableFile } from "../../core/r
 import { readText } from "../registry/read";
 import { Signer, signText } from "../registry/sign";
 import { LABEL_NAMESPACE } from "../../core/registry/sshsig";
-import { writeAtomic } from "../registry/write";
+import { writeAtomic } from "../files";
+import { REGISTRY_WRITE } from "../registry/write";
 import { Attestation, attestationPath, ATTESTATIONS_DIR, MAX_ATTESTATION_BYTES, renderAttestation } from "../../core/label/attestation";
 import type { AttestationFile, Refusal } from "../../core/label/label";
 
@@ -26,7 +27,8 @@ export function readAttestations(dir: string): { files: AttestationFile[]; unrea
     }
     const all = readdirSync(join(dir, path)).sort();
     // Hidden files are never read, but said: nothing is skipped without a word.
-    for (const hidden of all.filter((e) => e.startsWith("."))) unreadable.push({ path: `${path}/${hidden}`, reason: "is a hidden file: not part of a registry (not read)" });
+    for (const hidden of all.filter((e) => e.startsWith(".")))
+      unreadable.push({ path: `${path}/${hidden}`, reason: "is a hidden file: not part of a registry (not read)" });
     return all.filter((e) => !e.startsWith("."));
   };
   for (const node of entries(ATTESTATIONS_DIR) ?? []) {
@@ -53,7 +55,10 @@ export function readAttestations(dir: string): { files: AttestationFile[]; unrea
  * node's attestation key (its descriptor's attestationKey) by `ssh-keygen -Y sign` in
  * the label namespace. Paths are relative to the registry.
  */
-export function signAttestation(statement: Attestation, signer: Signer): { path: string; content: string; signaturePath: string; signature: string } {
+export function signAttestation(
+  statement: Attestation,
+  signer: Signer,
+): { path: string; content: string; signaturePath: string; signature: string } {
   const content = renderAttestation(statement);
   const path = attestationPath(statement.subject[0].name.slice("node:".length), statement.predicate.checker.node);
   return { path, content, signaturePath: signaturePath(path), signature: signText(content, signer, LABEL_NAMESPACE) };
@@ -62,7 +67,7 @@ export function signAttestation(statement: Attestation, signer: Signer): { path:
 /** Signs the statement and writes it with its .sig into a registry directory; returns its path. */
 export function writeAttestation(dir: string, statement: Attestation, signer: Signer): string {
   const signed = signAttestation(statement, signer);
-  writeAtomic(join(dir, signed.path), signed.content);
-  writeAtomic(join(dir, signed.signaturePath), signed.signature);
+  writeAtomic(join(dir, signed.path), signed.content, REGISTRY_WRITE);
+  writeAtomic(join(dir, signed.signaturePath), signed.signature, REGISTRY_WRITE);
   return signed.path;
 }

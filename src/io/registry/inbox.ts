@@ -7,8 +7,8 @@
 // REMOTE_ADDR is set. Whether an attestation is true is not the mirror's business: readers
 // verify each signature (src/label).
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
-import { execFileSync } from "node:child_process";
 import { join } from "node:path";
+import { git } from "../git";
 
 /** Nothing an honest node pushes comes close: a round of attestations is a few KiB. */
 export const INBOX_MAX_PUSH_BYTES = 1024 * 1024;
@@ -39,7 +39,8 @@ export function installAttestationInbox(bareRepo: string): void {
   const hook = join(bareRepo, "hooks", "pre-receive");
   writeFileSync(hook, ATTESTATION_INBOX_HOOK);
   chmodSync(hook, 0o755);
-  const config = (key: string, value: string) => execFileSync("git", ["-C", bareRepo, "config", key, value], { stdio: ["ignore", "pipe", "pipe"] });
+  const config = (key: string, value: string) =>
+    git(bareRepo, ["config", key, value], { purpose: `making ${bareRepo} an attestation inbox` });
   config("receive.maxInputSize", String(INBOX_MAX_PUSH_BYTES));
   config("receive.denyNonFastForwards", "true");
   config("receive.denyDeletes", "true");

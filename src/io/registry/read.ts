@@ -20,7 +20,17 @@ import {
   Tombstone,
   UnreadableFile,
 } from "../../core/registry/format";
-import { classifyPath, formatRejection, HeldState, parseTrust, Rejection, RegistrySource, TrustAnchor, VerifiedRegistry, verifyRegistry } from "../../core/registry/verify";
+import {
+  classifyPath,
+  formatRejection,
+  HeldState,
+  parseTrust,
+  Rejection,
+  RegistrySource,
+  TrustAnchor,
+  VerifiedRegistry,
+  verifyRegistry,
+} from "../../core/registry/verify";
 
 export interface ReadSource extends RegistrySource {
   /** Entries refused before reading: not regular files (a symlink could point anywhere), hidden, too many. */
@@ -57,7 +67,8 @@ export function readRegistrySource(dir: string, name: string = basename(dir) || 
       continue;
     }
     if (entries.length > MAX_DIRECTORY_ENTRIES) {
-      unreadable.push({ source: name, path: sub, reason: `holds ${entries.length} entries, over the cap of ${MAX_DIRECTORY_ENTRIES}: this source's ${sub}/ is refused as a whole (other mirrors still count)` });
+      const reason = `holds ${entries.length} entries, over the cap of ${MAX_DIRECTORY_ENTRIES}: this source's ${sub}/ is refused as a whole (other mirrors still count)`;
+      unreadable.push({ source: name, path: sub, reason });
       continue;
     }
     let hidden = 0;
@@ -76,13 +87,17 @@ export function readRegistrySource(dir: string, name: string = basename(dir) || 
       }
       const stat = lstatSync(join(dir, path), { throwIfNoEntry: false });
       if (!stat?.isFile()) {
-        if (++irregular <= READ_REPORTED) unreadable.push({ source: name, path, reason: stat ? "is not a regular file (symlinks and directories are refused)" : "vanished while the directory was read" });
+        const reason = stat ? "is not a regular file (symlinks and directories are refused)" : "vanished while the directory was read";
+        if (++irregular <= READ_REPORTED) unreadable.push({ source: name, path, reason });
         continue;
       }
       files.push(lazyFile(path, join(dir, path), stat.size, `${stat.size}:${stat.mtimeMs}:${stat.ino}`));
     }
     if (hidden > 5) unreadable.push({ source: name, path: `${sub}/.*`, reason: `${hidden - 5} more hidden files (not read)` });
-    if (irregular > READ_REPORTED) unreadable.push({ source: name, path: `${sub}/(more)`, reason: `${irregular - READ_REPORTED} more entries are not regular files (not read; the first ${READ_REPORTED} are named above)` });
+    if (irregular > READ_REPORTED) {
+      const reason = `${irregular - READ_REPORTED} more entries are not regular files (not read; the first ${READ_REPORTED} are named above)`;
+      unreadable.push({ source: name, path: `${sub}/(more)`, reason });
+    }
   }
   return { name, files, unreadable };
 }
@@ -104,7 +119,10 @@ function lazyFile(path: string, fullPath: string, size: number, stamp: string): 
     stamp,
     get content(): string {
       const cap = capOf(path);
-      if (size > cap) throw new UnreadableFile(`is ${size} bytes, over the cap of ${cap} bytes for ${path.endsWith(".sig") ? "a signature" : "this kind of object"} (not read)`);
+      if (size > cap)
+        throw new UnreadableFile(
+          `is ${size} bytes, over the cap of ${cap} bytes for ${path.endsWith(".sig") ? "a signature" : "this kind of object"} (not read)`,
+        );
       return readText(fullPath, cap);
     },
   };
@@ -120,7 +138,8 @@ const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
  * text). Throws UnreadableFile with the reason.
  */
 export function readText(path: string, cap: number = MAX_OBJECT_BYTES): string {
-  const buffer = readBuffer && readBuffer.length > cap ? readBuffer : (readBuffer = Buffer.allocUnsafe(Math.max(cap, MAX_OBJECT_BYTES) + 1));
+  const buffer =
+    readBuffer && readBuffer.length > cap ? readBuffer : (readBuffer = Buffer.allocUnsafe(Math.max(cap, MAX_OBJECT_BYTES) + 1));
   let length: number;
   try {
     const fd = openSync(path, "r");
@@ -137,13 +156,15 @@ export function readText(path: string, cap: number = MAX_OBJECT_BYTES): string {
   try {
     return strictUtf8.decode(bytes);
   } catch {
-    throw new UnreadableFile(`is not UTF-8 text (first invalid byte at offset ${firstInvalidUtf8(bytes)}): registry files are UTF-8; its signature was not checked`);
+    throw new UnreadableFile(
+      `is not UTF-8 text (first invalid byte at offset ${firstInvalidUtf8(bytes)}): registry files are UTF-8; its signature was not checked`,
+    );
   }
 }
 
 /** The offset of the first byte that is not part of a valid UTF-8 sequence. */
 function firstInvalidUtf8(bytes: Uint8Array): number {
-  for (let at = 0; at < bytes.length; ) {
+  for (let at = 0; at < bytes.length;) {
     const b = bytes[at];
     const length = b < 0x80 ? 1 : b >= 0xc2 && b < 0xe0 ? 2 : b >= 0xe0 && b < 0xf0 ? 3 : b >= 0xf0 && b < 0xf5 ? 4 : 0;
     if (length === 0) return at;
@@ -172,14 +193,27 @@ export type LoadedRegistry = VerifiedRegistry & { federation: NonNullable<Verifi
 
 export function loadRegistry(dir: string, trustText: string): LoadedRegistry {
   const trust = parseTrust(trustText);
-  if (!trust) throw new BorealConfigError([{ source: "stack config", key: "boreal:trust", message: `"${trustText}" is not <version>:<sha256>`, fix: "copy the pin `boreal registry check` prints" }]);
+  if (!trust)
+    throw new BorealConfigError([
+      {
+        source: "stack config",
+        key: "boreal:trust",
+        message: `"${trustText}" is not <version>:<sha256>`,
+        fix: "copy the pin `boreal registry check` prints",
+      },
+    ]);
   let source: ReadSource;
   try {
     readdirSync(dir);
     source = readRegistrySource(dir);
   } catch {
     throw new BorealConfigError([
-      { source: "stack config", key: "boreal:registry", message: `registry directory ${dir} cannot be read`, fix: "point boreal:registry at the federation registry (a clone holding federation/ and nodes/)" },
+      {
+        source: "stack config",
+        key: "boreal:registry",
+        message: `registry directory ${dir} cannot be read`,
+        fix: "point boreal:registry at the federation registry (a clone holding federation/ and nodes/)",
+      },
     ]);
   }
   const verified = verifySources([source], trust);
@@ -215,7 +249,10 @@ function acceptedFiles(source: ReadSource, verified: VerifiedRegistry): Registry
     }
   }
   for (const [node, held] of Object.entries(verified.held.nodes)) {
-    files.push({ path: descriptorPath(node), content: held.content }, { path: signaturePath(descriptorPath(node)), content: held.signature });
+    files.push(
+      { path: descriptorPath(node), content: held.content },
+      { path: signaturePath(descriptorPath(node)), content: held.signature },
+    );
   }
   return files;
 }

@@ -1,10 +1,10 @@
 // Signing with the real `ssh-keygen -Y sign`, so what we publish is exactly what anyone can
 // check with `ssh-keygen -Y verify` (and what ./sshsig verifies without ssh-keygen).
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseSshPublicKey, verifySignature } from "../../core/registry/sshsig";
+import { ProcessError, run, RunResult } from "../process";
 
 /**
  * Who signs. `keyFile`: an OpenSSH private key, or a public key (".pub") whose private half
@@ -39,18 +39,23 @@ function normaliseKeyText(text: string): string {
   return `${text.replace(/\r\n/g, "\n").trim()}\n`;
 }
 
+/** One signature or key takes milliseconds; a minute means ssh-keygen waits on something (an agent). */
+const SSH_KEYGEN_TIMEOUT_MS = 60_000;
+
+// The runner's errors name the key file; these name the signer (never a temp file's path).
 function sshKeygen(args: string[], what: string, keyFile: string, signer: Signer): string {
-  const result = spawnSync("ssh-keygen", args, {
-    encoding: "utf8",
+  let result: RunResult;
+  try {
     // No terminal: a passphrase prompt reads stdin, which is empty, and fails instead of hanging.
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, SSH_ASKPASS_REQUIRE: "never" },
-    timeout: 60_000,
-  });
-  if (result.error) throw new Error(`${what} failed: cannot run ssh-keygen (${result.error.message}); is openssh-client installed?`);
+    result = run("ssh-keygen", args, { timeoutMs: SSH_KEYGEN_TIMEOUT_MS, allowFailure: true });
+  } catch (error) {
+    if (!(error instanceof ProcessError)) throw error;
+    throw new Error(`${what} failed: cannot run ssh-keygen (${error.result.stderr || error.message}); is openssh-client installed?`);
+  }
   if (result.status !== 0) {
     const stderr = result.stderr.split(keyFile).join(describeSigner(signer)).trim();
-    throw new Error(`${what} failed (ssh-keygen exited with ${result.status ?? result.signal}): ${stderr || "no message"}`);
+    const how = result.timedOut ? `timed out after ${SSH_KEYGEN_TIMEOUT_MS / 1000} s` : `exited with ${result.status ?? result.signal}`;
+    throw new Error(`${what} failed (ssh-keygen ${how}): ${stderr || "no message"}`);
   }
   return result.stdout;
 }
