@@ -61,7 +61,10 @@ function stackStateFacts(): StateFacts {
     backendUrlEnv: env.PULUMI_BACKEND_URL,
     credentialsJson: read(join(env.PULUMI_HOME ?? join(homedir(), ".pulumi"), "credentials.json")),
     // Only whether it is empty: an empty passphrase encrypts nothing worth the name.
-    passphraseEmpty: env.PULUMI_CONFIG_PASSPHRASE !== undefined ? env.PULUMI_CONFIG_PASSPHRASE === "" : passphraseFile !== undefined && (read(passphraseFile) ?? "").trim() === "",
+    passphraseEmpty:
+      env.PULUMI_CONFIG_PASSPHRASE !== undefined
+        ? env.PULUMI_CONFIG_PASSPHRASE === ""
+        : passphraseFile !== undefined && (read(passphraseFile) ?? "").trim() === "",
   });
 }
 
@@ -76,7 +79,10 @@ function main() {
   for (const rejection of registry.rejected) pulumi.log.warn(`registry object refused: ${formatRejection(rejection)}`);
   const federation = registry.federation;
   // The node's name and endpoint, by the rules peers will judge its descriptor with.
-  const ownProblems = [nodeNameProblem(federation.settings, spec.member, spec.node), stackEndpointProblem(spec.endpoint, federation.settings)].filter((p) => p !== undefined);
+  const ownProblems = [
+    nodeNameProblem(federation.settings, spec.member, spec.node),
+    stackEndpointProblem(spec.endpoint, federation.settings),
+  ].filter((p) => p !== undefined);
   if (ownProblems.length > 0) throw new BorealConfigError(ownProblems);
   const { signer, publicKey: signingKey } = memberSigner(spec, federation.settings.members.find((m) => m.name === spec.member)?.keys);
   const { spec: publicSpec, privateKey } = splitPrivateKey(spec);
@@ -94,10 +100,14 @@ function main() {
     now: new Date().toISOString(),
     // Zone files: Knot's check here first, where knotc is installed (the node checks again).
     precheck: (files) =>
-      precheckFiles(files, (file) => {
-        const zone = spec.zones.find((z) => zoneFilePath(z) === file.path) ?? "";
-        return config.zoneFiles?.[zone] !== undefined ? zoneFilesKey(zone) : recordsKey(zone);
-      }, origins),
+      precheckFiles(
+        files,
+        (file) => {
+          const zone = spec.zones.find((z) => zoneFilePath(z) === file.path) ?? "";
+          return config.zoneFiles?.[zone] !== undefined ? zoneFilesKey(zone) : recordsKey(zone);
+        },
+        origins,
+      ),
   });
   return {
     publicKey: node.publicKey,
@@ -105,7 +115,9 @@ function main() {
     meshIpv6: node.plan.mesh.ipv6,
     zones: node.plan.dns.primaryZones.map((z) => z.name),
     // What the member enters at its registrar, per zone: NS names, their glue, the DS records.
-    delegations: node.delegations.apply((all) => Object.fromEntries(all.map((d) => [d.zone, { nameServers: d.nameServers, ds: d.ds.map(formatDs), records: delegationRecords(d) }]))),
+    delegations: node.delegations.apply((all) =>
+      Object.fromEntries(all.map((d) => [d.zone, { nameServers: d.nameServers, ds: d.ds.map(formatDs), records: delegationRecords(d) }])),
+    ),
     descriptorPath: node.descriptorPath,
     federationVersion: federation.settings.version,
   };
@@ -113,10 +125,9 @@ function main() {
 
 /**
  * The SDK records a stack trace for every promise it makes (for its leak report), and
- * ts-node maps each one through source maps: 1.2 s of CPU in a 6 s no-op `pulumi up` while
- * the program builds its resources, and about 0.35 s more as their outputs resolve after.
- * None for the program's whole run; BOREAL_STACK_TRACES=1 keeps them, to debug an error of
- * the kit's own code.
+ * ts-node maps each through source maps: a large share of a no-op `pulumi up`'s CPU
+ * (bench/NOTES.md). None for the program's whole run; BOREAL_STACK_TRACES=1 keeps them, to
+ * debug an error of the kit's own code.
  */
 function dropStackTraces(): void {
   if (process.env.BOREAL_STACK_TRACES !== "1") Error.stackTraceLimit = 0;

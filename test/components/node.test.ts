@@ -4,7 +4,17 @@ import { BorealNode } from "../../src/program/components/node";
 import type { Federation, NodeDescriptor } from "../../src/core/registry/format";
 import { splitPrivateKey } from "../../src/core/spec/stack";
 import { MOCK_ATTESTATION_KEY, Recorded, Recorder, settle } from "../helpers/mocks";
-import { FIXTURE_HOST_KEY, FIXTURE_PRIVATE_KEY, FIXTURE_REGISTRY, fixtureFederation, fixturePublicKey, fixtureRegistryFiles, fixtureSigner, fixtureSpec, templates } from "../helpers/fixtures";
+import {
+  FIXTURE_HOST_KEY,
+  FIXTURE_PRIVATE_KEY,
+  FIXTURE_REGISTRY,
+  fixtureFederation,
+  fixturePublicKey,
+  fixtureRegistryFiles,
+  fixtureSigner,
+  fixtureSpec,
+  templates,
+} from "../helpers/fixtures";
 import { verifySignature, REGISTRY_NAMESPACE } from "../../src/core/registry/sshsig";
 import { parseNodeObject } from "../../src/core/registry/format";
 import { checkAttestationKeyProof, checkWireguardProof } from "../../src/core/registry/keyproof";
@@ -38,11 +48,9 @@ async function build(options: { federation?: Federation; overrides?: Record<stri
   const recorder = new Recorder();
   recorder.install();
   const { spec, privateKey } = splitPrivateKey(fixtureSpec(options.node ?? "b1", options.overrides));
-  const node = new BorealNode(
-    options.node ?? "b1",
-    nodeArgs(spec, privateKey, options.federation ?? fixtureFederation()),
-    { transformations: [recorder.transformation] },
-  );
+  const node = new BorealNode(options.node ?? "b1", nodeArgs(spec, privateKey, options.federation ?? fixtureFederation()), {
+    transformations: [recorder.transformation],
+  });
   const publicKey = await settle(node.publicKey);
   await recorder.settled();
   return { recorder, node, outputs: { publicKey, descriptorPath: node.descriptorPath } };
@@ -65,7 +73,8 @@ describe("BorealNode resource graph", () => {
     const { recorder } = await build();
     expect(recorder.byName("b1-host").parent).toBe("b1");
     expect(recorder.byName("b1-host-packages").dependsOn).toEqual(["b1-host-ssh"]);
-    for (const component of ["b1-wireguard", "b1-sync", "b1-firewall"]) expect(recorder.byName(component).dependsOn).toEqual(["b1-host-packages"]);
+    for (const component of ["b1-wireguard", "b1-sync", "b1-firewall"])
+      expect(recorder.byName(component).dependsOn).toEqual(["b1-host-packages"]);
     // Monitoring's files are written while the agent runs: after its program and files.
     const agentWritten = recorder.resources.filter((r) => r.parent === "b1-sync" && r.name !== "b1-sync-apply").map((r) => r.name);
     expect([...recorder.byName("b1-monitoring").dependsOn].sort()).toEqual(agentWritten.sort());
@@ -87,8 +96,16 @@ describe("BorealNode resource graph", () => {
     const { recorder } = await build();
     const written = recorder.resources.filter((r) => r.name.includes("-file-")).map((r) => r.name);
     expect(written.filter((n) => /wireguard-wg0|knot|blackbox\.yml|boreal-targets/.test(n))).toEqual([]);
-    expect(written).toEqual(expect.arrayContaining(["b1-monitoring-file-etc-prometheus-prometheus.yml", "b1-monitoring-file-etc-prometheus-alertmanager.yml"]));
-    expect(written).toEqual(expect.arrayContaining(["b1-sync-file-etc-boreal-agent.json", "b1-sync-file-var-lib-boreal-seed.json", "b1-sync-file-etc-systemd-system-boreal-sync.timer"]));
+    expect(written).toEqual(
+      expect.arrayContaining(["b1-monitoring-file-etc-prometheus-prometheus.yml", "b1-monitoring-file-etc-prometheus-alertmanager.yml"]),
+    );
+    expect(written).toEqual(
+      expect.arrayContaining([
+        "b1-sync-file-etc-boreal-agent.json",
+        "b1-sync-file-var-lib-boreal-seed.json",
+        "b1-sync-file-etc-systemd-system-boreal-sync.timer",
+      ]),
+    );
     const config = JSON.parse(String(recorder.byName("b1-sync-file-etc-boreal-agent.json").inputs.stdin));
     expect(config.spec).toMatchObject({ member: "coop-b", node: "b1", meshAddress: { ipv4: "100.64.0.17", ipv6: "fd42:b0:ea1::11" } });
     // Operator-side settings stay on the operator's machine.
@@ -114,19 +131,15 @@ describe("BorealNode resource graph", () => {
     recorder.install();
     const seen: pulumi.Output<string>[] = [];
     const { spec, privateKey } = splitPrivateKey(fixtureSpec("b1"));
-    const node = new BorealNode(
-      "b1",
-      nodeArgs(spec, privateKey, fixtureFederation()),
-      {
-        transformations: [
-          (args) => {
-            const connection = args.props.connection as { privateKey?: pulumi.Output<string> } | undefined;
-            if (connection?.privateKey) seen.push(connection.privateKey);
-            return undefined;
-          },
-        ],
-      },
-    );
+    const node = new BorealNode("b1", nodeArgs(spec, privateKey, fixtureFederation()), {
+      transformations: [
+        (args) => {
+          const connection = args.props.connection as { privateKey?: pulumi.Output<string> } | undefined;
+          if (connection?.privateKey) seen.push(connection.privateKey);
+          return undefined;
+        },
+      ],
+    });
     await settle(node.publicKey);
     await recorder.settled();
     expect(seen.length).toBeGreaterThan(15);
@@ -150,7 +163,9 @@ describe("BorealNode resource graph", () => {
     const delegations = await settle(node.delegations);
     expect(delegations.map((d) => d.zone)).toEqual(["coop-b.example.", "b-mail.example."]);
     for (const d of delegations) {
-      expect(d.ds).toEqual([{ owner: d.zone, keyTag: 45141, algorithm: 13, digestType: 2, digest: expect.stringMatching(/^[0-9A-F]{64}$/) }]);
+      expect(d.ds).toEqual([
+        { owner: d.zone, keyTag: 45141, algorithm: 13, digestType: 2, digest: expect.stringMatching(/^[0-9A-F]{64}$/) },
+      ]);
       expect(d.nameServers.length).toBeGreaterThanOrEqual(1);
     }
     // The same key under two owners: two digests (the owner name is hashed in).
@@ -182,7 +197,9 @@ describe("BorealNode resource graph", () => {
     // The program must be on the node first; the key's own output orders it after the key.
     expect(proof.dependsOn).toContain("b1-sync-program");
     const federation = fixtureFederation().settings.name;
-    expect(proof.inputs.create).toBe(`set -eu\nnode /usr/local/lib/boreal-agent.js prove-wireguard-key --federation '${federation}' --node 'b1' --key '${recorder.publicKey}'`);
+    expect(proof.inputs.create).toBe(
+      `set -eu\nnode '/usr/local/lib/boreal-agent.js' prove-wireguard-key --federation '${federation}' --node 'b1' --key '${recorder.publicKey}'`,
+    );
     // A new key changes the command: an update, which proves the new key.
     expect(proof.inputs.update).toBe(proof.inputs.create);
     const env = recorder.byName("b1-registration-descriptor").inputs.environment as Record<string, string>;
@@ -198,11 +215,13 @@ describe("BorealNode resource graph", () => {
     const key = recorder.byName("b1-attestation-key");
     expect(key.parent).toBe("b1");
     expect(key.dependsOn).toEqual(["b1-host-packages"]);
-    expect(String(key.inputs.create)).toMatch(/umask 077[\s\S]*ssh-keygen -q -t ed25519 -N '' [^\n]*-f \/etc\/boreal\/attestation_key/);
-    expect(String(key.inputs.create)).toMatch(/key=\$\(cut -d' ' -f1,2 \/etc\/boreal\/attestation_key.pub\)/);
+    expect(String(key.inputs.create)).toMatch(/umask 077[\s\S]*ssh-keygen -q -t ed25519 -N '' [^\n]*-f '\/etc\/boreal\/attestation_key'/);
+    expect(String(key.inputs.create)).toMatch(/key=\$\(cut -d' ' -f1,2 '\/etc\/boreal\/attestation_key.pub'\)/);
     // Its proof is made on the node, with the key, for this node of this federation.
-    expect(String(key.inputs.create)).toMatch(/'boreal-test' 'b1' "\$key" \| ssh-keygen -q -Y sign -f \/etc\/boreal\/attestation_key -n boreal-node-proof$/);
-    expect(key.inputs.delete).toBe("rm -f /etc/boreal/attestation_key /etc/boreal/attestation_key.pub");
+    expect(String(key.inputs.create)).toMatch(
+      /'boreal-test' 'b1' "\$key" \| ssh-keygen -q -Y sign -f '\/etc\/boreal\/attestation_key' -n 'boreal-node-proof'$/,
+    );
+    expect(key.inputs.delete).toBe("rm -f '/etc/boreal/attestation_key' '/etc/boreal/attestation_key.pub'");
     const env = recorder.byName("b1-registration-descriptor").inputs.environment as Record<string, string>;
     const parsed = parseNodeObject({ path: "nodes/b1.yaml", content: env.CONTENT });
     expect(parsed.ok && parsed.value).toMatchObject({ attestationKey: MOCK_ATTESTATION_KEY, services: ["tcp/22", "tcp/443"] });
@@ -237,7 +256,8 @@ describe("BorealNode resource graph", () => {
   test("every create is paired with a delete, except package installs (kept on purpose) and read-only queries", async () => {
     const { recorder } = await build();
     for (const r of commands(recorder)) {
-      if (r.name.endsWith("-packages") || r.name.endsWith("-ssh") || r.name.endsWith("-dnskeys") || r.name.endsWith("-wireguard-proof")) continue;
+      if (r.name.endsWith("-packages") || r.name.endsWith("-ssh") || r.name.endsWith("-dnskeys") || r.name.endsWith("-wireguard-proof"))
+        continue;
       expect(r.inputs.delete, `${r.name} has a delete`).toBeTruthy();
     }
   });
@@ -249,26 +269,45 @@ describe("BorealNode resource graph", () => {
 });
 
 describe("what a change re-triggers", () => {
-  const triggersByName = (resources: Recorded[]) => Object.fromEntries(commands({ resources } as Recorder).map((r) => [r.name, JSON.stringify([r.inputs.triggers, r.inputs.stdin, r.inputs.create])]));
+  const triggersByName = (resources: Recorded[]) =>
+    Object.fromEntries(
+      commands({ resources } as Recorder).map((r) => [r.name, JSON.stringify([r.inputs.triggers, r.inputs.stdin, r.inputs.create])]),
+    );
 
   function changedBetween(a: Recorded[], b: Recorded[]): string[] {
     const before = triggersByName(a);
     const after = triggersByName(b);
-    return Object.keys({ ...before, ...after }).filter((name) => before[name] !== after[name]).sort();
+    return Object.keys({ ...before, ...after })
+      .filter((name) => before[name] !== after[name])
+      .sort();
   }
 
-  const rotate = (base: Federation): Federation => ({ ...base, nodes: base.nodes.map((n) => (n.node === "a1" ? { ...n, publicKey: "cm90YXRlZC1rZXktb2YtYTEtZm9yLXRoZS10ZXN0LTA=", serial: n.serial + 1 } : n)) });
-  const withMirror = (base: Federation): Federation => ({ ...base, settings: { ...base.settings, mirrors: ["git://198.51.100.1/registry.git"] } });
+  const rotate = (base: Federation): Federation => ({
+    ...base,
+    nodes: base.nodes.map((n) =>
+      n.node === "a1" ? { ...n, publicKey: "cm90YXRlZC1rZXktb2YtYTEtZm9yLXRoZS10ZXN0LTA=", serial: n.serial + 1 } : n,
+    ),
+  });
+  const withMirror = (base: Federation): Federation => ({
+    ...base,
+    settings: { ...base.settings, mirrors: ["git://198.51.100.1/registry.git"] },
+  });
 
   test("with a mirror, a peer's rotation changes nothing in this member's stack: its agent applies it", async () => {
     const base = withMirror(fixtureFederation());
-    const changed = changedBetween((await build({ federation: base })).recorder.resources, (await build({ federation: rotate(base) })).recorder.resources);
+    const changed = changedBetween(
+      (await build({ federation: base })).recorder.resources,
+      (await build({ federation: rotate(base) })).recorder.resources,
+    );
     expect(changed).toEqual([]);
   });
 
   test("without a mirror, the clone's descriptors ride in the seed: only the seed and the agent's run change", async () => {
     const base = fixtureFederation();
-    const changed = changedBetween((await build({ federation: base })).recorder.resources, (await build({ federation: rotate(base) })).recorder.resources);
+    const changed = changedBetween(
+      (await build({ federation: base })).recorder.resources,
+      (await build({ federation: rotate(base) })).recorder.resources,
+    );
     // The seed comes from the files read, not from the federation object: same files, same seed.
     expect(changed.filter((n) => !n.startsWith("b1-sync"))).toEqual([]);
   });
@@ -280,7 +319,10 @@ describe("what a change re-triggers", () => {
   });
 
   test("the sync interval reaches the agent's timer", async () => {
-    const changed = changedBetween((await build()).recorder.resources, (await build({ overrides: { syncInterval: 7 } })).recorder.resources);
+    const changed = changedBetween(
+      (await build()).recorder.resources,
+      (await build({ overrides: { syncInterval: 7 } })).recorder.resources,
+    );
     expect(changed).toEqual(["b1-sync-apply", "b1-sync-file-etc-boreal-agent.json", "b1-sync-file-etc-systemd-system-boreal-sync.timer"]);
     const timer = (await build({ overrides: { syncInterval: 7 } })).recorder.byName("b1-sync-file-etc-systemd-system-boreal-sync.timer");
     expect(timer.inputs.stdin).toMatch(/OnUnitActiveSec=7s/);
@@ -288,12 +330,21 @@ describe("what a change re-triggers", () => {
 
   test("a boreal:firewall.allow change re-runs the firewall file and its apply, and nothing else", async () => {
     const before = (await build({ overrides: { firewall: { allow: ["tcp/443"] } } })).recorder;
-    const after = (await build({ overrides: { firewall: { allow: ["tcp/443", { port: "tcp/993", from: ["198.51.100.0/24"] }] } } })).recorder;
+    const after = (await build({ overrides: { firewall: { allow: ["tcp/443", { port: "tcp/993", from: ["198.51.100.0/24"] }] } } }))
+      .recorder;
     expect(changedBetween(before.resources, after.resources)).toEqual(["b1-firewall-apply", "b1-firewall-file-etc-nftables.conf"]);
-    expect(after.byName("b1-firewall-file-etc-nftables.conf").inputs.stdin).toContain('ip saddr 198.51.100.0/24 tcp dport 993 accept comment "allow: tcp/993"');
+    expect(after.byName("b1-firewall-file-etc-nftables.conf").inputs.stdin).toContain(
+      'ip saddr 198.51.100.0/24 tcp dport 993 accept comment "allow: tcp/993"',
+    );
     // The same from the old boolean form, and for the policy: the agent's config carries no firewall.
-    expect(changedBetween((await build()).recorder.resources, before.resources)).toEqual(["b1-firewall-apply", "b1-firewall-file-etc-nftables.conf"]);
-    expect(changedBetween(before.resources, (await build({ overrides: { firewall: { policy: "member" } } })).recorder.resources)).toEqual(["b1-firewall-apply", "b1-firewall-file-etc-nftables.conf"]);
+    expect(changedBetween((await build()).recorder.resources, before.resources)).toEqual([
+      "b1-firewall-apply",
+      "b1-firewall-file-etc-nftables.conf",
+    ]);
+    expect(changedBetween(before.resources, (await build({ overrides: { firewall: { policy: "member" } } })).recorder.resources)).toEqual([
+      "b1-firewall-apply",
+      "b1-firewall-file-etc-nftables.conf",
+    ]);
     expect(JSON.parse(String(after.byName("b1-sync-file-etc-boreal-agent.json").inputs.stdin)).spec).not.toHaveProperty("firewall");
   });
 });
@@ -301,12 +352,25 @@ describe("what a change re-triggers", () => {
 describe("the policy pack's checks on the node's resources", () => {
   /** The resources as the pack sees them: each with its inputs, and the node with its facts. */
   const planned = ({ recorder, node }: Built): PlannedResource[] =>
-    recorder.resources.map((r) => ({ type: r.type, name: r.name, urn: `urn:${r.type}::${r.name}`, props: r.type === NODE_TYPE ? { facts: node.facts } : r.inputs }));
+    recorder.resources.map((r) => ({
+      type: r.type,
+      name: r.name,
+      urn: `urn:${r.type}::${r.name}`,
+      props: r.type === NODE_TYPE ? { facts: node.facts } : r.inputs,
+    }));
   /** Rule id → what its check finds, for the rules that find anything. */
   const findings = (resources: PlannedResource[]): Record<string, string[]> =>
     Object.fromEntries(
       Object.entries(PLAN_CHECKS)
-        .map(([id, check]) => [id, "resource" in check ? resources.flatMap((r) => check.resource(r).map((m) => `${r.name}: ${m}`)) : check.stack(resources).map((f) => f.message)] as const)
+        .map(
+          ([id, check]) =>
+            [
+              id,
+              "resource" in check
+                ? resources.flatMap((r) => check.resource(r).map((m) => `${r.name}: ${m}`))
+                : check.stack(resources).map((f) => f.message),
+            ] as const,
+        )
         .filter(([, found]) => found.length > 0),
     );
 
@@ -317,7 +381,9 @@ describe("the policy pack's checks on the node's resources", () => {
   });
 
   test("the firewall off, or left to the member's own tables, breaks underlay-declared-only", async () => {
-    expect(findings(planned(await build({ overrides: { firewall: false } })))).toEqual({ "underlay-declared-only": ["node b1 gets no firewall (boreal:firewall is off): every port its services listen on faces the underlay"] });
+    expect(findings(planned(await build({ overrides: { firewall: false } })))).toEqual({
+      "underlay-declared-only": ["node b1 gets no firewall (boreal:firewall is off): every port its services listen on faces the underlay"],
+    });
     const member = findings(planned(await build({ overrides: { firewall: { policy: "member" } } })));
     expect(Object.keys(member)).toEqual(["underlay-declared-only"]);
     expect(member["underlay-declared-only"][0]).toMatch(/does not drop input by default/);
@@ -327,7 +393,8 @@ describe("the policy pack's checks on the node's resources", () => {
     const resources = planned(await build());
     const descriptor = resources.find((r) => r.name === "b1-registration-descriptor")!;
     const env = descriptor.props.environment as Record<string, string>;
-    const withEnv = (changes: Record<string, string>) => resources.map((r) => (r === descriptor ? { ...r, props: { ...r.props, environment: { ...env, ...changes } } } : r));
+    const withEnv = (changes: Record<string, string>) =>
+      resources.map((r) => (r === descriptor ? { ...r, props: { ...r.props, environment: { ...env, ...changes } } } : r));
     const check = (rs: PlannedResource[]) => findings(rs)["descriptor-current"];
     expect(check(withEnv({ CONTENT: env.CONTENT.replace(/ipv4: \S+/, "ipv4: 100.64.0.99") }))).toEqual([
       expect.stringMatching(/its signature does not verify/),
@@ -335,14 +402,20 @@ describe("the policy pack's checks on the node's resources", () => {
     ]);
     const node = resources.find((r) => r.type === NODE_TYPE)!;
     const otherKey = { ...node, props: { facts: { ...(node.props.facts as object), signingKey: fixturePublicKey("mallory") } } };
-    expect(findings(resources.map((r) => (r === node ? otherKey : r)))["descriptor-current"]).toEqual(["the descriptor of b1: it is signed by a key other than the member's"]);
-    expect(check(resources.filter((r) => r !== descriptor))).toEqual(["node b1 publishes no descriptor: peers would never learn its key and addresses"]);
+    expect(findings(resources.map((r) => (r === node ? otherKey : r)))["descriptor-current"]).toEqual([
+      "the descriptor of b1: it is signed by a key other than the member's",
+    ]);
+    expect(check(resources.filter((r) => r !== descriptor))).toEqual([
+      "node b1 publishes no descriptor: peers would never learn its key and addresses",
+    ]);
     // In a preview the descriptor is not known yet (it holds the key read off the node): only its command is checked.
     expect(check(withEnv({ CONTENT: undefined as unknown as string }))).toBeUndefined();
   });
 
   test("a stack without the node's facts breaks every stack-wide rule, rather than passing unchecked", () => {
-    const stackWide = Object.entries(PLAN_CHECKS).filter(([, c]) => "stack" in c).map(([id]) => id);
+    const stackWide = Object.entries(PLAN_CHECKS)
+      .filter(([, c]) => "stack" in c)
+      .map(([id]) => id);
     expect(Object.keys(findings([]))).toEqual(stackWide);
   });
 });

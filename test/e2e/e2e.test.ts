@@ -30,7 +30,10 @@ import { runLabel } from "../../src/cli/label";
 
 /** Takes a lab machine's underlay down for `seconds` (its veth inside its own namespace). */
 function cutUnderlay(machine: string, seconds: number): void {
-  execFileSync("sh", ["-c", `ip -n ${nodeNamespace(machine)} link set eth0 down; sleep ${seconds}; ip -n ${nodeNamespace(machine)} link set eth0 up`]);
+  execFileSync("sh", [
+    "-c",
+    `ip -n ${nodeNamespace(machine)} link set eth0 down; sleep ${seconds}; ip -n ${nodeNamespace(machine)} link set eth0 up`,
+  ]);
 }
 
 const ready = process.getuid?.() === 0 && pulumiCliAvailable() && commandPluginInstalled();
@@ -59,20 +62,31 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
   /** Per member, what its stack outputs for the registrar (NS, glue, DS lines). */
   const delegationRecords: string[][] = [];
   /** Asked from the host, as any resolver or member's machine asks. */
-  const dig = (server: string, ...args: string[]) => execFileSync("kdig", [`@${server}`, "+time=3", "+retry=1", ...args], { encoding: "utf8" });
+  const dig = (server: string, ...args: string[]) =>
+    execFileSync("kdig", [`@${server}`, "+time=3", "+retry=1", ...args], { encoding: "utf8" });
   const resolve = (name: string, type: string) => dig(servers.state.dns!.resolver.address, "+dnssec", name, type);
   /** `boreal dns check ZONE` as member 1 runs it, with the lab's parent to ask for the DS. */
   async function dnsCheck(zone: string): Promise<{ code: number; output: string }> {
     const lines: string[] = [];
     const io = { out: (l: string) => lines.push(l), err: (l: string) => lines.push(l) };
-    const code = await runDns("check", [zone, "--stack", stackOf(0), "--cwd", ws.dir, "--parent", servers.state.dns!.parent.address], { projectDir: PROJECT_ROOT, io, env: ws.env });
+    const code = await runDns("check", [zone, "--stack", stackOf(0), "--cwd", ws.dir, "--parent", servers.state.dns!.parent.address], {
+      projectDir: PROJECT_ROOT,
+      io,
+      env: ws.env,
+    });
     return { code, output: lines.join("\n") };
   }
 
   function up(i: number): NodeView {
     const outputs = stacks.up(machineOf(i));
     delegationRecords[i] = Object.values(outputs.delegations).flatMap((d) => d.records);
-    nodes[i] = { machine: servers.state.machines[i], member: members[i].name, zone: outputs.zones[0], mesh: { ipv4: outputs.meshIpv4, ipv6: outputs.meshIpv6 }, publicKey: outputs.publicKey };
+    nodes[i] = {
+      machine: servers.state.machines[i],
+      member: members[i].name,
+      zone: outputs.zones[0],
+      mesh: { ipv4: outputs.meshIpv4, ipv6: outputs.meshIpv6 },
+      publicKey: outputs.publicKey,
+    };
     return nodes[i];
   }
   const live = () => nodes.filter(Boolean);
@@ -104,7 +118,9 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "boreal-e2e-"));
-    const state = await timed(`lab up (${COUNT} machines)`, () => labUp({ nodes: COUNT, subnet: "198.51.100.0/24", installPrerequisites: true, log: checks.log, dir, suite: SUITE }));
+    const state = await timed(`lab up (${COUNT} machines)`, () =>
+      labUp({ nodes: COUNT, subnet: "198.51.100.0/24", installPrerequisites: true, log: checks.log, dir, suite: SUITE }),
+    );
     servers = new Servers(state, dir);
     ws = new Workspace("e2e");
     ws.env.PULUMI_CONFIG_PASSPHRASE = LAB_PASSPHRASE;
@@ -126,7 +142,14 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
     const major: Record<string, string> = { bookworm: "12", trixie: "13" };
     const knotOf: Record<string, RegExp> = { bookworm: /^3\.2\./, trixie: /^3\.4\./ };
     for (const machine of servers.state.machines) {
-      const [version, knot] = labExec(servers.state, machine, ". /etc/os-release && echo $VERSION_ID; dpkg-query -W -f='${Version}' knot", dir).output.trim().split("\n");
+      const [version, knot] = labExec(
+        servers.state,
+        machine,
+        ". /etc/os-release && echo $VERSION_ID; dpkg-query -W -f='${Version}' knot",
+        dir,
+      )
+        .output.trim()
+        .split("\n");
       expect(version, machine.name).toBe(major[machine.suite]);
       expect(knot, `${machine.name}'s knot`).toMatch(knotOf[machine.suite]);
     }
@@ -135,24 +158,46 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
   test("join: each member runs pulumi up once; with no re-apply, every pair handshakes and every zone answers everywhere", async () => {
     for (let i = 0; i < COUNT; i++) await timed(`pulumi up ${stackOf(i)}`, () => up(i));
     const lastUp = Date.now();
-    checks.log(`join: full mesh (every pair's handshake) ${(await checks.timeToFullMesh(servers, live(), lastUp)).toFixed(1)}s after the last pulumi up`);
+    checks.log(
+      `join: full mesh (every pair's handshake) ${(await checks.timeToFullMesh(servers, live(), lastUp)).toFixed(1)}s after the last pulumi up`,
+    );
     await checks.expectMesh(servers, live());
     await checks.expectDns(servers, live());
     checks.log(`join: every zone on every node ${((Date.now() - lastUp) / 1000).toFixed(1)}s after the last pulumi up`);
     // Where an agent's run spends its time (a joining member waits on the others' runs).
-    const status = JSON.parse(servers.ok(nodes[0], "node /usr/local/lib/boreal-agent.js status")) as { seconds: number; phases: Record<string, number> };
+    const status = JSON.parse(servers.ok(nodes[0], "node /usr/local/lib/boreal-agent.js status")) as {
+      seconds: number;
+      phases: Record<string, number>;
+    };
     expect(Object.keys(status.phases)).toEqual(expect.arrayContaining(["fetch", "decide"]));
     for (const seconds of Object.values(status.phases)) expect(seconds).toBeGreaterThanOrEqual(0);
-    checks.log(`join: node 1's last full agent run took ${status.seconds}s (${Object.entries(status.phases).map(([phase, s]) => `${phase} ${s}s`).join(", ")})`);
+    checks.log(
+      `join: node 1's last full agent run took ${status.seconds}s (${Object.entries(status.phases)
+        .map(([phase, s]) => `${phase} ${s}s`)
+        .join(", ")})`,
+    );
   });
 
-  test("DNS: a zone transfer is refused from an underlay address and served over the mesh", () => checks.expectTransfers(servers, nodes[0], nodes[1]));
+  test("DNS: a zone transfer is refused from an underlay address and served over the mesh", () =>
+    checks.expectTransfers(servers, nodes[0], nodes[1]));
 
   test("DNS as resolvers see it: the lab's parent holds each member's delegation as its stack output it; through a validating resolver each member's www and MX resolve with AD", async () => {
     for (const [i, node] of live().entries()) {
       // The DS the stack printed is the one of the KSK every node serves for the zone.
-      const served = dsForZone(parseDnskeys(dig(node.machine.address, "+short", node.zone, "DNSKEY").split("\n").filter(Boolean).map((k) => `${node.zone} DNSKEY ${k}`).join("\n")), node.zone);
-      expect(delegationRecords[i].filter((r) => / DS /.test(r)), `${node.zone}'s DS`).toEqual(served.map(formatDs));
+      const served = dsForZone(
+        parseDnskeys(
+          dig(node.machine.address, "+short", node.zone, "DNSKEY")
+            .split("\n")
+            .filter(Boolean)
+            .map((k) => `${node.zone} DNSKEY ${k}`)
+            .join("\n"),
+        ),
+        node.zone,
+      );
+      expect(
+        delegationRecords[i].filter((r) => / DS /.test(r)),
+        `${node.zone}'s DS`,
+      ).toEqual(served.map(formatDs));
       // The NS set: every node the member's registry clone knew at its pulumi up, its own first of all.
       expect(delegationRecords[i], `${node.zone}'s NS set`).toContain(`${node.zone} NS ns-${node.machine.name}.${node.zone}`);
     }
@@ -160,16 +205,20 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
     for (const node of live()) {
       const www = resolve(`www.${node.zone}`, "A");
       expect(authenticated(www), `www.${node.zone} validated:\n${www}`).toBe(true);
-      expect(www).toMatch(new RegExp(`^www\\.${node.zone.replace(/\./g, "\\.")}\\s+\\d+\\s+IN\\s+A\\s+${node.machine.address.replace(/\./g, "\\.")}$`, "m"));
+      expect(www).toMatch(
+        new RegExp(`^www\\.${node.zone.replace(/\./g, "\\.")}\\s+\\d+\\s+IN\\s+A\\s+${node.machine.address.replace(/\./g, "\\.")}$`, "m"),
+      );
       const mx = resolve(node.zone, "MX");
       expect(authenticated(mx), `${node.zone} MX validated:\n${mx}`).toBe(true);
       expect(mx).toMatch(/\sMX\s+10 mail\./);
     }
   });
 
-  test("monitoring: exporters scraped over the mesh with per-peer WireGuard metrics, not on the underlay", () => checks.expectMonitoring(servers, live()));
+  test("monitoring: exporters scraped over the mesh with per-peer WireGuard metrics, not on the underlay", () =>
+    checks.expectMonitoring(servers, live()));
 
-  test("firewall: from another node's underlay only SSH, WireGuard and DNS answer", () => checks.expectFirewall(servers, nodes[0], nodes[1]));
+  test("firewall: from another node's underlay only SSH, WireGuard and DNS answer", () =>
+    checks.expectFirewall(servers, nodes[0], nodes[1]));
 
   test("mutual monitoring: every node's Prometheus has every exporter up, every probe succeeding, nothing firing; its ports face the mesh only", async () => {
     await checks.expectWatching(servers, live());
@@ -187,7 +236,8 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
       servers.ok(a, `systemd-run --unit=web-${port} node -e 'require("net").createServer((s) => s.end("hello\\n")).listen(${port})'`);
     listen(8443);
     listen(8444);
-    const probe = (port: number) => servers.exec(b, `timeout 3 bash -c 'exec 3<>/dev/tcp/${a.machine.address}/${port}; cat <&3' 2>&1; echo "exit=$?"`).output;
+    const probe = (port: number) =>
+      servers.exec(b, `timeout 3 bash -c 'exec 3<>/dev/tcp/${a.machine.address}/${port}; cat <&3' 2>&1; echo "exit=$?"`).output;
     await eventually("the declared service answers", 20, () => /hello[\s\S]*exit=0/.test(probe(8443)));
     expect(probe(8444)).toMatch(/exit=124/);
     expect(servers.ok(a, "nft list chain inet boreal input")).toMatch(/tcp dport 8443 accept/);
@@ -203,7 +253,10 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
     const label = (node: NodeView, ...flags: string[]) => {
       git(registry, "pull", "-q", "origin", "main");
       const lines: string[] = [];
-      const code = runLabel("verify", [node.machine.name, "--registry", registry, "--trust", trust, ...flags], { out: (l) => lines.push(l), err: (l) => lines.push(l) });
+      const code = runLabel("verify", [node.machine.name, "--registry", registry, "--trust", trust, ...flags], {
+        out: (l) => lines.push(l),
+        err: (l) => lines.push(l),
+      });
       return { code, output: lines.join("\n") };
     };
     const secondsUntil = async (what: string, seconds: number, probe: () => boolean) => {
@@ -211,11 +264,16 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
       await eventually(what, seconds, probe);
       return ((Date.now() - started) / 1000).toFixed(1);
     };
-    checks.log(`label held by every node ${await secondsUntil("every node holds the label (2 other members attest every mandatory rule)", 240, () => live().every((n) => label(n).code === 0))} s into this test`);
+    checks.log(
+      `label held by every node ${await secondsUntil("every node holds the label (2 other members attest every mandatory rule)", 240, () => live().every((n) => label(n).code === 0))} s into this test`,
+    );
     expect(label(first).output).toMatch(/HOLDS/);
 
     // Open to the internet what member 1 never declared: a listener and a hole in the firewall.
-    servers.ok(first, `nft insert rule inet boreal input tcp dport 8080 accept comment e2e-undeclared; systemd-run --unit=undeclared-8080 node -e 'require("net").createServer((s) => s.end()).listen(8080)'`);
+    servers.ok(
+      first,
+      `nft insert rule inet boreal input tcp dport 8080 accept comment e2e-undeclared; systemd-run --unit=undeclared-8080 node -e 'require("net").createServer((s) => s.end()).listen(8080)'`,
+    );
     const withdrawn = await secondsUntil("node 1 loses the label", 300, () => label(first).code === 1);
     const lost = label(first).output;
     expect(lost).toMatch(/DOES NOT HOLD/);
@@ -232,26 +290,49 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
     // The customer's way, without the kit: the allowed signers it prints, then ssh-keygen.
     const allowed = join(dir, "label_allowed_signers");
     writeFileSync(allowed, `${label(first, "--print-allowed-signers").output}\n`);
-    const counted = label(first).output.split("\n").filter((l) => /^\s+coop-\S+\s+counts/.test(l)).map((l) => l.trim().split(/\s+/)[0]);
+    const counted = label(first)
+      .output.split("\n")
+      .filter((l) => /^\s+coop-\S+\s+counts/.test(l))
+      .map((l) => l.trim().split(/\s+/)[0]);
     expect(counted.length).toBeGreaterThanOrEqual(2);
-    const files = execFileSync("sh", ["-c", `cd ${registry} && ls attestations/${first.machine.name}/*.json`], { encoding: "utf8" }).trim().split("\n");
+    const files = execFileSync("sh", ["-c", `cd ${registry} && ls attestations/${first.machine.name}/*.json`], { encoding: "utf8" })
+      .trim()
+      .split("\n");
     const good = files.filter((path) => {
-      const who = execFileSync("sh", ["-c", `cd ${registry} && ssh-keygen -Y find-principals -f ${allowed} -s ${path}.sig | head -n 1`], { encoding: "utf8" }).trim();
-      const verify = execFileSync("sh", ["-c", `cd ${registry} && ssh-keygen -Y verify -f ${allowed} -I ${who} -n boreal-label -s ${path}.sig < ${path}; echo "exit=$?"`], { encoding: "utf8" });
+      const who = execFileSync("sh", ["-c", `cd ${registry} && ssh-keygen -Y find-principals -f ${allowed} -s ${path}.sig | head -n 1`], {
+        encoding: "utf8",
+      }).trim();
+      const verify = execFileSync(
+        "sh",
+        ["-c", `cd ${registry} && ssh-keygen -Y verify -f ${allowed} -I ${who} -n boreal-label -s ${path}.sig < ${path}; echo "exit=$?"`],
+        { encoding: "utf8" },
+      );
       return /Good "boreal-label" signature/.test(verify) && /exit=0/.test(verify) && counted.includes(who);
     });
-    expect(good.length, `attestations of node 1 that ssh-keygen verifies, signed by a member the kit counts: ${good.join(", ")}`).toBe(counted.length);
+    expect(good.length, `attestations of node 1 that ssh-keygen verifies, signed by a member the kit counts: ${good.join(", ")}`).toBe(
+      counted.length,
+    );
   });
 
   test("secrets: no private key in the exported state, the registry, the logs or the agents' journals", () => {
-    const state = live().map((_, i) => ws.must(["stack", "export", "-s", stackOf(i)])).join("\n");
+    const state = live()
+      .map((_, i) => ws.must(["stack", "export", "-s", stackOf(i)]))
+      .join("\n");
     const registryText = execFileSync("sh", ["-c", `cat ${members[0].registry}/nodes/*`], { encoding: "utf8" });
     const journals = live().map(agentLog).join("\n");
-    checks.expectNoPrivateKeys(servers, live(), { "the exported state": state, registry: registryText, "the pulumi logs": stacks.transcript.join("\n"), "the agents' journals": journals });
+    checks.expectNoPrivateKeys(servers, live(), {
+      "the exported state": state,
+      registry: registryText,
+      "the pulumi logs": stacks.transcript.join("\n"),
+      "the agents' journals": journals,
+    });
     const sshKeyBody = readFileSync(servers.state.sshKey, "utf8").split("\n")[1];
     expect(state.includes(sshKeyBody), "the operator's SSH key in plaintext in the state").toBe(false);
     const signingKeyBody = readFileSync(members[0].signingKey, "utf8").split("\n")[1];
-    expect(state.includes(signingKeyBody) || stacks.transcript.join("\n").includes(signingKeyBody), "the member's signing key in state or logs").toBe(false);
+    expect(
+      state.includes(signingKeyBody) || stacks.transcript.join("\n").includes(signingKeyBody),
+      "the member's signing key in state or logs",
+    ).toBe(false);
   });
 
   test("idempotence: a second pulumi up of every stack changes nothing", () => {
@@ -265,10 +346,17 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
     const registry = members[0].registry;
     git(registry, "pull", "-q", "origin", "main");
     const allowed = join(dir, "allowed_signers");
-    writeFileSync(allowed, members.map((m) => `${m.name} namespaces="boreal-registry" ${readFileSync(`${m.signingKey}.pub`, "utf8").trim()}\n`).join(""));
+    writeFileSync(
+      allowed,
+      members.map((m) => `${m.name} namespaces="boreal-registry" ${readFileSync(`${m.signingKey}.pub`, "utf8").trim()}\n`).join(""),
+    );
     for (let i = 0; i < COUNT; i++) {
       const path = join(registry, descriptorPath(machineOf(i)));
-      const out = execFileSync("sh", ["-c", `ssh-keygen -Y verify -f ${allowed} -I ${members[i].name} -n boreal-registry -s ${path}.sig < ${path}`], { encoding: "utf8" });
+      const out = execFileSync(
+        "sh",
+        ["-c", `ssh-keygen -Y verify -f ${allowed} -I ${members[i].name} -n boreal-registry -s ${path}.sig < ${path}`],
+        { encoding: "utf8" },
+      );
       expect(out).toMatch(/Good "boreal-registry" signature for coop-/);
     }
   });
@@ -284,10 +372,19 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
     const started = Date.now();
     await timed(`pulumi up ${stackOf(0)} (a changed record)`, () => up(0));
     const upDone = Date.now();
-    await eventually("every node answers the new www", 60, () => live().every((n) => dig(n.machine.address, "+short", "+norec", `www.${first.zone}`, "A").trim() === "198.51.100.99"));
-    checks.log(`record change: every node answers it ${((Date.now() - upDone) / 1000).toFixed(1)}s after member 1's pulumi up finished (${((Date.now() - started) / 1000).toFixed(1)}s from its start)`);
-    expect(delegationRecords[0].filter((r) => / NS /.test(r)).length, "member 1's NS set, now that its clone knows every node").toBe(live().length);
-    expect(serials().every((s, i) => Number(s) > Number(before[i])), `serials moved: ${before} → ${serials()}`).toBe(true);
+    await eventually("every node answers the new www", 60, () =>
+      live().every((n) => dig(n.machine.address, "+short", "+norec", `www.${first.zone}`, "A").trim() === "198.51.100.99"),
+    );
+    checks.log(
+      `record change: every node answers it ${((Date.now() - upDone) / 1000).toFixed(1)}s after member 1's pulumi up finished (${((Date.now() - started) / 1000).toFixed(1)}s from its start)`,
+    );
+    expect(delegationRecords[0].filter((r) => / NS /.test(r)).length, "member 1's NS set, now that its clone knows every node").toBe(
+      live().length,
+    );
+    expect(
+      serials().every((s, i) => Number(s) > Number(before[i])),
+      `serials moved: ${before} → ${serials()}`,
+    ).toBe(true);
     await labDns(servers.state, delegationRecords.flat(), dir);
     const www = resolve(`www.${first.zone}`, "A");
     expect(authenticated(www) && /\sA\s+198\.51\.100\.99$/m.test(www), www).toBe(true);
@@ -311,16 +408,22 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
       stacks.must(["config", "rm", "--path", key, "-s", stackOf(0)]);
     }
     expect(live().map((n) => servers.soaSerial(n, first.zone))).toEqual(before);
-    for (const n of live()) expect(dig(n.machine.address, "+short", "+norec", `www.${first.zone}`, "A").trim(), n.machine.name).toBe("198.51.100.99");
+    for (const n of live())
+      expect(dig(n.machine.address, "+short", "+norec", `www.${first.zone}`, "A").trim(), n.machine.name).toBe("198.51.100.99");
     expect(stacks.unchanged(machineOf(0)), "the stack is back to what was applied").toBe(true);
   });
 
   test("key rotation of node 2, one pulumi up by its member only: the others lose nothing, node 2 is back within 25 s", async () => {
     const registry = members[1].registry;
-    oldNode2 = { content: readFileSync(join(registry, descriptorPath(machineOf(1))), "utf8"), signature: readFileSync(join(registry, signaturePath(descriptorPath(machineOf(1)))), "utf8") };
+    oldNode2 = {
+      content: readFileSync(join(registry, descriptorPath(machineOf(1))), "utf8"),
+      signature: readFileSync(join(registry, signaturePath(descriptorPath(machineOf(1)))), "utf8"),
+    };
     const [a, b, c] = nodes;
     stacks.must(["config", "set", "boreal:keyEpoch", "1", "-s", stackOf(1)]);
-    const { lossToBystander, outage, after } = await checks.measureRotation(servers, a, b, c, () => timed("rotate node2 (its pulumi up only)", () => up(1)));
+    const { lossToBystander, outage, after } = await checks.measureRotation(servers, a, b, c, () =>
+      timed("rotate node2 (its pulumi up only)", () => up(1)),
+    );
     expect(lossToBystander).toBe(0);
     expect(after.publicKey).not.toBe(b.publicKey);
     // Peers learn the new key at their next pull (every 5 s here) plus an agent run, and
@@ -328,7 +431,11 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
     // measured 4.9–16.5 s on the mixed lab, so 25 s, not the 15 s a bookworm-only lab kept.
     expect(outage).toBeLessThan(25);
     for (const n of live().filter((x) => x !== after)) {
-      await eventually(`${n.machine.name} has node2's new key`, 30, () => peersOf(n).includes(after.publicKey) && !peersOf(n).includes(b.publicKey));
+      await eventually(
+        `${n.machine.name} has node2's new key`,
+        30,
+        () => peersOf(n).includes(after.publicKey) && !peersOf(n).includes(b.publicKey),
+      );
     }
   });
 
@@ -351,7 +458,8 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
     execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", mallory]);
     const [a, b, c] = members;
     /** A file as the mirror holds it now. */
-    const published = (path: string) => execFileSync("git", ["-C", servers.state.mirror.repo, "show", `main:${path}`], { encoding: "utf8" });
+    const published = (path: string) =>
+      execFileSync("git", ["-C", servers.state.mirror.repo, "show", `main:${path}`], { encoding: "utf8" });
     const base = (node: string, host: number, member: { name: string }) => ({
       member: member.name,
       node,
@@ -363,7 +471,10 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
       exporter: `100.64.0.${host}:9100`,
       updatedAt: new Date().toISOString(),
     });
-    const files = (signed: { content: string; signature: string }, node: string) => ({ [descriptorPath(node)]: signed.content, [signaturePath(descriptorPath(node))]: signed.signature });
+    const files = (signed: { content: string; signature: string }, node: string) => ({
+      [descriptorPath(node)]: signed.content,
+      [signaturePath(descriptorPath(node))]: signed.signature,
+    });
     const name = (member: LabMember, what: string) => `${member.name}-${what}`;
     const evil = sign(mallory, { ...base(name(a, "evil"), 10, a), zones: ["bank.lab.test."] });
     const forged = sign(b.signingKey, { ...base(name(a, "forged"), 11, a), zones: [a.zone] });
@@ -373,10 +484,17 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
     const node4 = machineOf(3);
     const takeover = sign(a.signingKey, { ...base(node4, 13, a), serial: 4_000_000_000 });
     // node2's key and proof, copied into a node of coop-a.
-    const copied = sign(a.signingKey, { ...base(name(a, "copy"), 14, a), publicKey: nodes[1].publicKey, keyProof: parseYaml(published(descriptorPath(machineOf(1)))).keyProof });
+    const copied = sign(a.signingKey, {
+      ...base(name(a, "copy"), 14, a),
+      publicKey: nodes[1].publicKey,
+      keyProof: parseYaml(published(descriptorPath(machineOf(1)))).keyProof,
+    });
     const loopback = sign(a.signingKey, { ...base(name(a, "loop"), 10, a), endpoint: "127.0.0.1:51820" });
     const elsewhere = sign(a.signingKey, { ...base(name(a, "exp"), 11, a), exporter: "198.51.100.1:80" });
-    const latin1 = Buffer.concat([Buffer.from(sign(a.signingKey, base(name(a, "latin"), 12, a)).content), Buffer.from([0x23, 0x20, 0xe9, 0x0a])]);
+    const latin1 = Buffer.concat([
+      Buffer.from(sign(a.signingKey, base(name(a, "latin"), 12, a)).content),
+      Buffer.from([0x23, 0x20, 0xe9, 0x0a]),
+    ]);
     const latin1Sig = (() => {
       const tmp = join(mkdtempSync(join(dir, "latin-")), "object");
       writeFileSync(tmp, latin1);
@@ -437,7 +555,10 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
       await eventually(`${node.machine.name}'s agent logs every refusal`, 90, () => {
         const journal = agentLog(node).split("\n");
         const missing = expected.filter(([path, reason]) => !journal.some((l) => l.includes(`: ${path}: `) && reason.test(l)));
-        if (missing.length > 0) throw new Error(`not logged yet: ${missing.map(([path, reason]) => `${path} ${reason}`).join("; ")}; the journal's last lines: ${journal.slice(-12).join(" | ")}`);
+        if (missing.length > 0)
+          throw new Error(
+            `not logged yet: ${missing.map(([path, reason]) => `${path} ${reason}`).join("; ")}; the journal's last lines: ${journal.slice(-12).join(" | ")}`,
+          );
         return true;
       });
       const journal = agentLog(node);
@@ -445,7 +566,9 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
       expect(journal.split("\n").some((l) => l.startsWith("[ok] every peer verified"))).toBe(false);
       expect(journal).not.toContain("\u001b[2K");
     }
-    checks.log(`hostile objects: ${expected.length} classes refused by every node, by file and reason, escaped, ${((Date.now() - started) / 1000).toFixed(1)}s after the push`);
+    checks.log(
+      `hostile objects: ${expected.length} classes refused by every node, by file and reason, escaped, ${((Date.now() - started) / 1000).toFixed(1)}s after the push`,
+    );
     expect(live().map(peersOf)).toEqual(before);
     for (const node of live()) {
       expect(servers.exec(node, `kdig @${node.machine.address} bank.lab.test. SOA +norec +timeout=2`).output).not.toMatch(/Flags: qr aa/);
@@ -478,7 +601,9 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
     const first = await run;
     checks.log(`SSH cut: the interrupted pulumi up exited ${first.status}`);
     if (first.status !== 0) await timed("re-run after the cut", () => stacks.recover(machineOf(i)));
-    await eventually(`${node.machine.name} runs wg0 with MTU 1420 again`, 30, () => /mtu 1420/.test(servers.ok(node, "ip -o link show wg0")));
+    await eventually(`${node.machine.name} runs wg0 with MTU 1420 again`, 30, () =>
+      /mtu 1420/.test(servers.ok(node, "ip -o link show wg0")),
+    );
     expect(stacks.unchanged(machineOf(i))).toBe(true);
     await checks.expectMesh(servers, live());
   });
@@ -493,12 +618,21 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
           const firing = checks.firingAbout(servers, at, name);
           return firing.includes("BorealPeerExporterDown") && firing.includes("BorealZoneNotAnswered");
         });
-        checks.log(`member down: ${at.machine.name} fires BorealPeerExporterDown and BorealZoneNotAnswered for ${name} ${((Date.now() - stopped) / 1000).toFixed(0)}s after power-off`);
+        checks.log(
+          `member down: ${at.machine.name} fires BorealPeerExporterDown and BorealZoneNotAnswered for ${name} ${((Date.now() - stopped) / 1000).toFixed(0)}s after power-off`,
+        );
         // What it asks of the other nodes (its member's zone at each, each one's own zone) still answers.
         const atOthers = checks.promQuery(servers, at, at, `probe_success{job="boreal-dns",node!="${name}"}`);
-        const expected = new Set(live().filter((n) => n !== down).flatMap((n) => [`${at.zone}@${n.machine.name}`, `${n.zone}@${n.machine.name}`]));
+        const expected = new Set(
+          live()
+            .filter((n) => n !== down)
+            .flatMap((n) => [`${at.zone}@${n.machine.name}`, `${n.zone}@${n.machine.name}`]),
+        );
         expect(new Set(atOthers.map((s) => `${s.metric.zone}@${s.metric.node}`))).toEqual(expected);
-        expect(atOthers.every((s) => s.value === 1), `the zones ${at.machine.name} asks of the other nodes`).toBe(true);
+        expect(
+          atOthers.every((s) => s.value === 1),
+          `the zones ${at.machine.name} asks of the other nodes`,
+        ).toBe(true);
       }
       // Member 1's records through a resolver with an empty cache: the other nodes answer, validated.
       await labDns(servers.state, delegationRecords.flat(), dir);
@@ -514,34 +648,50 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
       expect(await runStatus(targetFromStack(PROJECT_ROOT, stackOf(1), ws.dir, ws.env), false, (t) => (table = t))).toBe(1);
       expect(table).toMatch(new RegExp(`^${name}\\s+${down.member}\\s+DOWN\\s.*BorealPeerExporterDown`, "m"));
     });
-    for (const at of [b, c]) await eventually(`${at.machine.name}'s alerts about ${name} resolve`, 120, () => checks.firingAbout(servers, at, name).length === 0);
+    for (const at of [b, c])
+      await eventually(`${at.machine.name}'s alerts about ${name} resolve`, 120, () => checks.firingAbout(servers, at, name).length === 0);
   });
 
   test("leave: pulumi destroy by member 5 only, published after the hostile objects; the others drop it by themselves; its server is clean", async () => {
     const left = nodes[COUNT - 1];
     const started = Date.now();
-    await timed(`pulumi destroy ${stackOf(COUNT - 1)}`, () => stacks.must(["destroy", "--yes", "--skip-preview", "-s", stackOf(COUNT - 1)]));
+    await timed(`pulumi destroy ${stackOf(COUNT - 1)}`, () =>
+      stacks.must(["destroy", "--yes", "--skip-preview", "-s", stackOf(COUNT - 1)]),
+    );
     expect(readFileSync(join(members[COUNT - 1].registry, descriptorPath(machineOf(COUNT - 1))), "utf8")).toMatch(/left: true/);
     nodes.length = COUNT - 1;
-    for (const node of live()) await eventually(`${node.machine.name} drops ${left.machine.name}`, 60, () => !peersOf(node).includes(left.publicKey));
+    for (const node of live())
+      await eventually(`${node.machine.name} drops ${left.machine.name}`, 60, () => !peersOf(node).includes(left.publicKey));
     checks.log(`leave: every peer dropped node${COUNT} ${((Date.now() - started) / 1000).toFixed(1)}s after pulumi destroy began`);
     await checks.expectLeft(servers, left, live());
     // Nobody edits a target: each agent rewrote its Prometheus's targets from the registry.
     for (const node of live()) {
-      expect(servers.ok(node, "cat /etc/prometheus/boreal-targets/*.json /etc/prometheus/blackbox.yml")).not.toMatch(new RegExp(`"${left.machine.name}"|${left.zone.replaceAll(".", "\\.")}`));
-      await eventually(`${node.machine.name}'s Prometheus no longer scrapes ${left.machine.name}`, 60, () => checks.promQuery(servers, node, node, `up{node="${left.machine.name}"}`).length === 0);
+      expect(servers.ok(node, "cat /etc/prometheus/boreal-targets/*.json /etc/prometheus/blackbox.yml")).not.toMatch(
+        new RegExp(`"${left.machine.name}"|${left.zone.replaceAll(".", "\\.")}`),
+      );
+      await eventually(
+        `${node.machine.name}'s Prometheus no longer scrapes ${left.machine.name}`,
+        60,
+        () => checks.promQuery(servers, node, node, `up{node="${left.machine.name}"}`).length === 0,
+      );
     }
   });
 
   test("a tombstoned node coming back with its old serial is refused", async () => {
     const path = descriptorPath(machineOf(COUNT - 1));
-    const old = execFileSync("git", ["-C", servers.state.mirror.repo, "log", "--format=%H", "--", path], { encoding: "utf8" }).trim().split("\n");
+    const old = execFileSync("git", ["-C", servers.state.mirror.repo, "log", "--format=%H", "--", path], { encoding: "utf8" })
+      .trim()
+      .split("\n");
     const first = old[old.length - 1];
     const content = execFileSync("git", ["-C", servers.state.mirror.repo, "show", `${first}:${path}`], { encoding: "utf8" });
     const signature = execFileSync("git", ["-C", servers.state.mirror.repo, "show", `${first}:${path}.sig`], { encoding: "utf8" });
     pushToMirror({ [path]: content, [`${path}.sig`]: signature }, "replay of a departed node");
     for (const node of live()) {
-      await eventually(`${node.machine.name} refuses the revived node${COUNT}`, 60, () => agentLog(node).split("\n").some((l) => l.includes(`: ${path}: replay`)));
+      await eventually(`${node.machine.name} refuses the revived node${COUNT}`, 60, () =>
+        agentLog(node)
+          .split("\n")
+          .some((l) => l.includes(`: ${path}: replay`)),
+      );
       expect(peersOf(node)).toHaveLength(COUNT - 2);
     }
   });

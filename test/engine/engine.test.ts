@@ -18,19 +18,23 @@ describe("the real engine", () => {
   });
 
   test("up, a second preview with no changes, destroy: on a file:// backend", () => {
-    const ws = new Workspace("tiny", {
-      "Pulumi.yaml": "name: boreal-engine-check\nruntime: nodejs\n",
-      "index.js": [
-        'const pulumi = require("@pulumi/pulumi");',
-        "class Box extends pulumi.ComponentResource {",
-        '  constructor(name, opts) { super("boreal:test:Box", name, {}, opts); this.registerOutputs({}); }',
-        "}",
-        'new Box("box");',
-        'const config = new pulumi.Config();',
-        'exports.token = config.requireSecret("token");',
-        'exports.node = process.version;',
-      ].join("\n"),
-    }, false);
+    const ws = new Workspace(
+      "tiny",
+      {
+        "Pulumi.yaml": "name: boreal-engine-check\nruntime: nodejs\n",
+        "index.js": [
+          'const pulumi = require("@pulumi/pulumi");',
+          "class Box extends pulumi.ComponentResource {",
+          '  constructor(name, opts) { super("boreal:test:Box", name, {}, opts); this.registerOutputs({}); }',
+          "}",
+          'new Box("box");',
+          "const config = new pulumi.Config();",
+          'exports.token = config.requireSecret("token");',
+          "exports.node = process.version;",
+        ].join("\n"),
+      },
+      false,
+    );
     workspaces.push(ws);
     const { symlinkSync } = require("node:fs") as typeof import("node:fs");
     symlinkSync(join(PROJECT_ROOT, "node_modules"), join(ws.dir, "node_modules"));
@@ -62,26 +66,29 @@ describe("the real engine", () => {
     expect(preview.output).not.toMatch(/\n\s+at .*\(.*\.(ts|js):\d+:\d+\)/);
   });
 
-  test.runIf(commandPluginInstalled())("a good config previews the whole node, clean under the rule set's policy pack (needs the command provider plugin)", () => {
-    const ws = new Workspace("preview");
-    workspaces.push(ws);
-    ws.must(["stack", "init", "b1"]);
-    configureNode(ws);
-    const preview = ws.must(["preview", "--diff", "--policy-pack", POLICY_PACK]);
-    expect(preview).toMatch(/boreal:node:BorealNode/);
-    // The pack ran and found nothing (policy-pack.test.ts: a stack that breaks its rules).
-    // The 3.68.0 language host could not start it ("could not read plugin …: not supported").
-    expect(preview).toMatch(new RegExp(`Policy Packs run:\\s+Name\\s+Version\\s+boreal-rules-v${RULE_SET_VERSION}\\|local\\|`));
-    expect(preview).not.toMatch(/\[(mandatory|advisory)\]|can't run policy|not supported/);
-    // The stack, the node, its components and their commands (monitoring's files included).
-    expect(preview).toMatch(/\+ 41 to create/);
-    expect(preview).not.toContain(FIXTURE_PRIVATE_KEY.split("\n")[1]);
-    // The firewall file as the engine would write it (--json holds inputs in full).
-    const json = ws.must(["preview", "--json"]);
-    expect(json).not.toContain(FIXTURE_PRIVATE_KEY.split("\n")[1]);
-    const steps = (JSON.parse(json) as { steps: { urn: string; newState?: { inputs: Record<string, unknown> } }[] }).steps;
-    const nftables = String(steps.find((step) => step.urn.endsWith("::b1-firewall-file-etc-nftables.conf"))?.newState?.inputs.stdin);
-    expect(nftables).toContain('tcp dport 443 accept comment "allow: tcp/443"');
-    expect(nftables).toContain('ip saddr 198.51.100.0/24 tcp dport 993 accept comment "allow: tcp/993"');
-  });
+  test.runIf(commandPluginInstalled())(
+    "a good config previews the whole node, clean under the rule set's policy pack (needs the command provider plugin)",
+    () => {
+      const ws = new Workspace("preview");
+      workspaces.push(ws);
+      ws.must(["stack", "init", "b1"]);
+      configureNode(ws);
+      const preview = ws.must(["preview", "--diff", "--policy-pack", POLICY_PACK]);
+      expect(preview).toMatch(/boreal:node:BorealNode/);
+      // The pack ran and found nothing (policy-pack.test.ts: a stack that breaks its rules).
+      // The 3.68.0 language host could not start it ("could not read plugin …: not supported").
+      expect(preview).toMatch(new RegExp(`Policy Packs run:\\s+Name\\s+Version\\s+boreal-rules-v${RULE_SET_VERSION}\\|local\\|`));
+      expect(preview).not.toMatch(/\[(mandatory|advisory)\]|can't run policy|not supported/);
+      // The stack, the node, its components and their commands (monitoring's files included).
+      expect(preview).toMatch(/\+ 41 to create/);
+      expect(preview).not.toContain(FIXTURE_PRIVATE_KEY.split("\n")[1]);
+      // The firewall file as the engine would write it (--json holds inputs in full).
+      const json = ws.must(["preview", "--json"]);
+      expect(json).not.toContain(FIXTURE_PRIVATE_KEY.split("\n")[1]);
+      const steps = (JSON.parse(json) as { steps: { urn: string; newState?: { inputs: Record<string, unknown> } }[] }).steps;
+      const nftables = String(steps.find((step) => step.urn.endsWith("::b1-firewall-file-etc-nftables.conf"))?.newState?.inputs.stdin);
+      expect(nftables).toContain('tcp dport 443 accept comment "allow: tcp/443"');
+      expect(nftables).toContain('ip saddr 198.51.100.0/24 tcp dport 993 accept comment "allow: tcp/993"');
+    },
+  );
 });

@@ -41,7 +41,10 @@ describe.runIf(commandPluginInstalled())("the rule set's policy pack", () => {
       // dnssec-valid: the member's zones unsigned.
       "templates/etc/knot/knot.conf.hbs": ["dnssec-signing: on", "dnssec-signing: off"],
       // no-public-resolver and keys-stay-on-node: a shipped file naming Quad9 and holding a WireGuard key.
-      "templates/etc/systemd/system/boreal-sync.timer.hbs": ["[Timer]", "# fallback resolver 9.9.9.9\n# PrivateKey = yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=\n[Timer]"],
+      "templates/etc/systemd/system/boreal-sync.timer.hbs": [
+        "[Timer]",
+        "# fallback resolver 9.9.9.9\n# PrivateKey = yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=\n[Timer]",
+      ],
     });
     // state-self-hosted: secrets under an empty passphrase.
     ws.env.PULUMI_CONFIG_PASSPHRASE = "";
@@ -51,7 +54,9 @@ describe.runIf(commandPluginInstalled())("the rule set's policy pack", () => {
     ws.must(["config", "set", "--path", "boreal:firewall", "false"]);
     const preview = ws.pulumi(["preview", "--policy-pack", POLICY_PACK]);
     expect(preview.status, preview.output).not.toBe(0);
-    const mandatory = planRules().filter((r) => r.level === "mandatory").map((r) => r.id);
+    const mandatory = planRules()
+      .filter((r) => r.level === "mandatory")
+      .map((r) => r.id);
     // descriptor-current needs a changed program, not config or templates: test/unit/policy.test.ts.
     expect(violated(preview.output)).toEqual(mandatory.filter((id) => id !== "descriptor-current").sort());
     expect(preview.output).toMatch(/b1-monitoring-file-etc-default-prometheus-node-exporter listens on 0\.0\.0\.0/);

@@ -12,7 +12,9 @@ interface Rule {
 type Labels = Record<string, string>;
 
 const series = (name: string, labels: Labels, values: string) => ({
-  series: `${name}{${Object.entries(labels).map(([k, v]) => `${k}="${v}"`).join(",")}}`,
+  series: `${name}{${Object.entries(labels)
+    .map(([k, v]) => `${k}="${v}"`)
+    .join(",")}}`,
   values,
 });
 
@@ -29,7 +31,10 @@ export function alertRuleTests(rulesText: string): object {
   const fires = (alert: string, evalTime: string, ...labelSets: Labels[]) => ({
     eval_time: evalTime,
     alertname: alert,
-    exp_alerts: labelSets.map((labels) => ({ exp_labels: { ...rule(alert).labels, ...labels }, exp_annotations: rule(alert).annotations ?? {} })),
+    exp_alerts: labelSets.map((labels) => ({
+      exp_labels: { ...rule(alert).labels, ...labels },
+      exp_annotations: rule(alert).annotations ?? {},
+    })),
   });
   const quiet = (alert: string, evalTime: string) => ({ eval_time: evalTime, alertname: alert, exp_alerts: [] });
   const dnsA: Labels = { job: "boreal-dns", instance: "198.51.100.11:53", node: "a1", zone: "coop-a.example." };
@@ -48,8 +53,14 @@ export function alertRuleTests(rulesText: string): object {
       },
       {
         interval: "15s",
-        input_series: [series("probe_success", { job: "boreal-icmp", instance: "100.64.0.1", node: "a1", family: "ipv6" }, "0x20"), series("probe_success", { job: "boreal-icmp", instance: "100.64.0.2", node: "b1", family: "ipv4" }, "1x20")],
-        alert_rule_test: [quiet("BorealPeerUnreachable", "30s"), fires("BorealPeerUnreachable", "2m", { job: "boreal-icmp", instance: "100.64.0.1", node: "a1", family: "ipv6" })],
+        input_series: [
+          series("probe_success", { job: "boreal-icmp", instance: "100.64.0.1", node: "a1", family: "ipv6" }, "0x20"),
+          series("probe_success", { job: "boreal-icmp", instance: "100.64.0.2", node: "b1", family: "ipv4" }, "1x20"),
+        ],
+        alert_rule_test: [
+          quiet("BorealPeerUnreachable", "30s"),
+          fires("BorealPeerUnreachable", "2m", { job: "boreal-icmp", instance: "100.64.0.1", node: "a1", family: "ipv6" }),
+        ],
       },
       {
         // b1's handshake with a1 ages past 180 s at 90 s; with c1, none ever; with d1, fresh.
@@ -59,7 +70,10 @@ export function alertRuleTests(rulesText: string): object {
           series("wireguard_peer_handshake_age_seconds", { ...node("b1"), peer: "c1" }, "-1+0x20"),
           series("wireguard_peer_handshake_age_seconds", { ...node("b1"), peer: "d1" }, "10+0x20"),
         ],
-        alert_rule_test: [quiet("BorealHandshakeStale", "30s"), fires("BorealHandshakeStale", "3m", { ...node("b1"), peer: "a1" }, { ...node("b1"), peer: "c1" })],
+        alert_rule_test: [
+          quiet("BorealHandshakeStale", "30s"),
+          fires("BorealHandshakeStale", "3m", { ...node("b1"), peer: "a1" }, { ...node("b1"), peer: "c1" }),
+        ],
       },
       {
         interval: "15s",
@@ -88,7 +102,10 @@ export function alertRuleTests(rulesText: string): object {
           series("boreal_zone_rrsig_expiry_timestamp_seconds", { ...node("a1"), zone: "coop-a.example." }, `${5 * 86400}x20`),
           series("boreal_zone_rrsig_expiry_timestamp_seconds", { ...node("a1"), zone: "coop-b.example." }, `${30 * 86400}x20`),
         ],
-        alert_rule_test: [quiet("BorealSignaturesExpiring", "2m"), fires("BorealSignaturesExpiring", "10m", { ...node("a1"), zone: "coop-a.example." })],
+        alert_rule_test: [
+          quiet("BorealSignaturesExpiring", "2m"),
+          fires("BorealSignaturesExpiring", "10m", { ...node("a1"), zone: "coop-a.example." }),
+        ],
       },
       {
         // 5% free on a disk, 5% free on a tmpfs (not a disk).
@@ -99,7 +116,10 @@ export function alertRuleTests(rulesText: string): object {
           series("node_filesystem_avail_bytes", { ...node("a1"), mountpoint: "/run", fstype: "tmpfs" }, "5x30"),
           series("node_filesystem_size_bytes", { ...node("a1"), mountpoint: "/run", fstype: "tmpfs" }, "100x30"),
         ],
-        alert_rule_test: [quiet("BorealDiskAlmostFull", "10m"), fires("BorealDiskAlmostFull", "20m", { ...node("a1"), mountpoint: "/", fstype: "ext4" })],
+        alert_rule_test: [
+          quiet("BorealDiskAlmostFull", "10m"),
+          fires("BorealDiskAlmostFull", "20m", { ...node("a1"), mountpoint: "/", fstype: "ext4" }),
+        ],
       },
       {
         // a1's last success at time 0, a 60 s interval: overdue after 360 s, firing 2 min later. b1 keeps succeeding.

@@ -25,7 +25,10 @@ export async function timed<T>(step: string, fn: () => Promise<T> | T): Promise<
 }
 
 export class Servers {
-  constructor(readonly state: LabState, readonly dir: string) {}
+  constructor(
+    readonly state: LabState,
+    readonly dir: string,
+  ) {}
 
   exec(node: NodeView, command: string): { status: number; output: string } {
     return labExec(this.state, node.machine, command, this.dir);
@@ -35,7 +38,9 @@ export class Servers {
   ok(node: NodeView, command: string): string {
     const result = this.exec(node, command);
     if (result.status !== 0) {
-      throw new Error(`${node.machine.name}: \`${command}\` exited ${result.status}; the server said:\n${result.output}\nLook closer: npm run lab -- ssh ${node.machine.name}`);
+      throw new Error(
+        `${node.machine.name}: \`${command}\` exited ${result.status}; the server said:\n${result.output}\nLook closer: npm run lab -- ssh ${node.machine.name}`,
+      );
     }
     return result.output;
   }
@@ -49,7 +54,10 @@ export class Servers {
   }
 
   scrape(from: NodeView, address: string): { status: number; output: string } {
-    return this.exec(from, `timeout 5 bash -c 'exec 3<>/dev/tcp/${address}/9100; printf "GET /metrics HTTP/1.0\\r\\nHost: x\\r\\n\\r\\n" >&3; cat <&3'`);
+    return this.exec(
+      from,
+      `timeout 5 bash -c 'exec 3<>/dev/tcp/${address}/9100; printf "GET /metrics HTTP/1.0\\r\\nHost: x\\r\\n\\r\\n" >&3; cat <&3'`,
+    );
   }
 }
 
@@ -62,7 +70,13 @@ const others = (nodes: NodeView[], node: NodeView) => nodes.filter((x) => x !== 
 export async function timeToFullMesh(servers: Servers, nodes: NodeView[], since: number, seconds = 180): Promise<number> {
   await eventually("every node has a fresh handshake with every other", seconds, () =>
     nodes.every((node) => {
-      const handshakes = Object.fromEntries(servers.ok(node, "wg show wg0 latest-handshakes").trim().split("\n").map((l) => l.split("\t")));
+      const handshakes = Object.fromEntries(
+        servers
+          .ok(node, "wg show wg0 latest-handshakes")
+          .trim()
+          .split("\n")
+          .map((l) => l.split("\t")),
+      );
       return others(nodes, node).every((peer) => Number(handshakes[peer.publicKey] ?? 0) > 0);
     }),
   );
@@ -72,15 +86,31 @@ export async function timeToFullMesh(servers: Servers, nodes: NodeView[], since:
 export async function expectMesh(servers: Servers, nodes: NodeView[]): Promise<void> {
   for (const from of nodes) {
     for (const to of others(nodes, from)) {
-      await eventually(`${from.machine.name} → ${to.machine.name} over ${to.mesh.ipv4}`, 30, () => servers.exec(from, `ping -c 1 -W 2 ${to.mesh.ipv4}`).status === 0);
-      await eventually(`${from.machine.name} → ${to.machine.name} over ${to.mesh.ipv6}`, 30, () => servers.exec(from, `ping -6 -c 1 -W 2 ${to.mesh.ipv6}`).status === 0);
+      await eventually(
+        `${from.machine.name} → ${to.machine.name} over ${to.mesh.ipv4}`,
+        30,
+        () => servers.exec(from, `ping -c 1 -W 2 ${to.mesh.ipv4}`).status === 0,
+      );
+      await eventually(
+        `${from.machine.name} → ${to.machine.name} over ${to.mesh.ipv6}`,
+        30,
+        () => servers.exec(from, `ping -6 -c 1 -W 2 ${to.mesh.ipv6}`).status === 0,
+      );
     }
   }
   for (const node of nodes) {
     const now = Number(servers.ok(node, "date +%s").trim());
-    const handshakes = Object.fromEntries(servers.ok(node, "wg show wg0 latest-handshakes").trim().split("\n").map((l) => l.split("\t")));
+    const handshakes = Object.fromEntries(
+      servers
+        .ok(node, "wg show wg0 latest-handshakes")
+        .trim()
+        .split("\n")
+        .map((l) => l.split("\t")),
+    );
     for (const peer of others(nodes, node)) {
-      expect(Number(handshakes[peer.publicKey]), `${node.machine.name} has a recent handshake with ${peer.machine.name}`).toBeGreaterThan(now - 180);
+      expect(Number(handshakes[peer.publicKey]), `${node.machine.name} has a recent handshake with ${peer.machine.name}`).toBeGreaterThan(
+        now - 180,
+      );
     }
   }
 }
@@ -122,18 +152,24 @@ export async function expectMonitoring(servers: Servers, nodes: NodeView[]): Pro
         return /wireguard_peer_last_handshake_seconds\{.*\} [1-9]/.test(out) ? out : false;
       });
       for (const peer of others(nodes, target)) {
-        const line = metrics.split("\n").find((l) => l.startsWith("wireguard_peer_last_handshake_seconds{") && l.includes(`peer="${peer.machine.name}"`));
+        const line = metrics
+          .split("\n")
+          .find((l) => l.startsWith("wireguard_peer_last_handshake_seconds{") && l.includes(`peer="${peer.machine.name}"`));
         expect(line, `${target.machine.name}'s handshake metric for ${peer.machine.name}`).toBeDefined();
         expect(line).toContain(`member="${peer.member}"`);
         expect(Number(line!.split(" ").pop())).toBeGreaterThan(0);
       }
     }
-    expect(servers.scrape(others(nodes, target)[0], target.machine.address).status, "the exporter must not answer on the underlay").not.toBe(0);
+    expect(
+      servers.scrape(others(nodes, target)[0], target.machine.address).status,
+      "the exporter must not answer on the underlay",
+    ).not.toBe(0);
   }
 }
 
 export function expectFirewall(servers: Servers, target: NodeView, from: NodeView): void {
-  const probe = (port: number) => servers.exec(from, `timeout 3 bash -c '</dev/tcp/${target.machine.address}/${port}' 2>&1; echo "exit=$?"`).output;
+  const probe = (port: number) =>
+    servers.exec(from, `timeout 3 bash -c '</dev/tcp/${target.machine.address}/${port}' 2>&1; echo "exit=$?"`).output;
   expect(probe(22)).toMatch(/exit=0/);
   expect(probe(53)).toMatch(/exit=0/);
   // Dropped, not refused: no RST comes back, so the connect times out (exit 124).
@@ -147,12 +183,14 @@ export function expectNoPrivateKeys(servers: Servers, nodes: NodeView[], texts: 
   for (const node of nodes) {
     const privateKey = servers.exec(node, "cat /etc/wireguard/wg0.key").output.trim();
     expect(privateKey).toMatch(/^[A-Za-z0-9+/]{43}=$/);
-    for (const [what, text] of Object.entries(texts)) expect(text.includes(privateKey), `${node.machine.name}'s private key in ${what}`).toBe(false);
+    for (const [what, text] of Object.entries(texts))
+      expect(text.includes(privateKey), `${node.machine.name}'s private key in ${what}`).toBe(false);
     expect(servers.exec(node, "stat -c %a /etc/wireguard/wg0.key").output.trim()).toBe("600");
     // The attestation key too (the label): its body's second line is unique to the key.
     const attestationKey = servers.exec(node, "sed -n 2p /etc/boreal/attestation_key").output.trim();
     expect(attestationKey).toMatch(/^[A-Za-z0-9+/=]{40,}$/);
-    for (const [what, text] of Object.entries(texts)) expect(text.includes(attestationKey), `${node.machine.name}'s attestation key in ${what}`).toBe(false);
+    for (const [what, text] of Object.entries(texts))
+      expect(text.includes(attestationKey), `${node.machine.name}'s attestation key in ${what}`).toBe(false);
     expect(servers.exec(node, "stat -c %a /etc/boreal/attestation_key").output.trim()).toBe("600");
   }
 }
@@ -161,25 +199,54 @@ export function expectNoPrivateKeys(servers: Servers, nodes: NodeView[], texts: 
  * Rotates `rotated`'s key with `rotate` while `watcher` pings both the rotated node and
  * `bystander` (src/lab/measure.ts). Returns the loss towards the bystander (must be 0) and the rotated node's outage.
  */
-export async function measureRotation(servers: Servers, watcher: NodeView, rotated: NodeView, bystander: NodeView, rotate: () => Promise<NodeView> | NodeView) {
-  const result = await measureRotationOn((node: NodeView, command: string) => servers.exec(node, command), watcher, rotated, bystander, rotate);
-  log(`rotation: ${watcher.machine.name} → ${bystander.machine.name} loss ${result.lossToBystander}%, ${rotated.machine.name} outage ${result.outage.toFixed(1)}s`);
+export async function measureRotation(
+  servers: Servers,
+  watcher: NodeView,
+  rotated: NodeView,
+  bystander: NodeView,
+  rotate: () => Promise<NodeView> | NodeView,
+) {
+  const result = await measureRotationOn(
+    (node: NodeView, command: string) => servers.exec(node, command),
+    watcher,
+    rotated,
+    bystander,
+    rotate,
+  );
+  log(
+    `rotation: ${watcher.machine.name} → ${bystander.machine.name} loss ${result.lossToBystander}%, ${rotated.machine.name} outage ${result.outage.toFixed(1)}s`,
+  );
   return result;
 }
 
 /** Power `down` off: the others keep their tunnel and its zone; boot it: it rejoins alone. */
-export async function expectMemberDown(servers: Servers, down: NodeView, rest: [NodeView, NodeView], whileDown?: () => Promise<void>): Promise<void> {
+export async function expectMemberDown(
+  servers: Servers,
+  down: NodeView,
+  rest: [NodeView, NodeView],
+  whileDown?: () => Promise<void>,
+): Promise<void> {
   const [b, c] = rest;
   await timed(`stop ${down.machine.name}`, () => labStop(servers.state, down.machine.name));
   try {
-    expect(servers.exec(b, `ping -c 3 -W 2 ${c.mesh.ipv4}`).status, `${b.machine.name} ↔ ${c.machine.name} while ${down.machine.name} is down`).toBe(0);
-    for (const node of rest) expect(servers.answersAuthoritatively(node, down.zone), `${node.machine.name} serves ${down.zone} while its primary is down`).toBe(true);
+    expect(
+      servers.exec(b, `ping -c 3 -W 2 ${c.mesh.ipv4}`).status,
+      `${b.machine.name} ↔ ${c.machine.name} while ${down.machine.name} is down`,
+    ).toBe(0);
+    for (const node of rest)
+      expect(servers.answersAuthoritatively(node, down.zone), `${node.machine.name} serves ${down.zone} while its primary is down`).toBe(
+        true,
+      );
     await whileDown?.();
   } finally {
     // Whatever failed, the machine comes back: the tests after this one need it.
     await timed(`start ${down.machine.name}`, () => labStart(servers.state, down.machine.name, servers.dir));
   }
-  await eventually(`${b.machine.name} reaches ${down.machine.name} again without any action`, 60, () => servers.exec(b, `ping -c 1 -W 2 ${down.mesh.ipv4}`).status === 0);
+  await eventually(
+    `${b.machine.name} reaches ${down.machine.name} again without any action`,
+    60,
+    () => servers.exec(b, `ping -c 1 -W 2 ${down.mesh.ipv4}`).status === 0,
+  );
   await eventually(`${down.machine.name} answers its zone again`, 60, () => servers.answersAuthoritatively(down, down.zone));
 }
 
@@ -189,7 +256,10 @@ export async function expectLeft(servers: Servers, left: NodeView, rest: NodeVie
     expect(servers.ok(node, "wg show wg0 peers")).not.toContain(left.publicKey);
     await eventually(`${node.machine.name} no longer serves ${left.zone}`, 60, () => !servers.answersAuthoritatively(node, left.zone));
   }
-  const leftovers = servers.exec(left, "ls /etc/wireguard/wg0.conf /etc/wireguard/wg0.key /usr/local/lib/boreal/wg-apply /etc/systemd/system/boreal-wg-metrics.timer /var/lib/knot/zones/*.zone 2>/dev/null; ip link show wg0 2>/dev/null; nft list table inet boreal 2>/dev/null; grep -rl 'Managed by boreal-kit' /etc /usr/local/lib /var/lib/knot 2>/dev/null; ls /etc/*.boreal-orig /etc/*/*.boreal-orig 2>/dev/null; true").output;
+  const leftovers = servers.exec(
+    left,
+    "ls /etc/wireguard/wg0.conf /etc/wireguard/wg0.key /usr/local/lib/boreal/wg-apply /etc/systemd/system/boreal-wg-metrics.timer /var/lib/knot/zones/*.zone 2>/dev/null; ip link show wg0 2>/dev/null; nft list table inet boreal 2>/dev/null; grep -rl 'Managed by boreal-kit' /etc /usr/local/lib /var/lib/knot 2>/dev/null; ls /etc/*.boreal-orig /etc/*/*.boreal-orig 2>/dev/null; true",
+  ).output;
   expect(leftovers.trim(), `what the kit left on ${left.machine.name}`).toBe("");
   // Files the server had before the kit (Debian's defaults here) are back as they were.
   expect(servers.ok(left, "head -c 300 /etc/knot/knot.conf")).not.toContain("boreal");
@@ -197,7 +267,15 @@ export async function expectLeft(servers: Servers, left: NodeView, rest: NodeVie
   // Units are back as they were before the kit: Debian's packages enable knot and the
   // exporter on install (so the lab image has them enabled), not nftables or wg-quick.
   // So do Prometheus, the blackbox exporter and Alertmanager.
-  expect(servers.exec(left, "systemctl is-enabled wg-quick@wg0 nftables knot prometheus-node-exporter prometheus prometheus-blackbox-exporter prometheus-alertmanager").output.trim().split("\n")).toEqual(["disabled", "disabled", "enabled", "enabled", "enabled", "enabled", "enabled"]);
+  expect(
+    servers
+      .exec(
+        left,
+        "systemctl is-enabled wg-quick@wg0 nftables knot prometheus-node-exporter prometheus prometheus-blackbox-exporter prometheus-alertmanager",
+      )
+      .output.trim()
+      .split("\n"),
+  ).toEqual(["disabled", "disabled", "enabled", "enabled", "enabled", "enabled", "enabled"]);
   expect(servers.exec(left, "ls /var/lib/boreal-kit-units /var/lib/boreal 2>&1").output).toMatch(/No such file[\s\S]*No such file/);
 }
 
@@ -210,14 +288,19 @@ export interface PromSample {
 export function promQuery(servers: Servers, from: NodeView, at: NodeView, query: string): PromSample[] {
   // Percent-encoded, with no quote left: it goes into a shell word, and printf prints it as an argument (its % are not formats).
   const path = `/api/v1/query?query=${encodeURIComponent(query).replace(/['()*!]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)}`;
-  const out = servers.ok(from, `timeout 10 bash -c 'exec 3<>/dev/tcp/${at.mesh.ipv4}/9090; printf "GET %s HTTP/1.0\\r\\nHost: x\\r\\n\\r\\n" "${path}" >&3; cat <&3' | tail -n 1`);
+  const out = servers.ok(
+    from,
+    `timeout 10 bash -c 'exec 3<>/dev/tcp/${at.mesh.ipv4}/9090; printf "GET %s HTTP/1.0\\r\\nHost: x\\r\\n\\r\\n" "${path}" >&3; cat <&3' | tail -n 1`,
+  );
   const parsed = JSON.parse(out) as { data: { result: { metric: Record<string, string>; value: [number, string] }[] } };
   return parsed.data.result.map((r) => ({ metric: r.metric, value: Number(r.value[1]) }));
 }
 
 /** The alerts firing on `at`'s Prometheus about `node` (by its node label). */
 export function firingAbout(servers: Servers, at: NodeView, node: string): string[] {
-  return promQuery(servers, at, at, `ALERTS{alertstate="firing",node="${node}"}`).map((s) => s.metric.alertname).sort();
+  return promQuery(servers, at, at, `ALERTS{alertstate="firing",node="${node}"}`)
+    .map((s) => s.metric.alertname)
+    .sort();
 }
 
 /**
@@ -228,14 +311,29 @@ export function firingAbout(servers: Servers, at: NodeView, node: string): strin
 export async function expectWatching(servers: Servers, nodes: NodeView[], seconds = 120): Promise<Record<string, number>> {
   for (const at of nodes) {
     await eventually(`${at.machine.name}'s Prometheus sees every exporter up, every ping and every zone answered`, seconds, () => {
-      const up = promQuery(servers, at, at, 'up{job="boreal-node"} == 1').map((s) => s.metric.node).sort();
-      const pings = promQuery(servers, at, at, 'probe_success{job="boreal-icmp"} == 1').map((s) => `${s.metric.node}/${s.metric.family}`).sort();
+      const up = promQuery(servers, at, at, 'up{job="boreal-node"} == 1')
+        .map((s) => s.metric.node)
+        .sort();
+      const pings = promQuery(servers, at, at, 'probe_success{job="boreal-icmp"} == 1')
+        .map((s) => `${s.metric.node}/${s.metric.family}`)
+        .sort();
       const answered = promQuery(servers, at, at, 'probe_success{job="boreal-dns"} == 1').map((s) => `${s.metric.zone}@${s.metric.node}`);
-      const disagreeing = promQuery(servers, at, at, 'max by (zone) (probe_dns_serial{job="boreal-dns"}) != min by (zone) (probe_dns_serial{job="boreal-dns"})');
+      const disagreeing = promQuery(
+        servers,
+        at,
+        at,
+        'max by (zone) (probe_dns_serial{job="boreal-dns"}) != min by (zone) (probe_dns_serial{job="boreal-dns"})',
+      );
       const firing = promQuery(servers, at, at, 'ALERTS{alertstate="firing"}').map((s) => s.metric.alertname);
       return (
         JSON.stringify(up) === JSON.stringify(nodes.map((n) => n.machine.name).sort()) &&
-        JSON.stringify(pings) === JSON.stringify(nodes.filter((n) => n !== at).flatMap((n) => [`${n.machine.name}/ipv4`, `${n.machine.name}/ipv6`]).sort()) &&
+        JSON.stringify(pings) ===
+          JSON.stringify(
+            nodes
+              .filter((n) => n !== at)
+              .flatMap((n) => [`${n.machine.name}/ipv4`, `${n.machine.name}/ipv6`])
+              .sort(),
+          ) &&
         nodes.every((n) => answered.includes(`${at.zone}@${n.machine.name}`) && answered.includes(`${n.zone}@${n.machine.name}`)) &&
         disagreeing.length === 0 &&
         firing.length === 0
@@ -244,20 +342,32 @@ export async function expectWatching(servers: Servers, nodes: NodeView[], second
   }
   const rss: Record<string, number> = {};
   for (const at of nodes) {
-    const samples = promQuery(servers, at, at, `sum(process_resident_memory_bytes{job="boreal-self"}) + sum(process_resident_memory_bytes{job="boreal-node",node="${at.machine.name}"})`);
+    const samples = promQuery(
+      servers,
+      at,
+      at,
+      `sum(process_resident_memory_bytes{job="boreal-self"}) + sum(process_resident_memory_bytes{job="boreal-node",node="${at.machine.name}"})`,
+    );
     rss[at.machine.name] = Math.round((samples[0]?.value ?? 0) / 2 ** 20);
   }
-  log(`monitoring: every node watches every other; RSS of Prometheus + Alertmanager + blackbox + node-exporter per node (MiB): ${JSON.stringify(rss)}`);
+  log(
+    `monitoring: every node watches every other; RSS of Prometheus + Alertmanager + blackbox + node-exporter per node (MiB): ${JSON.stringify(rss)}`,
+  );
   return rss;
 }
 
 /** The monitoring ports answer nobody on the underlay (dropped: the connect times out). */
 export function expectMonitoringMeshOnly(servers: Servers, target: NodeView, from: NodeView): void {
-  const probe = (port: number) => servers.exec(from, `timeout 3 bash -c '</dev/tcp/${target.machine.address}/${port}' 2>&1; echo "exit=$?"`).output;
-  for (const port of [9090, 9093, 9100, 9115, 9094]) expect(probe(port), `port ${port} of ${target.machine.name} from the underlay`).toMatch(/exit=124/);
+  const probe = (port: number) =>
+    servers.exec(from, `timeout 3 bash -c '</dev/tcp/${target.machine.address}/${port}' 2>&1; echo "exit=$?"`).output;
+  for (const port of [9090, 9093, 9100, 9115, 9094])
+    expect(probe(port), `port ${port} of ${target.machine.name} from the underlay`).toMatch(/exit=124/);
   // The blackbox exporter listens on loopback only; Alertmanager has no cluster port.
   const listening = servers.ok(target, "ss -Hltn | awk '{print $4}'");
   expect(listening).toMatch(/^127\.0\.0\.1:9115$/m);
   expect(listening).not.toMatch(/:9094$/m);
-  for (const port of [9090, 9093, 9100]) expect(listening, `port ${port} listens on the mesh address only`).toMatch(new RegExp(`^${target.mesh.ipv4.replaceAll(".", "\\.")}:${port}$`, "m"));
+  for (const port of [9090, 9093, 9100])
+    expect(listening, `port ${port} listens on the mesh address only`).toMatch(
+      new RegExp(`^${target.mesh.ipv4.replaceAll(".", "\\.")}:${port}$`, "m"),
+    );
 }

@@ -13,7 +13,10 @@ export const FIXTURE_DIR = join(__dirname, "..", "fixtures");
 export const FIXTURE_REGISTRY = join(FIXTURE_DIR, "registry");
 export const FIXTURE_KEYS_DIR = join(FIXTURE_DIR, "keys");
 /** Private key files of the fixture keys (throwaway, committed); each public key is beside it as `.pub`. */
-export const FIXTURE_KEYS = Object.fromEntries(FIXTURE_KEY_NAMES.map((name) => [name, join(FIXTURE_KEYS_DIR, name)])) as Record<FixtureKeyName, string>;
+export const FIXTURE_KEYS = Object.fromEntries(FIXTURE_KEY_NAMES.map((name) => [name, join(FIXTURE_KEYS_DIR, name)])) as Record<
+  FixtureKeyName,
+  string
+>;
 // ssh-keygen refuses a private key file that others can read, and git keeps no mode but x.
 for (const path of Object.values(FIXTURE_KEYS)) {
   try {
@@ -25,7 +28,8 @@ for (const path of Object.values(FIXTURE_KEYS)) {
 
 export const FIXTURE_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILFTeU3T7aREgn2yBywPc/UWEm+mq1K065AHwNqeCRMg";
 /** Not a usable key: the shape the stack config checks for, and a string tests search for. */
-export const FIXTURE_PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nZml4dHVyZS1vbmx5LW5vdC1hLWtleQ==\n-----END OPENSSH PRIVATE KEY-----\n";
+export const FIXTURE_PRIVATE_KEY =
+  "-----BEGIN OPENSSH PRIVATE KEY-----\nZml4dHVyZS1vbmx5LW5vdC1hLWtleQ==\n-----END OPENSSH PRIVATE KEY-----\n";
 
 export const templates = loadTemplates();
 
@@ -52,7 +56,9 @@ export function fixtureTrust(): string {
 export function fixtureVerified(): VerifiedRegistry & { federation: Federation } {
   const verified = loadRegistry(FIXTURE_REGISTRY, fixtureTrust());
   if (verified.rejected.length > 0) {
-    throw new Error(`the fixture registry has rejections (re-run test/fixtures/sign-fixtures.ts):\n${verified.rejected.map(formatRejection).join("\n")}`);
+    throw new Error(
+      `the fixture registry has rejections (re-run test/fixtures/sign-fixtures.ts):\n${verified.rejected.map(formatRejection).join("\n")}`,
+    );
   }
   return verified;
 }

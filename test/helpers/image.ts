@@ -20,7 +20,10 @@ export function inImage(image: string, files: Record<string, string>, command: s
   const dir = mkdtempSync(join(tmpdir(), "boreal-image-"));
   try {
     for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
-    const result = spawnSync("unshare", ["--mount", "--net", "sh", "-c", inImageScript(image, dir), command], { encoding: "utf8", env: { ...process.env, PATH: "/usr/sbin:/usr/bin:/sbin:/bin" } });
+    const result = spawnSync("unshare", ["--mount", "--net", "sh", "-c", inImageScript(image, dir), command], {
+      encoding: "utf8",
+      env: { ...process.env, PATH: "/usr/sbin:/usr/bin:/sbin:/bin" },
+    });
     if (result.status !== 0) throw new Error(`${command} in ${image} failed (${result.status}):\n${result.stdout}\n${result.stderr}`);
     return result.stdout + result.stderr;
   } finally {

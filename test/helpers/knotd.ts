@@ -66,7 +66,10 @@ async function serial(port: number, zone: string): Promise<{ serial?: number; si
   const reply = await ask({ host: "127.0.0.1", port }, { name: zone, type: RECORD_TYPES.SOA }, 500);
   if ("error" in reply || reply.message.rcode !== 0) return { signed: false };
   const soa = reply.message.answer.find((r) => r.type === RECORD_TYPES.SOA);
-  return { serial: soa?.canonical.readUInt32BE(soa.canonical.length - 20), signed: reply.message.answer.some((r) => r.type === RECORD_TYPES.RRSIG) };
+  return {
+    serial: soa?.canonical.readUInt32BE(soa.canonical.length - 20),
+    signed: reply.message.answer.some((r) => r.type === RECORD_TYPES.RRSIG),
+  };
 }
 
 async function until(what: string, ready: () => Promise<boolean>, ms = 8000): Promise<void> {
@@ -106,7 +109,10 @@ export async function startKnotd(zones: KnotZone[], policy: string): Promise<Kno
     "    journal-content: all",
     "    serial-policy: unixtime",
     "zone:",
-    ...zones.flatMap((z) => [`  - domain: ${z.name}`, ...(z.signed === false ? [] : ["    dnssec-signing: on", `    dnssec-policy: ${/id: (\S+)/.exec(policy)![1]}`])]),
+    ...zones.flatMap((z) => [
+      `  - domain: ${z.name}`,
+      ...(z.signed === false ? [] : ["    dnssec-signing: on", `    dnssec-policy: ${/id: (\S+)/.exec(policy)![1]}`]),
+    ]),
     "",
   ].join("\n");
   writeFileSync(join(dir, "knot.conf"), conf);

@@ -3,7 +3,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import { chmodSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { attestationProofStatement, NODE_PROOF_NAMESPACE, signXEdDSA, wireguardProofStatement, wireguardPublicKey } from "../../src/core/registry/keyproof";
+import {
+  attestationProofStatement,
+  NODE_PROOF_NAMESPACE,
+  signXEdDSA,
+  wireguardProofStatement,
+  wireguardPublicKey,
+} from "../../src/core/registry/keyproof";
 import { signText } from "../../src/io/registry/sign";
 
 export interface Recorded {
@@ -46,7 +52,13 @@ export class Recorder {
 
   private record(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
     const seen = this.deps.get(`${args.type}::${args.name}`);
-    this.resources.push({ type: args.type, name: args.name, parent: seen?.parent, dependsOn: seen?.dependsOn ?? [], inputs: unwrapSecrets(args.inputs) });
+    this.resources.push({
+      type: args.type,
+      name: args.name,
+      parent: seen?.parent,
+      dependsOn: seen?.dependsOn ?? [],
+      inputs: unwrapSecrets(args.inputs),
+    });
     const state: Record<string, unknown> = { ...args.inputs, stdout: "", stderr: "" };
     if (args.type === "command:remote:Command" && String(args.inputs.create).includes("wg pubkey")) state.stdout = `${this.publicKey}\n`;
     // The attestation key script: the key, then its proof, signed for what the script names.
@@ -66,7 +78,10 @@ export class Recorder {
     // What Knot serves for each zone the DNSKEY query names: a ZSK and a KSK (key tag 45141).
     const dnskeyZones = /for zone in ([^;]*); do[\s\S]*DNSKEY/.exec(String(args.inputs.create ?? ""));
     if (args.type === "command:remote:Command" && dnskeyZones) {
-      state.stdout = dnskeyZones[1].split(" ").map((zone) => `${zone} DNSKEY ${MOCK_ZSK}\n${zone} DNSKEY ${MOCK_KSK}\n`).join("");
+      state.stdout = dnskeyZones[1]
+        .split(" ")
+        .map((zone) => `${zone} DNSKEY ${MOCK_ZSK}\n${zone} DNSKEY ${MOCK_KSK}\n`)
+        .join("");
     }
     return { id: `${args.name}-id`, state };
   }

@@ -41,7 +41,14 @@ export class Workspace {
   }
 
   pulumi(args: string[], input?: string): RunResult {
-    const result = spawnSync(PULUMI_BIN, [...args, "--non-interactive"], { cwd: this.dir, env: this.env, encoding: "utf8", input, timeout: 600_000, maxBuffer: 256 * 1024 * 1024 });
+    const result = spawnSync(PULUMI_BIN, [...args, "--non-interactive"], {
+      cwd: this.dir,
+      env: this.env,
+      encoding: "utf8",
+      input,
+      timeout: 600_000,
+      maxBuffer: 256 * 1024 * 1024,
+    });
     return { status: result.status ?? -1, output: `${result.stdout}${result.stderr}` };
   }
 
@@ -58,7 +65,10 @@ export class Workspace {
 }
 
 export function pulumiCliAvailable(): boolean {
-  return spawnSync(PULUMI_BIN, ["version"], { encoding: "utf8", env: { ...process.env, PULUMI_SKIP_UPDATE_CHECK: "true" }, timeout: 60_000 }).status === 0;
+  return (
+    spawnSync(PULUMI_BIN, ["version"], { encoding: "utf8", env: { ...process.env, PULUMI_SKIP_UPDATE_CHECK: "true" }, timeout: 60_000 })
+      .status === 0
+  );
 }
 
 /** The pinned command provider plugin is installed (see src/lab/pulumi.ts). */
@@ -72,7 +82,8 @@ export function commandPluginInstalled(): boolean {
  */
 export function configureNode(ws: Workspace): void {
   // Values go through stdin: a PEM key starts with dashes, which the CLI would read as flags.
-  const set = (key: string, value: string, secret = false) => ws.must(["config", "set", "--path", ...(secret ? ["--secret"] : []), key], value);
+  const set = (key: string, value: string, secret = false) =>
+    ws.must(["config", "set", "--path", ...(secret ? ["--secret"] : []), key], value);
   set("boreal:member", "coop-b");
   set("boreal:node", "b1");
   set("boreal:endpoint", "198.51.100.12:51820");

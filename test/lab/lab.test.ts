@@ -4,9 +4,35 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
-import { DEFAULT_RECIPE, imagePath, imageReady, isLabSuite, LAB_SUITES, labRecipe, LabSuite, machineSuites, recipeHash, staleImages } from "../../src/lab/image";
+import {
+  DEFAULT_RECIPE,
+  imagePath,
+  imageReady,
+  isLabSuite,
+  LAB_SUITES,
+  labRecipe,
+  LabSuite,
+  machineSuites,
+  recipeHash,
+  staleImages,
+} from "../../src/lab/image";
 import { authenticated, LAB_DNS_NAMESPACE, stopLabDns } from "../../src/lab/dns";
-import { LAB_PASSPHRASE, labDns, labDown, labExec, labMounts, labProcesses, labStatus, labUp, LabState, pidAlive, portOpen, readState, sshArgs, writeLabStacks } from "../../src/lab/lab";
+import {
+  LAB_PASSPHRASE,
+  labDns,
+  labDown,
+  labExec,
+  labMounts,
+  labProcesses,
+  labStatus,
+  labUp,
+  LabState,
+  pidAlive,
+  portOpen,
+  readState,
+  sshArgs,
+  writeLabStacks,
+} from "../../src/lab/lab";
 import { mirrorProcesses } from "../../src/lab/mirror";
 import { parseStackConfig } from "../../src/core/spec/stack";
 import { loadRegistry } from "../../src/io/registry/read";
@@ -23,7 +49,12 @@ const SUITE: LabSuite = (() => {
 const VERSION: Record<LabSuite, string> = { bookworm: "12", trixie: "13" };
 const dir = mkdtempSync(join(tmpdir(), "boreal-lab-test-"));
 const log = (line: string) => process.stderr.write(`[lab] ${line}\n`);
-const git = (args: string[], cwd?: string) => execFileSync("git", ["-c", "user.name=Lab Test", "-c", "user.email=lab@boreal.test", ...args], { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
+const git = (args: string[], cwd?: string) =>
+  execFileSync("git", ["-c", "user.name=Lab Test", "-c", "user.email=lab@boreal.test", ...args], {
+    cwd,
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+  }).trim();
 /** Who listens on TCP port 9418 on the host, as `ss -ltnp` shows it: local address and pid. */
 const gitPortListeners = () =>
   (spawnSync("ss", ["-H", "-ltnp", "sport = :9418"], { encoding: "utf8" }).stdout ?? "")
@@ -50,7 +81,15 @@ describe("the lab's images", () => {
   test("a new image replaces the older images of its own suite only", () => {
     const trixie = labRecipe("trixie");
     const own = `debian-trixie-${recipeHash(trixie)}`;
-    const entries = [own, "debian-trixie-0123456789ab", "debian-trixie-0123456789ab.partial", "debian-bookworm-0123456789ab", "debian-bookworm-ba9876543210.partial", "debian-trixie-notes", "other"];
+    const entries = [
+      own,
+      "debian-trixie-0123456789ab",
+      "debian-trixie-0123456789ab.partial",
+      "debian-bookworm-0123456789ab",
+      "debian-bookworm-ba9876543210.partial",
+      "debian-trixie-notes",
+      "other",
+    ];
     expect(staleImages(entries, trixie)).toEqual(["debian-trixie-0123456789ab", "debian-trixie-0123456789ab.partial"]);
     expect(staleImages(entries, labRecipe("bookworm"))).toEqual(["debian-bookworm-0123456789ab", "debian-bookworm-ba9876543210.partial"]);
   });
@@ -70,7 +109,11 @@ describe.runIf(isRoot)(`the local lab (Debian ${SUITE})`, () => {
       const result = labExec(state, m, "hostname && systemctl is-active ssh", dir);
       expect(result.output, `ssh ${m.name}`).toBe(`${m.name}\nactive\n`);
     }
-    expect(state.mirror).toEqual({ pid: expect.any(Number), url: "git://198.51.100.1/registry.git", repo: join(dir, "mirrors", "registry.git") });
+    expect(state.mirror).toEqual({
+      pid: expect.any(Number),
+      url: "git://198.51.100.1/registry.git",
+      repo: join(dir, "mirrors", "registry.git"),
+    });
     expect(pidAlive(state.mirror.pid)).toBe(true);
   });
 
@@ -85,7 +128,7 @@ describe.runIf(isRoot)(`the local lab (Debian ${SUITE})`, () => {
 
   test("each machine has what the sync agent needs: Debian's nodejs and git", () => {
     for (const m of state.machines) {
-      const result = labExec(state, m, "node --version && git --version && dpkg -S \"$(readlink -f \"$(command -v node)\")\"", dir);
+      const result = labExec(state, m, 'node --version && git --version && dpkg -S "$(readlink -f "$(command -v node)")"', dir);
       expect(result.status, `${m.name}: ${result.output}`).toBe(0);
       const [node, gitVersion, owner] = result.output.trim().split("\n");
       expect(node, m.name).toMatch(/^v\d+\.\d+\.\d+$/);
@@ -112,7 +155,12 @@ describe.runIf(isRoot)(`the local lab (Debian ${SUITE})`, () => {
       const remote = labExec(state, m, `git ls-remote ${state.mirror.url}`, dir);
       expect(remote.status, `${m.name}: ${remote.output}`).toBe(0);
       expect(remote.output, m.name).toContain(`${pushed}\trefs/heads/main`);
-      const clone = labExec(state, m, `rm -rf /root/registry && git clone --quiet ${state.mirror.url} /root/registry && git -C /root/registry log -1 --format=%H && cat /root/registry/federation.yaml`, dir);
+      const clone = labExec(
+        state,
+        m,
+        `rm -rf /root/registry && git clone --quiet ${state.mirror.url} /root/registry && git -C /root/registry log -1 --format=%H && cat /root/registry/federation.yaml`,
+        dir,
+      );
       expect(clone.status, `${m.name}: ${clone.output}`).toBe(0);
       expect(clone.output, m.name).toBe(`${pushed}\nname: boreal-lab\n`);
     }
@@ -166,56 +214,84 @@ describe.runIf(isRoot)(`the local lab (Debian ${SUITE})`, () => {
   test("the lab's parent zone and validating resolver: the parent validates (AD) at the resolver, which reaches nothing outside the lab", async () => {
     const dns = await labDns(state, [], dir);
     try {
-      const ask = (name: string, type: string) => spawnSync("kdig", [`@${dns.resolver.address}`, "+dnssec", "+time=2", "+retry=0", name, type], { encoding: "utf8" }).stdout ?? "";
+      const ask = (name: string, type: string) =>
+        spawnSync("kdig", [`@${dns.resolver.address}`, "+dnssec", "+time=2", "+retry=0", name, type], { encoding: "utf8" }).stdout ?? "";
       expect(authenticated(ask("lab.test.", "SOA"))).toBe(true);
       // A delegation the parent does not hold: proven absent (NXDOMAIN), still validated.
       const missing = ask("nobody.lab.test.", "A");
       expect(missing).toMatch(/status: NXDOMAIN/);
       expect(authenticated(missing)).toBe(true);
       expect(spawnSync("ip", ["-n", LAB_DNS_NAMESPACE, "route", "show", "default"], { encoding: "utf8" }).stdout.trim()).toBe("");
-      expect(spawnSync("ip", ["-n", LAB_DNS_NAMESPACE, "-4", "route"], { encoding: "utf8" }).stdout.trim()).toBe(`198.51.100.0/24 dev eth0 proto kernel scope link src ${dns.parent.address}`);
+      expect(spawnSync("ip", ["-n", LAB_DNS_NAMESPACE, "-4", "route"], { encoding: "utf8" }).stdout.trim()).toBe(
+        `198.51.100.0/24 dev eth0 proto kernel scope link src ${dns.parent.address}`,
+      );
     } finally {
       stopLabDns(dns);
       state.dns = undefined;
     }
   });
 
-  test.runIf(pulumiCliAvailable())("it writes a signed federation on the mirror, one clone and key per member, one stack per machine, the SSH key as a secret", () => {
-    const project = new Workspace("lab-stacks");
-    try {
-      const { members, missing } = writeLabStacks(state, project.dir, log);
-      expect(missing).toEqual([]);
-      const env = { ...project.env, PULUMI_CONFIG_PASSPHRASE: LAB_PASSPHRASE };
-      for (const m of state.machines) {
-        const file = readFileSync(join(project.dir, "stacks", `Pulumi.lab-${m.name}.yaml`), "utf8");
-        expect(file).toMatch(/privateKey:\n\s+secure: v1:/);
-        expect(file).not.toContain("PRIVATE KEY");
-        const shown = spawnSync(join(project.dir, "node_modules/.bin/pulumi"), ["config", "--show-secrets", "--json", "-s", `lab-${m.name}`], { cwd: project.dir, env, encoding: "utf8" });
-        const raw = Object.fromEntries(Object.entries(JSON.parse(shown.stdout) as Record<string, { value: string }>).map(([k, v]) => [k, typeof v.value === "string" ? v.value : JSON.stringify(v.value)]));
-        const spec = parseStackConfig(raw);
-        expect(spec).toMatchObject({ node: m.name, endpoint: `${m.address}:51820`, ssh: { host: m.address, hostKey: m.hostKey } });
-        expect(spec.ssh.privateKey.trim()).toBe(readFileSync(state.sshKey, "utf8").trim());
-        expect(spec).toMatchObject({ publish: "origin", signingKeyFile: members[state.machines.indexOf(m)].signingKey, registry: members[state.machines.indexOf(m)].registry });
+  test.runIf(pulumiCliAvailable())(
+    "it writes a signed federation on the mirror, one clone and key per member, one stack per machine, the SSH key as a secret",
+    () => {
+      const project = new Workspace("lab-stacks");
+      try {
+        const { members, missing } = writeLabStacks(state, project.dir, log);
+        expect(missing).toEqual([]);
+        const env = { ...project.env, PULUMI_CONFIG_PASSPHRASE: LAB_PASSPHRASE };
+        for (const m of state.machines) {
+          const file = readFileSync(join(project.dir, "stacks", `Pulumi.lab-${m.name}.yaml`), "utf8");
+          expect(file).toMatch(/privateKey:\n\s+secure: v1:/);
+          expect(file).not.toContain("PRIVATE KEY");
+          const shown = spawnSync(
+            join(project.dir, "node_modules/.bin/pulumi"),
+            ["config", "--show-secrets", "--json", "-s", `lab-${m.name}`],
+            { cwd: project.dir, env, encoding: "utf8" },
+          );
+          const raw = Object.fromEntries(
+            Object.entries(JSON.parse(shown.stdout) as Record<string, { value: string }>).map(([k, v]) => [
+              k,
+              typeof v.value === "string" ? v.value : JSON.stringify(v.value),
+            ]),
+          );
+          const spec = parseStackConfig(raw);
+          expect(spec).toMatchObject({ node: m.name, endpoint: `${m.address}:51820`, ssh: { host: m.address, hostKey: m.hostKey } });
+          expect(spec.ssh.privateKey.trim()).toBe(readFileSync(state.sshKey, "utf8").trim());
+          expect(spec).toMatchObject({
+            publish: "origin",
+            signingKeyFile: members[state.machines.indexOf(m)].signingKey,
+            registry: members[state.machines.indexOf(m)].registry,
+          });
+        }
+        // Version 1 is on the mirror, and verifies against the pin every stack carries.
+        for (const member of members) {
+          const verified = loadRegistry(
+            member.registry,
+            readFileSync(join(project.dir, "stacks", "Pulumi.lab-node1.yaml"), "utf8").match(/boreal:trust: "?([0-9]+:[0-9a-f]{64})/)![1],
+          );
+          expect(verified.rejected).toEqual([]);
+          expect(verified.federation.settings.members.map((x) => x.name)).toEqual(members.map((x) => x.name));
+          expect(verified.federation.settings.mirrors).toEqual([state.mirror.url]);
+        }
+      } finally {
+        project.remove();
       }
-      // Version 1 is on the mirror, and verifies against the pin every stack carries.
-      for (const member of members) {
-        const verified = loadRegistry(member.registry, readFileSync(join(project.dir, "stacks", "Pulumi.lab-node1.yaml"), "utf8").match(/boreal:trust: "?([0-9]+:[0-9a-f]{64})/)![1]);
-        expect(verified.rejected).toEqual([]);
-        expect(verified.federation.settings.members.map((x) => x.name)).toEqual(members.map((x) => x.name));
-        expect(verified.federation.settings.mirrors).toEqual([state.mirror.url]);
-      }
-    } finally {
-      project.remove();
-    }
-  });
+    },
+  );
 
   test("status shows them running with sshd up", async () => {
     const rows = await labStatus(dir);
-    expect(rows.map((r) => [r.name, r.running, r.sshd])).toEqual([["node1", true, true], ["node2", true, true], ["node3", true, true]]);
+    expect(rows.map((r) => [r.name, r.running, r.sshd])).toEqual([
+      ["node1", true, true],
+      ["node2", true, true],
+      ["node3", true, true],
+    ]);
   });
 
   test("an unknown suite is refused before anything of the running lab is touched", async () => {
-    await expect(labUp({ nodes: 1, subnet: "198.51.100.0/24", installPrerequisites: false, log, dir, suite: "sid" as LabSuite })).rejects.toThrow(/unknown Debian suite "sid"/);
+    await expect(
+      labUp({ nodes: 1, subnet: "198.51.100.0/24", installPrerequisites: false, log, dir, suite: "sid" as LabSuite }),
+    ).rejects.toThrow(/unknown Debian suite "sid"/);
     expect(labProcesses()).toHaveLength(3);
     expect(pidAlive(state.mirror.pid)).toBe(true);
   });
@@ -247,7 +323,8 @@ describe.runIf(isRoot)(`the local lab (Debian ${SUITE})`, () => {
 
   test("a subnet overlapping a host route is refused", async () => {
     const uplink = readFileSync("/proc/net/route", "utf8").includes("eth0") ? "192.0.2.0/24" : undefined;
-    if (uplink) await expect(labUp({ nodes: 1, subnet: uplink, installPrerequisites: false, log, dir })).rejects.toThrow(/overlaps the host route/);
+    if (uplink)
+      await expect(labUp({ nodes: 1, subnet: uplink, installPrerequisites: false, log, dir })).rejects.toThrow(/overlaps the host route/);
   });
 
   test("down leaves no namespace, veth, bridge, mount or process behind", async () => {

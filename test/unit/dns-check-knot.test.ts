@@ -14,15 +14,28 @@ import { FIXTURE_DIR, FIXTURE_REGISTRY, fixtureSpec, fixtureTrust } from "../hel
 import { freePort, hasKnot, Knotd, renderedZone, startKnotd } from "../helpers/knotd";
 
 const ZONE = "coop-a.example.";
-const { spec } = withZoneFiles(fixtureSpec("a1", { zoneFiles: { [ZONE]: "zones/coop-a.example.zone" } }), (path) => readFileSync(join(FIXTURE_DIR, path)));
+const { spec } = withZoneFiles(fixtureSpec("a1", { zoneFiles: { [ZONE]: "zones/coop-a.example.zone" } }), (path) =>
+  readFileSync(join(FIXTURE_DIR, path)),
+);
 const served = renderedZone(spec, ZONE);
 /** Five strings of 250 octets, six times: more than a 1232-octet UDP answer holds, so Knot truncates. */
-const BIG_TXT = Array.from({ length: 6 }, (_, i) => `big\t300\tTXT\t${Array.from({ length: 5 }, () => `"${String(i).repeat(250)}"`).join(" ")}`).join("\n");
+const BIG_TXT = Array.from(
+  { length: 6 },
+  (_, i) => `big\t300\tTXT\t${Array.from({ length: 5 }, () => `"${String(i).repeat(250)}"`).join(" ")}`,
+).join("\n");
 const zoneText = `${served.zone.text}\n${BIG_TXT}\n`;
 const parentZone = (ds: string[]) => ({
   name: "example.",
   signed: false,
-  text: ["example. 300 SOA ns.example. hostmaster.example. 1 300 60 2419200 300", "example. 300 NS ns.example.", "ns.example. 300 A 127.0.0.1", `${ZONE} 300 NS ns-a1.${ZONE}`, `ns-a1.${ZONE} 300 A 198.51.100.11`, ...ds, ""].join("\n"),
+  text: [
+    "example. 300 SOA ns.example. hostmaster.example. 1 300 60 2419200 300",
+    "example. 300 NS ns.example.",
+    "ns.example. 300 A 127.0.0.1",
+    `${ZONE} 300 NS ns-a1.${ZONE}`,
+    `ns-a1.${ZONE} 300 A 198.51.100.11`,
+    ...ds,
+    "",
+  ].join("\n"),
 });
 
 describe.runIf(hasKnot)("boreal dns check against a knotd on loopback", () => {
@@ -31,7 +44,10 @@ describe.runIf(hasKnot)("boreal dns check against a knotd on loopback", () => {
   const io = { out: (l: string) => out.push(l), err: (l: string) => out.push(l) };
   const check = async (...args: string[]) => {
     out.length = 0;
-    const code = await runDns("check", [ZONE, "--server", `127.0.0.1:${knotd.port}`, "--timeout", "2", ...args], { projectDir: process.cwd(), io });
+    const code = await runDns("check", [ZONE, "--server", `127.0.0.1:${knotd.port}`, "--timeout", "2", ...args], {
+      projectDir: process.cwd(),
+      io,
+    });
     return { code, text: out.join("\n") };
   };
 
@@ -45,11 +61,22 @@ describe.runIf(hasKnot)("boreal dns check against a knotd on loopback", () => {
     expect(sample).toHaveLength(6);
     const replies = await askNode("a1", { host: "127.0.0.1", port: knotd.port }, questionsFor(ZONE, sample), 2000);
     const answer = judgeNode(ZONE, replies, sample, new Date());
-    expect(answer).toMatchObject({ answered: true, signaturesValid: true, signatureProblems: [], sample: { checked: 6, ok: 6, problems: [] } });
+    expect(answer).toMatchObject({
+      answered: true,
+      signaturesValid: true,
+      signatureProblems: [],
+      sample: { checked: 6, ok: 6, problems: [] },
+    });
     // The kit's policy: ECDSA P-256 (13), signatures for 42 days.
     expect(answer.signingKsks.map((k) => k.algorithm)).toEqual([13]);
     expect(answer.expiration! - Date.now() / 1000).toBeGreaterThan(41 * 86400);
-    const result = evaluateDnsCheck({ zone: ZONE, nodes: ["a1"], answers: [answer], parent: { asked: false, reason: "no --parent given" }, now: new Date() });
+    const result = evaluateDnsCheck({
+      zone: ZONE,
+      nodes: ["a1"],
+      answers: [answer],
+      parent: { asked: false, reason: "no --parent given" },
+      now: new Date(),
+    });
     expect(result.exitCode).toBe(0);
   });
 
@@ -70,7 +97,12 @@ describe.runIf(hasKnot)("boreal dns check against a knotd on loopback", () => {
     expect(healthy.text).toMatch(/\nok$/);
     expect(healthy.code).toBe(0);
     const json = await check("--parent", `127.0.0.1:${knotd.port}`, "--json");
-    expect(JSON.parse(json.text)).toMatchObject({ exitCode: 0, parent: "matches", problems: [], rows: [{ answered: "yes", signatures: "valid", parentDs: "matches" }] });
+    expect(JSON.parse(json.text)).toMatchObject({
+      exitCode: 0,
+      parent: "matches",
+      problems: [],
+      rows: [{ answered: "yes", signatures: "valid", parentDs: "matches" }],
+    });
 
     await knotd.reload(parentZone([formatDs({ ...parseDsRecords(ds)[0], digest: "00".repeat(32) })]));
     const mismatch = await check("--parent", `127.0.0.1:${knotd.port}`);
@@ -93,8 +125,16 @@ describe("boreal dns check: what it refuses before asking anything", () => {
 
   test.each<[string, string[], RegExp]>([
     ["no zone", ["--server", "127.0.0.1"], /ZONE is missing/],
-    ["a server that is not ADDR[:PORT]", ["coop-a.example.", "--server", "127.0.0.1:99999"], /--server "127.0.0.1:99999" is not ADDR\[:PORT\]/],
-    ["a zone no node of the registry serves", ["coop-z.example", "--registry", FIXTURE_REGISTRY, "--trust", fixtureTrust()], /no node of the registry serves coop-z.example. as its primary/],
+    [
+      "a server that is not ADDR[:PORT]",
+      ["coop-a.example.", "--server", "127.0.0.1:99999"],
+      /--server "127.0.0.1:99999" is not ADDR\[:PORT\]/,
+    ],
+    [
+      "a zone no node of the registry serves",
+      ["coop-z.example", "--registry", FIXTURE_REGISTRY, "--trust", fixtureTrust()],
+      /no node of the registry serves coop-z.example. as its primary/,
+    ],
   ])("%s: exit 2, the reason and the fix", async (_label, args, expected) => {
     const { code, text } = await run(...args);
     expect(code).toBe(2);

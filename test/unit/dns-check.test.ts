@@ -5,7 +5,18 @@ import { generateKeyPairSync, sign } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
-import { CheckInput, evaluateDnsCheck, formatDnsCheck, judgeNode, NodeAnswer, NodeReplies, parentDs, questionKey, Reply, sampleOf } from "../../src/core/dns/check";
+import {
+  CheckInput,
+  evaluateDnsCheck,
+  formatDnsCheck,
+  judgeNode,
+  NodeAnswer,
+  NodeReplies,
+  parentDs,
+  questionKey,
+  Reply,
+  sampleOf,
+} from "../../src/core/dns/check";
 import { ALGORITHMS, parseRrsig, serialAhead, signedData, verifyRrset } from "../../src/core/dns/dnssec";
 import { canonicalNameWire, Dnskey, dsOf, keyTag } from "../../src/core/dns/ds";
 import { decodeMessage, encodeQuery, readName, WireRecord } from "../../src/core/dns/message";
@@ -21,12 +32,20 @@ const ADDRESSES: Record<string, string> = { a1: "198.51.100.11:53", b1: "198.51.
 
 /** The captured answers as if node had given them. */
 function repliesOf(captured: CapturedZone, node: string): NodeReplies {
-  const replies = Object.fromEntries(Object.entries(captured.replies).map(([key, hex]) => [key, { message: decodeMessage(Buffer.from(hex, "hex")) } as Reply]));
+  const replies = Object.fromEntries(
+    Object.entries(captured.replies).map(([key, hex]) => [key, { message: decodeMessage(Buffer.from(hex, "hex")) } as Reply]),
+  );
   return { node, address: ADDRESSES[node] ?? "198.51.100.99:53", replies };
 }
 
 /** The same replies with one record of one answer changed (octets at `at` set to `bytes`, in both its forms). */
-function altered(replies: NodeReplies, key: string, pick: (r: WireRecord) => boolean, at: (r: WireRecord) => number, bytes: number[]): NodeReplies {
+function altered(
+  replies: NodeReplies,
+  key: string,
+  pick: (r: WireRecord) => boolean,
+  at: (r: WireRecord) => number,
+  bytes: number[],
+): NodeReplies {
   const reply = replies.replies[key] as { message: ReturnType<typeof decodeMessage> };
   const answer = reply.message.answer.map((r) => {
     if (!pick(r)) return r;
@@ -63,7 +82,12 @@ describe("DNS messages in wire form", () => {
 
   test("an answer Knot gave: AA, the question, names in RDATA expanded from compression pointers", () => {
     const m = decodeMessage(Buffer.from(A.replies["coop-a.example. SOA"], "hex"));
-    expect(m).toMatchObject({ authoritative: true, truncated: false, rcode: 0, question: [{ name: "coop-a.example.", type: RECORD_TYPES.SOA }] });
+    expect(m).toMatchObject({
+      authoritative: true,
+      truncated: false,
+      rcode: 0,
+      question: [{ name: "coop-a.example.", type: RECORD_TYPES.SOA }],
+    });
     const soa = m.answer.find((r) => r.type === RECORD_TYPES.SOA)!;
     expect(soa.rdata.length).toBeLessThan(soa.canonical.length);
     expect(readName(soa.canonical, 0).labels.map(String)).toEqual(["ns-a1", "coop-a", "example"]);
@@ -89,11 +113,19 @@ describe("signatures verified here (RFC 4034), on Knot's own answers", () => {
     const tampered = altered(repliesOf(A, "a1"), "coop-a.example. SOA", isRrsigOf(RECORD_TYPES.SOA), () => -1, [0x00]);
     const answer = judgeNode(A.zone, tampered, sampleA, capturedAt);
     expect(answer.signaturesValid).toBe(false);
-    expect(answer.signatureProblems).toEqual([expect.stringMatching(/^coop-a.example. SOA: RRSIG by key \d+ \(algorithm 13\) does not verify/)]);
+    expect(answer.signatureProblems).toEqual([
+      expect.stringMatching(/^coop-a.example. SOA: RRSIG by key \d+ \(algorithm 13\) does not verify/),
+    ]);
   });
 
   test("tampered data: the signature fails and the sample says what is served instead", () => {
-    const tampered = altered(repliesOf(A, "a1"), "www.coop-a.example. A", (r) => r.type === RECORD_TYPES.A, () => 3, [99]);
+    const tampered = altered(
+      repliesOf(A, "a1"),
+      "www.coop-a.example. A",
+      (r) => r.type === RECORD_TYPES.A,
+      () => 3,
+      [99],
+    );
     const answer = judgeNode(A.zone, tampered, sampleA, capturedAt);
     expect(answer.signatureProblems).toEqual([expect.stringMatching(/^www.coop-a.example. A: RRSIG .* does not verify/)]);
     expect(answer.sample!.problems).toEqual([
@@ -110,7 +142,9 @@ describe("signatures verified here (RFC 4034), on Knot's own answers", () => {
   });
 
   test("expired, and not yet valid: the window is checked against the time given", () => {
-    const soaSig = parseRrsig(decodeMessage(Buffer.from(A.replies["coop-a.example. SOA"], "hex")).answer.find(isRrsigOf(RECORD_TYPES.SOA))!);
+    const soaSig = parseRrsig(
+      decodeMessage(Buffer.from(A.replies["coop-a.example. SOA"], "hex")).answer.find(isRrsigOf(RECORD_TYPES.SOA))!,
+    );
     // The kit's policy signs for 42 days.
     expect(soaSig.expiration - soaSig.inception).toBeGreaterThanOrEqual(42 * 86400);
     const late = judgeNode(A.zone, repliesOf(A, "a1"), sampleA, days(60));
@@ -127,7 +161,11 @@ describe("signatures verified here (RFC 4034), on Knot's own answers", () => {
   test("an unsigned RRset, and keys of another zone, are refused", () => {
     const m = decodeMessage(Buffer.from(A.replies["coop-a.example. NS"], "hex"));
     const ns = m.answer.filter((r) => r.type === RECORD_TYPES.NS);
-    expect(verifyRrset(A.zone, ns, [], [], capturedAt)).toEqual({ valid: false, problems: ["coop-a.example. NS: no RRSIG (the set is unsigned)"], signers: [] });
+    expect(verifyRrset(A.zone, ns, [], [], capturedAt)).toEqual({
+      valid: false,
+      problems: ["coop-a.example. NS: no RRSIG (the set is unsigned)"],
+      signers: [],
+    });
     const otherKeys = judgeNode(fixtures.ed25519.zone, repliesOf(fixtures.ed25519, "b1"), [], capturedAt).signingKsks;
     expect(verifyRrset(A.zone, ns, m.answer, otherKeys, capturedAt).problems[0]).toMatch(/no such key in the trusted DNSKEY set/);
   });
@@ -147,30 +185,50 @@ describe("the other algorithms, with keys made here (Knot signed 13 and 15 above
     16: () => generateKeyPairSync("ed448"),
   } as const;
 
-  test.each(Object.keys(KEYS).map(Number))("algorithm %i: a signature made with the key verifies, one over other data does not", (algorithm) => {
-    const pair = KEYS[algorithm as keyof typeof KEYS]();
-    const key: Dnskey = { owner: "coop-a.example.", flags: 257, protocol: 3, algorithm, publicKey: dnskeyField(pair.publicKey.export({ format: "jwk" })) };
-    const record = (rdata: Buffer): WireRecord => ({ owner: "www.coop-a.example.", type: RECORD_TYPES.A, class: 1, ttl: 300, rdata, canonical: rdata });
-    const a = [record(Buffer.from([203, 0, 113, 80]))];
-    const head = Buffer.alloc(18);
-    head.writeUInt16BE(RECORD_TYPES.A, 0);
-    head.writeUInt8(algorithm, 2);
-    head.writeUInt8(3, 3);
-    head.writeUInt32BE(300, 4);
-    head.writeUInt32BE(capturedAt.getTime() / 1000 + 86400, 8);
-    head.writeUInt32BE(capturedAt.getTime() / 1000 - 86400, 12);
-    head.writeUInt16BE(keyTag(key), 16);
-    const unsigned = Buffer.concat([head, canonicalNameWire("coop-a.example.")]);
-    const rrsigOver = (records: WireRecord[]) => {
-      const data = signedData(parseRrsig({ ...record(unsigned), type: RECORD_TYPES.RRSIG }), records);
-      const signature = sign(ALGORITHMS[algorithm].hash, data, ALGORITHMS[algorithm].rawEcdsa ? { key: pair.privateKey, dsaEncoding: "ieee-p1363" } : pair.privateKey);
-      const rdata = Buffer.concat([unsigned, signature]);
-      return { ...record(rdata), type: RECORD_TYPES.RRSIG };
-    };
-    expect(verifyRrset("coop-a.example.", a, [rrsigOver(a)], [key], capturedAt)).toMatchObject({ valid: true, problems: [] });
-    const other = rrsigOver([record(Buffer.from([203, 0, 113, 81]))]);
-    expect(verifyRrset("coop-a.example.", a, [other], [key], capturedAt).problems).toEqual([expect.stringMatching(/does not verify/)]);
-  });
+  test.each(Object.keys(KEYS).map(Number))(
+    "algorithm %i: a signature made with the key verifies, one over other data does not",
+    (algorithm) => {
+      const pair = KEYS[algorithm as keyof typeof KEYS]();
+      const key: Dnskey = {
+        owner: "coop-a.example.",
+        flags: 257,
+        protocol: 3,
+        algorithm,
+        publicKey: dnskeyField(pair.publicKey.export({ format: "jwk" })),
+      };
+      const record = (rdata: Buffer): WireRecord => ({
+        owner: "www.coop-a.example.",
+        type: RECORD_TYPES.A,
+        class: 1,
+        ttl: 300,
+        rdata,
+        canonical: rdata,
+      });
+      const a = [record(Buffer.from([203, 0, 113, 80]))];
+      const head = Buffer.alloc(18);
+      head.writeUInt16BE(RECORD_TYPES.A, 0);
+      head.writeUInt8(algorithm, 2);
+      head.writeUInt8(3, 3);
+      head.writeUInt32BE(300, 4);
+      head.writeUInt32BE(capturedAt.getTime() / 1000 + 86400, 8);
+      head.writeUInt32BE(capturedAt.getTime() / 1000 - 86400, 12);
+      head.writeUInt16BE(keyTag(key), 16);
+      const unsigned = Buffer.concat([head, canonicalNameWire("coop-a.example.")]);
+      const rrsigOver = (records: WireRecord[]) => {
+        const data = signedData(parseRrsig({ ...record(unsigned), type: RECORD_TYPES.RRSIG }), records);
+        const signature = sign(
+          ALGORITHMS[algorithm].hash,
+          data,
+          ALGORITHMS[algorithm].rawEcdsa ? { key: pair.privateKey, dsaEncoding: "ieee-p1363" } : pair.privateKey,
+        );
+        const rdata = Buffer.concat([unsigned, signature]);
+        return { ...record(rdata), type: RECORD_TYPES.RRSIG };
+      };
+      expect(verifyRrset("coop-a.example.", a, [rrsigOver(a)], [key], capturedAt)).toMatchObject({ valid: true, problems: [] });
+      const other = rrsigOver([record(Buffer.from([203, 0, 113, 81]))]);
+      expect(verifyRrset("coop-a.example.", a, [other], [key], capturedAt).problems).toEqual([expect.stringMatching(/does not verify/)]);
+    },
+  );
 });
 
 describe("the verdict over every node", () => {
@@ -197,15 +255,67 @@ describe("the verdict over every node", () => {
   });
 
   test.each<[string, () => Partial<CheckInput>, RegExp]>([
-    ["a node that does not answer", () => ({ answers: [good("a1"), judgeNode(A.zone, { node: "b1", address: "198.51.100.12:53", replies: Object.fromEntries(Object.keys(A.replies).map((k) => [k, { error: "no answer within 3 s" }])) }, sampleA, capturedAt)] }), /^b1 \(198.51.100.12:53\): did not answer for coop-a.example.: no answer within 3 s$/m],
-    ["a node that refuses the zone", () => ({ answers: [good("a1"), judgeNode(A.zone, { node: "b1", address: "198.51.100.12:53", replies: {} }, sampleA, capturedAt)] }), /^b1 \(198.51.100.12:53\): did not answer for coop-a.example.: not asked$/m],
-    ["serials disagreeing", () => ({ answers: [good("a1"), judgeNode(A.zone, repliesOf(fixtures.ecdsaLater, "b1"), sampleA, capturedAt)] }), /^a1 \(198.51.100.11:53\): serves serial \d+, behind \d+: its transfer is late or failing$/m],
+    [
+      "a node that does not answer",
+      () => ({
+        answers: [
+          good("a1"),
+          judgeNode(
+            A.zone,
+            {
+              node: "b1",
+              address: "198.51.100.12:53",
+              replies: Object.fromEntries(Object.keys(A.replies).map((k) => [k, { error: "no answer within 3 s" }])),
+            },
+            sampleA,
+            capturedAt,
+          ),
+        ],
+      }),
+      /^b1 \(198.51.100.12:53\): did not answer for coop-a.example.: no answer within 3 s$/m,
+    ],
+    [
+      "a node that refuses the zone",
+      () => ({ answers: [good("a1"), judgeNode(A.zone, { node: "b1", address: "198.51.100.12:53", replies: {} }, sampleA, capturedAt)] }),
+      /^b1 \(198.51.100.12:53\): did not answer for coop-a.example.: not asked$/m,
+    ],
+    [
+      "serials disagreeing",
+      () => ({ answers: [good("a1"), judgeNode(A.zone, repliesOf(fixtures.ecdsaLater, "b1"), sampleA, capturedAt)] }),
+      /^a1 \(198.51.100.11:53\): serves serial \d+, behind \d+: its transfer is late or failing$/m,
+    ],
     ["a node of the zone not asked", () => ({ nodes: ["a1", "b1", "c1"], answers: [good("a1"), good("b1")] }), /^c1: was not asked$/m],
-    ["an answer from a node that does not serve the zone", () => ({ nodes: ["a1"], answers: [good("a1"), good("x9")] }), /^x9 \(198.51.100.99:53\): answered but does not serve the zone/m],
-    ["no DS at the parent", () => ({ parent: { asked: true, ds: [] } }), /^the parent has no DS for coop-a.example.: resolvers do not validate it/m],
-    ["a DS at the parent for another key", () => ({ parent: { asked: true, ds: [{ ...dsOf(good("a1").signingKsks[0]), digest: "00".repeat(32) }] } }), /^no DS at the parent matches a KSK of coop-a.example. \(parent: \d+\/13; zone: \d+\/13\): validating resolvers see the zone as bogus/m],
-    ["the parent unreachable", () => ({ parent: { asked: true, error: "127.0.0.1:53: no answer within 3 s" } }), /^the parent could not be asked for the DS of coop-a.example.: 127.0.0.1:53: no answer within 3 s$/m],
-    ["a node serving another zone's keys", () => ({ answers: [good("a1"), good("b1"), { ...good("c1"), signingKsks: judgeNode(fixtures.ed25519.zone, repliesOf(fixtures.ed25519, "c1"), [], capturedAt).signingKsks }] }), /^c1 \(198.51.100.13:53\): signs its DNSKEY set with KSK \d+\/15, the other nodes with \d+\/13$/m],
+    [
+      "an answer from a node that does not serve the zone",
+      () => ({ nodes: ["a1"], answers: [good("a1"), good("x9")] }),
+      /^x9 \(198.51.100.99:53\): answered but does not serve the zone/m,
+    ],
+    [
+      "no DS at the parent",
+      () => ({ parent: { asked: true, ds: [] } }),
+      /^the parent has no DS for coop-a.example.: resolvers do not validate it/m,
+    ],
+    [
+      "a DS at the parent for another key",
+      () => ({ parent: { asked: true, ds: [{ ...dsOf(good("a1").signingKsks[0]), digest: "00".repeat(32) }] } }),
+      /^no DS at the parent matches a KSK of coop-a.example. \(parent: \d+\/13; zone: \d+\/13\): validating resolvers see the zone as bogus/m,
+    ],
+    [
+      "the parent unreachable",
+      () => ({ parent: { asked: true, error: "127.0.0.1:53: no answer within 3 s" } }),
+      /^the parent could not be asked for the DS of coop-a.example.: 127.0.0.1:53: no answer within 3 s$/m,
+    ],
+    [
+      "a node serving another zone's keys",
+      () => ({
+        answers: [
+          good("a1"),
+          good("b1"),
+          { ...good("c1"), signingKsks: judgeNode(fixtures.ed25519.zone, repliesOf(fixtures.ed25519, "c1"), [], capturedAt).signingKsks },
+        ],
+      }),
+      /^c1 \(198.51.100.13:53\): signs its DNSKEY set with KSK \d+\/15, the other nodes with \d+\/13$/m,
+    ],
   ])("%s: exit 1, the node and the problem named", (_label, over, expected) => {
     const base = input([good("a1"), good("b1")]);
     const result = evaluateDnsCheck({ ...base, ...over(), nodes: over().nodes ?? (over().answers ?? base.answers).map((a) => a.node) });
@@ -218,7 +328,11 @@ describe("the verdict over every node", () => {
     const ksk = good("a1").signingKsks[0];
     const stale = { ...dsOf(ksk), keyTag: 4242, digest: "AB".repeat(32) };
     const result = evaluateDnsCheck(input([good("a1")], { parent: { asked: true, ds: [dsOf(ksk), stale] } }));
-    expect(result).toMatchObject({ exitCode: 0, parent: "matches", notes: [expect.stringMatching(/keys the zone does not sign with \(4242\)/)] });
+    expect(result).toMatchObject({
+      exitCode: 0,
+      parent: "matches",
+      notes: [expect.stringMatching(/keys the zone does not sign with \(4242\)/)],
+    });
     // parentDs reads DS records out of an answer's wire form.
     const m = decodeMessage(Buffer.from(A.replies["coop-a.example. DNSKEY"], "hex"));
     expect(parentDs(A.zone, m)).toEqual([]);
@@ -233,11 +347,21 @@ describe("the verdict over every node", () => {
 
 describe("the sample", () => {
   test("the member's first RRsets (a record given twice counts once), delegations left out; without records, the apex's usual types", () => {
-    const lines = ["sub.coop-a.example.\tNS\tns.elsewhere.example.", "a.sub.coop-a.example.\tA\t192.0.2.1", ...Array.from({ length: 8 }, (_, i) => `h${i}.coop-a.example.\tA\t192.0.2.${i}`), "h0.coop-a.example.\tA\t192.0.2.100", "h0.coop-a.example.\tA\t192.0.2.100"];
+    const lines = [
+      "sub.coop-a.example.\tNS\tns.elsewhere.example.",
+      "a.sub.coop-a.example.\tA\t192.0.2.1",
+      ...Array.from({ length: 8 }, (_, i) => `h${i}.coop-a.example.\tA\t192.0.2.${i}`),
+      "h0.coop-a.example.\tA\t192.0.2.100",
+      "h0.coop-a.example.\tA\t192.0.2.100",
+    ];
     const sample = sampleOf("coop-a.example.", lines);
-    expect(sample.map((s) => questionKey({ name: s.owner, type: s.type }))).toEqual(["h0", "h1", "h2", "h3", "h4", "h5"].map((h) => `${h}.coop-a.example. A`));
+    expect(sample.map((s) => questionKey({ name: s.owner, type: s.type }))).toEqual(
+      ["h0", "h1", "h2", "h3", "h4", "h5"].map((h) => `${h}.coop-a.example. A`),
+    );
     expect(sample[0].expected).toEqual(["192.0.2.0", "192.0.2.100"]);
-    expect(sampleOf("coop-a.example.", undefined).map((s) => questionKey({ name: s.owner, type: s.type }))).toEqual(["A", "AAAA", "MX", "TXT"].map((t) => `coop-a.example. ${t}`));
+    expect(sampleOf("coop-a.example.", undefined).map((s) => questionKey({ name: s.owner, type: s.type }))).toEqual(
+      ["A", "AAAA", "MX", "TXT"].map((t) => `coop-a.example. ${t}`),
+    );
   });
 
   test("without the member's records, nodes at one serial are compared with each other", () => {
@@ -249,6 +373,8 @@ describe("the sample", () => {
     const c1 = { ...judgeNode(A.zone, repliesOf(A, "c1"), apex, capturedAt) };
     c1.sample = { ...c1.sample!, fingerprints: { ...c1.sample!.fingerprints, "coop-a.example. MX": "other" } };
     const result = evaluateDnsCheck(input([a1, b1, c1]));
-    expect(result.problems).toEqual(["c1 (198.51.100.13:53): coop-a.example. MX: answers differently from the other nodes at the same serial"]);
+    expect(result.problems).toEqual([
+      "c1 (198.51.100.13:53): coop-a.example. MX: answers differently from the other nodes at the same serial",
+    ]);
   });
 });

@@ -23,7 +23,8 @@ const RFC4509_DNSKEY = `dskey.example.com. 86400 IN DNSKEY 256 3 5 ( AQOeiiR0GOM
 const RFC4509_DS = "D4B7D520E7BB5F0F67674A0CCEB1E3E0614B93C4F9E99B8383F6A1E4469DA50A";
 
 /** A KSK made by Knot's keymgr (3.2.6 and 3.4.6 print the same), `keymgr coop-a.example. dnskey` and `ds`. */
-const KEYMGR_DNSKEY = "coop-a.example. DNSKEY 257 3 13 os6/BaJ/WititLrEKAkYX+sPmAaBfYTIyTxV++QLM73f91fxTmQVtxwwxnzvqN1jn291ibDWZEgYxbZKs8UQGQ==\n";
+const KEYMGR_DNSKEY =
+  "coop-a.example. DNSKEY 257 3 13 os6/BaJ/WititLrEKAkYX+sPmAaBfYTIyTxV++QLM73f91fxTmQVtxwwxnzvqN1jn291ibDWZEgYxbZKs8UQGQ==\n";
 const KEYMGR_DS = [
   "coop-a.example. DS 35217 13 2 9c56c6d920b1baf4b8bfcd27eef471c1c5ad138e576147f861983713aee09eef",
   "coop-a.example. DS 35217 13 4 274e677bdb0002adbc813e7edc800c828ec1b69d524051671be5d9797dd9d31fdd1b4fa3138f98243ff7defe1e7d1208",
@@ -46,8 +47,12 @@ describe("DS records (RFC 4034 5, SHA-256 of RFC 4509)", () => {
 
   test("a KSK made by keymgr: the DS keymgr prints, both digest types", () => {
     const keys = parseDnskeys(KEYMGR_DNSKEY);
-    expect(dsForZone(keys, "coop-a.example.").map(formatDs)).toEqual(["coop-a.example. DS 35217 13 2 9C56C6D920B1BAF4B8BFCD27EEF471C1C5AD138E576147F861983713AEE09EEF"]);
-    expect(dsOf(keys[0], 4).digest).toBe("274E677BDB0002ADBC813E7EDC800C828EC1B69D524051671BE5D9797DD9D31FDD1B4FA3138F98243FF7DEFE1E7D1208");
+    expect(dsForZone(keys, "coop-a.example.").map(formatDs)).toEqual([
+      "coop-a.example. DS 35217 13 2 9C56C6D920B1BAF4B8BFCD27EEF471C1C5AD138E576147F861983713AEE09EEF",
+    ]);
+    expect(dsOf(keys[0], 4).digest).toBe(
+      "274E677BDB0002ADBC813E7EDC800C828EC1B69D524051671BE5D9797DD9D31FDD1B4FA3138F98243FF7DEFE1E7D1208",
+    );
     expect(parseDsRecords(KEYMGR_DS)).toEqual([dsOf(keys[0], 2), dsOf(keys[0], 4)]);
     expect(() => dsOf(keys[0], 1)).toThrow(/digest type 1 is not computed here/);
   });
@@ -66,7 +71,12 @@ describe("DS records (RFC 4034 5, SHA-256 of RFC 4509)", () => {
   });
 
   test("DNSKEY and DS lines are found among the other lines of a dig answer", () => {
-    const answer = [";; ANSWER SECTION:", `coop-a.example.\t300\tIN\tRRSIG\tDNSKEY 13 2 300 20300101000000 20200101000000 35217 coop-a.example. AAAA`, KEYMGR_DNSKEY.replace(" DNSKEY", "\t300\tIN\tDNSKEY"), ";; Received 300 B"].join("\n");
+    const answer = [
+      ";; ANSWER SECTION:",
+      `coop-a.example.\t300\tIN\tRRSIG\tDNSKEY 13 2 300 20300101000000 20200101000000 35217 coop-a.example. AAAA`,
+      KEYMGR_DNSKEY.replace(" DNSKEY", "\t300\tIN\tDNSKEY"),
+      ";; Received 300 B",
+    ].join("\n");
     expect(parseDnskeys(answer).map((k) => keyTag(k))).toEqual([35217]);
     expect(() => parseDnskeys("coop-a.example. DNSKEY 257 3 13 not!base64")).toThrow(/the key is not base64/);
   });
@@ -86,7 +96,11 @@ describe("DS records (RFC 4034 5, SHA-256 of RFC 4509)", () => {
 
 describe.each(LAB_SUITES)("DS against the keymgr of Debian %s (the lab image)", (suite) => {
   test.runIf(imageUsable(suite))("the DS computed from a fresh KSK's DNSKEY is the one keymgr prints", () => {
-    const out = inImage(imagePath(labRecipe(suite)), {}, "keymgr -D /mnt coop-a.example. generate algorithm=ecdsap256sha256 ksk=yes >/dev/null && keymgr -D /mnt coop-a.example. dnskey && keymgr -D /mnt coop-a.example. ds");
+    const out = inImage(
+      imagePath(labRecipe(suite)),
+      {},
+      "keymgr -D /mnt coop-a.example. generate algorithm=ecdsap256sha256 ksk=yes >/dev/null && keymgr -D /mnt coop-a.example. dnskey && keymgr -D /mnt coop-a.example. ds",
+    );
     const ds = parseDsRecords(out).filter((d) => d.digestType === 2);
     expect(ds).toHaveLength(1);
     expect(dsForZone(parseDnskeys(out), "coop-a.example.")).toEqual(ds);

@@ -15,7 +15,9 @@ import { imageUsable, inImage } from "../helpers/image";
 const ZONE = "coop-a.example.";
 const ZONE_PATH = "/var/lib/knot/zones/coop-a.example.zone";
 /** a1's stack with the fixture export as its zone file, read the way src/program/index.ts reads it. */
-const { spec } = withZoneFiles(fixtureSpec("a1", { zoneFiles: { [ZONE]: "zones/coop-a.example.zone" } }), (path) => readFileSync(join(FIXTURE_DIR, path)));
+const { spec } = withZoneFiles(fixtureSpec("a1", { zoneFiles: { [ZONE]: "zones/coop-a.example.zone" } }), (path) =>
+  readFileSync(join(FIXTURE_DIR, path)),
+);
 const zoneFile = renderNode(plan(spec, fixtureFederation()), templates).find((f) => f.path === ZONE_PATH)!;
 
 const has = (tool: string) => spawnSync("sh", ["-c", `command -v ${tool}`]).status === 0;
@@ -26,11 +28,23 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 const broken = (content: string) => `${content}www.coop-a.example.\t300\tCNAME\tblog.coop-a.example.\n`;
 
 /** knot.conf with just the zone, its file on /mnt: what `knotc zone-check` loads offline. */
-const ZONE_CHECK_CONF = ["server:", '    rundir: "/tmp"', "database:", '    storage: "/tmp"', "zone:", `  - domain: ${ZONE}`, '    storage: "/mnt"', '    file: "%s.zone"', ""].join("\n");
+const ZONE_CHECK_CONF = [
+  "server:",
+  '    rundir: "/tmp"',
+  "database:",
+  '    storage: "/tmp"',
+  "zone:",
+  `  - domain: ${ZONE}`,
+  '    storage: "/mnt"',
+  '    file: "%s.zone"',
+  "",
+].join("\n");
 
 describe("the member's records in the rendered zone", () => {
   test("come after the kit's SOA, NS, glue and mesh addresses, one a line with absolute owners (snapshot)", async () => {
-    await expect(`# ${zoneFile.path} (mode ${zoneFile.mode}, owner ${zoneFile.owner})\n${zoneFile.content}`).toMatchFileSnapshot(`./__snapshots__/dns/a1${ZONE_PATH}`);
+    await expect(`# ${zoneFile.path} (mode ${zoneFile.mode}, owner ${zoneFile.owner})\n${zoneFile.content}`).toMatchFileSnapshot(
+      `./__snapshots__/dns/a1${ZONE_PATH}`,
+    );
     const lines = zoneFile.content.split("\n");
     const kitEnd = lines.findIndex((l) => l.startsWith("a1\tAAAA\t"));
     const memberStart = lines.findIndex((l) => l.startsWith("; The member's own records"));
@@ -58,11 +72,15 @@ describe("the member's records in the rendered zone", () => {
     expect(renderNode(plan(agent.spec, fixtureFederation()), templates).find((f) => f.path === ZONE_PATH)!.content).toBe(zoneFile.content);
     // Zone files not read into records would never reach the node: refused, not dropped.
     const unread = splitPrivateKey(fixtureSpec("a1", { zoneFiles: { [ZONE]: "zones/coop-a.example.zone" } })).spec;
-    expect(() => renderAgentConfig(unread, { ipv4: "100.64.0.1", ipv6: "fd42:b0:ea1::1" })).toThrow(/boreal:zoneFiles must be read into boreal:records/);
+    expect(() => renderAgentConfig(unread, { ipv4: "100.64.0.1", ipv6: "fd42:b0:ea1::1" })).toThrow(
+      /boreal:zoneFiles must be read into boreal:records/,
+    );
   });
 
   test("a record that does not check stops planning with its key and fix", () => {
-    expect(() => plan({ ...spec, records: { [ZONE]: ["ns-b1 A 192.0.2.1"] } }, fixtureFederation())).toThrow(/boreal:records\["coop-a.example."\]\[0\]: ns-b1.coop-a.example. is the kit's.*\n\s+fix: rename the record/);
+    expect(() => plan({ ...spec, records: { [ZONE]: ["ns-b1 A 192.0.2.1"] } }, fixtureFederation())).toThrow(
+      /boreal:records\["coop-a.example."\]\[0\]: ns-b1.coop-a.example. is the kit's.*\n\s+fix: rename the record/,
+    );
   });
 
   test.runIf(has("kzonecheck"))("the rendered zone passes kzonecheck (and a broken one does not)", () => {
@@ -84,6 +102,8 @@ describe.each(LAB_SUITES)("the rendered zone, checked with the Knot of Debian %s
   test.runIf(imageUsable(suite))("knotc zone-check loads it (and refuses a broken one)", () => {
     const files = { "knot.conf": ZONE_CHECK_CONF, [`${ZONE}zone`]: zoneFile.content };
     inImage(image, files, `knotc -c /mnt/knot.conf zone-check ${ZONE}`);
-    expect(() => inImage(image, { ...files, [`${ZONE}zone`]: broken(zoneFile.content) }, `knotc -c /mnt/knot.conf zone-check ${ZONE}`)).toThrow(/another record exists beside CNAME/);
+    expect(() =>
+      inImage(image, { ...files, [`${ZONE}zone`]: broken(zoneFile.content) }, `knotc -c /mnt/knot.conf zone-check ${ZONE}`),
+    ).toThrow(/another record exists beside CNAME/);
   });
 });

@@ -3,7 +3,15 @@ import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { BorealConfigError } from "../../src/core/values/problems";
 import { checkZoneText, inlineZoneRecords, recordsKey, withZoneFiles, zoneFilesKey, zoneRecordLines } from "../../src/core/dns/records";
-import { absoluteName, checkMemberRecords, formatRecord, kitOwnsName, nameWithin, parseZoneFile, ZoneRecord } from "../../src/core/dns/zonefile";
+import {
+  absoluteName,
+  checkMemberRecords,
+  formatRecord,
+  kitOwnsName,
+  nameWithin,
+  parseZoneFile,
+  ZoneRecord,
+} from "../../src/core/dns/zonefile";
 import { FIXTURE_DIR } from "../helpers/fixtures";
 
 const ZONE = "coop-a.example.";
@@ -50,7 +58,18 @@ describe("parsing a master file (RFC 1035 5.1)", () => {
   });
 
   test("owner: @, relative, absolute, blank (the previous one); TTL and class in either order or absent", () => {
-    expect(lines(["@ A 192.0.2.1", " AAAA 2001:db8::1", "www IN 60 A 192.0.2.2", "www.coop-a.example. 60 IN A 192.0.2.3", "\tIN TXT x", "FTP.Coop-A.Example. a 192.0.2.4"].join("\n"))).toEqual([
+    expect(
+      lines(
+        [
+          "@ A 192.0.2.1",
+          " AAAA 2001:db8::1",
+          "www IN 60 A 192.0.2.2",
+          "www.coop-a.example. 60 IN A 192.0.2.3",
+          "\tIN TXT x",
+          "FTP.Coop-A.Example. a 192.0.2.4",
+        ].join("\n"),
+      ),
+    ).toEqual([
       "coop-a.example.\tA\t192.0.2.1",
       "coop-a.example.\tAAAA\t2001:db8::1",
       "www.coop-a.example.\t60\tA\t192.0.2.2",
@@ -61,7 +80,12 @@ describe("parsing a master file (RFC 1035 5.1)", () => {
   });
 
   test("$TTL in seconds or units; a record's own TTL wins; without either the zone's default applies (no TTL written)", () => {
-    expect(parse("a A 192.0.2.1\n$TTL 1d2h\nb A 192.0.2.2\nc 1w A 192.0.2.3\n$TTL 45\nd A 192.0.2.4").records.map((r) => r.ttl)).toEqual([undefined, 93600, 604800, 45]);
+    expect(parse("a A 192.0.2.1\n$TTL 1d2h\nb A 192.0.2.2\nc 1w A 192.0.2.3\n$TTL 45\nd A 192.0.2.4").records.map((r) => r.ttl)).toEqual([
+      undefined,
+      93600,
+      604800,
+      45,
+    ]);
   });
 
   test("parentheses over lines, comments anywhere, ';' and '(' inside quotes are text", () => {
@@ -75,7 +99,10 @@ describe("parsing a master file (RFC 1035 5.1)", () => {
   });
 
   test("escapes in names and strings are kept as written", () => {
-    expect(lines('a\\.b TXT "tab\\009quote\\"" \n\\042odd A 192.0.2.1')).toEqual(['a\\.b.coop-a.example.\tTXT\t"tab\\009quote\\""', "\\042odd.coop-a.example.\tA\t192.0.2.1"]);
+    expect(lines('a\\.b TXT "tab\\009quote\\"" \n\\042odd A 192.0.2.1')).toEqual([
+      'a\\.b.coop-a.example.\tTXT\t"tab\\009quote\\""',
+      "\\042odd.coop-a.example.\tA\t192.0.2.1",
+    ]);
     expect(absoluteName("a\\.b", ZONE)).toEqual({ name: "a\\.b.coop-a.example." });
     // An escaped dot is not a label boundary: "x\.coop-a.example." is one label under "example."
     expect(nameWithin("x\\.coop-a.example.", ZONE)).toBe(false);
@@ -84,7 +111,18 @@ describe("parsing a master file (RFC 1035 5.1)", () => {
   });
 
   test("names in data are made absolute: MX, SRV, CNAME, NS below the apex, HTTPS target, @", () => {
-    expect(lines(["@ MX 0 .", "sub NS ns1.sub", "alias CNAME @", "@ HTTPS 1 . alpn=h2", "www HTTPS 1 cdn alpn=h3", "_sip._udp SRV 10 5 5060 sip"].join("\n"))).toEqual([
+    expect(
+      lines(
+        [
+          "@ MX 0 .",
+          "sub NS ns1.sub",
+          "alias CNAME @",
+          "@ HTTPS 1 . alpn=h2",
+          "www HTTPS 1 cdn alpn=h3",
+          "_sip._udp SRV 10 5 5060 sip",
+        ].join("\n"),
+      ),
+    ).toEqual([
       "coop-a.example.\tMX\t0 .",
       "sub.coop-a.example.\tNS\tns1.sub.coop-a.example.",
       "alias.coop-a.example.\tCNAME\tcoop-a.example.",
@@ -95,9 +133,15 @@ describe("parsing a master file (RFC 1035 5.1)", () => {
   });
 
   test("generic types (RFC 3597) and TYPEnnn of a known type", () => {
-    expect(lines("x TYPE65280 \\# 3 abcdef\ny TYPE1 \\# 4 C0000201\nz TYPE1 192.0.2.1")).toEqual(["x.coop-a.example.\tTYPE65280\t\\# 3 abcdef", "y.coop-a.example.\tTYPE1\t\\# 4 C0000201", "z.coop-a.example.\tTYPE1\t192.0.2.1"]);
+    expect(lines("x TYPE65280 \\# 3 abcdef\ny TYPE1 \\# 4 C0000201\nz TYPE1 192.0.2.1")).toEqual([
+      "x.coop-a.example.\tTYPE65280\t\\# 3 abcdef",
+      "y.coop-a.example.\tTYPE1\t\\# 4 C0000201",
+      "z.coop-a.example.\tTYPE1\t192.0.2.1",
+    ]);
     // A generic SOA is still an SOA.
-    expect(refusals("@ TYPE6 \\# 1 00")).toEqual(["1: the kit writes the zone's SOA (serial, timers and name servers): a member's SOA is refused"]);
+    expect(refusals("@ TYPE6 \\# 1 00")).toEqual([
+      "1: the kit writes the zone's SOA (serial, timers and name servers): a member's SOA is refused",
+    ]);
   });
 
   test.each([
@@ -140,7 +184,7 @@ describe("parsing a master file (RFC 1035 5.1)", () => {
   });
 
   test("a bad record does not hide the next ones", () => {
-    const { records, problems } = parse("a A 1\nb A 192.0.2.1\nc TXT \"open\nd A 192.0.2.2");
+    const { records, problems } = parse('a A 1\nb A 192.0.2.1\nc TXT "open\nd A 192.0.2.2');
     expect(problems.map((p) => p.line)).toEqual([1, 3]);
     expect(records.map((r) => r.owner)).toEqual(["b.coop-a.example.", "d.coop-a.example."]);
   });
@@ -149,10 +193,22 @@ describe("parsing a master file (RFC 1035 5.1)", () => {
 describe("what the kit owns in a member's zone", () => {
   test.each([
     ["@ 3600 SOA ns1 hostmaster 1 2 3 4 5", "the kit writes the zone's SOA (serial, timers and name servers): a member's SOA is refused"],
-    ["@ NS ns1.old-host.example.", "the kit writes the NS records of coop-a.example. (every node of the federation): a member's apex NS is refused"],
-    ["ns-a1 A 192.0.2.53", "ns-a1.coop-a.example. is the kit's: it writes the name servers' glue at ns-<node> names and node a1's mesh addresses at a1.coop-a.example."],
-    ["ns-z9 AAAA 2001:db8::53", "ns-z9.coop-a.example. is the kit's: it writes the name servers' glue at ns-<node> names and node a1's mesh addresses at a1.coop-a.example."],
-    ["a1 CNAME elsewhere.example.", "a1.coop-a.example. is the kit's: it writes the name servers' glue at ns-<node> names and node a1's mesh addresses at a1.coop-a.example."],
+    [
+      "@ NS ns1.old-host.example.",
+      "the kit writes the NS records of coop-a.example. (every node of the federation): a member's apex NS is refused",
+    ],
+    [
+      "ns-a1 A 192.0.2.53",
+      "ns-a1.coop-a.example. is the kit's: it writes the name servers' glue at ns-<node> names and node a1's mesh addresses at a1.coop-a.example.",
+    ],
+    [
+      "ns-z9 AAAA 2001:db8::53",
+      "ns-z9.coop-a.example. is the kit's: it writes the name servers' glue at ns-<node> names and node a1's mesh addresses at a1.coop-a.example.",
+    ],
+    [
+      "a1 CNAME elsewhere.example.",
+      "a1.coop-a.example. is the kit's: it writes the name servers' glue at ns-<node> names and node a1's mesh addresses at a1.coop-a.example.",
+    ],
     ["@ CNAME www", "a CNAME at the apex of coop-a.example. is refused: the apex holds the SOA and NS"],
     ["@ DNAME other.example.", "a DNAME at the apex of coop-a.example. would send all of the zone's names elsewhere"],
     ["www.coop-b.example. A 192.0.2.1", "www.coop-b.example. is outside zone coop-a.example."],
@@ -160,14 +216,30 @@ describe("what the kit owns in a member's zone", () => {
     ["@ DNSKEY 257 3 13 AAAA", "Knot manages the zone's DNSKEY at the apex (its keys and their CDS/CDNSKEY)"],
     ["@ CDS 1 13 2 abcd", "Knot manages the zone's CDS at the apex (its keys and their CDS/CDNSKEY)"],
     ["@ DS 1 13 2 abcd", "a DS for coop-a.example. belongs in the parent zone, not in the zone itself"],
-    ["www RRSIG A 13 3 300 20300101000000 20200101000000 1 coop-a.example. AAAA", "RRSIG is made by the signer: Knot signs the zone itself"],
+    [
+      "www RRSIG A 13 3 300 20300101000000 20200101000000 1 coop-a.example. AAAA",
+      "RRSIG is made by the signer: Knot signs the zone itself",
+    ],
     ["www NSEC next A RRSIG", "NSEC is made by the signer: Knot signs the zone itself"],
   ])("refuses %j", (text, message) => {
     expect(refusals(`www2 A 192.0.2.7\n${text}`)).toEqual([`2: ${message}`]);
   });
 
   test("allowed: a delegation with its DS and glue below the apex, names that only look like the kit's", () => {
-    expect(refusals(["sub NS ns1.sub", "sub DS 12345 13 2 ABCDEF0123", "ns1.sub A 192.0.2.53", "ns A 192.0.2.1", "nsx A 192.0.2.2", "a1x A 192.0.2.3", "www.ns-a1 TXT deeper", "b1 A 192.0.2.4"].join("\n"))).toEqual([]);
+    expect(
+      refusals(
+        [
+          "sub NS ns1.sub",
+          "sub DS 12345 13 2 ABCDEF0123",
+          "ns1.sub A 192.0.2.53",
+          "ns A 192.0.2.1",
+          "nsx A 192.0.2.2",
+          "a1x A 192.0.2.3",
+          "www.ns-a1 TXT deeper",
+          "b1 A 192.0.2.4",
+        ].join("\n"),
+      ),
+    ).toEqual([]);
     expect(kitOwnsName("ns-b1.coop-a.example.", { zone: ZONE, node: "a1" })).toBe(true);
     expect(kitOwnsName("b1.coop-a.example.", { zone: ZONE, node: "a1" })).toBe(false);
     expect(kitOwnsName("coop-a.example.", { zone: ZONE, node: "a1" })).toBe(false);
@@ -181,7 +253,9 @@ describe("what the kit owns in a member's zone", () => {
   });
 
   test("the records of one name and type share one TTL", () => {
-    expect(refusals("@ 300 MX 10 mail\n@ 600 MX 20 mail2\n@ 300 TXT a\n@ 300 TXT b")).toEqual(["2: coop-a.example. MX has TTL 600 here and 300 on line 1: the records of one name and type share one TTL"]);
+    expect(refusals("@ 300 MX 10 mail\n@ 600 MX 20 mail2\n@ 300 TXT a\n@ 300 TXT b")).toEqual([
+      "2: coop-a.example. MX has TTL 600 here and 300 on line 1: the records of one name and type share one TTL",
+    ]);
   });
 
   test("problems come sorted by line, parse and check together", () => {
@@ -191,24 +265,52 @@ describe("what the kit owns in a member's zone", () => {
 
 describe("the two routes of the stack config, through one validator", () => {
   test("inline: a list of entries, keyed by entry (and line within a multi-line entry)", () => {
-    const { records, problems } = inlineZoneRecords(ZONE, "a1", ["www 300 A 203.0.113.80", "@ CNAME www", 'dkim TXT ( "a"\n "b" ) extra(', "blog CNAME www", "blog A 192.0.2.1"]);
+    const { records, problems } = inlineZoneRecords(ZONE, "a1", [
+      "www 300 A 203.0.113.80",
+      "@ CNAME www",
+      'dkim TXT ( "a"\n "b" ) extra(',
+      "blog CNAME www",
+      "blog A 192.0.2.1",
+    ]);
     expect(records.map((r) => r.owner)).toEqual(["www.coop-a.example.", "coop-a.example.", "blog.coop-a.example.", "blog.coop-a.example."]);
     expect(problems).toEqual([
-      { source: "stack config", key: 'boreal:records["coop-a.example."][2] line 2', message: "a '(' is never closed", fix: expect.any(String) },
-      { source: "stack config", key: 'boreal:records["coop-a.example."][1]', message: "a CNAME at the apex of coop-a.example. is refused: the apex holds the SOA and NS", fix: expect.stringMatching(/A\/AAAA records at the apex/) },
-      { source: "stack config", key: 'boreal:records["coop-a.example."][4]', message: "blog.coop-a.example. has CNAME and A records: a CNAME must be alone at its name (the first in entry [3])", fix: expect.any(String) },
+      {
+        source: "stack config",
+        key: 'boreal:records["coop-a.example."][2] line 2',
+        message: "a '(' is never closed",
+        fix: expect.any(String),
+      },
+      {
+        source: "stack config",
+        key: 'boreal:records["coop-a.example."][1]',
+        message: "a CNAME at the apex of coop-a.example. is refused: the apex holds the SOA and NS",
+        fix: expect.stringMatching(/A\/AAAA records at the apex/),
+      },
+      {
+        source: "stack config",
+        key: 'boreal:records["coop-a.example."][4]',
+        message: "blog.coop-a.example. has CNAME and A records: a CNAME must be alone at its name (the first in entry [3])",
+        fix: expect.any(String),
+      },
     ]);
   });
 
   test("inline: one text (a YAML block), keyed by its line; an empty entry is refused", () => {
-    expect(inlineZoneRecords(ZONE, "a1", "www A 192.0.2.1\n\nmail A 192.0.2.2\nwww CNAME mail").problems.map((p) => `${p.key}: ${p.message}`)).toEqual([
+    expect(
+      inlineZoneRecords(ZONE, "a1", "www A 192.0.2.1\n\nmail A 192.0.2.2\nwww CNAME mail").problems.map((p) => `${p.key}: ${p.message}`),
+    ).toEqual([
       'boreal:records["coop-a.example."] line 4: www.coop-a.example. has A and CNAME records: a CNAME must be alone at its name (the first on line 1)',
     ]);
-    expect(inlineZoneRecords(ZONE, "a1", ["; nothing"]).problems.map((p) => `${p.key}: ${p.message}`)).toEqual(['boreal:records["coop-a.example."][0]: holds no record']);
+    expect(inlineZoneRecords(ZONE, "a1", ["; nothing"]).problems.map((p) => `${p.key}: ${p.message}`)).toEqual([
+      'boreal:records["coop-a.example."][0]: holds no record',
+    ]);
   });
 
   test("zone files: read through the reader, refused by file and line, and turned into records lines", () => {
-    const files: Record<string, string> = { "zones/a.zone": EXPORT, "zones/bad.zone": "www A 192.0.2.1\n@ NS ns.old.example.\n$INCLUDE x\n" };
+    const files: Record<string, string> = {
+      "zones/a.zone": EXPORT,
+      "zones/bad.zone": "www A 192.0.2.1\n@ NS ns.old.example.\n$INCLUDE x\n",
+    };
     const spec = { node: "a1", zones: [ZONE, "lists.coop-a.example."], zoneFiles: { [ZONE]: "zones/a.zone" } };
     const read = (path: string) => {
       if (!(path in files)) throw Object.assign(new Error("no such file"), { code: "ENOENT" });
@@ -239,14 +341,20 @@ describe("the two routes of the stack config, through one validator", () => {
 
   test("without zone files the spec is returned as it was", () => {
     const spec = { node: "a1", zones: [ZONE], records: { [ZONE]: ["www A 192.0.2.1"] } };
-    const { spec: same, origins } = withZoneFiles(spec, () => { throw new Error("not read"); });
+    const { spec: same, origins } = withZoneFiles(spec, () => {
+      throw new Error("not read");
+    });
     expect(same).toEqual(spec);
     // The inline records' origins come back all the same.
-    expect([...origins.get(recordsKey(ZONE))!.values()]).toEqual([{ where: 'boreal:records["coop-a.example."][0]', owner: "www.coop-a.example." }]);
+    expect([...origins.get(recordsKey(ZONE))!.values()]).toEqual([
+      { where: 'boreal:records["coop-a.example."][0]', owner: "www.coop-a.example." },
+    ]);
   });
 
   test("planning refuses records that do not check (e.g. an agent.json edited by hand)", () => {
-    expect(() => zoneRecordLines(ZONE, { node: "a1", records: { [ZONE]: ["@ NS x.example."] } })).toThrow(/boreal:records\["coop-a.example."\]\[0\]: the kit writes the NS records/);
+    expect(() => zoneRecordLines(ZONE, { node: "a1", records: { [ZONE]: ["@ NS x.example."] } })).toThrow(
+      /boreal:records\["coop-a.example."\]\[0\]: the kit writes the NS records/,
+    );
     expect(zoneRecordLines("other.example.", { node: "a1", records: { [ZONE]: ["www A 192.0.2.1"] } })).toEqual([]);
   });
 

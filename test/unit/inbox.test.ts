@@ -8,7 +8,11 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { installAttestationInbox } from "../../src/io/registry/inbox";
 
 const git = (cwd: string, ...args: string[]) =>
-  execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@t", ...args], { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
+  execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@t", ...args], {
+    cwd,
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+  }).trim();
 
 describe("attestation inbox", () => {
   let dir: string;
@@ -44,7 +48,11 @@ describe("attestation inbox", () => {
     }
     git(work, "add", "-A");
     git(work, "commit", "-qm", "push");
-    const push = spawnSync("git", ["push", ...extra, "origin", ref], { cwd: work, encoding: "utf8", env: { ...process.env, REMOTE_ADDR: "198.51.100.11" } });
+    const push = spawnSync("git", ["push", ...extra, "origin", ref], {
+      cwd: work,
+      encoding: "utf8",
+      env: { ...process.env, REMOTE_ADDR: "198.51.100.11" },
+    });
     return { status: push.status, output: push.stderr, main: git(bare, "rev-parse", "main") };
   }
 

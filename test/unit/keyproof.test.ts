@@ -5,7 +5,14 @@ import { spawnSync } from "node:child_process";
 import { createHash, createPrivateKey, createPublicKey } from "node:crypto";
 import * as curve25519 from "curve25519-js";
 import { describe, expect, test } from "vitest";
-import { checkWireguardProof, makeWireguardProof, signXEdDSA, verifyXEdDSA, wireguardProofStatement, wireguardPublicKey } from "../../src/core/registry/keyproof";
+import {
+  checkWireguardProof,
+  makeWireguardProof,
+  signXEdDSA,
+  verifyXEdDSA,
+  wireguardProofStatement,
+  wireguardPublicKey,
+} from "../../src/core/registry/keyproof";
 
 const P = 2n ** 255n - 19n;
 const Q = 2n ** 252n + 27742317777372353535851937790883648493n;
@@ -15,7 +22,8 @@ const hex = (text: string) => Buffer.from(text, "hex");
 const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64");
 const fromBytes = (bytes: Uint8Array) => BigInt(`0x${Buffer.from(bytes).reverse().toString("hex")}`);
 const toBytes = (n: bigint) => Buffer.from(n.toString(16).padStart(64, "0"), "hex").reverse();
-const statement = (node: string, publicKey: string, federation = FEDERATION) => Buffer.from(wireguardProofStatement({ federation, node, publicKey }));
+const statement = (node: string, publicKey: string, federation = FEDERATION) =>
+  Buffer.from(wireguardProofStatement({ federation, node, publicKey }));
 
 function power(base: bigint, exponent: bigint): bigint {
   let result = 1n;
@@ -54,7 +62,9 @@ function wgKeys(): { privateKey: string; publicKey: string; signBit: number }[] 
 
 describe("the statement", () => {
   test("names the federation, the node and the key, one per line", () => {
-    expect(wireguardProofStatement({ federation: "nordic", node: "a1", publicKey: "KEY=" })).toBe("boreal-wireguard-key-proof v1\nfederation nordic\nnode a1\nkey KEY=\n");
+    expect(wireguardProofStatement({ federation: "nordic", node: "a1", publicKey: "KEY=" })).toBe(
+      "boreal-wireguard-key-proof v1\nfederation nordic\nnode a1\nkey KEY=\n",
+    );
   });
 });
 
@@ -76,7 +86,8 @@ describe.skipIf(noWg !== undefined)("against the real wg", () => {
   test("the proof does not carry over: another node, another federation, another key, a tampered statement", () => {
     const [mine, theirs] = keys;
     const keyProof = makeWireguardProof(mine.privateKey, { federation: FEDERATION, node: "a1", publicKey: mine.publicKey });
-    const refused = (descriptor: { node: string; publicKey: string; keyProof?: string }, federation = FEDERATION) => checkWireguardProof(descriptor, federation);
+    const refused = (descriptor: { node: string; publicKey: string; keyProof?: string }, federation = FEDERATION) =>
+      checkWireguardProof(descriptor, federation);
     expect(refused({ node: "b1", publicKey: mine.publicKey, keyProof }), "the same key and proof under another node's name").toMatch(
       /^keyProof does not verify: the node's WireGuard key did not sign it for node b1 of federation fed-test/,
     );
@@ -93,7 +104,9 @@ describe.skipIf(noWg !== undefined)("against the real wg", () => {
 
   test("a proof is made only over the private key's own public key", () => {
     const [mine, theirs] = keys;
-    expect(() => makeWireguardProof(mine.privateKey, { federation: FEDERATION, node: "a1", publicKey: theirs.publicKey })).toThrow(`is that of ${mine.publicKey}, not of ${theirs.publicKey}`);
+    expect(() => makeWireguardProof(mine.privateKey, { federation: FEDERATION, node: "a1", publicKey: theirs.publicKey })).toThrow(
+      `is that of ${mine.publicKey}, not of ${theirs.publicKey}`,
+    );
   });
 
   test("curve25519-js, an independent implementation, agrees", () => {
@@ -114,12 +127,25 @@ describe("fixed vectors", () => {
   test("the public key of RFC 7748's and libsignal's test private keys", () => {
     // RFC 7748 section 6.1 (Alice), then libsignal-protocol-c tests/test_curve25519.c.
     const vectors = [
-      ["77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a", "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a"],
-      ["5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb", "de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f"],
-      ["c806439dc9d2c476ffed8f2580c0888d58ab406bf7ae3698879021b96bb4bf59", "1bb75966f2e93a3691dfff942bb2a466a1c08b8d78ca3f4d6df8b8bfa2e4ee28"],
-      ["c097248412e58bf05df48796820513279417 8e367637f5818f81e0e6ce73e865".replace(" ", ""), "ab7e717d4a163b7d9a1d8071dfe9dcf8cdcd1cea3339b6356be84d887e322c64"],
+      [
+        "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a",
+        "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a",
+      ],
+      [
+        "5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb",
+        "de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f",
+      ],
+      [
+        "c806439dc9d2c476ffed8f2580c0888d58ab406bf7ae3698879021b96bb4bf59",
+        "1bb75966f2e93a3691dfff942bb2a466a1c08b8d78ca3f4d6df8b8bfa2e4ee28",
+      ],
+      [
+        "c097248412e58bf05df48796820513279417 8e367637f5818f81e0e6ce73e865".replace(" ", ""),
+        "ab7e717d4a163b7d9a1d8071dfe9dcf8cdcd1cea3339b6356be84d887e322c64",
+      ],
     ];
-    for (const [privateKey, publicKey] of vectors) expect(Buffer.from(wireguardPublicKey(b64(hex(privateKey))), "base64").toString("hex")).toBe(publicKey);
+    for (const [privateKey, publicKey] of vectors)
+      expect(Buffer.from(wireguardPublicKey(b64(hex(privateKey))), "base64").toString("hex")).toBe(publicKey);
   });
 
   // Computed with libsodium (Debian's python3-nacl 1.5.0), the spec's steps one by one:
@@ -132,12 +158,14 @@ describe("fixed vectors", () => {
     {
       privateKey: "01".repeat(32),
       signBit: 0,
-      signature: "eec45f5f28390fff6b9ae1ad352684d2131caab918dc250d05e7b4d534bf2229f734d4c440f4b44e62ac6e81cc349f9f404bb212f40815a7a8d07b2df3d9940f",
+      signature:
+        "eec45f5f28390fff6b9ae1ad352684d2131caab918dc250d05e7b4d534bf2229f734d4c440f4b44e62ac6e81cc349f9f404bb212f40815a7a8d07b2df3d9940f",
     },
     {
       privateKey: "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a",
       signBit: 1,
-      signature: "a7ee16535ad2552fc0e77ba2cd8a24c6f2e1a6e06fefd6d62c9042db404e14923657446d778cacd63aa1d757b215d01e7e5f639152eddf623680c576a877cf0e",
+      signature:
+        "a7ee16535ad2552fc0e77ba2cd8a24c6f2e1a6e06fefd6d62c9042db404e14923657446d778cacd63aa1d757b215d01e7e5f639152eddf623680c576a877cf0e",
     },
   ];
   const Z = Uint8Array.from({ length: 64 }, (_, i) => i);
@@ -155,7 +183,9 @@ describe("fixed vectors", () => {
     // libsignal-protocol-c tests/test_curve25519.c: aliceIdentityPublic signs aliceEphemeralPublic.
     const publicKey = hex("ab7e717d4a163b7d9a1d8071dfe9dcf8cdcd1cea3339b6356be84d887e322c64");
     const message = hex("05edce9d9c415ca78cb7252e72c2c4a554d3eb29485a0e1d503118d1a82d99fb4a");
-    const signature = hex("5de88ca9a89b4a115da79109c67c9c7464a3e4180274f1cb8c63c2984e286dfbede82deb9dcd9fae0bfbb821569b3d9001bd8130cd11d486cef047bd60b86e88");
+    const signature = hex(
+      "5de88ca9a89b4a115da79109c67c9c7464a3e4180274f1cb8c63c2984e286dfbede82deb9dcd9fae0bfbb821569b3d9001bd8130cd11d486cef047bd60b86e88",
+    );
     expect(curve25519.verify(publicKey, message, signature)).toBe(true);
     expect(verifyXEdDSA(publicKey, message, signature)).toBe(false);
   });
@@ -213,31 +243,34 @@ describe("what the verifier refuses", () => {
     P - 1n,
   ];
 
-  test.each(SMALL_ORDER_U.map((u) => ({ u: u.toString().slice(0, 12) + (u > 10n ** 12n ? "…" : ""), value: u })))("small order u = $u, even with a signature anyone can make", ({ value }) => {
-    // A = the key's Edwards point of sign 0; 8A is the identity. Forged: R = rB for a known
-    // r (an Ed25519 key node:crypto makes from a seed), a message whose h is a multiple of 8,
-    // then s = r satisfies sB = R + hA. curve25519-js, which has no such check, takes it.
-    // (Node 24's OpenSSL refuses small-order Ed25519 keys itself; the check here does not
-    // count on the OpenSSL of the node's nodejs doing so.)
-    const A = toBytes(edwardsY(value));
-    const seed = createHash("sha256").update("forger").digest();
-    const ed = createPrivateKey({ key: Buffer.concat([hex("302e020100300506032b657004220420"), seed]), format: "der", type: "pkcs8" });
-    const R = Buffer.from(createPublicKey(ed).export({ format: "jwk" }).x!, "base64url");
-    const expanded = createHash("sha512").update(seed).digest().subarray(0, 32);
-    expanded[0] &= 248;
-    expanded[31] = (expanded[31] & 127) | 64;
-    const r = fromBytes(expanded) % Q;
-    let forged: Buffer | undefined;
-    for (let i = 0; !forged; i++) {
-      const candidate = Buffer.from(`forged ${i}`);
-      const h = fromBytes(createHash("sha512").update(R).update(A).update(candidate).digest()) % Q;
-      if (h % 8n === 0n) forged = candidate;
-    }
-    const forgedSignature = Buffer.concat([R, toBytes(r)]);
-    expect(curve25519.verify(toBytes(value), forged, forgedSignature), "a forgery that a verifier without the check takes").toBe(true);
-    expect(verifyXEdDSA(toBytes(value), forged, forgedSignature)).toBe(false);
-    expect(verifyXEdDSA(toBytes(value), message, signature)).toBe(false);
-  });
+  test.each(SMALL_ORDER_U.map((u) => ({ u: u.toString().slice(0, 12) + (u > 10n ** 12n ? "…" : ""), value: u })))(
+    "small order u = $u, even with a signature anyone can make",
+    ({ value }) => {
+      // A = the key's Edwards point of sign 0; 8A is the identity. Forged: R = rB for a known
+      // r (an Ed25519 key node:crypto makes from a seed), a message whose h is a multiple of 8,
+      // then s = r satisfies sB = R + hA. curve25519-js, which has no such check, takes it.
+      // (Node 24's OpenSSL refuses small-order Ed25519 keys itself; the check here does not
+      // count on the OpenSSL of the node's nodejs doing so.)
+      const A = toBytes(edwardsY(value));
+      const seed = createHash("sha256").update("forger").digest();
+      const ed = createPrivateKey({ key: Buffer.concat([hex("302e020100300506032b657004220420"), seed]), format: "der", type: "pkcs8" });
+      const R = Buffer.from(createPublicKey(ed).export({ format: "jwk" }).x!, "base64url");
+      const expanded = createHash("sha512").update(seed).digest().subarray(0, 32);
+      expanded[0] &= 248;
+      expanded[31] = (expanded[31] & 127) | 64;
+      const r = fromBytes(expanded) % Q;
+      let forged: Buffer | undefined;
+      for (let i = 0; !forged; i++) {
+        const candidate = Buffer.from(`forged ${i}`);
+        const h = fromBytes(createHash("sha512").update(R).update(A).update(candidate).digest()) % Q;
+        if (h % 8n === 0n) forged = candidate;
+      }
+      const forgedSignature = Buffer.concat([R, toBytes(r)]);
+      expect(curve25519.verify(toBytes(value), forged, forgedSignature), "a forgery that a verifier without the check takes").toBe(true);
+      expect(verifyXEdDSA(toBytes(value), forged, forgedSignature)).toBe(false);
+      expect(verifyXEdDSA(toBytes(value), message, signature)).toBe(false);
+    },
+  );
 
   test("the all-zero key, in a descriptor", () => {
     const zero = b64(new Uint8Array(32));

@@ -33,7 +33,9 @@ async function exporter(host: string, skewS: number, paths: string[] = []): Prom
   const server = createHttpServer((request, response) => {
     paths.push(request.url ?? "");
     response.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
-    response.end(`# HELP node_time_seconds System time in seconds since epoch (1970).\n# TYPE node_time_seconds gauge\nnode_time_seconds ${(Date.now() / 1000 + skewS).toExponential(12)}\nnode_timex_sync_status 0\n`);
+    response.end(
+      `# HELP node_time_seconds System time in seconds since epoch (1970).\n# TYPE node_time_seconds gauge\nnode_time_seconds ${(Date.now() / 1000 + skewS).toExponential(12)}\nnode_timex_sync_status 0\n`,
+    );
   });
   await new Promise<void>((resolve, reject) => server.once("error", reject).listen(0, host, resolve));
   return server;
@@ -91,12 +93,38 @@ interface Setup {
 
 function context(s: Setup): { ctx: ObserveContext; peer: NodeDescriptor } {
   const node = (name: string, over: Partial<NodeDescriptor>): NodeDescriptor => ({ ...fixtureNode(name), ...over });
-  const peer = node("a1", { endpoint: "127.0.0.1:51820", mesh: { ipv4: s.peerMesh ?? "127.0.0.1", ipv6: "::1" }, exporter: s.exporterAt, zones: [ZONE], services: s.services });
-  const others = ["b1", "c1"].map((name) => node(name, { endpoint: "127.0.0.1:51820", mesh: { ipv4: s.meshOf?.[name] ?? "127.0.0.1", ipv6: "::1" }, exporter: s.exporterAt, zones: s.zonesOf?.[name] ?? [] }));
+  const peer = node("a1", {
+    endpoint: "127.0.0.1:51820",
+    mesh: { ipv4: s.peerMesh ?? "127.0.0.1", ipv6: "::1" },
+    exporter: s.exporterAt,
+    zones: [ZONE],
+    services: s.services,
+  });
+  const others = ["b1", "c1"].map((name) =>
+    node(name, {
+      endpoint: "127.0.0.1:51820",
+      mesh: { ipv4: s.meshOf?.[name] ?? "127.0.0.1", ipv6: "::1" },
+      exporter: s.exporterAt,
+      zones: s.zonesOf?.[name] ?? [],
+    }),
+  );
   const federation: Federation = { settings: base.settings, nodes: [peer, ...others] };
-  const handshakes = async () => new Map(s.handshakeAgeS === undefined ? [] : [[peer.publicKey, Math.floor(Date.now() / 1000) - s.handshakeAgeS]]);
+  const handshakes = async () =>
+    new Map(s.handshakeAgeS === undefined ? [] : [[peer.publicKey, Math.floor(Date.now() / 1000) - s.handshakeAgeS]]);
   const exporterPort = s.exporterPort ?? Number(s.exporterAt.split(":").pop());
-  return { peer, ctx: { federation, self: { member: "coop-b", node: "b1" }, handshakes, dnsPort: s.dnsPort, scanPorts: s.scanPorts, timeoutMs: 1000, exporterPort, allowLoopback: true } };
+  return {
+    peer,
+    ctx: {
+      federation,
+      self: { member: "coop-b", node: "b1" },
+      handshakes,
+      dnsPort: s.dnsPort,
+      scanPorts: s.scanPorts,
+      timeoutMs: 1000,
+      exporterPort,
+      allowLoopback: true,
+    },
+  };
 }
 
 const resultOf = (results: AttestationResult[], rule: string) => {
@@ -106,7 +134,9 @@ const resultOf = (results: AttestationResult[], rule: string) => {
 };
 
 function expectWellFormed(results: AttestationResult[]) {
-  expect(results.map((r) => `${r.rule} ${r.observedFrom}`).sort()).toEqual(RULES.flatMap((r) => liveFrom(r).map((f) => `${r.id} ${f}`)).sort());
+  expect(results.map((r) => `${r.rule} ${r.observedFrom}`).sort()).toEqual(
+    RULES.flatMap((r) => liveFrom(r).map((f) => `${r.id} ${f}`)).sort(),
+  );
   expect(resultProblems(results)).toEqual([]);
   for (const r of results) expect(r.detail.length).toBeLessThan(200);
 }
@@ -122,7 +152,12 @@ test("the scan list: 1-1024, the common higher ports, the mesh-only ports and th
 test("wg show latest-handshakes output: key → seconds, 0 for never", () => {
   const a = fixtureNode("a1").publicKey;
   const b = fixtureNode("b1").publicKey;
-  expect(parseHandshakes(`${a}\t1795168800\n${b}\t0\n`)).toEqual(new Map([[a, 1795168800], [b, 0]]));
+  expect(parseHandshakes(`${a}\t1795168800\n${b}\t0\n`)).toEqual(
+    new Map([
+      [a, 1795168800],
+      [b, 0],
+    ]),
+  );
 });
 
 describe("underlay-declared-only: a TCP connect scan of the underlay address", () => {
@@ -142,12 +177,16 @@ describe("underlay-declared-only: a TCP connect scan of the underlay address", (
     expectWellFormed(before);
     const failed = resultOf(before, "underlay-declared-only");
     expect(failed).toMatchObject({ passed: false, observedFrom: "underlay" });
-    expect(failed.detail).toBe(`open but not declared: tcp/${portOf(undeclared)} (${scanList(context(setup).peer, scanPorts).length} TCP ports scanned)`);
+    expect(failed.detail).toBe(
+      `open but not declared: tcp/${portOf(undeclared)} (${scanList(context(setup).peer, scanPorts).length} TCP ports scanned)`,
+    );
 
     await close(undeclared);
     const after = resultOf(await observePeer(context(setup).peer, context(setup).ctx), "underlay-declared-only");
     expect(after.passed).toBe(true);
-    expect(after.detail).toMatch(new RegExp(`^\\d+ TCP ports scanned, open only tcp/${portOf(declared)}: DNS or declared \\(UDP not scanned\\)$`));
+    expect(after.detail).toMatch(
+      new RegExp(`^\\d+ TCP ports scanned, open only tcp/${portOf(declared)}: DNS or declared \\(UDP not scanned\\)$`),
+    );
     await close(declared);
   });
 
@@ -164,7 +203,11 @@ describe("underlay-declared-only: a TCP connect scan of the underlay address", (
 describe("time-synchronised: the exporter's clock against ours", () => {
   test.each([
     [0, true, /^clock offset [+-]0\.\d{3} s \(round trip \d+ ms\); node_timex_sync_status 0 \(not judged\)$/],
-    [5, false, /^clock offset \+[45]\.\d{3} s \(round trip \d+ ms\), more than 1 s from the checker's; node_timex_sync_status 0 \(not judged\)$/],
+    [
+      5,
+      false,
+      /^clock offset \+[45]\.\d{3} s \(round trip \d+ ms\), more than 1 s from the checker's; node_timex_sync_status 0 \(not judged\)$/,
+    ],
   ])("a clock %i s off: passed %s", async (skew, passed, detail) => {
     const paths: string[] = [];
     const server = await exporter("127.0.0.2", skew, paths);
@@ -209,47 +252,75 @@ describe("only addresses of the verified plan are connected to: every other one 
     const { peer, ctx, lines } = logging({ dnsPort: await freePort(), exporterAt: `127.0.0.2:${portOf(elsewhere)}`, scanPorts: [] });
     const result = resultOf(await observePeer(peer, ctx), "time-synchronised");
     expect(result.passed).toBe(false);
-    expect(result.detail).toMatch(new RegExp(`^exporter 127\\.0\\.0\\.2:${portOf(elsewhere)} not scraped: refused: exporter 127\\.0\\.0\\.2:${portOf(elsewhere)} is not node a1's own mesh address \\(127\\.0\\.0\\.1 or \\[::1\\]\\)`));
+    expect(result.detail).toMatch(
+      new RegExp(
+        `^exporter 127\\.0\\.0\\.2:${portOf(elsewhere)} not scraped: refused: exporter 127\\.0\\.0\\.2:${portOf(elsewhere)} is not node a1's own mesh address \\(127\\.0\\.0\\.1 or \\[::1\\]\\)`,
+      ),
+    );
     expect(paths).toEqual([]);
-    expect(lines).toEqual([expect.stringMatching(/^not connecting to node a1 \(exporter\): exporter 127\.0\.0\.2:\d+ is not node a1's own mesh address .*; fix: set exporter to "127\.0\.0\.1:\d+"/)]);
+    expect(lines).toEqual([
+      expect.stringMatching(
+        /^not connecting to node a1 \(exporter\): exporter 127\.0\.0\.2:\d+ is not node a1's own mesh address .*; fix: set exporter to "127\.0\.0\.1:\d+"/,
+      ),
+    ]);
     await close(elsewhere);
   });
 
   test("the exporter at the mesh address but another port than the kit's: not scraped", async () => {
     const paths: string[] = [];
     const server = await exporter("127.0.0.2", 0, paths);
-    const { peer, ctx } = logging({ dnsPort: await freePort(), exporterAt: `127.0.0.2:${portOf(server)}`, exporterPort: 9100, peerMesh: "127.0.0.2", scanPorts: [] });
+    const { peer, ctx } = logging({
+      dnsPort: await freePort(),
+      exporterAt: `127.0.0.2:${portOf(server)}`,
+      exporterPort: 9100,
+      peerMesh: "127.0.0.2",
+      scanPorts: [],
+    });
     const result = resultOf(await observePeer(peer, ctx), "time-synchronised");
-    expect(result).toMatchObject({ passed: false, detail: expect.stringContaining(`not scraped: refused: exporter 127.0.0.2:${portOf(server)} is not at the kit's exporter port 9100`) });
+    expect(result).toMatchObject({
+      passed: false,
+      detail: expect.stringContaining(`not scraped: refused: exporter 127.0.0.2:${portOf(server)} is not at the kit's exporter port 9100`),
+    });
     expect(paths).toEqual([]);
     await close(server);
   });
 
   test("a loopback endpoint without the test's allowance: nothing is scanned or asked over the underlay", async () => {
     const listener = await counting("127.0.0.1");
-    const { peer, ctx, lines } = logging({ dnsPort: await freePort(), exporterAt: "127.0.0.2:9", scanPorts: [portOf(listener.server)] }, { allowLoopback: false });
+    const { peer, ctx, lines } = logging(
+      { dnsPort: await freePort(), exporterAt: "127.0.0.2:9", scanPorts: [portOf(listener.server)] },
+      { allowLoopback: false },
+    );
     const results = await observePeer(peer, ctx);
     expectWellFormed(results);
     expect(listener.connections()).toBe(0);
-    const refused = "underlay not probed: refused: endpoint 127.0.0.1:51820 is in 127.0.0.0/8 (loopback): every peer would send to itself, not to this node";
+    const refused =
+      "underlay not probed: refused: endpoint 127.0.0.1:51820 is in 127.0.0.0/8 (loopback): every peer would send to itself, not to this node";
     expect(resultOf(results, "underlay-declared-only")).toMatchObject({ passed: false, detail: refused });
     expect(resultOf(results, "mesh-only-internals")).toMatchObject({ passed: false, detail: refused });
-    expect(lines).toContain(`not connecting to node a1 (underlay): ${refused.slice("underlay not probed: refused: ".length)}; fix: set endpoint to an address or name the node is reachable at from the internet, e.g. "203.0.113.10:51820" or "wg.coop-a.net:51820"`);
+    expect(lines).toContain(
+      `not connecting to node a1 (underlay): ${refused.slice("underlay not probed: refused: ".length)}; fix: set endpoint to an address or name the node is reachable at from the internet, e.g. "203.0.113.10:51820" or "wg.coop-a.net:51820"`,
+    );
     // The mesh addresses (127.0.0.1, outside the federation's mesh) are not asked either, each node logged once.
-    expect(lines.filter((l) => l.startsWith("not connecting to node a1 (mesh): node a1's mesh.ipv4 127.0.0.1 is outside 100.64.0.0/24"))).toHaveLength(1);
+    expect(
+      lines.filter((l) => l.startsWith("not connecting to node a1 (mesh): node a1's mesh.ipv4 127.0.0.1 is outside 100.64.0.0/24")),
+    ).toHaveLength(1);
     await close(listener.server);
   });
 
   test("a host name is resolved once, and every address it resolves to must pass before anything connects", async () => {
     const listener = await counting("127.0.0.1");
     const resolved: string[] = [];
-    const { peer, ctx, lines } = logging({ dnsPort: await freePort(), exporterAt: "127.0.0.2:9", scanPorts: [portOf(listener.server)] }, {
-      allowLoopback: false,
-      resolve: async (host) => {
-        resolved.push(host);
-        return ["198.51.100.13", "127.0.0.1"];
+    const { peer, ctx, lines } = logging(
+      { dnsPort: await freePort(), exporterAt: "127.0.0.2:9", scanPorts: [portOf(listener.server)] },
+      {
+        allowLoopback: false,
+        resolve: async (host) => {
+          resolved.push(host);
+          return ["198.51.100.13", "127.0.0.1"];
+        },
       },
-    });
+    );
     const named = { ...peer, endpoint: "wg.coop-c.net:51820" };
     const federation = { ...ctx.federation, settings: { ...ctx.federation.settings, underlay: { allow: ["documentation" as const] } } };
     const results = await observePeer(named, { ...ctx, federation });
@@ -266,19 +337,29 @@ describe("only addresses of the verified plan are connected to: every other one 
 
   test("a special-use name is refused before it is even resolved", async () => {
     const resolved: string[] = [];
-    const { peer, ctx } = logging({ dnsPort: await freePort(), exporterAt: "127.0.0.2:9", scanPorts: [] }, {
-      resolve: async (host) => {
-        resolved.push(host);
-        return ["127.0.0.1"];
+    const { peer, ctx } = logging(
+      { dnsPort: await freePort(), exporterAt: "127.0.0.2:9", scanPorts: [] },
+      {
+        resolve: async (host) => {
+          resolved.push(host);
+          return ["127.0.0.1"];
+        },
       },
-    });
+    );
     const results = await observePeer({ ...peer, endpoint: "db.localhost:51820" }, ctx);
     expect(resolved).toEqual([]);
-    expect(resultOf(results, "underlay-declared-only").detail).toBe("underlay not probed: refused: endpoint db.localhost:51820 names the sender's own machine (RFC 6761): peers cannot reach this node by it");
+    expect(resultOf(results, "underlay-declared-only").detail).toBe(
+      "underlay not probed: refused: endpoint db.localhost:51820 names the sender's own machine (RFC 6761): peers cannot reach this node by it",
+    );
   });
 
   test("a node whose mesh address is outside the mesh is not asked over the mesh, even with loopback allowed", async () => {
-    const { peer, ctx, lines } = logging({ dnsPort: await freePort(), exporterAt: "127.0.0.2:9", meshOf: { b1: "169.254.169.254" }, scanPorts: [] });
+    const { peer, ctx, lines } = logging({
+      dnsPort: await freePort(),
+      exporterAt: "127.0.0.2:9",
+      meshOf: { b1: "169.254.169.254" },
+      scanPorts: [],
+    });
     await observePeer(peer, ctx);
     expect(lines).toContain(
       "not connecting to node b1 (mesh): node b1's mesh.ipv4 169.254.169.254 is outside 100.64.0.0/24; fix: give node b1's mesh.ipv4 a host address inside 100.64.0.0/24, neither its first nor (IPv4) its last address",
@@ -290,7 +371,9 @@ describe("only addresses of the verified plan are connected to: every other one 
     await observePeer({ ...peer, node: "a1\u001b[2J\nforged", endpoint: "127.0.0.1:1\n" }, ctx);
     expect(lines.length).toBeGreaterThan(0);
     for (const line of lines) expect(line).not.toMatch(/[\u0000-\u001f\u007f]/);
-    expect(lines.some((l) => l.startsWith("not connecting to node a1\\x1b[2J\\nforged (underlay): endpoint 127.0.0.1:1\\n is not"))).toBe(true);
+    expect(lines.some((l) => l.startsWith("not connecting to node a1\\x1b[2J\\nforged (underlay): endpoint 127.0.0.1:1\\n is not"))).toBe(
+      true,
+    );
   });
 });
 
@@ -310,20 +393,46 @@ describe.runIf(hasKnot)("the DNS checks against a knotd on loopback serving a ki
     await Promise.all([knotd?.stop(), clock && close(clock), meshDns?.close()]);
   });
 
-  const setup = (over: Partial<Setup> = {}): Setup => ({ dnsPort: knotd.port, exporterAt: `127.0.0.2:${portOf(clock)}`, peerMesh: "127.0.0.2", scanPorts: [knotd.port], handshakeAgeS: 10, ...over });
+  const setup = (over: Partial<Setup> = {}): Setup => ({
+    dnsPort: knotd.port,
+    exporterAt: `127.0.0.2:${portOf(clock)}`,
+    peerMesh: "127.0.0.2",
+    scanPorts: [knotd.port],
+    handshakeAgeS: 10,
+    ...over,
+  });
 
   test("healthy: every rule passes; the AXFR Knot refuses without an ACL", async () => {
     const { peer, ctx } = context(setup());
     const results = await observePeer(peer, ctx);
     expectWellFormed(results);
     expect(resultOf(results, "dnssec-valid")).toMatchObject({ passed: true, observedFrom: "underlay" });
-    expect(resultOf(results, "dnssec-valid").detail).toMatch(/^coop-a\.example\.: SOA, NS and DNSKEY signatures validate, valid until \d{4}-\d\d-\d\dT\d\d:\d\dZ$/);
+    expect(resultOf(results, "dnssec-valid").detail).toMatch(
+      /^coop-a\.example\.: SOA, NS and DNSKEY signatures validate, valid until \d{4}-\d\d-\d\dT\d\d:\d\dZ$/,
+    );
     // Knot (3.2) answers an AXFR that no ACL allows with NOTAUTH.
-    expect(resultOf(results, "mesh-only-internals")).toMatchObject({ passed: true, detail: expect.stringMatching(/^tcp\/9090, tcp\/9093, tcp\/9100, tcp\/\d+ do not connect; AXFR of 1 zone\(s\) not transferred \(NOTAUTH\)$/) });
-    expect(resultOf(results, "underlay-declared-only")).toMatchObject({ passed: false, detail: expect.stringContaining(`open but not declared: tcp/${knotd.port}`) });
-    expect(resultOf(results, "zones-replicated")).toMatchObject({ passed: true, detail: "authoritative: coop-a.example. 3 node(s) (a1, b1, c1), 2 of other members" });
-    expect(resultOf(results, "serial-agrees")).toMatchObject({ passed: true, detail: "serves all 1 member zone(s), serials as on their primaries" });
-    expect(resultOf(results, "descriptor-current")).toMatchObject({ passed: true, detail: expect.stringMatching(/^answers on mesh 127\.0\.0\.2 \(DNS, exporter\); handshake with key \S+… 1\d s ago$/) });
+    expect(resultOf(results, "mesh-only-internals")).toMatchObject({
+      passed: true,
+      detail: expect.stringMatching(
+        /^tcp\/9090, tcp\/9093, tcp\/9100, tcp\/\d+ do not connect; AXFR of 1 zone\(s\) not transferred \(NOTAUTH\)$/,
+      ),
+    });
+    expect(resultOf(results, "underlay-declared-only")).toMatchObject({
+      passed: false,
+      detail: expect.stringContaining(`open but not declared: tcp/${knotd.port}`),
+    });
+    expect(resultOf(results, "zones-replicated")).toMatchObject({
+      passed: true,
+      detail: "authoritative: coop-a.example. 3 node(s) (a1, b1, c1), 2 of other members",
+    });
+    expect(resultOf(results, "serial-agrees")).toMatchObject({
+      passed: true,
+      detail: "serves all 1 member zone(s), serials as on their primaries",
+    });
+    expect(resultOf(results, "descriptor-current")).toMatchObject({
+      passed: true,
+      detail: expect.stringMatching(/^answers on mesh 127\.0\.0\.2 \(DNS, exporter\); handshake with key \S+… 1\d s ago$/),
+    });
     expect(resultOf(results, "time-synchronised").passed).toBe(true);
   });
 
@@ -332,21 +441,33 @@ describe.runIf(hasKnot)("the DNS checks against a knotd on loopback serving a ki
     const results = await observePeer(peer, ctx);
     expectWellFormed(results);
     expect(resultOf(results, "serial-agrees")).toMatchObject({ passed: false, detail: "does not serve coop-b.example. (REFUSED)" });
-    expect(resultOf(results, "zones-replicated")).toMatchObject({ passed: false, detail: "coop-a.example. 2 node(s) (a1, c1), 1 of other members: need 3, 2 of other members" });
-    expect(resultOf(results, "descriptor-current")).toMatchObject({ passed: false, detail: expect.stringMatching(/; latest handshake with key \S+… 4\d\d s ago \(over 180 s\)$/) });
+    expect(resultOf(results, "zones-replicated")).toMatchObject({
+      passed: false,
+      detail: "coop-a.example. 2 node(s) (a1, c1), 1 of other members: need 3, 2 of other members",
+    });
+    expect(resultOf(results, "descriptor-current")).toMatchObject({
+      passed: false,
+      detail: expect.stringMatching(/; latest handshake with key \S+… 4\d\d s ago \(over 180 s\)$/),
+    });
   });
 
   test("no handshake ever: descriptor-current fails; observePeers skips the checker's own member", async () => {
     const { ctx } = context(setup({ handshakeAgeS: undefined }));
     const all = await observePeers(ctx);
     expect([...all.keys()]).toEqual(["a1", "c1"]);
-    expect(resultOf(all.get("a1")!, "descriptor-current")).toMatchObject({ passed: false, detail: expect.stringMatching(/; no WireGuard handshake ever with key \S+…$/) });
+    expect(resultOf(all.get("a1")!, "descriptor-current")).toMatchObject({
+      passed: false,
+      detail: expect.stringMatching(/; no WireGuard handshake ever with key \S+…$/),
+    });
     for (const results of all.values()) expectWellFormed(results);
   });
 
   test("a signature checked at a time past its expiry: dnssec-valid fails, naming the RRset", async () => {
     const { peer, ctx } = context(setup());
     const results = await observePeer(peer, { ...ctx, now: () => new Date(Date.now() + 400 * 86400_000) });
-    expect(resultOf(results, "dnssec-valid")).toMatchObject({ passed: false, detail: expect.stringMatching(/^coop-a\.example\. DNSKEY: RRSIG by key \d+ \(algorithm 13\) expired at /) });
+    expect(resultOf(results, "dnssec-valid")).toMatchObject({
+      passed: false,
+      detail: expect.stringMatching(/^coop-a\.example\. DNSKEY: RRSIG by key \d+ \(algorithm 13\) expired at /),
+    });
   });
 });

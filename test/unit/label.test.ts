@@ -10,7 +10,14 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { descriptorPath, NodeDescriptor, parseFederationVersion, parseNodeObject, RegistryFile, signaturePath } from "../../src/core/registry/format";
+import {
+  descriptorPath,
+  NodeDescriptor,
+  parseFederationVersion,
+  parseNodeObject,
+  RegistryFile,
+  signaturePath,
+} from "../../src/core/registry/format";
 import { runLabel } from "../../src/cli/label";
 import {
   Attestation,
@@ -49,7 +56,12 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 const ATTESTING_NODES = ["a1", "b1", "b2", "c1"] as const;
 const attestationKeyFile = (node: string) => join(work, "keys", node);
-const attestationKey = (node: string) => readFileSync(`${attestationKeyFile(node)}.pub`, "utf8").trim().split(/\s+/).slice(0, 2).join(" ");
+const attestationKey = (node: string) =>
+  readFileSync(`${attestationKeyFile(node)}.pub`, "utf8")
+    .trim()
+    .split(/\s+/)
+    .slice(0, 2)
+    .join(" ");
 let mallory: Signer;
 
 const fixtureNode = (node: string): NodeDescriptor => structuredClone(FIXTURE_NODES.find((n) => n.node === node)!);
@@ -58,7 +70,10 @@ const fixtureNode = (node: string): NodeDescriptor => structuredClone(FIXTURE_NO
 function attestation(node: string): { attestationKey: string; attestationKeyProof: string } {
   const key = attestationKey(node);
   const statement = attestationProofStatement({ federation: FIXTURE_FEDERATION, node, attestationKey: key });
-  return { attestationKey: key, attestationKeyProof: armorBody(signText(statement, { keyFile: attestationKeyFile(node) }, NODE_PROOF_NAMESPACE)) };
+  return {
+    attestationKey: key,
+    attestationKeyProof: armorBody(signText(statement, { keyFile: attestationKeyFile(node) }, NODE_PROOF_NAMESPACE)),
+  };
 }
 
 /** The test's nodes, each signed by its member with the fixture keys. */
@@ -101,18 +116,24 @@ let REGISTRY: LabelRegistry;
 beforeAll(() => {
   mkdirSync(join(work, "keys"));
   for (const name of [...ATTESTING_NODES, "mallory-node"]) {
-    const made = spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `boreal-kit TEST KEY ${name}, never use`, "-f", attestationKeyFile(name)], { encoding: "utf8" });
+    const made = spawnSync(
+      "ssh-keygen",
+      ["-q", "-t", "ed25519", "-N", "", "-C", `boreal-kit TEST KEY ${name}, never use`, "-f", attestationKeyFile(name)],
+      { encoding: "utf8" },
+    );
     if (made.status !== 0) throw new Error(made.stderr);
   }
   mallory = fixtureSigner("mallory");
   registryFiles = [...fixtureRegistryFiles().filter((f) => f.path.startsWith("federation/")), ...testNodes().flatMap((d) => nodeFiles(d))];
   const verified = verifyRegistry({ sources: [{ name: "test", files: registryFiles }], trust: fixtureTrustAnchor() });
-  if (verified.rejected.length > 0 || !verified.federation) throw new Error(`the test registry does not verify: ${JSON.stringify(verified.rejected)}`);
+  if (verified.rejected.length > 0 || !verified.federation)
+    throw new Error(`the test registry does not verify: ${JSON.stringify(verified.rejected)}`);
   REGISTRY = { federation: verified.federation, held: verified.held };
 }, 60_000);
 
 /** Every live check of the current rule set, passed. */
-const passAll = (): AttestationResult[] => RULES.flatMap((r) => liveFrom(r).map((from) => ({ rule: r.id, passed: true, observedFrom: from, detail: "as expected" })));
+const passAll = (): AttestationResult[] =>
+  RULES.flatMap((r) => liveFrom(r).map((from) => ({ rule: r.id, passed: true, observedFrom: from, detail: "as expected" })));
 const failing = (rule: string, from: "mesh" | "underlay", detail: string): AttestationResult[] =>
   passAll().map((r) => (r.rule === rule && r.observedFrom === from ? { ...r, passed: false, detail } : r));
 
@@ -162,7 +183,11 @@ const votesOf = (r: ReturnType<typeof label>) => r.votes.map((v) => `${v.member}
 function expectNotCounted(r: ReturnType<typeof label>, expected: [path: string, reason: RegExp][]): void {
   const shown = JSON.stringify(r.notCounted, null, 1);
   expect(r.notCounted, shown).toHaveLength(expected.length);
-  for (const [path, reason] of expected) expect(r.notCounted.some((x) => x.path === path && reason.test(x.reason)), `${path} ${reason} in ${shown}`).toBe(true);
+  for (const [path, reason] of expected)
+    expect(
+      r.notCounted.some((x) => x.path === path && reason.test(x.reason)),
+      `${path} ${reason} in ${shown}`,
+    ).toBe(true);
 }
 
 describe("the rule set", () => {
@@ -202,9 +227,16 @@ describe("the rule set", () => {
   // and add the new version's digest here. Prose (rationale, what) may change freely.
   test("version 1 means exactly this rule set (its digest), so no rule bends quietly", () => {
     expect(RULE_SET_VERSION).toBe("1");
-    expect(RULE_SET_DIGEST).toBe(ruleSetDigest(RULES.map((r) => ({ ...r, rationale: "other words", checks: r.checks.map((c) => ({ ...c, what: "other words" })) }))));
+    expect(RULE_SET_DIGEST).toBe(
+      ruleSetDigest(RULES.map((r) => ({ ...r, rationale: "other words", checks: r.checks.map((c) => ({ ...c, what: "other words" })) }))),
+    );
     expect(ruleSetDigest(RULES.map((r) => (r.id === "serial-agrees" ? { ...r, level: "mandatory" } : r)))).not.toBe(RULE_SET_DIGEST);
-    expect(RULE_SET_DIGEST).toBe("sha256:" + createHash("sha256").update(JSON.stringify(RULES.map((r) => ({ id: r.id, level: r.level, checks: r.checks.map((c) => c.at) })))).digest("hex"));
+    expect(RULE_SET_DIGEST).toBe(
+      "sha256:" +
+        createHash("sha256")
+          .update(JSON.stringify(RULES.map((r) => ({ id: r.id, level: r.level, checks: r.checks.map((c) => c.at) }))))
+          .digest("hex"),
+    );
     expect(RULE_SET_DIGEST).toBe("sha256:2260d8c109bbb6eac62ddf7ae9b365409cbf294934fc83f26a92aa992578e016");
   });
 });
@@ -235,14 +267,38 @@ describe("attestations", () => {
   });
 
   test("the builder refuses what could never count", () => {
-    const input = { subject: { descriptor: descriptorOf("a1"), content: REGISTRY.held.nodes.a1.content }, observedAt: NOW, validityDays: 7 };
-    expect(() => buildAttestation({ ...input, checker: { member: "coop-a", node: "a1" }, results: passAll() })).toThrow(/member coop-a cannot attest its own node a1/);
-    expect(() => buildAttestation({ ...input, checker: { member: "coop-b", node: "b1" }, results: [{ rule: "be-nice", passed: true, observedFrom: "mesh", detail: "" }] })).toThrow(/rule be-nice is not in rule set 1/);
-    expect(() => buildAttestation({ ...input, checker: { member: "coop-b", node: "b1" }, results: [{ rule: "dnssec-valid", passed: true, observedFrom: "mesh", detail: "" }] })).toThrow(
-      /rule dnssec-valid is checked from the underlay only in rule set 1, not observed from the mesh/,
+    const input = {
+      subject: { descriptor: descriptorOf("a1"), content: REGISTRY.held.nodes.a1.content },
+      observedAt: NOW,
+      validityDays: 7,
+    };
+    expect(() => buildAttestation({ ...input, checker: { member: "coop-a", node: "a1" }, results: passAll() })).toThrow(
+      /member coop-a cannot attest its own node a1/,
     );
-    expect(() => buildAttestation({ ...input, checker: { member: "coop-b", node: "b1" }, results: [{ rule: "keys-stay-on-node", passed: true, observedFrom: "mesh", detail: "" }] })).toThrow(/checked at plan time only/);
-    expect(() => buildAttestation({ ...input, checker: { member: "coop-b", node: "b1" }, results: [] })).toThrow(/predicate.results: predicate.results is empty/);
+    expect(() =>
+      buildAttestation({
+        ...input,
+        checker: { member: "coop-b", node: "b1" },
+        results: [{ rule: "be-nice", passed: true, observedFrom: "mesh", detail: "" }],
+      }),
+    ).toThrow(/rule be-nice is not in rule set 1/);
+    expect(() =>
+      buildAttestation({
+        ...input,
+        checker: { member: "coop-b", node: "b1" },
+        results: [{ rule: "dnssec-valid", passed: true, observedFrom: "mesh", detail: "" }],
+      }),
+    ).toThrow(/rule dnssec-valid is checked from the underlay only in rule set 1, not observed from the mesh/);
+    expect(() =>
+      buildAttestation({
+        ...input,
+        checker: { member: "coop-b", node: "b1" },
+        results: [{ rule: "keys-stay-on-node", passed: true, observedFrom: "mesh", detail: "" }],
+      }),
+    ).toThrow(/checked at plan time only/);
+    expect(() => buildAttestation({ ...input, checker: { member: "coop-b", node: "b1" }, results: [] })).toThrow(
+      /predicate.results: predicate.results is empty/,
+    );
   });
 
   test("signAttestation and writeAttestation: the statement and its SSHSIG in the label namespace, at the registry path", () => {
@@ -250,7 +306,10 @@ describe("attestations", () => {
     const statement = (parseAttestation(file) as { value: Attestation }).value;
     const signed = signAttestation(statement, keyOf("c1"));
     expect(signed).toMatchObject({ path: "attestations/a1/c1.json", content: file.content, signaturePath: "attestations/a1/c1.json.sig" });
-    expect(checkAttestation({ path: signed.path, content: signed.content, signature: signed.signature }, REGISTRY)).toMatchObject({ ok: true, signer: { member: "coop-c", node: "c1" } });
+    expect(checkAttestation({ path: signed.path, content: signed.content, signature: signed.signature }, REGISTRY)).toMatchObject({
+      ok: true,
+      signer: { member: "coop-c", node: "c1" },
+    });
     const dir = join(work, "written");
     expect(writeAttestation(dir, statement, keyOf("c1"))).toBe("attestations/a1/c1.json");
     expect(readAttestations(dir)).toEqual({
@@ -290,7 +349,13 @@ describe("the label: counting", () => {
     // The earlier of the two ends: after it, only one vote is left.
     expect(r.until).toBe(new Date(ago(2 * HOUR).getTime() + 7 * DAY).toISOString());
     expect(r.summary).toMatch(/^holds: 2 of the 2 other member\(s\) needed attest it passes every mandatory rule, until /);
-    expect(r).toMatchObject({ node: "a1", member: "coop-a", descriptor: { serial: FIXTURE_NODES[0].serial }, settings: LABEL_DEFAULTS, ruleSet: { version: "1", digest: RULE_SET_DIGEST } });
+    expect(r).toMatchObject({
+      node: "a1",
+      member: "coop-a",
+      descriptor: { serial: FIXTURE_NODES[0].serial },
+      settings: LABEL_DEFAULTS,
+      ruleSet: { version: "1", digest: RULE_SET_DIGEST },
+    });
   });
 
   test("one other member is not enough", () => {
@@ -322,7 +387,9 @@ describe("the label: counting", () => {
     const byMember = attest("a1", { key: fixtureSigner("coop-a"), path: "attestations/a1/a1.json" });
     const r = label([self, attest("b1")]);
     expect(r.holds).toBe(false);
-    expectNotCounted(r, [["attestations/a1/a1.json", /^is signed by node a1 of member coop-a, the node's own member, which never counts$/]]);
+    expectNotCounted(r, [
+      ["attestations/a1/a1.json", /^is signed by node a1 of member coop-a, the node's own member, which never counts$/],
+    ]);
     const r2 = label([byMember, attest("b1")]);
     expectNotCounted(r2, [["attestations/a1/a1.json", /^is signed by member coop-a, the node's own member, which never counts$/]]);
     expect(votesOf(r2)).toEqual(["coop-b:b1:counts"]);
@@ -334,13 +401,20 @@ describe("the label: counting", () => {
     expect(label([attest("b1"), attest("c1")], NOW, registry).holds).toBe(false);
     expect(label([attest("b1"), attest("c1"), attest("d1")], NOW, registry).holds).toBe(true);
     registry.federation.settings.label = { threshold: 4 };
-    expect(label([attest("b1"), attest("c1"), attest("d1")], NOW, registry).summary).toMatch(/\(the federation has only 3 other member\(s\)\)$/);
+    expect(label([attest("b1"), attest("c1"), attest("d1")], NOW, registry).summary).toMatch(
+      /\(the federation has only 3 other member\(s\)\)$/,
+    );
     expect(labelSettings(REGISTRY.federation.settings)).toEqual({ threshold: 2, validityDays: 7 });
   });
 
   test("a node that is gone holds nothing, and its files are named", () => {
     const files = attest("b1", { subject: "c1" });
-    const r = evaluateLabel("e1", REGISTRY, files.map((f) => ({ ...f, path: f.path.replace("/c1/", "/e1/") })), NOW);
+    const r = evaluateLabel(
+      "e1",
+      REGISTRY,
+      files.map((f) => ({ ...f, path: f.path.replace("/c1/", "/e1/") })),
+      NOW,
+    );
     expect(r.holds).toBe(false);
     expect(r.summary).toBe("node e1 is no live node of the registry");
     expect(r.notCounted).toEqual([{ path: "attestations/e1/b1.json", reason: "node e1 is no live node of the registry" }]);
@@ -375,7 +449,12 @@ describe("the label: time", () => {
     const later = attest("c1", { observedAt: new Date(NOW.getTime() + CLOCK_SKEW_MS + 1000) });
     const r = label([attest("b1"), later]);
     expect(r.holds).toBe(false);
-    expectNotCounted(r, [["attestations/a1/c1.json", /^was observed at 2026-11-21T12:05:01\.000Z, in the future \(now 2026-11-21T12:00:00\.000Z; clocks may differ by 5 minutes\)$/]]);
+    expectNotCounted(r, [
+      [
+        "attestations/a1/c1.json",
+        /^was observed at 2026-11-21T12:05:01\.000Z, in the future \(now 2026-11-21T12:00:00\.000Z; clocks may differ by 5 minutes\)$/,
+      ],
+    ]);
   });
 });
 
@@ -386,10 +465,15 @@ describe("the label: a failing attestation withdraws that member's vote", () => 
     const d1Pass = attest("d1", { observedAt: ago(3 * HOUR) });
     expect(label([b1, c1Pass, d1Pass]).holds).toBe(true);
 
-    const c1Fails = attest("c1", { observedAt: ago(HOUR), results: failing("underlay-declared-only", "underlay", "tcp/8080 answers on 198.51.100.11") });
+    const c1Fails = attest("c1", {
+      observedAt: ago(HOUR),
+      results: failing("underlay-declared-only", "underlay", "tcp/8080 answers on 198.51.100.11"),
+    });
     const one = label([b1, c1Fails, d1Pass]);
     expect(votesOf(one)).toEqual(["coop-b:b1:counts", "coop-d:d1:counts", "coop-c:c1:withdrawn"]);
-    expect(one.votes[2].failing).toEqual([{ rule: "underlay-declared-only", from: "underlay", detail: "tcp/8080 answers on 198.51.100.11" }]);
+    expect(one.votes[2].failing).toEqual([
+      { rule: "underlay-declared-only", from: "underlay", detail: "tcp/8080 answers on 198.51.100.11" },
+    ]);
     expect(one.holds).toBe(true); // two other members still pass
 
     const d1Fails = attest("d1", { observedAt: ago(HOUR), results: failing("dnssec-valid", "underlay", "RRSIG expired") });
@@ -414,7 +498,9 @@ describe("the label: a failing attestation withdraws that member's vote", () => 
     const missing = attest("b1", { results: passAll().filter((x) => x.rule !== "descriptor-current") });
     const r = label([missing, attest("c1")]);
     expect(r.holds).toBe(false);
-    expect(r.votes.find((v) => v.member === "coop-b")!.failing).toEqual([{ rule: "descriptor-current", from: "mesh", detail: "not reported" }]);
+    expect(r.votes.find((v) => v.member === "coop-b")!.failing).toEqual([
+      { rule: "descriptor-current", from: "mesh", detail: "not reported" },
+    ]);
     const advisory = attest("b1", { results: failing("zones-replicated", "mesh", "coop-a.example. served by 2 nodes") });
     expect(label([advisory, attest("c1")]).holds).toBe(true);
   });
@@ -432,27 +518,48 @@ describe("the label: refusals name the file and the reason, and never stop the r
 
   test("a tampered statement", () => {
     holdsDespite(
-      attest("d1", { results: failing("dnssec-valid", "underlay", "no RRSIG"), edit: (c) => c.replace('"passed": false', '"passed": true') }),
+      attest("d1", {
+        results: failing("dnssec-valid", "underlay", "no RRSIG"),
+        edit: (c) => c.replace('"passed": false', '"passed": true'),
+      }),
       "attestations/a1/d1.json",
       /^bad signature: signature does not match the message/,
     );
   });
 
   test("a statement signed in the registry's namespace, not the label's", () => {
-    holdsDespite(attest("d1", { namespace: REGISTRY_NAMESPACE }), "attestations/a1/d1.json", /^bad signature: signature is for namespace "boreal-registry", expected "boreal-label"$/);
+    holdsDespite(
+      attest("d1", { namespace: REGISTRY_NAMESPACE }),
+      "attestations/a1/d1.json",
+      /^bad signature: signature is for namespace "boreal-registry", expected "boreal-label"$/,
+    );
   });
 
   test("a signer who is no member and no node", () => {
-    holdsDespite(attest("d1", { key: mallory }), "attestations/a1/d1.json", /^signed by a key that is no member's in federation version 1 and no live node's attestationKey \(ssh-ed25519 /);
-    holdsDespite(attest("d1", { key: { keyFile: attestationKeyFile("mallory-node") } }), "attestations/a1/d1.json", /no live node's attestationKey/);
+    holdsDespite(
+      attest("d1", { key: mallory }),
+      "attestations/a1/d1.json",
+      /^signed by a key that is no member's in federation version 1 and no live node's attestationKey \(ssh-ed25519 /,
+    );
+    holdsDespite(
+      attest("d1", { key: { keyFile: attestationKeyFile("mallory-node") } }),
+      "attestations/a1/d1.json",
+      /no live node's attestationKey/,
+    );
   });
 
   test("a checker that is not who signed", () => {
     // c1's key, but the statement says coop-d's d1 checked.
-    holdsDespite(attest("d1", { key: keyOf("c1") }), "attestations/a1/d1.json", /^says member coop-d checked, but is signed with the attestation key of node c1 \(member coop-c\)$/);
+    holdsDespite(
+      attest("d1", { key: keyOf("c1") }),
+      "attestations/a1/d1.json",
+      /^says member coop-d checked, but is signed with the attestation key of node c1 \(member coop-c\)$/,
+    );
     // b2's key for a statement naming b1: one member, the wrong node.
     const r = label([attest("b1", { key: keyOf("b2") }), attest("c1")]);
-    expectNotCounted(r, [["attestations/a1/b1.json", /^says node b1 checked, but is signed with the attestation key of node b2 \(member coop-b\)$/]]);
+    expectNotCounted(r, [
+      ["attestations/a1/b1.json", /^says node b1 checked, but is signed with the attestation key of node b2 \(member coop-b\)$/],
+    ]);
   });
 
   test("an attestation for another node, replayed against this one", () => {
@@ -461,23 +568,39 @@ describe("the label: refusals name the file and the reason, and never stop the r
   });
 
   test("an attestation of an older descriptor of this node (stale, or replayed after a rotation)", () => {
-    const old = attest("d1", { statement: (s) => void (s.subject[0].digest.sha256 = createHash("sha256").update("an older descriptor").digest("hex")) });
-    holdsDespite(old, "attestations/a1/d1.json", /^attests another descriptor of a1 \(sha256 [0-9a-f]{12}…\), not its current one \(sha256 [0-9a-f]{12}…, serial \d+\): stale or replayed$/);
+    const old = attest("d1", {
+      statement: (s) => void (s.subject[0].digest.sha256 = createHash("sha256").update("an older descriptor").digest("hex")),
+    });
+    holdsDespite(
+      old,
+      "attestations/a1/d1.json",
+      /^attests another descriptor of a1 \(sha256 [0-9a-f]{12}…\), not its current one \(sha256 [0-9a-f]{12}…, serial \d+\): stale or replayed$/,
+    );
   });
 
   test("a statement filed under another checker's name", () => {
-    holdsDespite(attest("d1", { path: "attestations/a1/b2.json" }), "attestations/a1/b2.json", /^is filed as node b2's, but says node d1 checked$/);
+    holdsDespite(
+      attest("d1", { path: "attestations/a1/b2.json" }),
+      "attestations/a1/b2.json",
+      /^is filed as node b2's, but says node d1 checked$/,
+    );
   });
 
   test("another rule set: an old version, or version 1 with other rules", () => {
-    holdsDespite(attest("d1", { statement: (s) => void (s.predicate.ruleSet.version = "2") }), "attestations/a1/d1.json", /^was checked against rule set 2; the label is for rule set 1$/);
+    holdsDespite(
+      attest("d1", { statement: (s) => void (s.predicate.ruleSet.version = "2") }),
+      "attestations/a1/d1.json",
+      /^was checked against rule set 2; the label is for rule set 1$/,
+    );
     holdsDespite(
       attest("d1", { statement: (s) => void (s.predicate.ruleSet.digest = `sha256:${"0".repeat(64)}`) }),
       "attestations/a1/d1.json",
       /^names rule set 1 with digest sha256:0{64}, but rule set 1 is sha256:[0-9a-f]{64}: a rule set changed without a new version$/,
     );
     holdsDespite(
-      attest("d1", { statement: (s) => void s.predicate.results.push({ rule: "be-nice", passed: true, observedFrom: "mesh", detail: "" }) }),
+      attest("d1", {
+        statement: (s) => void s.predicate.results.push({ rule: "be-nice", passed: true, observedFrom: "mesh", detail: "" }),
+      }),
       "attestations/a1/d1.json",
       /^rule be-nice is not in rule set 1$/,
     );
@@ -487,7 +610,11 @@ describe("the label: refusals name the file and the reason, and never stop the r
     const [statement, signature] = attest("d1");
     holdsDespite([statement], "attestations/a1/d1.json", /^unsigned: attestations\/a1\/d1\.json\.sig is missing$/);
     holdsDespite([signature], "attestations/a1/d1.json.sig", /^signs attestations\/a1\/d1\.json, which is missing$/);
-    holdsDespite([{ path: "attestations/a1/notes.txt", content: "hi" }], "attestations/a1/notes.txt", /^is not an attestation \(attestations\/a1\/<checker node>\.json and its \.sig\)$/);
+    holdsDespite(
+      [{ path: "attestations/a1/notes.txt", content: "hi" }],
+      "attestations/a1/notes.txt",
+      /^is not an attestation \(attestations\/a1\/<checker node>\.json and its \.sig\)$/,
+    );
     holdsDespite([{ path: "attestations/a1/d1.json", content: "{" }, signature], "attestations/a1/d1.json", /^is not valid JSON/);
     // Files about other nodes are not this node's business.
     expect(label([attest("b1"), attest("c1"), attest("d1", { subject: "b1" })]).notCounted).toEqual([]);
@@ -513,26 +640,116 @@ describe("attestation files: every problem names the field and its fix", () => {
     ["not JSON", () => "{ nope", "(file)", /is not valid JSON.* — the agent writes attestations/],
     ["a list", () => "[]\n", "(file)", /is not a JSON object — an attestation is an in-toto Statement/],
     ["too large", () => `${" ".repeat(MAX_ATTESTATION_BYTES)}{}`, "(file)", /larger than 65536 bytes — an attestation is a few KiB/],
-    ["not canonical", () => JSON.stringify(good), "(file)", /not in the kit's canonical form .* — sign exactly what renderAttestation writes/],
+    [
+      "not canonical",
+      () => JSON.stringify(good),
+      "(file)",
+      /not in the kit's canonical form .* — sign exactly what renderAttestation writes/,
+    ],
     ["an unknown field", () => edited((s) => (s.comment = "hi")), "(root)", /unknown field\(s\) comment — remove comment/],
-    ["another statement type", () => edited((s) => (s._type = "https://in-toto.io/Statement/v0.1")), "_type", /_type is not https:\/\/in-toto.io\/Statement\/v1 — an attestation is an in-toto Statement v1/],
-    ["two subjects", () => edited((s) => s.subject.push(s.subject[0])), "subject", /subject must list exactly one node — make one attestation per node/],
-    ["a subject that is no node", () => edited((s) => (s.subject[0].name = "a1")), "subject[0].name", /is not "node:<node>" — name the node as "node:<node>"/],
-    ["a short digest", () => edited((s) => (s.subject[0].digest.sha256 = "abc")), "subject[0].digest.sha256", /not 64 hex digits — give the sha256 of nodes\/<node>.yaml's bytes/],
-    ["another digest algorithm", () => edited((s) => (s.subject[0].digest = { sha1: "abc" })), "subject[0].digest", /unknown field\(s\) sha1/],
-    ["a subject without its WireGuard key", () => edited((s) => delete s.subject[0].annotations.wireguardPublicKey), "subject[0].annotations.wireguardPublicKey", /is missing — paste the output of `wg pubkey`/],
-    ["another predicate type", () => edited((s) => (s.predicateType = "https://slsa.dev/provenance/v1")), "predicateType", /predicateType is not urn:boreal-kit:label-attestation:v1/],
-    ["a rule-set version that is no number", () => edited((s) => (s.predicate.ruleSet.version = "one")), "predicate.ruleSet.version", /not a version number — name the rule-set version, e.g. "1"/],
-    ["a checker that is no node name", () => edited((s) => (s.predicate.checker.node = "B 1")), "predicate.checker.node", /predicate.checker.node must be .* — use a DNS-safe name/],
-    ["a local time", () => edited((s) => (s.predicate.observedAt = "2026-11-21 12:00")), "predicate.observedAt", /is not a UTC time in the form 2026-11-20T10:00:00.000Z — write a UTC time as the kit does/],
-    ["a day that does not exist", () => edited((s) => (s.predicate.validUntil = "2026-02-30T00:00:00.000Z")), "predicate.validUntil", /is not a UTC time/],
-    ["an end before the observation", () => edited((s) => (s.predicate.validUntil = s.predicate.observedAt)), "predicate.validUntil", /is not after predicate.observedAt — an attestation is valid from when it was observed/],
+    [
+      "another statement type",
+      () => edited((s) => (s._type = "https://in-toto.io/Statement/v0.1")),
+      "_type",
+      /_type is not https:\/\/in-toto.io\/Statement\/v1 — an attestation is an in-toto Statement v1/,
+    ],
+    [
+      "two subjects",
+      () => edited((s) => s.subject.push(s.subject[0])),
+      "subject",
+      /subject must list exactly one node — make one attestation per node/,
+    ],
+    [
+      "a subject that is no node",
+      () => edited((s) => (s.subject[0].name = "a1")),
+      "subject[0].name",
+      /is not "node:<node>" — name the node as "node:<node>"/,
+    ],
+    [
+      "a short digest",
+      () => edited((s) => (s.subject[0].digest.sha256 = "abc")),
+      "subject[0].digest.sha256",
+      /not 64 hex digits — give the sha256 of nodes\/<node>.yaml's bytes/,
+    ],
+    [
+      "another digest algorithm",
+      () => edited((s) => (s.subject[0].digest = { sha1: "abc" })),
+      "subject[0].digest",
+      /unknown field\(s\) sha1/,
+    ],
+    [
+      "a subject without its WireGuard key",
+      () => edited((s) => delete s.subject[0].annotations.wireguardPublicKey),
+      "subject[0].annotations.wireguardPublicKey",
+      /is missing — paste the output of `wg pubkey`/,
+    ],
+    [
+      "another predicate type",
+      () => edited((s) => (s.predicateType = "https://slsa.dev/provenance/v1")),
+      "predicateType",
+      /predicateType is not urn:boreal-kit:label-attestation:v1/,
+    ],
+    [
+      "a rule-set version that is no number",
+      () => edited((s) => (s.predicate.ruleSet.version = "one")),
+      "predicate.ruleSet.version",
+      /not a version number — name the rule-set version, e.g. "1"/,
+    ],
+    [
+      "a checker that is no node name",
+      () => edited((s) => (s.predicate.checker.node = "B 1")),
+      "predicate.checker.node",
+      /predicate.checker.node must be .* — use a DNS-safe name/,
+    ],
+    [
+      "a local time",
+      () => edited((s) => (s.predicate.observedAt = "2026-11-21 12:00")),
+      "predicate.observedAt",
+      /is not a UTC time in the form 2026-11-20T10:00:00.000Z — write a UTC time as the kit does/,
+    ],
+    [
+      "a day that does not exist",
+      () => edited((s) => (s.predicate.validUntil = "2026-02-30T00:00:00.000Z")),
+      "predicate.validUntil",
+      /is not a UTC time/,
+    ],
+    [
+      "an end before the observation",
+      () => edited((s) => (s.predicate.validUntil = s.predicate.observedAt)),
+      "predicate.validUntil",
+      /is not after predicate.observedAt — an attestation is valid from when it was observed/,
+    ],
     ["no results", () => edited((s) => (s.predicate.results = [])), "predicate.results", /is empty — one result per rule and place/],
-    ["a result from elsewhere", () => edited((s) => (s.predicate.results[0].observedFrom = "internet")), "predicate.results[0].observedFrom", /must be "mesh" or "underlay" — say where the check ran from/],
-    ["a result without passed", () => edited((s) => (s.predicate.results[0].passed = "yes")), "predicate.results[0].passed", /passed must be true or false — say whether the check passed/],
-    ["a rule id that is no id", () => edited((s) => (s.predicate.results[0].rule = "DNSSEC valid")), "predicate.results[0].rule", /not a rule id \(kebab-case\) — name the rule by its id/],
-    ["a detail too long", () => edited((s) => (s.predicate.results[0].detail = "x".repeat(501))), "predicate.results[0].detail", /longer than 500 characters — keep it to what was observed/],
-    ["a rule reported twice from one place", () => edited((s) => s.predicate.results.push(s.predicate.results[0])), `predicate.results[${passAll().length}]`, /from underlay has two results — one result per rule and place/],
+    [
+      "a result from elsewhere",
+      () => edited((s) => (s.predicate.results[0].observedFrom = "internet")),
+      "predicate.results[0].observedFrom",
+      /must be "mesh" or "underlay" — say where the check ran from/,
+    ],
+    [
+      "a result without passed",
+      () => edited((s) => (s.predicate.results[0].passed = "yes")),
+      "predicate.results[0].passed",
+      /passed must be true or false — say whether the check passed/,
+    ],
+    [
+      "a rule id that is no id",
+      () => edited((s) => (s.predicate.results[0].rule = "DNSSEC valid")),
+      "predicate.results[0].rule",
+      /not a rule id \(kebab-case\) — name the rule by its id/,
+    ],
+    [
+      "a detail too long",
+      () => edited((s) => (s.predicate.results[0].detail = "x".repeat(501))),
+      "predicate.results[0].detail",
+      /longer than 500 characters — keep it to what was observed/,
+    ],
+    [
+      "a rule reported twice from one place",
+      () => edited((s) => s.predicate.results.push(s.predicate.results[0])),
+      `predicate.results[${passAll().length}]`,
+      /from underlay has two results — one result per rule and place/,
+    ],
   ];
   test.each(cases)("refuses %s", (_label, content, key, says) => {
     const problems = problemsOf(content());
@@ -558,7 +775,10 @@ describe("registry additions: label settings and attestation keys", () => {
   };
 
   test("federation.yaml's label is optional, field by field", () => {
-    expect(parseFederationVersion(withLabel("  threshold: 3\n  validityDays: 14\n"))).toMatchObject({ ok: true, value: { label: { threshold: 3, validityDays: 14 } } });
+    expect(parseFederationVersion(withLabel("  threshold: 3\n  validityDays: 14\n"))).toMatchObject({
+      ok: true,
+      value: { label: { threshold: 3, validityDays: 14 } },
+    });
     expect(parseFederationVersion(withLabel("  validityDays: 3\n"))).toMatchObject({ ok: true, value: { label: { validityDays: 3 } } });
     const bare = parseFederationVersion({ path: FED, content: fed() });
     expect(bare.ok && bare.value.label).toBeUndefined();
@@ -566,22 +786,39 @@ describe("registry additions: label settings and attestation keys", () => {
   });
 
   test("a bad label setting names the field and the fix", () => {
-    expect(fedProblem("  threshold: 0\n", "label.threshold")).toMatch(/label.threshold must be at least 1 — set it to how many other members must attest a node/);
-    expect(fedProblem("  threshold: 4\n", "label.threshold")).toMatch(/label.threshold 4 is more than the 3 other member\(s\) a node has: no node could hold the label — lower it/);
+    expect(fedProblem("  threshold: 0\n", "label.threshold")).toMatch(
+      /label.threshold must be at least 1 — set it to how many other members must attest a node/,
+    );
+    expect(fedProblem("  threshold: 4\n", "label.threshold")).toMatch(
+      /label.threshold 4 is more than the 3 other member\(s\) a node has: no node could hold the label — lower it/,
+    );
     expect(fedProblem("  threshold: two\n", "label.threshold")).toMatch(/label.threshold must be a whole number — set it to how many/);
-    expect(fedProblem("  validityDays: 91\n", "label.validityDays")).toMatch(/label.validityDays is above 90 — set it to how many days an attestation counts, 1 to 90/);
+    expect(fedProblem("  validityDays: 91\n", "label.validityDays")).toMatch(
+      /label.validityDays is above 90 — set it to how many days an attestation counts, 1 to 90/,
+    );
     expect(fedProblem("  validityDays: 1.5\n", "label.validityDays")).toMatch(/whole number of days/);
     expect(fedProblem("  quorum: 2\n", "label")).toMatch(/unknown field\(s\) quorum — remove quorum/);
     const scalar = parseFederationVersion({ path: FED, content: `${fed()}label: 2\n` });
-    expect(!scalar.ok && scalar.problems.find((p) => p.key === "label")).toMatchObject({ message: "label must be a mapping", fix: expect.stringMatching(/^write it as label: \{ threshold: 2, validityDays: 7 \}/) });
+    expect(!scalar.ok && scalar.problems.find((p) => p.key === "label")).toMatchObject({
+      message: "label must be a mapping",
+      fix: expect.stringMatching(/^write it as label: \{ threshold: 2, validityDays: 7 \}/),
+    });
   });
 
   test("a descriptor's attestationKey is optional; a bad one names the field and the fix", () => {
     const a1 = registryFiles.find((f) => f.path === "nodes/a1.yaml")!;
     expect(parseNodeObject(a1)).toMatchObject({ ok: true, value: { attestationKey: attestationKey("a1") } });
-    const bad = parseNodeObject({ path: a1.path, content: a1.content.replace(/attestationKey: .*/, "attestationKey: ssh-rsa AAAAB3NzaC1yc2E") });
+    const bad = parseNodeObject({
+      path: a1.path,
+      content: a1.content.replace(/attestationKey: .*/, "attestationKey: ssh-rsa AAAAB3NzaC1yc2E"),
+    });
     expect(!bad.ok && bad.problems).toEqual([
-      { source: "nodes/a1.yaml", key: "attestationKey", message: "attestationKey is not an ssh-ed25519 public key", fix: expect.stringMatching(/^give the node's own attestation key .* or leave attestationKey out$/) },
+      {
+        source: "nodes/a1.yaml",
+        key: "attestationKey",
+        message: "attestationKey is not an ssh-ed25519 public key",
+        fix: expect.stringMatching(/^give the node's own attestation key .* or leave attestationKey out$/),
+      },
     ]);
     // The committed fixture descriptors have none and stay valid.
     expect(fixtureFederation().nodes.every((n) => n.attestationKey === undefined)).toBe(true);
@@ -591,12 +828,29 @@ describe("registry additions: label settings and attestation keys", () => {
     const [, b1, , c1] = testNodes();
     // Copied with b1's proof: the proof names b1, so the copy never counts (held state or not).
     const copy = { ...c1, attestationKey: b1.attestationKey, attestationKeyProof: b1.attestationKeyProof };
-    const v = verifyRegistry({ sources: [{ name: "test", files: [...registryFiles.filter((f) => !f.path.startsWith("nodes/c1")), ...nodeFiles(copy)] }], trust: fixtureTrustAnchor() });
-    expect(v.rejected).toEqual([{ source: "test", path: "nodes/c1.yaml", reason: expect.stringMatching(/^attestationKeyProof does not verify: node c1's attestation key did not sign it/) }]);
+    const v = verifyRegistry({
+      sources: [{ name: "test", files: [...registryFiles.filter((f) => !f.path.startsWith("nodes/c1")), ...nodeFiles(copy)] }],
+      trust: fixtureTrustAnchor(),
+    });
+    expect(v.rejected).toEqual([
+      {
+        source: "test",
+        path: "nodes/c1.yaml",
+        reason: expect.stringMatching(/^attestationKeyProof does not verify: node c1's attestation key did not sign it/),
+      },
+    ]);
     const asMember = { ...c1, attestationKey: REGISTRY.federation.settings.members.find((m) => m.name === "coop-b")!.keys[0] };
-    const w = verifyRegistry({ sources: [{ name: "test", files: [...registryFiles.filter((f) => !f.path.startsWith("nodes/c1")), ...nodeFiles(asMember)] }], trust: fixtureTrustAnchor() });
+    const w = verifyRegistry({
+      sources: [{ name: "test", files: [...registryFiles.filter((f) => !f.path.startsWith("nodes/c1")), ...nodeFiles(asMember)] }],
+      trust: fixtureTrustAnchor(),
+    });
     expect(w.rejected).toEqual([
-      { source: "test", path: "nodes/c1.yaml", reason: "attestationKey is a signing key of member coop-b: a node's attestation key is made on the node, and a member's key never sits on a node" },
+      {
+        source: "test",
+        path: "nodes/c1.yaml",
+        reason:
+          "attestationKey is a signing key of member coop-b: a node's attestation key is made on the node, and a member's key never sits on a node",
+      },
     ]);
   });
 
@@ -607,8 +861,27 @@ describe("registry additions: label settings and attestation keys", () => {
     const key = { publicKey: existing.publicKey, keyProof: existing.keyProof };
     expect(buildDescriptor(p, key, existing, "2030-01-01T00:00:00.000Z")).toEqual(existing);
     const withKey = buildDescriptor(p, key, existing, "2030-01-01T00:00:00.000Z", attestation("b1"));
-    expect(withKey).toEqual({ ...existing, ...attestation("b1"), serial: Date.parse("2030-01-01T00:00:00Z") / 1000, updatedAt: "2030-01-01T00:00:00.000Z" });
-    expect(Object.keys(withKey)).toEqual(["member", "node", "serial", "endpoint", "publicKey", "keyProof", "mesh", "zones", "exporter", "services", "attestationKey", "attestationKeyProof", "updatedAt"]);
+    expect(withKey).toEqual({
+      ...existing,
+      ...attestation("b1"),
+      serial: Date.parse("2030-01-01T00:00:00Z") / 1000,
+      updatedAt: "2030-01-01T00:00:00.000Z",
+    });
+    expect(Object.keys(withKey)).toEqual([
+      "member",
+      "node",
+      "serial",
+      "endpoint",
+      "publicKey",
+      "keyProof",
+      "mesh",
+      "zones",
+      "exporter",
+      "services",
+      "attestationKey",
+      "attestationKeyProof",
+      "updatedAt",
+    ]);
     expect(buildDescriptor(p, key, withKey, "2031-01-01T00:00:00.000Z", attestation("b1"))).toEqual(withKey);
   });
 });
@@ -647,17 +920,25 @@ describe("boreal label verify and show, and plain ssh-keygen -Y verify", () => {
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(`federation boreal-test version 1 (sha256 ${fixtureTrustAnchor().sha256}; trusted from --trust ${pin})`);
-    expect(r.stdout).toMatch(/rules the label needs \(mandatory, observed by peers\):\n  underlay-declared-only +from the underlay +From the internet/);
+    expect(r.stdout).toMatch(
+      /rules the label needs \(mandatory, observed by peers\):\n  underlay-declared-only +from the underlay +From the internet/,
+    );
     expect(r.stdout).toMatch(/advisory, reported but not needed: zones-replicated, serial-agrees/);
     expect(r.stdout).toMatch(/mandatory at plan time only .*: keys-stay-on-node, state-self-hosted, no-public-resolver/);
     expect(r.stdout).toMatch(/node a1 \(member coop-a\): descriptor serial \d+, sha256 [0-9a-f]{64}/);
     expect(r.stdout).toMatch(/label for rule set 1 \(sha256:[0-9a-f]{64}\) at 2026-11-21T12:00:00.000Z: HOLDS/);
-    expect(r.stdout).toMatch(/coop-b +counts +node b1 +attestation key of b1 SHA256:\S+ +observed 2026-11-21T10:00:00.000Z from underlay\+mesh +until 2026-11-28T10:00:00.000Z/);
+    expect(r.stdout).toMatch(
+      /coop-b +counts +node b1 +attestation key of b1 SHA256:\S+ +observed 2026-11-21T10:00:00.000Z from underlay\+mesh +until 2026-11-28T10:00:00.000Z/,
+    );
     expect(r.stdout).toMatch(/coop-d +counts +node d1 +member key SHA256:\S+ +observed 2026-11-21T11:00:00.000Z/);
     expect(r.stdout).toMatch(/coop-c +WITHDRAWN +node c1/);
     expect(r.stdout).toMatch(/coop-c fails mesh-only-internals from the underlay: tcp\/9100 connects on 198.51.100.11/);
-    expect(r.stdout).toMatch(/not counted \(1\):\n    attestations\/a1\/a1.json: is signed by node a1 of member coop-a, the node's own member, which never counts/);
-    expect(r.stdout).toMatch(/ssh-keygen -Y verify -f allowed_signers -I coop-b -n boreal-label -s attestations\/a1\/b1.json.sig < attestations\/a1\/b1.json/);
+    expect(r.stdout).toMatch(
+      /not counted \(1\):\n    attestations\/a1\/a1.json: is signed by node a1 of member coop-a, the node's own member, which never counts/,
+    );
+    expect(r.stdout).toMatch(
+      /ssh-keygen -Y verify -f allowed_signers -I coop-b -n boreal-label -s attestations\/a1\/b1.json.sig < attestations\/a1\/b1.json/,
+    );
     expect(r.stdout).toMatch(/sha256sum nodes\/a1.yaml/);
   });
 
@@ -680,11 +961,17 @@ describe("boreal label verify and show, and plain ssh-keygen -Y verify", () => {
     expect(unpinned.stdout).toMatch(/UNPINNED: no --trust given, trusted as found/);
     const wrongPin = run("verify", "a1", "--registry", dir, "--trust", `1:${"0".repeat(64)}`);
     expect(wrongPin.status).toBe(1);
-    expect(wrongPin.stdout).toMatch(/no trusted federation version, so no label can be checked:\n  federation\/1.yaml: does not match the pinned trust anchor/);
+    expect(wrongPin.stdout).toMatch(
+      /no trusted federation version, so no label can be checked:\n  federation\/1.yaml: does not match the pinned trust anchor/,
+    );
     const noNode = run("verify", "--registry", dir);
     expect(noNode.status).toBe(2);
-    expect(noNode.stderr).toMatch(/^boreal label verify: the node NODE is missing\n  fix: give the node's name[\s\S]*usage:\n  boreal label verify NODE/);
-    expect(run("verify", "a1", "--registry", dir, "--at", "tomorrow").stderr).toMatch(/--at "tomorrow" is not an ISO 8601 time with its zone\n  fix: e.g. --at 2026-11-27T12:00:00Z/);
+    expect(noNode.stderr).toMatch(
+      /^boreal label verify: the node NODE is missing\n  fix: give the node's name[\s\S]*usage:\n  boreal label verify NODE/,
+    );
+    expect(run("verify", "a1", "--registry", dir, "--at", "tomorrow").stderr).toMatch(
+      /--at "tomorrow" is not an ISO 8601 time with its zone\n  fix: e.g. --at 2026-11-27T12:00:00Z/,
+    );
     expect(run("verify", "a1", "--registry", dir, "--at", "2026-11-27T12:00:00").status).toBe(2);
     expect(run("verify", "a1", "--registery", dir).stderr).toMatch(/unknown option --registery/);
     expect(run("verify", "a1", "--print-allowed-signers=yes", "--registry", dir).stderr).toMatch(/--print-allowed-signers takes no value/);
@@ -695,9 +982,13 @@ describe("boreal label verify and show, and plain ssh-keygen -Y verify", () => {
   test("show: every node, and the files about no live node", () => {
     const r = run("show", "--registry", dir, "--trust", pin, "--at", at);
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/1 of 5 node\(s\) hold the label:\n  a1 +coop-a +HOLDS +until 2026-11-28T10:00:00.000Z\n  b1 +coop-b +no +does not hold: 1 of the 2/);
+    expect(r.stdout).toMatch(
+      /1 of 5 node\(s\) hold the label:\n  a1 +coop-a +HOLDS +until 2026-11-28T10:00:00.000Z\n  b1 +coop-b +no +does not hold: 1 of the 2/,
+    );
     for (const node of ["a1", "b1", "b2", "c1", "d1"]) expect(r.stdout).toMatch(new RegExp(`\\nnode ${node} \\(member coop-`));
-    expect(r.stdout).toMatch(/ssh-keygen -Y verify -f allowed_signers -I coop-a -n boreal-label -s attestations\/b1\/a1.json.sig < attestations\/b1\/a1.json/);
+    expect(r.stdout).toMatch(
+      /ssh-keygen -Y verify -f allowed_signers -I coop-a -n boreal-label -s attestations\/b1\/a1.json.sig < attestations\/b1\/a1.json/,
+    );
   });
 
   test("--print-allowed-signers: plain ssh-keygen -Y verify agrees with the kit on every file", () => {
@@ -706,21 +997,36 @@ describe("boreal label verify and show, and plain ssh-keygen -Y verify", () => {
     const lines = printed.stdout.split("\n").filter((l) => !l.startsWith("#"));
     expect(lines).toEqual([
       ...REGISTRY.federation.settings.members.map((m) => `${m.name} namespaces="boreal-label" ${m.keys[0]}`),
-      ...["a1", "b1", "b2", "c1"].map((n) => `${descriptorOf(n).member},${n}@${descriptorOf(n).member} namespaces="boreal-label" ${attestationKey(n)}`),
+      ...["a1", "b1", "b2", "c1"].map(
+        (n) => `${descriptorOf(n).member},${n}@${descriptorOf(n).member} namespaces="boreal-label" ${attestationKey(n)}`,
+      ),
     ]);
     const allowed = join(work, "allowed_signers");
     writeFileSync(allowed, `${printed.stdout}\n`);
     const sshVerify = (path: string, identity: string, namespace = LABEL_NAMESPACE, content?: string) =>
-      spawnSync("ssh-keygen", ["-Y", "verify", "-f", allowed, "-I", identity, "-n", namespace, "-s", join(dir, `${path}.sig`)], { input: content ?? readFileSync(join(dir, path)), encoding: "utf8" }).status;
+      spawnSync("ssh-keygen", ["-Y", "verify", "-f", allowed, "-I", identity, "-n", namespace, "-s", join(dir, `${path}.sig`)], {
+        input: content ?? readFileSync(join(dir, path)),
+        encoding: "utf8",
+      }).status;
     const kit = (path: string, content?: string) =>
-      checkAttestation({ path, content: content ?? readFileSync(join(dir, path), "utf8"), signature: readFileSync(join(dir, `${path}.sig`), "utf8") }, REGISTRY);
+      checkAttestation(
+        { path, content: content ?? readFileSync(join(dir, path), "utf8"), signature: readFileSync(join(dir, `${path}.sig`), "utf8") },
+        REGISTRY,
+      );
 
     // Good ones: a node's attestation key (under its member or node@member), a member key.
-    for (const [path, identity] of [["attestations/a1/b1.json", "coop-b"], ["attestations/a1/b1.json", "b1@coop-b"], ["attestations/a1/d1.json", "coop-d"], ["attestations/a1/c1.json", "coop-c"]]) {
+    for (const [path, identity] of [
+      ["attestations/a1/b1.json", "coop-b"],
+      ["attestations/a1/b1.json", "b1@coop-b"],
+      ["attestations/a1/d1.json", "coop-d"],
+      ["attestations/a1/c1.json", "coop-c"],
+    ]) {
       expect(sshVerify(path, identity), `${path} as ${identity}`).toBe(0);
       expect(kit(path).ok, path).toBe(true);
     }
-    const who = spawnSync("ssh-keygen", ["-Y", "find-principals", "-f", allowed, "-s", join(dir, "attestations/a1/b1.json.sig")], { encoding: "utf8" });
+    const who = spawnSync("ssh-keygen", ["-Y", "find-principals", "-f", allowed, "-s", join(dir, "attestations/a1/b1.json.sig")], {
+      encoding: "utf8",
+    });
     expect(who.stdout.trim().split("\n")).toEqual(["coop-b", "b1@coop-b"]);
     // Somebody else's identity, the registry's namespace: ssh-keygen refuses.
     expect(sshVerify("attestations/a1/b1.json", "coop-c")).not.toBe(0);
@@ -731,14 +1037,24 @@ describe("boreal label verify and show, and plain ssh-keygen -Y verify", () => {
     expect(kit("attestations/a1/c1.json", tampered)).toMatchObject({ ok: false, reason: expect.stringMatching(/^bad signature/) });
     // Mallory: in no allowed_signers line, no member for the kit.
     expect(sshVerify("attestations/b1/c1.json", "coop-c")).not.toBe(0);
-    expect(kit("attestations/b1/c1.json")).toMatchObject({ ok: false, reason: expect.stringMatching(/^signed by a key that is no member's/) });
+    expect(kit("attestations/b1/c1.json")).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/^signed by a key that is no member's/),
+    });
     // Signed in the registry's namespace: ssh-keygen -n boreal-label refuses it too.
     const [statement, wrongNs] = attest("d1", { namespace: REGISTRY_NAMESPACE, path: "attestations/a1/d1.json" });
     writeFileSync(join(work, "wrong-ns.json"), statement.content);
     writeFileSync(join(work, "wrong-ns.json.sig"), wrongNs.content);
-    const wrong = spawnSync("ssh-keygen", ["-Y", "verify", "-f", allowed, "-I", "coop-d", "-n", LABEL_NAMESPACE, "-s", join(work, "wrong-ns.json.sig")], { input: statement.content, encoding: "utf8" });
+    const wrong = spawnSync(
+      "ssh-keygen",
+      ["-Y", "verify", "-f", allowed, "-I", "coop-d", "-n", LABEL_NAMESPACE, "-s", join(work, "wrong-ns.json.sig")],
+      { input: statement.content, encoding: "utf8" },
+    );
     expect(wrong.status).not.toBe(0);
-    expect(checkAttestation({ path: statement.path, content: statement.content, signature: wrongNs.content }, REGISTRY)).toMatchObject({ ok: false, reason: expect.stringMatching(/namespace "boreal-registry", expected "boreal-label"/) });
+    expect(checkAttestation({ path: statement.path, content: statement.content, signature: wrongNs.content }, REGISTRY)).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/namespace "boreal-registry", expected "boreal-label"/),
+    });
     // And the subject digest is the descriptor's sha256sum.
     const digest = spawnSync("sha256sum", [join(dir, "nodes/a1.yaml")], { encoding: "utf8" }).stdout.split(" ")[0];
     expect(JSON.parse(readFileSync(join(dir, "attestations/a1/b1.json"), "utf8")).subject[0].digest.sha256).toBe(digest);

@@ -15,7 +15,10 @@ import { FIXTURE_REGISTRY, fixtureFederation, fixtureSpec } from "../helpers/fix
 
 const keyOf = (d: NodeDescriptor) => ({ publicKey: d.publicKey, keyProof: d.keyProof });
 
-const withoutNode = (federation: Federation, node: string): Federation => ({ ...federation, nodes: federation.nodes.filter((n) => n.node !== node) });
+const withoutNode = (federation: Federation, node: string): Federation => ({
+  ...federation,
+  nodes: federation.nodes.filter((n) => n.node !== node),
+});
 
 /** A node of coop-d at host index `index` (100.64.0.<index>). */
 const coopDNode = (node: string, index: number, zones: string[] = []): NodeDescriptor => ({
@@ -71,46 +74,83 @@ describe("member shares", () => {
 
 describe("allocation", () => {
   test("a registered node keeps its addresses", () => {
-    expect(allocateMeshAddresses(fixtureFederation(), { node: "b1", member: "coop-b" })).toEqual({ ipv4: "100.64.0.17", ipv6: "fd42:b0:ea1::11" });
-    expect(allocateMeshAddresses(fixtureFederation(), { node: "c1", member: "coop-c" })).toEqual({ ipv4: "100.64.0.33", ipv6: "fd42:b0:ea1::21" });
+    expect(allocateMeshAddresses(fixtureFederation(), { node: "b1", member: "coop-b" })).toEqual({
+      ipv4: "100.64.0.17",
+      ipv6: "fd42:b0:ea1::11",
+    });
+    expect(allocateMeshAddresses(fixtureFederation(), { node: "c1", member: "coop-c" })).toEqual({
+      ipv4: "100.64.0.33",
+      ipv6: "fd42:b0:ea1::21",
+    });
   });
 
   test("a new node gets the lowest free index of its member's share, the same in both families", () => {
-    expect(allocateMeshAddresses(fixtureFederation(), { node: "d1", member: "coop-d" })).toEqual({ ipv4: "100.64.0.48", ipv6: "fd42:b0:ea1::30" });
-    expect(allocateMeshAddresses(fixtureFederation(), { node: "b2", member: "coop-b" })).toEqual({ ipv4: "100.64.0.16", ipv6: "fd42:b0:ea1::10" });
+    expect(allocateMeshAddresses(fixtureFederation(), { node: "d1", member: "coop-d" })).toEqual({
+      ipv4: "100.64.0.48",
+      ipv6: "fd42:b0:ea1::30",
+    });
+    expect(allocateMeshAddresses(fixtureFederation(), { node: "b2", member: "coop-b" })).toEqual({
+      ipv4: "100.64.0.16",
+      ipv6: "fd42:b0:ea1::10",
+    });
     // The federation prefix's network address (100.64.0.0) is nobody's; a1 holds .1.
-    expect(allocateMeshAddresses(fixtureFederation(), { node: "a2", member: "coop-a" })).toEqual({ ipv4: "100.64.0.2", ipv6: "fd42:b0:ea1::2" });
-    expect(allocateMeshAddresses(withoutNode(fixtureFederation(), "a1"), { node: "a2", member: "coop-a" })).toEqual({ ipv4: "100.64.0.1", ipv6: "fd42:b0:ea1::1" });
+    expect(allocateMeshAddresses(fixtureFederation(), { node: "a2", member: "coop-a" })).toEqual({
+      ipv4: "100.64.0.2",
+      ipv6: "fd42:b0:ea1::2",
+    });
+    expect(allocateMeshAddresses(withoutNode(fixtureFederation(), "a1"), { node: "a2", member: "coop-a" })).toEqual({
+      ipv4: "100.64.0.1",
+      ipv6: "fd42:b0:ea1::1",
+    });
   });
 
   test("an index taken in either family is skipped", () => {
     const base = fixtureFederation();
     const d1 = { ...coopDNode("d1", 48), mesh: { ipv4: "100.64.0.48", ipv6: "fd42:b0:ea1::31" } };
-    expect(allocateMeshAddresses({ ...base, nodes: [...base.nodes, d1] }, { node: "d2", member: "coop-d" })).toEqual({ ipv4: "100.64.0.50", ipv6: "fd42:b0:ea1::32" });
+    expect(allocateMeshAddresses({ ...base, nodes: [...base.nodes, d1] }, { node: "d2", member: "coop-d" })).toEqual({
+      ipv4: "100.64.0.50",
+      ipv6: "fd42:b0:ea1::32",
+    });
   });
 
   test("allocation is stable: asking twice gives the same answer", () => {
     const federation = fixtureFederation();
-    expect(allocateMeshAddresses(federation, { node: "d1", member: "coop-d" })).toEqual(allocateMeshAddresses(federation, { node: "d1", member: "coop-d" }));
+    expect(allocateMeshAddresses(federation, { node: "d1", member: "coop-d" })).toEqual(
+      allocateMeshAddresses(federation, { node: "d1", member: "coop-d" }),
+    );
   });
 
   test("an override inside the member's share wins; outside it, or taken, it is refused", () => {
     const federation = fixtureFederation();
-    expect(allocateMeshAddresses(federation, { node: "d1", member: "coop-d", override: { ipv4: "100.64.0.60" } })).toEqual({ ipv4: "100.64.0.60", ipv6: "fd42:b0:ea1::30" });
-    expect(allocateMeshAddresses(federation, { node: "d1", member: "coop-d", override: { ipv6: "FD42:B0:EA1:0::3F" } })).toEqual({ ipv4: "100.64.0.48", ipv6: "fd42:b0:ea1::3f" });
-    expect(problemOf(() => allocateMeshAddresses(federation, { node: "d1", member: "coop-d", override: { ipv4: "100.64.0.200" } }))).toEqual({
+    expect(allocateMeshAddresses(federation, { node: "d1", member: "coop-d", override: { ipv4: "100.64.0.60" } })).toEqual({
+      ipv4: "100.64.0.60",
+      ipv6: "fd42:b0:ea1::30",
+    });
+    expect(allocateMeshAddresses(federation, { node: "d1", member: "coop-d", override: { ipv6: "FD42:B0:EA1:0::3F" } })).toEqual({
+      ipv4: "100.64.0.48",
+      ipv6: "fd42:b0:ea1::3f",
+    });
+    expect(
+      problemOf(() => allocateMeshAddresses(federation, { node: "d1", member: "coop-d", override: { ipv4: "100.64.0.200" } })),
+    ).toEqual({
       source: "stack config",
       key: "boreal:meshAddress.ipv4",
       message: "100.64.0.200 is outside member coop-d's mesh share 100.64.0.48/28",
       fix: "pick an address inside 100.64.0.48/28, or remove the override",
     });
-    expect(problemOf(() => allocateMeshAddresses(federation, { node: "d1", member: "coop-d", override: { ipv6: "fd42:b0:ea1::1" } }))).toMatchObject({
+    expect(
+      problemOf(() => allocateMeshAddresses(federation, { node: "d1", member: "coop-d", override: { ipv6: "fd42:b0:ea1::1" } })),
+    ).toMatchObject({
       key: "boreal:meshAddress.ipv6",
       message: "fd42:b0:ea1::1 is outside member coop-d's mesh share fd42:b0:ea1::30/124",
     });
     // Another member's node's address is outside the share before it is taken.
-    expect(problemOf(() => allocateMeshAddresses(federation, { node: "d1", member: "coop-d", override: { ipv4: "100.64.0.17" } })).message).toMatch(/outside member coop-d's mesh share/);
-    expect(problemOf(() => allocateMeshAddresses(federation, { node: "a2", member: "coop-a", override: { ipv4: "100.64.0.1" } }))).toMatchObject({
+    expect(
+      problemOf(() => allocateMeshAddresses(federation, { node: "d1", member: "coop-d", override: { ipv4: "100.64.0.17" } })).message,
+    ).toMatch(/outside member coop-d's mesh share/);
+    expect(
+      problemOf(() => allocateMeshAddresses(federation, { node: "a2", member: "coop-a", override: { ipv4: "100.64.0.1" } })),
+    ).toMatchObject({
       key: "boreal:meshAddress.ipv4",
       message: "100.64.0.1 is already used by another node",
       fix: expect.stringMatching(/remove the override/),
@@ -120,7 +160,10 @@ describe("allocation", () => {
   test("an exhausted share is a clear error naming the fix", () => {
     const base = fixtureFederation();
     const members = base.settings.members.map((m) => (m.name === "coop-d" ? { ...m, mesh: "100.64.0.48/30" } : m));
-    const full: Federation = { settings: { ...base.settings, members }, nodes: [...base.nodes, ...[48, 49, 50, 51].map((i) => coopDNode(`d${i}`, i))] };
+    const full: Federation = {
+      settings: { ...base.settings, members },
+      nodes: [...base.nodes, ...[48, 49, 50, 51].map((i) => coopDNode(`d${i}`, i))],
+    };
     expect(problemOf(() => allocateMeshAddresses(full, { node: "d9", member: "coop-d" }))).toEqual({
       source: "federation",
       key: "members.coop-d.mesh",
@@ -133,11 +176,22 @@ describe("allocation", () => {
 
   test("the federation prefix's broadcast address is never a node's", () => {
     const base = fixtureFederation();
-    const members = [...base.settings.members, { name: "coop-z", keys: base.settings.members[0].keys.map((k) => k), zones: ["coop-z.example."], mesh: "100.64.0.254/31", nodes: ["z*"] }];
+    const members = [
+      ...base.settings.members,
+      {
+        name: "coop-z",
+        keys: base.settings.members[0].keys.map((k) => k),
+        zones: ["coop-z.example."],
+        mesh: "100.64.0.254/31",
+        nodes: ["z*"],
+      },
+    ];
     const federation: Federation = { settings: { ...base.settings, members }, nodes: base.nodes };
     expect(allocateMeshAddresses(federation, { node: "z1", member: "coop-z" }).ipv4).toBe("100.64.0.254");
     const taken: Federation = { ...federation, nodes: [...base.nodes, { ...coopDNode("z1", 254), member: "coop-z" }] };
-    expect(problemOf(() => allocateMeshAddresses(taken, { node: "z2", member: "coop-z" })).message).toBe("no free mesh address left in member coop-z's share 100.64.0.254/31");
+    expect(problemOf(() => allocateMeshAddresses(taken, { node: "z2", member: "coop-z" })).message).toBe(
+      "no free mesh address left in member coop-z's share 100.64.0.254/31",
+    );
   });
 
   test("a member not in the federation is told how to get admitted", () => {
@@ -190,7 +244,9 @@ describe("plan", () => {
   });
 
   test("an endpoint host name inside the member's own zone is refused (it would need glue)", () => {
-    expect(() => plan(fixtureSpec("d1", { endpoint: "ns.coop-d.example:51820" }), fixtureFederation())).toThrow(/boreal:endpoint.*inside zone coop-d.example./s);
+    expect(() => plan(fixtureSpec("d1", { endpoint: "ns.coop-d.example:51820" }), fixtureFederation())).toThrow(
+      /boreal:endpoint.*inside zone coop-d.example./s,
+    );
   });
 
   test("a zone outside the member's suffixes is refused, naming them", () => {
@@ -204,7 +260,9 @@ describe("plan", () => {
   });
 
   test("a zone below the member's suffix is its own", () => {
-    expect(plan(fixtureSpec("d1", { zones: ["lists.coop-d.example."] }), fixtureFederation()).dns.primaryZones.map((z) => z.name)).toEqual(["lists.coop-d.example."]);
+    expect(plan(fixtureSpec("d1", { zones: ["lists.coop-d.example."] }), fixtureFederation()).dns.primaryZones.map((z) => z.name)).toEqual([
+      "lists.coop-d.example.",
+    ]);
   });
 
   test("a zone already served by another node of the member is refused", () => {
@@ -232,23 +290,46 @@ describe("plan", () => {
   });
 
   test("firewall: SSH, WireGuard and DNS from anywhere; exporter, Prometheus and Alertmanager only over the mesh", () => {
-    const rules = plan(fixtureSpec("b1", { ssh: { host: "h", port: 2222, privateKey: fixtureSpec("b1").ssh.privateKey, hostKey: fixtureSpec("b1").ssh.hostKey } }), fixtureFederation()).firewall.rules;
+    const rules = plan(
+      fixtureSpec("b1", {
+        ssh: { host: "h", port: 2222, privateKey: fixtureSpec("b1").ssh.privateKey, hostKey: fixtureSpec("b1").ssh.hostKey },
+      }),
+      fixtureFederation(),
+    ).firewall.rules;
     const open = rules.map((r) => `${r.protocol}/${r.port}:${r.from}`);
     expect(open).toEqual(["tcp/2222:any", "udp/51820:any", "udp/53:any", "tcp/53:any", "tcp/9100:mesh", "tcp/9090:mesh", "tcp/9093:mesh"]);
   });
 
   test("firewall: the member's entries become rules, split by address family; strict by default", () => {
     const firewall = plan(
-      fixtureSpec("b1", { firewall: { allow: ["tcp/443", "udp/51000-51010", { port: "tcp/993", from: ["198.51.100.0/24", "2001:db8::/32", "203.0.113.7"], description: "mail (IMAPS)" }] } }),
+      fixtureSpec("b1", {
+        firewall: {
+          allow: [
+            "tcp/443",
+            "udp/51000-51010",
+            { port: "tcp/993", from: ["198.51.100.0/24", "2001:db8::/32", "203.0.113.7"], description: "mail (IMAPS)" },
+          ],
+        },
+      }),
       fixtureFederation(),
     ).firewall;
     expect(firewall.policy).toBe("strict");
     expect(firewall.allow).toEqual([
       { description: "tcp/443", protocol: "tcp", port: 443, lastPort: 443, from: "any" },
       { description: "udp/51000-51010", protocol: "udp", port: 51000, lastPort: 51010, from: "any" },
-      { description: "mail (IMAPS)", protocol: "tcp", port: 993, lastPort: 993, from: { ipv4: ["198.51.100.0/24", "203.0.113.7"], ipv6: ["2001:db8::/32"] } },
+      {
+        description: "mail (IMAPS)",
+        protocol: "tcp",
+        port: 993,
+        lastPort: 993,
+        from: { ipv4: ["198.51.100.0/24", "203.0.113.7"], ipv6: ["2001:db8::/32"] },
+      },
     ]);
-    expect(plan(fixtureSpec("b1", { firewall: { policy: "member" } }), fixtureFederation()).firewall).toMatchObject({ enabled: true, policy: "member", allow: [] });
+    expect(plan(fixtureSpec("b1", { firewall: { policy: "member" } }), fixtureFederation()).firewall).toMatchObject({
+      enabled: true,
+      policy: "member",
+      allow: [],
+    });
   });
 
   const kitPortProblem = (firewall: unknown, spec: Record<string, unknown> = {}): ConfigProblem => {
@@ -264,12 +345,36 @@ describe("plan", () => {
   };
 
   test.each([
-    ["SSH's port", ["tcp/80", "tcp/22"], {}, "boreal:firewall.allow[1]", /^tcp\/22 is SSH, which the kit already opens to every address — remove this entry/],
-    ["the node's own SSH port", ["tcp/2222"], { ssh: { ...fixtureSpec("b1").ssh, port: 2222 } }, "boreal:firewall.allow[0]", /^tcp\/2222 is SSH/],
-    ["the WireGuard port of the endpoint", [{ port: "udp/51820", from: ["198.51.100.0/24"] }], {}, "boreal:firewall.allow[0]", /^udp\/51820 is WireGuard, which the kit already opens/],
+    [
+      "SSH's port",
+      ["tcp/80", "tcp/22"],
+      {},
+      "boreal:firewall.allow[1]",
+      /^tcp\/22 is SSH, which the kit already opens to every address — remove this entry/,
+    ],
+    [
+      "the node's own SSH port",
+      ["tcp/2222"],
+      { ssh: { ...fixtureSpec("b1").ssh, port: 2222 } },
+      "boreal:firewall.allow[0]",
+      /^tcp\/2222 is SSH/,
+    ],
+    [
+      "the WireGuard port of the endpoint",
+      [{ port: "udp/51820", from: ["198.51.100.0/24"] }],
+      {},
+      "boreal:firewall.allow[0]",
+      /^udp\/51820 is WireGuard, which the kit already opens/,
+    ],
     ["the WireGuard port set by listenPort", ["udp/51999"], { listenPort: 51999 }, "boreal:firewall.allow[0]", /^udp\/51999 is WireGuard/],
     ["DNS", ["udp/53"], {}, "boreal:firewall.allow[0]", /^udp\/53 is DNS, which the kit already opens/],
-    ["a range over SSH and DNS", ["tcp/1-1023"], {}, "boreal:firewall.allow[0]", /^tcp\/1-1023 includes tcp\/22 \(SSH\), tcp\/53 \(DNS over TCP\), which the kit already opens to every address — leave the kit's ports out of the range: tcp\/1-21, tcp\/23-52 and tcp\/54-1023$/],
+    [
+      "a range over SSH and DNS",
+      ["tcp/1-1023"],
+      {},
+      "boreal:firewall.allow[0]",
+      /^tcp\/1-1023 includes tcp\/22 \(SSH\), tcp\/53 \(DNS over TCP\), which the kit already opens to every address — leave the kit's ports out of the range: tcp\/1-21, tcp\/23-52 and tcp\/54-1023$/,
+    ],
     ["a range ending on DNS", ["udp/50-53"], {}, "boreal:firewall.allow[0]", /leave the kit's ports out of the range: udp\/50-52$/],
   ])("firewall: an entry re-opening %s is refused (a from on it would restrict nothing)", (_label, allow, spec, key, expected) => {
     const problem = kitPortProblem({ allow }, spec);
@@ -294,18 +399,33 @@ describe("descriptor", () => {
     const existing = b1Of(federation);
     const p = plan(fixtureSpec("b1"), federation);
     const rotated = buildDescriptor(p, keyOf(federation.nodes[0]), existing, "2030-01-01T00:00:00.999Z");
-    expect(rotated).toEqual({ ...existing, ...keyOf(federation.nodes[0]), serial: Date.parse("2030-01-01T00:00:00Z") / 1000, updatedAt: "2030-01-01T00:00:00.999Z" });
+    expect(rotated).toEqual({
+      ...existing,
+      ...keyOf(federation.nodes[0]),
+      serial: Date.parse("2030-01-01T00:00:00Z") / 1000,
+      updatedAt: "2030-01-01T00:00:00.999Z",
+    });
     // A clock behind the last serial still moves it up.
     const behind = buildDescriptor(p, keyOf(federation.nodes[0]), existing, "2020-01-01T00:00:00Z");
     expect(behind.serial).toBe(FIXTURE_SERIAL + 1);
     // A zone dropped is a change too.
-    const fewer = buildDescriptor(plan(fixtureSpec("b1", { zones: ["coop-b.example."] }), federation), keyOf(existing), existing, "2030-01-01T00:00:00Z");
+    const fewer = buildDescriptor(
+      plan(fixtureSpec("b1", { zones: ["coop-b.example."] }), federation),
+      keyOf(existing),
+      existing,
+      "2030-01-01T00:00:00Z",
+    );
     expect(fewer).toMatchObject({ zones: ["coop-b.example."], serial: 1893456000 });
   });
 
   test("a new node's first serial is the time in seconds; its key order is the registry's", () => {
     const federation = fixtureFederation();
-    const d1 = buildDescriptor(plan(fixtureSpec("d1"), federation), { publicKey: "DdDdDdDdDdDdDdDdDdDdDdDdDdDdDdDdDdDdDdDdDdA=", keyProof: `${"P".repeat(86)}==` }, undefined, "2026-12-01T08:30:15.250Z");
+    const d1 = buildDescriptor(
+      plan(fixtureSpec("d1"), federation),
+      { publicKey: "DdDdDdDdDdDdDdDdDdDdDdDdDdDdDdDdDdDdDdDdDdA=", keyProof: `${"P".repeat(86)}==` },
+      undefined,
+      "2026-12-01T08:30:15.250Z",
+    );
     expect(d1).toEqual({
       member: "coop-d",
       node: "d1",
@@ -319,7 +439,19 @@ describe("descriptor", () => {
       services: ["tcp/22"],
       updatedAt: "2026-12-01T08:30:15.250Z",
     });
-    expect(Object.keys(d1)).toEqual(["member", "node", "serial", "endpoint", "publicKey", "keyProof", "mesh", "zones", "exporter", "services", "updatedAt"]);
+    expect(Object.keys(d1)).toEqual([
+      "member",
+      "node",
+      "serial",
+      "endpoint",
+      "publicKey",
+      "keyProof",
+      "mesh",
+      "zones",
+      "exporter",
+      "services",
+      "updatedAt",
+    ]);
   });
 
   test("a tombstone is one serial above the last descriptor, and carries no address or key", () => {
@@ -344,7 +476,9 @@ describe("monitoring: what a node watches comes from the registry", () => {
     expect(asked("coop-a.example."), "another member's zone, at its primary").toEqual(["a1"]);
     expect(asked("coop-c.example.")).toEqual(["c1"]);
     expect(asked("b-mail.example."), "every zone of b1's member").toEqual(nodes);
-    expect(new Set(targets.dns.filter((g) => g.labels.zone_member === "coop-b").map((g) => g.labels.zone))).toEqual(new Set(["coop-b.example.", "b-mail.example."]));
+    expect(new Set(targets.dns.filter((g) => g.labels.zone_member === "coop-b").map((g) => g.labels.zone))).toEqual(
+      new Set(["coop-b.example.", "b-mail.example."]),
+    );
     // DNS is asked where resolvers ask: the endpoint's host (an IP, or a name), port 53.
     expect(new Set(targets.dns.map((g) => g.targets[0]))).toEqual(new Set(["198.51.100.11:53", "198.51.100.12:53", "wg.coop-c.net:53"]));
     expect(targets.dns.every((g) => g.labels.__param_module === `dns_soa_${g.labels.zone}`)).toBe(true);
@@ -352,13 +486,25 @@ describe("monitoring: what a node watches comes from the registry", () => {
 
   test("every (zone, node) pair is watched by every node of the zone's member, and every node by all; each node's DNS probes grow as nodes + zones, not nodes × zones", () => {
     // Ten members of one node and one zone each, as the bench's N = 10.
-    const nodes = Array.from({ length: 10 }, (_, i) => ({ member: `m${i}`, node: `n${i}`, zones: [`m${i}.example.`], mesh: { ipv4: `100.64.1.${i + 1}`, ipv6: `fd42:b0:ea1::1:${i + 1}` }, endpoint: `198.51.100.${100 + i}:51820` }));
-    const monitoringOf = (node: (typeof nodes)[number]) => monitoringPlan(node, nodes.filter((n) => n !== node), {});
+    const nodes = Array.from({ length: 10 }, (_, i) => ({
+      member: `m${i}`,
+      node: `n${i}`,
+      zones: [`m${i}.example.`],
+      mesh: { ipv4: `100.64.1.${i + 1}`, ipv6: `fd42:b0:ea1::1:${i + 1}` },
+      endpoint: `198.51.100.${100 + i}:51820`,
+    }));
+    const monitoringOf = (node: (typeof nodes)[number]) =>
+      monitoringPlan(
+        node,
+        nodes.filter((n) => n !== node),
+        {},
+      );
     const pairs = new Map<string, Set<string>>();
     for (const observer of nodes) {
       const dns = scrapeTargets(monitoringOf(observer)).dns;
       expect(dns.length, `${observer.node}'s DNS probes`).toBe(10 + 9);
-      for (const g of dns) pairs.set(`${g.labels.zone}@${g.labels.node}`, (pairs.get(`${g.labels.zone}@${g.labels.node}`) ?? new Set()).add(observer.node));
+      for (const g of dns)
+        pairs.set(`${g.labels.zone}@${g.labels.node}`, (pairs.get(`${g.labels.zone}@${g.labels.node}`) ?? new Set()).add(observer.node));
     }
     expect(pairs.size, "every zone at every node").toBe(100);
     for (const [pair, observers] of pairs) {

@@ -40,7 +40,11 @@ function check(...args: string[]): Run {
 }
 
 const git = (dir: string, ...args: string[]) =>
-  execFileSync("git", ["-C", dir, "-c", "user.name=boreal-test", "-c", "user.email=test@boreal.example", "-c", "commit.gpgsign=false", ...args], { encoding: "utf8" });
+  execFileSync(
+    "git",
+    ["-C", dir, "-c", "user.name=boreal-test", "-c", "user.email=test@boreal.example", "-c", "commit.gpgsign=false", ...args],
+    { encoding: "utf8" },
+  );
 
 function commit(dir: string, message: string): void {
   git(dir, "add", "-A");
@@ -70,7 +74,12 @@ function restoreFixtureA1(dir: string): void {
   for (const file of ["nodes/a1.yaml", "nodes/a1.yaml.sig"]) cpSync(join(FIXTURE_REGISTRY, file), join(dir, file));
 }
 
-const moved = (serial: number): NodeDescriptor => ({ ...fixtureA1(), serial, endpoint: "198.51.100.111:51820", updatedAt: "2026-11-21T10:00:00Z" });
+const moved = (serial: number): NodeDescriptor => ({
+  ...fixtureA1(),
+  serial,
+  endpoint: "198.51.100.111:51820",
+  updatedAt: "2026-11-21T10:00:00Z",
+});
 const tombstone = (serial: number): Tombstone => ({ member: "coop-a", node: "a1", serial, left: true, updatedAt: "2026-11-21T10:00:00Z" });
 
 /** Nothing that reached the terminal can act on it: no control character in any line. */
@@ -79,136 +88,164 @@ function expectSafe(run: Run): void {
 }
 
 describe("check --since REV and --held FILE: the CI refuses what the nodes refuse", () => {
-  test("a clean forward change (a higher serial) is accepted, with --since and with --held", () => {
-    const dir = registryRepo();
-    const held = join(work, `held-${count}.json`);
-    expect(check(dir, "--trust", fixtureTrust(), "--write-held", held).code).toBe(0);
-    publish(dir, moved(SERIAL + 60));
-    const since = check(dir, "--trust", fixtureTrust(), "--since", "HEAD");
-    expect(since.code, since.text).toBe(0);
-    expect(since.out[0]).toMatch(/: federation boreal-test version 1, 3 node\(s\), valid$/);
-    expect(since.text).toMatch(/checked as a new node and as the nodes holding what HEAD \([0-9a-f]{12}\) held/);
-    expect(since.text).toMatch(new RegExp(`\\n\\s+a1 \\(coop-a\\)\\s+serial ${SERIAL + 60}\\s`));
-    expect(since.text).not.toMatch(/rejected/);
-    const fromFile = check(dir, "--trust", fixtureTrust(), "--held", held);
-    expect(fromFile.code, fromFile.text).toBe(0);
-    expect(fromFile.text).toContain(`nodes holding what --held ${held} held`);
-    // Committed, and checked against the commit before, as a CI does on a push.
-    commit(dir, "a1 moves");
-    expect(check(dir, "--trust", fixtureTrust(), "--since", "HEAD~1").code).toBe(0);
-  }, SLOW);
+  test(
+    "a clean forward change (a higher serial) is accepted, with --since and with --held",
+    () => {
+      const dir = registryRepo();
+      const held = join(work, `held-${count}.json`);
+      expect(check(dir, "--trust", fixtureTrust(), "--write-held", held).code).toBe(0);
+      publish(dir, moved(SERIAL + 60));
+      const since = check(dir, "--trust", fixtureTrust(), "--since", "HEAD");
+      expect(since.code, since.text).toBe(0);
+      expect(since.out[0]).toMatch(/: federation boreal-test version 1, 3 node\(s\), valid$/);
+      expect(since.text).toMatch(/checked as a new node and as the nodes holding what HEAD \([0-9a-f]{12}\) held/);
+      expect(since.text).toMatch(new RegExp(`\\n\\s+a1 \\(coop-a\\)\\s+serial ${SERIAL + 60}\\s`));
+      expect(since.text).not.toMatch(/rejected/);
+      const fromFile = check(dir, "--trust", fixtureTrust(), "--held", held);
+      expect(fromFile.code, fromFile.text).toBe(0);
+      expect(fromFile.text).toContain(`nodes holding what --held ${held} held`);
+      // Committed, and checked against the commit before, as a CI does on a push.
+      commit(dir, "a1 moves");
+      expect(check(dir, "--trust", fixtureTrust(), "--since", "HEAD~1").code).toBe(0);
+    },
+    SLOW,
+  );
 
-  test("a rollback to an older signed serial: accepted by a plain check, refused with --since and with --held", () => {
-    const dir = registryRepo();
-    publish(dir, moved(SERIAL + 60));
-    commit(dir, "a1 moves");
-    const held = join(work, `held-${count}.json`);
-    expect(check(dir, "--trust", fixtureTrust(), "--write-held", held).code).toBe(0);
-    restoreFixtureA1(dir);
+  test(
+    "a rollback to an older signed serial: accepted by a plain check, refused with --since and with --held",
+    () => {
+      const dir = registryRepo();
+      publish(dir, moved(SERIAL + 60));
+      commit(dir, "a1 moves");
+      const held = join(work, `held-${count}.json`);
+      expect(check(dir, "--trust", fixtureTrust(), "--write-held", held).code).toBe(0);
+      restoreFixtureA1(dir);
 
-    // What a registry's CI said before: every object is validly signed.
-    expect(check(dir, "--trust", fixtureTrust()).code).toBe(0);
-    const refusal = new RegExp(`\\n  nodes/a1\\.yaml: .*serial ${SERIAL}\\b.*\\b${SERIAL + 60}\\b.*held`);
-    const since = check(dir, "--trust", fixtureTrust(), "--since", "HEAD");
-    expect(since.code).toBe(1);
-    expect(since.out[0]).toMatch(/1 rejected object\(s\)$/);
-    expect(since.text).toMatch(refusal);
-    // The nodes keep what they hold: the report shows the node as they have it.
-    expect(since.text).toMatch(new RegExp(`\\n\\s+a1 \\(coop-a\\)\\s+serial ${SERIAL + 60}\\s`));
-    const fromFile = check(dir, "--trust", fixtureTrust(), "--held", held);
-    expect(fromFile.code).toBe(1);
-    expect(fromFile.text).toMatch(refusal);
-    // The same when the rollback is committed and checked against the commit before it.
-    commit(dir, "a1 rolled back");
-    const pushed = check(dir, "--trust", fixtureTrust(), "--since", "HEAD~1");
-    expect(pushed.code).toBe(1);
-    expect(pushed.text).toMatch(refusal);
-  }, SLOW);
+      // What a registry's CI said before: every object is validly signed.
+      expect(check(dir, "--trust", fixtureTrust()).code).toBe(0);
+      const refusal = new RegExp(`\\n  nodes/a1\\.yaml: .*serial ${SERIAL}\\b.*\\b${SERIAL + 60}\\b.*held`);
+      const since = check(dir, "--trust", fixtureTrust(), "--since", "HEAD");
+      expect(since.code).toBe(1);
+      expect(since.out[0]).toMatch(/1 rejected object\(s\)$/);
+      expect(since.text).toMatch(refusal);
+      // The nodes keep what they hold: the report shows the node as they have it.
+      expect(since.text).toMatch(new RegExp(`\\n\\s+a1 \\(coop-a\\)\\s+serial ${SERIAL + 60}\\s`));
+      const fromFile = check(dir, "--trust", fixtureTrust(), "--held", held);
+      expect(fromFile.code).toBe(1);
+      expect(fromFile.text).toMatch(refusal);
+      // The same when the rollback is committed and checked against the commit before it.
+      commit(dir, "a1 rolled back");
+      const pushed = check(dir, "--trust", fixtureTrust(), "--since", "HEAD~1");
+      expect(pushed.code).toBe(1);
+      expect(pushed.text).toMatch(refusal);
+    },
+    SLOW,
+  );
 
-  test("a same-serial swap: other content under a serial already held is refused", () => {
-    const dir = registryRepo();
-    const held = join(work, `held-${count}.json`);
-    expect(check(dir, "--trust", fixtureTrust(), "--write-held", held).code).toBe(0);
-    publish(dir, moved(SERIAL));
-    expect(check(dir, "--trust", fixtureTrust()).code).toBe(0);
-    const refusal = new RegExp(`\\n  nodes/a1\\.yaml: .*serial ${SERIAL}\\b.*already held with other content`);
-    for (const run of [check(dir, "--trust", fixtureTrust(), "--since", "HEAD"), check(dir, "--trust", fixtureTrust(), "--held", held)]) {
+  test(
+    "a same-serial swap: other content under a serial already held is refused",
+    () => {
+      const dir = registryRepo();
+      const held = join(work, `held-${count}.json`);
+      expect(check(dir, "--trust", fixtureTrust(), "--write-held", held).code).toBe(0);
+      publish(dir, moved(SERIAL));
+      expect(check(dir, "--trust", fixtureTrust()).code).toBe(0);
+      const refusal = new RegExp(`\\n  nodes/a1\\.yaml: .*serial ${SERIAL}\\b.*already held with other content`);
+      for (const run of [check(dir, "--trust", fixtureTrust(), "--since", "HEAD"), check(dir, "--trust", fixtureTrust(), "--held", held)]) {
+        expect(run.code).toBe(1);
+        expect(run.text).toMatch(refusal);
+      }
+    },
+    SLOW,
+  );
+
+  test(
+    "a lower serial after a tombstone cannot bring the node back",
+    () => {
+      const dir = registryRepo();
+      publish(dir, tombstone(SERIAL + 60));
+      commit(dir, "a1 leaves");
+      const held = join(work, `held-${count}.json`);
+      const left = check(dir, "--trust", fixtureTrust(), "--write-held", held);
+      expect(left.code).toBe(0);
+      expect(left.text).toMatch(/departed \(1\):\n\s+a1 \(coop-a\)\s+serial \d+\s+left/);
+      restoreFixtureA1(dir);
+      expect(check(dir, "--trust", fixtureTrust()).code).toBe(0);
+      const refusal = new RegExp(`\\n  nodes/a1\\.yaml: .*serial ${SERIAL}\\b.*\\b${SERIAL + 60}\\b.*held`);
+      for (const run of [check(dir, "--trust", fixtureTrust(), "--since", "HEAD"), check(dir, "--trust", fixtureTrust(), "--held", held)]) {
+        expect(run.code).toBe(1);
+        expect(run.text).toMatch(refusal);
+        expect(run.text).toMatch(/departed \(1\):\n\s+a1 \(coop-a\)/);
+        expect(run.text).not.toMatch(/\n\s+a1 \(coop-a\)\s+serial \d+\s+100\.64/);
+      }
+      // A descriptor with a serial above the tombstone's brings it back, as on the nodes.
+      publish(dir, moved(SERIAL + 120));
+      expect(check(dir, "--trust", fixtureTrust(), "--since", "HEAD").code).toBe(0);
+    },
+    SLOW,
+  );
+
+  test(
+    "unpinned, the anchor is the previous revision's: a change cannot bring its own federation version 1",
+    () => {
+      const dir = registryRepo();
+      const path = join(dir, "federation/1.yaml");
+      writeFileSync(path, readFileSync(path, "utf8").replace("threshold: 2", "threshold: 1"));
+      const run = check(dir, "--since", "HEAD");
       expect(run.code).toBe(1);
-      expect(run.text).toMatch(refusal);
-    }
-  }, SLOW);
+      expect(run.err.join("\n")).toMatch(/WARNING: UNPINNED\. No --trust given, so HEAD:federation\/1\.yaml is trusted as found/);
+      expect(run.text).toMatch(/\n  federation\/1\.yaml: changed since HEAD, where it was accepted/);
+    },
+    SLOW,
+  );
 
-  test("a lower serial after a tombstone cannot bring the node back", () => {
-    const dir = registryRepo();
-    publish(dir, tombstone(SERIAL + 60));
-    commit(dir, "a1 leaves");
-    const held = join(work, `held-${count}.json`);
-    const left = check(dir, "--trust", fixtureTrust(), "--write-held", held);
-    expect(left.code).toBe(0);
-    expect(left.text).toMatch(/departed \(1\):\n\s+a1 \(coop-a\)\s+serial \d+\s+left/);
-    restoreFixtureA1(dir);
-    expect(check(dir, "--trust", fixtureTrust()).code).toBe(0);
-    const refusal = new RegExp(`\\n  nodes/a1\\.yaml: .*serial ${SERIAL}\\b.*\\b${SERIAL + 60}\\b.*held`);
-    for (const run of [check(dir, "--trust", fixtureTrust(), "--since", "HEAD"), check(dir, "--trust", fixtureTrust(), "--held", held)]) {
-      expect(run.code).toBe(1);
-      expect(run.text).toMatch(refusal);
-      expect(run.text).toMatch(/departed \(1\):\n\s+a1 \(coop-a\)/);
-      expect(run.text).not.toMatch(/\n\s+a1 \(coop-a\)\s+serial \d+\s+100\.64/);
-    }
-    // A descriptor with a serial above the tombstone's brings it back, as on the nodes.
-    publish(dir, moved(SERIAL + 120));
-    expect(check(dir, "--trust", fixtureTrust(), "--since", "HEAD").code).toBe(0);
-  }, SLOW);
+  test(
+    "a removed descriptor is said: the nodes holding it keep it, a new node never learns it",
+    () => {
+      const dir = registryRepo();
+      rmSync(join(dir, "nodes/c1.yaml"));
+      rmSync(join(dir, "nodes/c1.yaml.sig"));
+      const run = check(dir, "--trust", fixtureTrust(), "--since", "HEAD");
+      expect(run.code).toBe(0);
+      expect(run.text).toMatch(/held, but not in \S+ \(1\): the nodes holding it keep it/);
+      expect(run.text).toMatch(/\n  nodes\/c1\.yaml \(serial \d+\)/);
+    },
+    SLOW,
+  );
 
-  test("unpinned, the anchor is the previous revision's: a change cannot bring its own federation version 1", () => {
-    const dir = registryRepo();
-    const path = join(dir, "federation/1.yaml");
-    writeFileSync(path, readFileSync(path, "utf8").replace("threshold: 2", "threshold: 1"));
-    const run = check(dir, "--since", "HEAD");
-    expect(run.code).toBe(1);
-    expect(run.err.join("\n")).toMatch(/WARNING: UNPINNED\. No --trust given, so HEAD:federation\/1\.yaml is trusted as found/);
-    expect(run.text).toMatch(/\n  federation\/1\.yaml: changed since HEAD, where it was accepted/);
-  }, SLOW);
+  test(
+    "bad --since and --held: exit 2, the option named with its fix, never git's or Node's own words alone",
+    () => {
+      const dir = registryRepo();
+      const unknown = check(dir, "--trust", fixtureTrust(), "--since", "origin/no-such-branch");
+      expect(unknown.code).toBe(2);
+      expect(unknown.err[0]).toBe(`boreal registry check: --since origin/no-such-branch is no commit of the git repository of ${dir}`);
+      expect(unknown.err[1]).toMatch(/^ {2}fix: fetch it first, e\.g\. git fetch origin main/);
+      const option = check(dir, "--since", "-n");
+      expect(option.code).toBe(2);
+      expect(option.err[0]).toMatch(/--since "-n" is not a git revision/);
+      const notGit = join(work, "not-git");
+      cpSync(FIXTURE_REGISTRY, notGit, { recursive: true });
+      const outside = check(notGit, "--trust", fixtureTrust(), "--since", "HEAD");
+      expect(outside.code).toBe(2);
+      expect(outside.err[0]).toMatch(/--since HEAD: \S+not-git is not in a git repository/);
 
-  test("a removed descriptor is said: the nodes holding it keep it, a new node never learns it", () => {
-    const dir = registryRepo();
-    rmSync(join(dir, "nodes/c1.yaml"));
-    rmSync(join(dir, "nodes/c1.yaml.sig"));
-    const run = check(dir, "--trust", fixtureTrust(), "--since", "HEAD");
-    expect(run.code).toBe(0);
-    expect(run.text).toMatch(/held, but not in \S+ \(1\): the nodes holding it keep it/);
-    expect(run.text).toMatch(/\n  nodes\/c1\.yaml \(serial \d+\)/);
-  }, SLOW);
-
-  test("bad --since and --held: exit 2, the option named with its fix, never git's or Node's own words alone", () => {
-    const dir = registryRepo();
-    const unknown = check(dir, "--trust", fixtureTrust(), "--since", "origin/no-such-branch");
-    expect(unknown.code).toBe(2);
-    expect(unknown.err[0]).toBe(`boreal registry check: --since origin/no-such-branch is no commit of the git repository of ${dir}`);
-    expect(unknown.err[1]).toMatch(/^ {2}fix: fetch it first, e\.g\. git fetch origin main/);
-    const option = check(dir, "--since", "-n");
-    expect(option.code).toBe(2);
-    expect(option.err[0]).toMatch(/--since "-n" is not a git revision/);
-    const notGit = join(work, "not-git");
-    cpSync(FIXTURE_REGISTRY, notGit, { recursive: true });
-    const outside = check(notGit, "--trust", fixtureTrust(), "--since", "HEAD");
-    expect(outside.code).toBe(2);
-    expect(outside.err[0]).toMatch(/--since HEAD: \S+not-git is not in a git repository/);
-
-    const garbage = join(work, "garbage.json");
-    writeFileSync(garbage, "{ not json");
-    const notJson = check(dir, "--held", garbage);
-    expect(notJson.code).toBe(2);
-    expect(notJson.err[0]).toMatch(/--held \S+garbage\.json is not JSON: /);
-    writeFileSync(garbage, JSON.stringify({ held: { nodes: { "a1\u001b[2J": { serial: "x" } } } }));
-    const wrongShape = check(dir, "--held", garbage);
-    expect(wrongShape.code).toBe(2);
-    expect(wrongShape.text).toMatch(/--held \S+garbage\.json is not a held state:/);
-    expect(wrongShape.text).toContain("a1\\x1b[2J");
-    expectSafe(wrongShape);
-    const missing = check(dir, "--held", join(work, "no-such-file.json"));
-    expect(missing.err[0]).toMatch(/--held \S+no-such-file\.json cannot be read \(ENOENT\)/);
-  }, SLOW);
+      const garbage = join(work, "garbage.json");
+      writeFileSync(garbage, "{ not json");
+      const notJson = check(dir, "--held", garbage);
+      expect(notJson.code).toBe(2);
+      expect(notJson.err[0]).toMatch(/--held \S+garbage\.json is not JSON: /);
+      writeFileSync(garbage, JSON.stringify({ held: { nodes: { "a1\u001b[2J": { serial: "x" } } } }));
+      const wrongShape = check(dir, "--held", garbage);
+      expect(wrongShape.code).toBe(2);
+      expect(wrongShape.text).toMatch(/--held \S+garbage\.json is not a held state:/);
+      expect(wrongShape.text).toContain("a1\\x1b[2J");
+      expectSafe(wrongShape);
+      const missing = check(dir, "--held", join(work, "no-such-file.json"));
+      expect(missing.err[0]).toMatch(/--held \S+no-such-file\.json cannot be read \(ENOENT\)/);
+    },
+    SLOW,
+  );
 });
 
 describe("hostile names: escaped in every line, never a forged line or a terminal escape", () => {
@@ -233,30 +270,38 @@ describe("hostile names: escaped in every line, never a forged line or a termina
     expect(run.text).toContain("x\\r[ok] all good.yaml");
   }
 
-  test("files named to forge a report line or drive a terminal, in the directory", () => {
-    const dir = join(work, "hostile");
-    cpSync(FIXTURE_REGISTRY, dir, { recursive: true });
-    hostile(dir);
-    const run = check(dir, "--trust", fixtureTrust());
-    expect(run.code).toBe(1);
-    expectNoForgery(run);
-    expect(run.text).toMatch(/\n  nodes\/a1\.yaml: .*\\x1b\[2J\\x1b\]0;pwn\\x07/);
-  }, SLOW);
+  test(
+    "files named to forge a report line or drive a terminal, in the directory",
+    () => {
+      const dir = join(work, "hostile");
+      cpSync(FIXTURE_REGISTRY, dir, { recursive: true });
+      hostile(dir);
+      const run = check(dir, "--trust", fixtureTrust());
+      expect(run.code).toBe(1);
+      expectNoForgery(run);
+      expect(run.text).toMatch(/\n  nodes\/a1\.yaml: .*\\x1b\[2J\\x1b\]0;pwn\\x07/);
+    },
+    SLOW,
+  );
 
-  test("the same names in the previous revision (--since) and in a held state (--held)", () => {
-    const dir = registryRepo();
-    hostile(dir);
-    commit(dir, "hostile names");
-    const held = join(work, `held-${count}.json`);
-    const run = check(dir, "--trust", fixtureTrust(), "--since", "HEAD", "--write-held", held);
-    expect(run.code).toBe(1);
-    expectNoForgery(run);
-    const state = JSON.parse(readFileSync(held, "utf8"));
-    state.held.nodes["evil\n[ok] all good"] = state.held.nodes.a1;
-    writeFileSync(held, JSON.stringify(state));
-    const fromFile = check(dir, "--trust", fixtureTrust(), "--held", held);
-    expectNoForgery(fromFile);
-  }, SLOW);
+  test(
+    "the same names in the previous revision (--since) and in a held state (--held)",
+    () => {
+      const dir = registryRepo();
+      hostile(dir);
+      commit(dir, "hostile names");
+      const held = join(work, `held-${count}.json`);
+      const run = check(dir, "--trust", fixtureTrust(), "--since", "HEAD", "--write-held", held);
+      expect(run.code).toBe(1);
+      expectNoForgery(run);
+      const state = JSON.parse(readFileSync(held, "utf8"));
+      state.held.nodes["evil\n[ok] all good"] = state.held.nodes.a1;
+      writeFileSync(held, JSON.stringify(state));
+      const fromFile = check(dir, "--trust", fixtureTrust(), "--held", held);
+      expectNoForgery(fromFile);
+    },
+    SLOW,
+  );
 
   test("hidden files (names starting with a dot) are reported like every other refusal", () => {
     const dir = join(work, "hidden");
@@ -279,7 +324,10 @@ describe("hostile names elsewhere: boreal label and boreal status", () => {
     mkdirSync(join(dir, "attestations", "evil\n[ok] all good"), { recursive: true });
     writeFileSync(join(dir, "attestations", "evil\n[ok] all good", "b1.json"), "{}");
     const out: string[] = [];
-    const code = runLabel("show", ["--registry", dir, "--trust", fixtureTrust()], { out: (line) => out.push(line), err: (line) => out.push(line) });
+    const code = runLabel("show", ["--registry", dir, "--trust", fixtureTrust()], {
+      out: (line) => out.push(line),
+      err: (line) => out.push(line),
+    });
     expect(code).toBe(0);
     for (const line of out) {
       expect(line).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f]/);
@@ -291,7 +339,10 @@ describe("hostile names elsewhere: boreal label and boreal status", () => {
   test("boreal status: node, member and alert labels from the registry are escaped in the table and the JSON", () => {
     const evil = "evil\n[ok] all good\u001b[2J";
     const status = federationStatus("a1", {
-      exporters: [{ metric: { node: evil, member: "coop-\u009b31m" }, value: 1 }, { metric: { node: "a1", member: "coop-a" }, value: 1 }],
+      exporters: [
+        { metric: { node: evil, member: "coop-\u009b31m" }, value: 1 },
+        { metric: { node: "a1", member: "coop-a" }, value: 1 },
+      ],
       pings: [],
       handshakes: [],
       zonesAnswered: [],
@@ -329,7 +380,9 @@ describe("no internal message reaches a user", () => {
   });
 
   test("a bug says it is one, without Node's message or a stack trace, unless BOREAL_DEBUG=1 asks", () => {
-    const bug = new TypeError('The "data" argument must be of type string or an instance of Buffer, TypedArray, or DataView. Received undefined');
+    const bug = new TypeError(
+      'The "data" argument must be of type string or an instance of Buffer, TypedArray, or DataView. Received undefined',
+    );
     const err: string[] = [];
     expect(reportFailure("boreal registry check", "usage", bug, { out: () => undefined, err: (line) => err.push(line) }, {})).toBe(2);
     expect(err).toEqual([
@@ -341,12 +394,19 @@ describe("no internal message reaches a user", () => {
   });
 
   test("a refusal of the system is said in words, naming the path", () => {
-    const error = Object.assign(new Error("ENOENT: no such file or directory, open '/x/evil\u001b[2J'"), { code: "ENOENT", syscall: "open", path: "/x/evil\u001b[2J" });
+    const error = Object.assign(new Error("ENOENT: no such file or directory, open '/x/evil\u001b[2J'"), {
+      code: "ENOENT",
+      syscall: "open",
+      path: "/x/evil\u001b[2J",
+    });
     expect(failureLines("boreal", error, {})).toEqual([
       "boreal: /x/evil\\x1b[2J: does not exist (ENOENT, open)",
       "  fix: check the path and its permissions, then run the command again",
     ]);
     // A message the kit wrote for people is kept, made safe for a terminal line by line.
-    expect(failureLines("boreal", new Error("no lab machine named x\u001b[2J\n  fix: see boreal lab status"), {})).toEqual(["boreal: no lab machine named x\\x1b[2J", "  fix: see boreal lab status"]);
+    expect(failureLines("boreal", new Error("no lab machine named x\u001b[2J\n  fix: see boreal lab status"), {})).toEqual([
+      "boreal: no lab machine named x\\x1b[2J",
+      "  fix: see boreal lab status",
+    ]);
   });
 });

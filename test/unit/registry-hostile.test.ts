@@ -11,13 +11,28 @@ import { descriptorPath, NodeDescriptor, parseNodeObject, RegistryFile, signatur
 import { escapeText } from "../../src/core/values/escape";
 import { readRegistrySource, verifySources } from "../../src/io/registry/read";
 import { allocateMeshAddresses } from "../../src/core/mesh/allocate";
-import { armorBody, attestationProofStatement, checkWireguardProof, makeWireguardProof, NODE_PROOF_NAMESPACE } from "../../src/core/registry/keyproof";
+import {
+  armorBody,
+  attestationProofStatement,
+  checkWireguardProof,
+  makeWireguardProof,
+  NODE_PROOF_NAMESPACE,
+} from "../../src/core/registry/keyproof";
 import { signText } from "../../src/io/registry/sign";
 import { REGISTRY_NAMESPACE } from "../../src/core/registry/sshsig";
 import { formatRejection, nodeNameProblem, verifyRegistry, VerifiedRegistry } from "../../src/core/registry/verify";
 import { renderFederation, signedNodeObject } from "../../src/io/registry/write";
 import { FIXTURE_NODES, fixtureFederationVersion, fixtureWireguardKey, withKeyProof } from "../fixtures/sign-fixtures";
-import { FIXTURE_KEYS, FIXTURE_KEYS_DIR, FIXTURE_REGISTRY, fixtureRegistryCopy, fixtureRegistryFiles, fixtureSigner, fixtureSpec, fixtureTrustAnchor } from "../helpers/fixtures";
+import {
+  FIXTURE_KEYS,
+  FIXTURE_KEYS_DIR,
+  FIXTURE_REGISTRY,
+  fixtureRegistryCopy,
+  fixtureRegistryFiles,
+  fixtureSigner,
+  fixtureSpec,
+  fixtureTrustAnchor,
+} from "../helpers/fixtures";
 
 const work = mkdtempSync(join(tmpdir(), "boreal-hostile-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -32,10 +47,20 @@ const fixtureNode = (node: string): NodeDescriptor => structuredClone(FIXTURE_NO
 
 /** A new node of coop-a (a2), with its own key and proof, and `changes`; signed by coop-a. */
 function a2(changes: Partial<NodeDescriptor> = {}): { content: string; signature: string } {
-  const base = withKeyProof({ ...fixtureNode("a1"), node: "a2", mesh: { ipv4: "100.64.0.2", ipv6: "fd42:b0:ea1::2" }, zones: [], exporter: "100.64.0.2:9100", ...changes });
+  const base = withKeyProof({
+    ...fixtureNode("a1"),
+    node: "a2",
+    mesh: { ipv4: "100.64.0.2", ipv6: "fd42:b0:ea1::2" },
+    zones: [],
+    exporter: "100.64.0.2:9100",
+    ...changes,
+  });
   return signedNodeObject(base as NodeDescriptor, fixtureSigner("coop-a"));
 }
-const a2Files = (signed: { content: string; signature: string }) => ({ "nodes/a2.yaml": signed.content, "nodes/a2.yaml.sig": signed.signature });
+const a2Files = (signed: { content: string; signature: string }) => ({
+  "nodes/a2.yaml": signed.content,
+  "nodes/a2.yaml.sig": signed.signature,
+});
 
 const seconds = (run: () => void): number => {
   const started = process.hrtime.bigint();
@@ -45,12 +70,20 @@ const seconds = (run: () => void): number => {
 
 describe("bounded work", () => {
   test("a federation version with a huge number costs nothing: refused by its name, or as not chaining, at once", () => {
-    const stray = { "federation/10000000000000000000.yaml": "version: 1\n", "federation/99999999.yaml": "version: 99999999\n", "federation/00.yaml": "x: 1\n", "federation/01.yaml": "x: 1\n", "federation/1000000.yaml": "version: 1000000\n" };
+    const stray = {
+      "federation/10000000000000000000.yaml": "version: 1\n",
+      "federation/99999999.yaml": "version: 99999999\n",
+      "federation/00.yaml": "x: 1\n",
+      "federation/01.yaml": "x: 1\n",
+      "federation/1000000.yaml": "version: 1000000\n",
+    };
     const dir = registryWith(stray);
     let v!: VerifiedRegistry;
     expect(seconds(() => (v = verifyDir(dir)))).toBeLessThan(2);
     for (const path of ["federation/10000000000000000000.yaml", "federation/99999999.yaml", "federation/00.yaml", "federation/01.yaml"]) {
-      expect(reasonOf(v, path), path).toEqual(["is not a federation version's name: versions are federation/1.yaml, federation/2.yaml, ... up to 1000000, without leading zeros"]);
+      expect(reasonOf(v, path), path).toEqual([
+        "is not a federation version's name: versions are federation/1.yaml, federation/2.yaml, ... up to 1000000, without leading zeros",
+      ]);
     }
     expect(reasonOf(v, "federation/1000000.yaml")).toEqual(["does not chain: version 2 is missing or not signed by enough members"]);
     expect(live(v)).toEqual(["a1", "b1", "c1"]);
@@ -116,23 +149,37 @@ describe("identities", () => {
       message: "node name b7 is member coop-b's in federation version 1, not coop-a's",
       fix: "pick a name coop-a may publish (a*), or have the members sign a version that gives it the name (boreal registry admit DIR --nodes coop-a:b7)",
     });
-    expect(nodeNameProblem(federation, "coop-a", "zed")?.message).toBe("node name zed is no member's in federation version 1 (coop-a's names: a*)");
+    expect(nodeNameProblem(federation, "coop-a", "zed")?.message).toBe(
+      "node name zed is no member's in federation version 1 (coop-a's names: a*)",
+    );
   });
 
   test("an attestation key copied from another node never counts: its proof names the other node", () => {
     const keyFile = join(work, "attestation-b1");
     spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", keyFile]);
     const key = readFileSync(`${keyFile}.pub`, "utf8").trim().split(/\s+/).slice(0, 2).join(" ");
-    const proofFor = (node: string) => armorBody(signText(attestationProofStatement({ federation: "boreal-test", node, attestationKey: key }), { keyFile }, NODE_PROOF_NAMESPACE));
-    const b1 = withKeyProof({ ...fixtureNode("b1"), serial: fixtureNode("b1").serial + 1, attestationKey: key, attestationKeyProof: proofFor("b1") });
+    const proofFor = (node: string) =>
+      armorBody(
+        signText(attestationProofStatement({ federation: "boreal-test", node, attestationKey: key }), { keyFile }, NODE_PROOF_NAMESPACE),
+      );
+    const b1 = withKeyProof({
+      ...fixtureNode("b1"),
+      serial: fixtureNode("b1").serial + 1,
+      attestationKey: key,
+      attestationKeyProof: proofFor("b1"),
+    });
     const b1Signed = signedNodeObject(b1 as NodeDescriptor, fixtureSigner("coop-b"));
     const withB1 = { "nodes/b1.yaml": b1Signed.content, "nodes/b1.yaml.sig": b1Signed.signature };
     const good = verifyDir(registryWith(withB1));
     expect(good.rejected).toEqual([]);
     expect(good.federation!.nodes.find((n) => n.node === "b1")!.attestationKey).toBe(key);
     // coop-a copies it, with b1's proof, with a lower serial, into a fresh reader's view.
-    const copy = verifyDir(registryWith({ ...withB1, ...a2Files(a2({ serial: 1, attestationKey: key, attestationKeyProof: proofFor("b1") })) }));
-    expect(reasonOf(copy, "nodes/a2.yaml")).toEqual([expect.stringMatching(/^attestationKeyProof does not verify: node a2's attestation key did not sign it/)]);
+    const copy = verifyDir(
+      registryWith({ ...withB1, ...a2Files(a2({ serial: 1, attestationKey: key, attestationKeyProof: proofFor("b1") })) }),
+    );
+    expect(reasonOf(copy, "nodes/a2.yaml")).toEqual([
+      expect.stringMatching(/^attestationKeyProof does not verify: node a2's attestation key did not sign it/),
+    ]);
     expect(live(copy)).toEqual(["a1", "b1", "c1"]);
     // Without a proof, a key is refused too.
     const bare = verifyDir(registryWith(a2Files(a2({ attestationKey: key }))));
@@ -147,7 +194,10 @@ describe("signatures over bytes", () => {
     writeFileSync(allowed, `coop-a namespaces="boreal-registry" ${readFileSync(`${FIXTURE_KEYS["coop-a"]}.pub`, "utf8").trim()}\n`);
     const sig = join(work, "message.sig");
     writeFileSync(sig, signature);
-    return spawnSync("ssh-keygen", ["-Y", "verify", "-f", allowed, "-I", "coop-a", "-n", "boreal-registry", "-s", sig], { input: message }).status === 0;
+    return (
+      spawnSync("ssh-keygen", ["-Y", "verify", "-f", allowed, "-I", "coop-a", "-n", "boreal-registry", "-s", sig], { input: message })
+        .status === 0
+    );
   };
   const signBytes = (message: Buffer): Buffer => {
     const file = join(work, "to-sign");
@@ -178,7 +228,12 @@ describe("signatures over bytes", () => {
     })();
     expect(sshKeygenAccepts(signed, signature)).toBe(true);
     if (utf8) expect(reasonOf(asSigned, "nodes/a1.yaml").join()).not.toMatch(/signature/);
-    else expect(reasonOf(asSigned, "nodes/a1.yaml")).toEqual([expect.stringMatching(/^is not UTF-8 text \(first invalid byte at offset \d+\): registry files are UTF-8; its signature was not checked$/)]);
+    else
+      expect(reasonOf(asSigned, "nodes/a1.yaml")).toEqual([
+        expect.stringMatching(
+          /^is not UTF-8 text \(first invalid byte at offset \d+\): registry files are UTF-8; its signature was not checked$/,
+        ),
+      ]);
     // Bytes changed after signing: refused by both, whatever they decode to.
     const tampered = Buffer.from(signed);
     const at = tampered.lastIndexOf(0x0a, tampered.length - 2);
@@ -202,7 +257,11 @@ describe("addresses", () => {
     ["a private address, not allowed by this federation", { endpoint: "10.0.0.1:51820" }, /private/],
     ["an exporter elsewhere", { exporter: "198.51.100.1:80" }, /^exporter 198\.51\.100\.1:80 is not node a2's own mesh address/],
     ["an exporter on another port", { exporter: "100.64.0.2:22" }, /is not at the kit's exporter port 9100/],
-    ["the mesh prefix's network address", { mesh: { ipv4: "100.64.0.0", ipv6: "fd42:b0:ea1::2" }, exporter: "100.64.0.0:9100" }, /^mesh address 100\.64\.0\.0 is the network address of 100\.64\.0\.0\/24/],
+    [
+      "the mesh prefix's network address",
+      { mesh: { ipv4: "100.64.0.0", ipv6: "fd42:b0:ea1::2" }, exporter: "100.64.0.0:9100" },
+      /^mesh address 100\.64\.0\.0 is the network address of 100\.64\.0\.0\/24/,
+    ],
   ])("a descriptor whose %s is refused, signed and proven though it is", (_what, changes, reason) => {
     const v = verifyDir(registryWith(a2Files(a2(changes))));
     expect(reasonOf(v, "nodes/a2.yaml")).toEqual([expect.stringMatching(reason)]);
@@ -210,7 +269,10 @@ describe("addresses", () => {
   });
 
   test("an all-zero or small-order WireGuard key is refused by the schema", () => {
-    const content = readFileSync(join(FIXTURE_REGISTRY, "nodes", "a1.yaml"), "utf8").replace(/publicKey: .*/, `publicKey: ${Buffer.alloc(32).toString("base64")}`);
+    const content = readFileSync(join(FIXTURE_REGISTRY, "nodes", "a1.yaml"), "utf8").replace(
+      /publicKey: .*/,
+      `publicKey: ${Buffer.alloc(32).toString("base64")}`,
+    );
     const parsed = parseNodeObject({ path: "nodes/a1.yaml", content });
     expect(parsed.ok).toBe(false);
     expect(JSON.stringify(parsed)).toMatch(/publicKey/);
@@ -278,7 +340,9 @@ describe("stable across runs", () => {
     const { privateKey, publicKey } = fixtureWireguardKey("stable");
     const statement = { federation: "boreal-test", node: "a5", publicKey };
     expect(makeWireguardProof(privateKey, statement)).toBe(makeWireguardProof(privateKey, statement));
-    expect(checkWireguardProof({ node: "a5", publicKey, keyProof: makeWireguardProof(privateKey, statement) }, "boreal-test")).toBeUndefined();
+    expect(
+      checkWireguardProof({ node: "a5", publicKey, keyProof: makeWireguardProof(privateKey, statement) }, "boreal-test"),
+    ).toBeUndefined();
   });
 
   test("a version that renames the federation does not chain: every node's proofs name it", () => {
@@ -287,16 +351,23 @@ describe("stable across runs", () => {
     const files: RegistryFile[] = [
       ...fixtureRegistryFiles(),
       { path: "federation/2.yaml", content },
-      ...(["coop-a", "coop-b"] as const).map((m) => ({ path: `federation/2.yaml.${m}.sig`, content: signText(content, fixtureSigner(m), REGISTRY_NAMESPACE) })),
+      ...(["coop-a", "coop-b"] as const).map((m) => ({
+        path: `federation/2.yaml.${m}.sig`,
+        content: signText(content, fixtureSigner(m), REGISTRY_NAMESPACE),
+      })),
     ];
     const v = verifyRegistry({ sources: [{ name: "mirror", files }], trust: fixtureTrustAnchor() });
     expect(v.version!.version).toBe(1);
-    expect(reasonOf(v, "federation/2.yaml")).toEqual(["renames the federation from boreal-test to boreal-renamed: a federation keeps its name (every node's key proofs carry it)"]);
+    expect(reasonOf(v, "federation/2.yaml")).toEqual([
+      "renames the federation from boreal-test to boreal-renamed: a federation keeps its name (every node's key proofs carry it)",
+    ]);
     expect(live(v)).toEqual(["a1", "b1", "c1"]);
   });
 
   test("a mesh address override peers would refuse is refused at pulumi up", () => {
     expect(() => fixtureSpec("a1", { meshAddress: { ipv4: "100.64.0.0" } })).not.toThrow();
-    expect(() => allocateMeshAddresses(verifyDir(FIXTURE_REGISTRY).federation!, { node: "a5", member: "coop-a", override: { ipv4: "100.64.0.0" } })).toThrow(/100\.64\.0\.0 is the network address of 100\.64\.0\.0\/24/);
+    expect(() =>
+      allocateMeshAddresses(verifyDir(FIXTURE_REGISTRY).federation!, { node: "a5", member: "coop-a", override: { ipv4: "100.64.0.0" } }),
+    ).toThrow(/100\.64\.0\.0 is the network address of 100\.64\.0\.0\/24/);
   });
 });

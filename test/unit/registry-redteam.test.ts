@@ -23,7 +23,17 @@ import { REGISTRY_NAMESPACE, verifySignature } from "../../src/core/registry/ssh
 import { formatRejection, HeldState, sha256, VerifiedRegistry, verifyRegistry } from "../../src/core/registry/verify";
 import { renderFederation, signedNodeObject } from "../../src/io/registry/write";
 import { FIXTURE_NODES, fixtureFederationVersion, FIXTURE_SERIAL, withKeyProof } from "../fixtures/sign-fixtures";
-import { FIXTURE_KEYS, FIXTURE_KEYS_DIR, FIXTURE_REGISTRY, fixtureRegistryFiles, fixtureSigner, fixtureSpec, fixtureTrustAnchor, fixtureRegistryCopy, templates } from "../helpers/fixtures";
+import {
+  FIXTURE_KEYS,
+  FIXTURE_KEYS_DIR,
+  FIXTURE_REGISTRY,
+  fixtureRegistryFiles,
+  fixtureSigner,
+  fixtureSpec,
+  fixtureTrustAnchor,
+  fixtureRegistryCopy,
+  templates,
+} from "../helpers/fixtures";
 
 const S = FIXTURE_SERIAL;
 const work = mkdtempSync(join(tmpdir(), "boreal-redteam-"));
@@ -31,8 +41,10 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 let dirs = 0;
 
 const registryWith = (files: Record<string, string | Buffer>): string => fixtureRegistryCopy(join(work, `registry-${++dirs}`), files);
-const verifyDir = (dir: string, held?: HeldState): VerifiedRegistry => verifySources([readRegistrySource(dir, "mirror")], fixtureTrustAnchor(), held);
-const verifyFiles = (files: RegistryFile[], held?: HeldState) => verifyRegistry({ sources: [{ name: "mirror", files }], trust: fixtureTrustAnchor(), held });
+const verifyDir = (dir: string, held?: HeldState): VerifiedRegistry =>
+  verifySources([readRegistrySource(dir, "mirror")], fixtureTrustAnchor(), held);
+const verifyFiles = (files: RegistryFile[], held?: HeldState) =>
+  verifyRegistry({ sources: [{ name: "mirror", files }], trust: fixtureTrustAnchor(), held });
 const live = (v: VerifiedRegistry) => v.federation?.nodes.map((n) => n.node);
 const reasonOf = (v: VerifiedRegistry, path: string) => v.rejected.filter((r) => r.path === path).map((r) => r.reason);
 const fixtureNode = (node: string): NodeDescriptor => structuredClone(FIXTURE_NODES.find((n) => n.node === node)!);
@@ -57,11 +69,17 @@ const seconds = (run: () => void): number => {
   return Number(process.hrtime.bigint() - started) / 1e9;
 };
 const v1 = (): FederationVersion => fixtureFederationVersion(FIXTURE_KEYS_DIR);
-function federationFiles(version: FederationVersion, signers: [member: string, key: Parameters<typeof fixtureSigner>[0]][]): RegistryFile[] {
+function federationFiles(
+  version: FederationVersion,
+  signers: [member: string, key: Parameters<typeof fixtureSigner>[0]][],
+): RegistryFile[] {
   const content = renderFederation(version);
   return [
     { path: `federation/${version.version}.yaml`, content },
-    ...signers.map(([member, key]) => ({ path: `federation/${version.version}.yaml.${member}.sig`, content: signText(content, fixtureSigner(key), REGISTRY_NAMESPACE) })),
+    ...signers.map(([member, key]) => ({
+      path: `federation/${version.version}.yaml.${member}.sig`,
+      content: signText(content, fixtureSigner(key), REGISTRY_NAMESPACE),
+    })),
   ];
 }
 
@@ -92,7 +110,9 @@ describe("DEFECT: an unsigned federation version is parsed (YAML + schema) befor
 
   test("the YAML library's warnings reach stderr raw: an unsigned file drives the terminal / journal", () => {
     const emitted: string[] = [];
-    const spy = vi.spyOn(process, "emitWarning").mockImplementation(((w: string | Error) => void emitted.push(String(w))) as typeof process.emitWarning);
+    const spy = vi
+      .spyOn(process, "emitWarning")
+      .mockImplementation(((w: string | Error) => void emitted.push(String(w))) as typeof process.emitWarning);
     try {
       const content = "x: !t \u001b]0;pwned\u0007\u001b[2J[boreal-sync] all mirrors verified, 0 rejected\n";
       verifyFiles(withFiles(fixtureRegistryFiles(), [{ path: "federation/2.yaml", content }]));
@@ -105,7 +125,8 @@ describe("DEFECT: an unsigned federation version is parsed (YAML + schema) befor
 });
 
 describe("DEFECT: the node name `constructor` (an Object.prototype key) where a member's prefix covers it (fixture coop-c: c*)", () => {
-  const constructorNode = () => fresh("c1", { node: "constructor", mesh: { ipv4: "100.64.0.34", ipv6: "fd42:b0:ea1::22" }, zones: [], exporter: "100.64.0.34:9100" });
+  const constructorNode = () =>
+    fresh("c1", { node: "constructor", mesh: { ipv4: "100.64.0.34", ipv6: "fd42:b0:ea1::22" }, zones: [], exporter: "100.64.0.34:9100" });
 
   test("it verifies like any other node of coop-c", () => {
     const v = verifyFiles(withFiles(fixtureRegistryFiles(), signedFiles(constructorNode(), "coop-c")));
@@ -153,13 +174,25 @@ describe("DEFECT: report volume (names no member owns are not capped at 20 as th
 
 describe("DEFECT: an endpoint is not unique to its node", () => {
   test.fails("a member's new node cannot name another member's node's endpoint (peers would send and scan there)", () => {
-    const a2 = fresh("a1", { node: "a2", endpoint: fixtureNode("b1").endpoint, mesh: { ipv4: "100.64.0.2", ipv6: "fd42:b0:ea1::2" }, zones: [], exporter: "100.64.0.2:9100" });
+    const a2 = fresh("a1", {
+      node: "a2",
+      endpoint: fixtureNode("b1").endpoint,
+      mesh: { ipv4: "100.64.0.2", ipv6: "fd42:b0:ea1::2" },
+      zones: [],
+      exporter: "100.64.0.2:9100",
+    });
     const v = verifyFiles(withFiles(fixtureRegistryFiles(), signedFiles(a2, "coop-a")));
     expect(live(v)).not.toContain("a2");
   });
 
   test("(documented, not a unit test) a public name resolving to 127.0.0.1 passes: wg0.conf gets the name and wg resolves it unchecked", () => {
-    const a2 = fresh("a1", { node: "a2", endpoint: "localtest.me:51820", mesh: { ipv4: "100.64.0.2", ipv6: "fd42:b0:ea1::2" }, zones: [], exporter: "100.64.0.2:9100" });
+    const a2 = fresh("a1", {
+      node: "a2",
+      endpoint: "localtest.me:51820",
+      mesh: { ipv4: "100.64.0.2", ipv6: "fd42:b0:ea1::2" },
+      zones: [],
+      exporter: "100.64.0.2:9100",
+    });
     const v = verifyFiles(withFiles(fixtureRegistryFiles(), signedFiles(a2, "coop-a")));
     expect(live(v)).toContain("a2");
   });
@@ -208,14 +241,19 @@ describe("held: names and sizes", () => {
 
   test("a node object exactly at its cap is read; one byte over is refused unread; a .sig that is a directory is 'unsigned'", () => {
     const signedAt = (bytes: number) => {
-      const base = signedNodeObject(fresh("a1", { node: "a2", mesh: { ipv4: "100.64.0.2", ipv6: "fd42:b0:ea1::2" }, zones: [], exporter: "100.64.0.2:9100" }), fixtureSigner("coop-a")).content;
+      const base = signedNodeObject(
+        fresh("a1", { node: "a2", mesh: { ipv4: "100.64.0.2", ipv6: "fd42:b0:ea1::2" }, zones: [], exporter: "100.64.0.2:9100" }),
+        fixtureSigner("coop-a"),
+      ).content;
       const content = base + "#".repeat(bytes - Buffer.byteLength(base) - 1) + "\n";
       expect(Buffer.byteLength(content)).toBe(bytes);
       return { "nodes/a2.yaml": content, "nodes/a2.yaml.sig": signText(content, fixtureSigner("coop-a"), REGISTRY_NAMESPACE) };
     };
     expect(live(verifyDir(registryWith(signedAt(MAX_NODE_OBJECT_BYTES))))).toContain("a2");
     const over = verifyDir(registryWith(signedAt(MAX_NODE_OBJECT_BYTES + 1)));
-    expect(reasonOf(over, "nodes/a2.yaml")).toEqual([`is ${MAX_NODE_OBJECT_BYTES + 1} bytes, over the cap of ${MAX_NODE_OBJECT_BYTES} bytes for this kind of object (not read)`]);
+    expect(reasonOf(over, "nodes/a2.yaml")).toEqual([
+      `is ${MAX_NODE_OBJECT_BYTES + 1} bytes, over the cap of ${MAX_NODE_OBJECT_BYTES} bytes for this kind of object (not read)`,
+    ]);
     const dir = registryWith({});
     rmSync(join(dir, "nodes", "a1.yaml.sig"));
     mkdirSync(join(dir, "nodes", "a1.yaml.sig"));
@@ -227,13 +265,25 @@ describe("held: names and sizes", () => {
 
 describe("held: identities across members, mirrors and held state", () => {
   const held = () => verifyFiles(fixtureRegistryFiles()).held;
-  const takeover = () => fresh("b1", { node: "a1", serial: S + 100, mesh: { ipv4: "100.64.0.18", ipv6: "fd42:b0:ea1::12" }, zones: [], exporter: "100.64.0.18:9100" });
+  const takeover = () =>
+    fresh("b1", {
+      node: "a1",
+      serial: S + 100,
+      mesh: { ipv4: "100.64.0.18", ipv6: "fd42:b0:ea1::12" },
+      zones: [],
+      exporter: "100.64.0.18:9100",
+    });
   const tomb = () => ({ ...buildTombstone(fixtureNode("a1")), serial: S + 100 });
 
   for (const withHeld of [false, true]) {
     for (const order of ["forged first", "forged second"] as const) {
       test(`another member's descriptor or tombstone for a1 never counts (held: ${withHeld}, ${order})`, () => {
-        for (const [forged, key] of [[takeover(), "coop-b"], [tomb(), "coop-b"], [{ ...tomb(), member: "coop-b" }, "coop-b"], [takeover(), "mallory"]] as const) {
+        for (const [forged, key] of [
+          [takeover(), "coop-b"],
+          [tomb(), "coop-b"],
+          [{ ...tomb(), member: "coop-b" }, "coop-b"],
+          [takeover(), "mallory"],
+        ] as const) {
           const bad = { name: "bad", files: withFiles(fixtureRegistryFiles(), signedFiles(forged as NodeDescriptor, key)) };
           const good = { name: "good", files: fixtureRegistryFiles() };
           const sources = order === "forged first" ? [bad, good] : [good, bad];
@@ -250,19 +300,30 @@ describe("held: identities across members, mirrors and held state", () => {
     const a1 = fixtureNode("a1");
     const bytes = Buffer.from(a1.publicKey, "base64");
     bytes[31] |= 0x80;
-    const copy = { ...fresh("b1", { node: "b2", mesh: { ipv4: "100.64.0.18", ipv6: "fd42:b0:ea1::12" }, zones: [], exporter: "100.64.0.18:9100" }), publicKey: bytes.toString("base64"), keyProof: a1.keyProof };
+    const copy = {
+      ...fresh("b1", { node: "b2", mesh: { ipv4: "100.64.0.18", ipv6: "fd42:b0:ea1::12" }, zones: [], exporter: "100.64.0.18:9100" }),
+      publicKey: bytes.toString("base64"),
+      keyProof: a1.keyProof,
+    };
     const v = verifyFiles(withFiles(fixtureRegistryFiles(), signedFiles(copy, "coop-b")));
     expect(reasonOf(v, "nodes/b2.yaml")[0]).toMatch(/^keyProof does not verify/);
   });
 
   test("a threshold-signed version that lowers the threshold to 1 lets one member chain the next (by design: the threshold decided)", () => {
     const base = v1();
-    const v2 = federationFiles({ ...base, version: 2, threshold: 1 }, [["coop-a", "coop-a"], ["coop-b", "coop-b"]]);
-    const v3 = federationFiles({ ...base, version: 3, threshold: 1, members: base.members.filter((m) => m.name !== "coop-c") }, [["coop-a", "coop-a"]]);
+    const v2 = federationFiles({ ...base, version: 2, threshold: 1 }, [
+      ["coop-a", "coop-a"],
+      ["coop-b", "coop-b"],
+    ]);
+    const v3 = federationFiles({ ...base, version: 3, threshold: 1, members: base.members.filter((m) => m.name !== "coop-c") }, [
+      ["coop-a", "coop-a"],
+    ]);
     const v = verifyFiles(withFiles(fixtureRegistryFiles(), v2, v3));
     expect(v.version!.version).toBe(3);
     // Without v2 (threshold 2), the same v3 by one member does not chain.
-    const alone = verifyFiles(withFiles(fixtureRegistryFiles(), federationFiles({ ...base, version: 2, threshold: 1 }, [["coop-a", "coop-a"]])));
+    const alone = verifyFiles(
+      withFiles(fixtureRegistryFiles(), federationFiles({ ...base, version: 2, threshold: 1 }, [["coop-a", "coop-a"]])),
+    );
     expect(alone.version!.version).toBe(1);
   });
 });
@@ -327,7 +388,13 @@ describe("held: addresses", () => {
     "198.51.100.11:0",
     "198.51.100.11:65536",
   ])("endpoint %s is refused", (endpoint) => {
-    const a2 = fresh("a1", { node: "a2", endpoint, mesh: { ipv4: "100.64.0.2", ipv6: "fd42:b0:ea1::2" }, zones: [], exporter: "100.64.0.2:9100" });
+    const a2 = fresh("a1", {
+      node: "a2",
+      endpoint,
+      mesh: { ipv4: "100.64.0.2", ipv6: "fd42:b0:ea1::2" },
+      zones: [],
+      exporter: "100.64.0.2:9100",
+    });
     const v = verifyFiles(withFiles(fixtureRegistryFiles(), signedFiles(a2, "coop-a")));
     expect(live(v)).not.toContain("a2");
   });
@@ -337,19 +404,26 @@ describe("held: addresses", () => {
     expect(live(verifyFiles(withFiles(fixtureRegistryFiles(), signedFiles(a2, "coop-a"))))).toContain("a2");
   });
 
-  test.each(["100.64.0.1:9100", "[fd42:b0:ea1::1]:9100", "[::ffff:100.64.0.2]:9100", "100.64.0.2:9101"])("exporter %s (not own) is refused", (exporter) => {
-    const a2 = fresh("a1", { node: "a2", mesh: { ipv4: "100.64.0.2", ipv6: "fd42:b0:ea1::2" }, zones: [], exporter });
-    expect(live(verifyFiles(withFiles(fixtureRegistryFiles(), signedFiles(a2, "coop-a"))))).not.toContain("a2");
-  });
+  test.each(["100.64.0.1:9100", "[fd42:b0:ea1::1]:9100", "[::ffff:100.64.0.2]:9100", "100.64.0.2:9101"])(
+    "exporter %s (not own) is refused",
+    (exporter) => {
+      const a2 = fresh("a1", { node: "a2", mesh: { ipv4: "100.64.0.2", ipv6: "fd42:b0:ea1::2" }, zones: [], exporter });
+      expect(live(verifyFiles(withFiles(fixtureRegistryFiles(), signedFiles(a2, "coop-a"))))).not.toContain("a2");
+    },
+  );
 });
 
 describe("held: reports", () => {
   test("a member-signed descriptor with control characters in its values yields escaped lines only", () => {
-    const text = readFileSync(join(FIXTURE_REGISTRY, "nodes", "a1.yaml"), "utf8").replace(/endpoint: .*/, 'endpoint: "\\e[2J\\n[ok] x:1"').replace(/zones:\n.*\n/, 'zones: ["\\u202e\\x1b"]\n');
-    const v = verifyFiles(withFiles(fixtureRegistryFiles(), [
-      { path: "nodes/a1.yaml", content: text },
-      { path: "nodes/a1.yaml.sig", content: signText(text, fixtureSigner("coop-a"), REGISTRY_NAMESPACE) },
-    ]));
+    const text = readFileSync(join(FIXTURE_REGISTRY, "nodes", "a1.yaml"), "utf8")
+      .replace(/endpoint: .*/, 'endpoint: "\\e[2J\\n[ok] x:1"')
+      .replace(/zones:\n.*\n/, 'zones: ["\\u202e\\x1b"]\n');
+    const v = verifyFiles(
+      withFiles(fixtureRegistryFiles(), [
+        { path: "nodes/a1.yaml", content: text },
+        { path: "nodes/a1.yaml.sig", content: signText(text, fixtureSigner("coop-a"), REGISTRY_NAMESPACE) },
+      ]),
+    );
     const lines = v.rejected.map(formatRejection);
     expect(lines.length).toBeGreaterThan(0);
     for (const line of lines) expect(line).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u202e\u2028]/);
@@ -364,13 +438,16 @@ describe("held: signatures agree with ssh-keygen -Y verify (mutations of a real 
   const sshKeygen = (sig: Buffer): boolean => {
     const file = join(work, "m.sig");
     writeFileSync(file, sig);
-    return spawnSync("ssh-keygen", ["-Y", "verify", "-f", allowed, "-I", "coop-a", "-n", "boreal-registry", "-s", file], { input: message }).status === 0;
+    return (
+      spawnSync("ssh-keygen", ["-Y", "verify", "-f", allowed, "-I", "coop-a", "-n", "boreal-registry", "-s", file], { input: message })
+        .status === 0
+    );
   };
   const kit = (sig: Buffer) => verifySignature({ message, signature: sig, namespace: REGISTRY_NAMESPACE }).ok;
 
   test("deterministic mutations: the kit never accepts what ssh-keygen refuses", () => {
     let seed = 12345;
-    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+    const rand = (n: number) => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n;
     const text = signature.toString("latin1");
     const mutations: Buffer[] = [];
     const alphabet = ["\n", "\r", " ", "\t", "\v", "\f", "=", "A", "a", "/", "+", "\0", "-", "\u00a0"];
@@ -378,7 +455,12 @@ describe("held: signatures agree with ssh-keygen -Y verify (mutations of a real 
       const at = rand(text.length);
       const kind = rand(3);
       const ch = alphabet[rand(alphabet.length)];
-      const mutated = kind === 0 ? text.slice(0, at) + ch + text.slice(at) : kind === 1 ? text.slice(0, at) + text.slice(at + 1) : text.slice(0, at) + ch + text.slice(at + 1);
+      const mutated =
+        kind === 0
+          ? text.slice(0, at) + ch + text.slice(at)
+          : kind === 1
+            ? text.slice(0, at) + text.slice(at + 1)
+            : text.slice(0, at) + ch + text.slice(at + 1);
       mutations.push(Buffer.from(mutated, "latin1"));
     }
     mutations.push(Buffer.from(text.replace("-----\n", "-----\r\n"), "latin1"));
@@ -398,7 +480,13 @@ describe("held: signatures agree with ssh-keygen -Y verify (mutations of a real 
 describe("held: federation chain", () => {
   test("a held federation version is trusted; a hostile mirror's junk federation/2.yaml .. 5.yaml never changes it", () => {
     const held = verifyFiles(fixtureRegistryFiles()).held;
-    const v = verifyFiles(withFiles(fixtureRegistryFiles(), [2, 3, 4, 5].map((n) => ({ path: `federation/${n}.yaml`, content: `version: ${n}\n` }))), held);
+    const v = verifyFiles(
+      withFiles(
+        fixtureRegistryFiles(),
+        [2, 3, 4, 5].map((n) => ({ path: `federation/${n}.yaml`, content: `version: ${n}\n` })),
+      ),
+      held,
+    );
     expect(v.version!.version).toBe(1);
     expect(v.version!.sha256).toBe(sha256(held.federation!.content));
   });

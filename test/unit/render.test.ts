@@ -16,7 +16,9 @@ import { STATUS_QUERIES } from "../../src/core/status/report";
 import { NFTABLES_MEMBER_DIR, RenderedFile } from "../../src/core/node/layout";
 
 const NODES = ["a1", "b1", "c1"] as const;
-const rendered = Object.fromEntries(NODES.map((node) => [node, renderNode(plan(fixtureSpec(node), fixtureFederation()), templates)])) as Record<(typeof NODES)[number], RenderedFile[]>;
+const rendered = Object.fromEntries(
+  NODES.map((node) => [node, renderNode(plan(fixtureSpec(node), fixtureFederation()), templates)]),
+) as Record<(typeof NODES)[number], RenderedFile[]>;
 
 const has = (tool: string) => spawnSync("sh", ["-c", `command -v ${tool}`]).status === 0;
 const isRoot = process.getuid?.() === 0;
@@ -43,7 +45,9 @@ function run(cmd: string, args: string[]): string {
 describe.each(NODES)("rendered files of %s", (node) => {
   test("match the snapshots", async () => {
     for (const file of rendered[node]) {
-      await expect(`# ${file.path} (mode ${file.mode}, owner ${file.owner})\n${file.content}`).toMatchFileSnapshot(`./__snapshots__/render/${node}${file.path}`);
+      await expect(`# ${file.path} (mode ${file.mode}, owner ${file.owner})\n${file.content}`).toMatchFileSnapshot(
+        `./__snapshots__/render/${node}${file.path}`,
+      );
     }
   });
 
@@ -77,7 +81,10 @@ describe.each(NODES)("rendered files of %s", (node) => {
     expect(delay).toBe(firstAttestDelay(node, 900));
     const names = Array.from({ length: 10 }, (_, i) => `node${i + 1}`);
     const delays = names.map((name) => firstAttestDelay(name, 900));
-    expect(names.map((name) => firstAttestDelay(name, 900)), "stable: the same name gives the same offset").toEqual(delays);
+    expect(
+      names.map((name) => firstAttestDelay(name, 900)),
+      "stable: the same name gives the same offset",
+    ).toEqual(delays);
     expect(Math.min(...delays)).toBeGreaterThanOrEqual(30);
     expect(Math.max(...delays)).toBeLessThan(930);
     // Ten nodes started together: ten different moments, spread over most of the interval.
@@ -138,7 +145,10 @@ describe.each(NODES)("rendered files of %s", (node) => {
     execFileSync("mkdir", ["-p", dir]);
     const path = join(dir, "wg0.conf");
     writeFileSync(path, fileOf(node, "/etc/wireguard/wg0.conf").content);
-    const stripped = run("wg-quick", ["strip", path]).split("\n").filter((l) => l.trim() && !l.startsWith("#")).join("\n");
+    const stripped = run("wg-quick", ["strip", path])
+      .split("\n")
+      .filter((l) => l.trim() && !l.startsWith("#"))
+      .join("\n");
     expect(stripped).toMatch(/^\[Interface\]\nListenPort = 51820\n\[Peer\]/);
     expect(stripped).not.toMatch(/PrivateKey|Address|MTU|PostUp/);
     expect(stripped.match(/\[Peer\]/g)).toHaveLength(2);
@@ -170,12 +180,21 @@ describe("the firewall's variants (boreal:firewall)", () => {
     member: { policy: "member" },
   } as const;
   type Variant = keyof typeof VARIANTS;
-  const nftablesOf = (variant: Variant) => renderNode(plan(fixtureSpec("b1", { firewall: VARIANTS[variant] }), fixtureFederation()), templates).find((f) => f.path === "/etc/nftables.conf")!;
-  const ruleLines = (content: string) => content.split("\n").map((l) => l.trim()).filter((l) => /\b(accept|drop)\b/.test(l) && !l.startsWith("#") && !l.startsWith("type "));
+  const nftablesOf = (variant: Variant) =>
+    renderNode(plan(fixtureSpec("b1", { firewall: VARIANTS[variant] }), fixtureFederation()), templates).find(
+      (f) => f.path === "/etc/nftables.conf",
+    )!;
+  const ruleLines = (content: string) =>
+    content
+      .split("\n")
+      .map((l) => l.trim())
+      .filter((l) => /\b(accept|drop)\b/.test(l) && !l.startsWith("#") && !l.startsWith("type "));
 
   test.each(Object.keys(VARIANTS) as Variant[])("%s matches its snapshot", async (variant) => {
     const file = nftablesOf(variant);
-    await expect(`# ${file.path} (mode ${file.mode}, owner ${file.owner})\n${file.content}`).toMatchFileSnapshot(`./__snapshots__/firewall/${variant}/etc/nftables.conf`);
+    await expect(`# ${file.path} (mode ${file.mode}, owner ${file.owner})\n${file.content}`).toMatchFileSnapshot(
+      `./__snapshots__/firewall/${variant}/etc/nftables.conf`,
+    );
   });
 
   test.runIf(has("nft") && isRoot).each(Object.keys(VARIANTS) as Variant[])("%s passes nft -c", (variant) => {
@@ -194,11 +213,24 @@ describe("the firewall's variants (boreal:firewall)", () => {
     writeFileSync(path, content);
     writeFileSync(
       join(memberDir, "coop.nft"),
-      ["table inet coop", "delete table inet coop", "table inet coop {", "\tchain input {", "\t\ttype filter hook input priority filter; policy drop;", "\t\tct state established,related accept", "\t\ttcp dport { 22, 80, 443 } accept", "\t}", "}", ""].join("\n"),
+      [
+        "table inet coop",
+        "delete table inet coop",
+        "table inet coop {",
+        "\tchain input {",
+        "\t\ttype filter hook input priority filter; policy drop;",
+        "\t\tct state established,related accept",
+        "\t\ttcp dport { 22, 80, 443 } accept",
+        "\t}",
+        "}",
+        "",
+      ].join("\n"),
     );
     run("nft", ["-c", "-f", path]);
     // What the firewall's apply loads: the file without the member's include.
-    const apply = SERVICE_SCRIPTS.firewall.apply.replaceAll("/etc/nftables.conf", path).replaceAll(`"${NFTABLES_MEMBER_DIR}/`, `"${memberDir}/`);
+    const apply = SERVICE_SCRIPTS.firewall.apply
+      .replaceAll("/etc/nftables.conf", path)
+      .replaceAll(`"${NFTABLES_MEMBER_DIR}/`, `"${memberDir}/`);
     const kitOnly = /^grep -v (.*) \| nft -f -$/m.exec(apply);
     expect(kitOnly, apply).not.toBeNull();
     const filtered = spawnSync("sh", ["-c", `grep -v ${kitOnly![1]}`], { encoding: "utf8" }).stdout;
@@ -282,28 +314,69 @@ describe.each(LAB_SUITES)("rendered files, checked with the tools of Debian %s (
   });
 
   test.runIf(ready)("nftables.conf of every node and firewall variant passes nft -c", () => {
-    const variants = [{}, { allow: ["tcp/80", "udp/51000-51010", { port: "tcp/993", from: ["198.51.100.0/24", "2001:db8::/32"] }] }, { policy: "member" }] as const;
-    const files = [...NODES.map((n) => fileOf(n, "/etc/nftables.conf")), ...variants.map((firewall) => renderNode(plan(fixtureSpec("b1", { firewall }), fixtureFederation()), templates).find((f) => f.path === "/etc/nftables.conf")!)];
-    files.forEach((file, i) => inImage(image, { "nftables.conf": file.content.replaceAll(`"${NFTABLES_MEMBER_DIR}/`, '"/mnt/no-member-rules/') }, `nft -c -f /mnt/nftables.conf # ${i}`));
+    const variants = [
+      {},
+      { allow: ["tcp/80", "udp/51000-51010", { port: "tcp/993", from: ["198.51.100.0/24", "2001:db8::/32"] }] },
+      { policy: "member" },
+    ] as const;
+    const files = [
+      ...NODES.map((n) => fileOf(n, "/etc/nftables.conf")),
+      ...variants.map((firewall) =>
+        renderNode(plan(fixtureSpec("b1", { firewall }), fixtureFederation()), templates).find((f) => f.path === "/etc/nftables.conf")!,
+      ),
+    ];
+    files.forEach((file, i) =>
+      inImage(
+        image,
+        { "nftables.conf": file.content.replaceAll(`"${NFTABLES_MEMBER_DIR}/`, '"/mnt/no-member-rules/') },
+        `nft -c -f /mnt/nftables.conf # ${i}`,
+      ),
+    );
   });
 
   test.runIf(ready)("wg0.conf parses with wg-quick strip, without a private key", () => {
     for (const node of NODES) {
-      const stripped = inImage(image, { "wg0.conf": fileOf(node, "/etc/wireguard/wg0.conf").content }, "wg-quick strip /mnt/wg0.conf").split("\n").filter((l) => l.trim() && !l.startsWith("#")).join("\n");
+      const stripped = inImage(image, { "wg0.conf": fileOf(node, "/etc/wireguard/wg0.conf").content }, "wg-quick strip /mnt/wg0.conf")
+        .split("\n")
+        .filter((l) => l.trim() && !l.startsWith("#"))
+        .join("\n");
       expect(stripped, node).toMatch(/^\[Interface\]\nListenPort = 51820\n\[Peer\]/);
       expect(stripped, node).not.toMatch(/PrivateKey|Address|MTU|PostUp/);
     }
   });
 
   test.runIf(ready)("Prometheus, Alertmanager and blackbox configs pass promtool, amtool and the exporter's own check", () => {
-    const receivers = [{}, { webhook: { url: "https://hooks.coop-b.example/alerts?x=1" } }, { email: { to: "ops@coop-b.example", from: "b1@coop-b.example", smarthost: "mail.coop-b.example:587" } }];
-    const variants = [...NODES.map((n) => rendered[n]), ...receivers.map((alerts) => renderNode(plan(fixtureSpec("b1", { alerts }), fixtureFederation()), templates))];
+    const receivers = [
+      {},
+      { webhook: { url: "https://hooks.coop-b.example/alerts?x=1" } },
+      { email: { to: "ops@coop-b.example", from: "b1@coop-b.example", smarthost: "mail.coop-b.example:587" } },
+    ];
+    const variants = [
+      ...NODES.map((n) => rendered[n]),
+      ...receivers.map((alerts) => renderNode(plan(fixtureSpec("b1", { alerts }), fixtureFederation()), templates)),
+    ];
     variants.forEach((files, i) => {
-      const content = (path: string) => files.find((f) => f.path === path)!.content.replaceAll("/etc/prometheus/boreal-targets/", "/mnt/").replaceAll("/etc/prometheus/", "/mnt/");
+      const content = (path: string) =>
+        files
+          .find((f) => f.path === path)!
+          .content.replaceAll("/etc/prometheus/boreal-targets/", "/mnt/")
+          .replaceAll("/etc/prometheus/", "/mnt/");
       const mounted = Object.fromEntries(
-        ["prometheus.yml", "boreal-rules.yml", "alertmanager.yml", "blackbox.yml", "boreal-targets/node.json", "boreal-targets/icmp.json", "boreal-targets/dns.json"].map((name) => [name.replace("boreal-targets/", ""), content(`/etc/prometheus/${name}`)]),
+        [
+          "prometheus.yml",
+          "boreal-rules.yml",
+          "alertmanager.yml",
+          "blackbox.yml",
+          "boreal-targets/node.json",
+          "boreal-targets/icmp.json",
+          "boreal-targets/dns.json",
+        ].map((name) => [name.replace("boreal-targets/", ""), content(`/etc/prometheus/${name}`)]),
       );
-      const output = inImage(image, mounted, `promtool check config /mnt/prometheus.yml && amtool check-config /mnt/alertmanager.yml && prometheus-blackbox-exporter --config.check --config.file=/mnt/blackbox.yml 2>&1 # ${i}`);
+      const output = inImage(
+        image,
+        mounted,
+        `promtool check config /mnt/prometheus.yml && amtool check-config /mnt/alertmanager.yml && prometheus-blackbox-exporter --config.check --config.file=/mnt/blackbox.yml 2>&1 # ${i}`,
+      );
       expect(output, `variant ${i}`).toMatch(/SUCCESS: 1 rule files found/);
       expect(output, `variant ${i}`).toMatch(/Config file is ok/i);
       expect(output, `variant ${i}`).not.toMatch(/FAILED|error/i);
@@ -312,14 +385,24 @@ describe.each(LAB_SUITES)("rendered files, checked with the tools of Debian %s (
 
   test.runIf(ready)("the alert rules fire when they should, and only then (promtool test rules)", () => {
     const rules = fileOf("b1", "/etc/prometheus/boreal-rules.yml").content;
-    const output = inImage(image, { "boreal-rules.yml": rules, "tests.yml": stringifyYaml(alertRuleTests(rules)) }, "cd /mnt && promtool test rules tests.yml 2>&1");
+    const output = inImage(
+      image,
+      { "boreal-rules.yml": rules, "tests.yml": stringifyYaml(alertRuleTests(rules)) },
+      "cd /mnt && promtool test rules tests.yml 2>&1",
+    );
     expect(output).toMatch(/SUCCESS/);
   });
 
   test.runIf(ready)("systemd units pass systemd-analyze verify", () => {
     const units = rendered.b1.filter((f) => /^\/etc\/systemd\/system\/[^/]+\.(service|timer)$/.test(f.path));
     const files = Object.fromEntries(units.map((f) => [f.path.split("/").pop()!, f.content]));
-    const output = inImage(image, files, `systemd-analyze verify --man=no ${Object.keys(files).map((n) => `/mnt/${n}`).join(" ")} 2>&1 || true`);
+    const output = inImage(
+      image,
+      files,
+      `systemd-analyze verify --man=no ${Object.keys(files)
+        .map((n) => `/mnt/${n}`)
+        .join(" ")} 2>&1 || true`,
+    );
     // The kit's own scripts are installed by the kit, not in the image: no finding.
     const absentProgram = (line: string) => {
       const m = /Command (\S+) is not executable: No such file or directory/.exec(line);
@@ -336,11 +419,18 @@ test("every node metric the alerts and `boreal status` read comes from a collect
   expect(asked).toEqual([...WATCHED_COLLECTORS]);
   // The kit's own metrics reach the exporter as textfiles (wg-metrics, zone-metrics, the agent).
   const collectorOf = (metric: string) =>
-    metric === "up" || metric.startsWith("process_") ? "always" : /^(wireguard|boreal)_/.test(metric) ? "textfile" : /^node_filesystem_/.test(metric) ? "filesystem" : `none (${metric})`;
+    metric === "up" || metric.startsWith("process_")
+      ? "always"
+      : /^(wireguard|boreal)_/.test(metric)
+        ? "textfile"
+        : /^node_filesystem_/.test(metric)
+          ? "filesystem"
+          : `none (${metric})`;
   const read = [rules, ...Object.values(STATUS_QUERIES)].join("\n");
   const metrics = [...new Set([...read.matchAll(/([a-z_:]+)\{[^}]*job="boreal-node"/g)].map((m) => m[1]))];
   expect(metrics.length).toBeGreaterThan(4);
-  for (const metric of metrics) expect(["always", ...asked], `${metric}: add its collector to WATCHED_COLLECTORS`).toContain(collectorOf(metric));
+  for (const metric of metrics)
+    expect(["always", ...asked], `${metric}: add its collector to WATCHED_COLLECTORS`).toContain(collectorOf(metric));
 });
 
 describe("the alert rules and their runbook", () => {

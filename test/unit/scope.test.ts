@@ -106,9 +106,12 @@ describe("addressScope: the IANA special-purpose ranges, IPv4 and IPv6", () => {
     expect(addressScope("2002:7f00:1::1")?.embedded).toBe("127.0.0.1");
   });
 
-  test.each(["localhost", "wg.coop-c.net", "127.1", "2130706433", "1.2.3", "::g", "", "[::1]"])("%s is no IP literal: undefined", (text) => {
-    expect(addressScope(text)).toBeUndefined();
-  });
+  test.each(["localhost", "wg.coop-c.net", "127.1", "2130706433", "1.2.3", "::g", "", "[::1]"])(
+    "%s is no IP literal: undefined",
+    (text) => {
+      expect(addressScope(text)).toBeUndefined();
+    },
+  );
 });
 
 describe("endpointProblem: peers send WireGuard only to global unicast addresses", () => {
@@ -139,7 +142,10 @@ describe("endpointProblem: peers send WireGuard only to global unicast addresses
     ["[fe80::1]:51820", "is in fe80::/10 (link-local)"],
     ["[fec0::1]:51820", "is in fec0::/10 (deprecated site-local, RFC 3879)"],
     ["[4000::1]:51820", "is outside 2000::/3 (not allocated for unicast by IANA)"],
-    ["169.254.169.254:80", "is in 169.254.0.0/16 (link-local, RFC 3927): it reaches only the sender's own link (on clouds, the metadata service at 169.254.169.254)"],
+    [
+      "169.254.169.254:80",
+      "is in 169.254.0.0/16 (link-local, RFC 3927): it reaches only the sender's own link (on clouds, the metadata service at 169.254.169.254)",
+    ],
     ["100.64.0.1:51820", "is in 100.64.0.0/10 (shared address space, RFC 6598)"],
     ["100.100.100.200:80", "is in 100.64.0.0/10 (shared address space, RFC 6598)"],
     ["[::ffff:127.0.0.1]:51820", "is in ::ffff:0:0/96 (IPv4-mapped 127.0.0.1, loopback)"],
@@ -183,8 +189,12 @@ describe("endpointProblem: peers send WireGuard only to global unicast addresses
   test("the federation's own mesh is refused as an endpoint even where private ranges are allowed", () => {
     expect(endpointProblem("[fd42:b0:ea1::1]:51820", ["private"])).toBeUndefined();
     const problem = endpointProblem("[fd42:b0:ea1::1]:51820", ["private"], { mesh: MESH });
-    expect(problem).toBe(`endpoint [fd42:b0:ea1::1]:51820 is inside the federation's mesh fd42:b0:ea1::/48: the tunnel cannot carry itself${ENDPOINT_FIX}, e.g. "203.0.113.10:51820" or "wg.coop-a.net:51820"`);
-    expect(endpointProblem("100.64.0.1:51820", ["private", "documentation"], { mesh: MESH })).toContain("inside the federation's mesh 100.64.0.0/16");
+    expect(problem).toBe(
+      `endpoint [fd42:b0:ea1::1]:51820 is inside the federation's mesh fd42:b0:ea1::/48: the tunnel cannot carry itself${ENDPOINT_FIX}, e.g. "203.0.113.10:51820" or "wg.coop-a.net:51820"`,
+    );
+    expect(endpointProblem("100.64.0.1:51820", ["private", "documentation"], { mesh: MESH })).toContain(
+      "inside the federation's mesh 100.64.0.0/16",
+    );
     expect(endpointProblem("[fd43::1]:51820", ["private"], { mesh: MESH })).toBeUndefined();
   });
 
@@ -218,7 +228,8 @@ describe("endpointProblem: peers send WireGuard only to global unicast addresses
     expect(endpointProblem("node.corp.internal:51820", ["private"])).toBeUndefined();
     expect(endpointProblem("node.corp.internal:51820", ["documentation"])).toContain("underlay: { allow: [ private ] }");
     // Never: localhost, mDNS, .invalid, .onion.
-    for (const name of ["localhost", "a.localhost", "x.local", "x.invalid", "x.onion"]) expect(endpointProblem(`${name}:51820`, ["documentation", "private"])).toBeDefined();
+    for (const name of ["localhost", "a.localhost", "x.local", "x.invalid", "x.onion"])
+      expect(endpointProblem(`${name}:51820`, ["documentation", "private"])).toBeDefined();
   });
 
   test("a single-label name is refused: each resolver completes it its own way", () => {
@@ -227,26 +238,37 @@ describe("endpointProblem: peers send WireGuard only to global unicast addresses
     );
   });
 
-  test.each(["127.1:51820", "2130706433:51820", "0x7f000001:51820", "0x7f.0.0.1:51820", "0177.0.0.1:51820", "127.0.0.0x1:51820", "wg.coop-a.123:51820"])(
-    "%s, a number in a name's clothes, is refused (resolvers read it as an IPv4 address)",
-    (text) => {
-      const problem = endpointProblem(text, ["documentation", "private"]);
-      expect(problem).toContain(`endpoint ${text} is neither a dotted-quad IPv4 address nor a DNS name`);
-      expect(problem).toContain('; fix: write the address as four decimal numbers (e.g. "203.0.113.10:51820") or use a DNS name');
-    },
-  );
+  test.each([
+    "127.1:51820",
+    "2130706433:51820",
+    "0x7f000001:51820",
+    "0x7f.0.0.1:51820",
+    "0177.0.0.1:51820",
+    "127.0.0.0x1:51820",
+    "wg.coop-a.123:51820",
+  ])("%s, a number in a name's clothes, is refused (resolvers read it as an IPv4 address)", (text) => {
+    const problem = endpointProblem(text, ["documentation", "private"]);
+    expect(problem).toContain(`endpoint ${text} is neither a dotted-quad IPv4 address nor a DNS name`);
+    expect(problem).toContain('; fix: write the address as four decimal numbers (e.g. "203.0.113.10:51820") or use a DNS name');
+  });
 
   test("a name longer than DNS allows is refused", () => {
-    expect(endpointProblem(`${"a".repeat(64)}.coop.net:51820`, [])).toContain("is not a usable DNS name (at most 253 characters, labels of 1 to 63); fix: set endpoint to");
+    expect(endpointProblem(`${"a".repeat(64)}.coop.net:51820`, [])).toContain(
+      "is not a usable DNS name (at most 253 characters, labels of 1 to 63); fix: set endpoint to",
+    );
   });
 
   test("text that is not host:port is refused, escaped, with the fix", () => {
-    expect(endpointProblem("127.0.0.1", [])).toBe('endpoint 127.0.0.1 is not "host:port" (IPv6 as "[addr]:port"); fix: set endpoint to e.g. "203.0.113.10:51820" or "wg.coop-a.net:51820"');
+    expect(endpointProblem("127.0.0.1", [])).toBe(
+      'endpoint 127.0.0.1 is not "host:port" (IPv6 as "[addr]:port"); fix: set endpoint to e.g. "203.0.113.10:51820" or "wg.coop-a.net:51820"',
+    );
     expect(endpointProblem("a\u001b[31m:1", [])).toContain("endpoint a\\x1b[31m:1 is not");
   });
 
   test("the field is named as the caller says: the stack's boreal:endpoint", () => {
-    expect(endpointProblem("127.0.0.1:51820", [], { what: "boreal:endpoint" })).toMatch(/^boreal:endpoint 127\.0\.0\.1:51820 is in 127\.0\.0\.0\/8 \(loopback\).*; fix: set boreal:endpoint to /);
+    expect(endpointProblem("127.0.0.1:51820", [], { what: "boreal:endpoint" })).toMatch(
+      /^boreal:endpoint 127\.0\.0\.1:51820 is in 127\.0\.0\.0\/8 \(loopback\).*; fix: set boreal:endpoint to /,
+    );
   });
 });
 
@@ -255,12 +277,15 @@ describe("stackEndpointProblem: the member's own boreal:endpoint against the fed
     expect(stackEndpointProblem("198.51.100.11:51820", { mesh: MESH })).toEqual({
       source: "stack config",
       key: "boreal:endpoint",
-      message: "boreal:endpoint 198.51.100.11:51820 is in 198.51.100.0/24 (documentation, RFC 5737): it is reserved for examples and labs and routed nowhere",
+      message:
+        "boreal:endpoint 198.51.100.11:51820 is in 198.51.100.0/24 (documentation, RFC 5737): it is reserved for examples and labs and routed nowhere",
       fix: 'set boreal:endpoint to an address or name the node is reachable at from the internet, e.g. "203.0.113.10:51820" or "wg.coop-a.net:51820"; a lab federation allows these ranges with underlay: { allow: [ documentation ] } in a new federation version',
     });
     expect(stackEndpointProblem("198.51.100.11:51820", { mesh: MESH, underlay: { allow: ["documentation"] } })).toBeUndefined();
     expect(stackEndpointProblem("wg.coop-c.net:51820", { mesh: MESH })).toBeUndefined();
-    expect(stackEndpointProblem("[fd42:b0:ea1::9]:51820", { mesh: MESH, underlay: { allow: ["private"] } })?.message).toContain("inside the federation's mesh fd42:b0:ea1::/48");
+    expect(stackEndpointProblem("[fd42:b0:ea1::9]:51820", { mesh: MESH, underlay: { allow: ["private"] } })?.message).toContain(
+      "inside the federation's mesh fd42:b0:ea1::/48",
+    );
   });
 });
 
@@ -278,17 +303,24 @@ describe("exporterProblem: the exporter is the node's own mesh address at the ki
     expect(exporterProblem({ ...a1, exporter: "[fd42:b0:ea1:0::0001]:9100" })).toBeUndefined();
   });
 
-  test.each(["198.51.100.11:9100", "127.0.0.1:9100", "169.254.169.254:9100", "100.64.0.17:9100", "[::1]:9100", "exporter.coop-a.net:9100", "[::ffff:100.64.0.1]:9100"])(
-    "%s, not the node's own mesh address, is refused, naming field and fix",
-    (exporter) => {
-      expect(exporterProblem({ ...a1, exporter })).toBe(
-        `exporter ${exporter} is not node a1's own mesh address (100.64.0.1 or [fd42:b0:ea1::1]): peers' checks and monitoring would send HTTP to it${fix}`,
-      );
-    },
-  );
+  test.each([
+    "198.51.100.11:9100",
+    "127.0.0.1:9100",
+    "169.254.169.254:9100",
+    "100.64.0.17:9100",
+    "[::1]:9100",
+    "exporter.coop-a.net:9100",
+    "[::ffff:100.64.0.1]:9100",
+  ])("%s, not the node's own mesh address, is refused, naming field and fix", (exporter) => {
+    expect(exporterProblem({ ...a1, exporter })).toBe(
+      `exporter ${exporter} is not node a1's own mesh address (100.64.0.1 or [fd42:b0:ea1::1]): peers' checks and monitoring would send HTTP to it${fix}`,
+    );
+  });
 
   test("another port is refused, naming it", () => {
-    expect(exporterProblem({ ...a1, exporter: "100.64.0.1:22" })).toBe(`exporter 100.64.0.1:22 is not at the kit's exporter port 9100${fix}`);
+    expect(exporterProblem({ ...a1, exporter: "100.64.0.1:22" })).toBe(
+      `exporter 100.64.0.1:22 is not at the kit's exporter port 9100${fix}`,
+    );
     expect(exporterProblem({ ...a1, exporter: "100.64.0.1:9200" }, 9200)).toBeUndefined();
   });
 
@@ -318,7 +350,9 @@ describe("wireguardKeyProblem: 32 bytes, not all zero, not a point of small orde
     const { privateKey } = generateKeyPairSync("x25519");
     const spki = Buffer.concat([Buffer.from("302a300506032b656e032100", "hex"), publicKey]);
     try {
-      return !diffieHellman({ privateKey, publicKey: createPublicKey({ key: spki, format: "der", type: "spki" }) }).equals(Buffer.alloc(32));
+      return !diffieHellman({ privateKey, publicKey: createPublicKey({ key: spki, format: "der", type: "spki" }) }).equals(
+        Buffer.alloc(32),
+      );
     } catch {
       return false;
     }
@@ -334,16 +368,26 @@ describe("wireguardKeyProblem: 32 bytes, not all zero, not a point of small orde
     expect(wireguardKeyProblem(Buffer.alloc(32).toString("base64"))).toBe(`publicKey is all zero bytes, not a key${FIX}`);
   });
 
-  test.each(degenerate.map((bytes) => [bytes.toString("hex"), bytes]))("%s (small order) is refused, and X25519 agrees it gives no secret", (_hex, bytes) => {
-    const problem = wireguardKeyProblem(bytes.toString("base64"));
-    expect(problem).toMatch(/^publicKey is (all zero bytes, not a key|a Curve25519 point of small order \(u = [^)]+\)+: every shared secret with it is predictable)/);
-    expect(problem).toContain(FIX);
-    expect(derives(bytes)).toBe(false);
-  });
+  test.each(degenerate.map((bytes) => [bytes.toString("hex"), bytes]))(
+    "%s (small order) is refused, and X25519 agrees it gives no secret",
+    (_hex, bytes) => {
+      const problem = wireguardKeyProblem(bytes.toString("base64"));
+      expect(problem).toMatch(
+        /^publicKey is (all zero bytes, not a key|a Curve25519 point of small order \(u = [^)]+\)+: every shared secret with it is predictable)/,
+      );
+      expect(problem).toContain(FIX);
+      expect(derives(bytes)).toBe(false);
+    },
+  );
 
   test("real keys pass, as X25519 agrees: the fixtures' and fresh ones", () => {
-    const keys = ["9V/xb2b0M2Ama5Xbb4/sAddgMQVDBq5KSzgFmPbP0RQ=", "fclvd2yEI+V6J4VImj+cQ/tudWh21q2anKxKpOcuwZM=", "0PYxyh3bqNs7z8ueBXzcmNA3nxvuAOdaVFFHon2t2YI="];
-    for (let i = 0; i < 20; i++) keys.push(generateKeyPairSync("x25519").publicKey.export({ format: "der", type: "spki" }).subarray(12).toString("base64"));
+    const keys = [
+      "9V/xb2b0M2Ama5Xbb4/sAddgMQVDBq5KSzgFmPbP0RQ=",
+      "fclvd2yEI+V6J4VImj+cQ/tudWh21q2anKxKpOcuwZM=",
+      "0PYxyh3bqNs7z8ueBXzcmNA3nxvuAOdaVFFHon2t2YI=",
+    ];
+    for (let i = 0; i < 20; i++)
+      keys.push(generateKeyPairSync("x25519").publicKey.export({ format: "der", type: "spki" }).subarray(12).toString("base64"));
     for (const key of keys) {
       expect(wireguardKeyProblem(key)).toBeUndefined();
       expect(derives(Buffer.from(key, "base64"))).toBe(true);
@@ -356,7 +400,9 @@ describe("wireguardKeyProblem: 32 bytes, not all zero, not a point of small orde
     for (const text of ["AAAA", `${".".repeat(43)}=`, `${"A".repeat(43)}`, "9V/xb2b0M2Ama5Xbb4/sAddgMQVDBq5KSzgFmPbP0RR="]) {
       expect(wireguardKeyProblem(text)).toBe(`publicKey is not a WireGuard key (32 bytes, base64)${FIX}`);
     }
-    expect(wireguardKeyProblem("AAAA", "subject[].annotations.wireguardPublicKey")).toMatch(/^subject\[\]\.annotations\.wireguardPublicKey is not a WireGuard key/);
+    expect(wireguardKeyProblem("AAAA", "subject[].annotations.wireguardPublicKey")).toMatch(
+      /^subject\[\]\.annotations\.wireguardPublicKey is not a WireGuard key/,
+    );
   });
 
   test("the registry's and the attestations' schema field refuses them, with the fix", () => {
@@ -397,7 +443,9 @@ describe("meshHostProblem: a mesh address is a usable host of its prefix", () =>
     ["fd42:b0:ea1::1", "100.64.0.0/16", "is not an IPv4 address"],
     ["fe80::1%wg0", "fe80::/64", "is not an IPv6 address"],
   ])("%s in %s is refused: it %s", (ip, prefix, why) => {
-    expect(meshHostProblem(ip, prefix, "mesh.ipv4")).toBe(`mesh.ipv4 ${ip} ${why}; fix: give mesh.ipv4 a host address inside ${prefix}, neither its first nor (IPv4) its last address`);
+    expect(meshHostProblem(ip, prefix, "mesh.ipv4")).toBe(
+      `mesh.ipv4 ${ip} ${why}; fix: give mesh.ipv4 a host address inside ${prefix}, neither its first nor (IPv4) its last address`,
+    );
   });
 });
 
@@ -418,11 +466,17 @@ describe("what the label's checks may connect to (src/agent/observe.ts asks thes
   test("every address a name resolves to must pass, or none is connected to", () => {
     expect(resolvedEndpointProblem("wg.coop-c.net:51820", ["198.51.100.13", "2001:db8::13"], scope)).toBeUndefined();
     expect(resolvedEndpointProblem("wg.coop-c.net:51820", ["198.51.100.13", "127.0.0.1"], scope)).toBe(
-      "endpoint wg.coop-c.net:51820 resolves to 127.0.0.1, which is in 127.0.0.0/8 (loopback): every peer would send to itself, not to this node; fix: make wg.coop-c.net resolve only to the node's public addresses, or set endpoint to an address or name the node is reachable at from the internet, e.g. \"203.0.113.10:51820\" or \"wg.coop-a.net:51820\"",
+      'endpoint wg.coop-c.net:51820 resolves to 127.0.0.1, which is in 127.0.0.0/8 (loopback): every peer would send to itself, not to this node; fix: make wg.coop-c.net resolve only to the node\'s public addresses, or set endpoint to an address or name the node is reachable at from the internet, e.g. "203.0.113.10:51820" or "wg.coop-a.net:51820"',
     );
-    expect(resolvedEndpointProblem("wg.coop-c.net:51820", ["::ffff:169.254.169.254"], scope)).toContain("resolves to ::ffff:169.254.169.254, which is in ::ffff:0:0/96 (IPv4-mapped 169.254.169.254");
-    expect(resolvedEndpointProblem("wg.coop-c.net:51820", ["100.64.0.9"], scope)).toContain("resolves to 100.64.0.9, which is inside the federation's mesh 100.64.0.0/16");
-    expect(resolvedEndpointProblem("wg.coop-c.net:51820", [], scope)).toBe("endpoint wg.coop-c.net:51820 resolves to no address; fix: publish an A or AAAA record for wg.coop-c.net");
+    expect(resolvedEndpointProblem("wg.coop-c.net:51820", ["::ffff:169.254.169.254"], scope)).toContain(
+      "resolves to ::ffff:169.254.169.254, which is in ::ffff:0:0/96 (IPv4-mapped 169.254.169.254",
+    );
+    expect(resolvedEndpointProblem("wg.coop-c.net:51820", ["100.64.0.9"], scope)).toContain(
+      "resolves to 100.64.0.9, which is inside the federation's mesh 100.64.0.0/16",
+    );
+    expect(resolvedEndpointProblem("wg.coop-c.net:51820", [], scope)).toBe(
+      "endpoint wg.coop-c.net:51820 resolves to no address; fix: publish an A or AAAA record for wg.coop-c.net",
+    );
   });
 
   test("mesh probes go only to usable hosts of the federation's mesh", () => {
@@ -440,7 +494,9 @@ describe("what the label's checks may connect to (src/agent/observe.ts asks thes
     const a1 = { node: "a1", exporter: "100.64.0.1:9100", mesh: { ipv4: "100.64.0.1", ipv6: "fd42:b0:ea1::1" } };
     expect(exporterTarget(a1, scope)).toEqual({ host: "100.64.0.1", port: 9100 });
     expect(exporterTarget({ ...a1, exporter: "[fd42:b0:ea1:0:0::1]:9100" }, scope)).toEqual({ host: "fd42:b0:ea1::1", port: 9100 });
-    expect(exporterTarget({ ...a1, exporter: "169.254.169.254:80" }, scope)).toEqual({ problem: expect.stringContaining("exporter 169.254.169.254:80 is not node a1's own mesh address") });
+    expect(exporterTarget({ ...a1, exporter: "169.254.169.254:80" }, scope)).toEqual({
+      problem: expect.stringContaining("exporter 169.254.169.254:80 is not node a1's own mesh address"),
+    });
     // A descriptor whose mesh address itself lies outside the mesh: its "own" exporter is refused too.
     const outside = { node: "x", exporter: "127.0.0.1:9100", mesh: { ipv4: "127.0.0.1", ipv6: "::1" } };
     expect(exporterTarget(outside, scope)).toEqual({ problem: expect.stringContaining("exporter 127.0.0.1 is outside 100.64.0.0/16") });
@@ -450,7 +506,8 @@ describe("what the label's checks may connect to (src/agent/observe.ts asks thes
 
 describe("the fields keep syntax only; scope needs the federation's setting", () => {
   test("endpoint accepts any well-formed host:port, parseEndpoint as before", () => {
-    for (const text of ["127.0.0.1:51820", "[::1]:51820", "localhost:51820", "wg.coop-c.net:51820"]) expect(endpoint("endpoint").safeParse(text).success).toBe(true);
+    for (const text of ["127.0.0.1:51820", "[::1]:51820", "localhost:51820", "wg.coop-c.net:51820"])
+      expect(endpoint("endpoint").safeParse(text).success).toBe(true);
     expect(endpoint("endpoint").safeParse("127.0.0.1").success).toBe(false);
     expect(parseEndpoint("[2001:db8::1]:51820")).toEqual({ host: "2001:db8::1", port: 51820 });
     expect(parseEndpoint("wg.coop-c.net:51820")).toEqual({ host: "wg.coop-c.net", port: 51820 });
@@ -460,29 +517,38 @@ describe("the fields keep syntax only; scope needs the federation's setting", ()
 });
 
 describe("monitoring watches no peer whose addresses no federation could allow", () => {
-  const node = (name: string, endpoint: string, ipv4 = "100.64.0.17", ipv6 = "fd42:b0:ea1::11") => ({ node: name, member: `m-${name}`, endpoint, mesh: { ipv4, ipv6 }, zones: [`${name}.example.`] });
+  const node = (name: string, endpoint: string, ipv4 = "100.64.0.17", ipv6 = "fd42:b0:ea1::11") => ({
+    node: name,
+    member: `m-${name}`,
+    endpoint,
+    mesh: { ipv4, ipv6 },
+    zones: [`${name}.example.`],
+  });
   const self = node("a1", "198.51.100.11:51820", "100.64.0.1", "fd42:b0:ea1::1");
 
-  test.each([
-    ["127.0.0.1:51820"],
-    ["169.254.169.254:80"],
-    ["[::1]:51820"],
-    ["localhost:51820"],
-    ["100.64.0.9:51820"],
-    ["224.0.0.1:51820"],
-  ])("endpoint %s: not watched", (endpoint) => {
-    expect(watchProblem(node("b1", endpoint))).toContain(`endpoint ${endpoint} `);
-    const plan = monitoringPlan(self, [node("b1", endpoint), node("c1", "wg.coop-c.net:51820", "100.64.0.33", "fd42:b0:ea1::21")], {});
-    expect(plan.nodes.map((n) => n.node)).toEqual(["a1", "c1"]);
-    expect(plan.zones.map((z) => z.name)).toEqual(["a1.example.", "c1.example."]);
-  });
+  test.each([["127.0.0.1:51820"], ["169.254.169.254:80"], ["[::1]:51820"], ["localhost:51820"], ["100.64.0.9:51820"], ["224.0.0.1:51820"]])(
+    "endpoint %s: not watched",
+    (endpoint) => {
+      expect(watchProblem(node("b1", endpoint))).toContain(`endpoint ${endpoint} `);
+      const plan = monitoringPlan(self, [node("b1", endpoint), node("c1", "wg.coop-c.net:51820", "100.64.0.33", "fd42:b0:ea1::21")], {});
+      expect(plan.nodes.map((n) => n.node)).toEqual(["a1", "c1"]);
+      expect(plan.zones.map((z) => z.name)).toEqual(["a1.example.", "c1.example."]);
+    },
+  );
 
   test("mesh addresses outside the mesh's spaces: not watched; documentation and private endpoints are (the federation's setting is verify's)", () => {
-    expect(watchProblem(node("b1", "198.51.100.12:51820", "169.254.169.254"))).toBe("mesh.ipv4 169.254.169.254 is not in the mesh's 100.64.0.0/10");
-    expect(watchProblem(node("b1", "198.51.100.12:51820", "100.64.0.17", "::1"))).toBe("mesh.ipv6 ::1 is not a unique local address (fc00::/7)");
+    expect(watchProblem(node("b1", "198.51.100.12:51820", "169.254.169.254"))).toBe(
+      "mesh.ipv4 169.254.169.254 is not in the mesh's 100.64.0.0/10",
+    );
+    expect(watchProblem(node("b1", "198.51.100.12:51820", "100.64.0.17", "::1"))).toBe(
+      "mesh.ipv6 ::1 is not a unique local address (fc00::/7)",
+    );
     expect(watchProblem(node("b1", "198.51.100.12:51820"))).toBeUndefined();
     expect(watchProblem(node("b1", "10.0.0.12:51820"))).toBeUndefined();
     expect(watchProblem(node("b1", "198.18.0.12:51820"))).toBeUndefined();
-    expect(monitoringPlan(self, [node("b1", "198.51.100.12:51820")], {}).nodes.map((n) => n.dnsTarget)).toEqual(["198.51.100.11:53", "198.51.100.12:53"]);
+    expect(monitoringPlan(self, [node("b1", "198.51.100.12:51820")], {}).nodes.map((n) => n.dnsTarget)).toEqual([
+      "198.51.100.11:53",
+      "198.51.100.12:53",
+    ]);
   });
 });

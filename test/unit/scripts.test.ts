@@ -4,21 +4,59 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import { plan } from "../../src/core/node/plan";
-import { renderNode } from "../../src/core/node/render";
-import { AGENT_TIMERS, ATTEST_RUN, CHECK_REFUSED, GATE_FETCHED_FLAG, MONITORING_UNITS, agentCommand, catalogOrphansScript, enableUnitsScript, peerCatalogsScript, installScript, zoneFileCheck, originalPath, recordUnitsScript, removeScript, restoreUnitsScript, SERVICE_SCRIPTS } from "../../src/core/node/scripts";
+import { KNOT_SERVER, knotRestartKey, renderTemplate, renderNode } from "../../src/core/node/render";
+import {
+  AGENT_TIMERS,
+  ATTEST_RUN,
+  CHECK_REFUSED,
+  GATE_FETCHED_FLAG,
+  MONITORING_UNITS,
+  agentCommand,
+  installScript,
+  zoneFileCheck,
+  originalPath,
+  removeScript,
+  SERVICE_SCRIPTS,
+  serviceScripts,
+} from "../../src/core/node/scripts";
 import { precheckFiles } from "../../src/program/components/precheck";
 import { fixtureFederation, fixtureSpec, templates } from "../helpers/fixtures";
-import { AGENT, FileRole, RenderedFile, UNIT_STATE_DIR } from "../../src/core/node/layout";
+import {
+  AGENT,
+  FileRole,
+  KNOT_CATALOG_DIR,
+  KNOT_CONF,
+  KNOT_RESTART_MARK,
+  KNOT_SECONDARY_DIR,
+  RenderedFile,
+  UNIT_STATE_DIR,
+  WG_APPLY,
+} from "../../src/core/node/layout";
+import { shellQuote } from "../../src/core/values/shell";
 
 // The file scripts run as the kit runs them on a node: sh, stdin as the content.
 const work = mkdtempSync(join(tmpdir(), "boreal-scripts-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 const owner = `${process.getuid?.() ?? 0}:${process.getgid?.() ?? 0}`;
-const file = (name: string, content: string): RenderedFile => ({ path: join(work, "etc", name), content, mode: "0640", owner, role: "dns" });
+const file = (name: string, content: string): RenderedFile => ({
+  path: join(work, "etc", name),
+  content,
+  mode: "0640",
+  owner,
+  role: "dns",
+});
 const sh = (script: string, input = "") => {
   const result = spawnSync("sh", ["-c", script], { input, encoding: "utf8" });
   if (result.status !== 0) throw new Error(result.stderr);
 };
+/** A step the service scripts share (templates/run/partials/), on its own. */
+const partial = (name: string, units: string[]) =>
+  renderTemplate(templates, `run/partials/${name}.sh.hbs`, { units, unitStateDir: UNIT_STATE_DIR, now: false }).trimEnd();
+/** The units of each `for unit in 'a' 'b'; do` loop whose body starts with `body`. */
+const loopUnits = (script: string, body: string) =>
+  [...script.matchAll(/for unit in ([^;]*); do\n {2}(.*)/g)]
+    .filter((m) => m[2].startsWith(body))
+    .flatMap((m) => m[1].split(" ").map((w) => w.replace(/^'|'$/g, "")));
 
 describe("file install and removal on the node", () => {
   test("a file of the member's own is kept aside, and put back on delete", () => {
@@ -55,7 +93,14 @@ describe("file install and removal on the node", () => {
 
 describe("a zone file is checked by Knot before it replaces the one in place", () => {
   const zonePath = () => join(work, "zones", "coop-a.example.zone");
-  const zoneFile = (content: string): RenderedFile => ({ path: zonePath(), content, mode: "0640", owner, role: "dns", check: zoneFileCheck("coop-a.example.") });
+  const zoneFile = (content: string): RenderedFile => ({
+    path: zonePath(),
+    content,
+    mode: "0640",
+    owner,
+    role: "dns",
+    check: zoneFileCheck("coop-a.example."),
+  });
   const good = "$ORIGIN coop-a.example.\n@ SOA ns1 hostmaster 1 300 60 2419200 300\n@ NS ns1\nns1 A 198.51.100.9\nwww A 198.51.100.10\n";
   const install = (f: RenderedFile) => spawnSync("sh", ["-c", installScript(f)], { input: f.content, encoding: "utf8" });
 
@@ -86,7 +131,7 @@ describe("a zone file is checked by Knot before it replaces the one in place", (
 });
 
 describe("service scripts", () => {
-  test("every role's apply and undo parse (sh -n)", () => {
+  test("every role's apply and undo parse (sh -n), and SERVICE_SCRIPTS are those of the kit's templates", () => {
     const roles = Object.keys(SERVICE_SCRIPTS) as FileRole[];
     expect(roles.sort()).toEqual(["agent", "dns", "firewall", "monitoring", "probes", "wireguard"]);
     for (const role of roles) {
@@ -95,22 +140,29 @@ describe("service scripts", () => {
         expect(result.status, `${role} ${what}: ${result.stderr}`).toBe(0);
       }
     }
+    expect({ ...SERVICE_SCRIPTS.dns }).toEqual(serviceScripts(templates).dns);
   });
 
   test("pulumi up runs the sync agent under the same lock as its service, and removal clears its state", () => {
     const files = renderNode(plan(fixtureSpec("b1"), fixtureFederation()), templates);
-    expect(files.find((f) => f.path === "/etc/systemd/system/boreal-sync.service")!.content).toContain("ExecStart=/usr/local/lib/boreal/sync-gate\n");
-    expect(files.find((f) => f.path === "/usr/local/lib/boreal/sync-gate")!.content).toMatch(new RegExp(`\nexec ${agentCommand(`sync ${GATE_FETCHED_FLAG}`)}\n$`));
+    expect(files.find((f) => f.path === "/etc/systemd/system/boreal-sync.service")!.content).toContain(
+      "ExecStart=/usr/local/lib/boreal/sync-gate\n",
+    );
+    expect(files.find((f) => f.path === "/usr/local/lib/boreal/sync-gate")!.content).toMatch(
+      new RegExp(`\nexec ${agentCommand(`sync ${GATE_FETCHED_FLAG}`)}\n$`),
+    );
     expect(agentCommand("sync --rekey")).toBe(`flock ${AGENT.lock} node ${AGENT.program} sync --rekey`);
     const apply = SERVICE_SCRIPTS.agent.apply;
     expect(apply).toContain(`${agentCommand("sync --rekey")} || status=$?`);
     // The timers start after that run (their first runs would wait on its lock), failed or not.
-    expect(apply.indexOf(enableUnitsScript(AGENT_TIMERS, { now: true }))).toBeGreaterThan(apply.indexOf(agentCommand("sync --rekey")));
+    const timers = AGENT_TIMERS.map(shellQuote).join(" ");
+    expect(apply.indexOf(`systemctl start ${timers}\n`)).toBeGreaterThan(apply.indexOf(agentCommand("sync --rekey")));
+    expect(loopUnits(apply, "systemctl is-enabled")).toEqual(AGENT_TIMERS);
     expect(apply.trimEnd().endsWith('exit "$status"')).toBe(true);
-    expect(SERVICE_SCRIPTS.agent.undo).toMatch(/disable --quiet --now boreal-sync.timer boreal-attest.timer/);
+    expect(SERVICE_SCRIPTS.agent.undo).toContain(`systemctl disable --quiet --now ${timers}`);
     // The label's checks never wait on the sync (nor the sync on them): a lock of their own.
     expect(ATTEST_RUN).toBe(`flock -n -E 0 /run/boreal-attest.lock node ${AGENT.program} attest`);
-    expect(SERVICE_SCRIPTS.agent.undo).toContain(`rm -rf ${AGENT.stateDir}`);
+    expect(SERVICE_SCRIPTS.agent.undo).toContain(`rm -rf ${shellQuote(AGENT.stateDir)}`);
   });
 
   test("a path alone is enough to remove a file (what the agent owns is known by path)", () => {
@@ -163,7 +215,8 @@ describe("units the member had enabled before the kit end as they were", () => {
     if (result.status !== 0) throw new Error(`exited ${result.status}: ${result.stderr}`);
     return result.stdout;
   };
-  const state = (unit: string) => (existsSync(join(root, "units", unit)) ? readFileSync(join(root, "units", unit), "utf8").trim() : "disabled");
+  const state = (unit: string) =>
+    existsSync(join(root, "units", unit)) ? readFileSync(join(root, "units", unit), "utf8").trim() : "disabled";
   const reset = (unit: string, enabled: "enabled" | "disabled") => {
     rmSync(join(root, "units"), { recursive: true, force: true });
     rmSync(markers, { recursive: true, force: true });
@@ -174,10 +227,16 @@ describe("units the member had enabled before the kit end as they were", () => {
 
   // wg-apply is a rendered file: the real one runs, from the temp dir.
   const wgApply = join(root, "wg-apply");
-  writeFileSync(wgApply, renderNode(plan(fixtureSpec("b1"), fixtureFederation()), templates).find((f) => f.path === "/usr/local/lib/boreal/wg-apply")!.content);
+  writeFileSync(
+    wgApply,
+    renderNode(plan(fixtureSpec("b1"), fixtureFederation()), templates).find((f) => f.path === "/usr/local/lib/boreal/wg-apply")!.content,
+  );
   chmodSync(wgApply, 0o755);
   const nftablesConf = join(root, "nftables.conf");
-  writeFileSync(nftablesConf, renderNode(plan(fixtureSpec("b1"), fixtureFederation()), templates).find((f) => f.path === "/etc/nftables.conf")!.content);
+  writeFileSync(
+    nftablesConf,
+    renderNode(plan(fixtureSpec("b1"), fixtureFederation()), templates).find((f) => f.path === "/etc/nftables.conf")!.content,
+  );
   const ROLES: [FileRole, string, Record<string, string>][] = [
     ["firewall", "nftables", { "/etc/nftables.conf": nftablesConf }],
     ["monitoring", "prometheus-node-exporter", {}],
@@ -209,11 +268,15 @@ describe("units the member had enabled before the kit end as they were", () => {
   test("monitoring grants the blackbox exporter its raw socket through debconf, and undo answers Debian's default again", () => {
     reset("prometheus", "disabled");
     runOnNode(SERVICE_SCRIPTS.monitoring.apply);
-    expect(readFileSync(join(root, "log"), "utf8")).toMatch(/want_cap_net_raw boolean true\nsetcap cap_net_raw=ep \/usr\/bin\/prometheus-blackbox-exporter\n/);
+    expect(readFileSync(join(root, "log"), "utf8")).toMatch(
+      /want_cap_net_raw boolean true\nsetcap cap_net_raw=ep \/usr\/bin\/prometheus-blackbox-exporter\n/,
+    );
     expect(existsSync(join(markers, "blackbox-cap_net_raw"))).toBe(true);
     writeFileSync(join(root, "log"), "");
     runOnNode(SERVICE_SCRIPTS.monitoring.undo);
-    expect(readFileSync(join(root, "log"), "utf8")).toMatch(/want_cap_net_raw boolean false\nsetcap cap_net_raw-epi \/usr\/bin\/prometheus-blackbox-exporter\n/);
+    expect(readFileSync(join(root, "log"), "utf8")).toMatch(
+      /want_cap_net_raw boolean false\nsetcap cap_net_raw-epi \/usr\/bin\/prometheus-blackbox-exporter\n/,
+    );
     expect(existsSync(markers)).toBe(false);
   });
 
@@ -228,35 +291,47 @@ describe("units the member had enabled before the kit end as they were", () => {
 
   test("a unit with no record (applied by an older kit) is disabled on undo, as before", () => {
     reset("knot", "enabled");
-    runOnNode(restoreUnitsScript(["knot"]));
+    runOnNode(partial("units-restore", ["knot"]));
     expect(state("knot")).toBe("disabled");
   });
 
   test("records are per unit and written once", () => {
     reset("knot", "enabled");
-    runOnNode(recordUnitsScript(["knot", "prometheus-node-exporter"]));
+    runOnNode(partial("units-record", ["knot", "prometheus-node-exporter"]));
     expect(readFileSync(join(markers, "knot"), "utf8")).toBe("enabled\n");
     expect(readFileSync(join(markers, "prometheus-node-exporter"), "utf8")).toBe("disabled\n");
     writeFileSync(join(root, "units", "prometheus-node-exporter"), "enabled\n");
-    runOnNode(recordUnitsScript(["prometheus-node-exporter"]));
+    runOnNode(partial("units-record", ["prometheus-node-exporter"]));
     expect(readFileSync(join(markers, "prometheus-node-exporter"), "utf8")).toBe("disabled\n");
   });
 
   test("every Debian unit an apply enables is recorded first, and every undo puts it back (knot too)", () => {
-    const debianUnits: Record<FileRole, string[]> = { wireguard: ["wg-quick@wg0"], dns: ["knot"], probes: [], monitoring: [...MONITORING_UNITS], firewall: ["nftables"], agent: [] };
+    const debianUnits: Record<FileRole, string[]> = {
+      wireguard: ["wg-quick@wg0"],
+      dns: ["knot"],
+      probes: [],
+      monitoring: [...MONITORING_UNITS],
+      firewall: ["nftables"],
+      agent: [],
+    };
     for (const [role, units] of Object.entries(debianUnits) as [FileRole, string[]][]) {
       const { apply, undo } = SERVICE_SCRIPTS[role];
+      expect(loopUnits(apply, '[ -e "$units_dir/$unit" ] && continue'), `${role} records ${units}`).toEqual(units);
+      expect(loopUnits(undo, 'if [ "$(cat "$units_dir/$unit"'), `${role} puts ${units} back`).toEqual(units);
       if (units.length > 0) {
-        const recorded = apply.indexOf(recordUnitsScript(units));
+        const recorded = apply.indexOf(partial("units-record", units));
         expect(recorded, `${role} records ${units}`).toBeGreaterThan(-1);
-        const enabled = role === "wireguard" ? apply.indexOf("/usr/local/lib/boreal/wg-apply") : apply.indexOf(enableUnitsScript(units));
+        const enabled = role === "wireguard" ? apply.indexOf(WG_APPLY) : apply.indexOf(partial("units-enable", units));
         expect(enabled, `${role} enables ${units}`).toBeGreaterThan(recorded);
-        expect(undo, `${role} puts ${units} back`).toContain(restoreUnitsScript(units));
+        expect(undo, `${role} puts ${units} back`).toContain(partial("units-restore", units));
       }
-      for (const unit of units) expect(undo).not.toMatch(new RegExp(`disable (--quiet )?--now ${unit}`));
-      const enables = [...apply.matchAll(/for unit in ([^;]*); do\n {2}systemctl is-enabled/g)].flatMap((m) => m[1].split(" "));
-      expect(apply, `${role} enables units only through enableUnitsScript`).not.toMatch(/^systemctl enable/m);
-      expect(enables.filter((unit) => !unit.startsWith("boreal-") && !units.includes(unit)), `${role} enables only what it recorded`).toEqual([]);
+      for (const unit of units) expect(undo).not.toMatch(new RegExp(`disable (--quiet )?--now .*${unit}`));
+      const enables = loopUnits(apply, "systemctl is-enabled");
+      expect(apply, `${role} enables units only through the units-enable step`).not.toMatch(/^systemctl enable/m);
+      expect(
+        enables.filter((unit) => !unit.startsWith("boreal-") && !units.includes(unit)),
+        `${role} enables only what it recorded`,
+      ).toEqual([]);
       // Only the kit's own units are simply disabled.
       for (const m of undo.matchAll(/systemctl disable [^\n]*/g)) expect(m[0], role).toMatch(/boreal-|"\$unit"/);
     }
@@ -273,14 +348,24 @@ describe("zone-metrics: each zone's serial and SOA signature as this node answer
     chmodSync(join(bin, name), 0o755);
   };
   // What Knot 3.2 and kdig print (seen on the lab).
-  fake("knotc", ["cat <<'EOF'", "[node1.catalog.lab.boreal.test.] role: master | serial: 1795837661 | catalog: generate", "[coop-a.lab.test.] role: master | serial: 1795837735 | catalog: @node1.catalog.lab.boreal.test. | re-sign: +13D22h53m34s", "[coop-b.lab.test.] role: slave | serial: 1795837717 | catalog: node2.catalog.lab.boreal.test. | refresh: +4m48s", "[gone.lab.test.] role: slave | serial: 0", "EOF"].join("\n"));
+  fake(
+    "knotc",
+    [
+      "cat <<'EOF'",
+      "[node1.catalog.lab.boreal.test.] role: master | serial: 1795837661 | catalog: generate",
+      "[coop-a.lab.test.] role: master | serial: 1795837735 | catalog: @node1.catalog.lab.boreal.test. | re-sign: +13D22h53m34s",
+      "[coop-b.lab.test.] role: slave | serial: 1795837717 | catalog: node2.catalog.lab.boreal.test. | refresh: +4m48s",
+      "[gone.lab.test.] role: slave | serial: 0",
+      "EOF",
+    ].join("\n"),
+  );
   // kdig: one answer per zone asked (several in one call), none for gone.lab.test.
   fake(
     "kdig",
     [
       "status=0",
       'for zone in "$@"; do',
-      '  case $zone in *.lab.test.) ;; *) continue ;; esac',
+      "  case $zone in *.lab.test.) ;; *) continue ;; esac",
       '  [ "$zone" = gone.lab.test. ] && { status=9; continue; }',
       "  cat <<EOF",
       ";; ->>HEADER<<- opcode: QUERY; status: NOERROR; id: 16879",
@@ -297,13 +382,19 @@ describe("zone-metrics: each zone's serial and SOA signature as this node answer
   );
 
   test("catalogs skipped, a zone that does not answer left out, timestamps in Unix seconds", () => {
-    const script = renderNode(plan(fixtureSpec("b1"), fixtureFederation()), templates).find((f) => f.path === "/usr/local/lib/boreal/zone-metrics")!.content;
+    const script = renderNode(plan(fixtureSpec("b1"), fixtureFederation()), templates).find(
+      (f) => f.path === "/usr/local/lib/boreal/zone-metrics",
+    )!.content;
     const out = join(root, "textfile");
     const federationDomain = fixtureFederation().settings.domain;
-    const text = script.replaceAll("/var/lib/prometheus/node-exporter", out).replaceAll(`*.catalog.${federationDomain}`, "*.catalog.lab.boreal.test.");
+    const text = script
+      .replaceAll("/var/lib/prometheus/node-exporter", out)
+      .replaceAll(`*.catalog.${federationDomain}`, "*.catalog.lab.boreal.test.");
     const result = spawnSync("sh", ["-c", text], { encoding: "utf8", env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
     expect(result.status, result.stderr).toBe(0);
-    const samples = readFileSync(join(out, "zones.prom"), "utf8").split("\n").filter((l) => l && !l.startsWith("#"));
+    const samples = readFileSync(join(out, "zones.prom"), "utf8")
+      .split("\n")
+      .filter((l) => l && !l.startsWith("#"));
     expect(samples).toEqual([
       'boreal_zone_serial{zone="coop-a.lab.test."} 1795837735',
       `boreal_zone_rrsig_expiry_timestamp_seconds{zone="coop-a.lab.test."} ${Date.UTC(2026, 11, 12, 3, 48, 55) / 1000}`,
@@ -335,7 +426,7 @@ describe("sync-gate: the agent starts only when the registry moved, a mirror cha
       "shift 2 # -C <mirror>",
       'while [ "$1" = -c ]; do shift 2; done',
       'case "$1" in',
-      '  config) echo git://198.51.100.1/registry.git ;;',
+      "  config) echo git://198.51.100.1/registry.git ;;",
       '  fetch) [ ! -e "$ROOT/mirror-down" ] ;;',
       '  diff) a=$3; b=$4; shift 5; for path; do cmp -s "$ROOT/$a-$path" "$ROOT/$b-$path" || exit 1; done ;;',
       "  *) exit 2 ;;",
@@ -343,10 +434,15 @@ describe("sync-gate: the agent starts only when the registry moved, a mirror cha
     ].join("\n"),
   );
   fake("flock", 'echo "agent ran: $*" >> "$ROOT/log"');
-  const gate = renderNode(plan(fixtureSpec("b1", { syncInterval: 5 }), fixtureFederation()), templates).find((f) => f.path === "/usr/local/lib/boreal/sync-gate")!.content.replaceAll("/var/lib/boreal", state);
+  const gate = renderNode(plan(fixtureSpec("b1", { syncInterval: 5 }), fixtureFederation()), templates)
+    .find((f) => f.path === "/usr/local/lib/boreal/sync-gate")!
+    .content.replaceAll("/var/lib/boreal", state);
   const tick = () => {
     writeFileSync(join(root, "log"), "");
-    const result = spawnSync("sh", ["-c", gate], { encoding: "utf8", env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, ROOT: root } });
+    const result = spawnSync("sh", ["-c", gate], {
+      encoding: "utf8",
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, ROOT: root },
+    });
     expect(result.status, result.stderr).toBe(0);
     return readFileSync(join(root, "log"), "utf8").includes("agent ran");
   };
@@ -354,7 +450,10 @@ describe("sync-gate: the agent starts only when the registry moved, a mirror cha
   const heads = (fetched: string, applied: string, commits = ["c1", "c1"]) => {
     writeFileSync(join(root, "FETCH_HEAD"), `${commits[0]}\n`);
     writeFileSync(join(root, "HEAD"), `${commits[1]}\n`);
-    for (const [ref, trees] of [["FETCH_HEAD", fetched], ["HEAD", applied]]) {
+    for (const [ref, trees] of [
+      ["FETCH_HEAD", fetched],
+      ["HEAD", applied],
+    ]) {
       const [federation, nodes] = trees.split(" ");
       writeFileSync(join(root, `${ref}-federation`), `${federation}\n`);
       writeFileSync(join(root, `${ref}-nodes`), `${nodes}\n`);
@@ -407,7 +506,9 @@ describe("sync-gate: the agent starts only when the registry moved, a mirror cha
     heads("f1 n2", "f1 n1");
     lastRun(0);
     expect(tick()).toBe(true);
-    expect(readFileSync(join(root, "log"), "utf8")).toContain(`agent ran: ${agentCommand(`sync ${GATE_FETCHED_FLAG}`).replace(/^flock /, "")}`);
+    expect(readFileSync(join(root, "log"), "utf8")).toContain(
+      `agent ran: ${agentCommand(`sync ${GATE_FETCHED_FLAG}`).replace(/^flock /, "")}`,
+    );
     expect(fetched()).toEqual(["git://198.51.100.1/registry.git"]);
     writeFileSync(join(root, "mirror-down"), "");
     expect(tick()).toBe(true);
@@ -424,52 +525,111 @@ describe("sync-gate: the agent starts only when the registry moved, a mirror cha
   });
 });
 
-describe("the DNS apply's orphaned catalog members (against a rendered knot.conf)", () => {
+describe("the DNS apply on a node: Knot reloaded when nothing that needs a restart changed, restarted otherwise", () => {
   const federation = fixtureFederation();
   const domain = federation.settings.domain;
+  const root = mkdtempSync(join(work, "dns-apply-"));
+  const bin = join(root, "bin");
+  mkdirSync(bin);
+  const fake = (name: string, body: string) => writeFileSync(join(bin, name), `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+  // Knot runs while $ROOT/active exists; every call is logged.
+  fake(
+    "systemctl",
+    [
+      'echo "systemctl $*" >> "$ROOT/log"',
+      "case $1 in",
+      '  is-enabled) [ -e "$ROOT/enabled" ] ;;',
+      '  enable) touch "$ROOT/enabled" ;;',
+      '  is-active) [ -e "$ROOT/active" ] ;;',
+      '  restart) touch "$ROOT/active" ;;',
+      '  stop) rm -f "$ROOT/active" ;;',
+      "esac",
+    ].join("\n"),
+  );
+  fake("knotc", 'echo "knotc $*" >> "$ROOT/log"');
+  fake("install", 'echo "install $*" >> "$ROOT/log"');
+  fake("kcatalogprint", 'cat "$ROOT/catalog.txt"');
   // kcatalogprint's own output (Knot 3.2), header and footer included: b1 holds a1's and c1's member zones.
-  const printed = [
-    ";; <member zone> <record owner> <catalog zone> <group>",
-    `coop-a.lab.test.  ba2b33a71f366af0.zones.a1.catalog.${domain}  a1.catalog.${domain}  `,
-    `coop-c.lab.test.  6cdb5b0636998487.zones.c1.catalog.${domain}  c1.catalog.${domain}  `,
-    "Total records: 2",
-  ].join("\n");
-  const orphans = (nodes: typeof federation.nodes) => {
-    const dir = mkdtempSync(join(work, "catalog-"));
-    const conf = renderNode(plan(fixtureSpec("b1"), { ...federation, nodes }), templates).find((f) => f.path === "/etc/knot/knot.conf")!;
-    writeFileSync(join(dir, "knot.conf"), conf.content);
-    writeFileSync(join(dir, "kcatalogprint"), `#!/bin/sh\ncat <<'EOF'\n${printed}\nEOF\n`, { mode: 0o755 });
-    const run = spawnSync("sh", ["-c", catalogOrphansScript(join(dir, "knot.conf"))], { encoding: "utf8", env: { ...process.env, PATH: `${dir}:${process.env.PATH}` } });
-    expect(run.status).toBe(0);
-    return run.stdout.split("\n").filter(Boolean);
+  const printed = (catalogs: string[]) =>
+    [
+      ";; <member zone> <record owner> <catalog zone> <group>",
+      ...catalogs.map((node) => `coop-${node[0]}.lab.test.  ba2b33a71f366af0.zones.${node}.catalog.${domain}  ${node}.catalog.${domain}  `),
+      `Total records: ${catalogs.length}`,
+    ].join("\n");
+  const conf = join(root, "knot.conf");
+  const paths: Record<string, string> = {
+    [KNOT_CONF]: conf,
+    [KNOT_RESTART_MARK]: join(root, "mark"),
+    [KNOT_CATALOG_DIR]: join(root, "catalog"),
+    [KNOT_SECONDARY_DIR]: join(root, "secondary"),
+    [UNIT_STATE_DIR]: join(root, "units"),
   };
+  let script = SERVICE_SCRIPTS.dns.apply;
+  for (const [from, to] of Object.entries(paths)) script = script.replaceAll(from, to);
 
-  test("none while every catalog is configured: the footer is no zone (it used to restart Knot on every apply)", () => {
-    expect(orphans(federation.nodes)).toEqual([]);
+  /** One apply with the peers `nodes`, kcatalogprint holding the member zones of `held`: what it did to Knot. */
+  const apply = (nodes: string[], held: string[] = []) => {
+    const knotConf = renderNode(
+      plan(fixtureSpec("b1"), { ...federation, nodes: federation.nodes.filter((n) => nodes.includes(n.node)) }),
+      templates,
+    );
+    writeFileSync(conf, knotConf.find((f) => f.path === KNOT_CONF)!.content);
+    writeFileSync(join(root, "catalog.txt"), printed(held));
+    writeFileSync(join(root, "log"), "");
+    mkdirSync(join(root, "catalog"), { recursive: true });
+    const result = spawnSync("sh", ["-c", script], {
+      encoding: "utf8",
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, ROOT: root },
+    });
+    expect(result.status, result.stderr).toBe(0);
+    const log = readFileSync(join(root, "log"), "utf8").split("\n");
+    // Every apply ends asking the primaries for their SOA and notifying the secondaries, once Knot runs its config.
+    expect(log.slice(-3)).toEqual(["knotc zone-refresh", "knotc zone-notify", ""]);
+    return log.filter((line) => /^(systemctl (restart|stop) knot|knotc (reload|-f zone-purge))/.test(line));
+  };
+  const all = ["a1", "b1", "c1"];
+  const withoutC1 = ["a1", "b1"];
+
+  test("the first apply restarts Knot; the same peers again reload it", () => {
+    expect(apply(all)).toEqual(["systemctl restart knot"]);
+    expect(readFileSync(join(root, "mark"), "utf8")).toMatch(/^[0-9a-f]{64}\n$/);
+    expect(apply(all, ["a1", "c1"])).toEqual(["knotc reload"]);
   });
 
-  test("the member zones of a catalog that left the config", () => {
-    expect(orphans(federation.nodes.filter((n) => n.node !== "c1"))).toEqual(["coop-c.lab.test."]);
+  test("a peer leaves: its catalog's member zones are purged (the footer is no zone), its database dropped, Knot restarted", () => {
+    expect(apply(withoutC1, ["a1", "c1"])).toEqual([
+      "knotc -f zone-purge coop-c.lab.test.",
+      "systemctl stop knot",
+      "systemctl restart knot",
+    ]);
+    expect(existsSync(join(root, "catalog"))).toBe(false);
+    expect(apply(withoutC1, ["a1"])).toEqual(["knotc reload"]);
+  });
+
+  test("a peer joins (or comes back): restarted; and whenever Knot is not running, it is started", () => {
+    expect(apply(all, ["a1"])).toEqual(["systemctl restart knot"]);
+    rmSync(join(root, "active"));
+    expect(apply(all, ["a1", "c1"])).toEqual(["systemctl restart knot"]);
   });
 });
 
-test("the DNS apply restarts Knot when the peers' catalogs change (a join, a departure): they are read from the rendered knot.conf", () => {
-  const catalogsOf = (federation: ReturnType<typeof fixtureFederation>) => {
-    const conf = renderNode(plan(fixtureSpec("b1"), federation), templates).find((f) => f.path === "/etc/knot/knot.conf")!;
-    const path = join(mkdtempSync(join(work, "knot-")), "knot.conf");
-    writeFileSync(path, conf.content);
-    return spawnSync("sh", ["-c", peerCatalogsScript(path)], { encoding: "utf8" }).stdout.split("\n").filter(Boolean);
-  };
-  const federation = fixtureFederation();
-  expect(catalogsOf(federation)).toEqual(federation.nodes.filter((n) => n.node !== "b1").map((n) => `${n.node}.catalog.${federation.settings.domain}`).sort());
-  expect(catalogsOf({ ...federation, nodes: federation.nodes.filter((n) => n.node !== "c1") })).toEqual([`a1.catalog.${federation.settings.domain}`]);
-  expect(SERVICE_SCRIPTS.dns.apply).toContain(`catalogs=$(${peerCatalogsScript()} | sha256sum`);
-});
-
-test("the DNS apply, once Knot runs its new config, asks the primaries for their SOA and notifies the secondaries (a newcomer refused a moment ago transfers at once)", () => {
-  const lines = SERVICE_SCRIPTS.dns.apply.split("\n");
-  const started = lines.findIndex((l) => l.includes("knotc reload") && l.includes("systemctl restart knot"));
-  expect(started).toBeGreaterThan(0);
-  expect(lines.findIndex((l) => l.startsWith("knotc zone-refresh"))).toBeGreaterThan(started);
-  expect(lines.findIndex((l) => l.startsWith("knotc zone-notify"))).toBeGreaterThan(started);
+test("the restart key covers knot.conf's whole server section and the set of peer catalogs, in any order", () => {
+  expect(knotRestartKey(["a1.catalog.x.", "c1.catalog.x."])).toBe(knotRestartKey(["c1.catalog.x.", "a1.catalog.x."]));
+  expect(knotRestartKey(["a1.catalog.x."])).not.toBe(knotRestartKey(["a1.catalog.x.", "c1.catalog.x."]));
+  const nodePlan = plan(fixtureSpec("b1"), fixtureFederation());
+  const conf = renderNode(nodePlan, templates).find((f) => f.path === KNOT_CONF)!.content;
+  expect(conf).toContain(`\n# boreal-restart-key: ${knotRestartKey(nodePlan.dns.peerCatalogs.map((p) => p.catalog))}\n`);
+  expect(conf).toContain(`\n# boreal-peer-catalogs: ${nodePlan.dns.peerCatalogs.map((p) => p.catalog).join(" ")}\n`);
+  // A setting written into the template's server section, not taken from KNOT_SERVER, would escape the key.
+  const server = /^server:\n([\s\S]*?)\n(?=\S)/m
+    .exec(conf)![1]
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith("#"));
+  expect(server).toEqual([
+    `rundir: "${KNOT_SERVER.rundir}"`,
+    `user: ${KNOT_SERVER.user}`,
+    `listen: [ ${KNOT_SERVER.listen.join(", ")} ]`,
+    `automatic-acl: ${KNOT_SERVER.automaticAcl}`,
+  ]);
 });

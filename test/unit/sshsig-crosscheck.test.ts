@@ -39,7 +39,10 @@ interface Case {
 }
 
 const CRLF_HEADER: Deliberate = { reason: /first line ends in CRLF/, sshKeygenAccepts: (v) => v >= 905 };
-const SHORT_KEY_TYPE: Deliberate = { reason: /a short name that ssh-keygen refuses since OpenSSH 10\.0/, sshKeygenAccepts: (v) => v < 1000 };
+const SHORT_KEY_TYPE: Deliberate = {
+  reason: /a short name that ssh-keygen refuses since OpenSSH 10\.0/,
+  sshKeygenAccepts: (v) => v < 1000,
+};
 // 10.3 verifies with libcrypto when built with it (strict), 10.4 made its own code strict too.
 const NON_CANONICAL_S: Deliberate = { reason: /not canonical/, sshKeygenAccepts: (v) => (v < 1003 ? true : v >= 1004 ? false : undefined) };
 const OVER_CAP: Deliberate = { reason: new RegExp(`over the ${MAX_SIGNATURE_BYTES}-byte cap`), sshKeygenAccepts: () => true };
@@ -73,7 +76,15 @@ function fields(blob: Buffer): Fields {
     at += 4 + n;
     return value;
   };
-  return { magic: blob.subarray(0, 6), version: blob.readUInt32BE(6), key: read(), namespace: read(), reserved: read(), hash: read(), sig: read() };
+  return {
+    magic: blob.subarray(0, 6),
+    version: blob.readUInt32BE(6),
+    key: read(),
+    namespace: read(),
+    reserved: read(),
+    hash: read(),
+    sig: read(),
+  };
 }
 
 const build = (f: Fields) => cat(f.magic, u32(f.version), str(f.key), str(f.namespace), str(f.reserved), str(f.hash), str(f.sig));
@@ -105,7 +116,11 @@ const keys: Record<string, { file: string; text: string }> = {};
 const sigs: Record<string, Buffer> = {};
 
 function mustRun(args: string[]): string {
-  const result = spawnSync("ssh-keygen", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, LC_ALL: "C" } });
+  const result = spawnSync("ssh-keygen", args, {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, LC_ALL: "C" },
+  });
   if (result.error) throw result.error;
   if (result.status !== 0) throw new Error(`ssh-keygen ${args.join(" ")} failed: ${result.stderr}`);
   return result.stdout;
@@ -140,7 +155,10 @@ async function sshKeygenVerdicts(cases: Case[]): Promise<boolean[]> {
     scripts.map(
       (script) =>
         new Promise<void>((resolve, reject) => {
-          const child = spawn("sh", ["-c", script.join("\n")], { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, LC_ALL: "C" } });
+          const child = spawn("sh", ["-c", script.join("\n")], {
+            stdio: ["ignore", "pipe", "inherit"],
+            env: { ...process.env, LC_ALL: "C" },
+          });
           let out = "";
           child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
           child.on("error", reject);
@@ -167,7 +185,11 @@ beforeAll(() => {
   const sshV = spawnSync("ssh", ["-V"], { encoding: "utf8" });
   const m = /OpenSSH_(\d+)\.(\d+)/.exec(`${sshV.stderr ?? ""}${sshV.stdout ?? ""}`);
   if (m) version = Number(m[1]) * 100 + Number(m[2]);
-  for (const [name, type] of [["signer", "ed25519"], ["other", "ed25519"], ["ecdsa", "ecdsa"]]) {
+  for (const [name, type] of [
+    ["signer", "ed25519"],
+    ["other", "ed25519"],
+    ["ecdsa", "ecdsa"],
+  ]) {
     const file = join(work, name);
     mustRun(["-q", "-t", type, "-N", "", "-C", `${name}@test`, "-f", file]);
     keys[name] = { file, text: readFileSync(`${file}.pub`, "utf8").trim().split(/\s+/).slice(0, 2).join(" ") };
@@ -215,7 +237,13 @@ function messageCases(): Case[] {
     c("message: empty", Buffer.alloc(0), false),
     c("message: Latin-1 decoded then UTF-8 encoded", Buffer.from(MESSAGE.toString("latin1"), "utf8"), false),
     c("raw message: its bytes, not UTF-8", RAW, true, sigs.raw),
-    { name: "raw message: decoded to a string (U+FFFD)", message: Buffer.from(rawAsString, "utf8"), kitMessage: rawAsString, signature: sigs.raw, sshKeygen: false },
+    {
+      name: "raw message: decoded to a string (U+FFFD)",
+      message: Buffer.from(rawAsString, "utf8"),
+      kitMessage: rawAsString,
+      signature: sigs.raw,
+      sshKeygen: false,
+    },
     c("raw message: 0xFF replaced by U+FFFD", replace(RAW, Buffer.from([0xff]), Buffer.from("\ufffd")), false, sigs.raw),
     c("raw message: 0xE9 replaced by UTF-8 é", replace(RAW, Buffer.from([0xe9]), Buffer.from("é")), false, sigs.raw),
     c("raw message: 0xFF dropped", replace(RAW, Buffer.from([0xff]), Buffer.alloc(0)), false, sigs.raw),
@@ -250,7 +278,10 @@ function armorCases(): Case[] {
   expect(noPad.endsWith("=")).toBe(false);
   const lastChar = b64[b64.length - 2]; // before the single "="
   const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  const dirtyBits = alphabet[alphabet.indexOf(lastChar) | 1] === lastChar ? alphabet[alphabet.indexOf(lastChar) ^ 2] : alphabet[alphabet.indexOf(lastChar) | 1];
+  const dirtyBits =
+    alphabet[alphabet.indexOf(lastChar) | 1] === lastChar
+      ? alphabet[alphabet.indexOf(lastChar) ^ 2]
+      : alphabet[alphabet.indexOf(lastChar) | 1];
   const padded = (total: number, fill: string) => t + fill.repeat(Math.max(0, total - t.length));
   const cases = [
     c("as signed", t, true),
@@ -310,7 +341,11 @@ function armorCases(): Case[] {
     c("a NUL after END", `${t}\0`, true),
     c("a non-breaking space (0xA0) in the base64", withBody(`${b64.slice(0, 20)}\xa0${b64.slice(20)}`), false),
     c("a NEL (0x85) in the base64", withBody(`${b64.slice(0, 20)}\x85${b64.slice(20)}`), false),
-    c("a UTF-8 non-breaking space in the base64", cat(`${BEGIN}\n${b64.slice(0, 20)}`, Buffer.from("\u00a0"), `${b64.slice(20)}\n${END}\n`), false),
+    c(
+      "a UTF-8 non-breaking space in the base64",
+      cat(`${BEGIN}\n${b64.slice(0, 20)}`, Buffer.from("\u00a0"), `${b64.slice(20)}\n${END}\n`),
+      false,
+    ),
     c("truncated in the base64", t.slice(0, 100), false),
     c("truncated in END", t.slice(0, t.length - 10), false),
     c("a base64 line dropped", withBody([body[0], ...body.slice(2)].join("\n")), false),
@@ -331,8 +366,15 @@ function blobCases(): Case[] {
   const R = sig.value.subarray(0, 32);
   const S = fromLe(sig.value.subarray(32));
   const otherKey = fields(dearmor(sigs.other)).key;
-  const c = (name: string, b: Buffer, sshKeygen: boolean, deliberate?: Deliberate): Case => ({ name: `blob: ${name}`, message: MESSAGE, signature: armor(b), sshKeygen, deliberate });
-  const e = (name: string, change: Partial<Fields>, sshKeygen: boolean, deliberate?: Deliberate) => c(name, build({ ...f, ...change }), sshKeygen, deliberate);
+  const c = (name: string, b: Buffer, sshKeygen: boolean, deliberate?: Deliberate): Case => ({
+    name: `blob: ${name}`,
+    message: MESSAGE,
+    signature: armor(b),
+    sshKeygen,
+    deliberate,
+  });
+  const e = (name: string, change: Partial<Fields>, sshKeygen: boolean, deliberate?: Deliberate) =>
+    c(name, build({ ...f, ...change }), sshKeygen, deliberate);
   const keyBlob = (type: Buffer | string, raw: Buffer = key.value, rest: Buffer = Buffer.alloc(0)) => cat(str(type), str(raw), rest);
   const sigBlob = (type: Buffer | string, value: Buffer = sig.value, rest: Buffer = Buffer.alloc(0)) => cat(str(type), str(value), rest);
   const bit = (buf: Buffer, at: number, mask: number) => {
@@ -381,7 +423,11 @@ function blobCases(): Case[] {
     e("key type SSH-ED25519", { key: keyBlob("SSH-ED25519") }, false),
     e("key type ssh-rsa", { key: keyBlob("ssh-rsa") }, false),
     e("key type sk-ssh-ed25519@openssh.com", { key: keyBlob("sk-ssh-ed25519@openssh.com") }, false),
-    e("key type sk-ssh-ed25519@openssh.com with an application", { key: keyBlob("sk-ssh-ed25519@openssh.com", key.value, str("ssh:")) }, false),
+    e(
+      "key type sk-ssh-ed25519@openssh.com with an application",
+      { key: keyBlob("sk-ssh-ed25519@openssh.com", key.value, str("ssh:")) },
+      false,
+    ),
     e("key type ssh-ed25519-cert-v01@openssh.com", { key: keyBlob("ssh-ed25519-cert-v01@openssh.com") }, false),
     e("key of 31 bytes", { key: keyBlob("ssh-ed25519", key.value.subarray(0, 31)) }, false),
     e("key of 33 bytes", { key: keyBlob("ssh-ed25519", cat(key.value, Buffer.from([0]))) }, false),
@@ -414,7 +460,11 @@ function blobCases(): Case[] {
     c("4 trailing bytes", cat(blob, u32(0)), false),
     c("a trailing copy of the signature field", cat(blob, str(f.sig)), false),
     c("namespace length 2^32-1", cat(f.magic, u32(f.version), str(f.key), u32(0xffffffff), f.namespace), false),
-    c("key length one short", cat(f.magic, u32(f.version), u32(f.key.length - 1), f.key, str(f.namespace), str(f.reserved), str(f.hash), str(f.sig)), false),
+    c(
+      "key length one short",
+      cat(f.magic, u32(f.version), u32(f.key.length - 1), f.key, str(f.namespace), str(f.reserved), str(f.hash), str(f.sig)),
+      false,
+    ),
   ];
   // Truncations: at every field boundary, one byte either side, and every 9th length.
   const cuts = new Set<number>([0, 1, 5, 6, 9, 10]);
@@ -424,12 +474,22 @@ function blobCases(): Case[] {
     at += 4 + field.length;
   }
   for (let n = 0; n < blob.length; n += 9) cuts.add(n);
-  for (const n of [...cuts].filter((n) => n >= 0 && n < blob.length).sort((a, b) => a - b)) cases.push(c(`truncated to ${n} bytes`, blob.subarray(0, n), false));
+  for (const n of [...cuts].filter((n) => n >= 0 && n < blob.length).sort((a, b) => a - b))
+    cases.push(c(`truncated to ${n} bytes`, blob.subarray(0, n), false));
   return cases;
 }
 
 function otherKeyTypeCases(): Case[] {
-  return [{ name: "ecdsa-sha2-nistp256 signature, key in allowed_signers", message: MESSAGE, signature: sigs.ecdsa, signer: "ecdsa", sshKeygen: true, deliberate: NOT_ED25519 }];
+  return [
+    {
+      name: "ecdsa-sha2-nistp256 signature, key in allowed_signers",
+      message: MESSAGE,
+      signature: sigs.ecdsa,
+      signer: "ecdsa",
+      sshKeygen: true,
+      deliberate: NOT_ED25519,
+    },
+  ];
 }
 
 // Seeded, so a failure names a case that comes back on the next run.
@@ -522,22 +582,33 @@ describe("verifySignature agrees with ssh-keygen -Y verify", () => {
       const why = result.ok ? `ok, key ${result.publicKey === expectedKey ? "the signer's" : result.publicKey}` : result.reason;
       // A signature handed over as a string (its UTF-8) gets the same verdict.
       if (Buffer.from(c.signature.toString("utf8"), "utf8").equals(c.signature)) {
-        const asString = verifySignature({ message: c.kitMessage ?? c.message, signature: c.signature.toString("utf8"), namespace: REGISTRY_NAMESPACE });
-        if (JSON.stringify(asString) !== JSON.stringify(result)) problems.push(`${c.name}: the signature as a string gives ${JSON.stringify(asString)}, as bytes ${JSON.stringify(result)}`);
+        const asString = verifySignature({
+          message: c.kitMessage ?? c.message,
+          signature: c.signature.toString("utf8"),
+          namespace: REGISTRY_NAMESPACE,
+        });
+        if (JSON.stringify(asString) !== JSON.stringify(result))
+          problems.push(`${c.name}: the signature as a string gives ${JSON.stringify(asString)}, as bytes ${JSON.stringify(result)}`);
       }
       if (c.deliberate) {
         deliberate++;
-        if (result.ok || !c.deliberate.reason.test(result.reason)) problems.push(`${c.name}: the kit should refuse (${c.deliberate.reason}), it says: ${why}`);
+        if (result.ok || !c.deliberate.reason.test(result.reason))
+          problems.push(`${c.name}: the kit should refuse (${c.deliberate.reason}), it says: ${why}`);
         const predicted = c.deliberate.sshKeygenAccepts(version);
-        if (predicted !== undefined && predicted !== ssh) problems.push(`${c.name}: OpenSSH ${version} ${ssh ? "accepts" : "refuses"}, not as documented`);
+        if (predicted !== undefined && predicted !== ssh)
+          problems.push(`${c.name}: OpenSSH ${version} ${ssh ? "accepts" : "refuses"}, not as documented`);
       } else {
         // The keys are made afresh on each run: the bytes are in the message to replay a failure.
         const replay = `signature ${c.signature.toString("base64")}, message ${c.message.toString("base64")}`;
-        if (kit !== ssh) problems.push(`${c.name}: ssh-keygen ${ssh ? "accepts" : "refuses"}, the kit ${kit ? "accepts" : "refuses"} (${why}); ${replay}`);
-        if (c.sshKeygen !== undefined && c.sshKeygen !== ssh) problems.push(`${c.name}: ssh-keygen ${ssh ? "accepts" : "refuses"}, the case says it ${c.sshKeygen ? "accepts" : "refuses"}`);
+        if (kit !== ssh)
+          problems.push(`${c.name}: ssh-keygen ${ssh ? "accepts" : "refuses"}, the kit ${kit ? "accepts" : "refuses"} (${why}); ${replay}`);
+        if (c.sshKeygen !== undefined && c.sshKeygen !== ssh)
+          problems.push(`${c.name}: ssh-keygen ${ssh ? "accepts" : "refuses"}, the case says it ${c.sshKeygen ? "accepts" : "refuses"}`);
       }
     });
-    console.log(`sshsig crosscheck: ${cases.length} cases (${accepted} accepted by ssh-keygen, ${deliberate} documented divergences) against OpenSSH ${version} in ${elapsed} ms`);
+    console.log(
+      `sshsig crosscheck: ${cases.length} cases (${accepted} accepted by ssh-keygen, ${deliberate} documented divergences) against OpenSSH ${version} in ${elapsed} ms`,
+    );
     expect(problems).toEqual([]);
     expect(accepted).toBeGreaterThan(40); // the harness sees acceptance, not only refusals
   }, 120_000);

@@ -105,7 +105,9 @@ describe("parseSshPublicKey and sameKey", () => {
     expect(() => parseSshPublicKey("ssh-ed25519 AAAA*not-base64")).toThrow("public key is not valid base64");
     expect(() => parseSshPublicKey(`${pub("a").split(" ").slice(0, 2).join(" ")}=`)).toThrow("public key is not valid base64");
     expect(() => parseSshPublicKey(`ssh-ed25519 ${rsaBase64}`)).toThrow('public key blob is of type "ssh-rsa"');
-    expect(() => parseSshPublicKey(`ssh-ed25519 ${blobOf("ssh-ed25519", Buffer.alloc(31, 1))}`)).toThrow("31-byte Ed25519 key, expected 32");
+    expect(() => parseSshPublicKey(`ssh-ed25519 ${blobOf("ssh-ed25519", Buffer.alloc(31, 1))}`)).toThrow(
+      "31-byte Ed25519 key, expected 32",
+    );
     expect(() => parseSshPublicKey(`ssh-ed25519 ${Buffer.from([0, 0, 0, 11]).toString("base64")}`)).toThrow("truncated");
     const trailing = Buffer.concat([Buffer.from(blobOf("ssh-ed25519", Buffer.alloc(32, 1)), "base64"), Buffer.from([0])]);
     expect(() => parseSshPublicKey(`ssh-ed25519 ${trailing.toString("base64")}`)).toThrow("1 unexpected trailing bytes");
@@ -124,13 +126,24 @@ describe("parseSshPublicKey and sameKey", () => {
 describe("signText and verifySignature", () => {
   test("a signature from signText verifies here and with ssh-keygen -Y verify", () => {
     const signature = signText(MESSAGE, { keyFile: key("a") }, REGISTRY_NAMESPACE);
-    expect(verifySignature({ message: MESSAGE, signature, namespace: REGISTRY_NAMESPACE })).toEqual({ ok: true, publicKey: parseSshPublicKey(pub("a")).text });
-    expect(inspectSignature(signature)).toEqual({ publicKey: parseSshPublicKey(pub("a")).text, namespace: REGISTRY_NAMESPACE, hashAlgorithm: "sha512" });
+    expect(verifySignature({ message: MESSAGE, signature, namespace: REGISTRY_NAMESPACE })).toEqual({
+      ok: true,
+      publicKey: parseSshPublicKey(pub("a")).text,
+    });
+    expect(inspectSignature(signature)).toEqual({
+      publicKey: parseSshPublicKey(pub("a")).text,
+      namespace: REGISTRY_NAMESPACE,
+      hashAlgorithm: "sha512",
+    });
 
     writeFileSync(join(work, "allowed_signers"), `coop-a namespaces="${REGISTRY_NAMESPACE}" ${pub("a")}`);
     writeFileSync(join(work, "file.sig"), signature);
     const verify = (message: string) =>
-      run("ssh-keygen", ["-Y", "verify", "-f", join(work, "allowed_signers"), "-I", "coop-a", "-n", REGISTRY_NAMESPACE, "-s", join(work, "file.sig")], { input: message, stdio: ["pipe", "pipe", "pipe"] });
+      run(
+        "ssh-keygen",
+        ["-Y", "verify", "-f", join(work, "allowed_signers"), "-I", "coop-a", "-n", REGISTRY_NAMESPACE, "-s", join(work, "file.sig")],
+        { input: message, stdio: ["pipe", "pipe", "pipe"] },
+      );
     const good = verify(MESSAGE);
     expect(good.status).toBe(0);
     expect(good.stdout).toContain(`Good "${REGISTRY_NAMESPACE}" signature for coop-a`);
@@ -138,7 +151,10 @@ describe("signText and verifySignature", () => {
   });
 
   test("a signature from plain ssh-keygen -Y sign verifies and names its key (sha512 and sha256)", () => {
-    for (const [extra, hash] of [[[], "sha512"], [["-O", "hashalg=sha256"], "sha256"]] as const) {
+    for (const [extra, hash] of [
+      [[], "sha512"],
+      [["-O", "hashalg=sha256"], "sha256"],
+    ] as const) {
       const signature = plainSign("b", MESSAGE, REGISTRY_NAMESPACE, [...extra]);
       expect(inspectSignature(signature).hashAlgorithm).toBe(hash);
       const result = verifySignature({ message: Buffer.from(MESSAGE), signature, namespace: REGISTRY_NAMESPACE });
@@ -191,8 +207,12 @@ describe("signText and verifySignature", () => {
     for (const line of text.split("\n").filter((l) => l.length > 20)) expect(message).not.toContain(line);
     expect(describeSigner({ privateKey: text })).toBe("the key in boreal:signingKey");
     expect(describeSigner({ keyFile: "/k/id" })).toBe("/k/id");
-    expect(() => signText(MESSAGE, { keyFile: join(work, "missing") }, REGISTRY_NAMESPACE)).toThrow(`signing with ${join(work, "missing")} failed`);
-    expect(() => signText(MESSAGE, { keyFile: key("rsa") }, REGISTRY_NAMESPACE)).toThrow(/made a signature that does not verify: .*"ssh-rsa": only ssh-ed25519/);
+    expect(() => signText(MESSAGE, { keyFile: join(work, "missing") }, REGISTRY_NAMESPACE)).toThrow(
+      `signing with ${join(work, "missing")} failed`,
+    );
+    expect(() => signText(MESSAGE, { keyFile: key("rsa") }, REGISTRY_NAMESPACE)).toThrow(
+      /made a signature that does not verify: .*"ssh-rsa": only ssh-ed25519/,
+    );
   });
 
   test("signerPublicKey reads private and public key files", () => {
@@ -208,7 +228,8 @@ describe("verifySignature refuses with a precise reason", () => {
   beforeAll(() => {
     signature = plainSign("a", MESSAGE);
   });
-  const check = (sig: string, message: string | Buffer = MESSAGE, namespace = REGISTRY_NAMESPACE) => verifySignature({ message, signature: sig, namespace });
+  const check = (sig: string, message: string | Buffer = MESSAGE, namespace = REGISTRY_NAMESPACE) =>
+    verifySignature({ message, signature: sig, namespace });
 
   test("the baseline verifies", () => {
     expect(check(signature)).toEqual({ ok: true, publicKey: parseSshPublicKey(pub("a")).text });
@@ -217,7 +238,10 @@ describe("verifySignature refuses with a precise reason", () => {
   test("a message changed by one byte", () => {
     const changed = Buffer.from(MESSAGE);
     changed[changed.length - 2] ^= 1;
-    expect(check(signature, changed)).toEqual({ ok: false, reason: "signature does not match the message (the message or the signature was changed)" });
+    expect(check(signature, changed)).toEqual({
+      ok: false,
+      reason: "signature does not match the message (the message or the signature was changed)",
+    });
   });
 
   test("a signature value changed by one bit", () => {
@@ -230,8 +254,14 @@ describe("verifySignature refuses with a precise reason", () => {
   });
 
   test("another namespace", () => {
-    expect(check(signature, MESSAGE, LABEL_NAMESPACE)).toEqual({ ok: false, reason: 'signature is for namespace "boreal-registry", expected "boreal-label"' });
-    expect(check(plainSign("a", MESSAGE, LABEL_NAMESPACE))).toMatchObject({ ok: false, reason: expect.stringContaining('namespace "boreal-label"') });
+    expect(check(signature, MESSAGE, LABEL_NAMESPACE)).toEqual({
+      ok: false,
+      reason: 'signature is for namespace "boreal-registry", expected "boreal-label"',
+    });
+    expect(check(plainSign("a", MESSAGE, LABEL_NAMESPACE))).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining('namespace "boreal-label"'),
+    });
     expect(check(signature, MESSAGE, "")).toMatchObject({ ok: false });
   });
 
@@ -243,11 +273,26 @@ describe("verifySignature refuses with a precise reason", () => {
 
   test("truncated or garbage armor", () => {
     expect(check("")).toMatchObject({ ok: false, reason: expect.stringContaining("not an armored SSH signature") });
-    expect(check(signature.replace("-----END SSH SIGNATURE-----", ""))).toMatchObject({ ok: false, reason: expect.stringContaining("not an armored SSH signature") });
-    expect(check("-----BEGIN SSH SIGNATURE-----\n!!!!\n-----END SSH SIGNATURE-----\n")).toEqual({ ok: false, reason: "signature is not valid base64 (byte 0x21 is neither base64 nor whitespace)" });
-    expect(check(editBlob(signature, (blob) => blob.subarray(0, blob.length - 10)))).toEqual({ ok: false, reason: "signature is truncated (in its signature)" });
-    expect(check(editBlob(signature, (blob) => Buffer.concat([Buffer.from("SSHSIH"), blob.subarray(6)])))).toMatchObject({ ok: false, reason: expect.stringContaining("SSHSIG magic") });
-    expect(check(editBlob(signature, (blob) => Buffer.concat([blob, Buffer.from([0])])))).toMatchObject({ ok: false, reason: expect.stringContaining("trailing") });
+    expect(check(signature.replace("-----END SSH SIGNATURE-----", ""))).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining("not an armored SSH signature"),
+    });
+    expect(check("-----BEGIN SSH SIGNATURE-----\n!!!!\n-----END SSH SIGNATURE-----\n")).toEqual({
+      ok: false,
+      reason: "signature is not valid base64 (byte 0x21 is neither base64 nor whitespace)",
+    });
+    expect(check(editBlob(signature, (blob) => blob.subarray(0, blob.length - 10)))).toEqual({
+      ok: false,
+      reason: "signature is truncated (in its signature)",
+    });
+    expect(check(editBlob(signature, (blob) => Buffer.concat([Buffer.from("SSHSIH"), blob.subarray(6)])))).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining("SSHSIG magic"),
+    });
+    expect(check(editBlob(signature, (blob) => Buffer.concat([blob, Buffer.from([0])])))).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining("trailing"),
+    });
     expect(() => inspectSignature("garbage")).toThrow("not an armored SSH signature");
   });
 
@@ -265,30 +310,68 @@ describe("verifySignature refuses with a precise reason", () => {
   test("a signature file over the size cap is refused unread", () => {
     const big = `${signature}${"#".repeat(MAX_SIGNATURE_BYTES - signature.length + 1)}`;
     expect(MAX_SIGNATURE_BYTES).toBe(2048);
-    expect(check(big)).toEqual({ ok: false, reason: `signature is ${MAX_SIGNATURE_BYTES + 1} bytes, over the 2048-byte cap on signature files (an Ed25519 SSH signature is about 300 bytes)` });
+    expect(check(big)).toEqual({
+      ok: false,
+      reason: `signature is ${MAX_SIGNATURE_BYTES + 1} bytes, over the 2048-byte cap on signature files (an Ed25519 SSH signature is about 300 bytes)`,
+    });
     expect(check(big.slice(0, -1)).ok).toBe(true); // ssh-keygen ignores what follows the END line, so does the kit
   });
 
   test("spellings some OpenSSH releases refuse are refused, naming the release", () => {
-    expect(check(signature.replace(/\n/g, "\r\n"))).toMatchObject({ ok: false, reason: expect.stringContaining("first line ends in CRLF, which ssh-keygen before OpenSSH 9.5 refuses") });
-    const shortName = editBlob(signature, (blob) => Buffer.from(blob.toString("latin1").replace("\u0000\u0000\u0000\u0033\u0000\u0000\u0000\u000bssh-ed25519", "\u0000\u0000\u0000\u002f\u0000\u0000\u0000\u0007ED25519"), "latin1"));
-    expect(check(shortName)).toMatchObject({ ok: false, reason: expect.stringContaining('"ED25519", a short name that ssh-keygen refuses since OpenSSH 10.0') });
+    expect(check(signature.replace(/\n/g, "\r\n"))).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining("first line ends in CRLF, which ssh-keygen before OpenSSH 9.5 refuses"),
+    });
+    const shortName = editBlob(signature, (blob) =>
+      Buffer.from(
+        blob
+          .toString("latin1")
+          .replace(
+            "\u0000\u0000\u0000\u0033\u0000\u0000\u0000\u000bssh-ed25519",
+            "\u0000\u0000\u0000\u002f\u0000\u0000\u0000\u0007ED25519",
+          ),
+        "latin1",
+      ),
+    );
+    expect(check(shortName)).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining('"ED25519", a short name that ssh-keygen refuses since OpenSSH 10.0'),
+    });
     const L = (1n << 252n) + 27742317777372353535851937790883648493n;
     const malleated = editBlob(signature, (blob) => {
       const copy = Buffer.from(blob);
       const s = BigInt(`0x${Buffer.from(copy.subarray(-32)).reverse().toString("hex")}`) + L;
-      Buffer.from(s.toString(16).padStart(64, "0"), "hex").reverse().copy(copy, copy.length - 32);
+      Buffer.from(s.toString(16).padStart(64, "0"), "hex")
+        .reverse()
+        .copy(copy, copy.length - 32);
       return copy;
     });
     expect(check(malleated)).toMatchObject({ ok: false, reason: expect.stringContaining("not canonical") });
   });
 
   test("what ssh-keygen ignores is ignored: the reserved field, a NUL ending a string", () => {
-    const withReserved = editBlob(signature, (blob) => Buffer.from(blob.toString("latin1").replace("\u0000\u0000\u0000\u0000\u0000\u0000\u0000\u0006sha512", "\u0000\u0000\u0000\u0003abc\u0000\u0000\u0000\u0006sha512"), "latin1"));
+    const withReserved = editBlob(signature, (blob) =>
+      Buffer.from(
+        blob
+          .toString("latin1")
+          .replace("\u0000\u0000\u0000\u0000\u0000\u0000\u0000\u0006sha512", "\u0000\u0000\u0000\u0003abc\u0000\u0000\u0000\u0006sha512"),
+        "latin1",
+      ),
+    );
     expect(withReserved).not.toBe(signature);
     expect(check(withReserved)).toEqual({ ok: true, publicKey: parseSshPublicKey(pub("a")).text });
     // The key is named in its canonical spelling, whatever spelling the signature used.
-    const nulType = editBlob(signature, (blob) => Buffer.from(blob.toString("latin1").replace("\u0000\u0000\u0000\u0033\u0000\u0000\u0000\u000bssh-ed25519", "\u0000\u0000\u0000\u0034\u0000\u0000\u0000\u000cssh-ed25519\u0000"), "latin1"));
+    const nulType = editBlob(signature, (blob) =>
+      Buffer.from(
+        blob
+          .toString("latin1")
+          .replace(
+            "\u0000\u0000\u0000\u0033\u0000\u0000\u0000\u000bssh-ed25519",
+            "\u0000\u0000\u0000\u0034\u0000\u0000\u0000\u000cssh-ed25519\u0000",
+          ),
+        "latin1",
+      ),
+    );
     expect(nulType).not.toBe(signature);
     expect(check(nulType)).toEqual({ ok: true, publicKey: parseSshPublicKey(pub("a")).text });
   });
@@ -299,7 +382,10 @@ describe("verifySignature checks the message's bytes", () => {
   test("a file that is not UTF-8 verifies as a Buffer, not once decoded to a string", () => {
     const signature = plainSign("a", raw);
     expect(verifySignature({ message: raw, signature, namespace: REGISTRY_NAMESPACE }).ok).toBe(true);
-    expect(verifySignature({ message: raw.toString("utf8"), signature, namespace: REGISTRY_NAMESPACE })).toMatchObject({ ok: false, reason: expect.stringContaining("does not match") });
+    expect(verifySignature({ message: raw.toString("utf8"), signature, namespace: REGISTRY_NAMESPACE })).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining("does not match"),
+    });
     expect(verifySignature({ message: raw, signature: Buffer.from(signature), namespace: REGISTRY_NAMESPACE }).ok).toBe(true);
   });
 
@@ -342,7 +428,10 @@ describe("ssh-agent", () => {
       mustRun("ssh-add", ["-q", key("b")], { env: { ...process.env, SSH_AUTH_SOCK: socket } });
       process.env.SSH_AUTH_SOCK = socket;
       const signature = signText(MESSAGE, signer, REGISTRY_NAMESPACE);
-      expect(verifySignature({ message: MESSAGE, signature, namespace: REGISTRY_NAMESPACE })).toEqual({ ok: true, publicKey: parseSshPublicKey(pub("b")).text });
+      expect(verifySignature({ message: MESSAGE, signature, namespace: REGISTRY_NAMESPACE })).toEqual({
+        ok: true,
+        publicKey: parseSshPublicKey(pub("b")).text,
+      });
       expect(signature).toBe(plainSign("b", MESSAGE));
       expect(signerPublicKey(signer)).toBe(parseSshPublicKey(pub("b")).text);
     } finally {

@@ -11,10 +11,14 @@ function answers(down: string[] = [], serials: Record<string, number> = {}, aler
   const up = (node: string) => (down.includes(node) ? 0 : 1);
   return {
     exporters: NODES.map((n) => sample(up(n), { ...who(n), job: "boreal-node", instance: `${n}:9100` })),
-    pings: NODES.filter((n) => n !== "node2").flatMap((n) => ["ipv4", "ipv6"].map((family) => sample(up(n), { ...who(n), family, instance: `${n}-${family}` }))),
+    pings: NODES.filter((n) => n !== "node2").flatMap((n) =>
+      ["ipv4", "ipv6"].map((family) => sample(up(n), { ...who(n), family, instance: `${n}-${family}` })),
+    ),
     handshakes: NODES.filter((n) => n !== "node2").map((n) => sample(down.includes(n) ? 400 : 20, { ...who("node2"), peer: n })),
     zonesAnswered: NODES.flatMap((n) => ZONES.map((zone) => sample(up(n), { ...who(n), zone, instance: `${n}:53` }))),
-    zoneSerials: NODES.flatMap((n) => ZONES.map((zone) => sample(down.includes(n) ? 0 : serials[`${n}/${zone}`] ?? 100, { ...who(n), zone, instance: `${n}:53` }))),
+    zoneSerials: NODES.flatMap((n) =>
+      ZONES.map((zone) => sample(down.includes(n) ? 0 : (serials[`${n}/${zone}`] ?? 100), { ...who(n), zone, instance: `${n}:53` })),
+    ),
     alerts,
   };
 }
@@ -23,7 +27,9 @@ describe("boreal status: the federation as one node sees it", () => {
   test("all well: healthy, every row up", () => {
     const status = federationStatus("node2", answers());
     expect(status.healthy).toBe(true);
-    expect(status.nodes.map((n) => [n.node, n.reachable, n.zones])).toEqual(NODES.map((n) => [n, true, { total: 2, answered: 2, currentSerial: 2 }]));
+    expect(status.nodes.map((n) => [n.node, n.reachable, n.zones])).toEqual(
+      NODES.map((n) => [n, true, { total: 2, answered: 2, currentSerial: 2 }]),
+    );
     expect(status.nodes.find((n) => n.node === "node2")).toMatchObject({ ping: undefined, handshakeAge: undefined });
     expect(formatStatus(status)).toMatch(/federation healthy, as node2 sees it\n$/);
   });
@@ -36,16 +42,25 @@ describe("boreal status: the federation as one node sees it", () => {
     const status = federationStatus("node2", answers(["node1"], {}, firing));
     expect(status.healthy).toBe(false);
     const node1 = status.nodes.find((n) => n.node === "node1")!;
-    expect(node1).toMatchObject({ reachable: false, ping: { ipv4: false, ipv6: false }, handshakeAge: 400, zones: { total: 2, answered: 0, currentSerial: 0 } });
+    expect(node1).toMatchObject({
+      reachable: false,
+      ping: { ipv4: false, ipv6: false },
+      handshakeAge: 400,
+      zones: { total: 2, answered: 0, currentSerial: 0 },
+    });
     expect(node1.alerts).toEqual(["BorealPeerExporterDown", "BorealZoneNotAnswered(zone=coop-a.lab.test.)"]);
     expect(status.nodes.find((n) => n.node === "node3")!.zones.currentSerial).toBe(2);
     const table = formatStatus(status);
-    expect(table).toMatch(/^node1\s+coop-a\s+DOWN\s+v4 FAIL v6 FAIL\s+400s\s+0\/2 answered, 0\/2 current\s+BorealPeerExporterDown BorealZoneNotAnswered\(zone=coop-a\.lab\.test\.\)$/m);
+    expect(table).toMatch(
+      /^node1\s+coop-a\s+DOWN\s+v4 FAIL v6 FAIL\s+400s\s+0\/2 answered, 0\/2 current\s+BorealPeerExporterDown BorealZoneNotAnswered\(zone=coop-a\.lab\.test\.\)$/m,
+    );
     expect(table).toMatch(/federation NOT healthy/);
   });
 
   test("a stale serial on one node, a zone-wide alert, a handshake never made", () => {
-    const base = answers([], { "node3/coop-b.lab.test.": 99 }, [sample(1, { alertname: "BorealZoneSerialsDisagree", zone: "coop-b.lab.test." })]);
+    const base = answers([], { "node3/coop-b.lab.test.": 99 }, [
+      sample(1, { alertname: "BorealZoneSerialsDisagree", zone: "coop-b.lab.test." }),
+    ]);
     base.handshakes = base.handshakes.map((s) => (s.metric.peer === "node3" ? { ...s, value: -1 } : s));
     const status = federationStatus("node2", base);
     expect(status.nodes.find((n) => n.node === "node3")).toMatchObject({ handshakeAge: null, zones: { answered: 2, currentSerial: 1 } });

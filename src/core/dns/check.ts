@@ -73,7 +73,12 @@ export function sampleOf(zone: string, recordLines: string[] | undefined): Sampl
 
 /** Every question a node is asked: the apex's SOA, NS and DNSKEY, then the sample. */
 export function questionsFor(zone: string, sample: SampleRRset[]): Question[] {
-  return [{ name: zone, type: RECORD_TYPES.SOA }, { name: zone, type: RECORD_TYPES.NS }, { name: zone, type: RECORD_TYPES.DNSKEY }, ...sample.map((s) => ({ name: s.owner, type: s.type }))];
+  return [
+    { name: zone, type: RECORD_TYPES.SOA },
+    { name: zone, type: RECORD_TYPES.NS },
+    { name: zone, type: RECORD_TYPES.DNSKEY },
+    ...sample.map((s) => ({ name: s.owner, type: s.type })),
+  ];
 }
 
 // ---------------------------------------------------------------------------------------
@@ -207,16 +212,23 @@ export function judgeNode(zone: string, replies: NodeReplies, sample: SampleRRse
     }
     const message = (reply as { message: DnsMessage }).message;
     const set = rrsetOf(message, item.owner, item.type);
-    fingerprints[key] = createHash("sha256").update(Buffer.concat(set.records.map((r) => r.canonical).sort(Buffer.compare))).digest("hex");
+    fingerprints[key] = createHash("sha256")
+      .update(Buffer.concat(set.records.map((r) => r.canonical).sort(Buffer.compare)))
+      .digest("hex");
     const before = sampleProblems.length;
-    if (set.records.length > 0 && !check(set.records, set.signatures, keys).valid) sampleProblems.push(`${key}: its signatures do not verify`);
+    if (set.records.length > 0 && !check(set.records, set.signatures, keys).valid)
+      sampleProblems.push(`${key}: its signatures do not verify`);
     if (item.expected) {
       const type = typeName(item.type);
-      if (set.records.length === 0) sampleProblems.push(`${key}: missing (${message.rcode === 3 ? "NXDOMAIN" : "no data"}), the member's records have ${item.expected.join(", ")}`);
+      if (set.records.length === 0)
+        sampleProblems.push(
+          `${key}: missing (${message.rcode === 3 ? "NXDOMAIN" : "no data"}), the member's records have ${item.expected.join(", ")}`,
+        );
       else if (COMPARED.has(type)) {
         const got = set.records.map(presentation).sort();
         const want = item.expected.map((e) => normalisedExpected(type, e)).sort();
-        if (got.join("|") !== want.join("|")) sampleProblems.push(`${key}: answers ${got.join(", ")} where the member's records have ${want.join(", ")}`);
+        if (got.join("|") !== want.join("|"))
+          sampleProblems.push(`${key}: answers ${got.join(", ")} where the member's records have ${want.join(", ")}`);
       } else if (set.records.length !== new Set(item.expected).size) {
         sampleProblems.push(`${key}: answers ${set.records.length} record(s) where the member's records have ${item.expected.length}`);
       }
@@ -238,16 +250,19 @@ export function judgeNode(zone: string, replies: NodeReplies, sample: SampleRRse
 // ---------------------------------------------------------------------------------------
 // The zone.
 
-export type ParentAnswer =
-  | { asked: false; reason: string }
-  | { asked: true; error: string }
-  | { asked: true; ds: DsRecord[] };
+export type ParentAnswer = { asked: false; reason: string } | { asked: true; error: string } | { asked: true; ds: DsRecord[] };
 
 /** The DS records of a parent's answer for the zone. */
 export function parentDs(zone: string, message: DnsMessage): DsRecord[] {
   return message.answer
     .filter((r) => r.owner === zone && r.type === RECORD_TYPES.DS && r.rdata.length > 4)
-    .map((r) => ({ owner: zone, keyTag: r.rdata.readUInt16BE(0), algorithm: r.rdata[2], digestType: r.rdata[3], digest: r.rdata.subarray(4).toString("hex").toUpperCase() }));
+    .map((r) => ({
+      owner: zone,
+      keyTag: r.rdata.readUInt16BE(0),
+      algorithm: r.rdata[2],
+      digestType: r.rdata[3],
+      digest: r.rdata.subarray(4).toString("hex").toUpperCase(),
+    }));
 }
 
 /** A parent's DS names this key: by digest for the types computed here (2, 4), else by key tag and algorithm. */
@@ -292,14 +307,21 @@ export interface CheckResult {
 /** A node as problem lines name it: with the address asked, unless that is its name (--server). */
 const nodeLabel = (node: string, address?: string) => (address && address !== node ? `${node} (${address})` : node);
 
-const kskNames = (keys: Dnskey[]) => keys.map((k) => `${keyTag(k)}/${k.algorithm}`).sort().join(", ");
+const kskNames = (keys: Dnskey[]) =>
+  keys
+    .map((k) => `${keyTag(k)}/${k.algorithm}`)
+    .sort()
+    .join(", ");
 
 export function evaluateDnsCheck(input: CheckInput): CheckResult {
   const { zone } = input;
   const problems: string[] = [];
   const notes: string[] = [];
   const answered = input.answers.filter((a) => a.answered && a.serial !== undefined);
-  const newest = answered.reduce<number | undefined>((max, a) => (max === undefined || serialAhead(a.serial!, max) ? a.serial : max), undefined);
+  const newest = answered.reduce<number | undefined>(
+    (max, a) => (max === undefined || serialAhead(a.serial!, max) ? a.serial : max),
+    undefined,
+  );
   // The KSK set most nodes sign with is the zone's; a node signing with another one was
   // re-keyed alone (rebuilt without its key database) or serves someone else's zone.
   const kskSets = new Map<string, number>();
@@ -323,7 +345,8 @@ export function evaluateDnsCheck(input: CheckInput): CheckResult {
     if (!answer) say("was not asked");
     else if (!answer.answered) say(`did not answer for ${zone}: ${answer.error ?? "no answer"}`);
     else {
-      if (newest !== undefined && serialAhead(newest, answer.serial!)) say(`serves serial ${answer.serial}, behind ${newest}: its transfer is late or failing`);
+      if (newest !== undefined && serialAhead(newest, answer.serial!))
+        say(`serves serial ${answer.serial}, behind ${newest}: its transfer is late or failing`);
       for (const p of answer.signatureProblems) say(p);
       if (commonKsks !== undefined && kskNames(answer.signingKsks) !== commonKsks && answer.signingKsks.length > 0) {
         say(`signs its DNSKEY set with KSK ${kskNames(answer.signingKsks)}, the other nodes with ${commonKsks || "none"}`);
@@ -363,7 +386,8 @@ export function evaluateDnsCheck(input: CheckInput): CheckResult {
     }
   }
 
-  if (answered.length > 0 && zoneDs.length === 0) problems.push(`${zone}: no node serves a DNSKEY set signed by a key-signing key: the zone is not signed (or not yet)`);
+  if (answered.length > 0 && zoneDs.length === 0)
+    problems.push(`${zone}: no node serves a DNSKEY set signed by a key-signing key: the zone is not signed (or not yet)`);
   let parent: string;
   if ("reason" in input.parent) parent = `not asked (${input.parent.reason})`;
   else if ("error" in input.parent) {
@@ -374,15 +398,23 @@ export function evaluateDnsCheck(input: CheckInput): CheckResult {
     problems.push(`the parent has no DS for ${zone}: resolvers do not validate it; enter the DS below at the registrar`);
   } else if (noneMatches) {
     parent = "mismatch";
-    problems.push(`no DS at the parent matches a KSK of ${zone} (parent: ${atParent!.map((d) => `${d.keyTag}/${d.algorithm}`).join(", ")}; zone: ${kskNames(zoneKsks) || "none"}): validating resolvers see the zone as bogus; replace the DS at the registrar`);
+    problems.push(
+      `no DS at the parent matches a KSK of ${zone} (parent: ${atParent!.map((d) => `${d.keyTag}/${d.algorithm}`).join(", ")}; zone: ${kskNames(zoneKsks) || "none"}): validating resolvers see the zone as bogus; replace the DS at the registrar`,
+    );
   } else {
     parent = "matches";
     const stale = atParent!.filter((d) => !zoneKsks.some((k) => dsNamesKey(d, k)));
-    if (stale.length > 0) notes.push(`the parent also holds DS for keys the zone does not sign with (${stale.map((d) => d.keyTag).join(", ")}): remove them at the registrar once a rollover is over`);
+    if (stale.length > 0)
+      notes.push(
+        `the parent also holds DS for keys the zone does not sign with (${stale.map((d) => d.keyTag).join(", ")}): remove them at the registrar once a rollover is over`,
+      );
   }
   const expiration = Math.min(...answered.map((a) => a.expiration ?? Infinity));
   const nowSeconds = input.now.getTime() / 1000;
-  if (expiration - nowSeconds < EXPIRY_NOTE_DAYS * 86400) notes.push(`a signature expires at ${new Date(expiration * 1000).toISOString()}: the primary re-signs long before; on a secondary it means transfers stopped`);
+  if (expiration - nowSeconds < EXPIRY_NOTE_DAYS * 86400)
+    notes.push(
+      `a signature expires at ${new Date(expiration * 1000).toISOString()}: the primary re-signs long before; on a secondary it means transfers stopped`,
+    );
   return { zone, rows, zoneDs, parent, problems, notes, exitCode: problems.length > 0 ? 1 : 0 };
 }
 
@@ -391,7 +423,11 @@ export function formatDnsCheck(result: CheckResult): string {
   const header = ["NODE", "ADDRESS", "ANSWERED", "SERIAL", "SIGNATURES", "DS AT PARENT", "SAMPLE"];
   const cells = result.rows.map((r) => [r.node, r.address, r.answered, r.serial, r.signatures, r.parentDs, r.sample]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
-  const line = (c: string[]) => c.map((v, i) => v.padEnd(widths[i])).join("  ").trimEnd();
+  const line = (c: string[]) =>
+    c
+      .map((v, i) => v.padEnd(widths[i]))
+      .join("  ")
+      .trimEnd();
   return [
     `zone ${result.zone}`,
     line(header),

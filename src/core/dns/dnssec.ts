@@ -68,7 +68,10 @@ function rsaKey(pub: Buffer): KeyObject {
   const long = pub[0] === 0;
   const expLength = long ? pub.readUInt16BE(1) : pub[0];
   const start = long ? 3 : 1;
-  return createPublicKey({ key: { kty: "RSA", e: b64url(pub.subarray(start, start + expLength)), n: b64url(pub.subarray(start + expLength)) }, format: "jwk" });
+  return createPublicKey({
+    key: { kty: "RSA", e: b64url(pub.subarray(start, start + expLength)), n: b64url(pub.subarray(start + expLength)) },
+    format: "jwk",
+  });
 }
 
 function ecKey(crv: string, size: number) {
@@ -105,7 +108,10 @@ export function signedData(rrsig: Rrsig, records: WireRecord[]): Buffer {
   const owner = canonicalNameWire(records[0].owner);
   const labels = wireLabels(owner);
   // A wildcard's expansion is signed as the wildcard itself (RFC 4035 5.3.2).
-  const signedOwner = rrsig.labels < labels.length ? Buffer.concat([Buffer.from([1, 0x2a]), ...labels.slice(labels.length - rrsig.labels), Buffer.from([0])]) : owner;
+  const signedOwner =
+    rrsig.labels < labels.length
+      ? Buffer.concat([Buffer.from([1, 0x2a]), ...labels.slice(labels.length - rrsig.labels), Buffer.from([0])])
+      : owner;
   const rdatas = [...new Map(records.map((r) => [r.canonical.toString("hex"), r.canonical])).values()].sort(Buffer.compare);
   const rrs = rdatas.map((rdata) => {
     const fixed = Buffer.alloc(10);
@@ -124,7 +130,12 @@ export function signatureVerifies(rrsig: Rrsig, records: WireRecord[], key: Dnsk
   if (!algorithm || key.algorithm !== rrsig.algorithm) return false;
   try {
     const publicKey = algorithm.key(key.publicKey);
-    return verify(algorithm.hash, signedData(rrsig, records), algorithm.rawEcdsa ? { key: publicKey, dsaEncoding: "ieee-p1363" } : publicKey, rrsig.signature);
+    return verify(
+      algorithm.hash,
+      signedData(rrsig, records),
+      algorithm.rawEcdsa ? { key: publicKey, dsaEncoding: "ieee-p1363" } : publicKey,
+      rrsig.signature,
+    );
   } catch {
     return false;
   }
@@ -166,13 +177,16 @@ export function verifyRrset(zone: string, records: WireRecord[], signatures: Wir
   const ownerLabels = wireLabels(canonicalNameWire(owner)).length;
   for (const sig of rrsigs) {
     const tag = `RRSIG by key ${sig.keyTag} (algorithm ${sig.algorithm})`;
-    const candidates = keys.filter((k) => k.algorithm === sig.algorithm && keyTag(k) === sig.keyTag && k.flags & ZONE_KEY && !(k.flags & REVOKED));
+    const candidates = keys.filter(
+      (k) => k.algorithm === sig.algorithm && keyTag(k) === sig.keyTag && k.flags & ZONE_KEY && !(k.flags & REVOKED),
+    );
     if (sig.signer !== zone) problems.push(`${what}: ${tag} names signer ${sig.signer}, not the zone ${zone}`);
     else if (sig.labels > ownerLabels) problems.push(`${what}: ${tag} counts ${sig.labels} labels, more than the owner has`);
     else if (!ALGORITHMS[sig.algorithm]) {
       // An algorithm this check cannot verify is not counted either way (RFC 4035 5.2: a resolver ignores it too).
       continue;
-    } else if (candidates.length === 0) problems.push(`${what}: ${tag}: no such key in the trusted DNSKEY set (wrong key tag, or a key that is gone)`);
+    } else if (candidates.length === 0)
+      problems.push(`${what}: ${tag}: no such key in the trusted DNSKEY set (wrong key tag, or a key that is gone)`);
     else if (serialAhead(sig.inception, now32)) problems.push(`${what}: ${tag} is not valid before ${utc(sig.inception, nowSeconds)}`);
     else if (serialAhead(now32, sig.expiration)) problems.push(`${what}: ${tag} expired at ${utc(sig.expiration, nowSeconds)}`);
     else {
@@ -184,7 +198,15 @@ export function verifyRrset(zone: string, records: WireRecord[], signatures: Wir
       }
     }
   }
-  if (signers.length === 0 && problems.length === 0) problems.push(`${what}: signed only with algorithms this check does not verify (${[...new Set(rrsigs.map((s) => s.algorithm))].join(", ")})`);
+  if (signers.length === 0 && problems.length === 0)
+    problems.push(
+      `${what}: signed only with algorithms this check does not verify (${[...new Set(rrsigs.map((s) => s.algorithm))].join(", ")})`,
+    );
   const soonest = expirations.sort((a, b) => (serialAhead(a, b) ? 1 : -1))[0];
-  return { valid: signers.length > 0 && problems.length === 0, problems, signers, expiration: soonest === undefined ? undefined : Date.parse(utc(soonest, nowSeconds)) / 1000 };
+  return {
+    valid: signers.length > 0 && problems.length === 0,
+    problems,
+    signers,
+    expiration: soonest === undefined ? undefined : Date.parse(utc(soonest, nowSeconds)) / 1000,
+  };
 }

@@ -34,7 +34,8 @@ export function parseDnskeys(text: string): Dnskey[] {
   return recordsOfType(text, "DNSKEY").map((r) => {
     const [flags, protocol, algorithm, ...key] = r.rdata.split(" ");
     const publicKey = Buffer.from(key.join(""), "base64");
-    if (publicKey.length === 0 || !/^[A-Za-z0-9+/]+=*$/.test(key.join(""))) throw new Error(`DNSKEY of ${r.owner} (line ${r.line}): the key is not base64`);
+    if (publicKey.length === 0 || !/^[A-Za-z0-9+/]+=*$/.test(key.join("")))
+      throw new Error(`DNSKEY of ${r.owner} (line ${r.line}): the key is not base64`);
     return { owner: r.owner, flags: Number(flags), protocol: Number(protocol), algorithm: Number(algorithm), publicKey };
   });
 }
@@ -103,14 +104,22 @@ export function dsOf(key: Dnskey, digestType = 2): DsRecord {
 
 /** The DS records to publish at the parent: one per key-signing key (SEP, not revoked). */
 export function dsForZone(keys: Dnskey[], zone: string, digestType = 2): DsRecord[] {
-  return keys.filter((k) => k.owner === zone.toLowerCase() && k.flags & ZONE_KEY && k.flags & SEP && !(k.flags & REVOKED)).map((k) => dsOf(k, digestType));
+  return keys
+    .filter((k) => k.owner === zone.toLowerCase() && k.flags & ZONE_KEY && k.flags & SEP && !(k.flags & REVOKED))
+    .map((k) => dsOf(k, digestType));
 }
 
 /** `keymgr ZONE ds` prints "zone. DS <tag> <alg> <type> <hex>" a line (types 2 and 4); also reads DS lines of a zone file or kdig. */
 export function parseDsRecords(text: string): DsRecord[] {
   return recordsOfType(text, "DS").map((r) => {
     const [keyTagText, algorithm, digestType, digest] = r.rdata.split(" ");
-    return { owner: r.owner, keyTag: Number(keyTagText), algorithm: Number(algorithm), digestType: Number(digestType), digest: digest.toUpperCase() };
+    return {
+      owner: r.owner,
+      keyTag: Number(keyTagText),
+      algorithm: Number(algorithm),
+      digestType: Number(digestType),
+      digest: digest.toUpperCase(),
+    };
   });
 }
 
@@ -119,5 +128,11 @@ export function formatDs(ds: DsRecord): string {
 }
 
 export function sameDs(a: DsRecord, b: DsRecord): boolean {
-  return a.owner === b.owner && a.keyTag === b.keyTag && a.algorithm === b.algorithm && a.digestType === b.digestType && a.digest.toUpperCase() === b.digest.toUpperCase();
+  return (
+    a.owner === b.owner &&
+    a.keyTag === b.keyTag &&
+    a.algorithm === b.algorithm &&
+    a.digestType === b.digestType &&
+    a.digest.toUpperCase() === b.digest.toUpperCase()
+  );
 }

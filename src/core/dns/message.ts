@@ -12,7 +12,15 @@ import { RECORD_TYPES } from "./zonefile";
 
 const OPT = 41;
 export const CLASS_IN = 1;
-export const RCODE_NAMES: Readonly<Record<number, string>> = { 0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED", 9: "NOTAUTH" };
+export const RCODE_NAMES: Readonly<Record<number, string>> = {
+  0: "NOERROR",
+  1: "FORMERR",
+  2: "SERVFAIL",
+  3: "NXDOMAIN",
+  4: "NOTIMP",
+  5: "REFUSED",
+  9: "NOTAUTH",
+};
 
 /** One resource record; the owner and RDATA names already expanded from compression pointers. */
 export interface WireRecord {
@@ -67,11 +75,28 @@ export function encodeQuery(id: number, name: string, type: number): Buffer {
  */
 type Part = number | "name" | "keepcase" | "string" | "rest";
 const NAME_LAYOUTS: Readonly<Record<number, readonly Part[]>> = {
-  2: ["name"], 3: ["name"], 4: ["name"], 5: ["name"], 7: ["name"], 8: ["name"], 9: ["name"], 12: ["name"], 39: ["name"],
-  6: ["name", "name", 20], 14: ["name", "name"], 17: ["name", "name"],
-  15: [2, "name"], 18: [2, "name"], 21: [2, "name"], 36: [2, "name"], 26: [2, "name", "name"],
-  33: [6, "name"], 35: [4, "string", "string", "string", "name"],
-  24: [18, "name", "rest"], 46: [18, "name", "rest"], 47: ["keepcase", "rest"],
+  2: ["name"],
+  3: ["name"],
+  4: ["name"],
+  5: ["name"],
+  7: ["name"],
+  8: ["name"],
+  9: ["name"],
+  12: ["name"],
+  39: ["name"],
+  6: ["name", "name", 20],
+  14: ["name", "name"],
+  17: ["name", "name"],
+  15: [2, "name"],
+  18: [2, "name"],
+  21: [2, "name"],
+  36: [2, "name"],
+  26: [2, "name", "name"],
+  33: [6, "name"],
+  35: [4, "string", "string", "string", "name"],
+  24: [18, "name", "rest"],
+  46: [18, "name", "rest"],
+  47: ["keepcase", "rest"],
 };
 
 /** Reads a name at offset, following compression pointers (backwards only, so no loop). */
@@ -110,7 +135,13 @@ export function nameText(labels: Buffer[]): string {
   const label = (l: Buffer) =>
     [...l]
       .map((b) => (b >= 0x41 && b <= 0x5a ? b + 0x20 : b))
-      .map((b) => (b === 0x2e || b === 0x5c ? `\\${String.fromCharCode(b)}` : b > 0x20 && b < 0x7f ? String.fromCharCode(b) : `\\${String(b).padStart(3, "0")}`))
+      .map((b) =>
+        b === 0x2e || b === 0x5c
+          ? `\\${String.fromCharCode(b)}`
+          : b > 0x20 && b < 0x7f
+            ? String.fromCharCode(b)
+            : `\\${String(b).padStart(3, "0")}`,
+      )
       .join("");
   return `${labels.map(label).join(".")}.`;
 }
@@ -155,7 +186,10 @@ function readRecord(message: Buffer, offset: number): { record: WireRecord; end:
   at += 10;
   if (at + length > message.length) throw new Error("a record's RDATA runs past the end of the message");
   const rdata = Buffer.from(message.subarray(at, at + length));
-  return { record: { owner: nameText(owner.labels), type, class: klass, ttl, rdata, canonical: expandRdata(message, type, at, length) }, end: at + length };
+  return {
+    record: { owner: nameText(owner.labels), type, class: klass, ttl, rdata, canonical: expandRdata(message, type, at, length) },
+    end: at + length,
+  };
 }
 
 export function decodeMessage(message: Buffer): DnsMessage {

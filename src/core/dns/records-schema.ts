@@ -14,11 +14,21 @@ function byZone<T extends z.ZodType>(key: string, value: T, fix: string) {
     for (const [zone, entry] of Object.entries(map)) {
       const name = zoneName.safeParse(zone);
       if (!name.success) {
-        ctx.issues.push({ code: "custom", path: [zone], input: zone, message: withFix(`"${zone}" is not a zone name`, `key each entry by one of boreal:zones, e.g. "coop-a.example."`) });
+        ctx.issues.push({
+          code: "custom",
+          path: [zone],
+          input: zone,
+          message: withFix(`"${zone}" is not a zone name`, `key each entry by one of boreal:zones, e.g. "coop-a.example."`),
+        });
         continue;
       }
       if (name.data in out) {
-        ctx.issues.push({ code: "custom", path: [zone], input: zone, message: withFix(`zone ${name.data} is given twice`, "keep one entry per zone") });
+        ctx.issues.push({
+          code: "custom",
+          path: [zone],
+          input: zone,
+          message: withFix(`zone ${name.data} is given twice`, "keep one entry per zone"),
+        });
         continue;
       }
       out[name.data] = entry as z.output<T>;
@@ -31,7 +41,10 @@ function byZone<T extends z.ZodType>(key: string, value: T, fix: string) {
 export const recordsSchema = byZone(
   "boreal:records",
   z.union([z.string(), z.array(z.string())], {
-    error: withFix("must be master-file text or a list of records", `e.g. ["www 3600 A 203.0.113.80", "@ 3600 MX 10 mail"]: ${RECORDS_FIX}`),
+    error: withFix(
+      "must be master-file text or a list of records",
+      `e.g. ["www 3600 A 203.0.113.80", "@ 3600 MX 10 mail"]: ${RECORDS_FIX}`,
+    ),
   }),
   RECORDS_FIX,
 );

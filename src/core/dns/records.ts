@@ -45,12 +45,21 @@ function listed(problems: ConfigProblem[], source: string, key: string): ConfigP
   const more = problems.length - MAX_LISTED_PROBLEMS;
   return [
     ...problems.slice(0, MAX_LISTED_PROBLEMS),
-    { source, key, message: `${more} more problem(s) not listed (the first ${MAX_LISTED_PROBLEMS} are)`, fix: "mend the ones listed and run again; so many often means the path is not the zone's master file" },
+    {
+      source,
+      key,
+      message: `${more} more problem(s) not listed (the first ${MAX_LISTED_PROBLEMS} are)`,
+      fix: "mend the ones listed and run again; so many often means the path is not the zone's master file",
+    },
   ];
 }
 
 /** A zone's inline records, each with the config key (and line) it came from. */
-function parseInline(zone: string, node: string, input: InlineRecords): { records: ZoneRecord[]; where: string[]; problems: ConfigProblem[] } {
+function parseInline(
+  zone: string,
+  node: string,
+  input: InlineRecords,
+): { records: ZoneRecord[]; where: string[]; problems: ConfigProblem[] } {
   const entries = typeof input === "string" ? [input] : input;
   const records: ZoneRecord[] = [];
   const origins: { index: number; line: number }[] = [];
@@ -63,7 +72,12 @@ function parseInline(zone: string, node: string, input: InlineRecords): { record
     const parsed = parseZoneFile(text, { origin: zone });
     for (const p of parsed.problems) problems.push({ source: "stack config", key: where(index, p.line), message: p.message, fix: p.fix });
     if (typeof input !== "string" && parsed.problems.length === 0 && parsed.records.length === 0) {
-      problems.push({ source: "stack config", key: where(index, 1), message: "holds no record", fix: 'write one record, e.g. "www 3600 A 203.0.113.80", or remove the entry' });
+      problems.push({
+        source: "stack config",
+        key: where(index, 1),
+        message: "holds no record",
+        fix: 'write one record, e.g. "www 3600 A 203.0.113.80", or remove the entry',
+      });
     }
     for (const r of parsed.records) {
       origins.push({ index, line: r.line });
@@ -94,13 +108,22 @@ export function inlineZoneRecords(zone: string, node: string, input: InlineRecor
  * is given as its bytes (which must be UTF-8) or as text already decoded; either way a
  * character that is not what the member wrote (U+FFFD) is refused, never passed on.
  */
-export function fileZoneRecords(zone: string, node: string, content: string | Uint8Array, path: string): { records: ZoneRecord[]; problems: ConfigProblem[] } {
+export function fileZoneRecords(
+  zone: string,
+  node: string,
+  content: string | Uint8Array,
+  path: string,
+): { records: ZoneRecord[]; problems: ConfigProblem[] } {
   const source = escapeText(path);
   let text: string;
   if (typeof content === "string") text = content;
   else {
     const decoded = decodeZoneFile(content);
-    if ("problem" in decoded) return { records: [], problems: [{ source, key: `line ${decoded.problem.line}`, message: decoded.problem.message, fix: decoded.problem.fix }] };
+    if ("problem" in decoded)
+      return {
+        records: [],
+        problems: [{ source, key: `line ${decoded.problem.line}`, message: decoded.problem.message, fix: decoded.problem.fix }],
+      };
     text = decoded.text;
   }
   const parsed = parseZoneFile(text, { origin: zone });
@@ -167,7 +190,12 @@ export function recordsConfigProblems(spec: RecordsSpec): ConfigProblem[] {
   for (const [zone, input] of Object.entries(spec.records ?? {})) {
     if (!spec.zones.includes(zone)) problems.push(notServed(recordsKey(zone), zone));
     else if (spec.zoneFiles?.[zone] !== undefined) {
-      problems.push({ source: "stack config", key: recordsKey(zone), message: `zone ${zone} has both inline records and a zone file (${zoneFilesKey(zone)})`, fix: "give a zone's records one way: move the inline records into the zone file, or remove the zone file's entry" });
+      problems.push({
+        source: "stack config",
+        key: recordsKey(zone),
+        message: `zone ${zone} has both inline records and a zone file (${zoneFilesKey(zone)})`,
+        fix: "give a zone's records one way: move the inline records into the zone file, or remove the zone file's entry",
+      });
     } else problems.push(...inlineZoneRecords(zone, spec.node, input).problems);
   }
   for (const zone of Object.keys(spec.zoneFiles ?? {})) {
@@ -198,7 +226,10 @@ export function zoneRecordLines(zone: string, spec: Pick<RecordsSpec, "node" | "
  * line when Knot refuses a record. Inline records are not checked here (the stack config's
  * parse did: recordsConfigProblems); those that parse have their origins.
  */
-export function withZoneFiles<S extends RecordsSpec>(spec: S, read: (path: string) => string | Uint8Array): { spec: Omit<S, "zoneFiles"> & Pick<RecordsSpec, "records">; origins: RecordOrigins } {
+export function withZoneFiles<S extends RecordsSpec>(
+  spec: S,
+  read: (path: string) => string | Uint8Array,
+): { spec: Omit<S, "zoneFiles"> & Pick<RecordsSpec, "records">; origins: RecordOrigins } {
   const { zoneFiles, ...rest } = spec;
   const origins = new Map<string, RecordLineOrigins>();
   for (const [zone, input] of Object.entries(spec.records ?? {})) {
@@ -213,13 +244,21 @@ export function withZoneFiles<S extends RecordsSpec>(spec: S, read: (path: strin
       content = read(path);
     } catch (error) {
       const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-      problems.push({ source: "stack config", key: zoneFilesKey(zone), message: `cannot read ${escapeShort(path)} (${escapeShort(reason)})`, fix: "write the path of the zone's master file relative to the project directory (where Pulumi.yaml is)" });
+      problems.push({
+        source: "stack config",
+        key: zoneFilesKey(zone),
+        message: `cannot read ${escapeShort(path)} (${escapeShort(reason)})`,
+        fix: "write the path of the zone's master file relative to the project directory (where Pulumi.yaml is)",
+      });
       continue;
     }
     const file = fileZoneRecords(zone, spec.node, content, path);
     problems.push(...file.problems);
     records[zone] = file.records.map(formatRecord);
-    origins.set(zoneFilesKey(zone), originsOf(file.records, (r) => `${escapeText(path)}:${r.line}`));
+    origins.set(
+      zoneFilesKey(zone),
+      originsOf(file.records, (r) => `${escapeText(path)}:${r.line}`),
+    );
   }
   if (problems.length > 0) throw new BorealConfigError(problems);
   return { spec: { ...rest, records }, origins };

@@ -59,18 +59,106 @@ export interface ParsedZoneFile {
 
 /** Record types by mnemonic → number (those Knot's zone scanner knows). */
 export const RECORD_TYPES: Readonly<Record<string, number>> = {
-  A: 1, NS: 2, CNAME: 5, SOA: 6, PTR: 12, HINFO: 13, MINFO: 14, MX: 15, TXT: 16, RP: 17, AFSDB: 18, RT: 21,
-  KEY: 25, AAAA: 28, LOC: 29, SRV: 33, NAPTR: 35, KX: 36, CERT: 37, DNAME: 39, APL: 42, DS: 43, SSHFP: 44,
-  IPSECKEY: 45, RRSIG: 46, NSEC: 47, DNSKEY: 48, DHCID: 49, NSEC3: 50, NSEC3PARAM: 51, TLSA: 52, SMIMEA: 53,
-  CDS: 59, CDNSKEY: 60, OPENPGPKEY: 61, CSYNC: 62, ZONEMD: 63, SVCB: 64, HTTPS: 65, SPF: 99, NID: 104, L32: 105,
-  L64: 106, LP: 107, EUI48: 108, EUI64: 109, URI: 256, CAA: 257,
+  A: 1,
+  NS: 2,
+  CNAME: 5,
+  SOA: 6,
+  PTR: 12,
+  HINFO: 13,
+  MINFO: 14,
+  MX: 15,
+  TXT: 16,
+  RP: 17,
+  AFSDB: 18,
+  RT: 21,
+  KEY: 25,
+  AAAA: 28,
+  LOC: 29,
+  SRV: 33,
+  NAPTR: 35,
+  KX: 36,
+  CERT: 37,
+  DNAME: 39,
+  APL: 42,
+  DS: 43,
+  SSHFP: 44,
+  IPSECKEY: 45,
+  RRSIG: 46,
+  NSEC: 47,
+  DNSKEY: 48,
+  DHCID: 49,
+  NSEC3: 50,
+  NSEC3PARAM: 51,
+  TLSA: 52,
+  SMIMEA: 53,
+  CDS: 59,
+  CDNSKEY: 60,
+  OPENPGPKEY: 61,
+  CSYNC: 62,
+  ZONEMD: 63,
+  SVCB: 64,
+  HTTPS: 65,
+  SPF: 99,
+  NID: 104,
+  L32: 105,
+  L64: 106,
+  LP: 107,
+  EUI48: 108,
+  EUI64: 109,
+  URI: 256,
+  CAA: 257,
 };
 const TYPE_BY_NUMBER = new Map(Object.entries(RECORD_TYPES).map(([name, n]) => [n, name]));
 /** Query-only types (RFC 6895): never data in a zone. */
 const META_TYPES = new Set([0, 41, 128, 249, 250, 251, 252, 253, 254, 255]);
-const META_MNEMONICS: Readonly<Record<string, number>> = { OPT: 41, TKEY: 249, TSIG: 250, IXFR: 251, AXFR: 252, MAILB: 253, MAILA: 254, ANY: 255 };
+const META_MNEMONICS: Readonly<Record<string, number>> = {
+  OPT: 41,
+  TKEY: 249,
+  TSIG: 250,
+  IXFR: 251,
+  AXFR: 252,
+  MAILB: 253,
+  MAILA: 254,
+  ANY: 255,
+};
 /** Types other servers know and Knot does not: named in the refusal (a constant, not the file's text). */
-const TYPES_KNOT_LACKS = new Set(["WKS", "MD", "MF", "MB", "MG", "MR", "NULL", "X25", "ISDN", "NSAP", "NSAP-PTR", "SIG", "PX", "GPOS", "NXT", "EID", "NIMLOC", "ATMA", "A6", "SINK", "NINFO", "RKEY", "TALINK", "HIP", "UINFO", "UID", "GID", "UNSPEC", "TA", "DLV", "AVC", "DOA", "AMTRELAY", "RESINFO", "WALLET"]);
+const TYPES_KNOT_LACKS = new Set([
+  "WKS",
+  "MD",
+  "MF",
+  "MB",
+  "MG",
+  "MR",
+  "NULL",
+  "X25",
+  "ISDN",
+  "NSAP",
+  "NSAP-PTR",
+  "SIG",
+  "PX",
+  "GPOS",
+  "NXT",
+  "EID",
+  "NIMLOC",
+  "ATMA",
+  "A6",
+  "SINK",
+  "NINFO",
+  "RKEY",
+  "TALINK",
+  "HIP",
+  "UINFO",
+  "UID",
+  "GID",
+  "UNSPEC",
+  "TA",
+  "DLV",
+  "AVC",
+  "DOA",
+  "AMTRELAY",
+  "RESINFO",
+  "WALLET",
+]);
 
 const CLASSES = new Set(["IN", "CH", "HS", "CS"]);
 const MAX_TTL = 2 ** 31 - 1;
@@ -80,7 +168,18 @@ const MAX_LABEL = 63;
 const MAX_STRING = 255;
 const MAX_RDATA = 65535;
 
-const TAB = 9, LF = 10, CR = 13, SPACE = 32, QUOTE = 34, LPAREN = 40, RPAREN = 41, STAR = 42, DOT = 46, SEMICOLON = 59, BACKSLASH = 92, DEL = 127;
+const TAB = 9,
+  LF = 10,
+  CR = 13,
+  SPACE = 32,
+  QUOTE = 34,
+  LPAREN = 40,
+  RPAREN = 41,
+  STAR = 42,
+  DOT = 46,
+  SEMICOLON = 59,
+  BACKSLASH = 92,
+  DEL = 127;
 
 /** `U+00E9`: a character named by its code point, never shown raw. */
 function codePoint(code: number): string {
@@ -210,7 +309,8 @@ function columns(text: string): (lineStart: number, at: number) => number {
     for (; index < at; index++) {
       const c = text.charCodeAt(index);
       // The low half of a surrogate pair is not a character of its own.
-      if (c < 0xdc00 || c > 0xdfff || index === lineStart || text.charCodeAt(index - 1) < 0xd800 || text.charCodeAt(index - 1) > 0xdbff) column++;
+      if (c < 0xdc00 || c > 0xdfff || index === lineStart || text.charCodeAt(index - 1) < 0xd800 || text.charCodeAt(index - 1) > 0xdbff)
+        column++;
     }
     return column;
   };
@@ -267,7 +367,12 @@ function tokenize(text: string, problems: ZoneProblem[]): Entry[] {
     if (c === RPAREN) {
       if (depth === 0) {
         const column = columnOf(lineStart, i);
-        problems.push({ line, column, message: `a ')' at column ${column} closes no '('`, fix: "remove it, or open the parenthesis where the record starts" });
+        problems.push({
+          line,
+          column,
+          message: `a ')' at column ${column} closes no '('`,
+          fix: "remove it, or open the parenthesis where the record starts",
+        });
       } else depth--;
       i++;
       continue;
@@ -282,7 +387,12 @@ function tokenize(text: string, problems: ZoneProblem[]): Entry[] {
       }
       if (j >= n || text.charCodeAt(j) !== QUOTE) {
         const column = columnOf(lineStart, i);
-        problems.push({ line, column, message: `a quoted string opened at column ${column} is not closed on its line`, fix: 'close it with " (write \\" for a quote inside it), or split a long text into several quoted strings in parentheses' });
+        problems.push({
+          line,
+          column,
+          message: `a quoted string opened at column ${column} is not closed on its line`,
+          fix: 'close it with " (write \\" for a quote inside it), or split a long text into several quoted strings in parentheses',
+        });
         // Skip what remains of the line: the record cannot be read.
         i = j;
         entry = undefined;
@@ -344,7 +454,8 @@ function escapeAt(text: string, index: number): { length: number } | { error: st
     if (!/^\d{3}$/.test(digits) || Number(digits) > 255) return { error: "a \\DDD escape that is not three digits from 000 to 255" };
     return { length: 4 };
   }
-  if (next < SPACE || next >= DEL) return { error: "a backslash before a control or non-ASCII character (an escape is \\DDD, or \\ before a printable ASCII character)" };
+  if (next < SPACE || next >= DEL)
+    return { error: "a backslash before a control or non-ASCII character (an escape is \\DDD, or \\ before a printable ASCII character)" };
   return { length: 2 };
 }
 
@@ -367,11 +478,19 @@ function nameCharTrouble(text: string, index: number, column: (index: number) =>
   const code = codeAt(text, index);
   const at = column(index);
   if (code >= 0x80) return { error: `has a non-ASCII character ${codePoint(code)} at column ${at}`, fix: IDN_FIX, index };
-  if (code < SPACE || code === DEL) return { error: `has a control character ${codePoint(code)} at column ${at}`, fix: "remove it: a name holds letters, digits, hyphens and underscores between dots", index };
+  if (code < SPACE || code === DEL)
+    return {
+      error: `has a control character ${codePoint(code)} at column ${at}`,
+      fix: "remove it: a name holds letters, digits, hyphens and underscores between dots",
+      index,
+    };
   const char = String.fromCharCode(code);
   return {
     error: `has ${codePoint(code)} (${char}) at column ${at}, which a name holds only escaped`,
-    fix: code === STAR ? "a wildcard is * alone as the first label (*.example); elsewhere write \\*" : `write it \\${char} if it belongs in the name, or use letters, digits, hyphens and underscores between dots`,
+    fix:
+      code === STAR
+        ? "a wildcard is * alone as the first label (*.example); elsewhere write \\*"
+        : `write it \\${char} if it belongs in the name, or use letters, digits, hyphens and underscores between dots`,
     index,
   };
 }
@@ -380,7 +499,7 @@ function nameCharTrouble(text: string, index: number, column: (index: number) =>
 function nameOctets(name: string): number {
   if (name === ".") return 1;
   let octets = 1;
-  for (let i = 0; i < name.length; ) {
+  for (let i = 0; i < name.length;) {
     const c = name.charCodeAt(i);
     if (c === BACKSLASH) i += isDigit(name.charCodeAt(i + 1)) ? 4 : 2;
     else i++;
@@ -394,7 +513,11 @@ function nameOctets(name: string): number {
  * case, with its wire length; or what is wrong with it (the message never quotes it).
  * `column` turns an index in `written` into the column the member sees.
  */
-function scanName(written: string, origin: string, column: (index: number) => number = (i) => i + 1): { name: string; octets: number } | Trouble {
+function scanName(
+  written: string,
+  origin: string,
+  column: (index: number) => number = (i) => i + 1,
+): { name: string; octets: number } | Trouble {
   if (written === "@") return { name: origin, octets: nameOctets(origin) };
   if (written === ".") return { name: ".", octets: 1 };
   const n = written.length;
@@ -402,11 +525,21 @@ function scanName(written: string, origin: string, column: (index: number) => nu
   let label = 0;
   let labelStart = 0;
   let absolute = false;
-  for (let i = 0; i < n; ) {
+  for (let i = 0; i < n;) {
     const c = written.charCodeAt(i);
     if (c === DOT) {
-      if (label === 0) return { error: `has an empty label (two dots in a row, or a leading dot) at column ${column(i)}`, fix: "remove the extra dot", index: i };
-      if (label > MAX_LABEL) return { error: `has a label of ${label} octets at column ${column(labelStart)}, more than the ${MAX_LABEL} a label holds`, fix: "shorten the label", index: labelStart };
+      if (label === 0)
+        return {
+          error: `has an empty label (two dots in a row, or a leading dot) at column ${column(i)}`,
+          fix: "remove the extra dot",
+          index: i,
+        };
+      if (label > MAX_LABEL)
+        return {
+          error: `has a label of ${label} octets at column ${column(labelStart)}, more than the ${MAX_LABEL} a label holds`,
+          fix: "shorten the label",
+          index: labelStart,
+        };
       octets += label + 1;
       label = 0;
       i++;
@@ -416,7 +549,12 @@ function scanName(written: string, origin: string, column: (index: number) => nu
     }
     if (c === BACKSLASH) {
       const escape = escapeAt(written, i);
-      if ("error" in escape) return { error: `has ${escape.error} at column ${column(i)}`, fix: "write \\DDD with three digits from 000 to 255, or \\ before a printable character", index: i };
+      if ("error" in escape)
+        return {
+          error: `has ${escape.error} at column ${column(i)}`,
+          fix: "write \\DDD with three digits from 000 to 255, or \\ before a printable character",
+          index: i,
+        };
       label++;
       i += escape.length;
       continue;
@@ -429,11 +567,20 @@ function scanName(written: string, origin: string, column: (index: number) => nu
     return nameCharTrouble(written, i, column);
   }
   if (!absolute) {
-    if (label > MAX_LABEL) return { error: `has a label of ${label} octets at column ${column(labelStart)}, more than the ${MAX_LABEL} a label holds`, fix: "shorten the label", index: labelStart };
+    if (label > MAX_LABEL)
+      return {
+        error: `has a label of ${label} octets at column ${column(labelStart)}, more than the ${MAX_LABEL} a label holds`,
+        fix: "shorten the label",
+        index: labelStart,
+      };
     octets += label + 1 + nameOctets(origin);
   } else octets += 1;
   if (octets > MAX_NAME) {
-    return { error: `is ${octets} octets long${absolute ? "" : " with the zone's name appended"}, more than the ${MAX_NAME} a name holds`, fix: "shorten the name", index: 0 };
+    return {
+      error: `is ${octets} octets long${absolute ? "" : " with the zone's name appended"}, more than the ${MAX_NAME} a name holds`,
+      fix: "shorten the name",
+      index: 0,
+    };
   }
   const name = (absolute ? written : origin === "." ? `${written}.` : `${written}.${origin}`).toLowerCase();
   return { name, octets };
@@ -522,19 +669,57 @@ type Field = "name" | "u8" | "u16" | "ipv4" | "ipv6" | "string" | "text" | "hex"
 
 /** Leading fields each type must have. */
 const LAYOUT: Readonly<Record<string, readonly Field[]>> = {
-  A: ["ipv4"], AAAA: ["ipv6"], NS: ["name"], CNAME: ["name"], DNAME: ["name"], PTR: ["name"],
-  MX: ["u16", "name"], KX: ["u16", "name"], RT: ["u16", "name"], AFSDB: ["u16", "name"], LP: ["u16", "name"],
-  SRV: ["u16", "u16", "u16", "name"], RP: ["name", "name"], MINFO: ["name", "name"],
+  A: ["ipv4"],
+  AAAA: ["ipv6"],
+  NS: ["name"],
+  CNAME: ["name"],
+  DNAME: ["name"],
+  PTR: ["name"],
+  MX: ["u16", "name"],
+  KX: ["u16", "name"],
+  RT: ["u16", "name"],
+  AFSDB: ["u16", "name"],
+  LP: ["u16", "name"],
+  SRV: ["u16", "u16", "u16", "name"],
+  RP: ["name", "name"],
+  MINFO: ["name", "name"],
   NAPTR: ["u16", "u16", "string", "string", "string", "name"],
-  SVCB: ["u16", "name"], HTTPS: ["u16", "name"],
-  TXT: ["strings"], SPF: ["strings"], HINFO: ["string", "string"],
-  CAA: ["u8", "string", "text"], URI: ["u16", "u16", "text"],
-  SSHFP: ["u8", "u8", "hex"], TLSA: ["u8", "u8", "u8", "hex"], SMIMEA: ["u8", "u8", "u8", "hex"],
-  DS: ["u16", "u8", "u8", "hex"], CDS: ["u16", "u8", "u8", "hex"],
-  DNSKEY: ["u16", "u8", "u8", "rest"], CDNSKEY: ["u16", "u8", "u8", "rest"],
+  SVCB: ["u16", "name"],
+  HTTPS: ["u16", "name"],
+  TXT: ["strings"],
+  SPF: ["strings"],
+  HINFO: ["string", "string"],
+  CAA: ["u8", "string", "text"],
+  URI: ["u16", "u16", "text"],
+  SSHFP: ["u8", "u8", "hex"],
+  TLSA: ["u8", "u8", "u8", "hex"],
+  SMIMEA: ["u8", "u8", "u8", "hex"],
+  DS: ["u16", "u8", "u8", "hex"],
+  CDS: ["u16", "u8", "u8", "hex"],
+  DNSKEY: ["u16", "u8", "u8", "rest"],
+  CDNSKEY: ["u16", "u8", "u8", "rest"],
 };
 /** Types whose data ends after their layout (more tokens are an error). */
-const EXACT = new Set(["A", "AAAA", "NS", "CNAME", "DNAME", "PTR", "MX", "KX", "RT", "AFSDB", "LP", "SRV", "RP", "MINFO", "NAPTR", "HINFO", "CAA", "URI"]);
+const EXACT = new Set([
+  "A",
+  "AAAA",
+  "NS",
+  "CNAME",
+  "DNAME",
+  "PTR",
+  "MX",
+  "KX",
+  "RT",
+  "AFSDB",
+  "LP",
+  "SRV",
+  "RP",
+  "MINFO",
+  "NAPTR",
+  "HINFO",
+  "CAA",
+  "URI",
+]);
 
 /**
  * One data token as the rendered file holds it (non-ASCII characters as the `\DDD` escapes
@@ -551,11 +736,16 @@ function dataToken(token: Token, characterString: boolean, column: (index: numbe
     out = (out ?? "") + text.slice(copied, from) + by;
     copied = to;
   };
-  for (let i = 0; i < text.length; ) {
+  for (let i = 0; i < text.length;) {
     const c = text.charCodeAt(i);
     if (c === BACKSLASH) {
       const escape = escapeAt(text, i);
-      if ("error" in escape) return { error: `holds ${escape.error} at column ${column(i)}`, fix: "write \\DDD with three digits from 000 to 255 (the octet's value), or \\ before a printable character", index: i };
+      if ("error" in escape)
+        return {
+          error: `holds ${escape.error} at column ${column(i)}`,
+          fix: "write \\DDD with three digits from 000 to 255 (the octet's value), or \\ before a printable character",
+          index: i,
+        };
       octets++;
       i += escape.length;
     } else if (c === TAB && token.quoted) {
@@ -563,9 +753,17 @@ function dataToken(token: Token, characterString: boolean, column: (index: numbe
       octets++;
       i++;
     } else if (c < SPACE || c === DEL) {
-      return { error: `holds a control character ${codePoint(c)} at column ${column(i)}`, fix: `remove it, or write it \\${String(c).padStart(3, "0")} if it belongs in the data`, index: i };
+      return {
+        error: `holds a control character ${codePoint(c)} at column ${column(i)}`,
+        fix: `remove it, or write it \\${String(c).padStart(3, "0")} if it belongs in the data`,
+        index: i,
+      };
     } else if (c === QUOTE && characterString && !token.quoted) {
-      return { error: `has a double quote inside an unquoted string at column ${column(i)}`, fix: 'quote the whole string, and write \\" for a quote inside it', index: i };
+      return {
+        error: `has a double quote inside an unquoted string at column ${column(i)}`,
+        fix: 'quote the whole string, and write \\" for a quote inside it',
+        index: i,
+      };
     } else if (c >= 0x80) {
       const code = codeAt(text, i);
       const width = code > 0xffff ? 2 : 1;
@@ -593,7 +791,7 @@ function cutString(text: string, quoted: boolean): string {
   const parts: string[] = [];
   let start = 0;
   let octets = 0;
-  for (let i = 0; i < body.length; ) {
+  for (let i = 0; i < body.length;) {
     if (octets === MAX_STRING) {
       parts.push(`"${body.slice(start, i)}"`);
       start = i;
@@ -616,11 +814,31 @@ function parseRdata(type: string, tokens: Token[], origin: string, column: (toke
   if (!tokens[0].quoted && tokens[0].text === "\\#") {
     const lengthText = tokens[1]?.text ?? "";
     const length = /^\d{1,5}$/.test(lengthText) ? Number(lengthText) : Number.NaN;
-    const hex = tokens.slice(2).map((t) => t.text).join("");
-    if (Number.isNaN(length) || tokens.slice(1).some((t) => t.quoted)) return { error: `generic data (\\#) needs its length in octets, then the octets in hexadecimal`, fix: "write \\# <octets> <hex digits>, twice as many digits as octets (RFC 3597)", token: tokens[1] ?? tokens[0], index: 0 };
-    if (length > MAX_RDATA) return { error: `generic data (\\#) of ${length} octets: more than the ${MAX_RDATA} a record holds`, fix: "split the data over several records, or shorten it", token: tokens[1], index: 0 };
+    const hex = tokens
+      .slice(2)
+      .map((t) => t.text)
+      .join("");
+    if (Number.isNaN(length) || tokens.slice(1).some((t) => t.quoted))
+      return {
+        error: `generic data (\\#) needs its length in octets, then the octets in hexadecimal`,
+        fix: "write \\# <octets> <hex digits>, twice as many digits as octets (RFC 3597)",
+        token: tokens[1] ?? tokens[0],
+        index: 0,
+      };
+    if (length > MAX_RDATA)
+      return {
+        error: `generic data (\\#) of ${length} octets: more than the ${MAX_RDATA} a record holds`,
+        fix: "split the data over several records, or shorten it",
+        token: tokens[1],
+        index: 0,
+      };
     if (!/^[0-9a-fA-F]*$/.test(hex) || hex.length !== length * 2) {
-      return { error: `generic data (\\#) does not match its length: ${length} octets need ${length * 2} hexadecimal digits`, fix: "write \\# <octets> <hex digits>, twice as many digits as octets (RFC 3597)", token: tokens[1], index: 0 };
+      return {
+        error: `generic data (\\#) does not match its length: ${length} octets need ${length * 2} hexadecimal digits`,
+        fix: "write \\# <octets> <hex digits>, twice as many digits as octets (RFC 3597)",
+        token: tokens[1],
+        index: 0,
+      };
     }
     return { rdata: tokens.map((t) => t.text).join(" ") };
   }
@@ -629,7 +847,10 @@ function parseRdata(type: string, tokens: Token[], origin: string, column: (toke
   let octets = 0;
   const tooLong = (): RdataResult => ({
     error: `${type} data is ${octets} octets, more than the ${MAX_RDATA} a record holds`,
-    fix: type === "TXT" || type === "SPF" ? "split the text over several TXT records at the name (each a record of its own), or shorten it" : "shorten the data",
+    fix:
+      type === "TXT" || type === "SPF"
+        ? "split the text over several TXT records at the name (each a record of its own), or shorten it"
+        : "shorten the data",
   });
   if (!layout) {
     for (const t of tokens) {
@@ -654,7 +875,8 @@ function parseRdata(type: string, tokens: Token[], origin: string, column: (toke
       }
       // Counted first, cut after: a string far too long costs no cutting.
       if (octets > MAX_RDATA) return tooLong();
-      for (const string of strings) out.push(field === "strings" && string.octets > MAX_STRING ? cutString(string.text, string.quoted) : string.text);
+      for (const string of strings)
+        out.push(field === "strings" && string.octets > MAX_STRING ? cutString(string.text, string.quoted) : string.text);
       return { rdata: out.join(" ") };
     }
     const token = tokens[position];
@@ -665,21 +887,24 @@ function parseRdata(type: string, tokens: Token[], origin: string, column: (toke
       case "u8":
       case "u16": {
         const max = field === "u8" ? 255 : 65535;
-        if (token.quoted || !/^\d{1,5}$/.test(t) || Number(t) > max) return { error: `${type} data ${where} is not a number from 0 to ${max}`, fix: example, token, index: 0 };
+        if (token.quoted || !/^\d{1,5}$/.test(t) || Number(t) > max)
+          return { error: `${type} data ${where} is not a number from 0 to ${max}`, fix: example, token, index: 0 };
         out.push(String(Number(t)));
         octets += field === "u8" ? 1 : 2;
         break;
       }
       case "ipv4":
       case "ipv6":
-        if (token.quoted || isIP(t) !== (field === "ipv4" ? 4 : 6)) return { error: `${type} data ${where} is not an ${field === "ipv4" ? "IPv4" : "IPv6"} address`, fix: example, token, index: 0 };
+        if (token.quoted || isIP(t) !== (field === "ipv4" ? 4 : 6))
+          return { error: `${type} data ${where} is not an ${field === "ipv4" ? "IPv4" : "IPv6"} address`, fix: example, token, index: 0 };
         out.push(t.toLowerCase());
         octets += field === "ipv4" ? 4 : 16;
         break;
       case "name": {
         if (token.quoted) return { error: `${type} data ${where} must be a name, not a quoted string`, fix: example, token, index: 0 };
         const name = scanName(t, origin, at(token));
-        if ("error" in name) return { error: `${type} data field ${number}: the name ${name.error}`, fix: name.fix, token, index: name.index };
+        if ("error" in name)
+          return { error: `${type} data field ${number}: the name ${name.error}`, fix: name.fix, token, index: name.index };
         out.push(name.name);
         octets += name.octets;
         break;
@@ -688,7 +913,13 @@ function parseRdata(type: string, tokens: Token[], origin: string, column: (toke
       case "text": {
         const data = dataToken(token, field === "string", at(token));
         if ("error" in data) return { error: `${type} data ${where} ${data.error}`, fix: data.fix, token, index: data.index };
-        if (field === "string" && data.octets > MAX_STRING) return { error: `${type} data ${where} is a string of ${data.octets} octets, more than the ${MAX_STRING} a string holds`, fix: `shorten it to ${MAX_STRING} octets (an ASCII character or a \\DDD escape is one, another character its UTF-8 octets)`, token, index: 0 };
+        if (field === "string" && data.octets > MAX_STRING)
+          return {
+            error: `${type} data ${where} is a string of ${data.octets} octets, more than the ${MAX_STRING} a string holds`,
+            fix: `shorten it to ${MAX_STRING} octets (an ASCII character or a \\DDD escape is one, another character its UTF-8 octets)`,
+            token,
+            index: 0,
+          };
         out.push(data.text);
         octets += data.octets + (field === "string" ? 1 : 0);
         break;
@@ -697,7 +928,12 @@ function parseRdata(type: string, tokens: Token[], origin: string, column: (toke
         const rest = tokens.slice(position);
         const hex = rest.map((x) => x.text).join("");
         if (rest.some((x) => x.quoted) || !/^[0-9a-fA-F]+$/.test(hex) || hex.length % 2 !== 0) {
-          return { error: `${type} data from ${where} is not hexadecimal octets (an even number of digits 0-9, a-f)`, fix: example, token, index: 0 };
+          return {
+            error: `${type} data from ${where} is not hexadecimal octets (an even number of digits 0-9, a-f)`,
+            fix: example,
+            token,
+            index: 0,
+          };
         }
         octets += hex.length / 2;
         if (octets > MAX_RDATA) return tooLong();
@@ -708,7 +944,12 @@ function parseRdata(type: string, tokens: Token[], origin: string, column: (toke
   }
   const rest = tokens.slice(layout.length);
   if (rest.length > 0 && EXACT.has(type)) {
-    return { error: `${type} record has more data than it holds: ${rest.length} field(s) too many, from column ${column(rest[0], 0)}`, fix: example, token: rest[0], index: 0 };
+    return {
+      error: `${type} record has more data than it holds: ${rest.length} field(s) too many, from column ${column(rest[0], 0)}`,
+      fix: example,
+      token: rest[0],
+      index: 0,
+    };
   }
   if (octets > MAX_RDATA) return tooLong();
   for (const t of rest) {
@@ -758,7 +999,10 @@ function undecodable(text: string): ZoneProblem | undefined {
     lineStart = i + 1;
   }
   const column = columnOf(text, lineStart, at);
-  const what = text.charCodeAt(at) === 0xfffd ? "U+FFFD, the replacement character (what a reader puts for bytes that are not UTF-8)" : `a lone surrogate ${codePoint(text.charCodeAt(at))}`;
+  const what =
+    text.charCodeAt(at) === 0xfffd
+      ? "U+FFFD, the replacement character (what a reader puts for bytes that are not UTF-8)"
+      : `a lone surrogate ${codePoint(text.charCodeAt(at))}`;
   return {
     line,
     column,
@@ -782,12 +1026,14 @@ export function parseZoneFile(text: string, options: ParseOptions): ParsedZoneFi
   const column = (token: Token, index: number) => columnAt(token.lineStart, token.at + index);
   for (const entry of tokenize(text, problems)) {
     const { line, tokens } = entry;
-    const refuse = (message: string, fix: string, token?: Token, index = 0) => problems.push({ line: token?.line ?? line, ...(token ? { column: column(token, index) } : {}), message, fix });
+    const refuse = (message: string, fix: string, token?: Token, index = 0) =>
+      problems.push({ line: token?.line ?? line, ...(token ? { column: column(token, index) } : {}), message, fix });
     const first = tokens[0];
     if (!entry.blankOwner && !first.quoted && first.text.startsWith("$")) {
       const directive = first.text.toUpperCase();
       if (directive === "$ORIGIN") {
-        if (tokens.length !== 2 || tokens[1].quoted) refuse("$ORIGIN takes one name", "write $ORIGIN followed by one absolute name, e.g. $ORIGIN coop-a.example.", first);
+        if (tokens.length !== 2 || tokens[1].quoted)
+          refuse("$ORIGIN takes one name", "write $ORIGIN followed by one absolute name, e.g. $ORIGIN coop-a.example.", first);
         else {
           const name = scanName(tokens[1].text, origin, (i) => column(tokens[1], i));
           if ("error" in name) refuse(`$ORIGIN: the name ${name.error}`, name.fix, tokens[1], name.index);
@@ -795,14 +1041,27 @@ export function parseZoneFile(text: string, options: ParseOptions): ParsedZoneFi
         }
       } else if (directive === "$TTL") {
         const ttl = tokens.length === 2 && !tokens[1].quoted ? parseTtl(tokens[1].text) : undefined;
-        if (ttl === undefined || Number.isNaN(ttl)) refuse("$TTL is not followed by one TTL", "write $TTL followed by seconds (3600) or units (1h), at most 2147483647 s", tokens[1] ?? first);
+        if (ttl === undefined || Number.isNaN(ttl))
+          refuse(
+            "$TTL is not followed by one TTL",
+            "write $TTL followed by seconds (3600) or units (1h), at most 2147483647 s",
+            tokens[1] ?? first,
+          );
         else defaultTtl = ttl;
       } else if (directive === "$INCLUDE") {
-        refuse("$INCLUDE is refused: the kit reads one file per zone, and an included file would not reach the node", "paste the included file's records in place of the $INCLUDE line", first);
+        refuse(
+          "$INCLUDE is refused: the kit reads one file per zone, and an included file would not reach the node",
+          "paste the included file's records in place of the $INCLUDE line",
+          first,
+        );
       } else if (directive === "$GENERATE") {
         refuse("$GENERATE is BIND's, not the master-file format", "expand it into plain records; $ORIGIN and $TTL are understood", first);
       } else {
-        refuse("unknown directive (a word starting with $ at the start of the line)", "expand it into plain records; $ORIGIN and $TTL are understood", first);
+        refuse(
+          "unknown directive (a word starting with $ at the start of the line)",
+          "expand it into plain records; $ORIGIN and $TTL are understood",
+          first,
+        );
       }
       continue;
     }
@@ -810,7 +1069,10 @@ export function parseZoneFile(text: string, options: ParseOptions): ParsedZoneFi
     let owner: string;
     if (entry.blankOwner) {
       if (previousOwner === undefined) {
-        refuse("the first record has no owner name (its line starts with a blank)", "write the owner name (or @ for the zone itself) at the very start of the line");
+        refuse(
+          "the first record has no owner name (its line starts with a blank)",
+          "write the owner name (or @ for the zone itself) at the very start of the line",
+        );
         continue;
       }
       owner = previousOwner;
@@ -837,8 +1099,7 @@ export function parseZoneFile(text: string, options: ParseOptions): ParsedZoneFi
       if (klass === undefined && (CLASSES.has(word) || /^CLASS\d{1,5}$/.test(word))) {
         klass = word;
         classToken = rest[next];
-      }
-      else if (ttl === undefined && badTtl === undefined && parseTtl(word) !== undefined) {
+      } else if (ttl === undefined && badTtl === undefined && parseTtl(word) !== undefined) {
         ttl = parseTtl(word);
         if (Number.isNaN(ttl)) badTtl = rest[next];
       } else break;
@@ -862,7 +1123,9 @@ export function parseZoneFile(text: string, options: ParseOptions): ParsedZoneFi
     if (!type) {
       const known = !rest[0].quoted && TYPES_KNOT_LACKS.has(typeToken);
       refuse(
-        known ? `record type ${typeToken} is not one Knot serves` : `the word at column ${column(rest[0], 0)} is not a record type (after the owner, TTL and class comes the type)`,
+        known
+          ? `record type ${typeToken} is not one Knot serves`
+          : `the word at column ${column(rest[0], 0)} is not a record type (after the owner, TTL and class comes the type)`,
         `use a type Knot knows (${Object.keys(RECORD_TYPES).join(", ")}) or TYPEnnn with \\# data (RFC 3597)`,
         rest[0],
       );
@@ -918,23 +1181,62 @@ export function kitOwnsName(name: string, ownership: ZoneOwnership): boolean {
  * Linear in the records: one pass to refuse, one to group by owner and by owner and type.
  * `at(line)` words a reference to another record ("on line 3" by default).
  */
-export function checkMemberRecords(records: ZoneRecord[], ownership: ZoneOwnership, at: (line: number) => string = (line) => `on line ${line}`): ZoneProblem[] {
+export function checkMemberRecords(
+  records: ZoneRecord[],
+  ownership: ZoneOwnership,
+  at: (line: number) => string = (line) => `on line ${line}`,
+): ZoneProblem[] {
   const problems: ZoneProblem[] = [];
   const zone = ownership.zone;
   const kept: ZoneRecord[] = [];
   for (const r of records) {
     const refuse = (message: string, fix: string) => problems.push({ line: r.line, message, fix });
     const apex = r.owner === zone;
-    if (!nameWithin(r.owner, zone)) refuse(`${escapeShort(r.owner)} is outside zone ${zone}`, `write names relative to the zone (www), or absolute ending in .${zone}; another zone's records go in that zone's own file`);
-    else if (r.type === "SOA") refuse("the kit writes the zone's SOA (serial, timers and name servers): a member's SOA is refused", "remove the SOA record from the file");
-    else if (r.type === "NS" && apex) refuse(`the kit writes the NS records of ${zone} (every node of the federation): a member's apex NS is refused`, "remove the apex NS records; an NS below the apex (a delegation to a subzone) is fine");
-    else if (SIGNER_OUTPUT.has(r.type)) refuse(`${r.type} is made by the signer: Knot signs the zone itself`, "export the zone unsigned from your previous host, or remove its RRSIG/NSEC/NSEC3 records");
-    else if (apex && SIGNER_APEX.has(r.type)) refuse(`Knot manages the zone's ${r.type} at the apex (its keys and their CDS/CDNSKEY)`, "remove the record: the zone's keys are born on the node");
-    else if (apex && r.type === "DS") refuse(`a DS for ${zone} belongs in the parent zone, not in the zone itself`, "remove it; give the DS records the stack outputs to your registrar");
-    else if (apex && r.type === "CNAME") refuse(`a CNAME at the apex of ${zone} is refused: the apex holds the SOA and NS`, "use A/AAAA records at the apex (or HTTPS/SVCB with a target), and a CNAME only for names below it");
-    else if (apex && r.type === "DNAME") refuse(`a DNAME at the apex of ${zone} would send all of the zone's names elsewhere`, "remove it, or write it at a name below the apex");
+    if (!nameWithin(r.owner, zone))
+      refuse(
+        `${escapeShort(r.owner)} is outside zone ${zone}`,
+        `write names relative to the zone (www), or absolute ending in .${zone}; another zone's records go in that zone's own file`,
+      );
+    else if (r.type === "SOA")
+      refuse(
+        "the kit writes the zone's SOA (serial, timers and name servers): a member's SOA is refused",
+        "remove the SOA record from the file",
+      );
+    else if (r.type === "NS" && apex)
+      refuse(
+        `the kit writes the NS records of ${zone} (every node of the federation): a member's apex NS is refused`,
+        "remove the apex NS records; an NS below the apex (a delegation to a subzone) is fine",
+      );
+    else if (SIGNER_OUTPUT.has(r.type))
+      refuse(
+        `${r.type} is made by the signer: Knot signs the zone itself`,
+        "export the zone unsigned from your previous host, or remove its RRSIG/NSEC/NSEC3 records",
+      );
+    else if (apex && SIGNER_APEX.has(r.type))
+      refuse(
+        `Knot manages the zone's ${r.type} at the apex (its keys and their CDS/CDNSKEY)`,
+        "remove the record: the zone's keys are born on the node",
+      );
+    else if (apex && r.type === "DS")
+      refuse(
+        `a DS for ${zone} belongs in the parent zone, not in the zone itself`,
+        "remove it; give the DS records the stack outputs to your registrar",
+      );
+    else if (apex && r.type === "CNAME")
+      refuse(
+        `a CNAME at the apex of ${zone} is refused: the apex holds the SOA and NS`,
+        "use A/AAAA records at the apex (or HTTPS/SVCB with a target), and a CNAME only for names below it",
+      );
+    else if (apex && r.type === "DNAME")
+      refuse(
+        `a DNAME at the apex of ${zone} would send all of the zone's names elsewhere`,
+        "remove it, or write it at a name below the apex",
+      );
     else if (kitOwnsName(r.owner, ownership)) {
-      refuse(`${escapeShort(r.owner)} is the kit's: it writes the name servers' glue at ns-<node> names and node ${ownership.node}'s mesh addresses at ${ownership.node}.${zone}`, "rename the record (names starting with ns- directly under the zone are kept for the federation's name servers)");
+      refuse(
+        `${escapeShort(r.owner)} is the kit's: it writes the name servers' glue at ns-<node> names and node ${ownership.node}'s mesh addresses at ${ownership.node}.${zone}`,
+        "rename the record (names starting with ns- directly under the zone are kept for the federation's name servers)",
+      );
     } else kept.push(r);
   }
   // Per owner: its first record (by line) and whether it holds a CNAME; per owner and type:

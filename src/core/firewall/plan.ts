@@ -29,9 +29,14 @@ export interface FirewallPlan {
   allow: FirewallRule[];
 }
 
-
 export function firewallRules(ports: { sshPort: number; listenPort: number }): FirewallRule[] {
-  const rule = (description: string, protocol: Protocol, port: number, from: "any" | "mesh"): FirewallRule => ({ description, protocol, port, lastPort: port, from });
+  const rule = (description: string, protocol: Protocol, port: number, from: "any" | "mesh"): FirewallRule => ({
+    description,
+    protocol,
+    port,
+    lastPort: port,
+    from,
+  });
   return [
     rule("SSH", "tcp", ports.sshPort, "any"),
     rule("WireGuard", "udp", ports.listenPort, "any"),
@@ -60,8 +65,15 @@ export function firewallPlan(spec: FirewallSpec, ports: { sshPort: number; liste
       problems.push({
         source: "stack config",
         key: `boreal:firewall.allow[${index}]`,
-        message: single ? `${entry.port} is ${taken[0].description}, which the kit already opens to every address` : `${entry.port} includes ${names}, which the kit already opens to every address`,
-        fix: single ? "remove this entry: the kit opens it on every node" : `leave the kit's ports out of the range: ${splitAround(range, taken.map((t) => t.port))}`,
+        message: single
+          ? `${entry.port} is ${taken[0].description}, which the kit already opens to every address`
+          : `${entry.port} includes ${names}, which the kit already opens to every address`,
+        fix: single
+          ? "remove this entry: the kit opens it on every node"
+          : `leave the kit's ports out of the range: ${splitAround(
+              range,
+              taken.map((t) => t.port),
+            )}`,
       });
     }
     return allowRule(entry, range);
@@ -71,6 +83,9 @@ export function firewallPlan(spec: FirewallSpec, ports: { sshPort: number; liste
 }
 
 function allowRule(entry: AllowEntry, range: PortRange): FirewallRule {
-  const from = entry.from === undefined ? "any" : { ipv4: entry.from.filter((p) => !p.includes(":")), ipv6: entry.from.filter((p) => p.includes(":")) };
+  const from =
+    entry.from === undefined
+      ? "any"
+      : { ipv4: entry.from.filter((p) => !p.includes(":")), ipv6: entry.from.filter((p) => p.includes(":")) };
   return { description: entry.description ?? portSpecText(range), protocol: range.protocol, port: range.first, lastPort: range.last, from };
 }

@@ -4,7 +4,16 @@
 import { z } from "zod";
 import { withFix } from "../values/problems";
 import { typeError } from "../values/fields";
-import { ALERTMANAGER_PORT, EXPORTER_PORT, parsePortSpec, PortRange, portSpecText, PROMETHEUS_PORT, rangesOverlap, splitAround } from "../values/ports";
+import {
+  ALERTMANAGER_PORT,
+  EXPORTER_PORT,
+  parsePortSpec,
+  PortRange,
+  portSpecText,
+  PROMETHEUS_PORT,
+  rangesOverlap,
+  splitAround,
+} from "../values/ports";
 import { formatAddress, isIP, parseAddress } from "../values/ip";
 
 /** Services of the kit that only the mesh may reach, whatever the member's config says. */
@@ -44,9 +53,19 @@ const portSpec = z
     if (meshOnly.length > 0) {
       const [first] = meshOnly;
       const port = `${first.protocol}/${first.first}`;
-      if (range.first === range.last) return fail(`${port} is the ${first.description} port, which only the mesh (wg0) may reach`, "remove it: peers reach it over WireGuard, and it must never face the underlay");
+      if (range.first === range.last)
+        return fail(
+          `${port} is the ${first.description} port, which only the mesh (wg0) may reach`,
+          "remove it: peers reach it over WireGuard, and it must never face the underlay",
+        );
       const ports = meshOnly.map((s) => `${s.protocol}/${s.first} (${s.description})`).join(", ");
-      return fail(`${text.trim()} includes ${ports}, which only the mesh (wg0) may reach`, `leave ${meshOnly.length === 1 ? "it" : "them"} out of the range: ${splitAround(range, meshOnly.map((s) => s.first))}`);
+      return fail(
+        `${text.trim()} includes ${ports}, which only the mesh (wg0) may reach`,
+        `leave ${meshOnly.length === 1 ? "it" : "them"} out of the range: ${splitAround(
+          range,
+          meshOnly.map((s) => s.first),
+        )}`,
+      );
     }
     return portSpecText(range);
   });
@@ -64,7 +83,8 @@ const source = z
     if ((family !== 4 && family !== 6) || extra !== undefined) {
       return fail(`"${text}" is not an IPv4 or IPv6 address or prefix`, 'write e.g. "198.51.100.0/24", "2001:db8::/32", or one address');
     }
-    if (family === 6 && address.includes(".")) return fail(`"${text}" is an IPv4 address written as IPv6`, "write the IPv4 address or prefix itself");
+    if (family === 6 && address.includes("."))
+      return fail(`"${text}" is an IPv4 address written as IPv6`, "write the IPv4 address or prefix itself");
     const width = family === 4 ? 32 : 128;
     if (length !== undefined && (!/^\d{1,3}$/.test(length) || Number(length) > width)) {
       return fail(`"/${length}" is not an IPv${family} prefix length`, `use a length between 0 and ${width}`);
@@ -73,7 +93,10 @@ const source = z
     const value = parseAddress(address, family);
     const network = width === bits ? value : (value >> BigInt(width - bits)) << BigInt(width - bits);
     if (network !== value) {
-      return fail(`${text} has host bits set`, `write the network, ${formatAddress(network, family)}/${bits}, or the one address ${formatAddress(value, family)}`);
+      return fail(
+        `${text} has host bits set`,
+        `write the network, ${formatAddress(network, family)}/${bits}, or the one address ${formatAddress(value, family)}`,
+      );
     }
     return bits === width ? formatAddress(value, family) : `${formatAddress(value, family)}/${bits}`;
   });
@@ -90,28 +113,31 @@ function sourceRange(text: string): { family: 4 | 6; first: bigint; last: bigint
 const sources = z
   .array(source, { error: typeError("from", "a list of addresses or prefixes", 'write e.g. from: ["198.51.100.0/24", "2001:db8::/32"]') })
   .min(1, withFix("lists no source", "remove from to open the port to every address, or list the prefixes that may connect"))
-  .superRefine((list, ctx) => {
-    list.forEach((text, i) => {
-      // A source that failed its own check is reported already.
-      if (typeof text !== "string") return;
-      const range = sourceRange(text);
-      const earlier = list.findIndex((other, j) => {
-        if (j >= i || typeof other !== "string") return false;
-        const o = sourceRange(other);
-        return o.family === range.family && o.first <= range.last && range.first <= o.last;
+  .superRefine(
+    (list, ctx) => {
+      list.forEach((text, i) => {
+        // A source that failed its own check is reported already.
+        if (typeof text !== "string") return;
+        const range = sourceRange(text);
+        const earlier = list.findIndex((other, j) => {
+          if (j >= i || typeof other !== "string") return false;
+          const o = sourceRange(other);
+          return o.family === range.family && o.first <= range.last && range.first <= o.last;
+        });
+        if (earlier < 0) return;
+        ctx.addIssue({
+          code: "custom",
+          path: [i],
+          message:
+            list[earlier] === text
+              ? withFix(`lists ${text} twice (also from[${earlier}])`, "keep it once")
+              : withFix(`${text} overlaps ${list[earlier]} (from[${earlier}])`, "keep the wider prefix only"),
+        });
       });
-      if (earlier < 0) return;
-      ctx.addIssue({
-        code: "custom",
-        path: [i],
-        message:
-          list[earlier] === text
-            ? withFix(`lists ${text} twice (also from[${earlier}])`, "keep it once")
-            : withFix(`${text} overlaps ${list[earlier]} (from[${earlier}])`, "keep the wider prefix only"),
-      });
-    });
-    // Also when another source failed its own check: every problem is reported at once.
-  }, { when: (payload) => Array.isArray(payload.value) });
+      // Also when another source failed its own check: every problem is reported at once.
+    },
+    { when: (payload) => Array.isArray(payload.value) },
+  );
 
 const allowObject = z.strictObject(
   {
@@ -145,7 +171,8 @@ const allowEntry = z.unknown().transform((input, ctx): AllowEntry => {
   return typeof parsed.data === "string" ? { port: parsed.data } : parsed.data;
 });
 
-const POLICY_FIX = 'set "strict" (the default: the kit\'s table drops what is not opened) or "member" (your own nftables table decides; the kit only keeps its mesh-only services off the underlay)';
+const POLICY_FIX =
+  'set "strict" (the default: the kit\'s table drops what is not opened) or "member" (your own nftables table decides; the kit only keeps its mesh-only services off the underlay)';
 
 const firewallObject = z
   .strictObject(
@@ -154,40 +181,56 @@ const firewallObject = z
       allow: z.array(allowEntry, { error: typeError(`${KEY}.allow`, "a list of ports", SET_ALLOW) }).default(() => []),
       policy: z.enum(["strict", "member"], { error: withFix('must be "strict" or "member"', POLICY_FIX) }).default("strict"),
     },
-    { error: typeError(KEY, "true, false or an object { enabled, allow, policy }", `pulumi config set ${KEY} true, or set its fields: ${SET_ALLOW}`) },
+    {
+      error: typeError(
+        KEY,
+        "true, false or an object { enabled, allow, policy }",
+        `pulumi config set ${KEY} true, or set its fields: ${SET_ALLOW}`,
+      ),
+    },
   )
-  .superRefine((firewall, ctx) => {
-    // Entries that failed their own checks have no range: they are reported already.
-    const ranges = firewall.allow.map((entry) => (typeof entry?.port === "string" ? parsePortSpec(entry.port) : undefined));
-    ranges.forEach((range, i) => {
-      if (!range) return;
-      const earlier = ranges.findIndex((other, j) => j < i && other !== undefined && rangesOverlap(other, range));
-      if (earlier < 0) return;
-      const other = ranges[earlier]!;
-      const same = portSpecText(other) === portSpecText(range);
-      ctx.addIssue({
-        code: "custom",
-        path: ["allow", i],
-        message: withFix(
-          same ? `${portSpecText(range)} is already opened by ${KEY}.allow[${earlier}]` : `${portSpecText(range)} overlaps ${portSpecText(other)} of ${KEY}.allow[${earlier}]`,
-          same ? "keep one entry per port: list all its sources in that entry's from" : "keep each port in one entry: merge the two, or narrow one range",
-        ),
+  .superRefine(
+    (firewall, ctx) => {
+      // Entries that failed their own checks have no range: they are reported already.
+      const ranges = firewall.allow.map((entry) => (typeof entry?.port === "string" ? parsePortSpec(entry.port) : undefined));
+      ranges.forEach((range, i) => {
+        if (!range) return;
+        const earlier = ranges.findIndex((other, j) => j < i && other !== undefined && rangesOverlap(other, range));
+        if (earlier < 0) return;
+        const other = ranges[earlier]!;
+        const same = portSpecText(other) === portSpecText(range);
+        ctx.addIssue({
+          code: "custom",
+          path: ["allow", i],
+          message: withFix(
+            same
+              ? `${portSpecText(range)} is already opened by ${KEY}.allow[${earlier}]`
+              : `${portSpecText(range)} overlaps ${portSpecText(other)} of ${KEY}.allow[${earlier}]`,
+            same
+              ? "keep one entry per port: list all its sources in that entry's from"
+              : "keep each port in one entry: merge the two, or narrow one range",
+          ),
+        });
       });
-    });
-    if (firewall.policy === "member" && firewall.allow.length > 0) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["allow"],
-        message: withFix(
-          'has no effect with policy "member": the member\'s own nftables table decides what the underlay reaches',
-          `open these ports in your own table, or set ${KEY}.policy to "strict" (the default) to have the kit open them`,
-        ),
-      });
-    }
-    // Also when an entry failed its own check: every problem is reported at once.
-  }, { when: (payload) => Array.isArray((payload.value as { allow?: unknown } | undefined)?.allow) });
+      if (firewall.policy === "member" && firewall.allow.length > 0) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["allow"],
+          message: withFix(
+            'has no effect with policy "member": the member\'s own nftables table decides what the underlay reaches',
+            `open these ports in your own table, or set ${KEY}.policy to "strict" (the default) to have the kit open them`,
+          ),
+        });
+      }
+      // Also when an entry failed its own check: every problem is reported at once.
+    },
+    { when: (payload) => Array.isArray((payload.value as { allow?: unknown } | undefined)?.allow) },
+  );
 
 /** true/false, or the object; absent means { enabled: true, allow: [], policy: "strict" }. */
-export const firewallSchema = z.preprocess((value) => (value === undefined ? {} : typeof value === "boolean" ? { enabled: value } : value), firewallObject);
+export const firewallSchema = z.preprocess(
+  (value) => (value === undefined ? {} : typeof value === "boolean" ? { enabled: value } : value),
+  firewallObject,
+);
 
 export type FirewallSpec = z.output<typeof firewallObject>;

@@ -49,21 +49,27 @@ export function parseAttestationPath(path: string): { subject: string; checker: 
 
 const TIME_FIX = "write a UTC time as the kit does (Date.toISOString), e.g. 2026-11-20T10:00:00.000Z";
 const isoTime = (what: string) =>
-  z
-    .string({ error: typeError(what, "a string", TIME_FIX) })
-    .refine((t) => {
+  z.string({ error: typeError(what, "a string", TIME_FIX) }).refine(
+    (t) => {
       const ms = Date.parse(t);
       return !Number.isNaN(ms) && new Date(ms).toISOString() === t;
-    }, withFix(`${what} is not a UTC time in the form 2026-11-20T10:00:00.000Z`, TIME_FIX));
+    },
+    withFix(`${what} is not a UTC time in the form 2026-11-20T10:00:00.000Z`, TIME_FIX),
+  );
 
 const RESULT_FIX = "one result per rule and place: { rule, passed, observedFrom: mesh|underlay, detail }";
 const resultSchema = z.strictObject({
   rule: z
     .string({ error: typeError("rule", "a string", "name the rule by its id in src/core/label/rules.ts, e.g. dnssec-valid") })
-    .regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, withFix("rule is not a rule id (kebab-case)", "name the rule by its id in src/core/label/rules.ts, e.g. dnssec-valid"))
+    .regex(
+      /^[a-z0-9]+(-[a-z0-9]+)*$/,
+      withFix("rule is not a rule id (kebab-case)", "name the rule by its id in src/core/label/rules.ts, e.g. dnssec-valid"),
+    )
     .max(64, withFix("rule is longer than 64 characters", "name the rule by its id in src/core/label/rules.ts")),
   passed: z.boolean({ error: typeError("passed", "true or false", "say whether the check passed: passed: true or passed: false") }),
-  observedFrom: z.enum(["mesh", "underlay"], { error: withFix('observedFrom must be "mesh" or "underlay"', "say where the check ran from: over the mesh or over the underlay") }),
+  observedFrom: z.enum(["mesh", "underlay"], {
+    error: withFix('observedFrom must be "mesh" or "underlay"', "say where the check ran from: over the mesh or over the underlay"),
+  }),
   detail: z
     .string({ error: typeError("detail", "a string", "say in a few words what was observed") })
     .max(MAX_DETAIL_CHARS, withFix(`detail is longer than ${MAX_DETAIL_CHARS} characters`, "keep it to what was observed, in a line")),
@@ -77,26 +83,54 @@ export const attestationSchema = z
         z.strictObject({
           name: z
             .string({ error: typeError("subject[].name", "a string", 'name the node as "node:<node>"') })
-            .regex(/^node:[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/, withFix('subject[].name is not "node:<node>"', 'name the node as "node:<node>", e.g. "node:a1"')),
+            .regex(
+              /^node:[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/,
+              withFix('subject[].name is not "node:<node>"', 'name the node as "node:<node>", e.g. "node:a1"'),
+            ),
           digest: z.strictObject(
-            { sha256: z.string({ error: typeError("subject[].digest.sha256", "a string", "give the sha256 of nodes/<node>.yaml's bytes") }).regex(/^[0-9a-f]{64}$/, withFix("subject[].digest.sha256 is not 64 hex digits", "give the sha256 of nodes/<node>.yaml's bytes (sha256sum)")) },
+            {
+              sha256: z
+                .string({ error: typeError("subject[].digest.sha256", "a string", "give the sha256 of nodes/<node>.yaml's bytes") })
+                .regex(
+                  /^[0-9a-f]{64}$/,
+                  withFix("subject[].digest.sha256 is not 64 hex digits", "give the sha256 of nodes/<node>.yaml's bytes (sha256sum)"),
+                ),
+            },
             { error: typeError("subject[].digest", "a mapping", "give { sha256: <hex of nodes/<node>.yaml> }") },
           ),
           annotations: z.strictObject(
             { member: slug("subject[].annotations.member"), wireguardPublicKey: wireguardKey("subject[].annotations.wireguardPublicKey") },
-            { error: typeError("subject[].annotations", "a mapping", "give the node's member and WireGuard public key, as its descriptor says") },
+            {
+              error: typeError(
+                "subject[].annotations",
+                "a mapping",
+                "give the node's member and WireGuard public key, as its descriptor says",
+              ),
+            },
           ),
         }),
         { error: typeError("subject", "a list", "the subject is a list of one node") },
       )
       .length(1, withFix("subject must list exactly one node", "make one attestation per node")),
-    predicateType: z.literal(PREDICATE_TYPE, { error: withFix(`predicateType is not ${PREDICATE_TYPE}`, "a label attestation has the kit's predicate type") }),
+    predicateType: z.literal(PREDICATE_TYPE, {
+      error: withFix(`predicateType is not ${PREDICATE_TYPE}`, "a label attestation has the kit's predicate type"),
+    }),
     predicate: z.strictObject(
       {
         ruleSet: z.strictObject(
           {
-            version: z.string({ error: typeError("predicate.ruleSet.version", "a string", 'name the rule-set version, e.g. "1"') }).regex(/^[1-9][0-9]{0,5}$/, withFix("predicate.ruleSet.version is not a version number", 'name the rule-set version, e.g. "1"')),
-            digest: z.string({ error: typeError("predicate.ruleSet.digest", "a string", "give the rule set's digest (RULE_SET_DIGEST)") }).regex(/^sha256:[0-9a-f]{64}$/, withFix("predicate.ruleSet.digest is not sha256:<64 hex digits>", "give the rule set's digest (RULE_SET_DIGEST)")),
+            version: z
+              .string({ error: typeError("predicate.ruleSet.version", "a string", 'name the rule-set version, e.g. "1"') })
+              .regex(
+                /^[1-9][0-9]{0,5}$/,
+                withFix("predicate.ruleSet.version is not a version number", 'name the rule-set version, e.g. "1"'),
+              ),
+            digest: z
+              .string({ error: typeError("predicate.ruleSet.digest", "a string", "give the rule set's digest (RULE_SET_DIGEST)") })
+              .regex(
+                /^sha256:[0-9a-f]{64}$/,
+                withFix("predicate.ruleSet.digest is not sha256:<64 hex digits>", "give the rule set's digest (RULE_SET_DIGEST)"),
+              ),
           },
           { error: typeError("predicate.ruleSet", "a mapping", "give { version, digest } of the rule set checked against") },
         ),
@@ -117,12 +151,24 @@ export const attestationSchema = z
   .superRefine((a, ctx) => {
     const p = a.predicate;
     if (Date.parse(p.validUntil) <= Date.parse(p.observedAt)) {
-      ctx.addIssue({ code: "custom", path: ["predicate", "validUntil"], message: withFix("predicate.validUntil is not after predicate.observedAt", "an attestation is valid from when it was observed until a later time") });
+      ctx.addIssue({
+        code: "custom",
+        path: ["predicate", "validUntil"],
+        message: withFix(
+          "predicate.validUntil is not after predicate.observedAt",
+          "an attestation is valid from when it was observed until a later time",
+        ),
+      });
     }
     const seen = new Set<string>();
     p.results.forEach((r, i) => {
       const key = `${r.rule} ${r.observedFrom}`;
-      if (seen.has(key)) ctx.addIssue({ code: "custom", path: ["predicate", "results", i], message: withFix(`rule ${r.rule} from ${r.observedFrom} has two results`, RESULT_FIX) });
+      if (seen.has(key))
+        ctx.addIssue({
+          code: "custom",
+          path: ["predicate", "results", i],
+          message: withFix(`rule ${r.rule} from ${r.observedFrom} has two results`, RESULT_FIX),
+        });
       seen.add(key);
     });
   });
@@ -141,19 +187,30 @@ export function sha256Hex(content: string): string {
 
 /** Reads one statement (untrusted): problems name the file, the field and the fix. */
 export function parseAttestation(file: { path: string; content: string }, where: string = file.path): Parsed<Attestation> {
-  const problem = (message: string, fix: string): Parsed<Attestation> => ({ ok: false, problems: [{ source: where, key: "(file)", message, fix }] });
-  if (Buffer.byteLength(file.content) > MAX_ATTESTATION_BYTES) return problem(`is larger than ${MAX_ATTESTATION_BYTES} bytes`, "an attestation is a few KiB: replace it");
+  const problem = (message: string, fix: string): Parsed<Attestation> => ({
+    ok: false,
+    problems: [{ source: where, key: "(file)", message, fix }],
+  });
+  if (Buffer.byteLength(file.content) > MAX_ATTESTATION_BYTES)
+    return problem(`is larger than ${MAX_ATTESTATION_BYTES} bytes`, "an attestation is a few KiB: replace it");
   let data: unknown;
   try {
     data = JSON.parse(file.content);
   } catch (error) {
-    return problem(`is not valid JSON: ${(error as Error).message.split("\n")[0]}`, "the agent writes attestations: replace it with what it signed");
+    return problem(
+      `is not valid JSON: ${(error as Error).message.split("\n")[0]}`,
+      "the agent writes attestations: replace it with what it signed",
+    );
   }
-  if (data === null || typeof data !== "object" || Array.isArray(data)) return problem("is not a JSON object", "an attestation is an in-toto Statement (a JSON object)");
+  if (data === null || typeof data !== "object" || Array.isArray(data))
+    return problem("is not a JSON object", "an attestation is an in-toto Statement (a JSON object)");
   const parsed = attestationSchema.safeParse(data);
   if (!parsed.success) return { ok: false, problems: problemsFromZod(parsed.error, where, "") };
   if (renderAttestation(parsed.data) !== file.content) {
-    return problem("is not in the kit's canonical form (key order, 2-space indent, one final newline)", "sign exactly what renderAttestation writes; a statement has one spelling");
+    return problem(
+      "is not in the kit's canonical form (key order, 2-space indent, one final newline)",
+      "sign exactly what renderAttestation writes; a statement has one spelling",
+    );
   }
   return { ok: true, value: parsed.data };
 }
@@ -174,12 +231,19 @@ export interface AttestationInput {
  */
 export function buildAttestation(input: AttestationInput): { statement: Attestation; content: string } {
   const { descriptor, content } = input.subject;
-  if (input.checker.member === descriptor.member) throw new Error(`member ${descriptor.member} cannot attest its own node ${descriptor.node}: its own member never counts`);
+  if (input.checker.member === descriptor.member)
+    throw new Error(`member ${descriptor.member} cannot attest its own node ${descriptor.node}: its own member never counts`);
   const problems = resultProblems(input.results);
   if (problems.length > 0) throw new Error(`attestation of ${descriptor.node}: ${problems.join("; ")}`);
   const statement = {
     _type: STATEMENT_TYPE,
-    subject: [{ name: `node:${descriptor.node}`, digest: { sha256: sha256Hex(content) }, annotations: { member: descriptor.member, wireguardPublicKey: descriptor.publicKey } }],
+    subject: [
+      {
+        name: `node:${descriptor.node}`,
+        digest: { sha256: sha256Hex(content) },
+        annotations: { member: descriptor.member, wireguardPublicKey: descriptor.publicKey },
+      },
+    ],
     predicateType: PREDICATE_TYPE,
     predicate: {
       ruleSet: { version: RULE_SET_VERSION, digest: RULE_SET_DIGEST },
@@ -190,7 +254,10 @@ export function buildAttestation(input: AttestationInput): { statement: Attestat
     },
   };
   const parsed = attestationSchema.safeParse(statement);
-  if (!parsed.success) throw new Error(`attestation of ${descriptor.node} would not be valid: ${describeProblems(problemsFromZod(parsed.error, "statement", ""))}`);
+  if (!parsed.success)
+    throw new Error(
+      `attestation of ${descriptor.node} would not be valid: ${describeProblems(problemsFromZod(parsed.error, "statement", ""))}`,
+    );
   return { statement: parsed.data, content: renderAttestation(parsed.data) };
 }
 
@@ -201,13 +268,16 @@ export function resultProblems(results: { rule: string; observedFrom: ObservedFr
     if (!rule) return [`rule ${r.rule} is not in rule set ${RULE_SET_VERSION}`];
     const from = liveFrom(rule);
     if (!from.includes(r.observedFrom)) {
-      return [`rule ${r.rule} is ${from.length ? `checked from the ${from.join(" and ")} only` : "checked at plan time only"} in rule set ${RULE_SET_VERSION}, not observed from the ${r.observedFrom}`];
+      return [
+        `rule ${r.rule} is ${from.length ? `checked from the ${from.join(" and ")} only` : "checked at plan time only"} in rule set ${RULE_SET_VERSION}, not observed from the ${r.observedFrom}`,
+      ];
     }
     return [];
   });
 }
 
-const describeProblems = (problems: ConfigProblem[]) => problems.map((p) => `${p.key === "(file)" ? "" : `${p.key}: `}${p.message} (fix: ${p.fix})`).join("; ");
+const describeProblems = (problems: ConfigProblem[]) =>
+  problems.map((p) => `${p.key === "(file)" ? "" : `${p.key}: `}${p.message} (fix: ${p.fix})`).join("; ");
 
 /** The registry the label is judged against: what verifyRegistry accepted. */
 export interface LabelRegistry {
@@ -228,7 +298,8 @@ export function attestationSigners(federation: Federation): Map<string, Attestat
   const signers = new Map<string, AttestationSigner>();
   for (const m of federation.settings.members) for (const key of m.keys) signers.set(key, { member: m.name, key });
   for (const n of federation.nodes) {
-    if (n.attestationKey && !signers.has(n.attestationKey)) signers.set(n.attestationKey, { member: n.member, node: n.node, key: n.attestationKey });
+    if (n.attestationKey && !signers.has(n.attestationKey))
+      signers.set(n.attestationKey, { member: n.member, node: n.node, key: n.attestationKey });
   }
   return signers;
 }
@@ -252,27 +323,39 @@ export function checkAttestation(file: { path: string; content: string; signatur
   if ("reason" in check) return fail(`bad signature: ${check.reason}`);
   const { federation } = registry;
   const signer = attestationSigners(federation).get(check.publicKey);
-  if (!signer) return fail(`signed by a key that is no member's in federation version ${federation.settings.version} and no live node's attestationKey (${check.publicKey})`);
+  if (!signer)
+    return fail(
+      `signed by a key that is no member's in federation version ${federation.settings.version} and no live node's attestationKey (${check.publicKey})`,
+    );
 
   const { checker } = attestation.predicate;
-  const signedAs = signer.node ? `the attestation key of node ${signer.node} (member ${signer.member})` : `a key of member ${signer.member}`;
+  const signedAs = signer.node
+    ? `the attestation key of node ${signer.node} (member ${signer.member})`
+    : `a key of member ${signer.member}`;
   if (checker.member !== signer.member) return fail(`says member ${checker.member} checked, but is signed with ${signedAs}`);
-  if (signer.node !== undefined && checker.node !== signer.node) return fail(`says node ${checker.node} checked, but is signed with ${signedAs}`);
-  if (!federation.nodes.some((n) => n.node === checker.node && n.member === signer.member)) return fail(`says node ${checker.node} checked, which is no live node of member ${signer.member}`);
+  if (signer.node !== undefined && checker.node !== signer.node)
+    return fail(`says node ${checker.node} checked, but is signed with ${signedAs}`);
+  if (!federation.nodes.some((n) => n.node === checker.node && n.member === signer.member))
+    return fail(`says node ${checker.node} checked, which is no live node of member ${signer.member}`);
   if (place.checker !== checker.node) return fail(`is filed as node ${place.checker}'s, but says node ${checker.node} checked`);
 
   const subject = attestation.subject[0];
   const named = subject.name.slice("node:".length);
-  if (named !== place.subject) return fail(`is about node ${named}, not ${place.subject}: an attestation of one node never counts for another`);
+  if (named !== place.subject)
+    return fail(`is about node ${named}, not ${place.subject}: an attestation of one node never counts for another`);
   const descriptor = federation.nodes.find((n) => n.node === named);
   const content = heldNode(registry.held, named)?.content;
   if (!descriptor || content === undefined) return fail(`is about node ${named}, which is no live node of the registry`);
   const current = sha256Hex(content);
   if (subject.digest.sha256 !== current) {
-    return fail(`attests another descriptor of ${named} (sha256 ${subject.digest.sha256.slice(0, 12)}…), not its current one (sha256 ${current.slice(0, 12)}…, serial ${descriptor.serial}): stale or replayed`);
+    return fail(
+      `attests another descriptor of ${named} (sha256 ${subject.digest.sha256.slice(0, 12)}…), not its current one (sha256 ${current.slice(0, 12)}…, serial ${descriptor.serial}): stale or replayed`,
+    );
   }
   if (subject.annotations.member !== descriptor.member || subject.annotations.wireguardPublicKey !== descriptor.publicKey) {
-    return fail(`subject says member ${subject.annotations.member} and key ${subject.annotations.wireguardPublicKey}, but the descriptor says ${descriptor.member} and ${descriptor.publicKey}`);
+    return fail(
+      `subject says member ${subject.annotations.member} and key ${subject.annotations.wireguardPublicKey}, but the descriptor says ${descriptor.member} and ${descriptor.publicKey}`,
+    );
   }
   return { ok: true, attestation, signer };
 }

@@ -97,7 +97,11 @@ function underlaySilence(u: UnderlayObservations): string | undefined {
   return undefined;
 }
 
-const openPorts = (u: UnderlayObservations) => [...u.ports.entries()].filter(([, s]) => s === "open").map(([p]) => p).sort((a, b) => a - b);
+const openPorts = (u: UnderlayObservations) =>
+  [...u.ports.entries()]
+    .filter(([, s]) => s === "open")
+    .map(([p]) => p)
+    .sort((a, b) => a - b);
 
 /** The declared TCP services: what may be open on the underlay beside DNS. */
 export function declaredTcp(peer: NodeDescriptor): PortRange[] {
@@ -140,10 +144,19 @@ const meshOnlyInternals: Judge = ({ peer, underlay }) => {
     else if (reply.message.answer.some((r) => r.owner === zone && r.type === RECORD_TYPES.SOA)) transferred.push(zone);
     else refusals.push(rcodeText(reply));
   }
-  const problems = [...(exposed.length ? [`connects over the underlay: ${exposed.join(", ")}`] : []), ...(transferred.length ? [`AXFR transferred: ${listed(transferred, 3)}`] : [])];
+  const problems = [
+    ...(exposed.length ? [`connects over the underlay: ${exposed.join(", ")}`] : []),
+    ...(transferred.length ? [`AXFR transferred: ${listed(transferred, 3)}`] : []),
+  ];
   if (problems.length > 0) return fail(problems.join("; "));
-  const ports = [...internal.keys()].sort((a, b) => a - b).map((p) => `tcp/${p}`).join(", ");
-  const axfr = peer.zones.length === 0 ? "no zones to transfer" : `AXFR of ${peer.zones.length} zone(s) not transferred (${[...new Set(refusals)].join(", ")})`;
+  const ports = [...internal.keys()]
+    .sort((a, b) => a - b)
+    .map((p) => `tcp/${p}`)
+    .join(", ");
+  const axfr =
+    peer.zones.length === 0
+      ? "no zones to transfer"
+      : `AXFR of ${peer.zones.length} zone(s) not transferred (${[...new Set(refusals)].join(", ")})`;
   return pass(`${ports} do not connect; ${axfr}`);
 };
 
@@ -176,11 +189,18 @@ const dnssecValid: Judge = ({ peer, underlay, now }) => {
 /** What one SOA reply says: the serial the node serves authoritatively (AA, NOERROR, SOA in the answer), or why not. Signatures are not read. */
 function soaAnswer(zone: string, node: string, reply: Reply | undefined): NodeAnswer | undefined {
   if (!reply) return undefined;
-  return judgeNode(zone, { node, address: node, replies: { [questionKey({ name: zone, type: RECORD_TYPES.SOA })]: reply } }, [], new Date(0));
+  return judgeNode(
+    zone,
+    { node, address: node, replies: { [questionKey({ name: zone, type: RECORD_TYPES.SOA })]: reply } },
+    [],
+    new Date(0),
+  );
 }
 
 const descriptorCurrent: Judge = ({ peer, mesh }) => {
-  const dnsReplies = Object.values(mesh.soa).map((byNode) => byNode[peer.node]).filter((r): r is Reply => r !== undefined);
+  const dnsReplies = Object.values(mesh.soa)
+    .map((byNode) => byNode[peer.node])
+    .filter((r): r is Reply => r !== undefined);
   const viaDns = dnsReplies.some(answeredDns);
   // The exporter counts only where the descriptor puts it on the mesh address itself.
   const viaExporter = "body" in mesh.scrape && parseEndpoint(peer.exporter)?.host === peer.mesh.ipv4;
@@ -219,7 +239,8 @@ const timeSynchronised: Judge = ({ peer, mesh }) => {
   const syncStatus = metricValue(scrape.body, "node_timex_sync_status");
   const measured = `offset ${offset >= 0 ? "+" : ""}${offset.toFixed(3)} s (round trip ${Math.round(scrape.receivedMs - scrape.sentMs)} ms)`;
   const status = syncStatus === undefined ? "" : `; node_timex_sync_status ${syncStatus} (not judged)`;
-  if (Math.abs(offset) > MAX_CLOCK_OFFSET_S) return fail(`clock ${measured}, more than ${MAX_CLOCK_OFFSET_S} s from the checker's${status}`);
+  if (Math.abs(offset) > MAX_CLOCK_OFFSET_S)
+    return fail(`clock ${measured}, more than ${MAX_CLOCK_OFFSET_S} s from the checker's${status}`);
   return pass(`clock ${measured}${status}`);
 };
 
@@ -267,7 +288,10 @@ const serialAgrees: Judge = ({ peer, federation, mesh }) => {
   }
   const notCompared = uncompared.length ? `; not compared: ${listed(uncompared, 3)}` : "";
   if (missing.length || behind.length) {
-    const parts = [...(missing.length ? [`does not serve ${listed(missing, 4)}`] : []), ...(behind.length ? [`serial differs: ${listed(behind, 4)}`] : [])];
+    const parts = [
+      ...(missing.length ? [`does not serve ${listed(missing, 4)}`] : []),
+      ...(behind.length ? [`serial differs: ${listed(behind, 4)}`] : []),
+    ];
     return fail(`${parts.join("; ")}${notCompared}`);
   }
   return pass(`serves all ${zones.size} member zone(s), serials as on their primaries${notCompared}`);

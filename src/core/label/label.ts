@@ -22,7 +22,16 @@
 import type { FederationSettings } from "../registry/format";
 import { signaturePath } from "../registry/format";
 import { heldNode } from "../registry/verify";
-import { ATTESTATIONS_DIR, AttestationResult, AttestationSigner, checkAttestation, LabelRegistry, parseAttestationPath, resultProblems, sha256Hex } from "./attestation";
+import {
+  ATTESTATIONS_DIR,
+  AttestationResult,
+  AttestationSigner,
+  checkAttestation,
+  LabelRegistry,
+  parseAttestationPath,
+  resultProblems,
+  sha256Hex,
+} from "./attestation";
 import { labelRequirements, ObservedFrom, RULE_SET_DIGEST, RULE_SET_VERSION } from "./rules";
 
 export const LABEL_DEFAULTS = { threshold: 2, validityDays: 7 } as const;
@@ -36,7 +45,10 @@ export interface LabelSettings {
 }
 
 export function labelSettings(settings: FederationSettings): LabelSettings {
-  return { threshold: settings.label?.threshold ?? LABEL_DEFAULTS.threshold, validityDays: settings.label?.validityDays ?? LABEL_DEFAULTS.validityDays };
+  return {
+    threshold: settings.label?.threshold ?? LABEL_DEFAULTS.threshold,
+    validityDays: settings.label?.validityDays ?? LABEL_DEFAULTS.validityDays,
+  };
 }
 
 /** A file under attestations/ as read from the registry (statements and .sig files alike). */
@@ -105,13 +117,20 @@ export function evaluateLabel(node: string, registry: LabelRegistry, files: Atte
   for (const f of mine) {
     if (f.path.endsWith(".json.sig")) {
       if (!byPath.has(f.path.slice(0, -".sig".length))) refuse(f.path, `signs ${f.path.slice(0, -".sig".length)}, which is missing`);
-    } else if (parseAttestationPath(f.path)) statements.push({ path: f.path, content: f.content, signature: byPath.get(signaturePath(f.path)) });
+    } else if (parseAttestationPath(f.path))
+      statements.push({ path: f.path, content: f.content, signature: byPath.get(signaturePath(f.path)) });
     else refuse(f.path, `is not an attestation (${under(node)}<checker node>.json and its .sig)`);
   }
   if (!descriptor || content === undefined) {
     for (const s of statements) refuse(s.path, `node ${node} is no live node of the registry`);
     const departed = heldNode(registry.held, node)?.left;
-    return { ...base, holds: false, summary: `node ${node} is ${departed ? "gone: it left the federation" : "no live node of the registry"}`, votes: [], notCounted };
+    return {
+      ...base,
+      holds: false,
+      summary: `node ${node} is ${departed ? "gone: it left the federation" : "no live node of the registry"}`,
+      votes: [],
+      notCounted,
+    };
   }
 
   const nowMs = now.getTime();
@@ -125,7 +144,10 @@ export function evaluateLabel(node: string, registry: LabelRegistry, files: Atte
     const { attestation, signer } = check;
     const p = attestation.predicate;
     if (signer.member === descriptor.member) {
-      refuse(s.path, `is signed by ${signer.node ? `node ${signer.node} of ` : ""}member ${signer.member}, the node's own member, which never counts`);
+      refuse(
+        s.path,
+        `is signed by ${signer.node ? `node ${signer.node} of ` : ""}member ${signer.member}, the node's own member, which never counts`,
+      );
       continue;
     }
     if (p.ruleSet.version !== RULE_SET_VERSION) {
@@ -133,7 +155,10 @@ export function evaluateLabel(node: string, registry: LabelRegistry, files: Atte
       continue;
     }
     if (p.ruleSet.digest !== RULE_SET_DIGEST) {
-      refuse(s.path, `names rule set ${p.ruleSet.version} with digest ${p.ruleSet.digest}, but rule set ${RULE_SET_VERSION} is ${RULE_SET_DIGEST}: a rule set changed without a new version`);
+      refuse(
+        s.path,
+        `names rule set ${p.ruleSet.version} with digest ${p.ruleSet.digest}, but rule set ${RULE_SET_VERSION} is ${RULE_SET_DIGEST}: a rule set changed without a new version`,
+      );
       continue;
     }
     const problems = resultProblems(p.results);
@@ -143,7 +168,10 @@ export function evaluateLabel(node: string, registry: LabelRegistry, files: Atte
     }
     const observed = Date.parse(p.observedAt);
     if (observed > nowMs + CLOCK_SKEW_MS) {
-      refuse(s.path, `was observed at ${p.observedAt}, in the future (now ${now.toISOString()}; clocks may differ by ${CLOCK_SKEW_MS / 60_000} minutes)`);
+      refuse(
+        s.path,
+        `was observed at ${p.observedAt}, in the future (now ${now.toISOString()}; clocks may differ by ${CLOCK_SKEW_MS / 60_000} minutes)`,
+      );
       continue;
     }
     const until = Math.min(Date.parse(p.validUntil), observed + settings.validityDays * DAY_MS);
@@ -153,12 +181,25 @@ export function evaluateLabel(node: string, registry: LabelRegistry, files: Atte
       return result.passed ? [] : [{ rule, from, detail: result.detail }];
     });
     const status: VoteStatus = nowMs >= until ? "expired" : failing.length > 0 ? "withdrawn" : "counts";
-    candidates.push({ member: signer.member, node: p.checker.node, path: s.path, signer, observedAt: p.observedAt, until: new Date(until).toISOString(), results: p.results, failing, status });
+    candidates.push({
+      member: signer.member,
+      node: p.checker.node,
+      path: s.path,
+      signer,
+      observedAt: p.observedAt,
+      until: new Date(until).toISOString(),
+      results: p.results,
+      failing,
+      status,
+    });
   }
 
   // The newest attestation of each member decides; at the same time a failing one wins.
   const newestFirst = [...candidates].sort(
-    (a, b) => Date.parse(b.observedAt) - Date.parse(a.observedAt) || Number(b.failing.length > 0) - Number(a.failing.length > 0) || a.path.localeCompare(b.path),
+    (a, b) =>
+      Date.parse(b.observedAt) - Date.parse(a.observedAt) ||
+      Number(b.failing.length > 0) - Number(a.failing.length > 0) ||
+      a.path.localeCompare(b.path),
   );
   const votes: Vote[] = [];
   for (const c of newestFirst) {

@@ -47,7 +47,12 @@ export const RULES: readonly Rule[] = [
     id: "keys-stay-on-node",
     rationale: "Private keys (WireGuard, attestation) are born on the node and never reach state, the registry or logs.",
     level: "mandatory",
-    checks: [{ at: "plan", what: "no resource input or output holds a private key; keys come from a command run on the node (wg genkey, ssh-keygen)" }],
+    checks: [
+      {
+        at: "plan",
+        what: "no resource input or output holds a private key; keys come from a command run on the node (wg genkey, ssh-keygen)",
+      },
+    ],
   },
   {
     id: "underlay-declared-only",
@@ -55,7 +60,10 @@ export const RULES: readonly Rule[] = [
     level: "mandatory",
     checks: [
       { at: "plan", what: "the firewall drops input by default and opens only SSH, WireGuard, DNS and boreal:firewall.allow" },
-      { at: "live-underlay", what: "a scan of the node's underlay address finds open only SSH, the WireGuard port, DNS (udp and tcp 53) and the declared services" },
+      {
+        at: "live-underlay",
+        what: "a scan of the node's underlay address finds open only SSH, the WireGuard port, DNS (udp and tcp 53) and the declared services",
+      },
     ],
   },
   {
@@ -73,14 +81,22 @@ export const RULES: readonly Rule[] = [
     level: "mandatory",
     checks: [
       { at: "plan", what: "every primary zone has automatic DNSSEC signing on" },
-      { at: "live-underlay", what: "the node's answers for each of its zones carry RRSIGs that validate against the zone's DNSKEY at the check's time" },
+      {
+        at: "live-underlay",
+        what: "the node's answers for each of its zones carry RRSIGs that validate against the zone's DNSKEY at the check's time",
+      },
     ],
   },
   {
     id: "zones-replicated",
     rationale: "Every member zone stays up when its member falls: served by at least 3 nodes, of at least 2 other members.",
     level: "advisory", // depends on other members' nodes being up and on the federation's size
-    checks: [{ at: "live-mesh", what: "each of the node's zones is answered authoritatively by at least 3 nodes, at least 2 other members' among them" }],
+    checks: [
+      {
+        at: "live-mesh",
+        what: "each of the node's zones is answered authoritatively by at least 3 nodes, at least 2 other members' among them",
+      },
+    ],
   },
   {
     id: "serial-agrees",
@@ -92,7 +108,12 @@ export const RULES: readonly Rule[] = [
     id: "state-self-hosted",
     rationale: "Pulumi state lives on a backend the member controls, and its secrets are encrypted.",
     level: "mandatory",
-    checks: [{ at: "plan", what: "the backend is file:// or the member's own S3-compatible bucket, and secrets use a passphrase or the member's own KMS" }],
+    checks: [
+      {
+        at: "plan",
+        what: "the backend is file:// or the member's own S3-compatible bucket, and secrets use a passphrase or the member's own KMS",
+      },
+    ],
   },
   {
     id: "no-public-resolver",
@@ -106,14 +127,22 @@ export const RULES: readonly Rule[] = [
     level: "mandatory",
     checks: [
       { at: "plan", what: "the descriptor is built from the node's plan and the key read off the node, and signed by the member" },
-      { at: "live-mesh", what: "the node completes a WireGuard handshake with the descriptor's public key and answers on the descriptor's mesh addresses" },
+      {
+        at: "live-mesh",
+        what: "the node completes a WireGuard handshake with the descriptor's public key and answers on the descriptor's mesh addresses",
+      },
     ],
   },
   {
     id: "time-synchronised",
     rationale: "The node's clock is synchronised: signatures, validity periods and logs depend on it.",
     level: "mandatory",
-    checks: [{ at: "live-mesh", what: "the exporter's node_time_seconds is within 1 s of the checker's clock at the scrape's midpoint (node_timex_sync_status is reported, not judged: containers sharing a host kernel read as unsynchronised)" }],
+    checks: [
+      {
+        at: "live-mesh",
+        what: "the exporter's node_time_seconds is within 1 s of the checker's clock at the scrape's midpoint (node_timex_sync_status is reported, not judged: containers sharing a host kernel read as unsynchronised)",
+      },
+    ],
   },
 ];
 

@@ -26,7 +26,12 @@ export function allocateMeshAddresses(federation: Federation, request: Allocatio
   const share = memberShare(settings, request.member);
   if (!share) {
     throw new BorealConfigError([
-      { source: "stack config", key: "boreal:member", message: `member ${request.member} is not in federation version ${settings.version}`, fix: `check the spelling, or have the federation admit ${request.member} first (boreal registry admit)` },
+      {
+        source: "stack config",
+        key: "boreal:member",
+        message: `member ${request.member} is not in federation version ${settings.version}`,
+        fix: `check the spelling, or have the federation admit ${request.member} first (boreal registry admit)`,
+      },
     ]);
   }
   const fed4 = parseCidr(settings.mesh.ipv4);
@@ -69,17 +74,35 @@ function checkChosen(text: string, family: 4 | 6, share: Cidr, federation: Cidr,
   const value = parseAddress(text, family);
   if (!contains(share, value)) {
     throw new BorealConfigError([
-      { source: "stack config", key, message: `${text} is outside member ${member}'s mesh share ${share.text}`, fix: `pick an address inside ${share.text}, or remove the override` },
+      {
+        source: "stack config",
+        key,
+        message: `${text} is outside member ${member}'s mesh share ${share.text}`,
+        fix: `pick an address inside ${share.text}, or remove the override`,
+      },
     ]);
   }
   if (taken.has(value)) {
     throw new BorealConfigError([
-      { source: "stack config", key, message: `${text} is already used by another node`, fix: "remove the override to get the lowest free address, or pick a free one" },
+      {
+        source: "stack config",
+        key,
+        message: `${text} is already used by another node`,
+        fix: "remove the override to get the lowest free address, or pick a free one",
+      },
     ]);
   }
   // Peers refuse a descriptor whose mesh address is no usable host: say it here, before any change.
   const unusable = meshHostProblem(text, federation);
-  if (unusable) throw new BorealConfigError([{ source: "stack config", key, message: unusable.split("; fix: ")[0], fix: "remove the override to get the lowest free address, or pick another host address" }]);
+  if (unusable)
+    throw new BorealConfigError([
+      {
+        source: "stack config",
+        key,
+        message: unusable.split("; fix: ")[0],
+        fix: "remove the override to get the lowest free address, or pick another host address",
+      },
+    ]);
 }
 
 /** A member's mesh share: its IPv4 prefix, and the same host indexes in the federation's IPv6 /48. */
@@ -93,4 +116,3 @@ export function memberShare(federation: FederationVersion, member: string) {
   const bits6 = 128 - (32 - v4.bits);
   return { ipv4: v4, ipv6: { family: 6 as const, base: base6, bits: bits6, text: `${formatAddress(base6, 6)}/${bits6}` } };
 }
-

@@ -8,16 +8,17 @@ import { typeError } from "../values/fields";
 const KEY = "boreal:alerts";
 
 const httpUrl = (what: string, example: string) =>
-  z
-    .string({ error: typeError(what, "a URL", `set it, e.g. ${example}`) })
-    .refine((text) => {
+  z.string({ error: typeError(what, "a URL", `set it, e.g. ${example}`) }).refine(
+    (text) => {
       try {
         const url = new URL(text);
         return (url.protocol === "https:" || url.protocol === "http:") && url.hostname !== "";
       } catch {
         return false;
       }
-    }, withFix(`${what} is not an http(s) URL`, `write the full URL, e.g. ${example}`));
+    },
+    withFix(`${what} is not an http(s) URL`, `write the full URL, e.g. ${example}`),
+  );
 
 const mailbox = (what: string) =>
   z
@@ -38,14 +39,29 @@ export const alertsSchema = z
           to: mailbox(`${KEY}.email.to`),
           from: mailbox(`${KEY}.email.from`),
           smarthost: z
-            .string({ error: typeError(`${KEY}.email.smarthost`, '"host:port"', 'set it to the member\'s mail relay, e.g. "mail.coop-a.example:587"') })
-            .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, withFix(`${KEY}.email.smarthost is not "host:port"`, 'write the relay and its port, e.g. "mail.coop-a.example:587"')),
+            .string({
+              error: typeError(
+                `${KEY}.email.smarthost`,
+                '"host:port"',
+                'set it to the member\'s mail relay, e.g. "mail.coop-a.example:587"',
+              ),
+            })
+            .regex(
+              /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/,
+              withFix(`${KEY}.email.smarthost is not "host:port"`, 'write the relay and its port, e.g. "mail.coop-a.example:587"'),
+            ),
           /** STARTTLS required (the default); false only for a relay on the node itself. */
-          requireTls: z.boolean({ error: withFix(`${KEY}.email.requireTls must be true or false`, "leave it out (true) unless the relay is on the node itself") }).default(true),
+          requireTls: z
+            .boolean({
+              error: withFix(`${KEY}.email.requireTls must be true or false`, "leave it out (true) unless the relay is on the node itself"),
+            })
+            .default(true),
         })
         .optional(),
     },
-    { error: typeError(KEY, "an object", `set a receiver: pulumi config set --path ${KEY}.webhook.url https://hooks.coop-a.example/alerts`) },
+    {
+      error: typeError(KEY, "an object", `set a receiver: pulumi config set --path ${KEY}.webhook.url https://hooks.coop-a.example/alerts`),
+    },
   )
   .default({});
 

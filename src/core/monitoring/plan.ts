@@ -27,11 +27,10 @@ export const BLACKBOX_LISTEN = { address: "127.0.0.1", port: BLACKBOX_PORT } as 
 export const RETENTION = { time: "15d", size: "1GB" } as const;
 
 /**
- * What a node's Prometheus asks of every node's exporter (N observers × N nodes, every 15 s):
- * the collectors the alerts and `boreal status` read, the kit's textfile metrics (WireGuard,
- * zones, the agent) and the filesystems. All the exporter's collectors cost a scrape 3–4×
- * the CPU and 5× the samples (N = 10 lab). Each node's own exporter is read in full by its
- * own Prometheus only (job boreal-host).
+ * What a node's Prometheus asks of every node's exporter (N observers × N nodes): the
+ * collectors the alerts and `boreal status` read, the kit's textfile metrics and the
+ * filesystems, because the scrape is paid N² times (bench/NOTES.md has the measurement).
+ * Each node's own exporter is read in full by its own Prometheus only (job boreal-host).
  */
 export const WATCHED_COLLECTORS = ["textfile", "filesystem"] as const;
 
@@ -80,8 +79,10 @@ interface NodeFacts {
 export function watchProblem(n: Pick<NodeFacts, "endpoint" | "mesh">): string | undefined {
   const endpoint = endpointProblem(n.endpoint, ["documentation", "private"]);
   if (endpoint) return endpoint;
-  if (addressScope(n.mesh.ipv4)?.scope !== "shared" || addressScope(n.mesh.ipv4)?.family !== 4) return `mesh.ipv4 ${escapeShort(n.mesh.ipv4, 60)} is not in the mesh's 100.64.0.0/10`;
-  if (addressScope(n.mesh.ipv6)?.range !== "fc00::/7") return `mesh.ipv6 ${escapeShort(n.mesh.ipv6, 60)} is not a unique local address (fc00::/7)`;
+  if (addressScope(n.mesh.ipv4)?.scope !== "shared" || addressScope(n.mesh.ipv4)?.family !== 4)
+    return `mesh.ipv4 ${escapeShort(n.mesh.ipv4, 60)} is not in the mesh's 100.64.0.0/10`;
+  if (addressScope(n.mesh.ipv6)?.range !== "fc00::/7")
+    return `mesh.ipv6 ${escapeShort(n.mesh.ipv6, 60)} is not a unique local address (fc00::/7)`;
   return undefined;
 }
 
@@ -95,7 +96,9 @@ export function monitoringPlan(self: NodeFacts, others: NodeFacts[], alerts: Ale
     retention: { ...RETENTION },
     collectors: [...WATCHED_COLLECTORS],
     nodes: everyNode.map((n) => ({ node: n.node, member: n.member, mesh: n.mesh, dnsTarget: dnsTarget(n.endpoint), self: n.self })),
-    zones: everyNode.flatMap((n) => n.zones.map((zone) => ({ name: zone, member: n.member, primary: n.node }))).sort((a, b) => a.name.localeCompare(b.name)),
+    zones: everyNode
+      .flatMap((n) => n.zones.map((zone) => ({ name: zone, member: n.member, primary: n.node })))
+      .sort((a, b) => a.name.localeCompare(b.name)),
     alerts,
   };
 }

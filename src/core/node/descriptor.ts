@@ -32,11 +32,14 @@ export function buildDescriptor(
     // The key the node signs its attestations of peers with (src/label): read off the node
     // like `publicKey`, and absent until the agent makes one, so old descriptors are unchanged.
     // With its proof: the key's own signature naming this node (src/core/registry/keyproof.ts).
-    ...(attestation === undefined ? {} : { attestationKey: attestation.attestationKey, attestationKeyProof: attestation.attestationKeyProof }),
+    ...(attestation === undefined
+      ? {}
+      : { attestationKey: attestation.attestationKey, attestationKeyProof: attestation.attestationKeyProof }),
   };
   if (existing) {
     const { updatedAt, serial, ...rest } = existing;
-    if (JSON.stringify(rest) === JSON.stringify(fresh)) return { member: fresh.member, node: fresh.node, serial, ...withoutIds(fresh), updatedAt };
+    if (JSON.stringify(rest) === JSON.stringify(fresh))
+      return { member: fresh.member, node: fresh.node, serial, ...withoutIds(fresh), updatedAt };
   }
   const serial = Math.max((existing?.serial ?? 0) + 1, Math.floor(Date.parse(now) / 1000));
   return { member: fresh.member, node: fresh.node, serial, ...withoutIds(fresh), updatedAt: now };

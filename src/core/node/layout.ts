@@ -16,14 +16,28 @@ export const AGENT = {
   gateFetched: "/var/lib/boreal/mirrors-fetched",
 } as const;
 
+/** How sync-gate starts the agent: it says the mirrors it fetched (AGENT.gateFetched) need no second fetch. */
+export const GATE_FETCHED_FLAG = "--fetched";
+
+/** Runs the agent the way its service does: one run at a time. */
+export function agentCommand(args: string): string {
+  return `flock ${AGENT.lock} node ${AGENT.program} ${args}`;
+}
+
 /** The kit's own scripts on the node (wg-apply, sync-gate, the metrics writers). */
 export const LIB_DIR = "/usr/local/lib/boreal";
+
+/** Applies wg0.conf to the running interface (the WireGuard role's apply runs it). */
+export const WG_APPLY = `${LIB_DIR}/wg-apply`;
 
 /** The kit's settings on the node (the agent's config, the attestation key). */
 export const ETC_DIR = "/etc/boreal";
 
 /** A round of the label's checks holds this lock (never the sync's). */
 export const ATTEST_LOCK = "/run/boreal-attest.lock";
+
+/** A round of label checks, one at a time (a round still going when another is due is no failure), never waiting on the sync's lock. */
+export const ATTEST_RUN = `flock -n -E 0 ${ATTEST_LOCK} node ${AGENT.program} attest`;
 
 /** The node's own key for signing its attestations of peers (the label): made on the node, never leaving it. */
 export const ATTESTATION_KEY_FILE = `${ETC_DIR}/attestation_key`;
@@ -54,12 +68,21 @@ export const TEXTFILE_DIR = "/var/lib/prometheus/node-exporter";
 export const TARGETS_DIR = "/etc/prometheus/boreal-targets";
 
 export const BLACKBOX_BINARY = "/usr/bin/prometheus-blackbox-exporter";
+export const BLACKBOX_CONF = "/etc/prometheus/blackbox.yml";
+export const PROMETHEUS_CONF = "/etc/prometheus/prometheus.yml";
+export const ALERTMANAGER_CONF = "/etc/prometheus/alertmanager.yml";
 export const NODE_EXPORTER_DEFAULTS = "/etc/default/prometheus-node-exporter";
 
 /** Knot's config: rendered on the node by its agent, and at plan time for the policy pack's facts. */
 export const KNOT_CONF = "/etc/knot/knot.conf";
 
-/** What Knot was last (re)started with: the `server:` section and the peer catalogs (the file keeps its first name). */
+/** Where Knot keeps the zones it serves as a secondary (the peers'). */
+export const KNOT_SECONDARY_DIR = "/var/lib/knot/secondary";
+
+/** Knot's catalog database: which member zones each interpreted catalog holds. */
+export const KNOT_CATALOG_DIR = "/var/lib/knot/catalog";
+
+/** The restart key of the knot.conf Knot was last (re)started with (the file keeps its first name). */
 export const KNOT_RESTART_MARK = "/var/lib/knot/.boreal-server-section";
 
 export function zoneFilePath(zone: string): string {

@@ -11,7 +11,6 @@ import { EXPORTER_PORT } from "../values/ports";
 import { MonitoringPlan, monitoringPlan } from "../monitoring/plan";
 import { zoneRecordLines } from "../dns/records";
 
-
 export interface Peer {
   node: string;
   member: string;
@@ -133,7 +132,11 @@ export function plan(spec: PlanSpec, federation: Federation): NodePlan {
       secondaryZones: others.flatMap((n) => n.zones.map((zone) => ({ name: zone, primary: n.mesh.ipv4, node: n.node }))),
     },
     exporter: { address: mesh.ipv4, port: EXPORTER_PORT },
-    monitoring: monitoringPlan({ node: spec.node, member: spec.member, endpoint: spec.endpoint, mesh, zones: spec.zones }, others, spec.alerts),
+    monitoring: monitoringPlan(
+      { node: spec.node, member: spec.member, endpoint: spec.endpoint, mesh, zones: spec.zones },
+      others,
+      spec.alerts,
+    ),
     firewall: firewallPlan(spec.firewall, { sshPort: spec.ssh.port, listenPort }),
     keyEpoch: spec.keyEpoch,
     syncInterval: spec.syncInterval,
@@ -154,11 +157,25 @@ function checkZonesClaimable(spec: PlanSpec, federation: Federation): void {
   const member = federation.settings.members.find((m) => m.name === spec.member);
   const problems = spec.zones.flatMap((zone) => {
     if (member && !member.zones.some((suffix) => zoneWithin(zone, suffix))) {
-      return [{ source: "stack config", key: "boreal:zones", message: `zone ${zone} is outside member ${spec.member}'s zones in federation version ${federation.settings.version} (${member.zones.join(", ")})`, fix: "use a zone under the member's suffixes, or have the federation add the suffix (a new federation version)" }];
+      return [
+        {
+          source: "stack config",
+          key: "boreal:zones",
+          message: `zone ${zone} is outside member ${spec.member}'s zones in federation version ${federation.settings.version} (${member.zones.join(", ")})`,
+          fix: "use a zone under the member's suffixes, or have the federation add the suffix (a new federation version)",
+        },
+      ];
     }
     const owner = federation.nodes.find((n) => n.node !== spec.node && n.zones.includes(zone));
     return owner
-      ? [{ source: "stack config", key: "boreal:zones", message: `zone ${zone} is already served by node ${owner.node} (member ${owner.member})`, fix: "a zone has one primary: remove it here, or from the other node first" }]
+      ? [
+          {
+            source: "stack config",
+            key: "boreal:zones",
+            message: `zone ${zone} is already served by node ${owner.node} (member ${owner.member})`,
+            fix: "a zone has one primary: remove it here, or from the other node first",
+          },
+        ]
       : [];
   });
   if (problems.length > 0) throw new BorealConfigError(problems);
@@ -172,7 +189,12 @@ function checkEndpointOutsideZones(spec: PlanSpec): void {
   const inside = spec.zones.find((zone) => fqdn === zone || fqdn.endsWith(`.${zone}`));
   if (inside) {
     throw new BorealConfigError([
-      { source: "stack config", key: "boreal:endpoint", message: `host ${host} lies inside zone ${inside}, so its NS record would need glue that a host name cannot give`, fix: "use the server's IP address in boreal:endpoint, or a host name outside the member's zones" },
+      {
+        source: "stack config",
+        key: "boreal:endpoint",
+        message: `host ${host} lies inside zone ${inside}, so its NS record would need glue that a host name cannot give`,
+        fix: "use the server's IP address in boreal:endpoint, or a host name outside the member's zones",
+      },
     ]);
   }
 }

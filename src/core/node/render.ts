@@ -1,17 +1,39 @@
-// NodePlan → files {path → content}, through the handlebars templates in templates/.
+// NodePlan → files {path → content}, through the handlebars templates in templates/; and the
+// one template engine, which the node's scripts (./scripts.ts) are rendered with too.
 // Pure: template sources are handed in (see src/io/templates.ts for loading).
 import Handlebars from "handlebars";
 import { createHash } from "node:crypto";
 import type { FirewallPlan, FirewallRule } from "../firewall/plan";
 import type { MonitoringPlan, WatchedNode } from "../monitoring/plan";
 import { NodePlan, PrimaryZone } from "./plan";
-import { AGENT, FileRole, KNOT_CONF, NFTABLES_MEMBER_DIR, RenderedFile, TARGETS_DIR, WIREGUARD_INTERFACE, zoneFilePath } from "./layout";
-import { agentCommand, ATTEST_RUN, GATE_FETCHED_FLAG, zoneFileCheck } from "./scripts";
+import {
+  AGENT,
+  agentCommand,
+  ALERTMANAGER_CONF,
+  ATTEST_RUN,
+  BLACKBOX_CONF,
+  FileRole,
+  GATE_FETCHED_FLAG,
+  KEY_FILE,
+  KNOT_CONF,
+  LIB_DIR,
+  NFTABLES_CONF,
+  NFTABLES_MEMBER_DIR,
+  NODE_EXPORTER_DEFAULTS,
+  PROMETHEUS_CONF,
+  RenderedFile,
+  TARGETS_DIR,
+  TEXTFILE_DIR,
+  WG_APPLY,
+  WIREGUARD_CONF,
+  WIREGUARD_INTERFACE,
+  zoneFilePath,
+} from "./layout";
 import { EXPORTER_PORT } from "../values/ports";
+import { shellQuote } from "../values/shell";
 
 /** Template sources by path relative to templates/, e.g. "etc/knot/knot.conf.hbs". */
 export type TemplateSources = Record<string, string>;
-
 
 const engine = Handlebars.create();
 engine.registerHelper("join", (items: unknown[], separator: string) => items.join(typeof separator === "string" ? separator : ", "));
@@ -19,6 +41,15 @@ engine.registerHelper("eq", (a: unknown, b: unknown) => a === b);
 // A YAML (or JSON) string with every character quoted safely.
 engine.registerHelper("json", (value: unknown) => JSON.stringify(value));
 engine.registerHelper("concat", (...parts: unknown[]) => parts.slice(0, -1).join(""));
+// A value in a shell script: one word, whatever it holds (the only way one enters a script).
+engine.registerHelper("sh", (value: unknown) => {
+  if (typeof value !== "string" && typeof value !== "number")
+    throw new Error(`sh takes a string or a number, not ${JSON.stringify(value)}`);
+  return shellQuote(String(value));
+});
+
+/** Templates in this folder are partials, named by their file name: run/partials/units-record.sh.hbs is {{> units-record}}. */
+const PARTIALS_DIR = "run/partials/";
 
 interface FileSpec {
   template: string;
@@ -37,14 +68,21 @@ export function fileResourceSuffix(path: string): string {
   return path.replace(/^\//, "").replace(/[^A-Za-z0-9._-]+/g, "-");
 }
 
-
 /** Every file the node needs, in a stable order. */
 export function renderNode(plan: NodePlan, templates: TemplateSources): RenderedFile[] {
   const iface = WIREGUARD_INTERFACE;
+  const shared = { mode: "0644", owner: "root:root" };
   const specs: FileSpec[] = [
-    { template: "etc/wireguard/wg0.conf.hbs", path: `/etc/wireguard/${iface}.conf`, mode: "0600", owner: "root:root", role: "wireguard", context: plan },
-    { template: "usr/local/lib/boreal/wg-apply.hbs", path: "/usr/local/lib/boreal/wg-apply", mode: "0755", owner: "root:root", role: "wireguard", context: { iface } },
-    { template: "etc/knot/knot.conf.hbs", path: KNOT_CONF, mode: "0640", owner: "root:knot", role: "dns", context: { ...plan, ...plan.dns } },
+    { template: "etc/wireguard/wg0.conf.hbs", path: WIREGUARD_CONF, mode: "0600", owner: "root:root", role: "wireguard", context: plan },
+    {
+      template: "usr/local/lib/boreal/wg-apply.hbs",
+      path: WG_APPLY,
+      mode: "0755",
+      owner: "root:root",
+      role: "wireguard",
+      context: { iface, conf: WIREGUARD_CONF, keyFile: KEY_FILE },
+    },
+    { template: "etc/knot/knot.conf.hbs", path: KNOT_CONF, mode: "0640", owner: "root:knot", role: "dns", context: knotContext(plan) },
     ...plan.dns.primaryZones.map((zone) => ({
       template: "var/lib/knot/zones/ZONE.zone.hbs",
       path: zoneFilePath(zone.name),
@@ -52,38 +90,149 @@ export function renderNode(plan: NodePlan, templates: TemplateSources): Rendered
       owner: "root:knot",
       role: "dns" as const,
       context: { ...plan, zone, soaTarget: soaTarget(plan, zone) },
-      check: zoneFileCheck(zone.name),
+      check: zoneFileCheck(zone.name, templates),
     })),
-    { template: "etc/prometheus/blackbox.yml.hbs", path: "/etc/prometheus/blackbox.yml", mode: "0644", owner: "root:root", role: "probes", context: { node: plan.node, zones: plan.monitoring.zones } },
+    {
+      template: "etc/prometheus/blackbox.yml.hbs",
+      path: BLACKBOX_CONF,
+      ...shared,
+      role: "probes",
+      context: { node: plan.node, zones: plan.monitoring.zones },
+    },
     ...Object.entries(scrapeTargets(plan.monitoring)).map(([job, targets]) => ({
       template: "",
       text: `${JSON.stringify(targets, null, 2)}\n`,
       path: `${TARGETS_DIR}/${job}.json`,
-      mode: "0644",
-      owner: "root:root",
+      ...shared,
       role: "probes" as const,
       context: {},
     })),
-    { template: "etc/default/prometheus-node-exporter.hbs", path: "/etc/default/prometheus-node-exporter", mode: "0644", owner: "root:root", role: "monitoring", context: plan },
-    ...MESH_UNITS.map((unit) => ({ template: "etc/systemd/system/UNIT.service.d/boreal.conf.hbs", path: `/etc/systemd/system/${unit}.service.d/boreal.conf`, mode: "0644", owner: "root:root", role: "monitoring" as const, context: { iface } })),
-    { template: "etc/default/prometheus.hbs", path: "/etc/default/prometheus", mode: "0644", owner: "root:root", role: "monitoring", context: plan.monitoring },
-    { template: "etc/prometheus/prometheus.yml.hbs", path: "/etc/prometheus/prometheus.yml", mode: "0644", owner: "root:root", role: "monitoring", context: { ...plan, ...plan.monitoring } },
-    { template: "etc/prometheus/boreal-rules.yml.hbs", path: "/etc/prometheus/boreal-rules.yml", mode: "0644", owner: "root:root", role: "monitoring", context: {} },
-    { template: "etc/default/prometheus-blackbox-exporter.hbs", path: "/etc/default/prometheus-blackbox-exporter", mode: "0644", owner: "root:root", role: "monitoring", context: plan.monitoring },
-    { template: "etc/default/prometheus-alertmanager.hbs", path: "/etc/default/prometheus-alertmanager", mode: "0644", owner: "root:root", role: "monitoring", context: plan.monitoring },
-    { template: "etc/prometheus/alertmanager.yml.hbs", path: "/etc/prometheus/alertmanager.yml", mode: "0640", owner: "root:prometheus", role: "monitoring", context: alertmanagerContext(plan) },
-    { template: "usr/local/lib/boreal/wg-metrics.hbs", path: "/usr/local/lib/boreal/wg-metrics", mode: "0755", owner: "root:root", role: "monitoring", context: { iface } },
-    { template: "usr/local/lib/boreal/zone-metrics.hbs", path: "/usr/local/lib/boreal/zone-metrics", mode: "0755", owner: "root:root", role: "monitoring", context: plan },
-    { template: "etc/systemd/system/boreal-wg-metrics.service.hbs", path: "/etc/systemd/system/boreal-wg-metrics.service", mode: "0644", owner: "root:root", role: "monitoring", context: { iface } },
-    { template: "etc/systemd/system/boreal-wg-metrics.timer.hbs", path: "/etc/systemd/system/boreal-wg-metrics.timer", mode: "0644", owner: "root:root", role: "monitoring", context: { iface } },
-    { template: "usr/local/lib/boreal/sync-gate.hbs", path: "/usr/local/lib/boreal/sync-gate", mode: "0755", owner: "root:root", role: "agent", context: { refreshAfter: Math.max(60, plan.syncInterval), agentRun: agentCommand(`sync ${GATE_FETCHED_FLAG}`), fetchedFile: AGENT.gateFetched } },
-    { template: "etc/systemd/system/boreal-sync.service.hbs", path: "/etc/systemd/system/boreal-sync.service", mode: "0644", owner: "root:root", role: "agent", context: { ...plan, iface } },
-    { template: "etc/systemd/system/boreal-sync.timer.hbs", path: "/etc/systemd/system/boreal-sync.timer", mode: "0644", owner: "root:root", role: "agent", context: plan },
-    { template: "etc/systemd/system/boreal-attest.service.hbs", path: "/etc/systemd/system/boreal-attest.service", mode: "0644", owner: "root:root", role: "agent", context: { ...plan, iface, attestRun: ATTEST_RUN } },
-    { template: "etc/systemd/system/boreal-attest.timer.hbs", path: "/etc/systemd/system/boreal-attest.timer", mode: "0644", owner: "root:root", role: "agent", context: plan },
+    { template: "etc/default/prometheus-node-exporter.hbs", path: NODE_EXPORTER_DEFAULTS, ...shared, role: "monitoring", context: plan },
+    ...MESH_UNITS.map((unit) => ({
+      template: "etc/systemd/system/UNIT.service.d/boreal.conf.hbs",
+      path: `/etc/systemd/system/${unit}.service.d/boreal.conf`,
+      ...shared,
+      role: "monitoring" as const,
+      context: { iface },
+    })),
+    { template: "etc/default/prometheus.hbs", path: "/etc/default/prometheus", ...shared, role: "monitoring", context: plan.monitoring },
+    {
+      template: "etc/prometheus/prometheus.yml.hbs",
+      path: PROMETHEUS_CONF,
+      ...shared,
+      role: "monitoring",
+      context: { ...plan, ...plan.monitoring },
+    },
+    {
+      template: "etc/prometheus/boreal-rules.yml.hbs",
+      path: "/etc/prometheus/boreal-rules.yml",
+      ...shared,
+      role: "monitoring",
+      context: {},
+    },
+    {
+      template: "etc/default/prometheus-blackbox-exporter.hbs",
+      path: "/etc/default/prometheus-blackbox-exporter",
+      ...shared,
+      role: "monitoring",
+      context: plan.monitoring,
+    },
+    {
+      template: "etc/default/prometheus-alertmanager.hbs",
+      path: "/etc/default/prometheus-alertmanager",
+      ...shared,
+      role: "monitoring",
+      context: plan.monitoring,
+    },
+    {
+      template: "etc/prometheus/alertmanager.yml.hbs",
+      path: ALERTMANAGER_CONF,
+      mode: "0640",
+      owner: "root:prometheus",
+      role: "monitoring",
+      context: alertmanagerContext(plan),
+    },
+    {
+      template: "usr/local/lib/boreal/wg-metrics.hbs",
+      path: `${LIB_DIR}/wg-metrics`,
+      mode: "0755",
+      owner: "root:root",
+      role: "monitoring",
+      context: { conf: WIREGUARD_CONF, textfileDir: TEXTFILE_DIR },
+    },
+    {
+      template: "usr/local/lib/boreal/zone-metrics.hbs",
+      path: `${LIB_DIR}/zone-metrics`,
+      mode: "0755",
+      owner: "root:root",
+      role: "monitoring",
+      context: { ...plan, textfileDir: TEXTFILE_DIR },
+    },
+    {
+      template: "etc/systemd/system/boreal-wg-metrics.service.hbs",
+      path: "/etc/systemd/system/boreal-wg-metrics.service",
+      ...shared,
+      role: "monitoring",
+      context: { iface },
+    },
+    {
+      template: "etc/systemd/system/boreal-wg-metrics.timer.hbs",
+      path: "/etc/systemd/system/boreal-wg-metrics.timer",
+      ...shared,
+      role: "monitoring",
+      context: { iface },
+    },
+    {
+      template: "usr/local/lib/boreal/sync-gate.hbs",
+      path: `${LIB_DIR}/sync-gate`,
+      mode: "0755",
+      owner: "root:root",
+      role: "agent",
+      context: {
+        stateDir: AGENT.stateDir,
+        refreshAfter: Math.max(60, plan.syncInterval),
+        agentCommand: agentCommand(`sync ${GATE_FETCHED_FLAG}`),
+        fetchedFile: AGENT.gateFetched,
+      },
+    },
+    {
+      template: "etc/systemd/system/boreal-sync.service.hbs",
+      path: "/etc/systemd/system/boreal-sync.service",
+      ...shared,
+      role: "agent",
+      context: { ...plan, iface },
+    },
+    {
+      template: "etc/systemd/system/boreal-sync.timer.hbs",
+      path: "/etc/systemd/system/boreal-sync.timer",
+      ...shared,
+      role: "agent",
+      context: plan,
+    },
+    {
+      template: "etc/systemd/system/boreal-attest.service.hbs",
+      path: "/etc/systemd/system/boreal-attest.service",
+      ...shared,
+      role: "agent",
+      context: { ...plan, iface, attestRun: ATTEST_RUN },
+    },
+    {
+      template: "etc/systemd/system/boreal-attest.timer.hbs",
+      path: "/etc/systemd/system/boreal-attest.timer",
+      ...shared,
+      role: "agent",
+      context: plan,
+    },
   ];
   if (plan.firewall.enabled) {
-    specs.push({ template: "etc/nftables.conf.hbs", path: "/etc/nftables.conf", mode: "0755", owner: "root:root", role: "firewall", context: { ...plan, ...nftablesContext(plan.firewall, iface), iface, memberRules: NFTABLES_MEMBER_DIR } });
+    specs.push({
+      template: "etc/nftables.conf.hbs",
+      path: NFTABLES_CONF,
+      mode: "0755",
+      owner: "root:root",
+      role: "firewall",
+      context: { ...plan, ...nftablesContext(plan.firewall, iface), iface, memberRules: NFTABLES_MEMBER_DIR },
+    });
   }
   return specs.map((spec) => ({
     path: spec.path,
@@ -95,9 +244,40 @@ export function renderNode(plan: NodePlan, templates: TemplateSources): Rendered
   }));
 }
 
+/** Knot's `server:` section: Knot reads it only when it starts, so the restart key covers it. */
+export const KNOT_SERVER = { rundir: "/run/knot", user: "knot:knot", listen: ["0.0.0.0@53", "::@53"], automaticAcl: "on" } as const;
+
+/**
+ * What Knot takes only on a restart, as one key: its `server:` section, and the set of peer
+ * catalogs (a join, a departure), because on a reload Knot 3.2 did not always add the member
+ * zones of a new catalog. knot.conf carries it; the DNS apply restarts Knot when it differs
+ * from the last one's, and reloads it otherwise, so that zones keep being served.
+ */
+export function knotRestartKey(peerCatalogs: readonly string[]): string {
+  const catalogs = [...peerCatalogs].sort();
+  return createHash("sha256")
+    .update(JSON.stringify({ server: KNOT_SERVER, catalogs }))
+    .digest("hex");
+}
+
+function knotContext(plan: NodePlan) {
+  const restartKey = knotRestartKey(plan.dns.peerCatalogs.map((p) => p.catalog));
+  return { ...plan, ...plan.dns, knotServer: KNOT_SERVER, restartKey };
+}
+
+/** What the zone check prints after Knot's words for each line Knot names: that line of the rendered file. */
+export const RENDERED_LINE_MARK = "rendered line";
+
+/**
+ * A zone file's check before it is put in place: Knot's own (`knotc zone-check`), its refusal
+ * naming the rendered lines (templates/run/zone-check.sh.hbs). The check reads "$staged".
+ */
+export function zoneFileCheck(zone: string, templates: TemplateSources = providedTemplates()): string {
+  return renderScript(templates, "run/zone-check.sh.hbs", { zone, renderedLineMark: RENDERED_LINE_MARK });
+}
+
 /** Units that listen on the mesh address: they start after wg0 and retry until it is there. */
 export const MESH_UNITS = ["prometheus-node-exporter", "prometheus", "prometheus-alertmanager"] as const;
-
 
 interface TargetGroup {
   targets: string[];
@@ -107,8 +287,7 @@ interface TargetGroup {
 /**
  * Every node's exporter; every peer's mesh addresses; and DNS where resolvers ask: this
  * member's own zones at every node, and every node for the zones it is primary for.
- * Not every zone at every node: that is nodes × zones probes on each node (121 every 15 s
- * at ten members, the federation's largest CPU cost on small servers), where this keeps
+ * Not every zone at every node: that is nodes × zones probes on each node, where this keeps
  * each node's probes to about nodes + zones. Every (zone, node) pair is still watched, by
  * every node of the zone's member, who is the one to act; and every node by everyone.
  */
@@ -125,7 +304,10 @@ export function scrapeTargets(monitoring: MonitoringPlan): Record<"node" | "icmp
     dns: monitoring.zones.flatMap((zone) =>
       monitoring.nodes
         .filter((n) => zone.member === ownMember || zone.primary === n.node)
-        .map((n) => ({ targets: [n.dnsTarget], labels: { ...who(n), zone: zone.name, zone_member: zone.member, __param_module: `dns_soa_${zone.name}` } })),
+        .map((n) => ({
+          targets: [n.dnsTarget],
+          labels: { ...who(n), zone: zone.name, zone_member: zone.member, __param_module: `dns_soa_${zone.name}` },
+        })),
     ),
   };
 }
@@ -133,7 +315,13 @@ export function scrapeTargets(monitoring: MonitoringPlan): Record<"node" | "icmp
 /** The receivers as the template needs them: each present, null when not set (strict templates). */
 function alertmanagerContext(plan: NodePlan) {
   const { webhook, email } = plan.monitoring.alerts;
-  return { node: plan.node, member: plan.member, webhook: webhook ?? null, email: email ?? null, receiving: webhook !== undefined || email !== undefined };
+  return {
+    node: plan.node,
+    member: plan.member,
+    webhook: webhook ?? null,
+    email: email ?? null,
+    receiving: webhook !== undefined || email !== undefined,
+  };
 }
 
 /** One nftables rule line: what it matches ("ip saddr 198.51.100.0/24 tcp dport 993") and its comment. */
@@ -168,19 +356,61 @@ function nftablesContext(firewall: FirewallPlan, iface: string) {
   };
 }
 
-const compiled = new WeakMap<TemplateSources, Map<string, HandlebarsTemplateDelegate>>();
+interface Compiled {
+  templates: Map<string, HandlebarsTemplateDelegate>;
+  partials?: Record<string, HandlebarsTemplateDelegate>;
+}
+const compiled = new WeakMap<TemplateSources, Compiled>();
 
-export function renderTemplate(templates: TemplateSources, name: string, context: object): string {
+function compile(templates: TemplateSources, name: string): HandlebarsTemplateDelegate {
   let cache = compiled.get(templates);
-  if (!cache) compiled.set(templates, (cache = new Map()));
-  let template = cache.get(name);
+  if (!cache) compiled.set(templates, (cache = { templates: new Map() }));
+  let template = cache.templates.get(name);
   if (!template) {
     const source = templates[name];
     if (source === undefined) throw new Error(`template ${name} is missing from templates/`);
     template = engine.compile(source, { noEscape: true, strict: true });
-    cache.set(name, template);
+    cache.templates.set(name, template);
   }
-  return template(context);
+  return template;
+}
+
+function partialsOf(templates: TemplateSources): Record<string, HandlebarsTemplateDelegate> {
+  const cache = compiled.get(templates)!;
+  if (!cache.partials) {
+    const names = Object.keys(templates).filter((name) => name.startsWith(PARTIALS_DIR));
+    cache.partials = Object.fromEntries(
+      names.map((name) => [name.slice(PARTIALS_DIR.length).replace(/\..*$/, ""), compile(templates, name)]),
+    );
+  }
+  return cache.partials;
+}
+
+export function renderTemplate(templates: TemplateSources, name: string, context: object): string {
+  const template = compile(templates, name);
+  return template(context, { partials: partialsOf(templates) });
+}
+
+/** A script of templates/run/, as a command: without the file's last newline. */
+export function renderScript(templates: TemplateSources, name: string, context: object): string {
+  return renderTemplate(templates, name, context).replace(/\n$/, "");
+}
+
+// Bundled into the agent, the templates are built in (src/agent/bundle.ts, esbuild `define`).
+declare const BOREAL_TEMPLATES: TemplateSources | undefined;
+const BUNDLED = typeof BOREAL_TEMPLATES !== "undefined" ? BOREAL_TEMPLATES : undefined;
+let provider: (() => TemplateSources) | undefined;
+
+/** Sets where a script rendered without sources in hand finds them: src/io/templates.ts provides the kit's own. */
+export function provideTemplates(load: () => TemplateSources): void {
+  provider = load;
+}
+
+/** The sources for a script whose caller passes none (the agent's installs and applies): built in, or provided. */
+export function providedTemplates(): TemplateSources {
+  if (BUNDLED) return BUNDLED;
+  if (!provider) throw new Error("no templates to render a node script with: import src/io/templates.ts, which provides them");
+  return provider();
 }
 
 function soaTarget(plan: NodePlan, zone: PrimaryZone): string {

@@ -35,7 +35,8 @@ export type PlanCheck = { resource: (resource: PlannedResource) => string[] } | 
 export function stringsIn(value: unknown, path = ""): [string, string][] {
   if (typeof value === "string") return [[path, value]];
   if (Array.isArray(value)) return value.flatMap((v, i) => stringsIn(v, `${path}[${i}]`));
-  if (value !== null && typeof value === "object") return Object.entries(value).flatMap(([k, v]) => stringsIn(v, path ? `${path}.${k}` : k));
+  if (value !== null && typeof value === "object")
+    return Object.entries(value).flatMap(([k, v]) => stringsIn(v, path ? `${path}.${k}` : k));
   return [];
 }
 
@@ -53,7 +54,11 @@ const OPERATOR_KEY = "connection.privateKey";
 export function keysInResource(resource: PlannedResource): string[] {
   const found = stringsIn(resource.props)
     .filter(([path]) => path !== OPERATOR_KEY)
-    .flatMap(([path, text]) => PRIVATE_KEYS.filter(([, pattern]) => pattern.test(text)).map(([what]) => `${path} holds ${what}: it would reach the state (and the node's files), so it is no longer the node's alone`));
+    .flatMap(([path, text]) =>
+      PRIVATE_KEYS.filter(([, pattern]) => pattern.test(text)).map(
+        ([what]) => `${path} holds ${what}: it would reach the state (and the node's files), so it is no longer the node's alone`,
+      ),
+    );
   if (resource.type === "command:local:Command" && stringsIn(resource.props).some(([, text]) => KEY_MAKERS.test(text))) {
     found.push("makes a key on the member's machine: keys are made on the node (a remote command) and only their public half comes back");
   }
@@ -64,13 +69,28 @@ export function keysInResource(resource: PlannedResource): string[] {
 
 /** Google, Cloudflare and Quad9: addresses (IPv4, IPv6) and DoH names. */
 export const PUBLIC_RESOLVERS = [
-  "8.8.8.8", "8.8.4.4", "1.1.1.1", "1.0.0.1", "9.9.9.9", "149.112.112.112",
-  "2001:4860:4860::8888", "2001:4860:4860::8844", "2606:4700:4700::1111", "2606:4700:4700::1001", "2620:fe::fe", "2620:fe::9",
-  "dns.google", "cloudflare-dns.com", "one.one.one.one", "dns.quad9.net",
+  "8.8.8.8",
+  "8.8.4.4",
+  "1.1.1.1",
+  "1.0.0.1",
+  "9.9.9.9",
+  "149.112.112.112",
+  "2001:4860:4860::8888",
+  "2001:4860:4860::8844",
+  "2606:4700:4700::1111",
+  "2606:4700:4700::1001",
+  "2620:fe::fe",
+  "2620:fe::9",
+  "dns.google",
+  "cloudflare-dns.com",
+  "one.one.one.one",
+  "dns.quad9.net",
 ];
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 // Not part of a longer address or name: 1.1.1.10 and 2620:fe::fe1 are not resolvers.
-const RESOLVER_PATTERNS = PUBLIC_RESOLVERS.map((r) => [r, new RegExp(`(?<![0-9A-Za-z.:-])${escape(r)}(?![0-9A-Za-z:-]|\\.[0-9A-Za-z])`, "i")] as const);
+const RESOLVER_PATTERNS = PUBLIC_RESOLVERS.map(
+  (r) => [r, new RegExp(`(?<![0-9A-Za-z.:-])${escape(r)}(?![0-9A-Za-z:-]|\\.[0-9A-Za-z])`, "i")] as const,
+);
 
 export function resolversInResource(resource: PlannedResource): string[] {
   return stringsIn(resource.props).flatMap(([path, text]) =>
@@ -82,7 +102,9 @@ export function resolversInResource(resource: PlannedResource): string[] {
 
 /** Each node's facts: its component's output `facts` (a stack check sees outputs). */
 function nodesOf(resources: PlannedResource[]): { urn: string; facts: NodeFacts }[] {
-  return resources.filter((r) => r.type === NODE_TYPE && r.props.facts !== undefined).map((r) => ({ urn: r.urn, facts: r.props.facts as NodeFacts }));
+  return resources
+    .filter((r) => r.type === NODE_TYPE && r.props.facts !== undefined)
+    .map((r) => ({ urn: r.urn, facts: r.props.facts as NodeFacts }));
 }
 
 /** The file `pulumi up` writes at `path` on the node (its remote command's stdin), if any. */
@@ -92,7 +114,9 @@ export function shippedFile(resources: PlannedResource[], path: string): { urn: 
 }
 
 /** A stack check over each node's facts; a stack without them cannot be checked, which breaks the rule. */
-function perNode(check: (facts: NodeFacts, urn: string, resources: PlannedResource[]) => Finding[]): (resources: PlannedResource[]) => Finding[] {
+function perNode(
+  check: (facts: NodeFacts, urn: string, resources: PlannedResource[]) => Finding[],
+): (resources: PlannedResource[]) => Finding[] {
   return (resources) => {
     const nodes = nodesOf(resources);
     if (nodes.length === 0) return [{ message: `the stack has no ${NODE_TYPE} stating its facts: nothing to check this rule against` }];
@@ -120,12 +144,26 @@ export function undeclaredOpenings(nftables: string, ports: NodeFacts["ports"]):
 
 function underlayDeclaredOnly(facts: NodeFacts, urn: string, resources: PlannedResource[]): Finding[] {
   const file = shippedFile(resources, NFTABLES);
-  if (!file) return [{ urn, message: `node ${facts.node} gets no firewall (boreal:firewall is off): every port its services listen on faces the underlay` }];
+  if (!file)
+    return [
+      {
+        urn,
+        message: `node ${facts.node} gets no firewall (boreal:firewall is off): every port its services listen on faces the underlay`,
+      },
+    ];
   if (file.content === undefined) return [];
   if (!/chain input \{\s*type filter hook input priority filter; policy drop;/.test(file.content)) {
-    return [{ urn: file.urn, message: `${NFTABLES} does not drop input by default (boreal:firewall.policy "member"?): what the underlay reaches is then decided by tables the plan cannot see` }];
+    return [
+      {
+        urn: file.urn,
+        message: `${NFTABLES} does not drop input by default (boreal:firewall.policy "member"?): what the underlay reaches is then decided by tables the plan cannot see`,
+      },
+    ];
   }
-  return undeclaredOpenings(file.content, facts.ports).map((line) => ({ urn: file.urn, message: `${NFTABLES} opens to the underlay what is neither SSH, WireGuard, DNS nor in boreal:firewall.allow: ${line}` }));
+  return undeclaredOpenings(file.content, facts.ports).map((line) => ({
+    urn: file.urn,
+    message: `${NFTABLES} opens to the underlay what is neither SSH, WireGuard, DNS nor in boreal:firewall.allow: ${line}`,
+  }));
 }
 
 // mesh-only-internals ----------------------------------------------------------------------
@@ -141,17 +179,24 @@ function meshOnlyInternals(facts: NodeFacts, urn: string, resources: PlannedReso
   const allowed = [facts.mesh.ipv4, `[${facts.mesh.ipv6}]`, ...LOOPBACK];
   for (const file of resources.filter((r) => r.type === "command:remote:Command" && typeof r.props.stdin === "string")) {
     for (const [, address] of (file.props.stdin as string).matchAll(/--web\.listen-address=(\S*):\d+/g)) {
-      if (!allowed.includes(address)) findings.push({ urn: file.urn, message: `${file.name} listens on ${address || "every address"}, not on the node's mesh address (${facts.mesh.ipv4}) or loopback` });
+      if (!allowed.includes(address))
+        findings.push({
+          urn: file.urn,
+          message: `${file.name} listens on ${address || "every address"}, not on the node's mesh address (${facts.mesh.ipv4}) or loopback`,
+        });
     }
   }
-  for (const who of facts.dns.transfersBeyondMesh) findings.push({ urn, message: `Knot lets zones be transferred outside the mesh: ${who}` });
+  for (const who of facts.dns.transfersBeyondMesh)
+    findings.push({ urn, message: `Knot lets zones be transferred outside the mesh: ${who}` });
   return findings;
 }
 
 // dnssec-valid -----------------------------------------------------------------------------
 
 function dnssecValid(facts: NodeFacts, urn: string): Finding[] {
-  return facts.dns.signed.filter((z) => !z.dnssecSigning).map((z) => ({ urn, message: `zone ${z.zone} is not signed: the node's knot.conf has no dnssec-signing: on for it` }));
+  return facts.dns.signed
+    .filter((z) => !z.dnssecSigning)
+    .map((z) => ({ urn, message: `zone ${z.zone} is not signed: the node's knot.conf has no dnssec-signing: on for it` }));
 }
 
 // state-self-hosted ------------------------------------------------------------------------
@@ -163,10 +208,16 @@ function stateSelfHosted(facts: NodeFacts, urn: string): Finding[] {
   const { backend, secrets } = facts.state;
   const findings: Finding[] = [];
   if (!SELF_HOSTED_BACKENDS.includes(backend.split("://")[0])) {
-    findings.push({ urn, message: `the state backend is ${backend}: keep state on file:// or the member's own S3-compatible bucket (s3://)` });
+    findings.push({
+      urn,
+      message: `the state backend is ${backend}: keep state on file:// or the member's own S3-compatible bucket (s3://)`,
+    });
   }
   if (!MEMBER_KEYS.includes(secrets.split("://")[0])) {
-    findings.push({ urn, message: `secrets are encrypted by ${secrets}: use a passphrase (a non-empty PULUMI_CONFIG_PASSPHRASE) or the member's own KMS` });
+    findings.push({
+      urn,
+      message: `secrets are encrypted by ${secrets}: use a passphrase (a non-empty PULUMI_CONFIG_PASSPHRASE) or the member's own KMS`,
+    });
   }
   return findings;
 }
@@ -189,8 +240,10 @@ function descriptorCurrent(facts: NodeFacts, urn: string, resources: PlannedReso
   if (!verified.ok) problems.push(`its signature does not verify: ${verified.reason}`);
   else if (!sameKey(verified.publicKey, facts.signingKey)) problems.push("it is signed by a key other than the member's");
   const descriptor = (parse(env.CONTENT) ?? {}) as { member?: string; node?: string; mesh?: { ipv4?: string; ipv6?: string } };
-  if (descriptor.member !== facts.member || descriptor.node !== facts.node) problems.push(`it names ${descriptor.member}/${descriptor.node}, not ${facts.member}/${facts.node}`);
-  if (descriptor.mesh?.ipv4 !== facts.mesh.ipv4 || descriptor.mesh?.ipv6 !== facts.mesh.ipv6) problems.push("its mesh addresses are not the node's plan");
+  if (descriptor.member !== facts.member || descriptor.node !== facts.node)
+    problems.push(`it names ${descriptor.member}/${descriptor.node}, not ${facts.member}/${facts.node}`);
+  if (descriptor.mesh?.ipv4 !== facts.mesh.ipv4 || descriptor.mesh?.ipv6 !== facts.mesh.ipv6)
+    problems.push("its mesh addresses are not the node's plan");
   return problems.map((p) => ({ urn: command.urn, message: `the descriptor of ${facts.node}: ${p}` }));
 }
 

@@ -46,7 +46,11 @@ export function nodeFacts(plan: NodePlan, sshPort: number, knotConf: string, sig
     mesh: { ipv4: plan.mesh.ipv4, ipv6: plan.mesh.ipv6 },
     ports: { ssh: sshPort, wireguard: plan.listenPort },
     signingKey,
-    dns: knotFacts(knotConf, plan.dns.primaryZones.map((z) => z.name), [plan.federation.meshIpv4, plan.federation.meshIpv6]),
+    dns: knotFacts(
+      knotConf,
+      plan.dns.primaryZones.map((z) => z.name),
+      [plan.federation.meshIpv4, plan.federation.meshIpv6],
+    ),
     state,
   };
 }
@@ -67,7 +71,10 @@ export function knotFacts(knotConf: string, primaryZones: string[], meshPrefixes
   };
   const inMesh = (address: string) => {
     const family = isIP(address);
-    return (family === 4 || family === 6) && meshPrefixes.map(parseCidr).some((c) => c.family === family && contains(c, parseAddress(address, family)));
+    return (
+      (family === 4 || family === 6) &&
+      meshPrefixes.map(parseCidr).some((c) => c.family === family && contains(c, parseAddress(address, family)))
+    );
   };
   const server = (conf.server ?? {}) as Record<string, unknown>;
   const beyond = [
@@ -108,7 +115,8 @@ export function stateFacts(input: {
   const scheme = provider?.split("://")[0];
   let secrets: string;
   if (scheme !== undefined && KMS_SCHEMES.includes(scheme)) secrets = withoutSecrets(provider!);
-  else if (stack.encryptionsalt !== undefined || provider === "passphrase") secrets = input.passphraseEmpty ? "empty passphrase" : "passphrase";
+  else if (stack.encryptionsalt !== undefined || provider === "passphrase")
+    secrets = input.passphraseEmpty ? "empty passphrase" : "passphrase";
   else if (provider === "default" || (provider === undefined && /^https?:/.test(backend))) secrets = "service";
   else secrets = provider ?? "unknown";
   return { backend: withoutSecrets(backend), secrets };

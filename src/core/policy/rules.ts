@@ -10,7 +10,9 @@ export function planRules(rules: readonly Rule[] = RULES, checks: Record<string,
   const missing = ids.filter((id) => !(id in checks));
   const stray = Object.keys(checks).filter((id) => !ids.includes(id));
   if (missing.length > 0 || stray.length > 0) {
-    throw new Error(`the policy pack and the rule set disagree: no check for ${missing.join(", ") || "-"}; checks for no plan rule: ${stray.join(", ") || "-"}`);
+    throw new Error(
+      `the policy pack and the rule set disagree: no check for ${missing.join(", ") || "-"}; checks for no plan rule: ${stray.join(", ") || "-"}`,
+    );
   }
   return planned;
 }

@@ -36,13 +36,16 @@ export const UNDERLAY_ALLOWANCES = ["documentation", "private"] as const;
 const NODES_FIX = 'list the member\'s node names, e.g. nodes: [ a1 ], or a prefix: nodes: [ "coop-a-*" ]';
 
 const cidrText = (what: string, family: 4 | 6, fix: string) =>
-  z.string({ error: withFix(`${what} is missing`, fix) }).refine((text) => {
-    try {
-      return parseCidr(text).family === family;
-    } catch {
-      return false;
-    }
-  }, { error: withFix(`${what} is not an IPv${family} prefix`, fix), abort: true });
+  z.string({ error: withFix(`${what} is missing`, fix) }).refine(
+    (text) => {
+      try {
+        return parseCidr(text).family === family;
+      } catch {
+        return false;
+      }
+    },
+    { error: withFix(`${what} is not an IPv${family} prefix`, fix), abort: true },
+  );
 
 /** An ssh-ed25519 public key line, kept canonical ("ssh-ed25519 AAAA…", without its comment). */
 const ed25519Key = (messages: { notString: string; notKey: string }, fix: string) =>
@@ -72,10 +75,13 @@ const memberSchema = z.strictObject({
     .array(
       z
         .string({ error: typeError("members[].nodes[]", "a string", NODES_FIX) })
-        .regex(/^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$|^[a-z0-9][a-z0-9-]{0,30}\*$/, withFix("members[].nodes[] is not a node name or a prefix ending in *", NODES_FIX)),
+        .regex(
+          /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$|^[a-z0-9][a-z0-9-]{0,30}\*$/,
+          withFix("members[].nodes[] is not a node name or a prefix ending in *", NODES_FIX),
+        ),
       { error: typeError("members[].nodes", "a list of node names", NODES_FIX) },
     )
-    .max(1024, withFix("members[].nodes lists more than 1024 names", "use a prefix such as \"coop-a-*\""))
+    .max(1024, withFix("members[].nodes lists more than 1024 names", 'use a prefix such as "coop-a-*"'))
     // Absent (a version written before node names were bound): the member may publish none,
     // until a next version gives it names.
     .default([]),
@@ -95,14 +101,17 @@ function nodePatternsOverlap(a: string, b: string): boolean {
   return pa !== undefined ? nodeNameMatches(a, b) : nodeNameMatches(b, a);
 }
 
-const UNDERLAY_FIX = "write underlay: { allow: [ documentation ] } for a lab, [ private ] for a private network, or leave it out (global addresses only)";
+const UNDERLAY_FIX =
+  "write underlay: { allow: [ documentation ] } for a lab, [ private ] for a private network, or leave it out (global addresses only)";
 const LABEL_THRESHOLD_FIX = "set it to how many other members must attest a node, e.g. 2 (a node's own member never counts)";
 const LABEL_VALIDITY_FIX = "set it to how many days an attestation counts, 1 to 90 (7 rides out a checker's outage over a weekend)";
 
 export const federationSchema = z
   .strictObject({
     version: z
-      .number({ error: typeError("version", "a whole number", "number the versions 1, 2, 3, ... and name the file federation/<version>.yaml") })
+      .number({
+        error: typeError("version", "a whole number", "number the versions 1, 2, 3, ... and name the file federation/<version>.yaml"),
+      })
       .int(withFix("version must be a whole number", "number the versions 1, 2, 3, ..."))
       .min(1, withFix("version must be 1 or more", "number the versions 1, 2, 3, ..."))
       .max(MAX_FEDERATION_VERSION, withFix(`version is above ${MAX_FEDERATION_VERSION}`, "number the versions 1, 2, 3, ...")),
@@ -113,10 +122,13 @@ export const federationSchema = z
         (text) => cidrWithin(parseCidr(text), parseCidr(MESH_IPV4_SPACE)),
         withFix("mesh.ipv4 is outside 100.64.0.0/10", 'pick a prefix inside 100.64.0.0/10, e.g. "100.64.0.0/24"'),
       ),
-      ipv6: cidrText("mesh.ipv6", 6, 'set mesh.ipv6 to a ULA /48, e.g. "fd42:b0:ea1::/48"').refine((text) => {
-        const cidr = parseCidr(text);
-        return cidr.bits === 48 && cidrWithin(cidr, parseCidr("fc00::/7"));
-      }, withFix("mesh.ipv6 must be a unique local /48 (inside fc00::/7)", 'generate one (RFC 4193), e.g. "fd42:b0:ea1::/48"')),
+      ipv6: cidrText("mesh.ipv6", 6, 'set mesh.ipv6 to a ULA /48, e.g. "fd42:b0:ea1::/48"').refine(
+        (text) => {
+          const cidr = parseCidr(text);
+          return cidr.bits === 48 && cidrWithin(cidr, parseCidr("fc00::/7"));
+        },
+        withFix("mesh.ipv6 must be a unique local /48 (inside fc00::/7)", 'generate one (RFC 4193), e.g. "fd42:b0:ea1::/48"'),
+      ),
     }),
     defaults: z
       .strictObject({
@@ -128,9 +140,14 @@ export const federationSchema = z
           .max(9000, withFix("defaults.mtu is above 9000", "set it between 1280 and 9000 (1420 suits most links)"))
           .default(1420),
         persistentKeepalive: z
-          .number({ error: typeError("defaults.persistentKeepalive", "a number", "set it in seconds, 0 to 65535 (25 keeps NAT mappings open)") })
+          .number({
+            error: typeError("defaults.persistentKeepalive", "a number", "set it in seconds, 0 to 65535 (25 keeps NAT mappings open)"),
+          })
           .int(withFix("defaults.persistentKeepalive must be a whole number of seconds", "set it in seconds, 0 to 65535"))
-          .min(0, withFix("defaults.persistentKeepalive must not be negative", "set it in seconds, 0 (off) to 65535; 25 keeps NAT mappings open"))
+          .min(
+            0,
+            withFix("defaults.persistentKeepalive must not be negative", "set it in seconds, 0 (off) to 65535; 25 keeps NAT mappings open"),
+          )
           .max(65535, withFix("defaults.persistentKeepalive is above 65535", "set it in seconds, 0 to 65535; 25 keeps NAT mappings open"))
           .default(25),
       })
@@ -160,7 +177,9 @@ export const federationSchema = z
     /** Git URLs the registry is published at; nodes pull from all of them. */
     mirrors: z
       .array(
-        z.string({ error: withFix("a mirror must be a git URL", 'write it as e.g. "https://git.coop-a.example/fed/registry.git"') }).min(1, withFix("a mirror is empty", "remove it, or write its git URL")),
+        z
+          .string({ error: withFix("a mirror must be a git URL", 'write it as e.g. "https://git.coop-a.example/fed/registry.git"') })
+          .min(1, withFix("a mirror is empty", "remove it, or write its git URL")),
         { error: typeError("mirrors", "a list of git URLs", 'write it as a list, e.g. [ "https://git.coop-a.example/fed/registry.git" ]') },
       )
       .default([]),
@@ -186,20 +205,31 @@ export const federationSchema = z
             .max(90, withFix("label.validityDays is above 90", LABEL_VALIDITY_FIX))
             .optional(),
         },
-        { error: typeError("label", "a mapping", "write it as label: { threshold: 2, validityDays: 7 }, or leave it out for those defaults") },
+        {
+          error: typeError(
+            "label",
+            "a mapping",
+            "write it as label: { threshold: 2, validityDays: 7 }, or leave it out for those defaults",
+          ),
+        },
       )
       .optional(),
   })
   .superRefine((f, ctx) => {
-    const issue = (path: (string | number)[], message: string, fix: string) => ctx.addIssue({ code: "custom", path, message: withFix(message, fix) });
-    if (f.threshold > f.members.length) issue(["threshold"], `threshold ${f.threshold} is more than the ${f.members.length} member(s)`, "lower it, or list more members");
+    const issue = (path: (string | number)[], message: string, fix: string) =>
+      ctx.addIssue({ code: "custom", path, message: withFix(message, fix) });
+    if (f.threshold > f.members.length)
+      issue(["threshold"], `threshold ${f.threshold} is more than the ${f.members.length} member(s)`, "lower it, or list more members");
     const others = f.members.length - 1;
     if (f.label?.threshold !== undefined && f.label.threshold > others) {
-      issue(["label", "threshold"], `label.threshold ${f.label.threshold} is more than the ${others} other member(s) a node has: no node could hold the label`, "lower it (a node's own member never counts), or admit more members first");
+      issue(
+        ["label", "threshold"],
+        `label.threshold ${f.label.threshold} is more than the ${others} other member(s) a node has: no node could hold the label`,
+        "lower it (a node's own member never counts), or admit more members first",
+      );
     }
     const seen = new Map<string, string>();
-    // Every prefix parsed once, not once per pair of members: with 250 members the pairs'
-    // parsing was a fifth of verifying a 1000-node registry.
+    // Every prefix parsed once, not once per pair of members (the pairs grow as N²).
     const cidrOrUndefined = (text: string) => {
       try {
         return parseCidr(text);
@@ -214,22 +244,35 @@ export const federationSchema = z
       seen.set(`name ${m.name}`, m.name);
       m.keys.forEach((key, k) => {
         const owner = seen.get(key);
-        if (owner !== undefined && owner !== m.name) issue(["members", i, "keys", k], `this key is also member ${owner}'s`, "each member signs with keys of its own");
+        if (owner !== undefined && owner !== m.name)
+          issue(["members", i, "keys", k], `this key is also member ${owner}'s`, "each member signs with keys of its own");
         seen.set(key, m.name);
       });
       const share = shares[i];
       if (!share) return;
-      if (federationIpv4 && !cidrWithin(share, federationIpv4)) issue(["members", i, "mesh"], `${m.mesh} is outside the federation's ${f.mesh.ipv4}`, "give the member a prefix inside mesh.ipv4");
+      if (federationIpv4 && !cidrWithin(share, federationIpv4))
+        issue(["members", i, "mesh"], `${m.mesh} is outside the federation's ${f.mesh.ipv4}`, "give the member a prefix inside mesh.ipv4");
       f.members.slice(0, i).forEach((other, j) => {
         const otherShare = shares[j];
-        if (otherShare && cidrsOverlap(share, otherShare)) issue(["members", i, "mesh"], `${m.mesh} overlaps member ${other.name}'s ${other.mesh}`, "give each member its own share");
+        if (otherShare && cidrsOverlap(share, otherShare))
+          issue(["members", i, "mesh"], `${m.mesh} overlaps member ${other.name}'s ${other.mesh}`, "give each member its own share");
         for (const zone of m.zones) {
           const clash = other.zones.find((z) => zoneWithin(zone, z) || zoneWithin(z, zone));
-          if (clash) issue(["members", i, "zones"], `zone suffix ${zone} overlaps member ${other.name}'s ${clash}`, "a zone belongs to one member: keep the suffixes apart");
+          if (clash)
+            issue(
+              ["members", i, "zones"],
+              `zone suffix ${zone} overlaps member ${other.name}'s ${clash}`,
+              "a zone belongs to one member: keep the suffixes apart",
+            );
         }
         for (const pattern of m.nodes) {
           const clash = other.nodes.find((theirs) => nodePatternsOverlap(pattern, theirs));
-          if (clash) issue(["members", i, "nodes"], `node name ${pattern} overlaps member ${other.name}'s ${clash}`, "a node name belongs to one member: give each member names or prefixes of its own");
+          if (clash)
+            issue(
+              ["members", i, "nodes"],
+              `node name ${pattern} overlaps member ${other.name}'s ${clash}`,
+              "a node name belongs to one member: give each member names or prefixes of its own",
+            );
         }
       });
     });
@@ -237,13 +280,22 @@ export const federationSchema = z
 
 const timestamp = z
   .string()
-  .refine((t) => !Number.isNaN(Date.parse(t)), withFix("updatedAt is not a timestamp", "write an ISO 8601 time, e.g. 2026-11-26T12:00:00Z"));
+  .refine(
+    (t) => !Number.isNaN(Date.parse(t)),
+    withFix("updatedAt is not a timestamp", "write an ISO 8601 time, e.g. 2026-11-26T12:00:00Z"),
+  );
 const KEY_PROOF_FIX = "run the member's pulumi up again: the node signs its keys' proofs itself";
 const SERIAL_FIX = "every descriptor carries a serial that grows with each change (the kit uses the time in seconds)";
 const serial = z
   .number({ error: typeError("serial", "a number", SERIAL_FIX) })
-  .refine((n) => Number.isInteger(n) || !Number.isFinite(n) || Math.abs(n) > MAX_SERIAL, { error: (i) => withFix(`serial ${i.input} is not a whole number`, SERIAL_FIX), abort: true })
-  .refine((n) => n <= MAX_SERIAL, { error: (i) => withFix(`serial ${i.input} is above the cap of ${MAX_SERIAL} (2^48)`, SERIAL_FIX), abort: true })
+  .refine((n) => Number.isInteger(n) || !Number.isFinite(n) || Math.abs(n) > MAX_SERIAL, {
+    error: (i) => withFix(`serial ${i.input} is not a whole number`, SERIAL_FIX),
+    abort: true,
+  })
+  .refine((n) => n <= MAX_SERIAL, {
+    error: (i) => withFix(`serial ${i.input} is above the cap of ${MAX_SERIAL} (2^48)`, SERIAL_FIX),
+    abort: true,
+  })
   .refine((n) => n >= 1, { error: (i) => withFix(`serial ${i.input} is below 1`, SERIAL_FIX), abort: true });
 
 export const descriptorSchema = z.strictObject({
@@ -276,10 +328,15 @@ export const descriptorSchema = z.strictObject({
    */
   services: z
     .array(
-      z.string({ error: typeError("services[]", "a string", 'write each as "tcp/PORT" or "udp/FIRST-LAST"') }).refine((text) => {
-        const range = parsePortSpec(text);
-        return range !== undefined && portSpecText(range) === text && range.first >= 1 && range.last <= 65535 && range.first <= range.last;
-      }, withFix("services[] is not a port or range", 'write each as "tcp/PORT" or "udp/FIRST-LAST", e.g. "tcp/22", "tcp/443"')),
+      z.string({ error: typeError("services[]", "a string", 'write each as "tcp/PORT" or "udp/FIRST-LAST"') }).refine(
+        (text) => {
+          const range = parsePortSpec(text);
+          return (
+            range !== undefined && portSpecText(range) === text && range.first >= 1 && range.last <= 65535 && range.first <= range.last
+          );
+        },
+        withFix("services[] is not a port or range", 'write each as "tcp/PORT" or "udp/FIRST-LAST", e.g. "tcp/22", "tcp/443"'),
+      ),
       { error: typeError("services", "a list", 'write the declared underlay services as a list, e.g. [ "tcp/22", "tcp/443" ]') },
     )
     .max(64, withFix("services lists more than 64 entries", "declare ranges rather than single ports"))
@@ -311,7 +368,12 @@ export const tombstoneSchema = z.strictObject({
   member: slug("member"),
   node: slug("node"),
   serial,
-  left: z.literal(true, { error: withFix("left must be true in a tombstone", "a tombstone says left: true; to stay, publish a descriptor with a higher serial instead") }),
+  left: z.literal(true, {
+    error: withFix(
+      "left must be true in a tombstone",
+      "a tombstone says left: true; to stay, publish a descriptor with a higher serial instead",
+    ),
+  }),
   updatedAt: timestamp,
 });
 
@@ -389,13 +451,28 @@ const MAX_NESTING = 32;
 /** Block nesting, as the width of a line's indentation and list dashes. */
 const MAX_INDENT = 64;
 
-function parseWith<T>(file: RegistryFile, where: string, maxBytes: number, schema: (data: unknown) => z.ZodSafeParseResult<T> | z.ZodSafeParseResult<never>): Parsed<T> {
+function parseWith<T>(
+  file: RegistryFile,
+  where: string,
+  maxBytes: number,
+  schema: (data: unknown) => z.ZodSafeParseResult<T> | z.ZodSafeParseResult<never>,
+): Parsed<T> {
   const problem = (message: string, fix: string): Parsed<T> => ({ ok: false, problems: [{ source: where, key: "(file)", message, fix }] });
-  if (Buffer.byteLength(file.content) > maxBytes) return problem(`is larger than ${maxBytes} bytes, the cap for this kind of registry object`, "a registry object is a few hundred bytes: replace it");
+  if (Buffer.byteLength(file.content) > maxBytes)
+    return problem(
+      `is larger than ${maxBytes} bytes, the cap for this kind of registry object`,
+      "a registry object is a few hundred bytes: replace it",
+    );
   const lexed = scanYaml(file.content);
-  if (lexed.nesting > MAX_NESTING) return problem(`nests brackets deeper than ${MAX_NESTING} levels`, "registry objects are a few levels deep: replace it");
-  if (lexed.indent > MAX_INDENT) return problem(`indents a line by more than ${MAX_INDENT} characters`, "registry objects are a few levels deep: replace it");
-  if (lexed.tag) return problem("is not valid YAML for a registry object: it uses a YAML tag (!)", "registry objects are plain key: value lines: replace it");
+  if (lexed.nesting > MAX_NESTING)
+    return problem(`nests brackets deeper than ${MAX_NESTING} levels`, "registry objects are a few levels deep: replace it");
+  if (lexed.indent > MAX_INDENT)
+    return problem(`indents a line by more than ${MAX_INDENT} characters`, "registry objects are a few levels deep: replace it");
+  if (lexed.tag)
+    return problem(
+      "is not valid YAML for a registry object: it uses a YAML tag (!)",
+      "registry objects are plain key: value lines: replace it",
+    );
   let data: unknown;
   try {
     // Duplicate keys are found below in one pass (the parser's own check is quadratic), and
@@ -403,15 +480,26 @@ function parseWith<T>(file: RegistryFile, where: string, maxBytes: number, schem
     const doc = parseDocument(file.content, { uniqueKeys: false, logLevel: "silent" });
     const error = doc.errors[0];
     // Never the content itself: only the parser's first line.
-    if (error) return problem(`is not valid YAML: ${/call stack/i.test(error.message) ? "nests too deeply" : escapeShort(error.message.split("\n")[0])}`, "correct the YAML syntax");
+    if (error)
+      return problem(
+        `is not valid YAML: ${/call stack/i.test(error.message) ? "nests too deeply" : escapeShort(error.message.split("\n")[0])}`,
+        "correct the YAML syntax",
+      );
     const duplicate = firstDuplicateKey(doc.contents);
-    if (duplicate !== undefined) return problem(`is not valid YAML: the key ${escapeShort(duplicate, 60)} appears twice in one mapping`, "correct the YAML syntax");
+    if (duplicate !== undefined)
+      return problem(`is not valid YAML: the key ${escapeShort(duplicate, 60)} appears twice in one mapping`, "correct the YAML syntax");
     data = doc.toJS({ maxAliasCount: 0 });
   } catch (error) {
-    const detail = error instanceof RangeError || /call stack/i.test(String(error)) ? "nests too deeply" : /alias/i.test(String(error)) ? "uses YAML aliases, which registry objects never need" : "unreadable";
+    const detail =
+      error instanceof RangeError || /call stack/i.test(String(error))
+        ? "nests too deeply"
+        : /alias/i.test(String(error))
+          ? "uses YAML aliases, which registry objects never need"
+          : "unreadable";
     return problem(`is not valid YAML: ${detail}`, "correct the YAML syntax");
   }
-  if (data === null || typeof data !== "object" || Array.isArray(data)) return problem("is not a YAML mapping", "write it as key: value lines (see the README)");
+  if (data === null || typeof data !== "object" || Array.isArray(data))
+    return problem("is not a YAML mapping", "write it as key: value lines (see the README)");
   let parsed: ReturnType<typeof schema>;
   try {
     parsed = schema(data);

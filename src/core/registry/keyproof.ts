@@ -32,7 +32,10 @@ export function makeWireguardProof(privateKeyBase64: string, statement: { federa
 }
 
 /** Undefined when the descriptor's keyProof is its key's signature for this node and federation; else why not. */
-export function checkWireguardProof(descriptor: { node: string; publicKey: string; keyProof?: string }, federation: string): string | undefined {
+export function checkWireguardProof(
+  descriptor: { node: string; publicKey: string; keyProof?: string },
+  federation: string,
+): string | undefined {
   if (!descriptor.keyProof) {
     return `keyProof is missing: node ${descriptor.node}'s descriptor must carry the signature its WireGuard key makes for it (pulumi up has the node make it)`;
   }
@@ -169,7 +172,7 @@ function scalar(n: bigint): bigint {
   return r < 0n ? r + Q : r;
 }
 
-/** 1/n mod p by the extended Euclidean algorithm (eight times faster than Fermat's n^(p-2) in BigInt); 0 for 0. */
+/** 1/n mod p by the extended Euclidean algorithm (much faster than Fermat's n^(p-2) in BigInt); 0 for 0. */
 function inverse(n: bigint): bigint {
   let [r0, r1] = [P, field(n)];
   let [t0, t1] = [0n, 1n];
@@ -228,13 +231,20 @@ export function armorOf(body: string): string {
 }
 
 /** Undefined when attestationKeyProof is the attestation key's signature for this node and federation; else why not. */
-export function checkAttestationKeyProof(descriptor: { node: string; attestationKey?: string; attestationKeyProof?: string }, federation: string): string | undefined {
+export function checkAttestationKeyProof(
+  descriptor: { node: string; attestationKey?: string; attestationKeyProof?: string },
+  federation: string,
+): string | undefined {
   if (!descriptor.attestationKey) return undefined;
   if (!descriptor.attestationKeyProof) {
     return `attestationKeyProof is missing: node ${descriptor.node}'s attestation key must sign for it (pulumi up has the node make it)`;
   }
   const statement = attestationProofStatement({ federation, node: descriptor.node, attestationKey: descriptor.attestationKey });
-  const check = verifySignature({ message: statement, signature: armorOf(descriptor.attestationKeyProof), namespace: NODE_PROOF_NAMESPACE });
+  const check = verifySignature({
+    message: statement,
+    signature: armorOf(descriptor.attestationKeyProof),
+    namespace: NODE_PROOF_NAMESPACE,
+  });
   if ("publicKey" in check && check.publicKey === descriptor.attestationKey) return undefined;
   return `attestationKeyProof does not verify: node ${descriptor.node}'s attestation key did not sign it for federation ${federation} (a key copied from another node cannot bring its proof along)`;
 }

@@ -66,7 +66,10 @@ export type VerifyResult = { ok: true; publicKey: string } | { ok: false; reason
 // Reads SSH wire-format fields (RFC 4251: uint32, and string = uint32 length + bytes).
 class Reader {
   private at = 0;
-  constructor(private readonly buf: Buffer, private readonly what: string) {}
+  constructor(
+    private readonly buf: Buffer,
+    private readonly what: string,
+  ) {}
   uint32(): number {
     if (this.at + 4 > this.buf.length) throw new Error(`${this.what} is truncated`);
     const value = this.buf.readUInt32BE(this.at);
@@ -241,7 +244,9 @@ function dearmor(bytes: Buffer): Buffer {
   if (!bytes.subarray(0, begin.length).equals(begin)) {
     if (bytes.subarray(0, BEGIN.length + 2).equals(Buffer.from(`${BEGIN}\r\n`))) {
       // OpenSSH 9.5 and later take a CRLF here; 9.2 (Debian 12) refuses it.
-      throw new Error(`${NOT_ARMORED}: its first line ends in CRLF, which ssh-keygen before OpenSSH 9.5 refuses (convert it to LF line endings)`);
+      throw new Error(
+        `${NOT_ARMORED}: its first line ends in CRLF, which ssh-keygen before OpenSSH 9.5 refuses (convert it to LF line endings)`,
+      );
     }
     throw new Error(`${NOT_ARMORED}: it must start with the line ${BEGIN}, with nothing before it`);
   }
@@ -274,7 +279,9 @@ function signingKey(blob: Buffer): Buffer {
   if (type !== ED25519) {
     if (type.toLowerCase() === "ed25519") {
       // OpenSSH up to 9.9 also took key type short names here; 10.0 and later refuse them.
-      throw new Error(`signing key is of type ${JSON.stringify(type)}, a short name that ssh-keygen refuses since OpenSSH 10.0: only ${ED25519} keys are supported`);
+      throw new Error(
+        `signing key is of type ${JSON.stringify(type)}, a short name that ssh-keygen refuses since OpenSSH 10.0: only ${ED25519} keys are supported`,
+      );
     }
     // Deliberate narrowing: ssh-keygen takes other key types (RSA, ECDSA, sk-, certificates).
     throw new Error(`signing key is of type ${JSON.stringify(type)}: only ${ED25519} keys are supported`);
@@ -302,7 +309,8 @@ function parseSignature(armored: string | Buffer): ParsedSignature {
 
   const raw = signingKey(keyBlob);
   const hashAlgorithm = hashBytes.toString("latin1");
-  if (!HASHES.includes(hashAlgorithm)) throw new Error(`signature uses hash ${JSON.stringify(hashAlgorithm)}: only ${HASHES.join(" and ")} are supported`);
+  if (!HASHES.includes(hashAlgorithm))
+    throw new Error(`signature uses hash ${JSON.stringify(hashAlgorithm)}: only ${HASHES.join(" and ")} are supported`);
 
   // ssh_ed25519_verify
   const sigReader = new Reader(sigBlob, "signature value");
@@ -315,7 +323,10 @@ function parseSignature(armored: string | Buffer): ParsedSignature {
   // OpenSSH before 10.3 reduces S modulo L, so S + L passes there too: a second spelling of the
   // same signature that anyone can make. Newer OpenSSH and RFC 8032 refuse it; so does the kit.
   const s = BigInt(`0x${Buffer.from(signature.subarray(32)).reverse().toString("hex")}`);
-  if (s >= ED25519_L) throw new Error("signature is not canonical (its S is not below the group order L, a malleated signature that ssh-keygen refuses since OpenSSH 10.3)");
+  if (s >= ED25519_L)
+    throw new Error(
+      "signature is not canonical (its S is not below the group order L, a malleated signature that ssh-keygen refuses since OpenSSH 10.3)",
+    );
   return { publicKey: keyText(raw), namespace: namespaceBytes.toString("utf8"), namespaceBytes, hashAlgorithm, hashBytes, raw, signature };
 }
 
@@ -346,7 +357,10 @@ export function verifySignature(args: { message: string | Buffer; signature: str
   // A signature is only valid for the purpose it was made for (PROTOCOL.sshsig's domain separation).
   const namespace = Buffer.from(args.namespace, "utf8");
   if (!parsed.namespaceBytes.equals(namespace)) {
-    return { ok: false, reason: `signature is for namespace ${JSON.stringify(parsed.namespace)}, expected ${JSON.stringify(args.namespace)}` };
+    return {
+      ok: false,
+      reason: `signature is for namespace ${JSON.stringify(parsed.namespace)}, expected ${JSON.stringify(args.namespace)}`,
+    };
   }
   const message = typeof args.message === "string" ? Buffer.from(args.message, "utf8") : args.message;
   // What was signed, rebuilt as sshsig_wrap_verify does: the expected namespace, an empty

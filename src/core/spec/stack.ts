@@ -12,7 +12,7 @@ const SOURCE = "stack config";
 const sshSchema = z.strictObject(
   {
     host: z
-      .string({ error: withFix("missing", 'set it: pulumi config set --path boreal:ssh.host 203.0.113.10') })
+      .string({ error: withFix("missing", "set it: pulumi config set --path boreal:ssh.host 203.0.113.10") })
       .min(1, withFix("is empty", "set it to the server's address or DNS name")),
     port: port("boreal:ssh.port").default(22),
     user: z.string().min(1, withFix("is empty", 'set it to the SSH user, usually "root"')).default("root"),
@@ -46,12 +46,26 @@ const sshSchema = z.strictObject(
       )
       .transform((key) => key.trim().split(/\s+/).slice(0, 2).join(" ")),
   },
-  { error: typeError("boreal:ssh", "an object", "set its fields: pulumi config set --path boreal:ssh.host 203.0.113.10 (and port, user, privateKey, hostKey)") },
+  {
+    error: typeError(
+      "boreal:ssh",
+      "an object",
+      "set its fields: pulumi config set --path boreal:ssh.host 203.0.113.10 (and port, user, privateKey, hostKey)",
+    ),
+  },
 );
 
 const trustText = z
-  .string({ error: withFix("missing: the stack must pin the federation version it trusts first", "run `npx boreal registry check ../registry` and copy the pin it prints: pulumi config set boreal:trust <version>:<sha256>") })
-  .regex(/^\d+:[0-9a-f]{64}$/, withFix('is not "<version>:<sha256>"', "copy the pin `boreal registry check` prints, e.g. 1:5f3a… (64 hex digits)"));
+  .string({
+    error: withFix(
+      "missing: the stack must pin the federation version it trusts first",
+      "run `npx boreal registry check ../registry` and copy the pin it prints: pulumi config set boreal:trust <version>:<sha256>",
+    ),
+  })
+  .regex(
+    /^\d+:[0-9a-f]{64}$/,
+    withFix('is not "<version>:<sha256>"', "copy the pin `boreal registry check` prints, e.g. 1:5f3a… (64 hex digits)"),
+  );
 
 /** A node's label checks of its peers, every 15 minutes unless its stack says otherwise. */
 export const ATTEST_INTERVAL_DEFAULT = 900;
@@ -78,25 +92,39 @@ export const stackConfigSchema = z.strictObject({
     .min(1, withFix("is empty", "set it to the federation registry directory")),
   trust: trustText,
   /** The member's signing key: a file (a .pub means its private half is in ssh-agent), or the key itself as a secret. */
-  signingKeyFile: z.string().min(1, withFix("is empty", "set it to the member's ed25519 key, e.g. ~/.ssh/boreal_coop_a (or its .pub with ssh-agent)")).optional(),
+  signingKeyFile: z
+    .string()
+    .min(1, withFix("is empty", "set it to the member's ed25519 key, e.g. ~/.ssh/boreal_coop_a (or its .pub with ssh-agent)"))
+    .optional(),
   signingKey: z
     .string()
-    .refine((key) => /-----BEGIN OPENSSH PRIVATE KEY-----/.test(key), withFix("is not an OpenSSH private key (expected the key's contents)", "pulumi config set --secret boreal:signingKey < ~/.ssh/boreal_coop_a"))
+    .refine(
+      (key) => /-----BEGIN OPENSSH PRIVATE KEY-----/.test(key),
+      withFix(
+        "is not an OpenSSH private key (expected the key's contents)",
+        "pulumi config set --secret boreal:signingKey < ~/.ssh/boreal_coop_a",
+      ),
+    )
     .optional(),
   /** A git remote of the registry clone that `pulumi up` pushes the signed descriptor to. */
-  publish: z.string().regex(/^[A-Za-z0-9._\/-]+$/, withFix("is not a git remote name", 'set it to a remote of the registry clone, e.g. "origin", or remove it to push by hand')).optional(),
+  publish: z
+    .string()
+    .regex(
+      /^[A-Za-z0-9._\/-]+$/,
+      withFix("is not a git remote name", 'set it to a remote of the registry clone, e.g. "origin", or remove it to push by hand'),
+    )
+    .optional(),
   /** Seconds between two pulls of the registry by the node's sync agent. */
   syncInterval: intervalSeconds({ min: 5, max: 3600, byDefault: 60, tooLong: "an hour" }),
   /** Seconds between two rounds of the node's checks of its peers for the label (src/label). */
   // Several rounds within a day: an attestation counts for label.validityDays (1 at least).
   attestInterval: intervalSeconds({ min: 10, max: 21600, byDefault: ATTEST_INTERVAL_DEFAULT, tooLong: "6 hours" }),
   zones: z
-    .array(zoneName, { error: typeError("boreal:zones", "a list of zone names", 'pulumi config set --path "boreal:zones[0]" coop-a.example.') })
+    .array(zoneName, {
+      error: typeError("boreal:zones", "a list of zone names", 'pulumi config set --path "boreal:zones[0]" coop-a.example.'),
+    })
     .min(1, withFix("lists no zone", 'add the member\'s zone: pulumi config set --path "boreal:zones[0]" coop-a.example.'))
-    .refine(
-      (zones) => new Set(zones).size === zones.length,
-      withFix("lists a zone twice", "keep each zone once"),
-    ),
+    .refine((zones) => new Set(zones).size === zones.length, withFix("lists a zone twice", "keep each zone once")),
   meshAddress: z
     .strictObject({ ipv4: ipv4("boreal:meshAddress.ipv4").optional(), ipv6: ipv6("boreal:meshAddress.ipv6").optional() })
     .optional(),
@@ -174,7 +202,10 @@ export function parseStackConfig(raw: Record<string, string>): NodeSpec {
     problems.push({
       source: SOURCE,
       key: "boreal:signingKeyFile",
-      message: parsed.data.signingKey === undefined ? "no signing key: the node's descriptor must be signed by its member" : "both boreal:signingKey and boreal:signingKeyFile are set",
+      message:
+        parsed.data.signingKey === undefined
+          ? "no signing key: the node's descriptor must be signed by its member"
+          : "both boreal:signingKey and boreal:signingKeyFile are set",
       fix: "set exactly one: pulumi config set boreal:signingKeyFile ~/.ssh/boreal_coop_a (or the .pub with ssh-agent), or pulumi config set --secret boreal:signingKey < key",
     });
   }

@@ -49,7 +49,8 @@ export function federationStatus(askedNode: string, answers: StatusAnswers): Fed
   const names = new Map<string, string>();
   for (const s of [...answers.exporters, ...answers.zonesAnswered]) if (s.metric.node) names.set(s.metric.node, s.metric.member ?? "");
   const newest = new Map<string, number>();
-  const answered = (s: Sample) => answers.zonesAnswered.some((a) => a.metric.instance === s.metric.instance && a.metric.zone === s.metric.zone && a.value === 1);
+  const answered = (s: Sample) =>
+    answers.zonesAnswered.some((a) => a.metric.instance === s.metric.instance && a.metric.zone === s.metric.zone && a.value === 1);
   for (const s of answers.zoneSerials) if (answered(s)) newest.set(s.metric.zone, Math.max(newest.get(s.metric.zone) ?? 0, s.value));
 
   const nodes = [...names.entries()]
@@ -76,7 +77,14 @@ export function federationStatus(askedNode: string, answers: StatusAnswers): Fed
   const otherAlerts = [...new Set(answers.alerts.filter((a) => !a.metric.node || !names.has(a.metric.node)).map(alertText))].sort();
   const healthy =
     otherAlerts.length === 0 &&
-    nodes.every((n) => n.reachable && n.alerts.length === 0 && n.zones.answered === n.zones.total && n.zones.currentSerial === n.zones.total && Object.values(n.ping ?? {}).every(Boolean));
+    nodes.every(
+      (n) =>
+        n.reachable &&
+        n.alerts.length === 0 &&
+        n.zones.answered === n.zones.total &&
+        n.zones.currentSerial === n.zones.total &&
+        Object.values(n.ping ?? {}).every(Boolean),
+    );
   return { askedNode, nodes, otherAlerts, healthy };
 }
 
@@ -99,8 +107,14 @@ export function formatStatus(status: FederationStatus): string {
   ]);
   const table = [["NODE", "MEMBER", "EXPORTER", "PING (MESH)", "HANDSHAKE", "ZONES", "FIRING ALERTS"], ...rows];
   const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)));
-  const lines = table.map((row) => row.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd());
-  if (status.otherAlerts.length > 0) lines.push("", `firing, about no single node: ${status.otherAlerts.map((alert) => escapeShort(alert)).join(" ")}`);
+  const lines = table.map((row) =>
+    row
+      .map((cell, i) => cell.padEnd(widths[i]))
+      .join("  ")
+      .trimEnd(),
+  );
+  if (status.otherAlerts.length > 0)
+    lines.push("", `firing, about no single node: ${status.otherAlerts.map((alert) => escapeShort(alert)).join(" ")}`);
   const asked = escapeText(status.askedNode);
   lines.push("", status.healthy ? `federation healthy, as ${asked} sees it` : `federation NOT healthy, as ${asked} sees it`);
   return `${lines.join("\n")}\n`;

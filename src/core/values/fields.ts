@@ -38,7 +38,10 @@ export const port = (what: string) =>
     .max(65535, withFix(`${what} must be at most 65535`, `set ${what} to a port number between 1 and 65535`));
 
 /** host:port where host is an IP literal or a DNS name; IPv6 in brackets. */
-export const endpoint = (what: string, fix = `set ${what} to the address peers reach this node's WireGuard on, e.g. "203.0.113.10:51820"`) =>
+export const endpoint = (
+  what: string,
+  fix = `set ${what} to the address peers reach this node's WireGuard on, e.g. "203.0.113.10:51820"`,
+) =>
   z
     .string({ error: typeError(what, "a string", `set ${what} to "host:port", e.g. "203.0.113.10:51820"`) })
     .refine((text) => parseEndpoint(text) !== undefined, withFix(`${what} must be "host:port" (IPv6 as "[addr]:port")`, fix));
@@ -60,7 +63,9 @@ export const wireguardKey = (what: string) =>
     .refine((text) => wireguardKeyIssue(text, what) === undefined, {
       error: (issue) => {
         const problem = wireguardKeyIssue(String(issue.input), what);
-        return problem ? withFix(problem.message, problem.fix) : withFix(`${what} is not a WireGuard key`, "paste the output of `wg pubkey`");
+        return problem
+          ? withFix(problem.message, problem.fix)
+          : withFix(`${what} is not a WireGuard key`, "paste the output of `wg pubkey`");
       },
     });
 

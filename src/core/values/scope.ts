@@ -47,7 +47,6 @@ export interface AddressClass {
  */
 export type UnderlayAllowance = "documentation" | "private";
 
-
 type Range = readonly [prefix: string, scope: AddressScope, name: string];
 
 const IPV4_RANGES: readonly Range[] = [
@@ -113,7 +112,8 @@ interface ParsedRange {
   name: string;
 }
 
-const parsedRanges = (ranges: readonly Range[]): ParsedRange[] => ranges.map(([prefix, scope, name]) => ({ cidr: parseCidr(prefix), scope, name }));
+const parsedRanges = (ranges: readonly Range[]): ParsedRange[] =>
+  ranges.map(([prefix, scope, name]) => ({ cidr: parseCidr(prefix), scope, name }));
 const V4 = parsedRanges(IPV4_RANGES);
 const V6 = parsedRanges(IPV6_RANGES);
 const V6_EMBEDDING = IPV6_EMBEDDING.map(([prefix, form, name]) => ({ cidr: parseCidr(prefix), form, name }));
@@ -145,7 +145,9 @@ export function addressValue(text: string): { family: 4 | 6; value: bigint } | u
 
 function classifyIPv4(value: bigint): AddressClass {
   const range = V4.find((r) => within(r.cidr, value));
-  return range ? { family: 4, scope: range.scope, range: range.cidr.text, name: range.name } : { family: 4, scope: "global", range: "0.0.0.0/0", name: "global unicast" };
+  return range
+    ? { family: 4, scope: range.scope, range: range.cidr.text, name: range.name }
+    : { family: 4, scope: "global", range: "0.0.0.0/0", name: "global unicast" };
 }
 
 /** The IPv4 address an embedding carries. */
@@ -163,7 +165,14 @@ function classifyIPv6(value: bigint): AddressClass {
       const v4 = embeddedIPv4(embedding.form, value);
       const inner = classifyIPv4(v4);
       const embedded = formatIPv4(v4);
-      if (inner.scope !== "global") return { family: 6, scope: inner.scope, range: embedding.cidr.text, name: `${embedding.name} ${embedded}, ${inner.name}`, embedded };
+      if (inner.scope !== "global")
+        return {
+          family: 6,
+          scope: inner.scope,
+          range: embedding.cidr.text,
+          name: `${embedding.name} ${embedded}, ${inner.name}`,
+          embedded,
+        };
       // A global IPv4 address inside: the mapped and translated forms reach it; the others are not endpoints.
       if (embedding.form === "mapped" || embedding.form === "nat64" || embedding.form === "6to4" || embedding.form === "teredo") {
         return { family: 6, scope: "global", range: embedding.cidr.text, name: `${embedding.name} ${embedded}`, embedded };
@@ -174,7 +183,8 @@ function classifyIPv6(value: bigint): AddressClass {
   }
   const range = V6.find((r) => within(r.cidr, value));
   if (range) return { family: 6, scope: range.scope, range: range.cidr.text, name: range.name };
-  if (!within(GLOBAL_UNICAST_V6, value)) return { family: 6, scope: "reserved", range: "outside 2000::/3", name: "not allocated for unicast by IANA" };
+  if (!within(GLOBAL_UNICAST_V6, value))
+    return { family: 6, scope: "reserved", range: "outside 2000::/3", name: "not allocated for unicast by IANA" };
   return { family: 6, scope: "global", range: GLOBAL_UNICAST_V6.text, name: "global unicast" };
 }
 
@@ -213,8 +223,13 @@ const ENDPOINT_EXAMPLE = '"203.0.113.10:51820" or "wg.coop-a.net:51820"';
 const SCOPE_REASON: Record<Exclude<AddressScope, "global">, { why: string; allowance?: UnderlayAllowance }> = {
   unspecified: { why: "peers cannot send to it (a connection to it reaches the sender itself)" },
   loopback: { why: "every peer would send to itself, not to this node" },
-  private: { why: "peers on the internet cannot reach it, and peers on another private network would reach one of theirs", allowance: "private" },
-  shared: { why: "it is carrier-grade NAT space and where the federation's mesh lives: peers cannot reach it over the internet, and the tunnel would carry itself" },
+  private: {
+    why: "peers on the internet cannot reach it, and peers on another private network would reach one of theirs",
+    allowance: "private",
+  },
+  shared: {
+    why: "it is carrier-grade NAT space and where the federation's mesh lives: peers cannot reach it over the internet, and the tunnel would carry itself",
+  },
   "link-local": { why: "it reaches only the sender's own link (on clouds, the metadata service at 169.254.169.254)" },
   multicast: { why: "it is a group, not a node" },
   broadcast: { why: "it is every host of the sender's own network, not a node" },
@@ -234,8 +249,10 @@ export interface EndpointOptions {
 
 function fixFor(what: string, allowance: UnderlayAllowance | undefined): string {
   const base = `set ${what} to an address or name the node is reachable at from the internet, e.g. ${ENDPOINT_EXAMPLE}`;
-  if (allowance === "documentation") return `${base}; a lab federation allows these ranges with underlay: { allow: [ documentation ] } in a new federation version`;
-  if (allowance === "private") return `${base}; a federation whose nodes all share one private network allows these with underlay: { allow: [ private ] } in a new federation version`;
+  if (allowance === "documentation")
+    return `${base}; a lab federation allows these ranges with underlay: { allow: [ documentation ] } in a new federation version`;
+  if (allowance === "private")
+    return `${base}; a federation whose nodes all share one private network allows these with underlay: { allow: [ private ] } in a new federation version`;
   return base;
 }
 
@@ -250,7 +267,10 @@ function addressIssue(address: string, allow: readonly UnderlayAllowance[], opti
     for (const prefix of [options.mesh.ipv4, options.mesh.ipv6]) {
       const cidr = tryCidr(prefix);
       if (cidr && cidr.family === cls.family && within(cidr, value)) {
-        return { message: `${subject} is inside the federation's mesh ${cidr.text}: the tunnel cannot carry itself`, fix: fixFor(what, undefined) };
+        return {
+          message: `${subject} is inside the federation's mesh ${cidr.text}: the tunnel cannot carry itself`,
+          fix: fixFor(what, undefined),
+        };
       }
     }
   }
@@ -301,14 +321,20 @@ function hostNameIssue(host: string, allow: readonly UnderlayAllowance[], what: 
   // getaddrinfo reads "127.1", "2130706433", "0x7f.1" or "0177.0.0.1" as IPv4 addresses: no real name looks like one.
   const last = labels[labels.length - 1];
   if (/^\d+$/.test(last) || labels.every((l) => /^(0x[0-9a-f]*|\d+)$/.test(l))) {
-    return { message: `${what} ${shown} is neither a dotted-quad IPv4 address nor a DNS name: resolvers read it as a number (an IPv4 address in another form)`, fix: `write the address as four decimal numbers (e.g. "203.0.113.10:51820") or use a DNS name` };
+    return {
+      message: `${what} ${shown} is neither a dotted-quad IPv4 address nor a DNS name: resolvers read it as a number (an IPv4 address in another form)`,
+      fix: `write the address as four decimal numbers (e.g. "203.0.113.10:51820") or use a DNS name`,
+    };
   }
   const special = SPECIAL_NAMES.find((s) => name === s.suffix || name.endsWith(`.${s.suffix}`));
   if (special && !(special.allowance && allow.includes(special.allowance))) {
     return { message: `${what} ${shown} ${special.why}: peers cannot reach this node by it`, fix: fixFor(what, special.allowance) };
   }
   if (labels.length === 1) {
-    return { message: `${what} ${shown} is a single-label name, which each resolver completes with its own search domains`, fix: `use the node's fully qualified name, e.g. "wg.coop-a.net:51820"` };
+    return {
+      message: `${what} ${shown} is a single-label name, which each resolver completes with its own search domains`,
+      fix: `use the node's fully qualified name, e.g. "wg.coop-a.net:51820"`,
+    };
   }
   return undefined;
 }
@@ -317,7 +343,8 @@ function endpointIssue(endpoint: string, allow: readonly UnderlayAllowance[], op
   const what = options.what ?? "endpoint";
   const shown = escapeShort(endpoint, 80);
   const parsed = parseEndpoint(endpoint);
-  if (!parsed) return { message: `${what} ${shown} is not "host:port" (IPv6 as "[addr]:port")`, fix: `set ${what} to e.g. ${ENDPOINT_EXAMPLE}` };
+  if (!parsed)
+    return { message: `${what} ${shown} is not "host:port" (IPv6 as "[addr]:port")`, fix: `set ${what} to e.g. ${ENDPOINT_EXAMPLE}` };
   return isIP(parsed.host) ? addressIssue(parsed.host, allow, options, `${what} ${shown}`) : hostNameIssue(parsed.host, allow, what, shown);
 }
 
@@ -357,7 +384,10 @@ export function underlayAllowances(settings: UnderlaySettings): readonly Underla
  * brackets) at the kit's exporter port: every peer's label checks and monitoring send HTTP
  * there.
  */
-export function exporterProblem(descriptor: { exporter: string; mesh: { ipv4: string; ipv6: string }; node?: string }, port = EXPORTER_PORT): string | undefined {
+export function exporterProblem(
+  descriptor: { exporter: string; mesh: { ipv4: string; ipv6: string }; node?: string },
+  port = EXPORTER_PORT,
+): string | undefined {
   const expected = `${descriptor.mesh.ipv4}:${port}`;
   const whose = descriptor.node ? `node ${escapeShort(descriptor.node, 40)}'s` : "the node's";
   const fix = `set exporter to "${escapeShort(expected, 60)}" (${whose} mesh IPv4 address and the kit's exporter port), as pulumi up writes it`;
@@ -368,7 +398,11 @@ export function exporterProblem(descriptor: { exporter: string; mesh: { ipv4: st
   const mesh4 = addressValue(descriptor.mesh.ipv4);
   const mesh6 = addressValue(descriptor.mesh.ipv6);
   const own = host !== undefined && [mesh4, mesh6].some((m) => m !== undefined && m.family === host.family && m.value === host.value);
-  if (!own) return joined({ message: `exporter ${shown} is not ${whose} own mesh address (${escapeShort(descriptor.mesh.ipv4, 60)} or [${escapeShort(descriptor.mesh.ipv6, 60)}]): peers' checks and monitoring would send HTTP to it`, fix });
+  if (!own)
+    return joined({
+      message: `exporter ${shown} is not ${whose} own mesh address (${escapeShort(descriptor.mesh.ipv4, 60)} or [${escapeShort(descriptor.mesh.ipv6, 60)}]): peers' checks and monitoring would send HTTP to it`,
+      fix,
+    });
   if (parsed.port !== port) return joined({ message: `exporter ${shown} is not at the kit's exporter port ${port}`, fix });
   return undefined;
 }
@@ -381,10 +415,15 @@ export function exporterProblem(descriptor: { exporter: string; mesh: { ipv4: st
 export function meshHostProblem(ip: string, prefix: string | Cidr, what = "mesh address"): string | undefined {
   const cidr = typeof prefix === "string" ? tryCidr(prefix) : prefix;
   const shown = escapeShort(ip, 60);
-  if (!cidr) return joined({ message: `${what} ${shown} cannot be checked: ${escapeShort(String(prefix), 60)} is not a prefix`, fix: "correct the prefix" });
+  if (!cidr)
+    return joined({
+      message: `${what} ${shown} cannot be checked: ${escapeShort(String(prefix), 60)} is not a prefix`,
+      fix: "correct the prefix",
+    });
   const fix = `give ${what} a host address inside ${cidr.text}, neither its first nor (IPv4) its last address`;
   const parsed = addressValue(ip);
-  if (!parsed || parsed.family !== cidr.family || /%/.test(ip)) return joined({ message: `${what} ${shown} is not an IPv${cidr.family} address`, fix });
+  if (!parsed || parsed.family !== cidr.family || /%/.test(ip))
+    return joined({ message: `${what} ${shown} is not an IPv${cidr.family} address`, fix });
   if (!within(cidr, parsed.value)) return joined({ message: `${what} ${shown} is outside ${cidr.text}`, fix });
   const width = cidr.family === 4 ? 32 : 128;
   const hostBits = width - cidr.bits;
@@ -423,7 +462,8 @@ export function wireguardKeyProblem(base64: string, what = "publicKey"): string 
 
 /** wireguardKeyProblem's message and fix apart, for a schema (src/core/values/fields.ts). */
 export function wireguardKeyIssue(base64: string, what = "publicKey"): { message: string; fix: string } | undefined {
-  if (!/^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/.test(base64)) return { message: `${what} is not a WireGuard key (32 bytes, base64)`, fix: WG_KEY_FIX };
+  if (!/^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/.test(base64))
+    return { message: `${what} is not a WireGuard key (32 bytes, base64)`, fix: WG_KEY_FIX };
   const bytes = Buffer.from(base64, "base64");
   if (bytes.length !== 32) return { message: `${what} is not a WireGuard key (32 bytes, base64)`, fix: WG_KEY_FIX };
   if (bytes.every((b) => b === 0)) return { message: `${what} is all zero bytes, not a key`, fix: WG_KEY_FIX };
@@ -431,7 +471,10 @@ export function wireguardKeyIssue(base64: string, what = "publicKey"): { message
   for (let i = 31; i >= 0; i--) u = (u << 8n) | BigInt(i === 31 ? bytes[i] & 0x7f : bytes[i]);
   const order = SMALL_ORDER_U.get(u % CURVE25519_P);
   if (order !== undefined) {
-    return { message: `${what} is a Curve25519 point of small order (u = ${order}): every shared secret with it is predictable`, fix: WG_KEY_FIX };
+    return {
+      message: `${what} is a Curve25519 point of small order (u = ${order}): every shared secret with it is predictable`,
+      fix: WG_KEY_FIX,
+    };
   }
   return undefined;
 }
@@ -453,7 +496,9 @@ export function connectScope(settings: UnderlaySettings): ConnectScope {
 
 /** An address to connect to over the underlay (`what` names where it came from in the message). */
 export function underlayAddressProblem(address: string, scope: ConnectScope, what = "endpoint"): string | undefined {
-  return joined(addressIssue(address, scope.allow, { what, mesh: scope.mesh, loopback: scope.loopback }, `${what} ${escapeShort(address, 60)}`));
+  return joined(
+    addressIssue(address, scope.allow, { what, mesh: scope.mesh, loopback: scope.loopback }, `${what} ${escapeShort(address, 60)}`),
+  );
 }
 
 /**
@@ -464,9 +509,15 @@ export function underlayAddressProblem(address: string, scope: ConnectScope, wha
 export function resolvedEndpointProblem(endpoint: string, addresses: readonly string[], scope: ConnectScope): string | undefined {
   const shown = escapeShort(endpoint, 80);
   const host = escapeShort(parseEndpoint(endpoint)?.host ?? endpoint, 80);
-  if (addresses.length === 0) return joined({ message: `endpoint ${shown} resolves to no address`, fix: `publish an A or AAAA record for ${host}` });
+  if (addresses.length === 0)
+    return joined({ message: `endpoint ${shown} resolves to no address`, fix: `publish an A or AAAA record for ${host}` });
   for (const address of addresses) {
-    const issue = addressIssue(address, scope.allow, { mesh: scope.mesh, loopback: scope.loopback }, `endpoint ${shown} resolves to ${escapeShort(address, 60)}, which`);
+    const issue = addressIssue(
+      address,
+      scope.allow,
+      { mesh: scope.mesh, loopback: scope.loopback },
+      `endpoint ${shown} resolves to ${escapeShort(address, 60)}, which`,
+    );
     if (issue) return joined({ message: issue.message, fix: `make ${host} resolve only to the node's public addresses, or ${issue.fix}` });
   }
   return undefined;

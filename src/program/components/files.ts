@@ -2,35 +2,35 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { remote, types } from "@pulumi/command";
 import { nodeCommand } from "./ssh";
-import { contentHash, fileResourceSuffix } from "../../core/node/render";
+import { contentHash, fileResourceSuffix, TemplateSources } from "../../core/node/render";
 import { installScript, removeScript } from "../../core/node/scripts";
 import { RenderedFile } from "../../core/node/layout";
 
 export interface NodeFilesArgs {
   files: RenderedFile[];
   connection: types.input.remote.ConnectionArgs;
+  templates: TemplateSources;
 }
 
 /** Creates the file commands as children of `parent`, named `${name}-file-<path>`. */
 export function nodeFiles(name: string, args: NodeFilesArgs, opts: pulumi.CustomResourceOptions): remote.Command[] {
-  return args.files.map(
-    (file) =>
-      nodeCommand(
-        `${name}-file-${fileResourceSuffix(file.path)}`,
-        {
-          connection: args.connection,
-          create: installScript(file),
-          // A changed file (stdin) is an update that rewrites it in place. Never `triggers`:
-          // the provider replaces on them, create-before-delete, and the old resource's
-          // delete would then remove the file just written.
-          update: installScript(file),
-          delete: removeScript(file),
-          stdin: file.content,
-          // stdin is the file: keep it out of the logs, they would only repeat it.
-          logging: "stderr",
-        },
-        opts,
-      ),
+  return args.files.map((file) =>
+    nodeCommand(
+      `${name}-file-${fileResourceSuffix(file.path)}`,
+      {
+        connection: args.connection,
+        create: installScript(file, args.templates),
+        // A changed file (stdin) is an update that rewrites it in place. Never `triggers`:
+        // the provider replaces on them, create-before-delete, and the old resource's
+        // delete would then remove the file just written.
+        update: installScript(file, args.templates),
+        delete: removeScript(file, args.templates),
+        stdin: file.content,
+        // stdin is the file: keep it out of the logs, they would only repeat it.
+        logging: "stderr",
+      },
+      opts,
+    ),
   );
 }
 

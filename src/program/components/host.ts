@@ -2,10 +2,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { types } from "@pulumi/command";
 import { nodeCommand } from "./ssh";
-import { HOST_PROBE, packagesScript } from "../../core/node/scripts";
+import { hostProbeScript, packagesScript } from "../../core/node/scripts";
+import type { TemplateSources } from "../../core/node/render";
 
 export interface HostArgs {
   connection: types.input.remote.ConnectionArgs;
+  templates: TemplateSources;
   packages?: string[];
 }
 
@@ -18,14 +20,14 @@ export class Host extends pulumi.ComponentResource {
     // The connection itself retries (dialErrorLimit) until sshd answers with the pinned key.
     const reachable = nodeCommand(
       `${name}-ssh`,
-      { connection: args.connection, create: HOST_PROBE },
+      { connection: args.connection, create: hostProbeScript(args.templates) },
       { parent: this },
     );
     // Packages stay installed on delete: removing them could take away what the member
     // uses; destroying a node removes the kit's configuration, not Debian packages.
     this.ready = nodeCommand(
       `${name}-packages`,
-      { connection: args.connection, create: packagesScript(args.packages) },
+      { connection: args.connection, create: packagesScript(args.packages, args.templates) },
       { parent: this, dependsOn: [reachable] },
     );
     this.registerOutputs({});

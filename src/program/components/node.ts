@@ -10,7 +10,7 @@ import type { PublicNodeSpec } from "../../core/spec/stack";
 import { buildDescriptor, buildTombstone } from "../../core/node/descriptor";
 import { NodePlan, plan } from "../../core/node/plan";
 import { renderNode, TemplateSources } from "../../core/node/render";
-import { ATTESTATION_KEY_DELETE, attestationKeyScript, parseAttestationKeyOutput, servedDnskeysScript } from "../../core/node/scripts";
+import { attestationKeyDeleteScript, attestationKeyScript, parseAttestationKeyOutput, servedDnskeysScript } from "../../core/node/scripts";
 import { Delegation, delegation } from "../../core/node/delegation";
 import { dsForZone, parseDnskeys } from "../../core/dns/ds";
 import type { Signer } from "../../io/registry/sign";
@@ -66,30 +66,46 @@ export class BorealNode extends pulumi.ComponentResource {
     const filesFor = (role: FileRole) => files.filter((f) => f.role === role);
     const connection = sshConnection(args.spec.ssh, args.sshPrivateKey);
 
-    const host = new Host(`${name}-host`, { connection }, { parent: this });
+    const templates = args.templates;
+    const host = new Host(`${name}-host`, { connection, templates }, { parent: this });
     const afterHost = { parent: this, dependsOn: [host.ready] };
-    const wireguard = new WireGuard(`${name}-wireguard`, { connection, keyEpoch: this.plan.keyEpoch }, afterHost);
+    const wireguard = new WireGuard(`${name}-wireguard`, { connection, templates, keyEpoch: this.plan.keyEpoch }, afterHost);
     const agent = new SyncAgent(
       `${name}-sync`,
-      { connection, files: [...agentFiles(args, this.plan), ...filesFor("agent")], program: args.agentProgram, publicKey: wireguard.publicKey, after: [wireguard.key] },
+      {
+        connection,
+        templates,
+        files: [...agentFiles(args, this.plan), ...filesFor("agent")],
+        program: args.agentProgram,
+        publicKey: wireguard.publicKey,
+        after: [wireguard.key],
+      },
       afterHost,
     );
     // The exporter listens on the mesh address, which exists once the agent brought wg0 up:
     // its files are written during the agent's run (not before: they would hold up the
     // agent's own files, the way to the mesh), the (re)start waits for that run.
-    new Monitoring(`${name}-monitoring`, { connection, files: filesFor("monitoring"), applyAfter: [agent.applied] }, { parent: this, dependsOn: agent.written });
+    new Monitoring(
+      `${name}-monitoring`,
+      { connection, templates, files: filesFor("monitoring"), applyAfter: [agent.applied] },
+      { parent: this, dependsOn: agent.written },
+    );
     // What must be in place before peers learn of the node: the mesh and DNS (the agent's
     // run) and the firewall. Not monitoring: a rotated key waits for publication, so the
     // exporter's restart stays off that path.
     const services: pulumi.Resource[] = [agent.applied];
     if (this.plan.firewall.enabled) {
-      services.push(new Firewall(`${name}-firewall`, { connection, files: filesFor("firewall") }, afterHost).applied);
+      services.push(new Firewall(`${name}-firewall`, { connection, templates, files: filesFor("firewall") }, afterHost).applied);
     }
 
     // The keys Knot made for the member's zones (on its first load after the agent's run):
     // the DS records are computed here from what the node serves, so they match it.
     const zones = this.plan.dns.primaryZones;
-    const dnskeys = nodeCommand(`${name}-dnskeys`, { connection, create: servedDnskeysScript(zones.map((z) => z.name)) }, { parent: this, dependsOn: [agent.applied] });
+    const served = servedDnskeysScript(
+      zones.map((z) => z.name),
+      templates,
+    );
+    const dnskeys = nodeCommand(`${name}-dnskeys`, { connection, create: served }, { parent: this, dependsOn: [agent.applied] });
     this.delegations = dnskeys.stdout.apply((text) => {
       const keys = parseDnskeys(text);
       return zones.map((zone) => delegation(zone, dsForZone(keys, zone.name)));
@@ -97,19 +113,29 @@ export class BorealNode extends pulumi.ComponentResource {
 
     // The key the node signs its attestations of peers with (the label): born on the node like
     // the WireGuard key; its public half goes into the descriptor the member signs.
-    const attestationKey = nodeCommand(`${name}-attestation-key`, { connection, create: attestationKeyScript(this.plan.node, args.federation.settings.name), delete: ATTESTATION_KEY_DELETE }, afterHost);
+    const attestationKey = nodeCommand(
+      `${name}-attestation-key`,
+      {
+        connection,
+        create: attestationKeyScript(this.plan.node, args.federation.settings.name, templates),
+        delete: attestationKeyDeleteScript(templates),
+      },
+      afterHost,
+    );
 
     this.publicKey = wireguard.publicKey;
     // Signed on the node by the agent's program, so once that is there (among agent.written).
     this.keyProof = wireguardKeyProof(
       `${name}-wireguard-proof`,
-      { connection, publicKey: this.publicKey, federation: args.federation.settings.name, node: this.plan.node },
+      { connection, templates, publicKey: this.publicKey, federation: args.federation.settings.name, node: this.plan.node },
       { parent: this, dependsOn: agent.written },
     );
     const existing = args.federation.nodes.find((n) => n.node === this.plan.node);
     const descriptor = pulumi
       .all([this.publicKey, this.keyProof, attestationKey.stdout])
-      .apply(([publicKey, keyProof, attestation]) => buildDescriptor(this.plan, { publicKey, keyProof }, existing, args.now, parseAttestationKeyOutput(attestation)));
+      .apply(([publicKey, keyProof, attestation]) =>
+        buildDescriptor(this.plan, { publicKey, keyProof }, existing, args.now, parseAttestationKeyOutput(attestation)),
+      );
     const registration = new Registration(
       `${name}-registration`,
       {
@@ -126,7 +152,13 @@ export class BorealNode extends pulumi.ComponentResource {
     // The policy pack's stack checks see the component's outputs: the facts no resource carries.
     const knotConf = files.find((f) => f.path === KNOT_CONF)?.content ?? "";
     this.facts = nodeFacts(this.plan, args.spec.ssh.port, knotConf, args.signingKey, args.state);
-    this.registerOutputs({ publicKey: this.publicKey, keyProof: this.keyProof, descriptorPath: this.descriptorPath, delegations: this.delegations, facts: this.facts });
+    this.registerOutputs({
+      publicKey: this.publicKey,
+      keyProof: this.keyProof,
+      descriptorPath: this.descriptorPath,
+      delegations: this.delegations,
+      facts: this.facts,
+    });
   }
 }
 
@@ -134,7 +166,13 @@ export class BorealNode extends pulumi.ComponentResource {
 function agentFiles(args: BorealNodeArgs, nodePlan: NodePlan): RenderedFile[] {
   return [
     { path: AGENT.config, content: renderAgentConfig(args.spec, nodePlan.mesh), mode: "0644", owner: "root:root", role: "agent" },
-    { path: AGENT.seed, content: `${JSON.stringify({ files: seedFiles(args.seed, args.federation, nodePlan.node) })}\n`, mode: "0600", owner: "root:root", role: "agent" },
+    {
+      path: AGENT.seed,
+      content: `${JSON.stringify({ files: seedFiles(args.seed, args.federation, nodePlan.node) })}\n`,
+      mode: "0600",
+      owner: "root:root",
+      role: "agent",
+    },
   ];
 }
 

@@ -54,7 +54,12 @@ const FIX = "mend that record in your file (or config entry), then run pulumi up
  * What cannot be mapped (the kit's own lines, no origins) is reported as before, by config
  * key with Knot's words. Everything quoted is escaped: Knot's words, and the records.
  */
-export function knotRefusalProblems(file: Pick<RenderedFile, "path" | "content">, output: string, key: string, origins: RecordLineOrigins | undefined): ConfigProblem[] {
+export function knotRefusalProblems(
+  file: Pick<RenderedFile, "path" | "content">,
+  output: string,
+  key: string,
+  origins: RecordLineOrigins | undefined,
+): ConfigProblem[] {
   const rendered = file.content.split("\n");
   const byOwner = new Map<string, RecordOrigin[]>();
   for (const origin of origins?.values() ?? []) {
@@ -73,7 +78,12 @@ export function knotRefusalProblems(file: Pick<RenderedFile, "path" | "content">
     const atOwner = atName ? byOwner.get(atName[1].toLowerCase()) : undefined;
     if (atLine && origin) {
       const record = rendered[Number(atLine[1]) - 1].replace(/\t/g, " ");
-      problems.push({ source: "knotc zone-check", key: origin.where, message: `Knot refuses the record ${escapeShort(record, 200)}: ${escapeShort(atLine[2])}`, fix: FIX });
+      problems.push({
+        source: "knotc zone-check",
+        key: origin.where,
+        message: `Knot refuses the record ${escapeShort(record, 200)}: ${escapeShort(atLine[2])}`,
+        fix: FIX,
+      });
     } else if (atName && atOwner) {
       const others = atOwner.slice(1, 6).map((o) => o.where);
       const more = atOwner.length > 6 ? `, and ${atOwner.length - 6} more` : "";

@@ -6,12 +6,14 @@ import { remote, types } from "@pulumi/command";
 import type { AgentProgram } from "../../agent/bundle";
 import { nodeCommand } from "./ssh";
 import { hashesOf, nodeFiles } from "./files";
-import { SERVICE_SCRIPTS, ServiceScripts } from "../../core/node/scripts";
+import { serviceScripts, ServiceScripts } from "../../core/node/scripts";
+import type { TemplateSources } from "../../core/node/render";
 import { AGENT, RenderedFile } from "../../core/node/layout";
 
 export interface ServiceArgs extends ServiceScripts {
   connection: types.input.remote.ConnectionArgs;
   files: RenderedFile[];
+  templates: TemplateSources;
 }
 
 export interface FilesAndApplyOptions {
@@ -25,8 +27,16 @@ export interface FilesAndApplyOptions {
 }
 
 /** Children `${name}-file-<path>` and `${name}-apply`. */
-export function filesAndApply(name: string, args: ServiceArgs, options: FilesAndApplyOptions): { files: pulumi.Resource[]; applied: pulumi.Resource } {
-  const files = nodeFiles(name, { files: args.files, connection: args.connection }, { parent: options.parent, dependsOn: options.filesAfter });
+export function filesAndApply(
+  name: string,
+  args: ServiceArgs,
+  options: FilesAndApplyOptions,
+): { files: pulumi.Resource[]; applied: pulumi.Resource } {
+  const files = nodeFiles(
+    name,
+    { files: args.files, connection: args.connection, templates: args.templates },
+    { parent: options.parent, dependsOn: options.filesAfter },
+  );
   // The files' hashes ride in a comment of the command: a changed file changes the command,
   // which the provider runs as an update. (`triggers` would replace the resource instead,
   // create-before-delete, and the old resource's delete would undo the new apply.)
@@ -42,7 +52,12 @@ export function filesAndApply(name: string, args: ServiceArgs, options: FilesAnd
 export abstract class NodeService extends pulumi.ComponentResource {
   readonly applied: pulumi.Resource;
 
-  protected constructor(type: string, name: string, args: ServiceArgs & Pick<FilesAndApplyOptions, "applyAfter">, opts?: pulumi.ComponentResourceOptions) {
+  protected constructor(
+    type: string,
+    name: string,
+    args: ServiceArgs & Pick<FilesAndApplyOptions, "applyAfter">,
+    opts?: pulumi.ComponentResourceOptions,
+  ) {
     super(type, name, {}, opts);
     this.applied = filesAndApply(name, args, { parent: this, applyAfter: args.applyAfter }).applied;
     this.registerOutputs({});
@@ -55,7 +70,7 @@ type WaitingComponentArgs = ComponentArgs & Pick<FilesAndApplyOptions, "applyAft
 
 export class Monitoring extends NodeService {
   constructor(name: string, args: WaitingComponentArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("boreal:monitoring:Monitoring", name, { ...args, ...SERVICE_SCRIPTS.monitoring }, opts);
+    super("boreal:monitoring:Monitoring", name, { ...args, ...serviceScripts(args.templates).monitoring }, opts);
   }
 }
 
@@ -75,7 +90,7 @@ export class SyncAgent extends pulumi.ComponentResource {
     opts?: pulumi.ComponentResourceOptions,
   ) {
     super("boreal:sync:SyncAgent", name, {}, opts);
-    // A file asset: the state keeps the bundle's hash, not its ~750 KB of text.
+    // A file asset: the state keeps the bundle's hash, not its text.
     const program = new remote.CopyToRemote(
       `${name}-program`,
       { connection: args.connection, source: new pulumi.asset.FileAsset(args.program.path), remotePath: AGENT.program },
@@ -83,9 +98,13 @@ export class SyncAgent extends pulumi.ComponentResource {
     );
     const { files, applied } = filesAndApply(
       name,
-      { connection: args.connection, files: args.files, ...SERVICE_SCRIPTS.agent },
+      { connection: args.connection, files: args.files, templates: args.templates, ...serviceScripts(args.templates).agent },
       // After the key too: a rotated key must reach the interface, though no file changed.
-      { parent: this, filesAfter: [...args.after, program], alsoAfter: pulumi.interpolate`program:${args.program.hash} key:${args.publicKey}` },
+      {
+        parent: this,
+        filesAfter: [...args.after, program],
+        alsoAfter: pulumi.interpolate`program:${args.program.hash} key:${args.publicKey}`,
+      },
     );
     this.applied = applied;
     this.written = [program, ...files];
@@ -95,6 +114,6 @@ export class SyncAgent extends pulumi.ComponentResource {
 
 export class Firewall extends NodeService {
   constructor(name: string, args: ComponentArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("boreal:firewall:Firewall", name, { ...args, ...SERVICE_SCRIPTS.firewall }, opts);
+    super("boreal:firewall:Firewall", name, { ...args, ...serviceScripts(args.templates).firewall }, opts);
   }
 }

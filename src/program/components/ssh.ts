@@ -25,6 +25,10 @@ export function sshConnection(target: SshTarget, privateKey: pulumi.Input<string
  * (AcceptEnv LANG LC_* only): a warning at best, a failed delete with older providers.
  * None of our scripts read them, so they are not sent.
  */
-export function nodeCommand(name: string, args: Omit<remote.CommandArgs, "addPreviousOutputInEnv">, opts: pulumi.CustomResourceOptions): remote.Command {
+export function nodeCommand(
+  name: string,
+  args: Omit<remote.CommandArgs, "addPreviousOutputInEnv">,
+  opts: pulumi.CustomResourceOptions,
+): remote.Command {
   return new remote.Command(name, { ...args, addPreviousOutputInEnv: false }, opts);
 }

@@ -4,11 +4,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { types } from "@pulumi/command";
 import { nodeCommand } from "./ssh";
-import { KEY_DELETE, keyScript } from "../../core/node/scripts";
-import { AGENT } from "../../core/node/layout";
+import { keyDeleteScript, keyProofScript, keyScript } from "../../core/node/scripts";
+import type { TemplateSources } from "../../core/node/render";
 
 export interface WireGuardArgs {
   connection: types.input.remote.ConnectionArgs;
+  templates: TemplateSources;
   keyEpoch: number;
 }
 
@@ -24,9 +25,9 @@ export class WireGuard extends pulumi.ComponentResource {
         connection: args.connection,
         // The epoch is in the script: bumping it is an update that makes a new key. Not a
         // trigger: a replacement would run the old delete after the new create (no key).
-        create: keyScript(args.keyEpoch),
-        update: keyScript(args.keyEpoch),
-        delete: KEY_DELETE,
+        create: keyScript(args.keyEpoch, args.templates),
+        update: keyScript(args.keyEpoch, args.templates),
+        delete: keyDeleteScript(args.templates),
       },
       { parent: this },
     );
@@ -38,6 +39,7 @@ export class WireGuard extends pulumi.ComponentResource {
 
 export interface WireGuardKeyProofArgs {
   connection: types.input.remote.ConnectionArgs;
+  templates: TemplateSources;
   /** The key to prove, as the key step read it back. */
   publicKey: pulumi.Output<string>;
   federation: string;
@@ -51,12 +53,7 @@ export interface WireGuardKeyProofArgs {
  * program. The key is in the script: a new key is an update, which proves that key.
  */
 export function wireguardKeyProof(name: string, args: WireGuardKeyProofArgs, opts: pulumi.CustomResourceOptions): pulumi.Output<string> {
-  const script = args.publicKey.apply((key) => keyProofScript(args.federation, args.node, key));
+  const script = args.publicKey.apply((key) => keyProofScript(args.federation, args.node, key, args.templates));
   const proof = nodeCommand(name, { connection: args.connection, create: script, update: script }, opts);
   return proof.stdout.apply((out) => out.trim());
-}
-
-/** Names and key are validated (slugs, base64), so they need no quoting beyond the quotes. */
-export function keyProofScript(federation: string, node: string, publicKey: string): string {
-  return ["set -eu", `node ${AGENT.program} prove-wireguard-key --federation '${federation}' --node '${node}' --key '${publicKey}'`].join("\n");
 }
