@@ -117,7 +117,7 @@ describe("stack config", () => {
       "trust missing",
       { trust: undefined },
       "boreal:trust",
-      /must pin the federation version it trusts first — run `npx boreal registry check/,
+      /must pin the federation version it trusts first — run `npm run -s boreal -- registry check/,
     ],
     [
       "trust without its version",

@@ -59,7 +59,7 @@ const trustText = z
   .string({
     error: withFix(
       "missing: the stack must pin the federation version it trusts first",
-      "run `npx boreal registry check ../registry` and copy the pin it prints: pulumi config set boreal:trust <version>:<sha256>",
+      "run `npm run -s boreal -- registry check ../registry` and copy the pin it prints: pulumi config set boreal:trust <version>:<sha256>",
     ),
   })
   .regex(
