@@ -535,7 +535,7 @@ describe("the front door: help, version, exit codes, did you mean", () => {
     expect(boreal("lab", "ssh", "no-such-machine", "--", "--help").stderr).toMatch(
       /^boreal lab ssh: no lab machine named no-such-machine\n\s+fix: see npm run -s boreal -- lab status/,
     );
-  });
+  }, 30_000);
 
   test("an unknown verb, command or option: exit 2 with the nearest as its fix", () => {
     const verb = boreal("stauts");

@@ -1,5 +1,6 @@
 // The core's own IP address patterns (src/core/values/ip.ts) against Node's net.isIP, which
-// the core may not import: the same verdict on addresses, near-addresses and noise.
+// the core may not import: the same verdict on addresses, near-addresses and noise, except
+// that the core refuses an IPv6 zone ("%eth0"), which names a link rather than an address.
 import fc from "fast-check";
 import { isIP as nodeIsIP } from "node:net";
 import { describe, expect, test } from "vitest";
@@ -20,7 +21,14 @@ const ipv6ish = fc
     return `${body}${tail ? `:${tail}` : ""}${zone ?? ""}`;
   });
 
-describe("isIP agrees with Node's net.isIP", () => {
+describe("isIP agrees with Node's net.isIP, zones refused", () => {
+  test("a zone is refused where Node accepts it", () => {
+    for (const text of ["fe80::1%eth0", "fd42:b0:ea1::%1"]) {
+      expect(nodeIsIP(text)).toBe(6);
+      expect(isIP(text)).toBe(0);
+    }
+  });
+
   test("on well-known cases", () => {
     for (const text of [
       "100.64.0.1",
@@ -40,13 +48,16 @@ describe("isIP agrees with Node's net.isIP", () => {
       " 1.2.3.4",
       "1.2.3.4\n",
     ]) {
-      expect(isIP(text), text).toBe(nodeIsIP(text));
+      expect(isIP(text), text).toBe(text.includes("%") ? 0 : nodeIsIP(text));
     }
   });
 
   test("on generated addresses and near-misses", () => {
     fc.assert(
-      fc.property(fc.oneof(ipv4ish, ipv6ish, fc.string({ maxLength: 40 })), (text) => isIP(text) === nodeIsIP(text)),
+      fc.property(
+        fc.oneof(ipv4ish, ipv6ish, fc.string({ maxLength: 40 })),
+        (text) => isIP(text) === (text.includes("%") ? 0 : nodeIsIP(text)),
+      ),
       { numRuns: 5000 },
     );
   });

@@ -41,11 +41,11 @@ export function allocateMeshAddresses(federation: Federation, request: Allocatio
   const taken4 = new Set(others.map((n) => parseAddress(n.mesh.ipv4, 4)));
   const taken6 = new Set(others.map((n) => parseAddress(n.mesh.ipv6, 6)));
 
-  const fallback = existing?.mesh ?? lowestFree(share.ipv4, fed4, fed6, taken4, taken6, request.member);
-  const chosen = {
-    ipv4: request.override?.ipv4 ?? fallback.ipv4,
-    ipv6: request.override?.ipv6 ?? fallback.ipv6,
-  };
+  // Looked for only when an address is not given: a full override needs no free index.
+  const given = request.override ?? {};
+  const fallback =
+    given.ipv4 && given.ipv6 ? undefined : (existing?.mesh ?? lowestFree(share.ipv4, fed4, fed6, taken4, taken6, request.member));
+  const chosen = { ipv4: given.ipv4 ?? fallback!.ipv4, ipv6: given.ipv6 ?? fallback!.ipv6 };
   checkChosen(chosen.ipv4, 4, share.ipv4, fed4, taken4, "boreal:meshAddress.ipv4", request.member);
   checkChosen(chosen.ipv6, 6, share.ipv6, fed6, taken6, "boreal:meshAddress.ipv6", request.member);
   return { ipv4: formatAddress(parseAddress(chosen.ipv4, 4), 4), ipv6: formatAddress(parseAddress(chosen.ipv6, 6), 6) };
@@ -71,7 +71,15 @@ function lowestFree(share: Cidr, fed4: Cidr, fed6: Cidr, taken4: Set<bigint>, ta
 }
 
 function checkChosen(text: string, family: 4 | 6, share: Cidr, federation: Cidr, taken: Set<bigint>, key: string, member: string): void {
-  const value = parseAddress(text, family);
+  let value: bigint;
+  try {
+    value = parseAddress(text, family);
+  } catch {
+    const example = family === 4 ? "100.64.0.1" : "fd42:b0:ea1::1";
+    throw new BorealConfigError([
+      { source: "stack config", key, message: `${text} is not an IPv${family} address`, fix: `write it as e.g. "${example}"` },
+    ]);
+  }
   if (!contains(share, value)) {
     throw new BorealConfigError([
       {

@@ -15,16 +15,19 @@ const IPV6_PATTERN = new RegExp(
     `(?:${V6_SEGMENT}:){2}(?:(?::${V6_SEGMENT}){0,3}:${V4}|(?::${V6_SEGMENT}){1,5}|:)|` +
     `(?:${V6_SEGMENT}:){1}(?:(?::${V6_SEGMENT}){0,4}:${V4}|(?::${V6_SEGMENT}){1,6}|:)|` +
     `(?::(?:(?::${V6_SEGMENT}){0,5}:${V4}|(?::${V6_SEGMENT}){1,7}|:))` +
-    ")(?:%[0-9a-zA-Z-.:]{1,})?$",
+    ")$",
 );
 
 export function isIPv4(text: string): boolean {
   return IPV4_PATTERN.test(text);
 }
 
-/** As Node's net.isIPv6: an embedded IPv4 tail and a zone ("%eth0") are accepted. */
+/**
+ * As Node's net.isIPv6 (an embedded IPv4 tail is accepted), except that a zone ("%eth0") is
+ * refused: it names a link, not an address a peer or a config of the kit can route to.
+ */
 export function isIPv6(text: string): boolean {
-  return IPV6_PATTERN.test(text);
+  return !text.includes("%") && IPV6_PATTERN.test(text);
 }
 
 /** 4, 6, or 0 when `text` is no IP address (as Node's net.isIP). */
@@ -50,6 +53,12 @@ export function formatIPv4(value: bigint): string {
 
 export function parseIPv6(text: string): bigint {
   if (!isIPv6(text)) throw new Error(`not an IPv6 address: ${text}`);
+  // An IPv4 tail ("::ffff:192.0.2.1") is the last two groups.
+  const v4 = /^(.*:)(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (v4) {
+    const [a, b, c, d] = v4.slice(2).map(Number);
+    text = `${v4[1]}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
   const [head, tail] = text.includes("::") ? text.split("::") : [text, undefined];
   const headParts = head ? head.split(":") : [];
   const tailParts = tail ? tail.split(":") : [];

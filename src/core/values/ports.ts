@@ -38,7 +38,8 @@ export function rangesOverlap(a: PortRange, b: PortRange): boolean {
 export function splitAround(range: PortRange, ports: number[]): string {
   const parts: PortRange[] = [];
   let first = range.first;
-  for (const port of [...new Set(ports)].sort((a, b) => a - b)) {
+  const inside = ports.filter((p) => p >= range.first && p <= range.last);
+  for (const port of [...new Set(inside)].sort((a, b) => a - b)) {
     if (port > first) parts.push({ protocol: range.protocol, first, last: port - 1 });
     first = port + 1;
   }
