@@ -314,19 +314,6 @@ export function orphanSignatures(t: Trusted): Rejection[] {
   return orphans;
 }
 
-export function table(rows: string[][], indent = "  "): string[] {
-  if (rows.length === 0) return [];
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
-  return rows.map(
-    (r) =>
-      indent +
-      r
-        .map((cell, i) => cell.padEnd(widths[i]))
-        .join("  ")
-        .trimEnd(),
-  );
-}
-
 export function pinLine(entry: { version: number; sha256: string }): string {
   return `pulumi config set boreal:trust ${formatTrust(entry)}`;
 }

@@ -1,6 +1,6 @@
 // The one way the kit runs another program: no shell unless asked, always a timeout, no
 // prompt, and one error format naming the command, how it ended and its own last words.
-import { spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync, SpawnSyncReturns } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
 
 export interface RunOptions {
@@ -83,20 +83,7 @@ export function run(command: string, args: readonly string[], options: RunOption
     maxBuffer: options.maxBuffer ?? 64 * 1024 * 1024,
     stdio: ["pipe", "pipe", "pipe"],
   });
-  const code = (spawned.error as NodeJS.ErrnoException | undefined)?.code;
-  const result: RunResult = {
-    command,
-    args,
-    status: spawned.status,
-    signal: spawned.signal,
-    stdout: spawned.stdout?.toString("utf8") ?? "",
-    stdoutBytes: spawned.stdout ?? Buffer.alloc(0),
-    stderr: spawned.stderr?.toString("utf8") || (spawned.error ? String(spawned.error.message) : ""),
-    timedOut: code === "ETIMEDOUT",
-  };
-  if (code === "ENOENT") throw new ProcessError(result, options.purpose, true);
-  if (result.status !== 0 && !options.allowFailure) throw new ProcessError(result, options.purpose);
-  return result;
+  return settled(command, args, spawned, options);
 }
 
 /** `sh -c script`, for the kit's own rendered scripts (values filled in by shellQuote). */
@@ -243,6 +230,16 @@ export function runAttached(command: string, args: readonly string[], options: A
     maxBuffer: 64 * 1024 * 1024,
     stdio: [typed ? "inherit" : "pipe", options.stdout === "capture" ? "pipe" : "inherit", "inherit"],
   });
+  return settled(command, args, spawned, options);
+}
+
+/** A finished synchronous spawn as a RunResult; throws ProcessError as `run` promises. */
+function settled(
+  command: string,
+  args: readonly string[],
+  spawned: SpawnSyncReturns<Buffer>,
+  options: Pick<RunOptions, "allowFailure" | "purpose">,
+): RunResult {
   const code = (spawned.error as NodeJS.ErrnoException | undefined)?.code;
   const result: RunResult = {
     command,
@@ -251,7 +248,8 @@ export function runAttached(command: string, args: readonly string[], options: A
     signal: spawned.signal,
     stdout: spawned.stdout?.toString("utf8") ?? "",
     stdoutBytes: spawned.stdout ?? Buffer.alloc(0),
-    stderr: spawned.error ? String(spawned.error.message) : "",
+    // Attached commands' stderr went to the terminal: only a failure to start is kept.
+    stderr: spawned.stderr?.toString("utf8") || (spawned.error ? String(spawned.error.message) : ""),
     timedOut: code === "ETIMEDOUT",
   };
   if (code === "ENOENT") throw new ProcessError(result, options.purpose, true);
