@@ -17,10 +17,10 @@ import {
   judgeNode,
   NodeAnswer,
   ParentAnswer,
-  parentDs,
   questionsFor,
   sampleOf,
 } from "../core/dns/check";
+import { parentDs } from "../core/dns/parent";
 import { DsRecord, keyTag } from "../core/dns/ds";
 import { rcodeName } from "../core/dns/message";
 import { ask, askNode, Server } from "../io/dns/transport";

@@ -11,7 +11,7 @@ import { createMirrorRepo, mirrorProcesses, mirrorUrl, mirrorsDir, startMirror, 
 import { createLabFederation, LabMember } from "./federation";
 import { LAB_PASSPHRASE, labPulumiEnv, labStackName, runPulumi } from "./pulumi";
 import { inCgroups, labCgroupProcesses, machineCgroup, removeLabCgroups } from "./cgroup";
-import { createLabDnsNetwork, labDnsProcesses, LabDnsState, startLabDns } from "./dns";
+import { createLabDnsNetwork, labDnsAddresses, labDnsProcesses, LabDnsState, startLabDns } from "./dns";
 
 /** Seconds between two registry pulls on lab machines (a real member keeps the default, 60). */
 export const LAB_SYNC_INTERVAL = 5;
@@ -164,7 +164,8 @@ export async function labUp(options: UpOptions): Promise<LabState & { imageBuilt
   machines.forEach((address, i) => {
     const name = `node${i + 1}`;
     createMachineNetwork(name, address, subnet);
-    state.machines.push(startMachine(dir, name, address, suites[i], images.get(suites[i])!.path, operatorKey));
+    const resolver = labDnsAddresses(subnet.text).resolver;
+    state.machines.push(startMachine(dir, { name, address, resolver }, suites[i], images.get(suites[i])!.path, operatorKey));
   });
   saveState(dir, state);
   writeKnownHosts(dir, state);
@@ -174,13 +175,22 @@ export async function labUp(options: UpOptions): Promise<LabState & { imageBuilt
   return { ...state, imageBuilt: built.length > 0, imageSeconds: built.reduce((sum, image) => sum + image.seconds, 0) };
 }
 
-function startMachine(dir: string, name: string, address: string, suite: LabSuite, image: string, operatorKey: string): LabMachine {
+function startMachine(
+  dir: string,
+  { name, address, resolver }: { name: string; address: string; resolver: string },
+  suite: LabSuite,
+  image: string,
+  operatorKey: string,
+): LabMachine {
   const machineDir = join(dir, "machines", name);
   const upper = join(machineDir, "upper");
   rmSync(machineDir, { recursive: true, force: true });
   mkdirSync(join(upper, "etc/ssh"), { recursive: true });
   mkdirSync(join(upper, "root/.ssh"), { recursive: true, mode: 0o700 });
   writeFileSync(join(upper, "etc/hostname"), `${name}\n`);
+  // The machine's resolver is the lab's (answering once labDns starts it), as a server's is
+  // its hoster's: the nodes find their zones' parent through it.
+  writeFileSync(join(upper, "etc/resolv.conf"), `nameserver ${resolver}\n`);
   // The lab makes each machine's host key, so it knows the key to pin.
   sh("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `root@${name}`, "-f", join(upper, "etc/ssh/ssh_host_ed25519_key")]);
   writeFileSync(join(upper, "root/.ssh/authorized_keys"), operatorKey, { mode: 0o600 });
@@ -201,6 +211,8 @@ function bootMachine(dir: string, name: string, image: string): number {
     `--network-namespace-path=/run/netns/${nodeNamespace(name)}`,
     // wireguard-go needs to create its TUN device.
     "--capability=CAP_NET_ADMIN",
+    // Its own /etc/resolv.conf (startMachine's), not the host's.
+    "--resolv-conf=off",
     `--hostname=${name}`,
     `--machine=boreal-${name}`,
   ]);

@@ -12,8 +12,7 @@ import { stackEndpointProblem } from "../core/values/scope";
 import { BorealConfigError } from "../core/values/problems";
 import { NodeSpec, parseStackConfig, splitPrivateKey } from "../core/spec/stack";
 import { recordsKey, withZoneFiles, zoneFilesKey } from "../core/dns/records";
-import { delegationRecords } from "../core/node/delegation";
-import { formatDs } from "../core/dns/ds";
+import { recordDelegation, registrarView } from "../core/dns/delegation";
 import { loadRegistry } from "../io/registry/read";
 import { describeSigner, Signer, signerPublicKey } from "../io/registry/sign";
 import { formatRejection, nodeNameProblem } from "../core/registry/verify";
@@ -86,6 +85,7 @@ function main() {
   if (ownProblems.length > 0) throw new BorealConfigError(ownProblems);
   const { signer, publicKey: signingKey } = memberSigner(spec, federation.settings.members.find((m) => m.name === spec.member)?.keys);
   const { spec: publicSpec, privateKey } = splitPrivateKey(spec);
+  const now = new Date().toISOString();
   const node = new BorealNode(spec.node, {
     spec: publicSpec,
     sshPrivateKey: pulumi.secret(privateKey),
@@ -97,7 +97,7 @@ function main() {
     signer,
     signingKey,
     state: stackStateFacts(),
-    now: new Date().toISOString(),
+    now,
     // Zone files: Knot's check here first, where knotc is installed (the node checks again).
     precheck: (files) =>
       precheckFiles(
@@ -114,10 +114,12 @@ function main() {
     meshIpv4: node.plan.mesh.ipv4,
     meshIpv6: node.plan.mesh.ipv6,
     zones: node.plan.dns.primaryZones.map((z) => z.name),
-    // What the member enters at its registrar, per zone: NS names, their glue, the DS records.
-    delegations: node.delegations.apply((all) =>
-      Object.fromEntries(all.map((d) => [d.zone, { nameServers: d.nameServers, ds: d.ds.map(formatDs), records: delegationRecords(d) }])),
-    ),
+    // What the member enters at its registrar, per zone: NS names, their glue, the DS records, since when.
+    delegations: node.delegations.apply((all) => {
+      const published = federation.nodes.find((n) => n.node === spec.node && n.member === spec.member);
+      const { since } = recordDelegation(node.plan.delegation, published, now);
+      return Object.fromEntries(all.map((d) => [d.zone, registrarView(d, spec.member, since)]));
+    }),
     descriptorPath: node.descriptorPath,
     federationVersion: federation.settings.version,
   };

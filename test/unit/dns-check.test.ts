@@ -12,11 +12,11 @@ import {
   judgeNode,
   NodeAnswer,
   NodeReplies,
-  parentDs,
   questionKey,
   Reply,
   sampleOf,
 } from "../../src/core/dns/check";
+import { parentDs } from "../../src/core/dns/parent";
 import { ALGORITHMS, parseRrsig, serialAhead, signedData, verifyRrset } from "../../src/core/dns/dnssec";
 import { canonicalNameWire, Dnskey, dsOf, keyTag } from "../../src/core/dns/ds";
 import { decodeMessage, encodeQuery, readName, WireRecord } from "../../src/core/dns/message";

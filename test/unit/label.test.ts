@@ -877,6 +877,8 @@ describe("registry additions: label settings and attestation keys", () => {
       "mesh",
       "zones",
       "exporter",
+      "nameServer",
+      "delegation",
       "services",
       "attestationKey",
       "attestationKeyProof",

@@ -234,12 +234,21 @@ describe("plan", () => {
     ]);
   });
 
-  test("every node of the federation is a name server of the member's zones", () => {
-    const zone = plan(fixtureSpec("b1"), fixtureFederation()).dns.primaryZones[0];
-    expect(zone.nameServers).toEqual([
-      { node: "a1", target: "ns-a1", glue: { type: "A", address: "198.51.100.11" } },
-      { node: "b1", target: "ns-b1", glue: { type: "A", address: "198.51.100.12" } },
-      { node: "c1", target: "wg.coop-c.net.", glue: undefined },
+  test("the member's zones are delegated to its own node and other members' by their own names; glue only for the name in the zone", () => {
+    const p = plan(fixtureSpec("b1"), fixtureFederation());
+    expect(p.nameServer).toBe("ns-b1.coop-b.example.");
+    expect(p.delegation).toEqual(["b1", "a1", "c1"]);
+    const [first, second] = p.dns.primaryZones;
+    expect(first.nameServers.map((ns) => [ns.name, ns.glue])).toEqual([
+      ["ns-b1.coop-b.example.", [{ type: "A", address: "198.51.100.12" }]],
+      ["ns-a1.coop-a.example.", []],
+      ["wg.coop-c.net.", []],
+    ]);
+    // Its second zone names the same servers; the glue is in the first one only.
+    expect(second.nameServers.map((ns) => [ns.name, ns.glue])).toEqual([
+      ["ns-b1.coop-b.example.", []],
+      ["ns-a1.coop-a.example.", []],
+      ["wg.coop-c.net.", []],
     ]);
   });
 
@@ -436,6 +445,9 @@ describe("descriptor", () => {
       mesh: { ipv4: "100.64.0.48", ipv6: "fd42:b0:ea1::30" },
       zones: ["coop-d.example."],
       exporter: "100.64.0.48:9100",
+      // Its own name server and three of other members', one each (rendezvous order), since now.
+      nameServer: "ns-d1.coop-d.example.",
+      delegation: { nameServers: ["d1", "a1", "c1", "b1"], since: "2026-12-01T08:30:15.250Z" },
       services: ["tcp/22"],
       updatedAt: "2026-12-01T08:30:15.250Z",
     });
@@ -449,6 +461,8 @@ describe("descriptor", () => {
       "mesh",
       "zones",
       "exporter",
+      "nameServer",
+      "delegation",
       "services",
       "updatedAt",
     ]);

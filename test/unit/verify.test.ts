@@ -473,6 +473,45 @@ describe("node objects", () => {
     expect(v.federation!.nodes[0].member).toBe("coop-a");
   });
 
+  test("a name server name that is not the node's own is refused: another member's zone, a foreign name, another node's ns- name", () => {
+    // With b1's own key and proof given, descriptor() keeps the name as written.
+    const { publicKey, keyProof } = fixtureNode("b1");
+    for (const nameServer of ["ns-b1.coop-a.example.", "ns.coop-b.example.", "ns-a1.coop-a.example.", "b1.example."]) {
+      const files = withFiles(
+        fixtureRegistryFiles(),
+        signedFiles(descriptor("b1", { serial: 5, publicKey, keyProof, nameServer }), "coop-b"),
+      );
+      expectOnlyRejected(verify(files), "nodes/b1.yaml", /nameServer .* is not the node's own: ns-b1 in one of its zones/, ["a1", "c1"]);
+    }
+    const own = withFiles(
+      fixtureRegistryFiles(),
+      signedFiles(descriptor("b1", { serial: 5, nameServer: "ns-b1.b-mail.example." }), "coop-b"),
+    );
+    expect(verify(own).rejected).toEqual([]);
+    // A host-name endpoint is its own name server name, and no other.
+    const c1Key = { publicKey: fixtureNode("c1").publicKey, keyProof: fixtureNode("c1").keyProof };
+    const c1 = withFiles(
+      fixtureRegistryFiles(),
+      signedFiles(descriptor("c1", { serial: 5, ...c1Key, nameServer: "ns-c1.coop-c.example." }), "coop-c"),
+    );
+    expectOnlyRejected(verify(c1), "nodes/c1.yaml", /nameServer ns-c1.coop-c.example. is not the node's own/, ["a1", "b1"]);
+  });
+
+  test("a delegation record is capped and its names are slugs; names that are no node are ignored", () => {
+    const tooMany = descriptor("b1", {
+      serial: 5,
+      delegation: { nameServers: Array.from({ length: 17 }, (_, i) => `n${i}`), since: "2026-12-01T00:00:00Z" },
+    });
+    expectOnlyRejected(verify(withFiles(fixtureRegistryFiles(), signedFiles(tooMany, "coop-b"))), "nodes/b1.yaml", /more than 16 nodes/, [
+      "a1",
+      "c1",
+    ]);
+    const ghosts = descriptor("b1", { serial: 5, delegation: { nameServers: ["b1", "zz9", "a1"], since: "2026-12-01T00:00:00Z" } });
+    const v = verify(withFiles(fixtureRegistryFiles(), signedFiles(ghosts, "coop-b")));
+    expect(v.rejected).toEqual([]);
+    expect(plan(fixtureSpec("b1"), v.federation!).delegation).toEqual(["b1", "a1", "c1"]);
+  });
+
   test("a file named for another node than the one it describes is refused", () => {
     const a1 = fixtureRegistryFiles().filter((f) => f.path.startsWith("nodes/a1.yaml"));
     const copy = a1.map((f) => ({ ...f, path: f.path.replace("a1", "a9") }));
@@ -989,7 +1028,7 @@ describe("hostile files", () => {
       const b1 = plan(fixtureSpec("b1"), v.federation!);
       expect(b1.peers.map((p) => p.node)).toEqual(["a1", "c1"]);
       expect(b1.peers.some((p) => p.publicKey === evil.publicKey)).toBe(false);
-      for (const zone of b1.dns.primaryZones) expect(zone.nameServers.map((ns) => ns.node)).toEqual(["a1", "b1", "c1"]);
+      for (const zone of b1.dns.primaryZones) expect(zone.nameServers.map((ns) => ns.node)).toEqual(["b1", "a1", "c1"]);
       expect(b1.dns.secondaryZones.map((z) => z.name)).not.toContain("bank.lab.test.");
       expect(JSON.stringify(b1)).not.toMatch(/evil|203\.0\.113\.66|bank\.lab\.test/);
     }

@@ -4,9 +4,10 @@
 import { createHash } from "node:crypto";
 import { formatIPv4, formatIPv6, parseIPv6 } from "../values/ip";
 import { dnskeyOf, serialAhead, verifyRrset } from "./dnssec";
-import { Dnskey, dsOf, DsRecord, formatDs, keyTag, SEP, sameDs } from "./ds";
+import { Dnskey, dsOf, DsRecord, formatDs, keyTag, SEP } from "./ds";
 import { DnsMessage, nameText, rcodeName, readName, typeName, WireRecord } from "./message";
 import { nameWithin, parentName, parseZoneFile, RECORD_TYPES } from "./zonefile";
+import { dsNamesKey } from "./parent";
 
 export interface Question {
   name: string;
@@ -251,25 +252,6 @@ export function judgeNode(zone: string, replies: NodeReplies, sample: SampleRRse
 // The zone.
 
 export type ParentAnswer = { asked: false; reason: string } | { asked: true; error: string } | { asked: true; ds: DsRecord[] };
-
-/** The DS records of a parent's answer for the zone. */
-export function parentDs(zone: string, message: DnsMessage): DsRecord[] {
-  return message.answer
-    .filter((r) => r.owner === zone && r.type === RECORD_TYPES.DS && r.rdata.length > 4)
-    .map((r) => ({
-      owner: zone,
-      keyTag: r.rdata.readUInt16BE(0),
-      algorithm: r.rdata[2],
-      digestType: r.rdata[3],
-      digest: r.rdata.subarray(4).toString("hex").toUpperCase(),
-    }));
-}
-
-/** A parent's DS names this key: by digest for the types computed here (2, 4), else by key tag and algorithm. */
-function dsNamesKey(ds: DsRecord, key: Dnskey): boolean {
-  if (ds.digestType === 2 || ds.digestType === 4) return sameDs(ds, dsOf(key, ds.digestType));
-  return ds.keyTag === keyTag(key) && ds.algorithm === key.algorithm;
-}
 
 export interface CheckInput {
   zone: string;

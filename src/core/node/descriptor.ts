@@ -2,6 +2,7 @@
 import type { NodeDescriptor, Tombstone } from "../registry/format";
 import type { NodePlan } from "./plan";
 import { portSpecText } from "../values/ports";
+import { recordDelegation } from "../dns/delegation";
 
 /**
  * Serial and `updatedAt` move only when something else in the descriptor changed, so
@@ -27,6 +28,9 @@ export function buildDescriptor(
     mesh: { ipv4: plan.mesh.ipv4, ipv6: plan.mesh.ipv6 },
     zones: plan.dns.primaryZones.map((z) => z.name),
     exporter: `${plan.exporter.address}:${plan.exporter.port}`,
+    // Its name server name and the set its zones are delegated to, kept from one up to the next
+    // (src/core/dns/delegation.ts). Absent for a node without a zone and with an IP endpoint.
+    ...(plan.nameServer === undefined ? {} : { nameServer: plan.nameServer, delegation: recordDelegation(plan.delegation, existing, now) }),
     // What peers may find open on the underlay beside WireGuard and DNS (the label's scan).
     services: declaredServices(plan),
     // The key the node signs its attestations of peers with (src/label): read off the node

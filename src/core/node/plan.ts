@@ -6,6 +6,7 @@ import { BorealConfigError } from "../values/problems";
 import { parseEndpoint } from "../values/fields";
 import { allocateMeshAddresses, MeshAddresses } from "../mesh/allocate";
 import { isIP, parseCidr } from "../values/ip";
+import { chooseDelegation, DelegationNameServer, nameServerOf, NodeForDelegation, zoneNameServers } from "../dns/delegation";
 import { firewallPlan, FirewallPlan } from "../firewall/plan";
 import { EXPORTER_PORT } from "../values/ports";
 import { MonitoringPlan, monitoringPlan } from "../monitoring/plan";
@@ -21,17 +22,10 @@ export interface Peer {
   allowedIps: string[];
 }
 
-export interface NameServer {
-  node: string;
-  /** Name of the NS record target, relative to the zone when glue is in-zone. */
-  target: string;
-  /** Glue address (the node's underlay IP), when its endpoint is an IP literal. */
-  glue?: { type: "A" | "AAAA"; address: string };
-}
-
 export interface PrimaryZone {
   name: string;
-  nameServers: NameServer[];
+  /** The zone's apex NS set, what the parent should hold (src/core/dns/delegation.ts). */
+  nameServers: DelegationNameServer[];
   /** The member's own records (boreal:records, zone files read into it), checked, one line each. */
   records: string[];
 }
@@ -48,6 +42,10 @@ export interface NodePlan {
   member: string;
   node: string;
   endpoint: string;
+  /** This node's name server name (its zones' SOA MNAME; other members' delegations list it); none without a zone. */
+  nameServer?: string;
+  /** The node names this node's zones are delegated to, as its descriptor records them. */
+  delegation: string[];
   listenPort: number;
   mtu: number;
   persistentKeepalive: number;
@@ -107,10 +105,20 @@ export function plan(spec: PlanSpec, federation: Federation): NodePlan {
     allowedIps: [`${n.mesh.ipv4}/32`, `${n.mesh.ipv6}/128`],
   }));
 
-  const everyNode = [{ node: spec.node, endpoint: spec.endpoint }, ...others].sort((a, b) => a.node.localeCompare(b.node));
+  // What this node published before (same member): the name server name and delegation set it keeps.
+  const published = federation.nodes.find((n) => n.node === spec.node && n.member === spec.member);
+  const self: NodeForDelegation = {
+    node: spec.node,
+    member: spec.member,
+    endpoint: spec.endpoint,
+    zones: spec.zones,
+    nameServer: published?.nameServer,
+    delegation: published?.delegation,
+  };
+  const nameServer = nameServerOf(self);
   const primaryZones = spec.zones.map((zone) => ({
     name: zone,
-    nameServers: everyNode.map((n) => nameServer(n.node, n.endpoint)),
+    nameServers: zoneNameServers(zone, { ...self, nameServer }, others),
     records: zoneRecordLines(zone, spec),
   }));
 
@@ -119,6 +127,8 @@ export function plan(spec: PlanSpec, federation: Federation): NodePlan {
     member: spec.member,
     node: spec.node,
     endpoint: spec.endpoint,
+    nameServer,
+    delegation: nameServer === undefined ? [] : chooseDelegation({ ...self, nameServer }, others),
     listenPort,
     mtu: spec.mtu ?? settings.defaults.mtu,
     persistentKeepalive: settings.defaults.persistentKeepalive,
@@ -143,13 +153,6 @@ export function plan(spec: PlanSpec, federation: Federation): NodePlan {
     attestInterval: spec.attestInterval,
     attestFirstDelay: firstAttestDelay(spec.node, spec.attestInterval),
   };
-}
-
-function nameServer(node: string, endpointText: string): NameServer {
-  const host = parseEndpoint(endpointText)?.host ?? endpointText;
-  const family = isIP(host);
-  if (family === 0) return { node, target: host.endsWith(".") ? host : `${host}.`, glue: undefined };
-  return { node, target: `ns-${node}`, glue: { type: family === 4 ? "A" : "AAAA", address: host } };
 }
 
 /** The member's own zones: inside its suffixes in the federation, and on no other node. */

@@ -414,7 +414,7 @@ export function providedTemplates(): TemplateSources {
 }
 
 function soaTarget(plan: NodePlan, zone: PrimaryZone): string {
-  return zone.nameServers.find((ns) => ns.node === plan.node)?.target ?? zone.nameServers[0].target;
+  return plan.nameServer ?? zone.nameServers[0].name;
 }
 
 /** Short content hash used as a trigger: a file's commands re-run only when it changes. */

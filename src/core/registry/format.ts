@@ -321,6 +321,30 @@ export const descriptorSchema = z.strictObject({
     .max(MAX_NODE_ZONES, withFix(`zones lists more than ${MAX_NODE_ZONES} zones`, "spread the zones over more nodes of the member")),
   exporter: endpoint("exporter", 'set exporter to the node exporter\'s mesh address and port, e.g. "100.64.0.1:9100"'),
   /**
+   * Optional: the node's name server name, what other members' delegations list for it:
+   * `ns-<node>.<one of its zones>` (its glue lives in that zone and at that zone's registrar
+   * only) or its endpoint's host name (src/core/dns/delegation.ts; verify.ts holds it to that).
+   */
+  nameServer: zoneName.optional(),
+  /**
+   * Optional: the nodes the member delegates this node's zones to (its registrar's NS set),
+   * kept from one pulumi up to the next so that a join changes nobody's delegation; `since`:
+   * when the set last changed. Names that are not live nodes are ignored.
+   */
+  delegation: z
+    .strictObject(
+      {
+        nameServers: z
+          .array(slug("delegation.nameServers[]"), {
+            error: typeError("delegation.nameServers", "a list of node names", "run the member's pulumi up again: it records the set"),
+          })
+          .max(16, withFix("delegation.nameServers lists more than 16 nodes", "run the member's pulumi up again: it records at most 13")),
+        since: timestamp,
+      },
+      { error: typeError("delegation", "an object", "run the member's pulumi up again: it records the set") },
+    )
+    .optional(),
+  /**
    * Optional: what the node opens on its underlay beside WireGuard and DNS, as "tcp/22",
    * "udp/51000-51010": its SSH port and the member's boreal:firewall.allow. Peers checking
    * the label's underlay-declared-only rule judge a scan against it; a descriptor without

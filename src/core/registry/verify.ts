@@ -32,6 +32,7 @@ import {
 import { memberShare } from "../mesh/allocate";
 import { contains, parseAddress } from "../values/ip";
 import { endpointProblem, exporterProblem, meshHostProblem } from "../values/scope";
+import { validNameServer } from "../dns/delegation";
 import { checkAttestationKeyProof, checkWireguardProof } from "./keyproof";
 import { REGISTRY_NAMESPACE, verifySignature } from "./sshsig";
 
@@ -561,6 +562,10 @@ export function checkNodeObject(file: { path: string; content: string; signature
   if (unproven) return fail(unproven);
   const outside = object.zones.filter((zone) => !owner.zones.some((suffix) => zoneWithin(zone, suffix)));
   if (outside.length > 0) return fail(`zone ${outside.join(", ")} is outside member ${owner.name}'s zones (${owner.zones.join(", ")})`);
+  if (!validNameServer(object))
+    return fail(
+      `nameServer ${object.nameServer} is not the node's own: ns-${object.node} in one of its zones, or its endpoint's host name`,
+    );
   const share = memberShare(federation, owner.name)!;
   if (!contains(share.ipv4, parseAddress(object.mesh.ipv4, 4)))
     return fail(`mesh address ${object.mesh.ipv4} is outside member ${owner.name}'s share ${owner.mesh}`);

@@ -11,7 +11,7 @@ import { buildDescriptor, buildTombstone } from "../../core/node/descriptor";
 import { NodePlan, plan } from "../../core/node/plan";
 import { renderNode, TemplateSources } from "../../core/node/render";
 import { attestationKeyDeleteScript, attestationKeyScript, parseAttestationKeyOutput, servedDnskeysScript } from "../../core/node/scripts";
-import { Delegation, delegation } from "../../core/node/delegation";
+import { Delegation, delegation } from "../../core/dns/delegation";
 import { dsForZone, parseDnskeys } from "../../core/dns/ds";
 import type { Signer } from "../../io/registry/sign";
 import { signedNodeObject } from "../../io/registry/write";
@@ -108,7 +108,7 @@ export class BorealNode extends pulumi.ComponentResource {
     const dnskeys = nodeCommand(`${name}-dnskeys`, { connection, create: served }, { parent: this, dependsOn: [agent.applied] });
     this.delegations = dnskeys.stdout.apply((text) => {
       const keys = parseDnskeys(text);
-      return zones.map((zone) => delegation(zone, dsForZone(keys, zone.name)));
+      return zones.map((zone) => delegation(zone.name, zone.nameServers, dsForZone(keys, zone.name)));
     });
 
     // The key the node signs its attestations of peers with (the label): born on the node like
