@@ -1,7 +1,8 @@
 // `boreal lab up|down|status|ssh` (machines on this host, as root) and `boreal demo` (a living
 // federation on them: every member joins with its own pulumi up). src/lab does the work.
+import { dirname, join } from "node:path";
 import { LAB_PARENT_ZONE } from "../lab/dns";
-import { labMemberName } from "../lab/federation";
+import { git, labMemberName } from "../lab/federation";
 import { DEFAULT_SUITE, isLabSuiteChoice, LAB_SUITE_CHOICES, LabSuiteChoice } from "../lab/image";
 import {
   DEFAULT_SUBNET,
@@ -17,7 +18,7 @@ import {
   writeLabStacks,
 } from "../lab/lab";
 import { ensureCommandPlugin } from "../lab/pulumi";
-import { LabStacks } from "../lab/stacks";
+import { LabStacks, StackOutputs } from "../lab/stacks";
 import { runAttached } from "../io/process";
 import { parseArgs, Parsed } from "./args";
 import { usageLine } from "./command";
@@ -150,10 +151,10 @@ export async function demo(args: readonly string[]): Promise<number> {
   const { missing } = writeLabStacks(state, PROJECT_DIR, log);
   if (missing.length > 0) throw new Error(`could not store the SSH key in ${missing.join(", ")}`);
   const stacks = new LabStacks(PROJECT_DIR, state);
-  const delegations: string[] = [];
+  const outputs = new Map<string, StackOutputs>();
   for (const m of state.machines) {
     log(`pulumi up ${stacks.stackOf(m.name)}`);
-    delegations.push(...Object.values(stacks.up(m.name).delegations).flatMap((d) => d.records));
+    outputs.set(m.name, stacks.up(m.name));
   }
   const lastUp = Date.now();
   // Nobody re-applies: each node's sync agent takes the others from the lab's mirror.
@@ -167,7 +168,18 @@ export async function demo(args: readonly string[]): Promise<number> {
     `federation of ${state.machines.length} up in ${Math.round((Date.now() - started) / 1000)}s; full mesh ${Math.round((Date.now() - lastUp) / 1000)}s after the last pulumi up, with no re-apply; summary:`,
   );
   printTable(demoSummary(state));
+  // A founder met too few others at its first up; its output says so (note): it does what the
+  // docs say, pull the registry and pulumi up again, then gives its registrar the new set.
+  for (const [i, m] of state.machines.entries()) {
+    const note = Object.values(outputs.get(m.name)!.delegations).find((d) => d.note)?.note;
+    if (!note) continue;
+    log(`${stacks.stackOf(m.name)}: ${note}`);
+    git(join(dirname(state.sshKey), "members", labMemberName(i), "registry"), "pull", "-q");
+    log(`pulumi up ${stacks.stackOf(m.name)} (its delegation, once the others are in)`);
+    outputs.set(m.name, stacks.up(m.name));
+  }
   // The members' delegations (their stacks' output) in the lab's parent zone, as at a registrar.
+  const delegations = [...outputs.values()].flatMap((o) => Object.values(o.delegations).flatMap((d) => d.records));
   const dns = await labDns(state, delegations);
   log(
     `DNS as the world sees it: parent ${LAB_PARENT_ZONE} at ${dns.parent.address}, validating resolver at ${dns.resolver.address}; try: kdig @${dns.resolver.address} +dnssec www.${labMemberName(0)}.${LAB_PARENT_ZONE} A`,

@@ -17,6 +17,8 @@ import { createLabDnsNetwork, labDnsAddresses, labDnsProcesses, LabDnsState, sta
 export const LAB_SYNC_INTERVAL = 5;
 /** Seconds between two rounds of label checks on lab machines (a real member keeps the default, 900). */
 export const LAB_ATTEST_INTERVAL = 60;
+/** Seconds between two checks of the parent's delegation on lab machines (a real member keeps the default, 300). */
+export const LAB_DELEGATION_CHECK_INTERVAL = 15;
 
 export { LAB_PASSPHRASE };
 import {
@@ -460,6 +462,8 @@ export function writeLabStacks(
         "boreal:syncInterval": options.syncInterval ?? LAB_SYNC_INTERVAL,
         // And checks its peers often, so that the label follows a broken rule within a minute.
         "boreal:attestInterval": options.attestInterval ?? LAB_ATTEST_INTERVAL,
+        // And the parent's delegation, so that a drift fires its alert within a minute.
+        "boreal:delegationCheckInterval": LAB_DELEGATION_CHECK_INTERVAL,
         "boreal:zones": [member.zone],
         // A cooperative's zone holds its customers' names: a web site and mail, here on the node.
         "boreal:records": { [member.zone]: labRecords(m.address) },

@@ -2,6 +2,7 @@
 // `pulumi up`; the nodes' sync agents take the peers from the lab's mirror by themselves.
 import { readdirSync, readFileSync } from "node:fs";
 import type { LabState } from "./lab";
+import type { RegistrarView } from "../core/dns/delegation";
 import { labPulumiEnv, labStackName, runPulumi, spawnPulumi } from "./pulumi";
 
 export interface StackOutputs {
@@ -12,10 +13,7 @@ export interface StackOutputs {
   descriptorPath: string;
   federationVersion: number;
   /** Per zone: what the member gives its registrar (src/program/index.ts). */
-  delegations: Record<
-    string,
-    { nameServers: { name: string; node: string; glue: { type: string; address: string }[] }[]; ds: string[]; records: string[] }
-  >;
+  delegations: Record<string, RegistrarView>;
 }
 
 export class LabStacks {

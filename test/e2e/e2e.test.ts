@@ -17,7 +17,7 @@ import { authenticated } from "../../src/lab/dns";
 import { dsForZone, formatDs, parseDnskeys } from "../../src/core/dns/ds";
 import { stopMirror } from "../../src/lab/mirror";
 import { nodeNamespace } from "../../src/lab/net";
-import { LabStacks } from "../../src/lab/stacks";
+import { LabStacks, StackOutputs } from "../../src/lab/stacks";
 import { writeNodeObject } from "../../src/io/registry/write";
 import { makeWireguardProof, wireguardPublicKey } from "../../src/core/registry/keyproof";
 import { parse as parseYaml } from "yaml";
@@ -61,6 +61,8 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
 
   /** Per member, what its stack outputs for the registrar (NS, glue, DS lines). */
   const delegationRecords: string[][] = [];
+  /** Per member, its stack's whole delegations output (with `note` when it must act again). */
+  const delegationOutputs: StackOutputs["delegations"][] = [];
   /** Asked from the host, as any resolver or member's machine asks. */
   const dig = (server: string, ...args: string[]) =>
     execFileSync("kdig", [`@${server}`, "+time=3", "+retry=1", ...args], { encoding: "utf8" });
@@ -80,6 +82,7 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
   function up(i: number): NodeView {
     const outputs = stacks.up(machineOf(i));
     delegationRecords[i] = Object.values(outputs.delegations).flatMap((d) => d.records);
+    delegationOutputs[i] = outputs.delegations;
     nodes[i] = {
       machine: servers.state.machines[i],
       member: members[i].name,
@@ -181,6 +184,41 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
   test("DNS: a zone transfer is refused from an underlay address and served over the mesh", () =>
     checks.expectTransfers(servers, nodes[0], nodes[1]));
 
+  test("delegation: the kit tells the founders, whose peers did not exist at their first pulumi up, to act again, and only them; they do as the docs say", async () => {
+    const noted = live()
+      .map((_, i) => i)
+      .filter((i) => Object.values(delegationOutputs[i]).some((d) => d.note !== undefined));
+    // Node 1 met no one, node 2 only node 1; node 3 met two others, enough to hold.
+    expect(noted, "members whose output says to act again").toEqual([0, 1]);
+    // The parent as the registrars hold it after each member's one pulumi up: `boreal dns check --parent` says the same.
+    await labDns(servers.state, delegationRecords.flat(), dir);
+    git(members[0].registry, "pull", "-q");
+    const founder = await dnsCheck(nodes[0].zone);
+    expect(founder.code, founder.output).toBe(1);
+    expect(founder.output).toMatch(/only 0 name server\(s\) of other members at the parent/);
+    const third = await dnsCheck(nodes[2].zone);
+    expect(third.code, third.output).toBe(0);
+    // The documented step: pull the registry, pulumi up again, give the registrar the new set.
+    for (const i of noted) {
+      git(members[i].registry, "pull", "-q");
+      await timed(`pulumi up ${stackOf(i)} (a founder's delegation)`, () => up(i));
+      for (const [zone, d] of Object.entries(delegationOutputs[i])) {
+        expect(d.note, `${zone}'s note after acting`).toBeUndefined();
+        expect(d.nameServers.filter((ns) => ns.member !== members[i].name).length, `${zone}'s name servers of other members`).toBe(3);
+      }
+    }
+    checks.log(
+      `delegation: ${noted.length} founder(s) acted again (pull, pulumi up, registrar); every other member's first output was final: ${live()
+        .map(
+          (n, i) =>
+            `${n.machine.name} ${Object.values(delegationOutputs[i])[0]
+              .nameServers.map((ns) => ns.node)
+              .join("+")}`,
+        )
+        .join(", ")}`,
+    );
+  });
+
   test("DNS as resolvers see it: the lab's parent holds each member's delegation as its stack output it; through a validating resolver each member's www and MX resolve with AD", async () => {
     for (const [i, node] of live().entries()) {
       // The DS the stack printed is the one of the KSK every node serves for the zone.
@@ -198,8 +236,9 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
         delegationRecords[i].filter((r) => / DS /.test(r)),
         `${node.zone}'s DS`,
       ).toEqual(served.map(formatDs));
-      // The NS set: every node the member's registry clone knew at its pulumi up, its own first of all.
+      // The NS set: its own node first, by a name in its own zone, glue beside it; the others' by their own names, no glue.
       expect(delegationRecords[i], `${node.zone}'s NS set`).toContain(`${node.zone} NS ns-${node.machine.name}.${node.zone}`);
+      expect(delegationRecords[i].filter((r) => / A /.test(r))).toEqual([`ns-${node.machine.name}.${node.zone} A ${node.machine.address}`]);
     }
     await timed("the lab's parent zone and validating resolver", () => labDns(servers.state, delegationRecords.flat(), dir));
     for (const node of live()) {
@@ -366,9 +405,7 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
     const serials = () => live().map((n) => servers.soaSerial(n, first.zone));
     const before = serials();
     stacks.must(["config", "set", "--path", `boreal:records["${first.zone}"][0]`, "www 300 A 198.51.100.99", "-s", stackOf(0)]);
-    // As the README says: pull the registry first, so the delegation output lists every node
-    // (an output only: nothing on the server changes for it).
-    git(members[0].registry, "pull", "-q");
+    const delegationBefore = delegationRecords[0];
     const started = Date.now();
     await timed(`pulumi up ${stackOf(0)} (a changed record)`, () => up(0));
     const upDone = Date.now();
@@ -378,9 +415,7 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
     checks.log(
       `record change: every node answers it ${((Date.now() - upDone) / 1000).toFixed(1)}s after member 1's pulumi up finished (${((Date.now() - started) / 1000).toFixed(1)}s from its start)`,
     );
-    expect(delegationRecords[0].filter((r) => / NS /.test(r)).length, "member 1's NS set, now that its clone knows every node").toBe(
-      live().length,
-    );
+    expect(delegationRecords[0], "member 1's delegation: a record change asks nothing of the registrar").toEqual(delegationBefore);
     expect(
       serials().every((s, i) => Number(s) > Number(before[i])),
       `serials moved: ${before} → ${serials()}`,
@@ -411,6 +446,72 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
     for (const n of live())
       expect(dig(n.machine.address, "+short", "+norec", `www.${first.zone}`, "A").trim(), n.machine.name).toBe("198.51.100.99");
     expect(stacks.unchanged(machineOf(0)), "the stack is back to what was applied").toBe(true);
+  });
+
+  test("a node's endpoint address changes, by its member's pulumi up only: no other member's zone, output or delegation needs anything; resolution with AD goes on", async () => {
+    const moved = nodes[3];
+    const others = live().filter((n) => n !== moved);
+    const newAddress = "198.51.100.64";
+    // What the other members' zones serve of their name servers, and what they gave their registrars.
+    const servedNs = () =>
+      others.map((n) => dig(n.machine.address, "+norec", "+noall", "+answer", "+additional", n.zone, "NS").split("\n").sort().join("\n"));
+    const before = { served: servedNs(), records: others.map((n) => delegationRecords[nodes.indexOf(n)]) };
+    // The server gets a second address (the old one stays: the stack's SSH still goes there).
+    execFileSync("ip", ["-n", nodeNamespace(moved.machine.name), "addr", "add", `${newAddress}/24`, "dev", "eth0"]);
+    stacks.must(["config", "set", "boreal:endpoint", `${newAddress}:51820`, "-s", stackOf(3)]);
+    await timed(`pulumi up ${stackOf(3)} (a new endpoint address)`, () => up(3));
+    expect(delegationRecords[3]).toContain(`ns-${moved.machine.name}.${moved.zone} A ${newAddress}`);
+    // Only its own registrar changes: the lab's parent takes member 4's new output, the others' as they were.
+    await labDns(servers.state, delegationRecords.flat(), dir);
+    expect(others.map((n) => delegationRecords[nodes.indexOf(n)])).toEqual(before.records);
+    await eventually("every peer's WireGuard has the new endpoint", 60, () =>
+      others.every((n) => servers.ok(n, "wg show wg0 endpoints").includes(`${newAddress}:51820`)),
+    );
+    expect(servedNs(), "the other members' zones serve the same NS set and glue").toEqual(before.served);
+    git(members[0].registry, "pull", "-q");
+    for (const n of live()) {
+      const check = await dnsCheck(n.zone);
+      expect(check.code, `${n.zone}:\n${check.output}`).toBe(0);
+      const www = resolve(`www.${n.zone}`, "A");
+      expect(authenticated(www), `www.${n.zone} validated:\n${www}`).toBe(true);
+    }
+    // Resolvers reach node 4 at its new address: the name server answers there.
+    expect(dig(newAddress, "+short", "+norec", moved.zone, "SOA").trim()).not.toBe("");
+    checks.log(
+      `endpoint change: ${moved.machine.name} moved to ${newAddress} with its member's pulumi up only; no other member's delegation changed, every zone validates`,
+    );
+  });
+
+  test("a parent left stale on purpose (an NS removed, a glue address changed, a DS changed): boreal dns check --parent names each record, and the member's node fires BorealDelegationDrift", async () => {
+    const target = nodes[1];
+    const i = 1;
+    const own = `ns-${target.machine.name}.${target.zone}`;
+    const removed = delegationRecords[i].find((r) => / NS /.test(r) && !r.endsWith(` NS ${own}`))!;
+    const stale = delegationRecords[i]
+      .filter((r) => r !== removed)
+      .map((r) => (r.startsWith(`${own} A `) ? `${own} A 198.51.100.98` : r))
+      .map((r) => (/ DS /.test(r) ? r.replace(/.$/, (c) => (c === "0" ? "1" : "0")) : r));
+    const parent = () => delegationRecords.flatMap((records, j) => (j === i ? stale : records));
+    await labDns(servers.state, parent(), dir);
+    const broke = Date.now();
+    const check = await dnsCheck(target.zone);
+    expect(check.code, check.output).toBe(1);
+    const removedName = removed.split(" NS ")[1];
+    expect(check.output).toContain(`${target.zone} NS ${removedName}`);
+    expect(check.output).toMatch(new RegExp(`glue ${own.replace(/\./g, "\\.")} A 198\\.51\\.100\\.98 at the parent is stale`));
+    expect(check.output).toMatch(/DS at the parent: mismatch/);
+    const firing = () =>
+      checks.promQuery(servers, target, target, `ALERTS{alertname="BorealDelegationDrift",alertstate="firing",zone="${target.zone}"}`)
+        .length > 0;
+    await eventually(`${target.machine.name} fires BorealDelegationDrift for ${target.zone}`, 150, firing);
+    checks.log(
+      `stale parent: dns check names ${check.output.split("\n").filter((l) => l.startsWith("problem:")).length} problem(s); ${target.machine.name} fires BorealDelegationDrift ${((Date.now() - broke) / 1000).toFixed(0)}s after the parent went stale`,
+    );
+    const problems = servers.ok(target, "journalctl -u boreal-delegation --no-pager -o cat -n 200");
+    expect(problems).toContain(removedName);
+    // The registrar mended: the alert resolves.
+    await labDns(servers.state, delegationRecords.flat(), dir);
+    await eventually(`${target.machine.name}'s BorealDelegationDrift resolves`, 150, () => !firing());
   });
 
   test("key rotation of node 2, one pulumi up by its member only: the others lose nothing, node 2 is back within 25 s", async () => {

@@ -170,13 +170,24 @@ export function recordDelegation(
 }
 
 /** A zone's delegation as the stack outputs it: what to give the registrar, since when, and what is still missing. */
-export function registrarView(d: Delegation, member: string, since: string) {
+export interface RegistrarView {
+  nameServers: { name: string; node: string; member: string; glue: Glue[] }[];
+  /** DS records in presentation form. */
+  ds: string[];
+  /** The whole delegation as a parent zone holds it. */
+  records: string[];
+  /** When the NS set last changed: the registrar must hold this set since then. */
+  since: string;
+  /** Present while the set has too few name servers of other members: what to do about it. */
+  note?: string;
+}
+
+export function registrarView(d: Delegation, member: string, since: string): RegistrarView {
   const others = otherMembersCount(d.nameServers, member);
   return {
     nameServers: d.nameServers.map((ns) => ({ name: ns.name, node: ns.node, member: ns.member, glue: ns.glue })),
     ds: d.ds.map(formatDs),
     records: delegationRecords(d),
-    /** When the NS set last changed: the registrar must hold this set since then. */
     since,
     ...(others < OTHER_MEMBERS_MINIMUM
       ? {
