@@ -6,6 +6,8 @@
 //                  one run (--rekey: re-apply WireGuard even if no file changed, for a new key;
 //                  --fetched: from sync-gate, which fetched the mirrors it lists a moment ago)
 //   attest         a round of label checks of the other members' nodes, signed and published
+//   delegation     the parent's delegation of each of the node's zones, checked against the
+//                  federation's (journal lines, textfile metrics for BorealDelegationDrift)
 //   remove         undo what the agent applied and put the member's own files back
 //   status         the last run, as JSON
 //   prove-wireguard-key --federation F --node N [--key PUBLIC_KEY]
@@ -18,6 +20,7 @@ import { removeScript, SERVICE_SCRIPTS } from "../core/node/scripts";
 import { makeWireguardProof, wireguardPublicKey } from "../core/registry/keyproof";
 import { AGENT, AGENT_ROLES, GATE_FETCHED_FLAG, KEY_FILE } from "../core/node/layout";
 import { attest } from "./attest";
+import { checkDelegations } from "./delegation";
 import { log, statusFile } from "./io";
 import {
   apply,
@@ -140,6 +143,7 @@ function main(argv: string[]): number | Promise<number> {
   const [command, ...flags] = argv;
   if (command === "sync") return runSync(flags.includes("--rekey"), mirrorsFetchedByGate(flags));
   if (command === "attest") return attest();
+  if (command === "delegation") return checkDelegations();
   if (command === "remove") return remove();
   if (command === "prove-wireguard-key") return proveWireguardKey(flags);
   if (command === "status") {
@@ -147,7 +151,7 @@ function main(argv: string[]): number | Promise<number> {
     return 0;
   }
   log(
-    `usage: boreal-agent sync [--rekey] [${GATE_FETCHED_FLAG}] | attest | remove | status | prove-wireguard-key --federation F --node N [--key K]`,
+    `usage: boreal-agent sync [--rekey] [${GATE_FETCHED_FLAG}] | attest | remove | status | delegation | prove-wireguard-key --federation F --node N [--key K]`,
   );
   return 2;
 }

@@ -1,7 +1,9 @@
 // `boreal dns check ZONE`: asks every node serving a member zone (from the registry, or the
 // servers given) for its SOA, NS, DNSKEY and a sample of its records, verifies the
-// signatures itself, asks the parent for the DS when told where, and prints one table
-// (src/core/dns/check.ts decides; src/io/dns/transport.ts asks).
+// signatures itself, asks the parent for the DS and the zone's NS (its referral: NS set and
+// glue) when told where, compares that with the registry's delegation of the zone
+// (src/core/dns/parent.ts), and prints one table (src/core/dns/check.ts decides;
+// src/io/dns/transport.ts asks).
 //
 // Exit codes (errors.ts): 0 the zone is healthy everywhere; 1 a problem, each named with its
 // node (a node that does not answer is one); 2 nothing checked: bad usage or unreadable input.
@@ -12,17 +14,27 @@ import { parseEndpoint } from "../core/values/fields";
 import { zoneRecordLines, withZoneFiles } from "../core/dns/records";
 import {
   CheckResult,
+  DelegationAnswer,
   evaluateDnsCheck,
   formatDnsCheck,
   judgeNode,
   NodeAnswer,
   ParentAnswer,
   questionsFor,
+  Reply,
   sampleOf,
 } from "../core/dns/check";
-import { parentDs } from "../core/dns/parent";
+import {
+  delegationProblems,
+  ExpectedDelegation,
+  ParentDelegation,
+  parentDelegation,
+  parentDs,
+  registryDelegation,
+} from "../core/dns/parent";
 import { DsRecord, keyTag } from "../core/dns/ds";
-import { rcodeName } from "../core/dns/message";
+import { DnsMessage, dnsMessage, rcodeName } from "../core/dns/message";
+import type { NodeDescriptor } from "../core/registry/format";
 import { ask, askNode, Server } from "../io/dns/transport";
 import { RECORD_TYPES } from "../core/dns/zonefile";
 import { dnsTarget } from "../core/monitoring/plan";
@@ -36,7 +48,7 @@ import { readStackConfig } from "./status";
 /** The dns lines of `boreal`'s usage. */
 export const DNS_USAGE = usageLine(
   "boreal dns check ZONE [--stack NAME] [--cwd DIR] [--registry DIR [--trust N:SHA256]] [--server ADDR[:PORT]...] [--parent ADDR[:PORT]] [--timeout SECONDS] [--json]",
-  "every node's answers for ZONE, signatures verified, DS at the parent; exit 1 on a problem (a node that does not answer is one)",
+  "every node's answers for ZONE, signatures verified; with --parent its DS, NS set and glue there against the registry's delegation; exit 1 on a problem (a node that does not answer is one)",
 );
 
 const OPTIONS = {
@@ -88,9 +100,15 @@ interface Targets {
   nodes: { node: string; server: Server }[];
   /** The member's records of the zone (one line each), when the stack gives them. */
   records?: string[];
+  /** The registry's live nodes, when it was read: what the parent's NS set and glue should be. */
+  registryNodes?: NodeDescriptor[];
 }
 
-/** Who serves the zone and what the member wrote in it: from --server, --registry, or the stack. */
+/**
+ * Who serves the zone and what the member wrote in it: from --server, --registry, or the
+ * stack. The registry is read for the nodes, and with --server too when --parent is given
+ * and a registry is (--registry, --stack): the parent's NS set is compared with it.
+ */
 function targets(zone: string, a: Parsed, ctx: DnsCheckContext, io: CliIo): Targets {
   const cwd = resolve(a.one("--cwd") ?? process.cwd());
   const servers = a.all("--server");
@@ -104,7 +122,8 @@ function targets(zone: string, a: Parsed, ctx: DnsCheckContext, io: CliIo): Targ
     if (spec.zones.includes(zone)) records = zoneRecordLines(zone, spec);
     registry ??= { dir: resolve(cwd, spec.registry), trust: spec.trust };
   }
-  if (servers.length > 0) return { nodes: servers.map((s) => ({ node: s, server: parseServer(s, "--server") })), records };
+  const given = servers.map((s) => ({ node: s, server: parseServer(s, "--server") }));
+  if (servers.length > 0 && (registry === undefined || a.one("--parent") === undefined)) return { nodes: given, records };
   const trusted = verifyDir(registry!.dir, registry!.trust, io, "boreal dns check");
   const federation = trusted.verified.federation;
   if (!federation)
@@ -112,6 +131,7 @@ function targets(zone: string, a: Parsed, ctx: DnsCheckContext, io: CliIo): Targ
       `${registry!.dir}: no trusted federation version, so its nodes are unknown`,
       "check the pin (--trust, or the stack's boreal:trust) and update the clone (git pull); or name the servers with --server",
     );
+  if (servers.length > 0) return { nodes: given, records, registryNodes: federation.nodes };
   if (!federation.nodes.some((n) => n.zones.includes(zone))) {
     throw inputError(
       `no node of the registry serves ${zone} as its primary`,
@@ -119,18 +139,94 @@ function targets(zone: string, a: Parsed, ctx: DnsCheckContext, io: CliIo): Targ
     );
   }
   // Every node serves every member zone, where resolvers ask it (its NS glue).
-  return { nodes: federation.nodes.map((n) => ({ node: n.node, server: parseEndpoint(dnsTarget(n.endpoint))! })), records };
+  return {
+    nodes: federation.nodes.map((n) => ({ node: n.node, server: parseEndpoint(dnsTarget(n.endpoint))! })),
+    records,
+    registryNodes: federation.nodes,
+  };
 }
 
-async function askParent(zone: string, flag: string | undefined, timeoutMs: number): Promise<ParentAnswer> {
-  if (flag === undefined) return { asked: false, reason: "no --parent given" };
-  const reply = await ask(parseServer(flag, "--parent"), { name: zone, type: RECORD_TYPES.DS }, timeoutMs);
+/** What the parent said: its DS (judged in check.ts), and its NS set and glue against the registry's delegation. */
+interface ParentReplies {
+  parent: ParentAnswer;
+  delegation: DelegationAnswer;
+  /** The parent's NS set and glue as it gave them (whether compared or not). */
+  held?: ParentDelegation;
+  expected?: ExpectedDelegation;
+}
+
+/** The DS question's verdict, as before the NS set was compared. */
+function dsAnswer(zone: string, flag: string, reply: Reply): ParentAnswer {
   if ("error" in reply) return { asked: true, error: `${flag}: ${reply.error}` };
   if (reply.message.rcode !== 0) return { asked: true, error: `${flag} answered ${rcodeName(reply.message.rcode)}` };
   const ds = parentDs(zone, reply.message);
   if (!reply.message.authoritative && ds.length === 0)
     return { asked: true, error: `${flag} is not authoritative for the parent zone (no AA)` };
   return { asked: true, ds };
+}
+
+/**
+ * The parent's NS set and glue from its answer to `ZONE NS` (asked without recursion: a
+ * server of the parent zone refers, NS in the authority section and glue in the additional
+ * one), and their differences from the registry's delegation. NXDOMAIN from the parent zone
+ * is a parent that holds no delegation: every name server is then missing.
+ */
+function nsAnswer(
+  zone: string,
+  flag: string,
+  reply: Reply,
+  dsMessage: DnsMessage,
+  expected: ExpectedDelegation | { reason: string },
+): Omit<ParentReplies, "parent"> {
+  const usable = "message" in reply && (reply.message.rcode === 0 || reply.message.rcode === 3);
+  const held = usable ? parentDelegation(zone, reply.message, dsMessage) : undefined;
+  if ("reason" in expected) return { delegation: { compared: false, reason: expected.reason }, held };
+  if ("error" in reply) return { delegation: { compared: true, error: `${flag}: ${reply.error}` } };
+  const { message } = reply;
+  if (held === undefined) return { delegation: { compared: true, error: `${flag} answered ${rcodeName(message.rcode)}` } };
+  if (!message.authoritative && held.nameServers.length === 0)
+    return {
+      delegation: { compared: true, error: `${flag} is not authoritative for the parent zone (no AA, no referral for ${zone})` },
+      held,
+    };
+  const ownAnswer = message.authoritative && message.answer.some((r) => r.owner === zone && r.type === RECORD_TYPES.NS);
+  return {
+    held,
+    expected,
+    delegation: {
+      compared: true,
+      expected: expected.nameServers.map((ns) => ({ name: ns.name, node: ns.node })),
+      problems: delegationProblems(expected, held),
+      notes: ownAnswer
+        ? [
+            `${flag} also serves ${zone}: it answered the zone's own NS set, not the parent's referral; give --parent a server of the parent zone alone to compare the delegation`,
+          ]
+        : [],
+    },
+  };
+}
+
+/** The registry's delegation of the zone, or why the NS set is not compared. */
+function expectedOf(zone: string, registryNodes: NodeDescriptor[] | undefined): ExpectedDelegation | { reason: string } {
+  if (registryNodes === undefined)
+    return { reason: "no registry to compare with: --server only; give --registry DIR (or --stack) for the NS set and glue" };
+  return registryDelegation(zone, registryNodes) ?? { reason: `no node of the registry lists ${zone} in its zones` };
+}
+
+async function askParent(
+  zone: string,
+  flag: string | undefined,
+  timeoutMs: number,
+  expected: ExpectedDelegation | { reason: string },
+): Promise<ParentReplies> {
+  if (flag === undefined)
+    return { parent: { asked: false, reason: "no --parent given" }, delegation: { compared: false, reason: "no --parent given" } };
+  const server = parseServer(flag, "--parent");
+  const [ds, ns] = await Promise.all([
+    ask(server, { name: zone, type: RECORD_TYPES.DS }, timeoutMs),
+    ask(server, { name: zone, type: RECORD_TYPES.NS }, timeoutMs),
+  ]);
+  return { parent: dsAnswer(zone, flag, ds), ...nsAnswer(zone, flag, ns, "message" in ds ? ds.message : dnsMessage(), expected) };
 }
 
 /** Runs `boreal dns check ZONE ...`; returns the exit code. Never throws. */
@@ -147,17 +243,18 @@ export async function runDns(verb: string | undefined, args: string[], ctx: DnsC
     if (!/^\d+(\.\d+)?$/.test(timeoutText) || Number(timeoutText) <= 0)
       throw usageError(`--timeout must be seconds, got ${JSON.stringify(timeoutText)}`, "e.g. --timeout 3", "--timeout");
     const timeoutMs = Number(timeoutText) * 1000;
-    const { nodes, records } = targets(zone, a, ctx, io);
+    const { nodes, records, registryNodes } = targets(zone, a, ctx, io);
     const sample = sampleOf(zone, records);
     const questions = questionsFor(zone, sample);
-    const [parent, ...replies] = await Promise.all([
-      askParent(zone, a.one("--parent"), timeoutMs),
+    const [atParent, ...replies] = await Promise.all([
+      askParent(zone, a.one("--parent"), timeoutMs, expectedOf(zone, registryNodes)),
       ...nodes.map((n) => askNode(n.node, n.server, questions, timeoutMs)),
     ]);
+    const { parent, delegation } = atParent;
     const now = (ctx.now ?? (() => new Date()))();
     const answers = replies.map((r) => judgeNode(zone, r, sample, now));
-    const result = evaluateDnsCheck({ zone, nodes: nodes.map((n) => n.node), answers, parent, now });
-    io.out(a.on("--json") ? JSON.stringify(dnsCheckData(result, answers, parent), null, 2) : formatDnsCheck(result).trimEnd());
+    const result = evaluateDnsCheck({ zone, nodes: nodes.map((n) => n.node), answers, parent, delegation, now });
+    io.out(a.on("--json") ? JSON.stringify(dnsCheckData(result, answers, parent, atParent), null, 2) : formatDnsCheck(result).trimEnd());
     return result.exitCode;
   });
 }
@@ -173,8 +270,48 @@ const PARENT_STATES: Record<string, string> = {
 };
 const parentState = (cell: string): string | null => PARENT_STATES[cell] ?? PARENT_STATES[cell.replace(/ \(.*$/, "")] ?? null;
 
+const delegationState = (answer: DelegationAnswer | undefined): string =>
+  answer === undefined || "reason" in answer
+    ? "not-compared"
+    : "error" in answer
+      ? "unreachable"
+      : answer.problems.length === 0
+        ? "matches"
+        : "problems";
+
+/** The parent's NS set and glue, the set expected, and their differences, as data (null where not asked or not compared). */
+function delegationData(replies: Pick<ParentReplies, "delegation" | "held" | "expected"> | undefined) {
+  const answer = replies?.delegation;
+  const known = replies?.expected?.known;
+  return {
+    delegation: delegationState(answer),
+    delegationDetail:
+      answer === undefined ? "no --parent given" : "reason" in answer ? answer.reason : "error" in answer ? answer.error : null,
+    parentNs:
+      replies?.held?.nameServers.map((name) => ({
+        name,
+        node: known?.get(name)?.node ?? null,
+        member: known?.get(name)?.member ?? null,
+      })) ?? null,
+    parentGlue: replies?.held?.glue.map((g) => ({ name: g.name, type: g.type, address: g.address })) ?? null,
+    expectedNs:
+      replies?.expected?.nameServers.map((ns) => ({
+        name: ns.name,
+        node: ns.node,
+        member: ns.member,
+        glue: ns.glue.map((g) => ({ type: g.type, address: g.address })),
+      })) ?? null,
+    delegationProblems: answer !== undefined && "problems" in answer ? answer.problems : [],
+  };
+}
+
 /** `--json`: the check as data (null where the table shows "-"), for scripts; the table is for people. */
-export function dnsCheckData(result: CheckResult, answers: NodeAnswer[], parent: ParentAnswer) {
+export function dnsCheckData(
+  result: CheckResult,
+  answers: NodeAnswer[],
+  parent: ParentAnswer,
+  atParent?: Pick<ParentReplies, "delegation" | "held" | "expected">,
+) {
   return {
     zone: result.zone,
     healthy: result.exitCode === 0,
@@ -183,6 +320,7 @@ export function dnsCheckData(result: CheckResult, answers: NodeAnswer[], parent:
     parentDetail: "reason" in parent ? parent.reason : "error" in parent ? parent.error : null,
     parentDs: "ds" in parent ? parent.ds.map(dsData) : null,
     zoneDs: result.zoneDs.map(dsData),
+    ...delegationData(atParent),
     rows: result.rows.map((row) => {
       const answer = answers.find((x) => x.node === row.node);
       return {

@@ -1,10 +1,13 @@
 // Unit tests of the kit's alert rules in promtool's format: for each alert, series that must
 // make it fire (and when), and series that must not. The expected labels and annotations
-// come from the rendered rules file itself, so a rule's wording can change without this file.
+// come from the rendered rules file itself (its `{{ $labels.x }}` filled in as Prometheus
+// does), so a rule's wording can change without this file; so does a `for:` rendered from
+// the stack (BorealDelegationDrift's).
 import { parse as parseYaml } from "yaml";
 
 interface Rule {
   alert: string;
+  for?: string;
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
 }
@@ -27,15 +30,30 @@ export function alertRuleTests(rulesText: string): object {
     if (!found) throw new Error(`no alert ${alert} in the rules`);
     return found;
   };
+  /** An annotation as Prometheus expands it for an alert with these labels (the rules use `{{ $labels.x }}` only). */
+  const expand = (text: string, labels: Labels) => text.replace(/\{\{\s*\$labels\.(\w+)\s*\}\}/g, (_, name: string) => labels[name] ?? "");
   /** The alert firing with these labels (besides its own), at evalTime. */
   const fires = (alert: string, evalTime: string, ...labelSets: Labels[]) => ({
     eval_time: evalTime,
     alertname: alert,
-    exp_alerts: labelSets.map((labels) => ({
-      exp_labels: { ...rule(alert).labels, ...labels },
-      exp_annotations: rule(alert).annotations ?? {},
-    })),
+    exp_alerts: labelSets.map((labels) => {
+      const all = { ...rule(alert).labels, ...labels };
+      return {
+        exp_labels: all,
+        exp_annotations: Object.fromEntries(
+          Object.entries(rule(alert).annotations ?? {}).map(([k, v]) => [k, expand(v, { ...all, alertname: alert })]),
+        ),
+      };
+    }),
   });
+  /** A rule's `for:` in seconds (the rules write "2m", "900s"). */
+  const forSeconds = (alert: string) => {
+    const m = /^(\d+)([smh])$/.exec(rule(alert).for ?? "0s");
+    if (!m) throw new Error(`${alert}'s for: ${rule(alert).for} is not read here`);
+    return Number(m[1]) * { s: 1, m: 60, h: 3600 }[m[2] as "s" | "m" | "h"];
+  };
+  // The rules rendered for node b1 (member coop-b): BorealDelegationDrift watches coop-b's zones.
+  const drift = forSeconds("BorealDelegationDrift");
   const quiet = (alert: string, evalTime: string) => ({ eval_time: evalTime, alertname: alert, exp_alerts: [] });
   const dnsA: Labels = { job: "boreal-dns", instance: "198.51.100.11:53", node: "a1", zone: "coop-a.example." };
   const dnsB = { ...dnsA, instance: "198.51.100.12:53", node: "b1" };
@@ -131,6 +149,30 @@ export function alertRuleTests(rulesText: string): object {
           series("boreal_sync_interval_seconds", node("b1"), "60x20"),
         ],
         alert_rule_test: [quiet("BorealSyncFailing", "6m"), fires("BorealSyncFailing", "10m", node("a1"))],
+      },
+      {
+        // From 2 min on, b1 finds differences at the parent of coop-b.example. (firing once
+        // they last the rule's wait), none for b-mail.example.; a1 finds some for coop-a's
+        // zone, which is coop-a's to mend: b1's Prometheus (member coop-b) stays quiet on it.
+        interval: "1m",
+        input_series: [
+          series("boreal_delegation_problems", { ...node("b1"), zone: "coop-b.example." }, `0 0 2x${drift / 60 + 20}`),
+          series("boreal_delegation_problems", { ...node("b1"), zone: "b-mail.example." }, `0x${drift / 60 + 20}`),
+          series("boreal_delegation_problems", { ...node("a1"), zone: "coop-a.example." }, `3x${drift / 60 + 20}`),
+        ],
+        alert_rule_test: [
+          quiet("BorealDelegationDrift", `${120 + drift - 60}s`),
+          fires("BorealDelegationDrift", `${120 + drift + 60}s`, { ...node("b1"), zone: "coop-b.example." }),
+        ],
+      },
+      {
+        // The parent not answered: no problem counted, never an alert.
+        interval: "1m",
+        input_series: [
+          series("boreal_delegation_problems", { ...node("b1"), zone: "coop-b.example." }, `0x${drift / 60 + 20}`),
+          series("boreal_delegation_parent_answered", { ...node("b1"), zone: "coop-b.example." }, `0x${drift / 60 + 20}`),
+        ],
+        alert_rule_test: [quiet("BorealDelegationDrift", `${drift + 600}s`)],
       },
     ],
   };

@@ -589,6 +589,13 @@ describe("the front door: help, version, exit codes, did you mean", () => {
       parent: "not-asked",
       parentDetail: "no --parent given",
       parentDs: null,
+      // The parent's NS set and glue: not asked either.
+      delegation: "not-compared",
+      delegationDetail: "no --parent given",
+      parentNs: null,
+      parentGlue: null,
+      expectedNs: null,
+      delegationProblems: [],
     });
     expect(data.rows).toEqual([
       expect.objectContaining({
@@ -605,6 +612,24 @@ describe("the front door: help, version, exit codes, did you mean", () => {
     // The table for people is unchanged.
     const table = boreal("dns", "check", "coop-a.example", "--server", `127.0.0.1:${port}`, "--timeout", "1");
     expect(table.stdout).toMatch(new RegExp(`\\n127\\.0\\.0\\.1:${port}\\s+127\\.0\\.0\\.1:${port}\\s+no \\(.*\\)\\s+-\\s+-\\s+-\\s+-\\n`));
+    expect(table.stdout).toMatch(
+      /\nDS at the parent: not asked \(no --parent given\)\nNS at the parent: not compared \(no --parent given\)\n/,
+    );
+    // --server alone and a parent that does not answer: the DS question is the problem; the NS set is not compared.
+    const parent = boreal(
+      "dns",
+      "check",
+      "coop-a.example",
+      "--server",
+      `127.0.0.1:${port}`,
+      "--parent",
+      `127.0.0.1:${port}`,
+      "--timeout",
+      "1",
+    );
+    expect(parent.status).toBe(1);
+    expect(parent.stdout).toMatch(new RegExp(`\\nNS at the parent: not compared \\(no registry to compare with: --server only; `));
+    expect(parent.stdout.match(/^problem: the parent could not be asked/gm)).toEqual(["problem: the parent could not be asked"]);
   });
 
   test(

@@ -246,12 +246,34 @@ describe("the verdict over every node", () => {
         `b1    198.51.100.12:53  yes       ${serial}  valid       matches       4/4 ok`,
         "DS at the parent: matches",
         `DS of the zone's KSK: coop-a.example. DS ${keyTag(ksk)} 13 2 ${dsOf(ksk).digest}`,
+        "NS at the parent: not compared (no --parent given)",
         "ok",
         "",
       ].join("\n"),
     );
     // A SHA-384 DS of the same key matches too; the parent's DS read from its wire answer.
     expect(evaluateDnsCheck(input(answers, { parent: { asked: true, ds: [dsOf(ksk, 4)] } })).parent).toBe("matches");
+  });
+
+  test("the parent's NS set compared: the set's nodes on the NS line; each difference after the DS's, exit 1", () => {
+    const answers = [good("a1"), good("b1")];
+    const ksk = answers[0].signingKsks[0];
+    const expected = [
+      { name: "ns-a1.coop-a.example.", node: "a1" },
+      { name: "ns-b1.coop-b.example.", node: "b1" },
+    ];
+    const matching = evaluateDnsCheck(
+      input(answers, { parent: { asked: true, ds: [dsOf(ksk)] }, delegation: { compared: true, expected, problems: [] } }),
+    );
+    expect(matching.exitCode).toBe(0);
+    expect(formatDnsCheck(matching)).toMatch(/\nDS of the zone's KSK: .*\nNS at the parent: matches \(a1, b1\)\nok\n$/);
+    const lame = "coop-a.example. NS ns-gone.example.net. at the parent names no node of the federation";
+    const drift = evaluateDnsCheck(
+      input(answers, { parent: { asked: true, ds: [] }, delegation: { compared: true, expected, problems: [lame], notes: ["a note"] } }),
+    );
+    expect(drift).toMatchObject({ exitCode: 1, delegation: "1 problem(s)", notes: ["a note"] });
+    expect(drift.problems).toEqual([expect.stringMatching(/^the parent has no DS for coop-a.example./), lame]);
+    expect(formatDnsCheck(drift)).toMatch(/\nNS at the parent: 1 problem\(s\)\n/);
   });
 
   test.each<[string, () => Partial<CheckInput>, RegExp]>([

@@ -67,6 +67,8 @@ describe.each(NODES)("rendered files of %s", (node) => {
       "/etc/systemd/system/boreal-sync.timer",
       "/etc/systemd/system/boreal-attest.service",
       "/etc/systemd/system/boreal-attest.timer",
+      "/etc/systemd/system/boreal-delegation.service",
+      "/etc/systemd/system/boreal-delegation.timer",
     ]);
     expect(fileOf(node, "/etc/systemd/system/boreal-sync.timer").content).toMatch(/^OnUnitActiveSec=60s$/m);
     expect(fileOf(node, "/etc/systemd/system/boreal-attest.timer").content).toMatch(/^OnUnitInactiveSec=900s$/m);
@@ -438,7 +440,7 @@ describe("the alert rules and their runbook", () => {
     const readme = readFileSync(join(__dirname, "..", "..", "README.md"), "utf8");
     const rules = fileOf("b1", "/etc/prometheus/boreal-rules.yml").content;
     const alerts = [...rules.matchAll(/- alert: (\w+)\n[\s\S]*?runbook: README\.md#([\w-]+)/g)];
-    expect(alerts.length).toBe(8);
+    expect(alerts.length).toBe(9);
     for (const [, alert, anchor] of alerts) {
       expect(anchor, alert).toBe(`alert-${alert.toLowerCase()}`);
       expect(readme, `README runbook entry for ${alert}`).toContain(`<a id="${anchor}"></a>**${alert}**`);

@@ -35,6 +35,7 @@ describe("stack config", () => {
     expect(spec.publish).toBeUndefined();
     expect(spec.syncInterval).toBe(60);
     expect(spec.attestInterval).toBe(900);
+    expect(spec.delegationCheckInterval).toBe(300);
   });
 
   test("the signing key may be given as a secret instead of a file, and is split off with the SSH key", () => {
@@ -153,6 +154,30 @@ describe("stack config", () => {
     ["attest interval below 10 s", { attestInterval: 9 }, "boreal:attestInterval", /below 10 seconds — set it between 10 and 21600/],
     ["attest interval above 6 hours", { attestInterval: 21601 }, "boreal:attestInterval", /above 6 hours — set it between 10 and 21600/],
     ["attest interval a word", { attestInterval: "hourly" }, "boreal:attestInterval", /must be a number of seconds/],
+    [
+      "delegation check interval below 10 s",
+      { delegationCheckInterval: 9 },
+      "boreal:delegationCheckInterval",
+      /below 10 seconds — set it between 10 and 3600 \(300 by default\)/,
+    ],
+    [
+      "delegation check interval above an hour",
+      { delegationCheckInterval: 3601 },
+      "boreal:delegationCheckInterval",
+      /above an hour — set it between 10 and 3600 \(300 by default\)/,
+    ],
+    [
+      "delegation check interval fractional",
+      { delegationCheckInterval: 30.5 },
+      "boreal:delegationCheckInterval",
+      /whole number of seconds/,
+    ],
+    [
+      "delegation check interval a word",
+      { delegationCheckInterval: "often" },
+      "boreal:delegationCheckInterval",
+      /must be a number of seconds/,
+    ],
     ["zones missing", { zones: undefined }, "boreal:zones", /zones\[0\]/],
     ["zones empty", { zones: [] }, "boreal:zones", /add the member's zone/],
     ["zone name invalid", { zones: ["coop a.example."] }, "boreal:zones[0]", /letters, digits and hyphens/],

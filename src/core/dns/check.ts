@@ -1,6 +1,7 @@
 // `boreal dns check ZONE`: from the answers every node gave (src/io/dns/transport.ts asks), the
-// verdict per node and for the zone, and the table. Pure: the replies, the parent's DS and
-// the time are handed in.
+// verdict per node and for the zone, and the table. Pure: the replies, the parent's DS, the
+// differences between the parent's NS set and glue and the registry's delegation
+// (src/core/dns/parent.ts) and the time are handed in.
 import { createHash } from "node:crypto";
 import { formatIPv4, formatIPv6, parseIPv6 } from "../values/ip";
 import { dnskeyOf, serialAhead, verifyRrset } from "./dnssec";
@@ -253,12 +254,32 @@ export function judgeNode(zone: string, replies: NodeReplies, sample: SampleRRse
 
 export type ParentAnswer = { asked: false; reason: string } | { asked: true; error: string } | { asked: true; ds: DsRecord[] };
 
+/**
+ * The parent's NS set and glue against the registry's delegation of the zone: not compared
+ * (no --parent, or no registry to say what it should be), the parent not asked, or the
+ * differences delegationProblems found (none: it matches). The DS is judged from
+ * ParentAnswer alone, so delegationProblems is given no KSKs and names no DS.
+ */
+export type DelegationAnswer =
+  | { compared: false; reason: string }
+  | { compared: true; error: string }
+  | {
+      compared: true;
+      /** The set the zone should be delegated to, by node: what "matches (…)" names. */
+      expected: { name: string; node: string }[];
+      problems: string[];
+      /** What limits the comparison (the server asked also serves the zone…). */
+      notes?: string[];
+    };
+
 export interface CheckInput {
   zone: string;
   /** The nodes that serve the zone (every node of the federation, or the servers given). */
   nodes: string[];
   answers: NodeAnswer[];
   parent: ParentAnswer;
+  /** The parent's NS set and glue compared; absent: not compared (no --parent given). */
+  delegation?: DelegationAnswer;
   now: Date;
 }
 
@@ -280,6 +301,8 @@ export interface CheckResult {
   zoneDs: DsRecord[];
   /** "matches", "no DS", "mismatch", "not asked (…)" or "unreachable (…)". */
   parent: string;
+  /** The parent's NS set and glue: "matches (a1, b1, c1)", "2 problem(s)", "not compared (…)" or "unreachable (…)". */
+  delegation: string;
   problems: string[];
   notes: string[];
   /** 0 when every node answers alike with valid signatures and the parent's DS (when asked) matches; else 1. */
@@ -391,13 +414,37 @@ export function evaluateDnsCheck(input: CheckInput): CheckResult {
         `the parent also holds DS for keys the zone does not sign with (${stale.map((d) => d.keyTag).join(", ")}): remove them at the registrar once a rollover is over`,
       );
   }
+  const delegation = delegationVerdict(zone, input.delegation, input.parent);
+  problems.push(...delegation.problems);
+  notes.push(...delegation.notes);
   const expiration = Math.min(...answered.map((a) => a.expiration ?? Infinity));
   const nowSeconds = input.now.getTime() / 1000;
   if (expiration - nowSeconds < EXPIRY_NOTE_DAYS * 86400)
     notes.push(
       `a signature expires at ${new Date(expiration * 1000).toISOString()}: the primary re-signs long before; on a secondary it means transfers stopped`,
     );
-  return { zone, rows, zoneDs, parent, problems, notes, exitCode: problems.length > 0 ? 1 : 0 };
+  return { zone, rows, zoneDs, parent, delegation: delegation.cell, problems, notes, exitCode: problems.length > 0 ? 1 : 0 };
+}
+
+/** The NS line of the summary and its problems: one per difference; a parent that did not answer is one unless the DS question says so already. */
+function delegationVerdict(
+  zone: string,
+  answer: DelegationAnswer | undefined,
+  parent: ParentAnswer,
+): { cell: string; problems: string[]; notes: string[] } {
+  if (answer === undefined) return { cell: "not compared (no --parent given)", problems: [], notes: [] };
+  if ("reason" in answer) return { cell: `not compared (${answer.reason})`, problems: [], notes: [] };
+  if ("error" in answer) {
+    const sameFailure = "error" in parent && parent.error === answer.error;
+    return {
+      cell: `unreachable (${answer.error})`,
+      problems: sameFailure ? [] : [`the parent could not be asked for the NS set of ${zone}: ${answer.error}`],
+      notes: [],
+    };
+  }
+  const cell =
+    answer.problems.length === 0 ? `matches (${answer.expected.map((ns) => ns.node).join(", ")})` : `${answer.problems.length} problem(s)`;
+  return { cell, problems: answer.problems, notes: answer.notes ?? [] };
 }
 
 /** The table `boreal dns check` prints, then its problems and notes. */
@@ -416,6 +463,7 @@ export function formatDnsCheck(result: CheckResult): string {
     ...cells.map(line),
     `DS at the parent: ${result.parent}`,
     ...result.zoneDs.map((d) => `DS of the zone's KSK: ${formatDs(d)}`),
+    `NS at the parent: ${result.delegation}`,
     ...result.problems.map((p) => `problem: ${p}`),
     ...result.notes.map((n) => `note: ${n}`),
     result.exitCode === 0 ? "ok" : `${result.problems.length} problem(s)`,

@@ -48,13 +48,33 @@ export interface DnsMessage {
   additional: WireRecord[];
 }
 
+/** A message with nothing in it but what `over` gives: what a question not asked leaves. */
+export const dnsMessage = (over: Partial<DnsMessage> = {}): DnsMessage => ({
+  id: 0,
+  authoritative: false,
+  truncated: false,
+  rcode: 0,
+  question: [],
+  answer: [],
+  authority: [],
+  additional: [],
+  ...over,
+});
+
 /** EDNS0 payload size a query offers: the DNS Flag Day 2020 value, no IP fragmentation. */
 export const UDP_PAYLOAD = 1232;
 
-/** A query with the DNSSEC OK bit (RFC 3225), no recursion asked (authoritative servers). */
-export function encodeQuery(id: number, name: string, type: number): Buffer {
+/** RD in a header's flags (RFC 1035 4.1.1): the server may recurse to answer. */
+export const RECURSION_DESIRED = 0x0100;
+
+/**
+ * A query with the DNSSEC OK bit (RFC 3225); no recursion asked (authoritative servers)
+ * unless `recursionDesired` (a resolver, e.g. the node's own from /etc/resolv.conf).
+ */
+export function encodeQuery(id: number, name: string, type: number, recursionDesired = false): Buffer {
   const header = Buffer.alloc(12);
   header.writeUInt16BE(id, 0);
+  if (recursionDesired) header.writeUInt16BE(RECURSION_DESIRED, 2);
   header.writeUInt16BE(1, 4); // one question
   header.writeUInt16BE(1, 10); // one additional: the OPT record
   const question = Buffer.alloc(4);

@@ -39,6 +39,15 @@ export const ATTEST_LOCK = "/run/boreal-attest.lock";
 /** A round of label checks, one at a time (a round still going when another is due is no failure), never waiting on the sync's lock. */
 export const ATTEST_RUN = `flock -n -E 0 ${ATTEST_LOCK} node ${AGENT.program} attest`;
 
+/** A check of the parents' delegations holds this lock (never the sync's, nor the label's). */
+export const DELEGATION_LOCK = "/run/boreal-delegation.lock";
+
+/** A check of the parent's delegation of each of the node's zones, one at a time (one still going when another is due is no failure). */
+export const DELEGATION_RUN = `flock -n -E 0 ${DELEGATION_LOCK} node ${AGENT.program} delegation`;
+
+/** The node's resolver, as the system has it: the delegation check finds each parent zone's servers through it. */
+export const RESOLV_CONF = "/etc/resolv.conf";
+
 /** The node's own key for signing its attestations of peers (the label): made on the node, never leaving it. */
 export const ATTESTATION_KEY_FILE = `${ETC_DIR}/attestation_key`;
 
@@ -63,6 +72,9 @@ export const NFTABLES_CONF = "/etc/nftables.conf";
 
 /** node-exporter's textfile collector: the kit's own metrics (WireGuard, zones, the agent). */
 export const TEXTFILE_DIR = "/var/lib/prometheus/node-exporter";
+
+/** The delegation check's metrics (BorealDelegationDrift reads them). */
+export const DELEGATION_METRICS = `${TEXTFILE_DIR}/boreal-delegation.prom`;
 
 /** Prometheus's file-based service discovery: the agent rewrites these, Prometheus re-reads them by itself. */
 export const TARGETS_DIR = "/etc/prometheus/boreal-targets";

@@ -70,6 +70,8 @@ export interface NodePlan {
   attestInterval: number;
   /** Seconds from the attest timer's start to the node's first round (firstAttestDelay). */
   attestFirstDelay: number;
+  /** Seconds between two checks of the parent's delegation of each of the node's zones. */
+  delegationCheckInterval: number;
 }
 
 /**
@@ -152,6 +154,7 @@ export function plan(spec: PlanSpec, federation: Federation): NodePlan {
     syncInterval: spec.syncInterval,
     attestInterval: spec.attestInterval,
     attestFirstDelay: firstAttestDelay(spec.node, spec.attestInterval),
+    delegationCheckInterval: spec.delegationCheckInterval,
   };
 }
 

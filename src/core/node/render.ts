@@ -12,6 +12,7 @@ import {
   ALERTMANAGER_CONF,
   ATTEST_RUN,
   BLACKBOX_CONF,
+  DELEGATION_RUN,
   FileRole,
   GATE_FETCHED_FLAG,
   KEY_FILE,
@@ -128,7 +129,7 @@ export function renderNode(plan: NodePlan, templates: TemplateSources): Rendered
       path: "/etc/prometheus/boreal-rules.yml",
       ...shared,
       role: "monitoring",
-      context: {},
+      context: rulesContext(plan),
     },
     {
       template: "etc/default/prometheus-blackbox-exporter.hbs",
@@ -223,6 +224,20 @@ export function renderNode(plan: NodePlan, templates: TemplateSources): Rendered
       role: "agent",
       context: plan,
     },
+    {
+      template: "etc/systemd/system/boreal-delegation.service.hbs",
+      path: "/etc/systemd/system/boreal-delegation.service",
+      ...shared,
+      role: "agent",
+      context: { ...plan, delegationRun: DELEGATION_RUN },
+    },
+    {
+      template: "etc/systemd/system/boreal-delegation.timer.hbs",
+      path: "/etc/systemd/system/boreal-delegation.timer",
+      ...shared,
+      role: "agent",
+      context: plan,
+    },
   ];
   if (plan.firewall.enabled) {
     specs.push({
@@ -309,6 +324,22 @@ export function scrapeTargets(monitoring: MonitoringPlan): Record<"node" | "icmp
           labels: { ...who(n), zone: zone.name, zone_member: zone.member, __param_module: `dns_soa_${zone.name}` },
         })),
     ),
+  };
+}
+
+/** Checks of the parent's delegation in a row that must all find a difference before BorealDelegationDrift fires. */
+export const DELEGATION_DRIFT_CHECKS = 3;
+
+/**
+ * The alert rules' values: the member whose delegations this node's alert watches (its own
+ * nodes' checks: only the member can mend its registrar's records), and how long a drift
+ * lasts before it fires (DELEGATION_DRIFT_CHECKS checks at the stack's interval).
+ */
+function rulesContext(plan: NodePlan) {
+  return {
+    member: plan.member,
+    delegationDriftChecks: DELEGATION_DRIFT_CHECKS,
+    delegationDriftSeconds: DELEGATION_DRIFT_CHECKS * plan.delegationCheckInterval,
   };
 }
 

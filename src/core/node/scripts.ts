@@ -29,7 +29,7 @@ import {
 import { providedTemplates, renderScript, TemplateSources } from "./render";
 
 // The agent's command lines are the layout's; the zone check is part of a rendered file.
-export { agentCommand, ATTEST_RUN, GATE_FETCHED_FLAG } from "./layout";
+export { agentCommand, ATTEST_RUN, DELEGATION_RUN, GATE_FETCHED_FLAG } from "./layout";
 export { RENDERED_LINE_MARK, zoneFileCheck } from "./render";
 
 // nodejs runs the sync agent (the kit's own planner, bundled); git pulls the registry.
@@ -148,8 +148,8 @@ export const MONITORING_UNITS = [
   "prometheus-alertmanager",
 ] as const;
 
-/** The agent's timers: the sync and the label's checks. */
-export const AGENT_TIMERS = ["boreal-sync.timer", "boreal-attest.timer"];
+/** The agent's timers: the sync, the label's checks and the check of the parents' delegations. */
+export const AGENT_TIMERS = ["boreal-sync.timer", "boreal-attest.timer", "boreal-delegation.timer"];
 
 export interface ServiceScripts {
   /** Validates and applies the role's files; runs again whenever one changes. */

@@ -19,9 +19,10 @@ export interface AgentConfig {
 
 /**
  * The stack's operator-side keys (registry clone, signing, publishing) stay off the node.
- * So do the settings of what `pulumi up` alone applies (firewall, alert receivers): the
- * agent renders with their defaults and never writes those files (AGENT_ROLES), and a
- * change to them re-applies that role alone, not the agent's run of WireGuard and Knot.
+ * So do the settings of what `pulumi up` alone applies (firewall, alert receivers, the
+ * delegation check's timer and alert): the agent renders with their defaults and never
+ * writes those files (AGENT_ROLES), and a change to them re-applies that role alone, not
+ * the agent's run of WireGuard and Knot.
  */
 export function renderAgentConfig(spec: PublicNodeSpec, mesh: MeshAddresses): string {
   const {
@@ -31,6 +32,7 @@ export function renderAgentConfig(spec: PublicNodeSpec, mesh: MeshAddresses): st
     publish: _publish,
     firewall: _firewall,
     alerts: _alerts,
+    delegationCheckInterval: _delegationCheckInterval,
     zoneFiles,
     ...planSpec
   } = spec;

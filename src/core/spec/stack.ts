@@ -70,6 +70,9 @@ const trustText = z
 /** A node's label checks of its peers, every 15 minutes unless its stack says otherwise. */
 export const ATTEST_INTERVAL_DEFAULT = 900;
 
+/** A node's check of the parent's delegation of each of its zones, every 5 minutes unless its stack says otherwise. */
+export const DELEGATION_CHECK_INTERVAL_DEFAULT = 300;
+
 /** A whole number of seconds between `min` and `max`; every message says the range. */
 function intervalSeconds(range: { min: number; max: number; byDefault: number; tooLong: string }) {
   const between = `set it between ${range.min} and ${range.max}`;
@@ -119,6 +122,14 @@ export const stackConfigSchema = z.strictObject({
   /** Seconds between two rounds of the node's checks of its peers for the label (src/label). */
   // Several rounds within a day: an attestation counts for label.validityDays (1 at least).
   attestInterval: intervalSeconds({ min: 10, max: 21600, byDefault: ATTEST_INTERVAL_DEFAULT, tooLong: "6 hours" }),
+  /** Seconds between two checks, by the node, of the parent's delegation of each of its zones (boreal-delegation.timer). */
+  // BorealDelegationDrift waits three checks: an hour at most keeps that within three hours.
+  delegationCheckInterval: intervalSeconds({
+    min: 10,
+    max: 3600,
+    byDefault: DELEGATION_CHECK_INTERVAL_DEFAULT,
+    tooLong: "an hour",
+  }),
   zones: z
     .array(zoneName, {
       error: typeError("boreal:zones", "a list of zone names", 'pulumi config set --path "boreal:zones[0]" coop-a.example.'),

@@ -1,6 +1,7 @@
-// The only DNS I/O of `boreal dns check`: one question to one server over UDP, again over
-// TCP when the answer is truncated (RFC 7766), each within a timeout. Answers whose id or
-// question differ from the query's are dropped, as a resolver does.
+// The kit's DNS I/O (`boreal dns check`, the node's delegation watch): one question to one
+// server over UDP, again over TCP when the answer is truncated (RFC 7766), each within a
+// timeout. Answers whose id or question differ from the query's are dropped, as a resolver
+// does. Authoritative servers are asked without recursion; a resolver with `recursion`.
 import { randomInt } from "node:crypto";
 import { createSocket } from "node:dgram";
 import { connect, isIP } from "node:net";
@@ -11,6 +12,11 @@ import { decodeMessage, DnsMessage, encodeQuery } from "../../core/dns/message";
 export interface Server {
   host: string;
   port: number;
+}
+
+export interface QueryOptions {
+  /** Set RD: the server is a resolver, to recurse for the answer (default: an authoritative server, asked as is). */
+  recursion?: boolean;
 }
 
 /** A UDP answer can be lost: one more try within the same timeout. */
@@ -84,17 +90,17 @@ function overTcp(server: Server, query: Buffer, id: number, question: Question, 
 }
 
 /** One question with the DO bit: the answer as received, over TCP when UDP's was truncated. Throws on no answer. */
-export async function exchange(server: Server, question: Question, timeoutMs: number): Promise<Buffer> {
+export async function exchange(server: Server, question: Question, timeoutMs: number, options: QueryOptions = {}): Promise<Buffer> {
   const id = randomInt(65536);
-  const query = encodeQuery(id, question.name, question.type);
+  const query = encodeQuery(id, question.name, question.type, options.recursion === true);
   const packet = await overUdp(server, query, id, question, timeoutMs);
   return decodeMessage(packet).truncated ? overTcp(server, query, id, question, timeoutMs) : packet;
 }
 
 /** One question; never throws: the decoded answer, or why there is none. */
-export async function ask(server: Server, question: Question, timeoutMs: number): Promise<Reply> {
+export async function ask(server: Server, question: Question, timeoutMs: number, options: QueryOptions = {}): Promise<Reply> {
   try {
-    return { message: decodeMessage(await exchange(server, question, timeoutMs)) };
+    return { message: decodeMessage(await exchange(server, question, timeoutMs, options)) };
   } catch (error) {
     return { error: describe(error as NodeJS.ErrnoException, server, timeoutMs / 1000) };
   }
@@ -104,10 +110,11 @@ export async function ask(server: Server, question: Question, timeoutMs: number)
  * One question over TCP only; never throws. For what UDP cannot carry (a zone transfer's
  * first message: RFC 5936 4.2 asks for TCP) or where UDP says nothing (a port that drops).
  */
-export async function askTcp(server: Server, question: Question, timeoutMs: number): Promise<Reply> {
+export async function askTcp(server: Server, question: Question, timeoutMs: number, options: QueryOptions = {}): Promise<Reply> {
   const id = randomInt(65536);
+  const query = encodeQuery(id, question.name, question.type, options.recursion === true);
   try {
-    return { message: decodeMessage(await overTcp(server, encodeQuery(id, question.name, question.type), id, question, timeoutMs)) };
+    return { message: decodeMessage(await overTcp(server, query, id, question, timeoutMs)) };
   } catch (error) {
     return { error: describe(error as NodeJS.ErrnoException, server, timeoutMs / 1000) };
   }
