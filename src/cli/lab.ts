@@ -152,7 +152,10 @@ export async function demo(args: readonly string[]): Promise<number> {
   if (missing.length > 0) throw new Error(`could not store the SSH key in ${missing.join(", ")}`);
   const stacks = new LabStacks(PROJECT_DIR, state);
   const outputs = new Map<string, StackOutputs>();
-  for (const m of state.machines) {
+  const registryOf = (i: number) => join(dirname(state.sshKey), "members", labMemberName(i), "registry");
+  for (const [i, m] of state.machines.entries()) {
+    // As the join steps say: the latest registry first, so the delegation names those already in.
+    git(registryOf(i), "pull", "-q");
     log(`pulumi up ${stacks.stackOf(m.name)}`);
     outputs.set(m.name, stacks.up(m.name));
   }
@@ -174,7 +177,7 @@ export async function demo(args: readonly string[]): Promise<number> {
     const note = Object.values(outputs.get(m.name)!.delegations).find((d) => d.note)?.note;
     if (!note) continue;
     log(`${stacks.stackOf(m.name)}: ${note}`);
-    git(join(dirname(state.sshKey), "members", labMemberName(i), "registry"), "pull", "-q");
+    git(registryOf(i), "pull", "-q");
     log(`pulumi up ${stacks.stackOf(m.name)} (its delegation, once the others are in)`);
     outputs.set(m.name, stacks.up(m.name));
   }
