@@ -8,6 +8,8 @@
 //   attest         a round of label checks of the other members' nodes, signed and published
 //   delegation     the parent's delegation of each of the node's zones, checked against the
 //                  federation's (journal lines, textfile metrics for BorealDelegationDrift)
+//   nudge --federation F
+//                  a "pull now" to every peer in wg0.conf (after the member's pulumi up published)
 //   remove         undo what the agent applied and put the member's own files back
 //   status         the last run, as JSON
 //   prove-wireguard-key --federation F --node N [--key PUBLIC_KEY]
@@ -18,10 +20,12 @@ import { escapeText } from "../core/values/escape";
 import { DecidedRun, SyncOutcome } from "../core/node/sync";
 import { removeScript, SERVICE_SCRIPTS } from "../core/node/scripts";
 import { makeWireguardProof, wireguardPublicKey } from "../core/registry/keyproof";
-import { AGENT, AGENT_ROLES, GATE_FETCHED_FLAG, KEY_FILE } from "../core/node/layout";
+import { AGENT, AGENT_ROLES, GATE_FETCHED_FLAG, KEY_FILE, NEXT_KEY_FILE, WIREGUARD_CONF } from "../core/node/layout";
 import { attest } from "./attest";
 import { checkDelegations } from "./delegation";
 import { log, statusFile } from "./io";
+import { sendNudges } from "../io/nudge";
+import { nudgeTargets } from "../core/node/nudge";
 import {
   apply,
   decide,
@@ -117,19 +121,20 @@ function remove(): number {
  * `pulumi up` read back and will publish beside the proof.
  */
 function proveWireguardKey(flags: string[]): number {
-  const option = (name: string) => (flags.includes(name) ? flags[flags.indexOf(name) + 1] : undefined);
-  const [federation, node, expected] = [option("--federation"), option("--node"), option("--key")];
+  const [federation, node, expected] = [option(flags, "--federation"), option(flags, "--node"), option(flags, "--key")];
   if (!federation || !node) {
     log("usage: boreal-agent prove-wireguard-key --federation NAME --node NAME [--key PUBLIC_KEY]");
     return 2;
   }
-  const privateKey = readFileSync(KEY_FILE, "utf8");
+  // A rotation's next key is the one about to be published; otherwise the one in use.
+  const keyFile = existsSync(NEXT_KEY_FILE) ? NEXT_KEY_FILE : KEY_FILE;
+  const privateKey = readFileSync(keyFile, "utf8");
   const publicKey = wireguardPublicKey(privateKey);
   if (expected !== undefined && expected !== publicKey) {
     throw new BorealConfigError([
       {
         source: "node",
-        key: KEY_FILE,
+        key: keyFile,
         message: `holds the key ${publicKey}, not ${expected}: it changed since pulumi up read it`,
         fix: "run pulumi up again: it reads the key anew",
       },
@@ -139,21 +144,40 @@ function proveWireguardKey(flags: string[]): number {
   return 0;
 }
 
+const option = (flags: string[], name: string) => (flags.includes(name) ? flags[flags.indexOf(name) + 1] : undefined);
+
+/** Every peer of wg0.conf nudged; what did not go is said, and is no failure (their timers are the safety net). */
+async function nudge(flags: string[]): Promise<number> {
+  const federation = option(flags, "--federation");
+  if (!federation) return usage();
+  const targets = existsSync(WIREGUARD_CONF) ? nudgeTargets(readFileSync(WIREGUARD_CONF, "utf8")) : [];
+  const { sent, failed } = await sendNudges(federation, targets);
+  log(
+    `nudged ${targets.length} peer(s) (${sent.length} address(es))${failed.length > 0 ? `; not sent: ${failed.map((f) => escapeText(f)).join("; ")}` : ""}`,
+  );
+  return 0;
+}
+
+function usage(): number {
+  log(
+    `usage: boreal-agent sync [--rekey] [${GATE_FETCHED_FLAG}] | attest | remove | status | delegation | nudge --federation F | prove-wireguard-key --federation F --node N [--key K]`,
+  );
+  return 2;
+}
+
 function main(argv: string[]): number | Promise<number> {
   const [command, ...flags] = argv;
   if (command === "sync") return runSync(flags.includes("--rekey"), mirrorsFetchedByGate(flags));
   if (command === "attest") return attest();
   if (command === "delegation") return checkDelegations();
   if (command === "remove") return remove();
+  if (command === "nudge") return nudge(flags);
   if (command === "prove-wireguard-key") return proveWireguardKey(flags);
   if (command === "status") {
     process.stdout.write(existsSync(statusFile) ? readFileSync(statusFile, "utf8") : "{}\n");
     return 0;
   }
-  log(
-    `usage: boreal-agent sync [--rekey] [${GATE_FETCHED_FLAG}] | attest | remove | status | delegation | prove-wireguard-key --federation F --node N [--key K]`,
-  );
-  return 2;
+  return usage();
 }
 
 // Bad input names its file and fix; anything else is a bug worth its stack.

@@ -10,6 +10,7 @@ import type { RegistryFile } from "../core/registry/format";
 import { formatRejection, sha256, VerifiedRegistry } from "../core/registry/verify";
 import { AGENT, FileRole, RenderedFile, TEXTFILE_DIR } from "../core/node/layout";
 import { AgentConfig, parseAgentConfig } from "../core/spec/agent";
+import { SYNC_INTERVAL_DEFAULT } from "../core/spec/stack";
 import {
   AgentState,
   appliedState,
@@ -357,7 +358,7 @@ export function writeSyncMetrics(outcome: SyncOutcome): void {
 /** A failed run's metrics: the last success as the state has it, the interval if the config still reads. */
 export function failedOutcome(at: number): SyncOutcome {
   const state = readState();
-  let interval = 60;
+  let interval = SYNC_INTERVAL_DEFAULT;
   try {
     interval = parseAgentConfig(readFileSync(AGENT.config, "utf8"), AGENT.config).spec.syncInterval;
   } catch {

@@ -181,8 +181,8 @@ export function labSection(runs: LabRun[], context: { suite: string; cores: numb
         "every other row is one run per N (a lab run takes minutes).",
       "The role's no-op still connects to every host and gathers facts; the kit's no-op still runs the Pulumi engine, the program and every command's diff.",
       "Rows the role has no counterpart for (rotation, DNS, leave, the monitoring services) say so in its column and have no ratio.",
-      "The kit's lab stacks pull the registry every 5 s (boreal:syncInterval, the least allowed; 60 s by default) and check their peers " +
-        "for the label every 900 s (boreal:attestInterval's default): how soon others see a join follows the first, the load of an idle federation the second.",
+      "The kit's lab stacks run with a member's defaults: a timer pull every 300 s (boreal:syncInterval), the nudge of every publication at once, " +
+        "and the label's checks every 900 s (boreal:attestInterval): how soon others see a join follows the nudge, the load of an idle federation the timers.",
       "N = 10 is CPU-bound on 2 cores: eleven machines each running wireguard-go (and, for the kit, Knot, a Prometheus scraping every peer and the agents) plus the applies.",
     ],
   };

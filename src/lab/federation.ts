@@ -40,6 +40,9 @@ export function labMemberZone(member: string): string {
   return `${member}.lab.test.`;
 }
 
+/** The lab federation's name: what its nodes' nudges must say. */
+export const LAB_FEDERATION = "boreal-lab";
+
 /**
  * Version 1 of a lab-shaped federation: the members in order, each with its one key, its
  * zone and the next /28 of the lab mesh (`npm run bench` makes its large registries the same way).
@@ -52,7 +55,7 @@ export function labFederationVersion(args: {
   const mesh = parseCidr(LAB_MESH.ipv4);
   return {
     version: 1,
-    name: "boreal-lab",
+    name: LAB_FEDERATION,
     domain: "lab.boreal.test.",
     mesh: LAB_MESH,
     defaults: { listenPort: 51820, mtu: 1420, persistentKeepalive: 25 },

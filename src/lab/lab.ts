@@ -13,8 +13,6 @@ import { LAB_PASSPHRASE, labPulumiEnv, labStackName, runPulumi } from "./pulumi"
 import { inCgroups, labCgroupProcesses, machineCgroup, removeLabCgroups } from "./cgroup";
 import { createLabDnsNetwork, labDnsAddresses, labDnsProcesses, LabDnsState, startLabDns } from "./dns";
 
-/** Seconds between two registry pulls on lab machines (a real member keeps the default, 60). */
-export const LAB_SYNC_INTERVAL = 5;
 /** Seconds between two rounds of label checks on lab machines (a real member keeps the default, 900). */
 export const LAB_ATTEST_INTERVAL = 60;
 /** Seconds between two checks of the parent's delegation on lab machines (a real member keeps the default, 300). */
@@ -458,8 +456,9 @@ export function writeLabStacks(
         "boreal:trust": trust,
         "boreal:signingKeyFile": member.signingKey,
         "boreal:publish": "origin",
-        // The lab pulls often, so that joins and rotations show within seconds.
-        "boreal:syncInterval": options.syncInterval ?? LAB_SYNC_INTERVAL,
+        // No boreal:syncInterval: the lab pulls at the default a member gets, and a change
+        // reaches every node in seconds through the publisher's nudge, as on real servers.
+        ...(options.syncInterval !== undefined ? { "boreal:syncInterval": options.syncInterval } : {}),
         // And checks its peers often, so that the label follows a broken rule within a minute.
         "boreal:attestInterval": options.attestInterval ?? LAB_ATTEST_INTERVAL,
         // And the parent's delegation, so that a drift fires its alert within a minute.

@@ -76,3 +76,78 @@ export async function measureRotation<N extends MeshNode, R>(
   ok("pkill -INT ping; sleep 1; true");
   return { lossToBystander: pingLoss(ok("cat /tmp/ping-bystander")), outage: pingOutage(ok("cat /tmp/ping-rotated")), after };
 }
+
+/** What ping's summary says: packets sent, replies received (late ones too), and the slowest reply. */
+export interface PingTally {
+  transmitted: number;
+  received: number;
+  /** Seconds, the longest `time=` of a reply: a reply that waited in WireGuard's queue shows here, not as a loss. */
+  slowest: number;
+}
+
+export function pingTally(output: string): PingTally {
+  const summary = /(\d+) packets transmitted, (\d+) received/.exec(output);
+  if (!summary) throw new Error(`no summary line in ping's output:\n${output.slice(-500)}`);
+  const times = [...output.matchAll(/time=(\d+(?:\.\d+)?) ms/g)].map((m) => Number(m[1]) / 1000);
+  return { transmitted: Number(summary[1]), received: Number(summary[2]), slowest: Math.max(0, ...times) };
+}
+
+/** A node as the lossless rotation's pings see it: both its mesh addresses. */
+export interface DualMeshNode {
+  machine: LabMachine;
+  mesh: { ipv4: string; ipv6: string };
+}
+
+export interface RotationPings {
+  /** Every other node's pings to the rotated node, over mesh IPv4 and IPv6, summed. */
+  toRotated: PingTally;
+  /** Each other node's pings to the next other node (mesh IPv4), summed: traffic the rotation must not touch. */
+  between: PingTally;
+}
+
+/**
+ * Rotates `rotated`'s key with `rotate` while every other node pings it every 0.2 s over both
+ * mesh families and pings its neighbour among the others; `settled` says when the rotation is
+ * done everywhere (each peer on the new key). The pings stop 3 s after that, so that a reply
+ * still queued in WireGuard counts as received if it comes.
+ */
+export async function measureRotationPings<N extends DualMeshNode, R>(
+  exec: Exec<N>,
+  nodes: N[],
+  rotated: N,
+  rotate: () => Promise<R> | R,
+  settled: (after: R) => Promise<void>,
+): Promise<RotationPings & { after: R }> {
+  const others = nodes.filter((n) => n !== rotated);
+  const ok = (node: N, command: string) => {
+    const result = exec(node, command);
+    if (result.status !== 0) throw new Error(`${node.machine.name}: \`${command}\` exited ${result.status}:\n${result.output}`);
+    return result.output;
+  };
+  const files = ["/tmp/rotation-v4", "/tmp/rotation-v6", "/tmp/rotation-between"];
+  const background = (address: string, file: string) => `(ping -D -i 0.2 -w 900 ${address} > ${file} 2>&1 &)`;
+  for (const [i, node] of others.entries()) {
+    const neighbour = others[(i + 1) % others.length];
+    ok(
+      node,
+      `rm -f ${files.join(" ")}; ${background(rotated.mesh.ipv4, files[0])}; ${background(rotated.mesh.ipv6, files[1])}; ${background(neighbour.mesh.ipv4, files[2])}`,
+    );
+  }
+  await new Promise((r) => setTimeout(r, 2000));
+  const after = await rotate();
+  await settled(after);
+  await new Promise((r) => setTimeout(r, 3000));
+  const sum = (tallies: PingTally[]): PingTally => ({
+    transmitted: tallies.reduce((n, t) => n + t.transmitted, 0),
+    received: tallies.reduce((n, t) => n + t.received, 0),
+    slowest: Math.max(0, ...tallies.map((t) => t.slowest)),
+  });
+  const toRotated: PingTally[] = [];
+  const between: PingTally[] = [];
+  for (const node of others) {
+    ok(node, "pkill -INT -x ping; sleep 1; true");
+    toRotated.push(pingTally(ok(node, `cat ${files[0]}`)), pingTally(ok(node, `cat ${files[1]}`)));
+    between.push(pingTally(ok(node, `cat ${files[2]}`)));
+  }
+  return { toRotated: sum(toRotated), between: sum(between), after };
+}

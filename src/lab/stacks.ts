@@ -1,6 +1,8 @@
 // The lab's member stacks driven with the real Pulumi CLI. Each member runs only its own
 // `pulumi up`; the nodes' sync agents take the peers from the lab's mirror by themselves.
-import { readdirSync, readFileSync } from "node:fs";
+import { copyFileSync, readdirSync, readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
 import type { LabState } from "./lab";
 import type { RegistrarView } from "../core/dns/delegation";
 import { labPulumiEnv, labStackName, runPulumi, spawnPulumi } from "./pulumi";
@@ -115,12 +117,39 @@ export class LabStacks {
     const stack = this.stackOf(machine);
     const first = this.run(["up", "--yes", "--skip-preview", "-s", stack]);
     if (first.status === 0) return "the re-run converged at once";
-    if (!/currently locked|locked by/i.test(first.output))
+    let restored = "";
+    if (/failed to load checkpoint/i.test(first.output)) {
+      // Killed while the CLI wrote the stack's state: the README's step puts back the copy it keeps.
+      restored = `its checkpoint put back from ${restoreCheckpoint(this.backendDir(), stack)}; `;
+    } else if (!/currently locked|locked by/i.test(first.output))
       throw new Error(`pulumi up after the interruption failed, and not because of a lock:\n${first.output}`);
     this.must(["cancel", "--yes", "-s", stack]);
     this.must(["up", "--yes", "--skip-preview", "-s", stack]);
-    return "the re-run found the stack locked; pulumi cancel, then pulumi up converged";
+    return `the re-run found the stack locked; ${restored}pulumi cancel, then pulumi up converged`;
   }
+
+  /** The file:// backend's directory: PULUMI_BACKEND_URL's, else the project's own (Pulumi.yaml). */
+  private backendDir(): string {
+    const url =
+      this.env.PULUMI_BACKEND_URL ?? /^\s+url:\s*(\S+)/m.exec(readFileSync(join(this.projectDir, "Pulumi.yaml"), "utf8"))?.[1] ?? "";
+    if (!url.startsWith("file://")) throw new Error(`the stack's backend ${url || "(none)"} is no file:// directory`);
+    return url.slice("file://".length).replace(/^~(?=\/)/, homedir());
+  }
+}
+
+/**
+ * Puts back the copy of a stack's checkpoint that Pulumi's file backend keeps beside it
+ * (`<stack>.json.bak`, the state before the last write): what a run killed in the middle of
+ * writing the state leaves readable. Returns the copy's path.
+ */
+export function restoreCheckpoint(backendDir: string, stack: string): string {
+  const stacks = join(backendDir, ".pulumi", "stacks");
+  const backup = readdirSync(stacks, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile() && e.name === `${stack}.json.bak`)
+    .map((e) => join(e.parentPath, e.name))[0];
+  if (backup === undefined) throw new Error(`no ${stack}.json.bak under ${stacks}: nothing to put back`);
+  copyFileSync(backup, backup.replace(/\.bak$/, ""));
+  return backup;
 }
 
 /** Every process below `pid`, children first, read from /proc. */

@@ -89,7 +89,13 @@ describe("BorealNode resource graph", () => {
     expect(recorder.byName("b1-sync-program").dependsOn).toEqual(["b1-wireguard-key"]);
     expect([...recorder.byName("b1-sync-file-etc-boreal-agent.json").dependsOn].sort()).toEqual(["b1-sync-program", "b1-wireguard-key"]);
     expect(recorder.byName("b1-sync-apply").dependsOn).not.toContain("b1-sync-program");
-    expect([...recorder.byName("b1-registration").dependsOn].sort()).toEqual(["b1-firewall-apply", "b1-sync-apply"]);
+    // The farewell nudge is deleted after the tombstone's publication; the announce (a
+    // rotation's switch to the new key, then the nudge) follows the descriptor's.
+    expect([...recorder.byName("b1-registration").dependsOn].sort()).toEqual(["b1-farewell", "b1-firewall-apply", "b1-sync-apply"]);
+    expect(recorder.byName("b1-farewell").dependsOn).toEqual(["b1-sync-apply"]);
+    expect(recorder.byName("b1-announce").dependsOn).toEqual(["b1-registration"]);
+    const announce = recorder.byName("b1-announce").inputs.create as string;
+    expect(announce.indexOf("wg set")).toBeLessThan(announce.indexOf("nudge --federation"));
   });
 
   test("the peer-dependent files (wg0.conf, knot.conf, zones, probe targets) are the agent's: pulumi up never writes them", async () => {
@@ -244,7 +250,8 @@ describe("BorealNode resource graph", () => {
     expect(apply.inputs.create).toMatch(/^# boreal: after \/etc\/boreal\/agent.json:[0-9a-f]{16} /);
     expect(apply.inputs.create).toContain("program:0123456789abcdef");
     expect(apply.inputs.update).toBe(apply.inputs.create);
-    expect(apply.inputs.create).toContain(`key:${recorder.publicKey}`);
+    // A rotated key is not the agent's run: the announce's switch puts it in use.
+    expect(apply.inputs.create).not.toContain("key:");
     expect(apply.inputs.create).toMatch(/boreal-agent.js sync --rekey/);
     // The bundle travels as a file asset: the state keeps its hash, not its text.
     const program = recorder.byName("b1-sync-program");
@@ -253,11 +260,11 @@ describe("BorealNode resource graph", () => {
     expect(program.inputs.connection).toMatchObject({ hostKey: FIXTURE_HOST_KEY });
   });
 
-  test("every create is paired with a delete, except package installs (kept on purpose) and read-only queries", async () => {
+  test("every create is paired with a delete, except package installs (kept on purpose), read-only queries, and the announce (a nudge, and a key switch the key's own delete undoes)", async () => {
     const { recorder } = await build();
+    const undone = ["-packages", "-ssh", "-dnskeys", "-wireguard-proof", "-announce"];
     for (const r of commands(recorder)) {
-      if (r.name.endsWith("-packages") || r.name.endsWith("-ssh") || r.name.endsWith("-dnskeys") || r.name.endsWith("-wireguard-proof"))
-        continue;
+      if (undone.some((suffix) => r.name.endsWith(suffix))) continue;
       expect(r.inputs.delete, `${r.name} has a delete`).toBeTruthy();
     }
   });
@@ -314,7 +321,8 @@ describe("what a change re-triggers", () => {
 
   test("bumping keyEpoch re-runs the key command (rotation), and nothing else before the key is read", async () => {
     const changed = changedBetween((await build()).recorder.resources, (await build({ overrides: { keyEpoch: 1 } })).recorder.resources);
-    // The epoch rides in the agent config too, so its run after the new key re-applies WireGuard.
+    // The epoch rides in the agent config too (a new config, a new run); the new key goes into
+    // use at its switch, which follows the key read back.
     expect(changed).toEqual(["b1-sync-apply", "b1-sync-file-etc-boreal-agent.json", "b1-wireguard-key"]);
   });
 
@@ -323,25 +331,37 @@ describe("what a change re-triggers", () => {
       (await build()).recorder.resources,
       (await build({ overrides: { syncInterval: 7 } })).recorder.resources,
     );
-    expect(changed).toEqual(["b1-sync-apply", "b1-sync-file-etc-boreal-agent.json", "b1-sync-file-etc-systemd-system-boreal-sync.timer"]);
+    // sync-gate refreshes the agent's state at least every minute, or every interval if longer.
+    expect(changed).toEqual([
+      "b1-sync-apply",
+      "b1-sync-file-etc-boreal-agent.json",
+      "b1-sync-file-etc-systemd-system-boreal-sync.timer",
+      "b1-sync-file-usr-local-lib-boreal-sync-gate",
+    ]);
     const timer = (await build({ overrides: { syncInterval: 7 } })).recorder.byName("b1-sync-file-etc-systemd-system-boreal-sync.timer");
     expect(timer.inputs.stdin).toMatch(/OnUnitActiveSec=7s/);
   });
 
-  test("a boreal:firewall.allow change re-runs the firewall file and its apply, and nothing else", async () => {
+  test("a boreal:firewall.allow change re-runs the firewall file and its apply, and announces the descriptor (its declared services) to the peers; nothing else", async () => {
     const before = (await build({ overrides: { firewall: { allow: ["tcp/443"] } } })).recorder;
     const after = (await build({ overrides: { firewall: { allow: ["tcp/443", { port: "tcp/993", from: ["198.51.100.0/24"] }] } } }))
       .recorder;
-    expect(changedBetween(before.resources, after.resources)).toEqual(["b1-firewall-apply", "b1-firewall-file-etc-nftables.conf"]);
+    expect(changedBetween(before.resources, after.resources)).toEqual([
+      "b1-announce",
+      "b1-firewall-apply",
+      "b1-firewall-file-etc-nftables.conf",
+    ]);
     expect(after.byName("b1-firewall-file-etc-nftables.conf").inputs.stdin).toContain(
       'ip saddr 198.51.100.0/24 tcp dport 993 accept comment "allow: tcp/993"',
     );
     // The same from the old boolean form, and for the policy: the agent's config carries no firewall.
     expect(changedBetween((await build()).recorder.resources, before.resources)).toEqual([
+      "b1-announce",
       "b1-firewall-apply",
       "b1-firewall-file-etc-nftables.conf",
     ]);
     expect(changedBetween(before.resources, (await build({ overrides: { firewall: { policy: "member" } } })).recorder.resources)).toEqual([
+      "b1-announce",
       "b1-firewall-apply",
       "b1-firewall-file-etc-nftables.conf",
     ]);

@@ -2,7 +2,7 @@
 // the lab check (scripts over SSH) and the end-to-end test (real `pulumi up`).
 import { expect } from "vitest";
 import { labExec, LabMachine, labStart, labStop, LabState } from "../../src/lab/lab";
-import { eventually, measureRotation as measureRotationOn } from "../../src/lab/measure";
+import { eventually, measureRotationPings } from "../../src/lab/measure";
 
 export { eventually };
 
@@ -79,6 +79,51 @@ export async function timeToFullMesh(servers: Servers, nodes: NodeView[], since:
       );
       return others(nodes, node).every((peer) => Number(handshakes[peer.publicKey] ?? 0) > 0);
     }),
+  );
+  return (Date.now() - since) / 1000;
+}
+
+/**
+ * Seconds from `since` until every node answers every zone with AA and a signature: one
+ * command per node asking all the zones, so the measure is not the checks' own pace.
+ */
+export async function timeToAllZones(servers: Servers, nodes: NodeView[], since: number, seconds = 180): Promise<number> {
+  const zones = nodes.map((n) => n.zone);
+  await eventually(
+    "every node answers every zone",
+    seconds,
+    () =>
+      nodes.every((node) => {
+        const script = zones.map((z) => `kdig @${node.machine.address} ${z} SOA +dnssec +norec +timeout=1 +retry=0`).join("; ");
+        const out = servers.exec(node, script).output;
+        return (out.match(/Flags: qr aa/g) ?? []).length === zones.length && (out.match(/\tRRSIG\t/g) ?? []).length >= zones.length;
+      }),
+    250,
+  );
+  return (Date.now() - since) / 1000;
+}
+
+/**
+ * Seconds from `since` until no node of `rest` has `left` any more: not in WireGuard, its zone
+ * not served (the catalog), not probed (Prometheus's targets and the blackbox config).
+ */
+export async function timeToDropped(servers: Servers, left: NodeView, rest: NodeView[], since: number, seconds = 120): Promise<number> {
+  await eventually(
+    `every node drops ${left.machine.name}`,
+    seconds,
+    () =>
+      rest.every((node) => {
+        const counts = servers.exec(
+          node,
+          [
+            `wg show wg0 peers | grep -c -F '${left.publicKey}'`,
+            `kdig @${node.machine.address} ${left.zone} SOA +norec +timeout=1 +retry=0 | grep -c 'Flags: qr aa'`,
+            `cat /etc/prometheus/boreal-targets/*.json /etc/prometheus/blackbox.yml | grep -c -e '"${left.machine.name}"' -e '${left.zone}'`,
+          ].join("; "),
+        ).output;
+        return counts.trim().split("\n").join(" ") === "0 0 0";
+      }),
+    250,
   );
   return (Date.now() - since) / 1000;
 }
@@ -199,22 +244,30 @@ export function expectNoPrivateKeys(servers: Servers, nodes: NodeView[], texts: 
  * Rotates `rotated`'s key with `rotate` while `watcher` pings both the rotated node and
  * `bystander` (src/lab/measure.ts). Returns the loss towards the bystander (must be 0) and the rotated node's outage.
  */
-export async function measureRotation(
+/**
+ * A key rotation seen by everyone else's pings (src/lab/measure.ts): every other node to the
+ * rotated one over mesh IPv4 and IPv6, and between the others. Printed as one line each.
+ */
+export async function measureRotation<R>(
   servers: Servers,
-  watcher: NodeView,
+  nodes: NodeView[],
   rotated: NodeView,
-  bystander: NodeView,
-  rotate: () => Promise<NodeView> | NodeView,
+  rotate: () => Promise<R> | R,
+  settled: (after: R) => Promise<void>,
 ) {
-  const result = await measureRotationOn(
+  const result = await measureRotationPings(
     (node: NodeView, command: string) => servers.exec(node, command),
-    watcher,
+    nodes,
     rotated,
-    bystander,
     rotate,
+    settled,
+  );
+  const { toRotated, between } = result;
+  log(
+    `rotate ${rotated.machine.name}: ${toRotated.transmitted - toRotated.received} of ${toRotated.transmitted} pings lost (mesh IPv4 and IPv6, every peer); the slowest reply ${toRotated.slowest.toFixed(1)} s`,
   );
   log(
-    `rotation: ${watcher.machine.name} → ${bystander.machine.name} loss ${result.lossToBystander}%, ${rotated.machine.name} outage ${result.outage.toFixed(1)}s`,
+    `rotate ${rotated.machine.name}: ${between.transmitted - between.received} of ${between.transmitted} pings lost between the other nodes`,
   );
   return result;
 }

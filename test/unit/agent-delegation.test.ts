@@ -31,7 +31,7 @@ import { RECORD_TYPES } from "../../src/core/dns/zonefile";
 import { plan } from "../../src/core/node/plan";
 import { DELEGATION_DRIFT_CHECKS, renderNode } from "../../src/core/node/render";
 import { DELEGATION_RUN } from "../../src/core/node/layout";
-import { AGENT_TIMERS, SERVICE_SCRIPTS } from "../../src/core/node/scripts";
+import { AGENT_TRIGGERS, SERVICE_SCRIPTS } from "../../src/core/node/scripts";
 import { parseAgentConfig, renderAgentConfig } from "../../src/core/spec/agent";
 import { splitPrivateKey } from "../../src/core/spec/stack";
 import { ask } from "../../src/io/dns/transport";
@@ -457,7 +457,7 @@ describe("the units, the alert's wait and the config key", () => {
     expect(byDefault.find((f) => f.path === "/etc/prometheus/boreal-rules.yml")!.content).toMatch(
       /BorealDelegationDrift\n.*\n\s+for: 900s\n/,
     );
-    expect(AGENT_TIMERS).toContain("boreal-delegation.timer");
+    expect(AGENT_TRIGGERS).toContain("boreal-delegation.timer");
     expect(SERVICE_SCRIPTS.agent.undo).toContain("boreal-delegation.service");
     expect(SERVICE_SCRIPTS.monitoring.undo).toContain('"$textfiles/boreal-delegation.prom"');
   });

@@ -294,11 +294,11 @@ describe("plan", () => {
     expect(plan(fixtureSpec("b1", { mtu: 1280 }), fixtureFederation()).mtu).toBe(1280);
     expect(p.listenPort).toBe(51820);
     expect(plan(fixtureSpec("b1", { listenPort: 51999 }), fixtureFederation()).listenPort).toBe(51999);
-    expect(p.syncInterval).toBe(60);
+    expect(p.syncInterval).toBe(300);
     expect(plan(fixtureSpec("b1", { syncInterval: 15 }), fixtureFederation()).syncInterval).toBe(15);
   });
 
-  test("firewall: SSH, WireGuard and DNS from anywhere; exporter, Prometheus and Alertmanager only over the mesh", () => {
+  test("firewall: SSH, WireGuard, DNS and the nudge from anywhere; exporter, Prometheus and Alertmanager only over the mesh", () => {
     const rules = plan(
       fixtureSpec("b1", {
         ssh: { host: "h", port: 2222, privateKey: fixtureSpec("b1").ssh.privateKey, hostKey: fixtureSpec("b1").ssh.hostKey },
@@ -306,7 +306,16 @@ describe("plan", () => {
       fixtureFederation(),
     ).firewall.rules;
     const open = rules.map((r) => `${r.protocol}/${r.port}:${r.from}`);
-    expect(open).toEqual(["tcp/2222:any", "udp/51820:any", "udp/53:any", "tcp/53:any", "tcp/9100:mesh", "tcp/9090:mesh", "tcp/9093:mesh"]);
+    expect(open).toEqual([
+      "tcp/2222:any",
+      "udp/51820:any",
+      "udp/53:any",
+      "tcp/53:any",
+      "udp/51899:any",
+      "tcp/9100:mesh",
+      "tcp/9090:mesh",
+      "tcp/9093:mesh",
+    ]);
   });
 
   test("firewall: the member's entries become rules, split by address family; strict by default", () => {

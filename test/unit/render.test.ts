@@ -67,10 +67,13 @@ describe.each(NODES)("rendered files of %s", (node) => {
       "/etc/systemd/system/boreal-sync.timer",
       "/etc/systemd/system/boreal-attest.service",
       "/etc/systemd/system/boreal-attest.timer",
+      "/usr/local/lib/boreal/nudge-gate",
+      "/etc/systemd/system/boreal-nudge.socket",
+      "/etc/systemd/system/boreal-nudge.service",
       "/etc/systemd/system/boreal-delegation.service",
       "/etc/systemd/system/boreal-delegation.timer",
     ]);
-    expect(fileOf(node, "/etc/systemd/system/boreal-sync.timer").content).toMatch(/^OnUnitActiveSec=60s$/m);
+    expect(fileOf(node, "/etc/systemd/system/boreal-sync.timer").content).toMatch(/^OnUnitActiveSec=300s$/m);
     expect(fileOf(node, "/etc/systemd/system/boreal-attest.timer").content).toMatch(/^OnUnitInactiveSec=900s$/m);
     expect(fileOf(node, "/etc/systemd/system/boreal-attest.service").content).toContain(`ExecStart=${ATTEST_RUN}\n`);
     const faster = renderNode(plan(fixtureSpec(node, { syncInterval: 15, attestInterval: 30 }), fixtureFederation()), templates);
@@ -98,7 +101,7 @@ describe.each(NODES)("rendered files of %s", (node) => {
   test.runIf(has("systemd-analyze"))("systemd units pass systemd-analyze verify", () => {
     const dir = join(work, node, "units");
     execFileSync("mkdir", ["-p", dir]);
-    const units = rendered[node].filter((f) => /^\/etc\/systemd\/system\/[^/]+\.(service|timer)$/.test(f.path));
+    const units = rendered[node].filter((f) => /^\/etc\/systemd\/system\/[^/]+\.(service|timer|socket)$/.test(f.path));
     expect(units.length).toBeGreaterThanOrEqual(4);
     const paths = units.map((f) => {
       const path = join(dir, f.path.split("/").pop()!);
@@ -396,7 +399,7 @@ describe.each(LAB_SUITES)("rendered files, checked with the tools of Debian %s (
   });
 
   test.runIf(ready)("systemd units pass systemd-analyze verify", () => {
-    const units = rendered.b1.filter((f) => /^\/etc\/systemd\/system\/[^/]+\.(service|timer)$/.test(f.path));
+    const units = rendered.b1.filter((f) => /^\/etc\/systemd\/system\/[^/]+\.(service|timer|socket)$/.test(f.path));
     const files = Object.fromEntries(units.map((f) => [f.path.split("/").pop()!, f.content]));
     const output = inImage(
       image,

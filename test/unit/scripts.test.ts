@@ -6,7 +6,7 @@ import { afterAll, describe, expect, test } from "vitest";
 import { plan } from "../../src/core/node/plan";
 import { KNOT_SERVER, knotRestartKey, renderTemplate, renderNode } from "../../src/core/node/render";
 import {
-  AGENT_TIMERS,
+  AGENT_TRIGGERS,
   ATTEST_RUN,
   CHECK_REFUSED,
   GATE_FETCHED_FLAG,
@@ -155,9 +155,9 @@ describe("service scripts", () => {
     const apply = SERVICE_SCRIPTS.agent.apply;
     expect(apply).toContain(`${agentCommand("sync --rekey")} || status=$?`);
     // The timers start after that run (their first runs would wait on its lock), failed or not.
-    const timers = AGENT_TIMERS.map(shellQuote).join(" ");
+    const timers = AGENT_TRIGGERS.map(shellQuote).join(" ");
     expect(apply.indexOf(`systemctl start ${timers}\n`)).toBeGreaterThan(apply.indexOf(agentCommand("sync --rekey")));
-    expect(loopUnits(apply, "systemctl is-enabled")).toEqual(AGENT_TIMERS);
+    expect(loopUnits(apply, "systemctl is-enabled")).toEqual(AGENT_TRIGGERS);
     expect(apply.trimEnd().endsWith('exit "$status"')).toBe(true);
     expect(SERVICE_SCRIPTS.agent.undo).toContain(`systemctl disable --quiet --now ${timers}`);
     // The label's checks never wait on the sync (nor the sync on them): a lock of their own.

@@ -16,6 +16,8 @@ import {
   keyDeleteScript,
   keyProofScript,
   keyScript,
+  keySwitchScript,
+  nudgeScript,
   packagesScript,
   removeScript,
   servedDnskeysScript,
@@ -86,6 +88,8 @@ function nodeScripts(): Record<string, string> {
   scripts["packages"] = packagesScript(undefined, watched);
   scripts["WireGuard key"] = keyScript(nodePlan.keyEpoch, watched);
   scripts["WireGuard key delete"] = keyDeleteScript(watched);
+  scripts["WireGuard key switch"] = keySwitchScript(watched);
+  scripts["nudge"] = nudgeScript(federation.settings.name, watched);
   scripts["WireGuard key proof"] = keyProofScript(federation.settings.name, "b1", "cm90YXRlZC1rZXktb2YtYTEtZm9yLXRoZS10ZXN0LTA=", watched);
   scripts["attestation key"] = attestationKeyScript("b1", federation.settings.name, watched);
   scripts["attestation key delete"] = attestationKeyDeleteScript(watched);

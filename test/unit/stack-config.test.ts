@@ -33,7 +33,7 @@ describe("stack config", () => {
     expect(spec.signingKeyFile).toBe(FIXTURE_KEYS["coop-b"]);
     expect(spec.signingKey).toBeUndefined();
     expect(spec.publish).toBeUndefined();
-    expect(spec.syncInterval).toBe(60);
+    expect(spec.syncInterval).toBe(300);
     expect(spec.attestInterval).toBe(900);
     expect(spec.delegationCheckInterval).toBe(300);
   });

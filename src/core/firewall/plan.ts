@@ -3,7 +3,7 @@
 // (boreal:firewall.allow). Pure.
 import { AllowEntry, FirewallSpec, MESH_ONLY_SERVICES } from "./spec";
 import { BorealConfigError, ConfigProblem } from "../values/problems";
-import { parsePortSpec, PortRange, portSpecText, Protocol, rangesOverlap, splitAround } from "../values/ports";
+import { NUDGE_PORT, parsePortSpec, PortRange, portSpecText, Protocol, rangesOverlap, splitAround } from "../values/ports";
 
 export interface FirewallRule {
   description: string;
@@ -13,7 +13,15 @@ export interface FirewallRule {
   lastPort: number;
   /** "any": from anywhere; "mesh": only arriving over the WireGuard interface; else only from these prefixes. */
   from: "any" | "mesh" | { ipv4: string[]; ipv6: string[] };
+  /** Packets per second (with a burst) past which the rule no longer accepts: what a flood of them may cost. */
+  limit?: { perSecond: number; burst: number };
 }
+
+/**
+ * Nudges accepted per second on a node, from all senders together: a publication sends one
+ * per peer address, and the listener folds any number into one sync, so a flood gains nothing.
+ */
+export const NUDGE_LIMIT = { perSecond: 20, burst: 100 };
 
 export interface FirewallPlan {
   enabled: boolean;
@@ -23,7 +31,7 @@ export interface FirewallPlan {
    * and leaves every other decision to the member's own nftables table.
    */
   policy: "strict" | "member";
-  /** The kit's own services: SSH, WireGuard and DNS from anywhere, the exporter over the mesh only. */
+  /** The kit's own services: SSH, WireGuard, DNS and the nudge from anywhere, the exporter over the mesh only. */
   rules: FirewallRule[];
   /** What the member opens to the underlay (boreal:firewall.allow), in its order. */
   allow: FirewallRule[];
@@ -42,6 +50,8 @@ export function firewallRules(ports: { sshPort: number; listenPort: number }): F
     rule("WireGuard", "udp", ports.listenPort, "any"),
     rule("DNS", "udp", 53, "any"),
     rule("DNS over TCP", "tcp", 53, "any"),
+    // From anywhere: a joining node's nudge comes over the underlay (the peers do not know its key yet).
+    { ...rule("nudge from peers", "udp", NUDGE_PORT, "any"), limit: NUDGE_LIMIT },
     ...MESH_ONLY_SERVICES.map((s) => rule(s.description, s.protocol, s.first, "mesh")),
   ];
 }

@@ -24,8 +24,14 @@ export function agentCommand(args: string): string {
   return `flock ${AGENT.lock} node ${AGENT.program} ${args}`;
 }
 
+/** The least time between two syncs the nudges start: a publication's is at once, a flood's one per this. */
+export const NUDGE_SPACING_SECONDS = 5;
+
 /** The kit's own scripts on the node (wg-apply, sync-gate, the metrics writers). */
 export const LIB_DIR = "/usr/local/lib/boreal";
+
+/** What boreal-nudge.socket starts: reads the datagrams that came, starts the sync for a nudge. */
+export const NUDGE_GATE = `${LIB_DIR}/nudge-gate`;
 
 /** Applies wg0.conf to the running interface (the WireGuard role's apply runs it). */
 export const WG_APPLY = `${LIB_DIR}/wg-apply`;
@@ -53,6 +59,9 @@ export const ATTESTATION_KEY_FILE = `${ETC_DIR}/attestation_key`;
 
 /** The node's WireGuard private key, made on the node, and the key epoch it was made for. */
 export const KEY_FILE = `/etc/wireguard/${WIREGUARD_INTERFACE}.key`;
+
+/** A rotation's next key, made beside the one in use and switched to right before it is published. */
+export const NEXT_KEY_FILE = `${KEY_FILE}.next`;
 
 export const WIREGUARD_CONF = `/etc/wireguard/${WIREGUARD_INTERFACE}.conf`;
 

@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import type { FirewallPlan, FirewallRule } from "../firewall/plan";
 import type { MonitoringPlan, WatchedNode } from "../monitoring/plan";
 import { NodePlan, PrimaryZone } from "./plan";
+import { nudgeLine, NUDGE_PORT } from "./nudge";
 import {
   AGENT,
   agentCommand,
@@ -21,6 +22,8 @@ import {
   NFTABLES_CONF,
   NFTABLES_MEMBER_DIR,
   NODE_EXPORTER_DEFAULTS,
+  NUDGE_GATE,
+  NUDGE_SPACING_SECONDS,
   PROMETHEUS_CONF,
   RenderedFile,
   TARGETS_DIR,
@@ -225,6 +228,33 @@ export function renderNode(plan: NodePlan, templates: TemplateSources): Rendered
       context: plan,
     },
     {
+      template: "usr/local/lib/boreal/nudge-gate.hbs",
+      path: NUDGE_GATE,
+      mode: "0755",
+      owner: "root:root",
+      role: "agent",
+      context: {
+        federation: plan.federation.name,
+        nudgeLine: nudgeLine(plan.federation.name),
+        spacing: NUDGE_SPACING_SECONDS,
+        collect: 0.2,
+      },
+    },
+    {
+      template: "etc/systemd/system/boreal-nudge.socket.hbs",
+      path: "/etc/systemd/system/boreal-nudge.socket",
+      ...shared,
+      role: "agent",
+      context: { ...plan, nudgePort: NUDGE_PORT },
+    },
+    {
+      template: "etc/systemd/system/boreal-nudge.service.hbs",
+      path: "/etc/systemd/system/boreal-nudge.service",
+      ...shared,
+      role: "agent",
+      context: { ...plan, nudgeGate: NUDGE_GATE },
+    },
+    {
       template: "etc/systemd/system/boreal-delegation.service.hbs",
       path: "/etc/systemd/system/boreal-delegation.service",
       ...shared,
@@ -367,7 +397,8 @@ interface NftLine {
  */
 function nftablesContext(firewall: FirewallPlan, iface: string) {
   const lines = (rule: FirewallRule, description = rule.description): NftLine[] => {
-    const ports = `${rule.protocol} dport ${rule.port === rule.lastPort ? rule.port : `${rule.port}-${rule.lastPort}`}`;
+    const limit = rule.limit ? ` limit rate ${rule.limit.perSecond}/second burst ${rule.limit.burst} packets` : "";
+    const ports = `${rule.protocol} dport ${rule.port === rule.lastPort ? rule.port : `${rule.port}-${rule.lastPort}`}${limit}`;
     if (rule.from === "any") return [{ match: ports, description }];
     if (rule.from === "mesh") return [{ match: `iifname "${iface}" ${ports}`, description }];
     const set = (prefixes: string[]) => (prefixes.length === 1 ? prefixes[0] : `{ ${prefixes.join(", ")} }`);

@@ -72,9 +72,14 @@ export function packagesScript(packages: string[] = PACKAGES, templates: Templat
   return renderScript(templates, "run/packages.sh.hbs", { packages });
 }
 
-/** Makes the WireGuard key on the node for this epoch (a new epoch, a new key) and prints its public key. */
+/** Makes the WireGuard key on the node for this epoch (a new epoch: the next key, beside the one in use) and prints the key to publish. */
 export function keyScript(epoch: number, templates: TemplateSources = providedTemplates()): string {
   return renderScript(templates, "run/wireguard-key.sh.hbs", { keyFile: KEY_FILE, keyDir: dirOf(KEY_FILE), epoch });
+}
+
+/** Puts a rotation's next key in use (file, then interface) and prints the key in use. */
+export function keySwitchScript(templates: TemplateSources = providedTemplates()): string {
+  return renderScript(templates, "run/wireguard-key-switch.sh.hbs", { keyFile: KEY_FILE, iface: WIREGUARD_INTERFACE });
 }
 
 export function keyDeleteScript(templates: TemplateSources = providedTemplates()): string {
@@ -113,6 +118,11 @@ export function attestationKeyDeleteScript(templates: TemplateSources = provided
   return renderScript(templates, "run/attestation-key-delete.sh.hbs", { keyFile: ATTESTATION_KEY_FILE });
 }
 
+/** Sends a nudge to every peer in wg0.conf (src/core/node/nudge.ts); never fails the step: the peers' timers are the safety net. */
+export function nudgeScript(federation: string, templates: TemplateSources = providedTemplates()): string {
+  return renderScript(templates, "run/nudge.sh.hbs", { program: AGENT.program, federation });
+}
+
 /** Installs stdin as the file, after its check if it has one (exit CHECK_REFUSED when the check refuses it). */
 export function installScript(file: RenderedFile, templates: TemplateSources = providedTemplates()): string {
   return renderScript(templates, "run/install.sh.hbs", {
@@ -148,8 +158,11 @@ export const MONITORING_UNITS = [
   "prometheus-alertmanager",
 ] as const;
 
-/** The agent's timers: the sync, the label's checks and the check of the parents' delegations. */
-export const AGENT_TIMERS = ["boreal-sync.timer", "boreal-attest.timer", "boreal-delegation.timer"];
+/**
+ * What starts the agent's runs: the timers of the sync, the label's checks and the check of
+ * the parents' delegations, and the socket a peer's nudge arrives on (it starts the sync).
+ */
+export const AGENT_TRIGGERS = ["boreal-sync.timer", "boreal-attest.timer", "boreal-delegation.timer", "boreal-nudge.socket"];
 
 export interface ServiceScripts {
   /** Validates and applies the role's files; runs again whenever one changes. */
@@ -196,7 +209,7 @@ function roleContext(role: FileRole): object {
     case "agent":
       return {
         ...base,
-        timers: AGENT_TIMERS,
+        triggers: AGENT_TRIGGERS,
         syncCommand: agentCommand("sync --rekey"),
         removeCommand: agentCommand("remove"),
         program: AGENT.program,

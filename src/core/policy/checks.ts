@@ -9,6 +9,8 @@ import { parse } from "yaml";
 import { fileResourceSuffix } from "../node/render";
 import { sameKey, verifySignature, REGISTRY_NAMESPACE } from "../registry/sshsig";
 import { NODE_TYPE, NodeFacts } from "./facts";
+import { NUDGE_LIMIT } from "../firewall/plan";
+import { NUDGE_PORT } from "../values/ports";
 
 export interface PlannedResource {
   type: string;
@@ -128,9 +130,11 @@ function perNode(
 
 const NFTABLES = "/etc/nftables.conf";
 
-/** The accept lines of the kit's nftables table that open more to the underlay than SSH, WireGuard, DNS and the member's allow list. */
+/** The accept lines of the kit's nftables table that open more to the underlay than SSH, WireGuard, DNS, the nudge and the member's allow list. */
 export function undeclaredOpenings(nftables: string, ports: NodeFacts["ports"]): string[] {
-  const kitServices = new Set([`tcp dport ${ports.ssh}`, `udp dport ${ports.wireguard}`, "udp dport 53", "tcp dport 53"]);
+  // The nudge only with its rate limit: unlimited, a flood of them would cost every node a sync after sync.
+  const nudge = `udp dport ${NUDGE_PORT} limit rate ${NUDGE_LIMIT.perSecond}/second burst ${NUDGE_LIMIT.burst} packets`;
+  const kitServices = new Set([`tcp dport ${ports.ssh}`, `udp dport ${ports.wireguard}`, "udp dport 53", "tcp dport 53", nudge]);
   return nftables
     .split("\n")
     .map((line) => /^\s*(.*?)\s+accept(?:\s+comment\s+"([^"]*)")?\s*$/.exec(line))
@@ -162,7 +166,7 @@ function underlayDeclaredOnly(facts: NodeFacts, urn: string, resources: PlannedR
   }
   return undeclaredOpenings(file.content, facts.ports).map((line) => ({
     urn: file.urn,
-    message: `${NFTABLES} opens to the underlay what is neither SSH, WireGuard, DNS nor in boreal:firewall.allow: ${line}`,
+    message: `${NFTABLES} opens to the underlay what is neither SSH, WireGuard, DNS, the nudge nor in boreal:firewall.allow: ${line}`,
   }));
 }
 

@@ -68,6 +68,12 @@ const trustText = z
   );
 
 /** A node's label checks of its peers, every 15 minutes unless its stack says otherwise. */
+/**
+ * Seconds between two registry pulls by a node's timer, when no nudge came: what a node whose
+ * nudge was lost waits at most for a change.
+ */
+export const SYNC_INTERVAL_DEFAULT = 300;
+
 export const ATTEST_INTERVAL_DEFAULT = 900;
 
 /** A node's check of the parent's delegation of each of its zones, every 5 minutes unless its stack says otherwise. */
@@ -118,7 +124,8 @@ export const stackConfigSchema = z.strictObject({
     )
     .optional(),
   /** Seconds between two pulls of the registry by the node's sync agent. */
-  syncInterval: intervalSeconds({ min: 5, max: 3600, byDefault: 60, tooLong: "an hour" }),
+  // The safety net only: a publication nudges every node at once (src/core/node/nudge.ts).
+  syncInterval: intervalSeconds({ min: 5, max: 3600, byDefault: SYNC_INTERVAL_DEFAULT, tooLong: "an hour" }),
   /** Seconds between two rounds of the node's checks of its peers for the label (src/label). */
   // Several rounds within a day: an attestation counts for label.validityDays (1 at least).
   attestInterval: intervalSeconds({ min: 10, max: 21600, byDefault: ATTEST_INTERVAL_DEFAULT, tooLong: "6 hours" }),

@@ -2,6 +2,12 @@
 // them ("tcp/443", "udp/51000-51010").
 
 /** The node exporter, Prometheus, Alertmanager and the blackbox exporter, as Debian's packages listen. */
+/**
+ * The UDP port every node takes peers' nudges on (src/core/node/nudge.ts): one port for the
+ * whole federation, so a sender needs no descriptor field to find it.
+ */
+export const NUDGE_PORT = 51899;
+
 export const EXPORTER_PORT = 9100;
 export const PROMETHEUS_PORT = 9090;
 export const ALERTMANAGER_PORT = 9093;

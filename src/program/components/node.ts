@@ -10,11 +10,19 @@ import type { PublicNodeSpec } from "../../core/spec/stack";
 import { buildDescriptor, buildTombstone } from "../../core/node/descriptor";
 import { NodePlan, plan } from "../../core/node/plan";
 import { renderNode, TemplateSources } from "../../core/node/render";
-import { attestationKeyDeleteScript, attestationKeyScript, parseAttestationKeyOutput, servedDnskeysScript } from "../../core/node/scripts";
+import {
+  attestationKeyDeleteScript,
+  attestationKeyScript,
+  keySwitchScript,
+  nudgeScript,
+  parseAttestationKeyOutput,
+  servedDnskeysScript,
+} from "../../core/node/scripts";
 import { Delegation, delegation } from "../../core/dns/delegation";
 import { dsForZone, parseDnskeys } from "../../core/dns/ds";
 import type { Signer } from "../../io/registry/sign";
 import { signedNodeObject } from "../../io/registry/write";
+import { sha256 } from "../../core/registry/verify";
 import { NodeFacts, nodeFacts, NODE_TYPE, StateFacts } from "../../core/policy/facts";
 import { Host } from "./host";
 import { Registration } from "./registration";
@@ -77,7 +85,6 @@ export class BorealNode extends pulumi.ComponentResource {
         templates,
         files: [...agentFiles(args, this.plan), ...filesFor("agent")],
         program: args.agentProgram,
-        publicKey: wireguard.publicKey,
         after: [wireguard.key],
       },
       afterHost,
@@ -136,18 +143,34 @@ export class BorealNode extends pulumi.ComponentResource {
       .apply(([publicKey, keyProof, attestation]) =>
         buildDescriptor(this.plan, { publicKey, keyProof }, existing, args.now, parseAttestationKeyOutput(attestation)),
       );
+    // Peers hear of a publication at once (src/core/node/nudge.ts), not at their next timer
+    // tick: the announce after the descriptor's, the farewell after the tombstone's (it is
+    // deleted after the registration, while the node still runs its agent).
+    const nudge = nudgeScript(args.federation.settings.name, templates);
+    const farewell = nodeCommand(
+      `${name}-farewell`,
+      { connection, create: "true", delete: nudge },
+      { parent: this, dependsOn: [agent.applied] },
+    );
+    const signedDescriptor = descriptor.apply((d) => signedNodeObject(d, args.signer));
     const registration = new Registration(
       `${name}-registration`,
       {
         registryDir: args.registryDir,
         node: this.plan.node,
-        descriptor: descriptor.apply((d) => signedNodeObject(d, args.signer)),
+        descriptor: signedDescriptor,
         tombstone: descriptor.apply((d) => signedNodeObject(buildTombstone(d), args.signer)),
         publish: args.spec.publish,
       },
       // Peers learn about the node only once it actually serves the mesh and DNS.
-      { parent: this, dependsOn: services },
+      { parent: this, dependsOn: [...services, farewell] },
     );
+    // The announce puts a rotation's next key in use, then nudges: the peers, whose sync takes
+    // seconds from the nudge, meet the node already on the key they pull. The descriptor's
+    // digest in the script: a new descriptor is an update, a new announce; an unchanged one
+    // sends none.
+    const announce = signedDescriptor.apply((d) => `${keySwitchScript(templates)}\n${nudge}\n# boreal: descriptor ${sha256(d.content)}`);
+    nodeCommand(`${name}-announce`, { connection, create: announce, update: announce }, { parent: this, dependsOn: [registration] });
     this.descriptorPath = registration.path;
     // The policy pack's stack checks see the component's outputs: the facts no resource carries.
     const knotConf = files.find((f) => f.path === KNOT_CONF)?.content ?? "";

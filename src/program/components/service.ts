@@ -86,7 +86,7 @@ export class SyncAgent extends pulumi.ComponentResource {
 
   constructor(
     name: string,
-    args: ComponentArgs & { program: AgentProgram; publicKey: pulumi.Output<string>; after: pulumi.Resource[] },
+    args: ComponentArgs & { program: AgentProgram; after: pulumi.Resource[] },
     opts?: pulumi.ComponentResourceOptions,
   ) {
     super("boreal:sync:SyncAgent", name, {}, opts);
@@ -99,11 +99,12 @@ export class SyncAgent extends pulumi.ComponentResource {
     const { files, applied } = filesAndApply(
       name,
       { connection: args.connection, files: args.files, templates: args.templates, ...serviceScripts(args.templates).agent },
-      // After the key too: a rotated key must reach the interface, though no file changed.
+      // A new program is a new run, though no file changed. A rotated key is not: the key's
+      // own switch puts it in use (src/program/components/wireguard.ts).
       {
         parent: this,
         filesAfter: [...args.after, program],
-        alsoAfter: pulumi.interpolate`program:${args.program.hash} key:${args.publicKey}`,
+        alsoAfter: pulumi.interpolate`program:${args.program.hash}`,
       },
     );
     this.applied = applied;
