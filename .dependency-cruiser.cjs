@@ -64,6 +64,13 @@ module.exports = {
       to: { path: "^node_modules/@pulumi/" },
     },
     {
+      name: "web-is-the-core-in-a-browser",
+      severity: "error",
+      comment: "src/web is bundled into the seal's page: it takes only the pure core and its libraries, never Node's I/O or a shell.",
+      from: { path: "^src/web/" },
+      to: { pathNot: ["^src/(web|core)/", "^node_modules/(zod|yaml)/"] },
+    },
+    {
       name: "program-not-tooling",
       severity: "error",
       comment: "The Pulumi program does not depend on the CLI, the lab or the bench.",

@@ -8,10 +8,14 @@
 // or nothing of the registry could be trusted; 2 bad usage or unreadable input.
 import { join } from "node:path";
 import { descriptorPath, signaturePath } from "../core/registry/format";
-import { attestationSigners, checkAttestation, LabelRegistry, parseAttestationPath } from "../core/label/attestation";
+import { allowedSignerLines, checkAttestation, LabelRegistry, parseAttestationPath } from "../core/label/attestation";
 import { readAttestations } from "../io/label/files";
 import { attestedNodes, AttestationFile, evaluateLabel, LabelReport, Refusal, Vote } from "../core/label/label";
 import { labelRequirements, liveFrom, RULES } from "../core/label/rules";
+import { judgeSeal, renderSealManifest, SEAL_BADGE, SEAL_MANIFEST, sealCommands, sealContents, sealNodes } from "../core/label/seal";
+import { renderSealBadge, renderSealPage } from "../core/label/seal-html";
+import type { LabelStates, NodeLabel } from "../core/status/report";
+import { buildSealScript, writeSeal } from "./seal";
 import { LABEL_NAMESPACE, REGISTRY_NAMESPACE } from "../core/registry/sshsig";
 import { formatTrust } from "../core/registry/verify";
 import { escapeShort, escapeText as e } from "../core/values/escape";
@@ -26,6 +30,7 @@ const COMMON_OPTIONS = { "--registry": "value", "--trust": "value", "--at": "val
 const OPTIONS: Record<LabelVerb, OptionSpecs> = {
   verify: { ...COMMON_OPTIONS, "--print-allowed-signers": "switch" },
   show: COMMON_OPTIONS,
+  publish: { ...COMMON_OPTIONS, "--node": "value", "--member": "value" },
 };
 const VERB_USAGE = {
   verify: [
@@ -33,6 +38,10 @@ const VERB_USAGE = {
     "does NODE hold the label? which rules, who attested, from where, until when; exit 1 if not. --print-allowed-signers: the allowed_signers file for ssh-keygen -Y verify",
   ],
   show: [`boreal label show ${COMMON}`, "the same for every node of the registry"],
+  publish: [
+    `boreal label publish OUT (--node NODE | --member MEMBER) ${COMMON}`,
+    "writes the seal to OUT: a page that checks the label in the browser, its files, a badge (docs/seal.md)",
+  ],
 } as const;
 
 export type LabelVerb = keyof typeof VERB_USAGE;
@@ -56,7 +65,7 @@ export function isLabelVerb(verb: string | undefined): verb is LabelVerb {
 export function runLabel(verb: LabelVerb, args: string[], io: CliIo = processIo): number {
   return runCommand({ name: `boreal label ${verb}`, usage: labelUsage(verb) }, args, io, () => {
     const a = parseArgs(args, OPTIONS[verb]);
-    return verb === "verify" ? verify(a, io) : show(a, io);
+    return verb === "verify" ? verify(a, io) : verb === "publish" ? publish(a, io) : show(a, io);
   });
 }
 
@@ -134,6 +143,7 @@ function printReport(r: LabelReport, io: CliIo): void {
   io.out(`node ${e(r.node)}${r.member ? ` (member ${e(r.member)})` : ""}${d ? `: descriptor serial ${d.serial}, sha256 ${d.sha256}` : ""}`);
   io.out(`  label for rule set ${r.ruleSet.version} (${r.ruleSet.digest}) at ${r.at}: ${r.holds ? "HOLDS" : "DOES NOT HOLD"}`);
   io.out(`  ${e(r.summary)} (an attestation counts ${r.settings.validityDays} day(s) at most)`);
+  if (r.since) io.out(`  held since ${r.since}, as the attestations that count show`);
   if (r.votes.length > 0) {
     io.out("  attested by:");
     const rows = r.votes.map((v) => {
@@ -223,10 +233,7 @@ function allowedSigners(l: Loaded, node: string, io: CliIo): void {
       `#   ssh-keygen -Y verify -f allowed_signers -I MEMBER -n ${LABEL_NAMESPACE} -s attestations/${e(node)}/CHECKER.json.sig < attestations/${e(node)}/CHECKER.json   (none yet)`,
     );
   // One line per key: an escape keeps a hostile name or key on its line (it then matches nothing).
-  for (const signer of attestationSigners(federation).values()) {
-    const principals = signer.node ? `${e(signer.member)},${e(signer.node)}@${e(signer.member)}` : e(signer.member);
-    io.out(`${principals} namespaces="${LABEL_NAMESPACE}" ${e(signer.key)}`);
-  }
+  for (const line of allowedSignerLines(federation)) io.out(e(line));
 }
 
 function verify(a: Parsed, io: CliIo): number {
@@ -282,4 +289,95 @@ function show(a: Parsed, io: CliIo): number {
   io.out("");
   printByHand(l, undefined, io);
   return 0;
+}
+
+function publish(a: Parsed, io: CliIo): number {
+  if (a.positional.length !== 1) {
+    throw usageError(
+      a.positional.length === 0
+        ? "the directory OUT to write the seal to is missing"
+        : `one directory expected, got ${a.positional.join(" ")}`,
+      `give it first, e.g. ${hint("label publish ../www/seal --node a1 --registry ../registry --trust N:SHA256")}`,
+      "OUT",
+    );
+  }
+  const out = a.positional[0];
+  const node = a.one("--node");
+  const member = a.one("--member");
+  if ((node === undefined) === (member === undefined))
+    throw usageError(
+      node === undefined ? "say what the seal is for: --node or --member is missing" : "--node and --member are both given",
+      "name one node (--node a1) or one member, for all its nodes (--member coop-a)",
+      node === undefined ? "--node" : "--member",
+    );
+  const l = load(a, io, "publish");
+  if (!l) return 1;
+  const { federation } = l.registry;
+  const chosen = sealNodes(federation, node !== undefined ? { node } : { member: member! });
+  if ("problem" in chosen) throw inputError(e(chosen.problem), chosen.fix, node !== undefined ? "--node" : "--member");
+  const { manifest, files } = sealContents({
+    registry: l.trusted.files,
+    held: l.trusted.verified.held,
+    federation,
+    anchor: l.trusted.anchor,
+    attestations: l.files,
+    nodes: chosen.nodes,
+    member,
+    at: l.at,
+  });
+  const manifestText = renderSealManifest(manifest);
+  // The bundle must judge as the registry does, or the page would say something else than verify.
+  const judgement = judgeSeal({ manifest: manifestText, files, at: l.at });
+  const expected = chosen.nodes.map((n) => evaluateLabel(n, l.registry, l.files, l.at));
+  if (JSON.stringify(judgement.nodes.map((n) => n.report)) !== JSON.stringify(expected))
+    throw new Error("the seal's files do not judge as the registry does: a bug of the kit, please report it");
+  const page = renderSealPage({
+    manifest,
+    manifestText,
+    files,
+    script: buildSealScript(),
+    commands: sealCommands(manifest, files, l.registry),
+  });
+  const held = judgement.nodes.every((n) => n.verdict === "held");
+  const ends = expected.map((r) => r.until ?? "").sort();
+  let bytes: number;
+  try {
+    bytes = writeSeal(out, [{ path: SEAL_MANIFEST, content: manifestText }, ...files], page, renderSealBadge({ held, until: ends[0] }));
+  } catch (error) {
+    throw inputError(
+      `the seal cannot be written to ${out}: ${escapeShort((error as Error).message)}`,
+      "give a new or empty directory, or one an earlier boreal label publish wrote",
+      "OUT",
+    );
+  }
+  header(l, io);
+  io.out(
+    `seal of ${member ? `member ${e(member)}'s node(s)` : "node"} ${chosen.nodes.map(e).join(", ")} written to ${e(out)}: ${files.length + 3} files, ${(bytes / 1024).toFixed(0)} KiB`,
+  );
+  for (const n of judgement.nodes) io.out(`  ${e(n.node)}: ${n.verdict === "held" ? "HELD" : "NOT HELD"}, ${e(n.headline)}`);
+  io.out("  (as the kit judges it now; the page judges it again, in the browser, whenever it is opened)");
+  io.out(`serve ${e(out)} from the member's website, and put the badge on its pages:`);
+  io.out(`  <a href="https://YOUR-SITE/seal/"><img src="https://YOUR-SITE/seal/${SEAL_BADGE}" alt="peer-signed label"></a>`);
+  io.out(
+    `a link that carries the federation's pin, so the page checks against it rather than the bundle's own: https://YOUR-SITE/seal/#trust=${manifest.federation.trust}`,
+  );
+  return 0;
+}
+
+/**
+ * Every live node's label, judged as `boreal label show` judges it, for `boreal status`; why not,
+ * when the registry holds no trusted federation.
+ */
+export function judgeLabels(dir: string, trust: string | undefined, io: CliIo, at: Date): LabelStates {
+  const trusted = verifyDir(dir, trust, io, "boreal status");
+  const federation = trusted.verified.federation;
+  if (!federation) return { judged: false, why: `${dir} holds no federation version trusted from ${trust ?? "its lowest version"}` };
+  const registry = { federation, held: trusted.verified.held };
+  const { files } = readAttestations(dir);
+  const nodes: Record<string, NodeLabel> = {};
+  for (const n of federation.nodes) {
+    const r = evaluateLabel(n.node, registry, files, at);
+    nodes[n.node] = { holds: r.holds, ...(r.since ? { since: r.since } : {}), ...(r.until ? { until: r.until } : {}), summary: r.summary };
+  }
+  return { judged: true, at: at.toISOString(), federation: federation.settings.name, version: federation.settings.version, nodes };
 }

@@ -7,20 +7,26 @@
 // 2 bad usage or input (the stack's config, a key file); 3 the node could not be asked.
 import { request } from "node:http";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { NodeSSH } from "node-ssh";
 import { parseAgentConfig } from "../core/spec/agent";
 import { NodeSpec, parseStackConfig } from "../core/spec/stack";
 import { escapeShort } from "../core/values/escape";
-import { federationStatus, formatStatus, Sample, STATUS_QUERIES, StatusAnswers } from "../core/status/report";
+import { federationStatus, formatStatus, LabelStates, Sample, STATUS_QUERIES, StatusAnswers } from "../core/status/report";
+import { renderStatusMap } from "../core/status/map";
+import { writeAtomic } from "../io/files";
+import { judgeLabels } from "./label";
+import { CliIo } from "./output";
 import { AGENT } from "../core/node/layout";
 import { PROMETHEUS_PORT } from "../core/values/ports";
 import { ProcessError, run } from "../io/process";
 import { parseArgs } from "./args";
 import { EXIT, inputError, systemErrorText, unavailableError, usageError } from "./errors";
 
-export const STATUS_USAGE = `  boreal status [--stack NAME] [--cwd DIR] [--json]        the federation's health, asked of this stack's node
-  boreal status --host H [--port P] [--user U] --identity FILE --host-key "ssh-ed25519 AAAA…" [--json]
+export const STATUS_USAGE = `  boreal status [--stack NAME] [--cwd DIR] [--json] [--html OUT]
+                                                             the federation's health, asked of this stack's node; labels judged from its boreal:registry
+  boreal status --host H [--port P] [--user U] --identity FILE --host-key "ssh-ed25519 AAAA…" [--json] [--html OUT] [--registry DIR --trust N:SHA256]
+                                                             --html OUT: the same as one page, the federation's map (docs/map.md)
                                                              exit 1 when not healthy, 3 when the node cannot be asked`;
 
 const OPTIONS = {
@@ -32,6 +38,9 @@ const OPTIONS = {
   "--identity": "value",
   "--host-key": "value",
   "--json": "switch",
+  "--html": "value",
+  "--registry": "value",
+  "--trust": "value",
 } as const;
 
 /** How long `pulumi config` may take: it may start the backend's first login. */
@@ -42,6 +51,18 @@ export async function statusCommand(args: readonly string[], projectDir: string)
   const a = parseArgs(args, OPTIONS);
   if (a.positional.length > 0) throw usageError(`unexpected ${a.positional.join(" ")}: status takes options only`);
   const host = a.one("--host");
+  const html = a.one("--html");
+  const registry = a.one("--registry");
+  const trust = a.one("--trust");
+  if (trust !== undefined && registry === undefined)
+    throw usageError(
+      "--trust goes with --registry",
+      "give the registry clone to judge the labels from: --registry DIR --trust N:SHA256",
+      "--trust",
+    );
+  /** Labels judged from a registry clone, now: the explicit one (its errors are the user's to fix), or the stack's own. */
+  const labelsFrom = (dir: string | undefined, pin: string | undefined) =>
+    dir === undefined ? undefined : { judge: () => judgeLabels(dir, pin, stderrIo, new Date()), explicit: registry !== undefined };
   if (host !== undefined) {
     const identity = a.one("--identity");
     const hostKey = a.one("--host-key");
@@ -51,13 +72,28 @@ export async function statusCommand(args: readonly string[], projectDir: string)
         "see the usage below",
         "--host",
       );
-    return runStatus(targetFromFlags({ host, port: a.one("--port"), user: a.one("--user"), identity, hostKey }), a.on("--json"));
+    return runStatus(
+      targetFromFlags({ host, port: a.one("--port"), user: a.one("--user"), identity, hostKey }),
+      a.on("--json"),
+      undefined,
+      {
+        html,
+        labels: labelsFrom(registry, trust),
+      },
+    );
   }
   for (const flag of ["--port", "--user", "--identity", "--host-key"])
     if (a.one(flag) !== undefined)
       throw usageError(`${flag} goes with --host`, "give --host H too, or leave the stack to say where its node is", flag);
-  return runStatus(targetFromStack(projectDir, a.one("--stack"), a.one("--cwd") ?? process.cwd()), a.on("--json"));
+  const cwd = a.one("--cwd") ?? process.cwd();
+  const spec = readStackConfig(projectDir, a.one("--stack"), cwd);
+  return runStatus(targetOf(spec), a.on("--json"), undefined, {
+    html,
+    labels: registry !== undefined ? labelsFrom(registry, trust) : labelsFrom(resolve(cwd, spec.registry), spec.trust),
+  });
 }
+
+const stderrIo: CliIo = { out: (line) => process.stderr.write(`${line}\n`), err: (line) => process.stderr.write(`${line}\n`) };
 
 export interface StatusTarget {
   host: string;
@@ -75,7 +111,10 @@ export function targetFromStack(
   cwd: string,
   env: NodeJS.ProcessEnv = process.env,
 ): StatusTarget {
-  const { ssh } = readStackConfig(projectDir, stack, cwd, env);
+  return targetOf(readStackConfig(projectDir, stack, cwd, env));
+}
+
+function targetOf({ ssh }: NodeSpec): StatusTarget {
   return { host: ssh.host, port: ssh.port, user: ssh.user, privateKey: ssh.privateKey, hostKey: ssh.hostKey };
 }
 
@@ -269,18 +308,51 @@ async function queryPrometheus(ssh: NodeSSH, mesh: string, query: string, where:
   return (parsed.data?.result ?? []).map((r) => ({ metric: r.metric, value: Number(r.value[1]) }));
 }
 
-/** Prints the table (or JSON); exit 0 when healthy, 1 when not. Unreachable: throws, named (exit 3). */
+export interface StatusOutputs {
+  /** Also writes the map (one HTML page) there. */
+  html?: string;
+  /** Judges every node's label (from a registry clone); without it the labels are "not judged". */
+  labels?: { judge: () => LabelStates; explicit: boolean };
+}
+
+/** Prints the table (or JSON), and writes the map; exit 0 when healthy, 1 when not. Unreachable: throws, named (exit 3). */
 export async function runStatus(
   target: StatusTarget,
   json: boolean,
   print: (text: string) => void = (t) => process.stdout.write(t),
+  outputs: StatusOutputs = {},
 ): Promise<number> {
   const { node, answers } = await askNode(target);
-  const status = federationStatus(node, answers);
+  const at = new Date();
+  const status = federationStatus(node, answers, outputs.labels ? labelStates(outputs.labels) : undefined);
+  if (outputs.html !== undefined) writeMap(outputs.html, renderStatusMap(status, { at: at.toISOString() }));
   // The labels come from the registry through the node's Prometheus: the table escapes them,
   // and the JSON (the same values) keeps no character a terminal would act on.
   print(json ? `${neutralizeJson(JSON.stringify(status, null, 2))}\n` : formatStatus(status));
+  if (outputs.html !== undefined && !json) print(`map written to ${outputs.html}\n`);
   return status.healthy ? EXIT.ok : EXIT.problem;
+}
+
+/** The labels, or why not: the stack's registry that cannot be read never stops the health report (--registry's does). */
+function labelStates(labels: { judge: () => LabelStates; explicit: boolean }): LabelStates {
+  try {
+    return labels.judge();
+  } catch (error) {
+    if (labels.explicit) throw error;
+    return { judged: false, why: escapeShort((error as Error).message, 300) };
+  }
+}
+
+function writeMap(path: string, html: string): void {
+  try {
+    writeAtomic(path, html);
+  } catch (error) {
+    throw inputError(
+      `--html ${path} cannot be written: ${systemErrorText(error, false) ?? escapeShort((error as Error).message)}`,
+      "give a file path in a directory you can write to, e.g. --html federation.html",
+      "--html",
+    );
+  }
 }
 
 /**

@@ -1,6 +1,6 @@
 // The one file writer: a reader never sees half a file (temp file in the same directory,
 // then rename), and a crash leaves the old one.
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 
 export interface WriteOptions {
@@ -30,4 +30,29 @@ export function readJson<T>(path: string, fallback: T): T {
   } catch {
     return fallback;
   }
+}
+
+/**
+ * Writes a directory of files as one: into a temp directory beside it, then renamed into
+ * place, so a web server never serves half of it. A directory already at `path` is replaced
+ * only when `replaceable` says it may be (the caller's own earlier output).
+ */
+export function writeDirectory(
+  path: string,
+  files: readonly { path: string; content: string }[],
+  replaceable: (existing: string) => boolean,
+): void {
+  const stat = statSync(path, { throwIfNoEntry: false });
+  if (stat && !(stat.isDirectory() && (readdirSync(path).length === 0 || replaceable(path))))
+    throw new Error(`${path} exists and is not a directory this command wrote`);
+  const temp = `${path}.${process.pid}.tmp`;
+  rmSync(temp, { recursive: true, force: true });
+  for (const f of files) {
+    mkdirSync(dirname(join(temp, f.path)), { recursive: true, mode: 0o755 });
+    writeFileSync(join(temp, f.path), f.content, { mode: 0o644 });
+  }
+  const old = `${path}.${process.pid}.old`;
+  if (stat) renameSync(path, old);
+  renameSync(temp, path);
+  rmSync(old, { recursive: true, force: true });
 }

@@ -6,175 +6,51 @@
 // none, so coop-d attests with its member key.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import {
-  descriptorPath,
-  NodeDescriptor,
-  parseFederationVersion,
-  parseNodeObject,
-  RegistryFile,
-  signaturePath,
-} from "../../src/core/registry/format";
+import { beforeAll, describe, expect, test } from "vitest";
+import { parseFederationVersion, parseNodeObject } from "../../src/core/registry/format";
 import { runLabel } from "../../src/cli/label";
 import {
   Attestation,
-  AttestationResult,
-  attestationPath,
   buildAttestation,
   checkAttestation,
-  LabelRegistry,
   MAX_ATTESTATION_BYTES,
   parseAttestation,
   PREDICATE_TYPE,
-  renderAttestation,
   STATEMENT_TYPE,
 } from "../../src/core/label/attestation";
 import { readAttestations, signAttestation, writeAttestation } from "../../src/io/label/files";
 import { AttestationFile, CLOCK_SKEW_MS, evaluateLabel, LABEL_DEFAULTS, labelSettings } from "../../src/core/label/label";
-import { labelRequirements, liveFrom, RULE_SET_DIGEST, RULE_SET_VERSION, ruleSetDigest, RULES } from "../../src/core/label/rules";
+import { labelRequirements, RULE_SET_DIGEST, RULE_SET_VERSION, ruleSetDigest, RULES } from "../../src/core/label/rules";
 import { buildDescriptor } from "../../src/core/node/descriptor";
 import { plan } from "../../src/core/node/plan";
-import { Signer, signText } from "../../src/io/registry/sign";
 import { LABEL_NAMESPACE, REGISTRY_NAMESPACE } from "../../src/core/registry/sshsig";
 import { formatTrust, verifyRegistry } from "../../src/core/registry/verify";
-import { signedNodeObject } from "../../src/io/registry/write";
-import { FIXTURE_FEDERATION, FIXTURE_NODES, withKeyProof } from "../fixtures/sign-fixtures";
-import { armorBody, attestationProofStatement, NODE_PROOF_NAMESPACE } from "../../src/core/registry/keyproof";
+import { FIXTURE_NODES } from "../fixtures/sign-fixtures";
 import { fixtureFederation, fixtureRegistryFiles, fixtureSigner, fixtureSpec, fixtureTrustAnchor } from "../helpers/fixtures";
+import {
+  ago,
+  attest,
+  attestation,
+  attestationKey,
+  attestationKeyFile,
+  DAY,
+  descriptorOf,
+  failing,
+  HOUR,
+  keyOf,
+  mallory,
+  NOW,
+  nodeFiles,
+  passAll,
+  REGISTRY,
+  registryFiles,
+  testNodes,
+  work,
+} from "../helpers/label-fixture";
 
 const GENERIC_FIX = /^(correct the value|set it); see the README's configuration reference$/;
-const NOW = new Date("2026-11-21T12:00:00.000Z");
-const HOUR = 3_600_000;
-const DAY = 24 * HOUR;
-const ago = (ms: number) => new Date(NOW.getTime() - ms);
-
-const work = mkdtempSync(join(tmpdir(), "boreal-label-"));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
-
-const ATTESTING_NODES = ["a1", "b1", "b2", "c1"] as const;
-const attestationKeyFile = (node: string) => join(work, "keys", node);
-const attestationKey = (node: string) =>
-  readFileSync(`${attestationKeyFile(node)}.pub`, "utf8")
-    .trim()
-    .split(/\s+/)
-    .slice(0, 2)
-    .join(" ");
-let mallory: Signer;
-
-const fixtureNode = (node: string): NodeDescriptor => structuredClone(FIXTURE_NODES.find((n) => n.node === node)!);
-
-/** The attestation key of a test node with its proof, made with that key for the node (src/core/registry/keyproof.ts). */
-function attestation(node: string): { attestationKey: string; attestationKeyProof: string } {
-  const key = attestationKey(node);
-  const statement = attestationProofStatement({ federation: FIXTURE_FEDERATION, node, attestationKey: key });
-  return {
-    attestationKey: key,
-    attestationKeyProof: armorBody(signText(statement, { keyFile: attestationKeyFile(node) }, NODE_PROOF_NAMESPACE)),
-  };
-}
-
-/** The test's nodes, each signed by its member with the fixture keys. */
-function testNodes(): NodeDescriptor[] {
-  const b2 = withKeyProof({
-    ...fixtureNode("b1"),
-    node: "b2",
-    endpoint: "198.51.100.22:51820",
-    mesh: { ipv4: "100.64.0.18", ipv6: "fd42:b0:ea1::12" },
-    zones: [],
-    exporter: "100.64.0.18:9100",
-  }) as NodeDescriptor;
-  const d1 = withKeyProof({
-    ...fixtureNode("a1"),
-    member: "coop-d",
-    node: "d1",
-    endpoint: "198.51.100.14:51820",
-    mesh: { ipv4: "100.64.0.49", ipv6: "fd42:b0:ea1::31" },
-    zones: ["coop-d.example."],
-    exporter: "100.64.0.49:9100",
-  }) as NodeDescriptor;
-  const withKey = (d: NodeDescriptor): NodeDescriptor => {
-    const { updatedAt, ...rest } = d;
-    return { ...rest, ...attestation(d.node), updatedAt };
-  };
-  return [withKey(fixtureNode("a1")), withKey(fixtureNode("b1")), withKey(b2), withKey(fixtureNode("c1")), d1];
-}
-
-function nodeFiles(descriptor: NodeDescriptor, member = descriptor.member): RegistryFile[] {
-  const { content, signature } = signedNodeObject(descriptor, fixtureSigner(member as "coop-a"));
-  return [
-    { path: descriptorPath(descriptor.node), content },
-    { path: signaturePath(descriptorPath(descriptor.node)), content: signature },
-  ];
-}
-
-let registryFiles: RegistryFile[];
-let REGISTRY: LabelRegistry;
-
-beforeAll(() => {
-  mkdirSync(join(work, "keys"));
-  for (const name of [...ATTESTING_NODES, "mallory-node"]) {
-    const made = spawnSync(
-      "ssh-keygen",
-      ["-q", "-t", "ed25519", "-N", "", "-C", `boreal-kit TEST KEY ${name}, never use`, "-f", attestationKeyFile(name)],
-      { encoding: "utf8" },
-    );
-    if (made.status !== 0) throw new Error(made.stderr);
-  }
-  mallory = fixtureSigner("mallory");
-  registryFiles = [...fixtureRegistryFiles().filter((f) => f.path.startsWith("federation/")), ...testNodes().flatMap((d) => nodeFiles(d))];
-  const verified = verifyRegistry({ sources: [{ name: "test", files: registryFiles }], trust: fixtureTrustAnchor() });
-  if (verified.rejected.length > 0 || !verified.federation)
-    throw new Error(`the test registry does not verify: ${JSON.stringify(verified.rejected)}`);
-  REGISTRY = { federation: verified.federation, held: verified.held };
-}, 60_000);
-
-/** Every live check of the current rule set, passed. */
-const passAll = (): AttestationResult[] =>
-  RULES.flatMap((r) => liveFrom(r).map((from) => ({ rule: r.id, passed: true, observedFrom: from, detail: "as expected" })));
-const failing = (rule: string, from: "mesh" | "underlay", detail: string): AttestationResult[] =>
-  passAll().map((r) => (r.rule === rule && r.observedFrom === from ? { ...r, passed: false, detail } : r));
-
-const keyOf = (node: string): Signer => (node === "d1" ? fixtureSigner("coop-d") : { keyFile: attestationKeyFile(node) });
-const descriptorOf = (node: string) => REGISTRY.federation.nodes.find((n) => n.node === node)!;
-
-interface AttestOptions {
-  subject?: string;
-  observedAt?: Date;
-  results?: AttestationResult[];
-  key?: Signer;
-  namespace?: string;
-  /** Changes the statement before it is rendered and signed. */
-  statement?: (s: Attestation) => void;
-  /** Changes the content after it is signed. */
-  edit?: (content: string) => string;
-  path?: string;
-}
-
-/** attestations/<subject>/<checker>.json and its .sig, as `checker` publishes them. */
-function attest(checker: string, o: AttestOptions = {}): AttestationFile[] {
-  const subject = o.subject ?? "a1";
-  const ownMember = descriptorOf(checker).member === descriptorOf(subject).member;
-  const { statement } = buildAttestation({
-    subject: { descriptor: descriptorOf(subject), content: REGISTRY.held.nodes[subject].content },
-    // The builder refuses a node's own member: the tests forge that case after building.
-    checker: { member: ownMember ? "coop-z" : descriptorOf(checker).member, node: checker },
-    observedAt: o.observedAt ?? ago(HOUR),
-    validityDays: 7,
-    results: o.results ?? passAll(),
-  });
-  if (ownMember) statement.predicate.checker.member = descriptorOf(checker).member;
-  o.statement?.(statement);
-  const content = renderAttestation(statement);
-  const signature = signText(content, o.key ?? keyOf(checker), o.namespace ?? LABEL_NAMESPACE);
-  const path = o.path ?? attestationPath(subject, checker);
-  return [
-    { path, content: o.edit ? o.edit(content) : content },
-    { path: signaturePath(path), content: signature },
-  ];
-}
 
 const label = (files: AttestationFile[][], at = NOW, registry = REGISTRY) => evaluateLabel("a1", registry, files.flat(), at);
 const votesOf = (r: ReturnType<typeof label>) => r.votes.map((v) => `${v.member}:${v.node}:${v.status}`);

@@ -304,6 +304,17 @@ export function attestationSigners(federation: Federation): Map<string, Attestat
   return signers;
 }
 
+/**
+ * allowed_signers lines for `ssh-keygen -Y verify -n boreal-label`: every member key under its
+ * member, every live node's attestation key under its member and node@member.
+ */
+export function allowedSignerLines(federation: Federation): string[] {
+  return [...attestationSigners(federation).values()].map((signer) => {
+    const principals = signer.node ? `${signer.member},${signer.node}@${signer.member}` : signer.member;
+    return `${principals} namespaces="${LABEL_NAMESPACE}" ${signer.key}`;
+  });
+}
+
 export type AttestationCheck = { ok: true; attestation: Attestation; signer: AttestationSigner } | { ok: false; reason: string };
 
 /**

@@ -89,6 +89,11 @@ export interface LabelReport {
   settings: LabelSettings;
   at: string;
   holds: boolean;
+  /**
+   * While it holds: since when, as far as the attestations that count show (the K-th earliest
+   * observation among them). Older ones were replaced, so it may have held before.
+   */
+  since?: string;
   /** While it holds: when it ends unless renewed (the K-th latest end among the votes that count). */
   until?: string;
   /** Why it holds or not, in a line. */
@@ -216,6 +221,8 @@ export function evaluateLabel(node: string, registry: LabelRegistry, files: Atte
   const others = registry.federation.settings.members.filter((m) => m.name !== descriptor.member).length;
   const ends = counting.map((v) => Date.parse(v.until)).sort((a, b) => b - a);
   const until = holds ? new Date(ends[threshold - 1]).toISOString() : undefined;
+  const observed = counting.map((v) => Date.parse(v.observedAt)).sort((a, b) => a - b);
+  const since = holds ? new Date(observed[threshold - 1]).toISOString() : undefined;
   const of = `${counting.length} of the ${threshold} other member(s) needed`;
   const summary = holds
     ? `holds: ${of} attest it passes every mandatory rule, until ${until} unless renewed`
@@ -225,6 +232,7 @@ export function evaluateLabel(node: string, registry: LabelRegistry, files: Atte
     member: descriptor.member,
     descriptor: { serial: descriptor.serial, sha256: sha256Hex(content) },
     holds,
+    since,
     until,
     summary,
     votes,
