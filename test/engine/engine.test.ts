@@ -79,8 +79,9 @@ describe("the real engine", () => {
       // The 3.68.0 language host could not start it ("could not read plugin …: not supported").
       expect(preview).toMatch(new RegExp(`Policy Packs run:\\s+Name\\s+Version\\s+boreal-rules-v${RULE_SET_VERSION}\\|local\\|`));
       expect(preview).not.toMatch(/\[(mandatory|advisory)\]|can't run policy|not supported/);
-      // The stack, the node, its components and their commands (monitoring's files included).
-      expect(preview).toMatch(/\+ 41 to create/);
+      // The stack, the node, its components and their commands (monitoring's files, the
+      // delegation check's and the nudge's units, the announce and the farewell included).
+      expect(preview).toMatch(/\+ 48 to create/);
       expect(preview).not.toContain(FIXTURE_PRIVATE_KEY.split("\n")[1]);
       // The firewall file as the engine would write it (--json holds inputs in full).
       const json = ws.must(["preview", "--json"]);
