@@ -116,13 +116,14 @@ describe("on the node", () => {
   // nudge-gate for real: systemd-socket-activate binds a UDP port and, on the first datagram,
   // starts the gate with the socket on its standard input, as boreal-nudge.socket does;
   // systemctl and sleep are stand-ins that write down how they were called.
-  const gate = (federation: string) => {
+  // The stand-in systemctl answers `show -P ActiveState` with syncState, as systemd would.
+  const gate = (federation: string, syncState: string) => {
     const dir = mkdtempSync(join(tmpdir(), "boreal-nudge-gate-"));
     const calls = join(dir, "calls");
     for (const tool of ["systemctl", "sleep"]) {
       writeFileSync(
         join(dir, tool),
-        `#!/bin/sh\necho "${tool} $*" >> ${calls}\n[ "$*" != "is-active --quiet boreal-sync.service" ] || exit 3\n`,
+        `#!/bin/sh\necho "${tool} $*" >> ${calls}\n[ "$*" != "show -P ActiveState boreal-sync.service" ] || echo ${syncState}\n`,
         { mode: 0o755 },
       );
     }
@@ -130,8 +131,8 @@ describe("on the node", () => {
     writeFileSync(script, file("/usr/local/lib/boreal/nudge-gate").replace(nodePlan.federation.name, federation), { mode: 0o755 });
     return { dir, calls, script };
   };
-  const runGate = async (federation: string, datagrams: Buffer[]) => {
-    const { dir, calls, script } = gate(federation);
+  const runGate = async (federation: string, datagrams: Buffer[], syncState = "inactive") => {
+    const { dir, calls, script } = gate(federation, syncState);
     const port = 40000 + Math.floor(Math.random() * 20000);
     const child = spawn(
       "systemd-socket-activate",
@@ -157,7 +158,26 @@ describe("on the node", () => {
     const nudge = nudgeMessage(nodePlan.federation.name);
     const { status, recorded } = await runGate(nodePlan.federation.name, [nudge, nudge, nudge]);
     expect(status).toBe(0);
-    expect(recorded).toEqual(["systemctl is-active --quiet boreal-sync.service", "systemctl start boreal-sync.service", "sleep 5"]);
+    // The run is queued at once; the blocking start after the burst joins that same job.
+    expect(recorded).toEqual([
+      "systemctl show -P ActiveState boreal-sync.service",
+      "systemctl start --no-block boreal-sync.service",
+      "systemctl start boreal-sync.service",
+      "sleep 5",
+    ]);
+  });
+
+  test.runIf(hasSocketActivate)("a nudge during a run waits for that run, then starts one more", async () => {
+    const nudge = nudgeMessage(nodePlan.federation.name);
+    const { status, recorded } = await runGate(nodePlan.federation.name, [nudge], "activating");
+    expect(status).toBe(0);
+    expect(recorded).toEqual([
+      "systemctl show -P ActiveState boreal-sync.service",
+      "systemctl start boreal-sync.service",
+      "systemctl start --no-block boreal-sync.service",
+      "systemctl start boreal-sync.service",
+      "sleep 5",
+    ]);
   });
 
   test.runIf(hasSocketActivate)("a datagram that is no nudge of this federation starts nothing", async () => {
