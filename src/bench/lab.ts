@@ -1,88 +1,50 @@
-// The bench's lab section (issue #13): for each N, the Ansible role on a fresh lab of N+1
-// machines (bare → mesh, one more joins, a no-op), then the kit on another fresh lab (bare →
-// mesh with N `pulumi up`s at once, the join, a no-op, a key rotation, every zone, the leave,
-// the services' memory). Root only: it runs the lab. The figures go to labsection.ts.
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+// The bench's lab section (issues #13, #32): for each N, the kit on a fresh lab of N+1
+// machines (bare → mesh with N `pulumi up`s at once, the join, the idle cost, a no-op, a key
+// rotation, every zone, the leave), then Nebula (nebularun.ts), then the Ansible role (bare →
+// mesh, one more joins, the idle cost, a no-op), each on its own lab. Root only: it runs the
+// lab. The figures go to labsection.ts.
+import { existsSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { run } from "../io/process";
-import { ensureHostPackages, knownHostsPath, labDown, labExec, labExecAsync, LabMachine, LabState, labUp, PROJECT_DIR, writeLabStacks } from "../lab/lab";
-import { measureRotation } from "../lab/measure";
+import { ensureHostPackages, knownHostsPath, labExec, labExecAsync, LabMachine, LabState, PROJECT_DIR, writeLabStacks } from "../lab/lab";
 import { ensureCommandPlugin, labPulumiEnv, runPulumi } from "../lab/pulumi";
 import { ATTEST_INTERVAL_DEFAULT } from "../core/spec/stack";
 import { LabStacks, StackOutputs } from "../lab/stacks";
 import { linkWorkspace } from "../lab/workspace";
 import { parseRecap, renderAnsibleConfig, renderInventory, renderPlaybook, ROLE_ARCHIVE, ROLE_DIR, roleAddress } from "./ansible";
-import { Figure, KitRun, LabRun, measured, medianOf, notMeasured, RoleRun } from "./labsection";
-import { machineCpuSeconds } from "../lab/cgroup";
-import { KIT_SERVICES, meshRows, missingPairs, parseOk, parseRss, pingScript, PingRow, pulumiChanges, rssScript, soaScript } from "./mesh";
+import { Figure, formatFigure, KitRun, LabRun, measured, medianOf, notMeasured, RoleRun, ToolLoad } from "./labsection";
+import {
+  BENCH_TOOLS,
+  BenchTool,
+  LAB_SUITE,
+  LabBenchOptions,
+  measureIdleCpu,
+  measureRssWith,
+  onFreshLab,
+  PENDING,
+  reason,
+  joinPings,
+  timedMs,
+  waitForPings,
+  waitUntil,
+  watchRotation,
+} from "./labrun";
+import { KIT_SERVICES, meshRows, parseOk, pulumiChanges, rssScript, soaScript } from "./mesh";
+import { ensureNebula, nebulaFigures, nebulaRun } from "./nebularun";
+
+export { BENCH_TOOLS, LAB_SUBNET, LAB_SUITE } from "./labrun";
+export type { BenchTool, LabBenchOptions } from "./labrun";
 
 export const LAB_SIZES = [3, 5, 10] as const;
-export const LAB_SUBNET = "198.51.100.0/24";
-export const LAB_SUITE = "bookworm";
 /** Where the peers' releases are kept, beside the project (../shared/peers). */
 export const PEERS_DIR = join(PROJECT_DIR, "..", "shared", "peers");
 /** The role's install tasks, tagged so by the role itself (why they are skipped: runPlay). */
 export const ROLE_SKIP_TAGS = "wg-install";
 
-/** How long a mesh, a join or a leave may take before the row says it did not happen. */
-const MESH_SECONDS = 300;
-
-export const BENCH_TOOLS = ["role", "kit"] as const;
-export type BenchTool = (typeof BENCH_TOOLS)[number];
-
-export interface LabBenchOptions {
-  sizes: number[];
-  /** Which tools to run (both by default); a tool left out has every figure saying so. */
-  tools?: readonly BenchTool[];
-  runs: number;
-  peersDir: string;
-  log: (line: string) => void;
-}
-
 /** ansible-playbook on the host, and netaddr for the role's template (ansible.utils.ipv4). */
 export function checkBenchPrerequisites(log: (line: string) => void): void {
   ensureHostPackages([["command -v ansible-playbook", "ansible"], ["python3 -c 'import netaddr'", "python3-netaddr"]], true, log);
-}
-
-const PENDING = "not reached: an earlier step failed";
-
-/** The first line of an error, short enough for a table cell. */
-function reason(error: unknown): string {
-  const line = (error as Error).message?.split("\n")[0] ?? String(error);
-  return line.length > 160 ? `${line.slice(0, 157)}…` : line;
-}
-
-/** Fills every figure still pending with why, after a step failed. */
-function failRest(figures: Record<string, unknown>, error: unknown, log: (line: string) => void, what: string): void {
-  log(`${what}: ${(error as Error).message ?? String(error)}`);
-  for (const [key, value] of Object.entries(figures)) {
-    if (value && typeof value === "object" && "why" in value && (value as { why: string }).why === PENDING) figures[key] = notMeasured(reason(error));
-  }
-}
-
-async function timedMs<T>(fn: () => Promise<T> | T): Promise<{ ms: number; value: T }> {
-  const started = Date.now();
-  const value = await fn();
-  return { ms: Date.now() - started, value };
-}
-
-/** Rounds of pings (each source asked at once, only what it has not reached yet) until every row is reached. */
-async function waitForPings(state: LabState, dir: string, rows: PingRow[], seconds = MESH_SECONDS): Promise<void> {
-  const machine = (name: string) => state.machines.find((m) => m.name === name)!;
-  const reached: Record<string, Set<string>> = {};
-  const deadline = Date.now() + seconds * 1000;
-  for (;;) {
-    const pending = rows.map((row) => ({ from: row.from, targets: row.targets.filter((t) => !reached[row.from]?.has(t)) })).filter((row) => row.targets.length > 0);
-    if (pending.length === 0) return;
-    if (Date.now() > deadline) throw new Error(`after ${seconds} s these pairs still did not ping: ${missingPairs(rows, reached).join(", ")}`);
-    const answers = await Promise.all(pending.map((row) => labExecAsync(state, machine(row.from), pingScript(row.targets), dir)));
-    pending.forEach((row, i) => {
-      reached[row.from] = new Set([...(reached[row.from] ?? []), ...parseOk(answers[i].output)]);
-    });
-    // A round that failed at once (no ping ran at all) should not spin.
-    if (answers.every((a) => parseOk(a.output).size === 0)) await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 // ---------------------------------------------------------------- the role
@@ -126,7 +88,15 @@ function runPlay(dir: string, state: LabState, hosts: LabMachine[], log: (line: 
 }
 
 function roleFigures(why: string): RoleRun {
-  return { bare: notMeasured(why), barePlay: notMeasured(why), joinPlay: notMeasured(why), joinPing: notMeasured(why), noop: notMeasured(why) };
+  return {
+    bare: notMeasured(why),
+    barePlay: notMeasured(why),
+    joinPlay: notMeasured(why),
+    joinPing: notMeasured(why),
+    joinPinged: notMeasured(why),
+    noop: notMeasured(why),
+    idleCpu: { why },
+  };
 }
 
 async function roleRun(n: number, options: LabBenchOptions): Promise<RoleRun> {
@@ -146,9 +116,10 @@ async function roleRun(n: number, options: LabBenchOptions): Promise<RoleRun> {
     log(`  role bare → full mesh: ${(role.bare.ms / 1000).toFixed(1)} s`);
 
     role.joinPlay = measured(runPlay(dir, state, state.machines, log).ms);
-    const playEnd = Date.now();
-    await waitForPings(state, dir, meshRows(addresses(state.machines), newcomer.name));
-    role.joinPing = measured(Date.now() - playEnd);
+    const joined = await joinPings(state, dir, addresses(state.machines), newcomer.name, Date.now());
+    role.joinPing = joined.ping;
+    role.joinPinged = joined.pinged;
+    role.idleCpu = await measureIdleCpu(state);
 
     const noops: number[] = [];
     for (let i = 0; i < options.runs; i++) {
@@ -160,25 +131,6 @@ async function roleRun(n: number, options: LabBenchOptions): Promise<RoleRun> {
   });
 }
 
-/**
- * A fresh lab of N+1 machines in a folder of its own for `body`, always taken down after. A
- * failed step leaves its figure, and every one after it, saying why.
- */
-async function onFreshLab<F extends object>(what: string, n: number, figures: F, options: LabBenchOptions, body: (state: LabState, dir: string) => Promise<void>): Promise<F> {
-  const { log } = options;
-  const dir = mkdtempSync(join(tmpdir(), `boreal-bench-${what}-${n}-`));
-  try {
-    log(`${what}, N = ${n}: lab up (${n + 1} machines)`);
-    await body(await labUp({ nodes: n + 1, subnet: LAB_SUBNET, installPrerequisites: true, suite: LAB_SUITE, log, dir }), dir);
-  } catch (error) {
-    failRest(figures as Record<string, unknown>, error, log, `${what}, N = ${n}`);
-  } finally {
-    labDown({ dir, log });
-    rmSync(dir, { recursive: true, force: true });
-  }
-  return figures;
-}
-
 // ---------------------------------------------------------------- the kit
 
 function kitFigures(why: string): KitRun {
@@ -187,10 +139,10 @@ function kitFigures(why: string): KitRun {
     bareSlowestUp: notMeasured(why),
     joinUp: notMeasured(why),
     joinPing: notMeasured(why),
+    joinPinged: notMeasured(why),
     noop: notMeasured(why),
     noopFloor: notMeasured(why),
-    rotationOutage: notMeasured(why),
-    rotationLoss: notMeasured(why) as { why: string },
+    rotation: { why },
     zones: notMeasured(why),
     leaveDestroy: notMeasured(why),
     leavePeers: notMeasured(why),
@@ -241,14 +193,19 @@ async function kitRun(n: number, options: LabBenchOptions): Promise<KitRun> {
     // No wait for the label rounds: each node's first one falls at an offset of its own within
     // the interval (firstAttestDelay), as in a federation, so the join meets a few or none.
 
-    // Join: the newcomer's up alone; then, at once, its pings to every other (their addresses
-    // are known) and every zone at every node (its outputs read meanwhile).
+    // Join: the newcomer's up alone; then, at once, its pings to every other and every other's
+    // to it, and every zone at every node (its outputs read meanwhile). Its mesh address is read
+    // on the machine itself, a tenth of a second, where its stack output takes a second.
     const up = await timedMs(() => stacks.must(["up", "--yes", "--skip-preview", "-s", stacks.stackOf(newcomer.name)]));
     const upEnd = Date.now();
     kit.joinUp = measured(up.ms);
-    const others = first.map((m) => outputs[m.name].meshIpv4);
     const [pings, zones] = await Promise.allSettled([
-      waitForPings(state, dir, [{ from: newcomer.name, targets: others }]).then(() => Date.now() - upEnd),
+      (async () => {
+        const shown = labExec(state, newcomer, "ip -4 -o addr show dev wg0", dir).output;
+        const address = /inet (\d+\.\d+\.\d+\.\d+)\//.exec(shown)?.[1];
+        if (!address) throw new Error(`${newcomer.name} has no IPv4 address on wg0 after its up: ${shown.slice(0, 200)}`);
+        return joinPings(state, dir, { ...mesh(first), [newcomer.name]: address }, newcomer.name, upEnd);
+      })(),
       (async () => {
         outputs[newcomer.name] = await stacks.outputsAsync(newcomer.name);
         const allZones = state.machines.flatMap((m) => outputs[m.name].zones);
@@ -256,13 +213,14 @@ async function kitRun(n: number, options: LabBenchOptions): Promise<KitRun> {
         return Date.now() - upEnd;
       })(),
     ]);
-    kit.joinPing = pings.status === "fulfilled" ? measured(pings.value) : notMeasured(reason(pings.reason));
+    kit.joinPing = pings.status === "fulfilled" ? pings.value.ping : notMeasured(reason(pings.reason));
+    kit.joinPinged = pings.status === "fulfilled" ? pings.value.pinged : notMeasured(reason(pings.reason));
     kit.zones = zones.status === "fulfilled" ? measured(zones.value) : notMeasured(reason(zones.reason));
-    log(`  kit join: up ${(up.ms / 1000).toFixed(1)} s, then ${"ms" in kit.joinPing ? `${(kit.joinPing.ms / 1000).toFixed(1)} s` : "no"} until it pings every other`);
+    log(`  kit join: up ${(up.ms / 1000).toFixed(1)} s, then ${formatFigure(kit.joinPing)} until it pings every other, ${formatFigure(kit.joinPinged)} until every other pings it`);
     if (!outputs[newcomer.name]) throw new Error(`${newcomer.name}'s stack outputs could not be read`);
 
-    kit.rss = measureRss(state, dir);
-    kit.idleCpu = await measureIdleCpu(state, IDLE_SECONDS);
+    kit.rss = measureKitRss(state, dir);
+    kit.idleCpu = await measureIdleCpu(state);
 
     // No-op: the newcomer's stack again, nothing changed since its up.
     const noops: number[] = [];
@@ -313,14 +271,6 @@ export async function measurePulumiFloor(dir: string, runs: number): Promise<Fig
   return medianOf(times);
 }
 
-async function waitUntil(what: string, probe: () => Promise<boolean>, seconds = MESH_SECONDS): Promise<void> {
-  const deadline = Date.now() + seconds * 1000;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not after ${seconds} s`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
 /** Until every node's own Knot answers every zone's SOA authoritatively. */
 async function waitForZones(state: LabState, dir: string, zones: string[]): Promise<void> {
   const answered: Record<string, Set<string>> = {};
@@ -332,72 +282,82 @@ async function waitForZones(state: LabState, dir: string, zones: string[]): Prom
   });
 }
 
-/** Long enough for every timer (the 15 s metrics, the lab's 5 s sync) and scrape to come round. */
-const IDLE_SECONDS = 60;
-
-/** Each machine's CPU time over a quiet minute, from its lab cgroup (src/lab/cgroup.ts). */
-async function measureIdleCpu(state: LabState, seconds: number): Promise<KitRun["idleCpu"]> {
-  const read = () => state.machines.map((m) => machineCpuSeconds(m.name));
-  const before = read();
-  if (before.some((s) => s === undefined)) return { why: "this host gives the lab machines no CPU cgroup to count in" };
-  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
-  const after = read();
-  if (after.some((s) => s === undefined)) return { why: "a machine's cgroup went away during the measure" };
-  const perNode: Record<string, number> = {};
-  state.machines.forEach((m, i) => (perNode[m.name] = ((after[i]! - before[i]!) / seconds) * 100));
-  return { perNode, seconds };
-}
-
 /** VmRSS of the kit's services on every node (the sync agent is a timer's oneshot: not running between pulls). */
-function measureRss(state: LabState, dir: string): KitRun["rss"] {
+function measureKitRss(state: LabState, dir: string): KitRun["rss"] {
   const perNode: Record<string, number> = {};
   const perService: Record<string, number> = {};
   const missing: string[] = [];
-  for (const m of state.machines) {
-    const rss = parseRss(labExec(state, m, rssScript(), dir).output);
-    perNode[m.name] = Object.values(rss).reduce((a, b) => a + b, 0);
+  for (const [name, rss] of Object.entries(measureRssWith(state, dir, rssScript()))) {
+    perNode[name] = Object.values(rss).reduce((a, b) => a + b, 0);
     for (const [service, bytes] of Object.entries(rss)) perService[service] = (perService[service] ?? 0) + bytes;
-    for (const service of KIT_SERVICES) if (!(service in rss)) missing.push(`${service} on ${m.name}`);
+    for (const service of KIT_SERVICES) if (!(service in rss)) missing.push(`${service} on ${name}`);
   }
   return { perNode, perService, missing };
 }
 
+/**
+ * The second node's key rotated (boreal:keyEpoch, its member's `pulumi up`), watched by the
+ * third pinging it and the fourth (watchRotation), until every other node has the new key as
+ * a peer and none the old one.
+ */
 async function measureKitRotation(state: LabState, dir: string, stacks: LabStacks, outputs: Record<string, StackOutputs>, kit: KitRun, log: (line: string) => void): Promise<void> {
   if (state.machines.length < 4) {
-    const why = "needs N ≥ 3: a watcher, the rotated node and a bystander";
-    kit.rotationOutage = notMeasured(why);
-    kit.rotationLoss = { why };
+    kit.rotation = { why: "needs N ≥ 3: a watcher, the rotated node and a bystander" };
     return;
   }
-  const [watcher, rotated, bystander] = state.machines.slice(0, 3).map((machine) => ({ machine, mesh: { ipv4: outputs[machine.name].meshIpv4 } }));
+  const [rotated, watcher, bystander] = state.machines.slice(1, 4).map((machine) => ({ machine, address: outputs[machine.name].meshIpv4 }));
+  const oldKey = outputs[rotated.machine.name].publicKey;
+  const peersOf = (m: LabMachine) => labExecAsync(state, m, "wg show wg0 peers", dir);
   try {
     stacks.must(["config", "set", "boreal:keyEpoch", "1", "-s", stacks.stackOf(rotated.machine.name)]);
-    const result = await measureRotation((node, command) => labExec(state, node.machine, command, dir), watcher, rotated, bystander, () => stacks.up(rotated.machine.name));
+    const result = await watchRotation(
+      state,
+      dir,
+      { tool: "kit", log },
+      { watcher, rotated, bystander },
+      () => stacks.up(rotated.machine.name),
+      async (after) => {
+        if (after.publicKey === oldKey) throw new Error(`${rotated.machine.name}'s public key did not change with boreal:keyEpoch`);
+        const others = state.machines.filter((m) => m !== rotated.machine);
+        await waitUntil(`every other node has ${rotated.machine.name}'s new key and not the old`, async () => {
+          const peers = await Promise.all(others.map(peersOf));
+          return peers.every((p) => p.status === 0 && p.output.includes(after.publicKey) && !p.output.includes(oldKey));
+        });
+      },
+    );
     outputs[rotated.machine.name] = result.after;
-    kit.rotationOutage = measured(result.outage * 1000);
-    kit.rotationLoss = result.lossToBystander;
-    log(`  kit rotation of ${rotated.machine.name}: outage ${result.outage.toFixed(1)} s, ${watcher.machine.name} → ${bystander.machine.name} loss ${result.lossToBystander}%`);
+    kit.rotation = result.tally;
   } catch (error) {
     log(`kit rotation: ${(error as Error).message}`);
-    kit.rotationOutage = notMeasured(reason(error));
-    kit.rotationLoss = { why: reason(error) };
+    kit.rotation = { why: reason(error) };
   }
 }
 
-/** Every N: the role on its own lab, then the kit on its own. */
+/** Every N: each tool on a lab of its own, in BENCH_TOOLS' order. */
 export async function runLabBench(options: LabBenchOptions): Promise<{ runs: LabRun[]; suite: string }> {
   const small = options.sizes.find((n) => n < 2);
   if (small !== undefined) throw new Error(`--sizes-lab: a mesh needs at least 2 members, got ${small}`);
-  if (options.tools?.length === 0) throw new Error(`--only: name ${BENCH_TOOLS.join(" or ")} (or both, comma-separated)`);
-  if ((options.tools ?? BENCH_TOOLS).includes("role")) checkBenchPrerequisites(options.log);
-  ensureCommandPlugin(PROJECT_DIR, options.log);
+  if (options.tools?.length === 0) throw new Error(`--only: name ${BENCH_TOOLS.join(", ")} (or several, comma-separated)`);
+  const tools = options.tools ?? BENCH_TOOLS;
+  if (tools.includes("role")) checkBenchPrerequisites(options.log);
+  if (tools.includes("kit")) ensureCommandPlugin(PROJECT_DIR, options.log);
+  const nebulaBinaries = tools.includes("nebula") ? ensureNebula(options.log) : undefined;
   const runs: LabRun[] = [];
+  const leftOut = `left out: --only ${tools.join(",")}`;
   for (const n of options.sizes) {
-    const tools = options.tools ?? BENCH_TOOLS;
-    const leftOut = `left out: --only ${tools.join(",")}`;
-    const role = tools.includes("role") ? await roleRun(n, options) : roleFigures(leftOut);
-    const kit = tools.includes("kit") ? await kitRun(n, options) : kitFigures(leftOut);
-    runs.push({ n, runs: options.runs, role, kit });
+    const loads: ToolLoad[] = [];
+    const withLoad = async <F>(tool: BenchTool, body: () => Promise<F>): Promise<F> => {
+      const before = loadavg();
+      const started = Date.now();
+      const figures = await body();
+      loads.push({ tool, seconds: (Date.now() - started) / 1000, before, after: loadavg() });
+      return figures;
+    };
+    const kit = tools.includes("kit") ? await withLoad("kit", () => kitRun(n, options)) : kitFigures(leftOut);
+    const nebula = nebulaBinaries ? await withLoad("nebula", () => nebulaRun(n, options, nebulaBinaries)) : nebulaFigures(leftOut);
+    const role = tools.includes("role") ? await withLoad("role", () => roleRun(n, options)) : roleFigures(leftOut);
+    runs.push({ n, runs: options.runs, role, kit, nebula, loads });
+    options.onRun?.(runs);
   }
   return { runs, suite: LAB_SUITE };
 }

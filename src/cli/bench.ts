@@ -1,11 +1,13 @@
 #!/usr/bin/env node
-// `npm run bench`: the kit's speed and scale (issue #13): the pure planner at scale, and (as
-// root) the kit against githubixx/ansible-role-wireguard on lab machines.
+// `npm run bench`: the kit's speed and scale (issues #13, #32): the pure planner at scale, and
+// (as root) the kit against githubixx/ansible-role-wireguard and Nebula on lab machines.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, release, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
-import { BENCH_TOOLS, BenchTool, LAB_SIZES, PEERS_DIR, runLabBench } from "../bench/lab";
-import { labSection } from "../bench/labsection";
+import { BENCH_TOOLS, BenchTool, LAB_SIZES, LAB_SUITE, PEERS_DIR, runLabBench } from "../bench/lab";
+import { LabRun, labSection, loadSection } from "../bench/labsection";
+import { NEBULA_RELEASE } from "../bench/nebula";
+import { NEBULA_CACHE_DIR } from "../bench/nebularun";
 import { PLANNER_SIZES, plannerSection, runPlanner } from "../bench/planner";
 import { BenchSection, formatReport, MachineFacts } from "../bench/report";
 import { loadTemplates } from "../io/templates";
@@ -17,21 +19,22 @@ import { processIo } from "./output";
 import { ensureToolchain, projectToolchain } from "./toolchain";
 
 const USAGE = `  npm run bench -- [--planner | --lab] [--out FILE] [--runs N] [--sizes 10,250,1000] [--cache DIR]
-                   [--sizes-lab 3,5] [--runs-lab 3] [--only kit|role] [--peers DIR]
+                   [--sizes-lab 3,5] [--runs-lab 3] [--only kit,nebula,role] [--peers DIR]
   (none)      every section: the planner, and the lab's when run as root (else a note says it was left out)
   --planner   only the pure planner at scale
-  --lab       only the lab section (root: it starts lab machines): the kit against the Ansible role
+  --lab       only the lab section (root: it starts lab machines): the kit against the Ansible role and Nebula
   --out       where the markdown goes (default bench/results-<date>.md); it is printed too
   --runs      planner: measured runs per figure, after one warm-up (default 5)
   --sizes     planner: registry sizes in nodes (default ${PLANNER_SIZES.join(",")})
   --cache     planner: where generated signed registries are kept (default ${join(tmpdir(), "boreal-bench")})
   --sizes-lab lab: members at the start, N+1 machines each (default ${LAB_SIZES.join(",")})
   --runs-lab  lab: runs of the short figures, the no-ops (default 3)
-  --only      lab: run one tool (kit or role) and leave the other's figures out (default both)
+  --only      lab: the tools to run, comma-separated (kit, nebula, role; default all); the others' figures say left out
+              (Nebula ${NEBULA_RELEASE} is built with go install at the first run, into ${NEBULA_CACHE_DIR})
   --peers     lab: where ansible-role-wireguard's release archive is (default ${PEERS_DIR})`;
 
 const LAB_LEFT_OUT =
-  "The lab section (the kit against githubixx/ansible-role-wireguard on lab machines) was left out: it needs root. Run `sudo npm run bench -- --lab`.";
+  "The lab section (the kit against githubixx/ansible-role-wireguard and Nebula on lab machines) was left out: it needs root. Run `sudo npm run bench -- --lab`.";
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -50,6 +53,11 @@ function machineFacts(): MachineFacts {
     // not Debian: the kernel alone says enough
   }
   return { cpus: cpus().length, cpuModel: cpus()[0]?.model.trim() ?? "unknown", memoryBytes: totalmem(), node: process.versions.node, os };
+}
+
+function writeReport(out: string, report: string): void {
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, report);
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -89,7 +97,7 @@ async function main(argv: string[]): Promise<number> {
   const unknown = tools.find((t) => !(BENCH_TOOLS as readonly string[]).includes(t));
   if (unknown !== undefined || tools.length === 0)
     throw usageError(
-      `--only takes ${BENCH_TOOLS.join(" or ")} (or both, comma-separated), got ${values.only}`,
+      `--only takes ${BENCH_TOOLS.join(", ")} (one or several, comma-separated), got ${values.only}`,
       `e.g. --only ${BENCH_TOOLS[0]}`,
       "--only",
     );
@@ -122,18 +130,32 @@ async function main(argv: string[]): Promise<number> {
   if (withLab) {
     // As the demo: the lab's stacks need the project's Pulumi CLI (npm run toolchain when it does not answer).
     ensureToolchain(projectToolchain(PROJECT_DIR, log));
+    const context = { cores: machine.cpus, memoryBytes: machine.memoryBytes };
+    // After each N the report so far is written: a run stopped at N = 10 keeps N = 3 and 5.
+    const partial = (runs: LabRun[]) => {
+      const lab = labSection(runs, { suite: LAB_SUITE, ...context });
+      writeReport(
+        out,
+        formatReport({
+          date,
+          machine,
+          sections: [...sections, lab, loadSection(runs)],
+          notes: [...notes, `Written after N = ${runs.at(-1)?.n}: the lab's later sizes were still running.`],
+        }),
+      );
+    };
     const lab = await runLabBench({
       tools: tools as BenchTool[],
       sizes: labSizes,
       runs: labRuns,
       peersDir: values.peers ?? PEERS_DIR,
       log,
+      onRun: partial,
     });
-    sections.push(labSection(lab.runs, { suite: lab.suite, cores: machine.cpus, memoryBytes: machine.memoryBytes }));
+    sections.push(labSection(lab.runs, { suite: lab.suite, ...context }), loadSection(lab.runs));
   }
   const report = formatReport({ date, machine, sections, notes });
-  mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, report);
+  writeReport(out, report);
   console.log(report);
   log(`written to ${out}`);
   return 0;

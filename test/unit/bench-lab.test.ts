@@ -3,7 +3,19 @@
 import { describe, expect, test } from "vitest";
 import { parse } from "yaml";
 import { parseRecap, renderAnsibleConfig, renderInventory, renderPlaybook, roleAddress, ROLE_INTERFACE } from "../../src/bench/ansible";
-import { formatRatio, LabRun, labRows, labSection, measured, medianOf, notMeasured, sumFigures } from "../../src/bench/labsection";
+import {
+  formatQuotient,
+  formatRatio,
+  LabRun,
+  labRows,
+  labSection,
+  laterOf,
+  loadSection,
+  measured,
+  medianOf,
+  notMeasured,
+  sumFigures,
+} from "../../src/bench/labsection";
 import { meshRows, missingPairs, parseOk, parseRss, pingScript, pulumiChanges, rssScript, soaScript } from "../../src/bench/mesh";
 import { formatReport } from "../../src/bench/report";
 import { pingLoss, pingOutage } from "../../src/lab/measure";
@@ -135,14 +147,18 @@ describe("what the machines answer", () => {
 });
 
 describe("the lab section", () => {
-  test("ratios: kit ÷ role, nothing to divide is a dash", () => {
+  test("ratios: kit ÷ peer, nothing to divide is a dash", () => {
     expect(formatRatio(measured(2000), measured(8000))).toBe("0.25×");
     expect(formatRatio(measured(30_000), measured(2000))).toBe("15.0×");
     expect(formatRatio(measured(50), measured(1000))).toBe("0.050×");
     expect(formatRatio(notMeasured("lab failed"), measured(1000))).toBe("—");
     expect(formatRatio(measured(1000), measured(0))).toBe("—");
+    expect(formatQuotient(4.5, 0.5)).toBe("9.00×");
+    expect(formatQuotient(undefined, 0.5)).toBe("—");
     expect(sumFigures(measured(1000), measured(500))).toEqual({ ms: 1500 });
     expect(sumFigures(measured(1000), notMeasured("x"))).toEqual({ why: "x" });
+    expect(laterOf(measured(1000), measured(2500))).toEqual({ ms: 2500 });
+    expect(laterOf(notMeasured("y"), measured(2500))).toEqual({ why: "y" });
     expect(medianOf([3000, 1000, 2000])).toEqual({ ms: 2000, runs: [3000, 1000, 2000] });
   });
 
@@ -154,19 +170,21 @@ describe("the lab section", () => {
       barePlay: measured(38_000),
       joinPlay: measured(40_000),
       joinPing: measured(1200),
+      joinPinged: measured(1500),
       noop: medianOf([21_000, 20_000, 22_000]),
       noopChanged: 0,
+      idleCpu: { perNode: { node1: 0.5, node2: 0.25, node3: 0.75, node4: 0.5 }, seconds: 60 },
     },
     kit: {
       bare: measured(95_000),
       bareSlowestUp: measured(80_000),
       joinUp: measured(60_000),
       joinPing: measured(9000),
+      joinPinged: measured(8000),
       noop: medianOf([4000, 4200, 3900]),
       noopFloor: medianOf([3100, 3000, 3300]),
       noopChanges: "",
-      rotationOutage: measured(6500),
-      rotationLoss: 0,
+      rotation: { sent: 150, received: 150, outageMs: 400, slowestMs: 900, betweenSent: 150, betweenReceived: 149 },
       zones: measured(15_000),
       leaveDestroy: notMeasured("pulumi destroy failed (exit 255)"),
       leavePeers: notMeasured("not reached: an earlier step failed"),
@@ -177,36 +195,78 @@ describe("the lab section", () => {
       },
       idleCpu: { perNode: { node1: 4.25, node2: 5.5, node3: 3, node4: 6 }, seconds: 60 },
     },
+    nebula: {
+      bare: measured(10_000),
+      bareSetup: measured(4000),
+      joinSetup: measured(1000),
+      joinPing: measured(2000),
+      joinPinged: measured(3000),
+      rotation: { sent: 60, received: 55, outageMs: 1200, slowestMs: 5, betweenSent: 60, betweenReceived: 60 },
+      leaveSend: measured(800),
+      leaveGone: measured(5200),
+      idleCpu: { perNode: { node1: 0.5, node2: 0.5, node3: 1, node4: 0.5 }, seconds: 60 },
+      rss: { perNode: { node1: 20 * 2 ** 20, node2: 22 * 2 ** 20, node3: 21 * 2 ** 20, node4: 21 * 2 ** 20 } },
+    },
+    loads: [{ tool: "kit", seconds: 412.5, before: [0.5, 0.75, 1], after: [3.25, 2.5, 1.5] }],
   };
 
-  test("every row has the section's columns: a kit, a role and a ratio; the role's missing counterparts say so", () => {
+  test("every row has a cell for the kit, the role and Nebula, and both ratios; a peer's missing counterpart says so", () => {
     const rows = labRows(run);
     const section = labSection([run], { suite: "bookworm", cores: 2, memoryBytes: 24 * 2 ** 30 });
-    expect(section.header).toEqual(["measurement", "N", "kit", "role", "kit/role", "note"]);
+    expect(section.header).toEqual(["measurement", "N", "kit", "role", "nebula", "kit/role", "kit/nebula", "note"]);
+    for (const row of rows) expect(row).toHaveLength(section.header.length);
     const byName = Object.fromEntries(rows.map((r) => [r[0], r]));
-    expect(byName["bare → full mesh (every pair pings)"].slice(2, 5)).toEqual(["95.0 s", "41.0 s", "2.32×"]);
-    expect(byName["join: apply + pings"].slice(2, 5)).toEqual(["69.0 s", "41.2 s", "1.67×"]);
-    expect(byName["no-op apply (median of 3)"].slice(2, 5)).toEqual(["4.00 s", "21.0 s", "0.19×"]);
-    expect(byName["no-op apply (median of 3)"][5]).toContain("role's recap: changed=0");
-    // Pulumi's own floor beside it: no role, no ratio.
-    expect(byName["no-op of a Pulumi program with no resource (median of 3)"].slice(2, 5)).toEqual(["3.10 s", "—", "—"]);
-    expect(byName["key rotation of one node: its outage seen by a neighbour (ping every 0.2 s)"].slice(2, 5)).toEqual([
-      "6.50 s",
+    expect(byName["bare → every pair pings"].slice(2, 7)).toEqual(["95.0 s", "41.0 s", "10.0 s", "2.32×", "9.50×"]);
+    // The join waits for the later of both directions: kit 60 + 9, role 40 + 1.5, Nebula 1 + 3.
+    expect(byName["join: apply + pings both ways"].slice(2, 7)).toEqual(["69.0 s", "41.5 s", "4.00 s", "1.66×", "17.3×"]);
+    expect(byName["join: from the same moment until every other pings the new node"].slice(2, 5)).toEqual(["8.00 s", "1.50 s", "3.00 s"]);
+    expect(byName["no-op apply (median of 3)"].slice(2, 7)).toEqual(["4.00 s", "21.0 s", "— (nothing to apply)", "0.19×", "—"]);
+    expect(byName["no-op apply (median of 3)"][7]).toContain("role's recap: changed=0");
+    expect(byName["no-op of a Pulumi program with no resource (median of 3)"].slice(2, 7)).toEqual(["3.10 s", "—", "—", "—", "—"]);
+    expect(byName["key rotation of one node: pings lost, a neighbour to it (every 0.2 s)"].slice(2, 5)).toEqual([
+      "0 of 150 lost",
       "no rotation",
-      "—",
+      "5 of 60 lost",
     ]);
-    expect(byName["leave: pulumi destroy of the last member's stack"][2]).toBe("not measured: pulumi destroy failed (exit 255)");
-    expect(byName["RSS of the kit's services per node"][2]).toBe("207.5 MiB");
-    expect(byName["RSS of the kit's services per node"][5]).toContain("not running: prometheus-alertmanager on node4");
-    expect(byName["CPU of an idle node (% of one core)"].slice(2, 5)).toEqual(["4.9%", "—", "—"]);
-    expect(byName["CPU of an idle node (% of one core)"][5]).toContain("over 60 s after the join");
+    expect(byName["key rotation: the longest gap between two replies (the outage the neighbour saw)"].slice(2, 7)).toEqual([
+      "400 ms",
+      "no rotation",
+      "1.20 s",
+      "—",
+      "0.33×",
+    ]);
+    expect(byName["key rotation: pings lost between the neighbour and another node meanwhile"].slice(2, 5)).toEqual([
+      "1 of 150 lost",
+      "no rotation",
+      "0 of 60 lost",
+    ]);
+    expect(byName["leave: the apply"].slice(2, 5)).toEqual(["not measured: pulumi destroy failed (exit 255)", "— (no leave)", "800 ms"]);
+    expect(byName["leave: from the apply's exit until it is dropped"][4]).toBe("5.20 s");
+    expect(byName["resident memory per machine"].slice(2, 7)).toEqual(["207.5 MiB", "— (WireGuard only)", "21.0 MiB", "—", "9.88×"]);
+    expect(byName["resident memory per machine"][7]).toContain("not running: prometheus-alertmanager on node4");
+    expect(byName["CPU of an idle machine (% of one core)"].slice(2, 7)).toEqual(["4.88%", "0.50%", "0.50%", "9.75×", "9.75×"]);
+    expect(byName["CPU of an idle machine (% of one core)"][7]).toContain("nebula: per machine node1 0.50%");
     const report = formatReport({
-      date: "2026-11-28",
+      date: "2026-12-05",
       machine: { cpus: 2, cpuModel: "AMD EPYC", memoryBytes: 24 * 2 ** 30, node: "24.21.0", os: "Debian 12.11" },
       sections: [section],
     });
-    expect(report).toContain("## The kit and githubixx/ansible-role-wireguard 18.3.0 on the lab");
-    expect(report).toContain("How to read:");
+    expect(report).toContain("## The kit, githubixx/ansible-role-wireguard 18.3.0 and Nebula v1.10.3 on the lab");
+    expect(report).toContain("one lighthouse, on the first machine");
     expect(report).toMatch(/Debian bookworm machines .* 2 cores and 24\.00 GiB/);
+  });
+
+  test("the load section: one row a tool's run, the averages at its start and end", () => {
+    expect(loadSection([run]).rows).toEqual([["kit", "3", "412.5 s", "0.50 / 0.75 / 1.00", "3.25 / 2.50 / 1.50"]]);
+  });
+
+  test("a figure that failed says why in its cell, and leaves its ratio empty", () => {
+    const failed: LabRun = {
+      ...run,
+      nebula: { ...run.nebula, bare: notMeasured("nebula did not start"), rotation: { why: "needs N ≥ 3" } },
+    };
+    const byName = Object.fromEntries(labRows(failed).map((r) => [r[0], r]));
+    expect(byName["bare → every pair pings"].slice(4, 7)).toEqual(["not measured: nebula did not start", "2.32×", "—"]);
+    expect(byName["key rotation of one node: pings lost, a neighbour to it (every 0.2 s)"][4]).toBe("not measured: needs N ≥ 3");
   });
 });
