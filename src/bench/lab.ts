@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { run } from "../io/process";
 import { ensureHostPackages, knownHostsPath, labExec, labExecAsync, LabMachine, LabState, PROJECT_DIR, writeLabStacks } from "../lab/lab";
 import { ensureCommandPlugin, labPulumiEnv, runPulumi } from "../lab/pulumi";
-import { ATTEST_INTERVAL_DEFAULT } from "../core/spec/stack";
+import { ATTEST_INTERVAL_DEFAULT, DELEGATION_CHECK_INTERVAL_DEFAULT } from "../core/spec/stack";
 import { LabStacks, StackOutputs } from "../lab/stacks";
 import { linkWorkspace } from "../lab/workspace";
 import { parseRecap, renderAnsibleConfig, renderInventory, renderPlaybook, ROLE_ARCHIVE, ROLE_DIR, roleAddress } from "./ansible";
@@ -160,9 +160,13 @@ async function kitRun(n: number, options: LabBenchOptions): Promise<KitRun> {
     const projectDir = join(dir, "project");
     mkdirSync(projectDir);
     linkWorkspace(projectDir, PROJECT_DIR);
-    // Label checks at the kit's default interval: the lab's 60 s would load an idle federation
-    // of N nodes with N × (N − 1) scans a minute, which no member runs.
-    const { missing } = writeLabStacks(state, projectDir, log, { attestInterval: ATTEST_INTERVAL_DEFAULT });
+    // Every interval at a member's default: the lab's label checks every 60 s would load an
+    // idle federation of N nodes with N × (N − 1) scans a minute, and its delegation checks
+    // every 15 s a timer run each, which no member runs. The sync timer is at its default too.
+    const { missing } = writeLabStacks(state, projectDir, log, {
+      attestInterval: ATTEST_INTERVAL_DEFAULT,
+      delegationCheckInterval: DELEGATION_CHECK_INTERVAL_DEFAULT,
+    });
     if (missing.length > 0) throw new Error(`could not store the SSH key in ${missing.join(", ")}`);
     const stacks = new LabStacks(projectDir, state);
     const first = state.machines.slice(0, n);

@@ -434,7 +434,7 @@ export function writeLabStacks(
   state: LabState,
   projectDir: string,
   log: (l: string) => void,
-  options: { syncInterval?: number; attestInterval?: number } = {},
+  options: { syncInterval?: number; attestInterval?: number; delegationCheckInterval?: number } = {},
 ): { members: LabMember[]; missing: string[]; trust: string } {
   const labDir = dirname(state.sshKey);
   const { members, trust } = createLabFederation({
@@ -462,7 +462,7 @@ export function writeLabStacks(
         // And checks its peers often, so that the label follows a broken rule within a minute.
         "boreal:attestInterval": options.attestInterval ?? LAB_ATTEST_INTERVAL,
         // And the parent's delegation, so that a drift fires its alert within a minute.
-        "boreal:delegationCheckInterval": LAB_DELEGATION_CHECK_INTERVAL,
+        "boreal:delegationCheckInterval": options.delegationCheckInterval ?? LAB_DELEGATION_CHECK_INTERVAL,
         "boreal:zones": [member.zone],
         // A cooperative's zone holds its customers' names: a web site and mail, here on the node.
         "boreal:records": { [member.zone]: labRecords(m.address) },
