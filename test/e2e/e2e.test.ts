@@ -26,7 +26,8 @@ import { eventually, NodeView, Servers, timed } from "../helpers/federation-chec
 import { commandPluginInstalled, PROJECT_ROOT, pulumiCliAvailable, Workspace } from "../helpers/workspace";
 import { runStatus, targetFromStack } from "../../src/cli/status";
 import { runDns } from "../../src/cli/dns";
-import { runLabel } from "../../src/cli/label";
+import { judgeLabels, runLabel } from "../../src/cli/label";
+import { Chromium, CHROMIUM } from "../helpers/chromium";
 import { sendNudges } from "../../src/io/nudge";
 import { NUDGE_PORT } from "../../src/core/values/ports";
 import { SYNC_INTERVAL_DEFAULT } from "../../src/core/spec/stack";
@@ -130,6 +131,92 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
     }
   }
 
+  /** What the seal's page shows once it has checked its signatures. */
+  interface SealView {
+    verdict: string;
+    node: string;
+    banner: string;
+    votes: string[];
+    ms: number;
+  }
+
+  /**
+   * Node 1's seal, published from member 2's registry clone as a member publishes it, opened
+   * from disk in headless Chromium (network shut) with the federation's pin in the link; the
+   * verdict as the page's DOM says it, a screenshot kept.
+   */
+  async function sealOfNode1(name: string): Promise<SealView> {
+    if (!CHROMIUM) throw new Error("chromium is not installed: .ci/run installs it (apt-get install chromium)");
+    const registry = members[1].registry;
+    git(registry, "pull", "-q", "origin", "main");
+    const seal = join(dir, `seal-${name}`);
+    const lines: string[] = [];
+    const published = runLabel("publish", [seal, "--node", nodes[0].machine.name, "--registry", registry, "--trust", trust], {
+      out: (l) => lines.push(l),
+      err: (l) => lines.push(l),
+    });
+    expect(published, lines.join("\n")).toBe(0);
+    const browser = Chromium.launch();
+    try {
+      const page = await browser.page();
+      await page.goto(`file://${seal}/index.html#trust=${trust}`);
+      const view = await page.waitFor<SealView>(
+        `(() => {
+          const root = document.getElementById("seal");
+          if (root.dataset.sealState !== "done") return undefined;
+          const node = document.querySelector('section.node[data-node="${nodes[0].machine.name}"]');
+          return {
+            verdict: root.dataset.verdict,
+            node: node ? node.dataset.verdict : "",
+            banner: document.getElementById("verdict").innerText,
+            votes: [...document.querySelectorAll("tr[data-vote]")].map((tr) => tr.dataset.member + " " + tr.dataset.vote),
+            ms: Number(root.dataset.verifyMs),
+          };
+        })()`,
+        60,
+      );
+      checks.log(
+        `seal of ${nodes[0].machine.name} (${name}): "${view.banner.replace(/\s+/g, " ")}" in ${view.ms} ms in Chromium; screenshot ${await page.screenshot(`e2e-seal-${name}`)}`,
+      );
+      // From disk the page reads nothing but itself (a request's URL has no fragment).
+      expect(page.requests).toEqual([`file://${seal}/index.html`]);
+      return view;
+    } finally {
+      browser.close();
+    }
+  }
+
+  /** The map `boreal status --html` writes, as member 2 runs it (labels from its registry clone), read in Chromium with JavaScript off. */
+  async function mapAsNode2Sees(name: string): Promise<{ code: number; rows: Record<string, string>; overall: string }> {
+    if (!CHROMIUM) throw new Error("chromium is not installed: .ci/run installs it (apt-get install chromium)");
+    const registry = members[1].registry;
+    git(registry, "pull", "-q", "origin", "main");
+    const map = join(dir, `map-${name}.html`);
+    const quiet = { out: () => {}, err: () => {} };
+    const code = await runStatus(targetFromStack(PROJECT_ROOT, stackOf(1), ws.dir, ws.env), false, () => {}, {
+      html: map,
+      labels: { judge: () => judgeLabels(registry, trust, quiet, new Date()), explicit: true },
+    });
+    const browser = Chromium.launch();
+    try {
+      const page = await browser.page({ javascript: false });
+      await page.goto(`file://${map}`);
+      const read = await page.waitFor<{ rows: Record<string, string>; overall: string }>(`(() => {
+        const rows = [...document.querySelectorAll("tr[data-node]")];
+        if (rows.length === 0) return undefined;
+        return {
+          rows: Object.fromEntries(rows.map((r) => [r.dataset.node, r.dataset.state + " " + r.innerText.replace(/\\s+/g, " ")])),
+          overall: document.querySelector(".overall").innerText,
+        };
+      })()`);
+      checks.log(`map (${name}): "${read.overall}"; screenshot ${await page.screenshot(`e2e-map-${name}`)}`);
+      expect(page.requests).toEqual([`file://${map}`]);
+      return { code, ...read };
+    } finally {
+      browser.close();
+    }
+  }
+
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "boreal-e2e-"));
     const state = await timed(`lab up (${COUNT} machines)`, () =>
@@ -180,7 +267,7 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
     // publisher's nudge.
     const meshed = await checks.timeToFullMesh(servers, live(), lastUp);
     checks.log(
-      `join: full mesh (every pair's handshake) ${meshed.toFixed(1)}s after the last pulumi up (syncInterval ${SYNC_INTERVAL_DEFAULT} s)`,
+      `join: full mesh (every pair's handshake, WireGuard's own times) ${meshed.toFixed(1)}s after the last pulumi up (syncInterval ${SYNC_INTERVAL_DEFAULT} s)`,
     );
     const zoned = await checks.timeToAllZones(servers, live(), lastUp);
     checks.log(`join: every zone on every node ${zoned.toFixed(1)}s after the last pulumi up`);
@@ -288,6 +375,10 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
     expect(await runStatus(targetFromStack(PROJECT_ROOT, stackOf(1), ws.dir, ws.env), false, (t) => (table = t))).toBe(0);
     for (const node of live()) expect(table).toMatch(new RegExp(`^${node.machine.name}\\b.*\\bup\\b`, "m"));
     expect(table).toMatch(/federation healthy, as node2 sees it/);
+    const healthyMap = await mapAsNode2Sees("healthy");
+    expect(healthyMap.code).toBe(0);
+    expect(healthyMap.overall).toBe("✓ Healthy, as node2 sees it");
+    for (const node of live()) expect(healthyMap.rows[node.machine.name]).toMatch(/^up .*▲ up/);
   });
 
   test("the member's own services: a declared port answers from another node's underlay, an undeclared one does not", async () => {
@@ -328,6 +419,12 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
       `label held by every node ${await secondsUntil("every node holds the label (2 other members attest every mandatory rule)", 240, () => live().every((n) => label(n).code === 0))} s into this test`,
     );
     expect(label(first).output).toMatch(/HOLDS/);
+    // The seal, as a customer of member 1 opens it: held, every vote counting.
+    const held = await sealOfNode1("held");
+    expect(held).toMatchObject({ verdict: "held", node: "held" });
+    expect(held.banner).toMatch(/✓\s*Label held/);
+    expect(held.votes.length).toBeGreaterThanOrEqual(2);
+    expect(held.votes.every((v) => v.endsWith(" counts"))).toBe(true);
 
     // Open to the internet what member 1 never declared: a listener and a hole in the firewall.
     servers.ok(
@@ -341,6 +438,11 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
     expect(lost).toMatch(/underlay-declared-only[\s\S]*8080/);
     expect(label(second).code, "a node with nothing undeclared keeps its label").toBe(0);
     checks.log(`node 1's label withdrawn ${withdrawn} s after tcp/8080 was opened`);
+    // A seal published now says withdrawn, naming the rule.
+    const lostSeal = await sealOfNode1("withdrawn");
+    expect(lostSeal).toMatchObject({ verdict: "withdrawn", node: "withdrawn" });
+    expect(lostSeal.banner).toMatch(/✕\s*Label NOT held \(withdrawn\)/);
+    expect(lostSeal.votes.some((v) => v.endsWith(" withdrawn"))).toBe(true);
 
     const handle = /# handle (\d+)/.exec(servers.ok(first, "nft -a list chain inet boreal input | grep e2e-undeclared"))![1];
     servers.ok(first, `systemctl stop undeclared-8080; nft delete rule inet boreal input handle ${handle}`);
@@ -821,6 +923,11 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
       let table = "";
       expect(await runStatus(targetFromStack(PROJECT_ROOT, stackOf(1), ws.dir, ws.env), false, (t) => (table = t))).toBe(1);
       expect(table).toMatch(new RegExp(`^${name}\\s+${down.member}\\s+DOWN\\s.*BorealPeerExporterDown`, "m"));
+      const downMap = await mapAsNode2Sees("node1-down");
+      expect(downMap.code).toBe(1);
+      expect(downMap.rows[name]).toMatch(new RegExp(`^down ${name} ${down.member} ✕ DOWN .*BorealPeerExporterDown`));
+      expect(downMap.overall).toMatch(new RegExp(`✕ NOT healthy, as node2 sees it: .*\\b${name}\\b`));
+      for (const other of live().filter((n) => n !== down)) expect(downMap.rows[other.machine.name]).toMatch(/^up /);
     });
     for (const at of [b, c])
       await eventually(`${at.machine.name}'s alerts about ${name} resolve`, 120, () => checks.firingAbout(servers, at, name).length === 0);
