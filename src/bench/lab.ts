@@ -6,6 +6,7 @@
 import { existsSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
+import { git, gitRun } from "../io/git";
 import { run } from "../io/process";
 import { ensureHostPackages, knownHostsPath, labExec, labExecAsync, LabMachine, LabState, PROJECT_DIR, writeLabStacks } from "../lab/lab";
 import { ensureCommandPlugin, labPulumiEnv, runPulumi } from "../lab/pulumi";
@@ -151,6 +152,26 @@ function kitFigures(why: string): KitRun {
   };
 }
 
+/** What of the project the kit's program needs beside node_modules (WORKSPACE_LINKS, and Pulumi.yaml). */
+const KIT_FILES = ["src", "templates", "package.json", "tsconfig.json", "Pulumi.yaml"];
+
+/**
+ * The committed kit (HEAD) unpacked beside the run, node_modules linked: the kit's column
+ * measures what a member gets, not a working tree holding someone's half-done edits.
+ */
+function committedKit(dir: string): { root: string; commit: string } {
+  const root = join(dir, "kit-tree");
+  mkdirSync(root);
+  const commit = git(PROJECT_DIR, ["rev-parse", "--short", "HEAD"]).trim();
+  const archive = gitRun(PROJECT_DIR, ["archive", "--format=tar", "HEAD", "--", ...KIT_FILES], {
+    maxBuffer: 512 * 1024 * 1024,
+    purpose: "packing the committed kit for the bench",
+  });
+  run("tar", ["-x", "-C", root], { input: archive.stdoutBytes ?? archive.stdout, purpose: "unpacking the committed kit for the bench" });
+  symlinkSync(join(PROJECT_DIR, "node_modules"), join(root, "node_modules"));
+  return { root, commit };
+}
+
 async function kitRun(n: number, options: LabBenchOptions): Promise<KitRun> {
   const { log } = options;
   const kit = kitFigures(PENDING);
@@ -159,7 +180,9 @@ async function kitRun(n: number, options: LabBenchOptions): Promise<KitRun> {
     // suite has them: a backend inside it, so no other lab's stacks of the same names are touched.
     const projectDir = join(dir, "project");
     mkdirSync(projectDir);
-    linkWorkspace(projectDir, PROJECT_DIR);
+    const tree = committedKit(dir);
+    kit.commit = tree.commit;
+    linkWorkspace(projectDir, tree.root);
     // Every interval at a member's default: the lab's label checks every 60 s would load an
     // idle federation of N nodes with N × (N − 1) scans a minute, and its delegation checks
     // every 15 s a timer run each, which no member runs. The sync timer is at its default too.

@@ -50,6 +50,8 @@ export interface RoleRun {
 }
 
 export interface KitRun {
+  /** The commit the kit's column ran (HEAD, unpacked apart from the working tree). */
+  commit?: string;
   /** From the start of N `pulumi up`s at once (one a member) until every pair pings over the mesh. */
   bare: Figure;
   /** The slowest of those `pulumi up`s, start to exit. */
@@ -193,7 +195,7 @@ export function labRows(run: LabRun): string[][] {
   const joinTotal = (apply: Figure, ping: Figure, pinged: Figure) => sumFigures(apply, laterOf(ping, pinged));
   return [
     timed("bare → every pair pings", kit.bare, role.bare, nebula.bare, joinNotes(
-      `kit: ${n} pulumi ups at once, the slowest ${formatFigure(kit.bareSlowestUp)}`,
+      `kit${kit.commit ? ` (commit ${kit.commit})` : ""}: ${n} pulumi ups at once, the slowest ${formatFigure(kit.bareSlowestUp)}`,
       `role: ansible-playbook ${formatFigure(role.barePlay)}`,
       `nebula: CA, ${n} certificates, files copied and nebula started ${formatFigure(nebula.bareSetup)}`,
     )),
