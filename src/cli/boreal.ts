@@ -1,97 +1,15 @@
 #!/usr/bin/env node
 // boreal: the operator's command. This file only dispatches: the usage, --help and --version,
-// the verbs (registry, status, dns, label, lab, demo) and the one exit-code convention.
+// the verbs (verbs.ts: registry, status, dns, label, lab, demo) and the one exit-code convention.
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { join, relative, sep } from "node:path";
 import packageJson from "../../package.json";
 import { HELP_FLAGS, unknownWord, wantsHelp } from "./args";
-import { printUsage, runCommandAsync, usageLine } from "./command";
-import { DNS_USAGE, runDns } from "./dns";
-import { EXIT, EXIT_CODES_USAGE, reportFailure, usageError } from "./errors";
-import { isLabelVerb, LABEL_USAGE, LABEL_VERBS, labelUsage, runLabel } from "./label";
-import { demo, DEMO_USAGE, lab, LAB_SUBCOMMANDS, LAB_USAGE, LabVerb } from "./lab";
-import { BOREAL_COMMAND, processIo, quietOnClosedPipe } from "./output";
-import { isRegistryVerb, REGISTRY_USAGE, REGISTRY_VERBS, registryUsage, runRegistry } from "./registry";
-import { STATUS_USAGE, statusCommand } from "./status";
+import { printUsage } from "./command";
+import { EXIT, reportFailure } from "./errors";
+import { processIo, quietOnClosedPipe } from "./output";
+import { SHORT_USAGE, USAGE, usageOf, VERBS } from "./verbs";
 import { PROJECT_DIR } from "../lab/lab";
-
-interface Verb {
-  usage: string;
-  /** Its sub-commands' usage, by name (registry init, lab up, ...). */
-  subs?: Record<string, string>;
-  run(args: string[]): Promise<number>;
-}
-
-/** `boreal VERB` without a known command: missing, or unknown with the nearest suggested. */
-function badSubcommand(verb: string, sub: string | undefined, known: readonly string[], usage: string): number {
-  const error =
-    sub === undefined || sub.startsWith("-")
-      ? usageError(`the ${verb} command is missing`, `one of: ${known.map((k) => `${verb} ${k}`).join(", ")}`)
-      : unknownWord(
-          "command",
-          `${verb} ${sub}`,
-          known.map((k) => `${verb} ${k}`),
-        );
-  return reportFailure(`boreal ${verb}`, usage, error, processIo);
-}
-
-const VERBS: Record<string, Verb> = {
-  demo: {
-    usage: DEMO_USAGE,
-    run: (args) => runCommandAsync({ name: "boreal demo", usage: DEMO_USAGE }, args, processIo, () => demo(args)),
-  },
-  registry: {
-    usage: REGISTRY_USAGE,
-    subs: Object.fromEntries(REGISTRY_VERBS.map((v) => [v, registryUsage(v)])),
-    run: async ([sub, ...rest]) =>
-      isRegistryVerb(sub) ? runRegistry(sub, rest) : badSubcommand("registry", sub, REGISTRY_VERBS, REGISTRY_USAGE),
-  },
-  status: {
-    usage: STATUS_USAGE,
-    run: (args) => runCommandAsync({ name: "boreal status", usage: STATUS_USAGE }, args, processIo, () => statusCommand(args, PROJECT_DIR)),
-  },
-  dns: {
-    usage: DNS_USAGE,
-    subs: { check: DNS_USAGE },
-    run: async ([sub, ...rest]) =>
-      sub === "check" ? runDns(sub, rest, { projectDir: PROJECT_DIR }) : badSubcommand("dns", sub, ["check"], DNS_USAGE),
-  },
-  label: {
-    usage: LABEL_USAGE,
-    subs: Object.fromEntries(LABEL_VERBS.map((v) => [v, labelUsage(v)])),
-    run: async ([sub, ...rest]) => (isLabelVerb(sub) ? runLabel(sub, rest) : badSubcommand("label", sub, LABEL_VERBS, LABEL_USAGE)),
-  },
-  lab: {
-    usage: LAB_USAGE,
-    subs: LAB_SUBCOMMANDS,
-    run: async ([sub, ...rest]) => {
-      const known = Object.keys(LAB_SUBCOMMANDS) as LabVerb[];
-      if (!known.includes(sub as LabVerb)) return badSubcommand("lab", sub, known, LAB_USAGE);
-      return runCommandAsync({ name: `boreal lab ${sub}`, usage: LAB_SUBCOMMANDS[sub as LabVerb] }, rest, processIo, () =>
-        lab(sub as LabVerb, rest),
-      );
-    },
-  },
-};
-
-const USAGE = `  boreal VERB [COMMAND] [OPTIONS...]   (from the kit's directory: ${BOREAL_COMMAND} VERB ...)
-${DEMO_USAGE}
-${REGISTRY_USAGE}
-${STATUS_USAGE}
-${DNS_USAGE}
-${LABEL_USAGE}
-${LAB_USAGE}
-${usageLine("boreal help [VERB [COMMAND]]", "this usage, or one verb's or command's")}
-${usageLine("boreal VERB [COMMAND] --help", "the same: prints the usage, runs nothing")}
-${usageLine("boreal --version", "the kit's version")}
-
-${EXIT_CODES_USAGE}`;
-
-/** What a misused `boreal` prints after its error: the verbs, and where the rest is. */
-const SHORT_USAGE = `  boreal ${Object.keys(VERBS).join("|")} ...   (boreal --help: every verb, its options and the exit codes)`;
-
-/** The usage of `boreal help VERB [COMMAND]` or `boreal VERB [COMMAND] --help`. */
-function usageOf(verb: Verb, sub: string | undefined): string {
-  return (sub !== undefined && verb.subs?.[sub]) || verb.usage;
-}
 
 async function main(argv: string[]): Promise<number> {
   const [first, ...args] = argv;
@@ -116,9 +34,27 @@ async function main(argv: string[]): Promise<number> {
   return verb.run(args);
 }
 
+/**
+ * In a checkout, a build older than a file of src/ runs old code (the bin is built by npm ci
+ * or npm run build, not per call): said on stderr, so nobody debugs the wrong code.
+ */
+function warnIfStale(): void {
+  const src = join(PROJECT_DIR, "src");
+  if (!__dirname.split(sep).includes("dist") || !existsSync(src)) return;
+  const builtAt = statSync(__filename).mtimeMs;
+  const newer = readdirSync(src, { recursive: true, withFileTypes: true }).find(
+    (e) => e.isFile() && e.name.endsWith(".ts") && statSync(join(e.parentPath, e.name)).mtimeMs > builtAt,
+  );
+  if (newer)
+    processIo.err(
+      `boreal: ${relative(PROJECT_DIR, join(newer.parentPath, newer.name))} changed since the build: run npm run build in ${PROJECT_DIR}`,
+    );
+}
+
 // `npm run boreal -- ...` runs in the kit's directory: paths the user typed are relative to where they were.
 if (process.env.npm_lifecycle_event === "boreal" && process.env.INIT_CWD) process.chdir(process.env.INIT_CWD);
 quietOnClosedPipe();
+warnIfStale();
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => process.exit(reportFailure("boreal", USAGE, error, processIo)),

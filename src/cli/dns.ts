@@ -68,6 +68,8 @@ export interface DnsCheckContext {
   /** The kit's project: its pulumi reads the stack config. */
   projectDir: string;
   io?: CliIo;
+  /** Progress lines, for people waiting (stderr); default: stderr unless `io` is given. */
+  progress?: (line: string) => void;
   env?: NodeJS.ProcessEnv;
   now?: () => Date;
 }
@@ -246,6 +248,11 @@ export async function runDns(verb: string | undefined, args: string[], ctx: DnsC
     const { nodes, records, registryNodes } = targets(zone, a, ctx, io);
     const sample = sampleOf(zone, records);
     const questions = questionsFor(zone, sample);
+    const progress = ctx.progress ?? (ctx.io ? () => {} : (line: string) => process.stderr.write(`${line}\n`));
+    const parentServer = a.one("--parent");
+    progress(
+      `dns check: asking ${nodes.length} name server(s)${parentServer === undefined ? "" : ` and the parent at ${parentServer}`} about ${zone} (${timeoutText} s at most each)`,
+    );
     const [atParent, ...replies] = await Promise.all([
       askParent(zone, a.one("--parent"), timeoutMs, expectedOf(zone, registryNodes)),
       ...nodes.map((n) => askNode(n.node, n.server, questions, timeoutMs)),

@@ -15,6 +15,8 @@ export const EXIT = {
   usage: 2,
   /** The check could not run: something did not answer, or a tool is missing or failed. */
   unavailable: 3,
+  /** Nothing wrong, but something waits: a proposed federation version is still collecting signatures. */
+  pending: 4,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
@@ -23,7 +25,8 @@ export const EXIT_CODES_USAGE = `exit codes, the same for every verb:
   0  done; the check found nothing wrong
   1  the check ran and found a problem (objects rejected, the federation unhealthy, a label that does not hold)
   2  nothing done: unknown verb or option, a missing or bad value, unreadable or invalid input, a refusal (or a bug in boreal, said as one)
-  3  the check could not run: a node, mirror or server did not answer, or a tool (git, ssh, pulumi) is missing or failed`;
+  3  the check could not run: a node, mirror or server did not answer, or a tool (git, ssh, pulumi) is missing or failed
+  4  nothing wrong, something waits: a proposed federation version is collecting signatures (registry check; a registry's CI may accept it)`;
 
 /**
  * usage: misused (an unknown option, a missing value): the usage is printed too. input: an

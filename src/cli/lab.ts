@@ -3,8 +3,18 @@
 import { dirname, join } from "node:path";
 import { LAB_PARENT_ZONE } from "../lab/dns";
 import { git, labMemberName } from "../lab/federation";
-import { DEFAULT_SUITE, isLabSuiteChoice, LAB_SUITE_CHOICES, LabSuiteChoice } from "../lab/image";
 import {
+  DEFAULT_SUITE,
+  ensureImage,
+  isLabSuiteChoice,
+  LAB_SUITE_CHOICES,
+  LAB_SUITES,
+  labRecipe,
+  LabSuiteChoice,
+  machineSuites,
+} from "../lab/image";
+import {
+  checkPrerequisites,
   DEFAULT_SUBNET,
   labDns,
   labDown,
@@ -23,7 +33,7 @@ import { runAttached } from "../io/process";
 import { parseArgs, Parsed } from "./args";
 import { usageLine } from "./command";
 import { inputError, usageError } from "./errors";
-import { hint } from "./output";
+import { hint, jsonText } from "./output";
 import { ensureToolchain as ensureProjectToolchain, projectToolchain } from "./toolchain";
 
 export const DEMO_USAGE = usageLine(
@@ -36,7 +46,11 @@ export const LAB_SUBCOMMANDS = {
     "boreal lab up [--nodes N] [--subnet CIDR] [--suite bookworm|trixie|mixed] [--no-install]",
     `start N machines (default 3, ${DEFAULT_SUBNET}, Debian ${DEFAULT_SUITE}); root; missing host packages are installed with apt-get unless --no-install`,
   ),
-  status: usageLine("boreal lab status", "table of the lab's machines"),
+  status: usageLine("boreal lab status [--json]", "table of the lab's machines"),
+  image: usageLine(
+    "boreal lab image [--suite bookworm|trixie|mixed] [--no-install]",
+    "build the cached Debian image(s) of the lab's machines now (default mixed: both); root; the real-tool tests use them too",
+  ),
   ssh: usageLine("boreal lab ssh NODE [-- command...]", "a shell (or a command) on a machine"),
   down: usageLine("boreal lab down", "stop everything; the image stays cached"),
 } as const;
@@ -92,10 +106,27 @@ export async function lab(verb: LabVerb, args: readonly string[]): Promise<numbe
       labDown({ log });
       log("lab down: done (the cached image stays)");
       return 0;
-    case "status":
-      noWords(parseArgs(args, {}), "lab status");
-      printStatus(await labStatus());
+    case "status": {
+      const a = parseArgs(args, { "--json": "switch" });
+      noWords(a, "lab status");
+      const rows = await labStatus();
+      if (a.on("--json")) console.log(jsonText({ machines: rows }));
+      else printStatus(rows);
       return 0;
+    }
+    case "image": {
+      const a = parseArgs(args, { "--suite": "value", "--no-install": "switch" });
+      noWords(a, "lab image");
+      const choice = a.one("--suite") ?? "mixed";
+      if (!isLabSuiteChoice(choice))
+        throw usageError(`--suite must be ${LAB_SUITE_CHOICES.join(", ")}, got ${choice}`, "e.g. --suite mixed (both)", "--suite");
+      checkPrerequisites(!a.on("--no-install"), log);
+      for (const suite of [...new Set(machineSuites(choice, LAB_SUITES.length))]) {
+        const image = await ensureImage(labRecipe(suite), log);
+        log(`lab image: Debian ${suite} ${image.built ? `built in ${image.seconds}s` : "already cached"}: ${image.path}`);
+      }
+      return 0;
+    }
     case "ssh": {
       const a = parseArgs(args, {}, { passThrough: true });
       const [name, ...extra] = a.positional;

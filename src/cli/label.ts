@@ -22,25 +22,25 @@ import { escapeShort, escapeText as e } from "../core/values/escape";
 import { OptionSpecs, parseArgs, Parsed } from "./args";
 import { runCommand, usageLine } from "./command";
 import { inputError, usageError } from "./errors";
-import { CliIo, hint, processIo, table } from "./output";
+import { CliIo, hint, jsonText, processIo, table } from "./output";
 import { fingerprint, rejectionLine, Trusted, verifyDir } from "./registry-trust";
 
 const COMMON = "[--registry DIR] [--trust N:SHA256] [--at ISO-TIME]";
 const COMMON_OPTIONS = { "--registry": "value", "--trust": "value", "--at": "value" } as const;
 const OPTIONS: Record<LabelVerb, OptionSpecs> = {
-  verify: { ...COMMON_OPTIONS, "--print-allowed-signers": "switch" },
-  show: COMMON_OPTIONS,
+  verify: { ...COMMON_OPTIONS, "--print-allowed-signers": "switch", "--json": "switch" },
+  show: { ...COMMON_OPTIONS, "--json": "switch" },
   publish: { ...COMMON_OPTIONS, "--node": "value", "--member": "value" },
 };
 const VERB_USAGE = {
   verify: [
-    `boreal label verify NODE ${COMMON} [--print-allowed-signers]`,
+    `boreal label verify NODE ${COMMON} [--print-allowed-signers | --json]`,
     "does NODE hold the label? which rules, who attested, from where, until when; exit 1 if not. --print-allowed-signers: the allowed_signers file for ssh-keygen -Y verify",
   ],
-  show: [`boreal label show ${COMMON}`, "the same for every node of the registry"],
+  show: [`boreal label show ${COMMON} [--json]`, "the same for every node of the registry"],
   publish: [
     `boreal label publish OUT (--node NODE | --member MEMBER) ${COMMON}`,
-    "writes the seal to OUT: a page that checks the label in the browser, its files, a badge (docs/seal.md)",
+    "writes the seal to OUT: a page that checks the label in the browser, its files, a badge (docs/how-to/seal.md)",
   ],
 } as const;
 
@@ -119,6 +119,19 @@ function header(l: Loaded, io: CliIo): void {
     io.out(`  ${rejected} registry object(s) rejected and left out (${hint(`registry check ${l.dir}`)} says which and why)`);
 }
 
+/** What --json answers carry about the registry: the federation version judged from, and how it was trusted. */
+function registryData(l: Loaded) {
+  const v = l.trusted.verified.version!;
+  return {
+    federation: l.registry.federation.settings.name,
+    version: v.version,
+    sha256: v.sha256,
+    pinned: l.trusted.pinned,
+    at: l.at.toISOString(),
+    rejectedObjects: l.trusted.verified.rejected.length,
+  };
+}
+
 function printRules(io: CliIo): void {
   const needed = labelRequirements();
   io.out("rules the label needs (mandatory, observed by peers):");
@@ -178,7 +191,9 @@ function printRefusals(refusals: Refusal[], io: CliIo, indent: string): void {
 
 /** The commands that check the same by hand, with OpenSSH and coreutils only. */
 function printByHand(l: Loaded, node: string | undefined, io: CliIo): void {
-  io.out(`check the signatures by hand with OpenSSH, in ${l.dir === "." ? "the registry directory" : l.dir} (README, "The label"):`);
+  io.out(
+    `check the signatures by hand with OpenSSH, in ${l.dir === "." ? "the registry directory" : l.dir} (docs/how-to/check-the-label.md):`,
+  );
   const trust = l.trusted.pinned ? ` --trust ${formatTrust(l.trusted.anchor)}` : "";
   io.out(`  ${hint(`registry allowed-signers .${trust}`)} > registry_signers        # or write it from federation/<N>.yaml yourself`);
   io.out(
@@ -251,14 +266,15 @@ function verify(a: Parsed, io: CliIo): number {
     return 0;
   }
   const report = evaluateLabel(node, l.registry, l.files, l.at);
+  const unreadable = l.unreadable.filter((u) => u.path.startsWith(`attestations/${node}`));
+  if (a.on("--json")) {
+    io.out(jsonText({ ...registryData(l), report, unreadable }));
+    return report.holds ? 0 : 1;
+  }
   header(l, io);
   printRules(io);
   printReport(report, io);
-  printRefusals(
-    l.unreadable.filter((u) => u.path.startsWith(`attestations/${node}`)),
-    io,
-    "",
-  );
+  printRefusals(unreadable, io, "");
   printByHand(l, node, io);
   return report.holds ? 0 : 1;
 }
@@ -268,10 +284,24 @@ function show(a: Parsed, io: CliIo): number {
     throw usageError(`show takes no node, got ${a.positional.join(" ")}`, `for one node: ${hint("label verify NODE")}`);
   const l = load(a, io, "show");
   if (!l) return 1;
-  header(l, io);
-  printRules(io);
   const live = l.registry.federation.nodes.map((n) => n.node);
   const reports = live.map((node) => evaluateLabel(node, l.registry, l.files, l.at));
+  // Files about nodes that are no live node (gone, or never were): named, never silent.
+  const stray = attestedNodes(l.files).filter((n) => !live.includes(n));
+  const strayRefusals = stray.flatMap((n) => evaluateLabel(n, l.registry, l.files, l.at).notCounted);
+  if (a.on("--json")) {
+    io.out(
+      jsonText({
+        ...registryData(l),
+        holding: reports.filter((r) => r.holds).length,
+        reports,
+        notCounted: [...l.unreadable, ...strayRefusals],
+      }),
+    );
+    return 0;
+  }
+  header(l, io);
+  printRules(io);
   io.out(`${reports.filter((r) => r.holds).length} of ${reports.length} node(s) hold the label:`);
   for (const line of table(
     reports.map((r) => [e(r.node), e(r.member ?? ""), r.holds ? "HOLDS" : "no", r.holds ? `until ${e(r.until ?? "")}` : e(r.summary)]),
@@ -281,9 +311,6 @@ function show(a: Parsed, io: CliIo): number {
     io.out("");
     printReport(r, io);
   }
-  // Files about nodes that are no live node (gone, or never were): named, never silent.
-  const stray = attestedNodes(l.files).filter((n) => !live.includes(n));
-  const strayRefusals = stray.flatMap((n) => evaluateLabel(n, l.registry, l.files, l.at).notCounted);
   if (strayRefusals.length + l.unreadable.length > 0) io.out("");
   printRefusals([...l.unreadable, ...strayRefusals], io, "");
   io.out("");

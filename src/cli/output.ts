@@ -21,10 +21,20 @@ export const processIo: CliIo = {
   err: (line) => process.stderr.write(`${neutralize(line)}\n`),
 };
 
-/** How a hint tells the user to run boreal: from the kit's checkout, never `npx boreal` (a public package of that name). */
-export const BOREAL_COMMAND = "npm run -s boreal --";
+/**
+ * How a hint tells the user to run boreal: the way they ran it. `npm run -s boreal --` and
+ * `npx boreal` work from the kit's checkout (npx finds the kit's own bin there, never a
+ * public package of that name); anywhere else, the `boreal` that `npm link` put on the PATH.
+ */
+export function borealCommand(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.npm_lifecycle_event === "boreal") return "npm run -s boreal --";
+  if (env.npm_command === "exec") return "npx boreal";
+  return "boreal";
+}
 
-/** `npm run -s boreal -- ARGS`: a command a hint tells the user to run. */
+export const BOREAL_COMMAND = borealCommand();
+
+/** `boreal ARGS`, as the user ran it: a command a hint tells the user to run. */
 export const hint = (args: string) => `${BOREAL_COMMAND} ${args}`;
 
 export function table(rows: string[][], indent = "  "): string[] {
@@ -47,3 +57,18 @@ export function quietOnClosedPipe(stream: NodeJS.WriteStream = process.stdout): 
     throw error;
   });
 }
+
+/**
+ * JSON text with every character a terminal acts on as a \u escape: the same JSON values, safe
+ * to print. JSON.stringify escapes C0 controls already; DEL, C1 controls, bidi overrides and
+ * the line separators it leaves raw can only stand inside a string, where \u is the same.
+ */
+export function neutralizeJson(json: string): string {
+  return json.replace(
+    /[\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]/g,
+    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
+/** A verb's --json answer: indented, safe for a terminal. */
+export const jsonText = (value: unknown) => neutralizeJson(JSON.stringify(value, null, 2));

@@ -6,17 +6,18 @@ import { basename, dirname, join } from "node:path";
 import { z } from "zod";
 import { formatProblems, problemsFromZod } from "../core/values/problems";
 import { escapeShort, escapeText } from "../core/values/escape";
-import { descriptorPath, FEDERATION_DIR, federationPath } from "../core/registry/format";
+import { descriptorPath, FEDERATION_DIR, federationPath, parseFederationVersion } from "../core/registry/format";
 import { memberShare } from "../core/mesh/allocate";
 import { REGISTRY_NAMESPACE } from "../core/registry/sshsig";
 import { HeldState, Rejection, sha256, TrustAnchor, VerifiedRegistry } from "../core/registry/verify";
 import { verifySources } from "../io/registry/read";
 import { Parsed, wholeNumber } from "./args";
-import { BorealError } from "./errors";
-import { CliIo, hint, table } from "./output";
+import { BorealError, EXIT } from "./errors";
+import { CliIo, hint, jsonText, table } from "./output";
 import { resolveRevision, withRevision } from "./registry-history";
 import {
   AnchorCandidates,
+  ChainEntry,
   chainOf,
   escapedProblems,
   fingerprint,
@@ -27,6 +28,7 @@ import {
   registryDir,
   registryFiles,
   rejectionLine,
+  signaturesOf,
   Trusted,
   trustAnchor,
   verifiedTrusted,
@@ -102,29 +104,34 @@ export function check(a: Parsed, io: CliIo): number {
       });
   }
 
+  const json = a.on("--json");
+  const say = (line: string) => {
+    if (!json) io.out(line);
+  };
+  const pending = pendingVersion(t, chain, rejected);
   const unpinned = t.pinned ? "" : " (UNPINNED: no --trust given)";
   const federation = t.verified.federation;
   if (!federation) {
-    io.out(`${dir}: no trusted federation version, ${rejected.length} rejected object(s)${unpinned}`);
+    say(`${dir}: no trusted federation version, ${rejected.length} rejected object(s)${unpinned}`);
   } else {
     const settings = federation.settings;
-    io.out(
-      `${dir}: federation ${escapeText(settings.name)} version ${settings.version}, ${federation.nodes.length} node(s), ${rejected.length === 0 ? "valid" : `${rejected.length} rejected object(s)`}${unpinned}`,
+    say(
+      `${dir}: federation ${escapeText(settings.name)} version ${settings.version}, ${federation.nodes.length} node(s), ${rejected.length === 0 ? "valid" : `${rejected.length} rejected object(s)`}${pending ? `, version ${pending.version} pending` : ""}${unpinned}`,
     );
   }
   if (history.from.length > 0) {
     const held = t.fresh ? heldSummary(t) : "";
-    io.out(
+    say(
       `checked as a new node and as the nodes holding what ${history.from.join(", then ")} held${held}: rollbacks, same-serial swaps and lower serials after a tombstone are refused`,
     );
   }
-  for (const note of history.notes) io.out(`note: ${note}`);
+  for (const note of history.notes) say(`note: ${note}`);
   if (federation) {
     const settings = federation.settings;
-    io.out("versions:");
-    for (const line of table(chain.map((c) => [String(c.version), `sha256 ${c.sha256}`, c.how]))) io.out(line);
+    say("versions:");
+    for (const line of table(chain.map((c) => [String(c.version), `sha256 ${c.sha256}`, c.how]))) say(line);
     const mirrors = settings.mirrors.length ? `, mirrors ${settings.mirrors.map((m) => escapeShort(m)).join(" ")}` : "";
-    io.out(
+    say(
       `members of version ${settings.version} (domain ${escapeText(settings.domain)}, threshold ${settings.threshold} of ${settings.members.length}${mirrors}):`,
     );
     const memberRows = settings.members.map((m) => {
@@ -136,8 +143,8 @@ export function check(a: Parsed, io: CliIo): number {
         `keys ${m.keys.map(fingerprint).join(" ")}`,
       ];
     });
-    for (const line of table(memberRows)) io.out(line);
-    io.out(`nodes (${federation.nodes.length}):`);
+    for (const line of table(memberRows)) say(line);
+    say(`nodes (${federation.nodes.length}):`);
     const nodeRows = federation.nodes.map((n) => [
       `${escapeText(n.node)} (${escapeText(n.member)})`,
       `serial ${n.serial}`,
@@ -145,10 +152,10 @@ export function check(a: Parsed, io: CliIo): number {
       escapeText(n.mesh.ipv6),
       n.zones.map(escapeText).join(" "),
     ]);
-    for (const line of table(nodeRows)) io.out(line);
+    for (const line of table(nodeRows)) say(line);
     const held = t.verified.held.nodes;
     if (t.verified.departed.length > 0) {
-      io.out(`departed (${t.verified.departed.length}):`);
+      say(`departed (${t.verified.departed.length}):`);
       for (const line of table(
         t.verified.departed.map((node) => [
           `${escapeText(node)} (${escapeText(held[node]?.member ?? "?")})`,
@@ -156,7 +163,7 @@ export function check(a: Parsed, io: CliIo): number {
           "left",
         ]),
       ))
-        io.out(line);
+        say(line);
     }
     if (t.fresh) {
       // An object disappearing removes nothing from a node (only a signed tombstone does).
@@ -164,41 +171,148 @@ export function check(a: Parsed, io: CliIo): number {
         .filter((node) => !files.has(descriptorPath(node)))
         .sort();
       if (missing.length > 0) {
-        io.out(
+        say(
           `held, but not in ${dir} (${missing.length}): the nodes holding it keep it (only a signed tombstone removes a node); a new node never learns it`,
         );
         for (const node of missing)
-          io.out(`  ${escapeText(descriptorPath(node))} (serial ${held[node].serial}${held[node].left ? ", a tombstone" : ""})`);
+          say(`  ${escapeText(descriptorPath(node))} (serial ${held[node].serial}${held[node].left ? ", a tombstone" : ""})`);
       }
     }
   }
+  if (pending) {
+    say("pending (1): collecting signatures, not a rejection (nodes keep the newest trusted version until it has enough):");
+    say(`  ${pendingLine(pending, dir)}`);
+  }
   if (rejected.length > 0) {
-    io.out(`rejected (${rejected.length}):`);
-    for (const r of rejected) io.out(rejectionLine(r));
+    say(`rejected (${rejected.length}):`);
+    for (const r of rejected) say(rejectionLine(r));
   }
   if (dropped.length > 0) {
-    io.out(`dropped from what was held (${dropped.length}), as the nodes holding it drop them:`);
-    for (const r of dropped) io.out(rejectionLine(r));
+    say(`dropped from what was held (${dropped.length}), as the nodes holding it drop them:`);
+    for (const r of dropped) say(rejectionLine(r));
   }
   const newest = chain[chain.length - 1];
   if (newest && federation) {
-    io.out(
+    say(
       t.pinned
         ? "pin of the newest trusted version, for each stack of the federation:"
         : "pin of the newest version (UNPINNED check: compare it with the other members over a channel you trust before you use it):",
     );
-    io.out(`  ${pinLine({ version: newest.version, sha256: t.verified.version!.sha256 })}`);
+    say(`  ${pinLine({ version: newest.version, sha256: t.verified.version!.sha256 })}`);
   }
   if (writeHeld !== undefined) {
     if (!federation) io.err(`${command}: --write-held ${writeHeld} not written: nothing of ${dir} could be trusted`);
     else {
       writeHeldFile(writeHeld, t.verified.held, { registry: dir, since, held: heldFile });
-      io.out(
+      say(
         `wrote ${writeHeld}: what a node holds after this check (federation version ${federation.settings.version}, ${Object.keys(t.verified.held.nodes).length} node object(s)); give it to the next check with --held ${writeHeld}`,
       );
     }
   }
-  return rejected.length === 0 && federation ? 0 : 1;
+  const exitCode = rejected.length > 0 || !federation ? EXIT.problem : pending ? EXIT.pending : EXIT.ok;
+  if (json) io.out(jsonText(checkData({ dir, t, chain, rejected, dropped, pending, history, exitCode })));
+  return exitCode;
+}
+
+/** A proposed version collecting signatures: the next one, well-formed, signed by fewer members than it needs. */
+interface Pending {
+  version: number;
+  path: string;
+  sha256: string;
+  signers: string[];
+  missing: string[];
+  needed: number;
+  /** The version whose members sign it. */
+  signedBy: number;
+}
+
+/**
+ * The draft after the newest trusted version, when all it lacks is signatures: taken out of
+ * the rejections (a registry's CI stays green while an admission collects them). Anything
+ * else wrong with it (not parseable, a bad signature) stays a rejection.
+ */
+function pendingVersion(t: Trusted, chain: ChainEntry[], rejected: Rejection[]): Pending | undefined {
+  const newest = chain[chain.length - 1]?.value;
+  if (!newest) return undefined;
+  const version = newest.version + 1;
+  const path = federationPath(version);
+  const content = t.files.get(path);
+  if (content === undefined) return undefined;
+  const parsed = parseFederationVersion({ path, content });
+  if ("problems" in parsed || parsed.value.version !== version) return undefined;
+  const report = signaturesOf(t.files, version, newest);
+  if (report.enough || report.bad.length > 0) return undefined;
+  const own = rejected.filter((r) => r.path === path);
+  if (own.length === 0) return undefined;
+  for (const r of own) rejected.splice(rejected.indexOf(r), 1);
+  return {
+    version,
+    path,
+    sha256: sha256(content),
+    signers: report.signers,
+    missing: newest.members.map((m) => m.name).filter((name) => !report.signers.includes(name)),
+    needed: newest.threshold,
+    signedBy: newest.version,
+  };
+}
+
+function pendingLine(p: Pending, dir: string): string {
+  const e = (names: string[]) => names.map(escapeText).join(", ") || "none";
+  return `${p.path}: signed by ${p.signers.length} of the ${p.needed} needed from version ${p.signedBy}'s members (${e(p.signers)}; not yet: ${e(p.missing)}); each signs with ${hint(`registry sign ${dir} --version ${p.version} --member NAME --key KEYFILE`)}`;
+}
+
+/** `registry check --json`: what the text says, as data (names and keys as in the files; JSON escapes what a terminal would act on). */
+function checkData(r: {
+  dir: string;
+  t: Trusted;
+  chain: ChainEntry[];
+  rejected: Rejection[];
+  dropped: Rejection[];
+  pending: Pending | undefined;
+  history: History;
+  exitCode: number;
+}) {
+  const federation = r.t.verified.federation;
+  const settings = federation?.settings;
+  const newest = r.chain[r.chain.length - 1];
+  return {
+    registry: r.dir,
+    pinned: r.t.pinned,
+    valid: r.exitCode !== EXIT.problem,
+    exitCode: r.exitCode,
+    checkedAgainst: r.history.from,
+    notes: r.history.notes,
+    federation: settings
+      ? {
+          name: settings.name,
+          version: settings.version,
+          domain: settings.domain,
+          threshold: settings.threshold,
+          mesh: settings.mesh,
+          mirrors: settings.mirrors,
+          members: settings.members.map((m) => ({
+            name: m.name,
+            mesh: { ipv4: m.mesh, ipv6: memberShare(settings, m.name)!.ipv6.text },
+            zones: m.zones,
+            nodes: m.nodes,
+            keys: m.keys.map((key) => ({ key, fingerprint: fingerprint(key) })),
+          })),
+        }
+      : null,
+    versions: r.chain.map((c) => ({ version: c.version, sha256: c.value ? c.sha256 : null, how: c.how })),
+    nodes: (federation?.nodes ?? []).map((n) => ({
+      node: n.node,
+      member: n.member,
+      serial: n.serial,
+      mesh: n.mesh,
+      zones: n.zones,
+    })),
+    departed: r.t.verified.departed,
+    pending: r.pending ? [r.pending] : [],
+    rejected: r.rejected,
+    dropped: r.dropped,
+    pin: newest && federation ? { version: newest.version, sha256: r.t.verified.version!.sha256 } : null,
+  };
 }
 
 function heldSummary(t: Trusted): string {
@@ -359,6 +473,11 @@ export function allowedSigners(a: Parsed, io: CliIo): number {
       fix: "pick one of the trusted versions, or pin an earlier one with --trust",
     });
   const v = entry.value;
+  if (a.on("--json")) {
+    const signers = v.members.flatMap((m) => m.keys.map((key) => ({ member: m.name, key, fingerprint: fingerprint(key) })));
+    io.out(jsonText({ federation: v.name, version: v.version, sha256: entry.sha256, namespace: REGISTRY_NAMESPACE, signers }));
+    return 0;
+  }
   io.out(
     `# allowed_signers of federation ${escapeText(v.name)} version ${v.version} (sha256 ${entry.sha256}), namespace ${REGISTRY_NAMESPACE}.`,
   );

@@ -3,16 +3,18 @@
 // each says what changed and what comes next.
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { formatProblems, problemsFromZod } from "../core/values/problems";
+import { formatProblems, problemsFromZod, withoutKey } from "../core/values/problems";
 import { escapeShort, escapeText } from "../core/values/escape";
 import { FEDERATION_DIR, federationPath, federationSchema, FederationVersion, parseFederationVersion } from "../core/registry/format";
 import { parseSshPublicKey, REGISTRY_NAMESPACE } from "../core/registry/sshsig";
 import { sha256 } from "../core/registry/verify";
 import { describeSigner, Signer, signerPublicKey } from "../io/registry/sign";
 import { signFederationVersion, writeFederationVersion } from "../io/registry/write";
+import { attestationInboxProblems, INBOX_MAX_PUSH_BYTES, installAttestationInbox } from "../io/registry/inbox";
+import { git, gitRun } from "../io/git";
 import { Parsed, required, wholeNumber } from "./args";
-import { inputError, unavailableError, usageError } from "./errors";
-import { BOREAL_COMMAND, CliIo, hint } from "./output";
+import { EXIT, inputError, unavailableError, usageError } from "./errors";
+import { BOREAL_COMMAND, CliIo, hint, jsonText } from "./output";
 import { escapedProblems, fingerprint, pinLine, readSource, registryDir, signaturesOf, verifyDir, versionsOnDisk } from "./registry-trust";
 
 export const MEMBER_SPEC = "NAME:PUBKEYFILE:ZONE[,ZONE...]:MESHCIDR";
@@ -114,7 +116,11 @@ function parseKeySpec(text: string, flag: string): { name: string; keys: string[
 function validate(draft: unknown, where: string, flagOf: (key: string) => string): FederationVersion {
   const parsed = federationSchema.safeParse(draft);
   if (parsed.success) return parsed.data;
-  const problems = problemsFromZod(parsed.error, where, "").map((p) => ({ ...p, key: flagOf(p.key) }));
+  const problems = problemsFromZod(parsed.error, where, "").map((p) => ({
+    ...p,
+    message: withoutKey(p.key, p.message),
+    key: flagOf(p.key),
+  }));
   throw inputError(
     formatProblems(problems).replace(/^boreal-kit found/, "the federation version would not be valid:"),
     "correct the options named above and run the command again",
@@ -173,10 +179,12 @@ export function init(a: Parsed, io: CliIo): number {
   };
   const version = validate(draft, join(dir, federationPath(1)), flagOfKey(draft));
   const path = writeFederationVersion(dir, version);
+  const repository = ensureGitRepository(dir);
   const hash = sha256(readFileSync(join(dir, path), "utf8"));
   io.out(
     `wrote ${join(dir, path)}: federation ${version.name} version 1, ${version.members.length} founding member(s), threshold ${version.threshold} (sha256 ${hash})`,
   );
+  io.out(repository);
   io.out("next:");
   io.out(
     `  1. each founder reads ${path} and signs it with a key it lists for them (this records their consent; the nodes trust version 1 by its pin):`,
@@ -189,7 +197,7 @@ export function init(a: Parsed, io: CliIo): number {
   io.out("     over a channel they trust (a call, a meeting): the same 64 hex digits for everyone. Every stack pins it:");
   io.out(`       ${pinLine({ version: 1, sha256: hash })}`);
   io.out(
-    `  3. commit ${FEDERATION_DIR}/ and push it to every mirror; later versions need ${version.threshold} of the ${version.members.length} founders' signatures (${BOREAL_COMMAND} registry admit)`,
+    `  3. commit ${FEDERATION_DIR}/ (git -C ${dir} add ${FEDERATION_DIR} && git -C ${dir} commit -m "federation version 1") and push it to every mirror; later versions need ${version.threshold} of the ${version.members.length} founders' signatures (${BOREAL_COMMAND} registry admit)`,
   );
   return 0;
 }
@@ -198,9 +206,13 @@ export function admit(a: Parsed, io: CliIo): number {
   const dir = registryDir(a);
   const threshold = wholeNumber(a.one("--threshold"), "--threshold", 1);
   const changes =
-    ["--member", "--nodes", "--remove", "--add-key", "--remove-key", "--mirror"].some((f) => a.all(f).length > 0) ||
+    ["--member", "--nodes", "--remove", "--add-key", "--remove-key", "--mirror", "--remove-mirror"].some((f) => a.all(f).length > 0) ||
     threshold !== undefined;
-  if (!changes) throw usageError("nothing to change", "give --member, --nodes, --remove, --add-key, --remove-key, --threshold or --mirror");
+  if (!changes)
+    throw usageError(
+      "nothing to change",
+      "give --member, --nodes, --remove, --add-key, --remove-key, --threshold, --mirror or --remove-mirror",
+    );
   const t = verifyDir(dir, a.one("--trust"), io);
   const settings = t.verified.federation?.settings;
   if (!settings) {
@@ -278,6 +290,15 @@ export function admit(a: Parsed, io: CliIo): number {
         `add its new key in the same draft: --add-key ${name}:NEWKEY.pub`,
         "--remove-key",
       );
+  }
+  for (const url of a.all("--remove-mirror")) {
+    if (!draft.mirrors.includes(url))
+      throw inputError(
+        `--remove-mirror ${url} is not a mirror of version ${current} (mirrors: ${draft.mirrors.map((m) => escapeShort(m)).join(", ") || "none"})`,
+        `give the URL as ${federationPath(current)} lists it`,
+        "--remove-mirror",
+      );
+    draft.mirrors = draft.mirrors.filter((m) => m !== url);
   }
   for (const url of a.all("--mirror")) if (!draft.mirrors.includes(url)) draft.mirrors.push(url);
   if (threshold !== undefined) draft.threshold = threshold;
@@ -435,4 +456,48 @@ export function sign(a: Parsed, io: CliIo): number {
     `check the file yourself: ${BOREAL_COMMAND} registry allowed-signers ${dir} --trust <your pin> --version ${signing.version} > allowed_signers; ssh-keygen -Y verify -f allowed_signers -I ${memberName} -n ${REGISTRY_NAMESPACE} -s ${join(dir, path)} < ${join(dir, federationPath(version))}`,
   );
   return 0;
+}
+
+/** A new federation's directory becomes a git repository (branch main), unless it is in one already; the line that says which. */
+function ensureGitRepository(dir: string): string {
+  const inside = gitRun(dir, ["rev-parse", "--show-toplevel"], { allowFailure: true, purpose: "finding the registry's git repository" });
+  if (inside.status === 0) return `${dir} is in the git repository ${inside.stdout.trim()}`;
+  git(dir, ["init", "-q", "--initial-branch=main"], { purpose: `making ${dir} a git repository` });
+  return `made ${dir} a git repository (branch main): every member clones it, and each mirror serves a copy`;
+}
+
+/** `boreal registry inbox BARE_REPO [--check]`: a mirror's attestation inbox, installed or checked. */
+export function inbox(a: Parsed, io: CliIo): number {
+  if (a.positional.length !== 1)
+    throw usageError(
+      a.positional.length === 0 ? "the bare repository BARE_REPO is missing" : `one repository expected, got ${a.positional.join(" ")}`,
+      "give the mirror's bare repository, the one git daemon serves, e.g. /srv/git/registry.git",
+      "BARE_REPO",
+    );
+  const repo = a.positional[0];
+  const bare = gitRun(repo, ["rev-parse", "--is-bare-repository"], { allowFailure: true, purpose: `reading ${repo}` });
+  if (bare.status !== 0 || bare.stdout.trim() !== "true")
+    throw inputError(
+      bare.status !== 0 ? `${repo} is not a git repository` : `${repo} is a clone with a work tree, not a bare repository`,
+      `the inbox is the mirror's bare repository (git clone --bare REGISTRY ${repo.replace(/\/+$/, "")}.git makes one)`,
+      repo,
+    );
+  const check = a.on("--check");
+  if (!check) installAttestationInbox(repo);
+  const problems = attestationInboxProblems(repo);
+  if (a.on("--json")) io.out(jsonText({ repository: repo, installed: !check, inbox: problems.length === 0, problems }));
+  else if (problems.length > 0) {
+    io.out(`${repo} is not the federation's attestation inbox:`);
+    for (const p of problems) io.out(`  ${p}`);
+    io.out(`  fix: ${hint(`registry inbox ${repo}`)} installs it`);
+  } else {
+    io.out(
+      `${repo} ${check ? "is" : "is now"} the federation's attestation inbox: its pre-receive hook lets a push through git daemon only add or change attestations/<node>/<node>.json(.sig) on main; pushes over ${INBOX_MAX_PUSH_BYTES / 1024 / 1024} MiB, force pushes and deletions are refused`,
+    );
+    if (!check)
+      io.out(
+        "next: serve it with git daemon (it takes pushes here: daemon.receivepack is set); members keep pushing everything else over ssh",
+      );
+  }
+  return problems.length === 0 ? EXIT.ok : EXIT.problem;
 }

@@ -2,12 +2,12 @@
 // (version 1), admit drafts the next version, sign adds a member's signature to a
 // version (registry-governance.ts); check verifies a registry exactly as the nodes do (for
 // its CI), and allowed-signers prints the file plain `ssh-keygen -Y verify` needs
-// (registry-check.ts). Exit codes: errors.ts (EXIT).
+// (registry-check.ts); inbox installs or checks a mirror's attestation inbox. Exit codes: errors.ts (EXIT).
 import { OptionSpecs, parseArgs, Parsed } from "./args";
 import { runCommand, usageLine } from "./command";
 import { CliIo, processIo } from "./output";
 import { allowedSigners, check } from "./registry-check";
-import { admit, init, MEMBER_SPEC, NODES_SPEC, sign } from "./registry-governance";
+import { admit, inbox, init, MEMBER_SPEC, NODES_SPEC, sign } from "./registry-governance";
 
 export { failureLines, reportFailure } from "./errors";
 
@@ -38,7 +38,7 @@ const VERBS = {
   },
   admit: {
     usage: [
-      `boreal registry admit DIR [--member ${MEMBER_SPEC}...] [--nodes ${NODES_SPEC}...] [--remove NAME...] [--add-key NAME:PUBKEYFILE...] [--remove-key NAME:PUBKEYFILE...] [--threshold M] [--mirror URL...] [--trust N:SHA256]`,
+      `boreal registry admit DIR [--member ${MEMBER_SPEC}...] [--nodes ${NODES_SPEC}...] [--remove NAME...] [--add-key NAME:PUBKEYFILE...] [--remove-key NAME:PUBKEYFILE...] [--threshold M] [--mirror URL...] [--remove-mirror URL...] [--trust N:SHA256]`,
       "draft the next federation version (unsigned) from the newest trusted one",
     ],
     options: {
@@ -50,6 +50,7 @@ const VERBS = {
       "--add-key": "list",
       "--remove-key": "list",
       "--mirror": "list",
+      "--remove-mirror": "list",
     },
     run: admit,
   },
@@ -63,19 +64,27 @@ const VERBS = {
   },
   check: {
     usage: [
-      "boreal registry check DIR [--trust N:SHA256] [--since REV] [--held FILE] [--write-held FILE]",
-      "verify a registry as the nodes do; exit 1 if anything is rejected (for its CI). --since REV (a git revision of DIR, e.g. origin/main), --held FILE (a node's state.json, or what --write-held wrote): also as the nodes holding it do (rollbacks, same-serial swaps, resurrections refused)",
+      "boreal registry check DIR [--trust N:SHA256] [--since REV] [--held FILE] [--write-held FILE] [--json]",
+      "verify a registry as the nodes do; exit 1 if anything is rejected, 4 if all is valid and a proposed version is collecting signatures (its CI: boreal registry check . --trust N:SHA256 || [ $? -eq 4 ]). --since REV (a git revision of DIR, e.g. origin/main), --held FILE (a node's state.json, or what --write-held wrote): also as the nodes holding it do (rollbacks, same-serial swaps, resurrections refused)",
     ],
-    options: { "--trust": "value", "--since": "value", "--held": "value", "--write-held": "value" },
+    options: { "--trust": "value", "--since": "value", "--held": "value", "--write-held": "value", "--json": "switch" },
     run: check,
   },
   "allowed-signers": {
     usage: [
-      "boreal registry allowed-signers DIR [--trust N:SHA256] [--version N]",
+      "boreal registry allowed-signers DIR [--trust N:SHA256] [--version N] [--json]",
       "the allowed_signers file of a trusted version, for ssh-keygen -Y verify",
     ],
-    options: { "--trust": "value", "--version": "value" },
+    options: { "--trust": "value", "--version": "value", "--json": "switch" },
     run: allowedSigners,
+  },
+  inbox: {
+    usage: [
+      "boreal registry inbox BARE_REPO [--check] [--json]",
+      "make a mirror's bare repository the federation's attestation inbox (git daemon may then take nodes' attestations, and nothing else); --check: only say whether it is one, exit 1 if not",
+    ],
+    options: { "--check": "switch", "--json": "switch" },
+    run: inbox,
   },
 } as const satisfies Record<string, RegistryCommand>;
 

@@ -16,7 +16,9 @@ import { federationStatus, formatStatus, LabelStates, Sample, STATUS_QUERIES, St
 import { renderStatusMap } from "../core/status/map";
 import { writeAtomic } from "../io/files";
 import { judgeLabels } from "./label";
-import { CliIo } from "./output";
+import { CliIo, neutralizeJson } from "./output";
+
+export { neutralizeJson } from "./output";
 import { AGENT } from "../core/node/layout";
 import { PROMETHEUS_PORT } from "../core/values/ports";
 import { ProcessError, run } from "../io/process";
@@ -26,7 +28,7 @@ import { EXIT, inputError, systemErrorText, unavailableError, usageError } from 
 export const STATUS_USAGE = `  boreal status [--stack NAME] [--cwd DIR] [--json] [--html OUT]
                                                              the federation's health, asked of this stack's node; labels judged from its boreal:registry
   boreal status --host H [--port P] [--user U] --identity FILE --host-key "ssh-ed25519 AAAA…" [--json] [--html OUT] [--registry DIR --trust N:SHA256]
-                                                             --html OUT: the same as one page, the federation's map (docs/map.md)
+                                                             --html OUT: the same as one page, the federation's map (docs/how-to/map.md)
                                                              exit 1 when not healthy, 3 when the node cannot be asked`;
 
 const OPTIONS = {
@@ -86,6 +88,7 @@ export async function statusCommand(args: readonly string[], projectDir: string)
     if (a.one(flag) !== undefined)
       throw usageError(`${flag} goes with --host`, "give --host H too, or leave the stack to say where its node is", flag);
   const cwd = a.one("--cwd") ?? process.cwd();
+  stderrIo.err(`status: reading the stack's config (pulumi config in ${cwd})`);
   const spec = readStackConfig(projectDir, a.one("--stack"), cwd);
   return runStatus(targetOf(spec), a.on("--json"), undefined, {
     html,
@@ -322,6 +325,7 @@ export async function runStatus(
   print: (text: string) => void = (t) => process.stdout.write(t),
   outputs: StatusOutputs = {},
 ): Promise<number> {
+  process.stderr.write(`status: asking ${target.user}@${target.host}:${target.port} over SSH (its Prometheus, on the mesh)\n`);
   const { node, answers } = await askNode(target);
   const at = new Date();
   const status = federationStatus(node, answers, outputs.labels ? labelStates(outputs.labels) : undefined);
@@ -353,16 +357,4 @@ function writeMap(path: string, html: string): void {
       "--html",
     );
   }
-}
-
-/**
- * JSON text with every character a terminal acts on as a \u escape: the same JSON values, safe
- * to print. JSON.stringify escapes C0 controls already; DEL, C1 controls, bidi overrides and
- * the line separators it leaves raw can only stand inside a string, where \u is the same.
- */
-export function neutralizeJson(json: string): string {
-  return json.replace(
-    /[\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]/g,
-    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`,
-  );
 }

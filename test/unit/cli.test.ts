@@ -7,6 +7,8 @@ import { basename, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { closest, parseArgs } from "../../src/cli/args";
 import { BorealError, exitCodeOf, failureLines } from "../../src/cli/errors";
+import { borealCommand } from "../../src/cli/output";
+import { VERBS } from "../../src/cli/verbs";
 import type { NodeDescriptor } from "../../src/core/registry/format";
 import { ProcessError } from "../../src/io/process";
 import { writeNodeObject } from "../../src/io/registry/write";
@@ -16,7 +18,10 @@ import { withKeyProof } from "../fixtures/sign-fixtures";
 // The CLI as users run it: compiled by tsc, started by node. Only the CLI and what it
 // imports are compiled, so the test does not depend on the rest of the tree.
 const work = mkdtempSync(join(tmpdir(), "boreal-cli-"));
-const boreal = (...args: string[]) => spawnSync(process.execPath, [join(work, "dist/src/cli/boreal.js"), ...args], { encoding: "utf8" });
+// Without npm's variables: the hints name plain `boreal` whether vitest runs under npm test or npx.
+const plainEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("npm_")));
+const boreal = (...args: string[]) =>
+  spawnSync(process.execPath, [join(work, "dist/src/cli/boreal.js"), ...args], { encoding: "utf8", env: plainEnv });
 
 // Throwaway signing keys: three founders, a member admitted later, an outsider.
 const keys = join(work, "keys");
@@ -130,7 +135,10 @@ describe("boreal registry init, sign and check", () => {
       );
       expect(init.status).toBe(0);
       const pin = `1:${sha256(join(dir, "federation/1.yaml"))}`;
-      expect(init.stdout).toMatch(/\n\s+npm run -s boreal -- registry sign .* --version 1 --member coop-a --key/);
+      expect(init.stdout).toMatch(/\n\s+boreal registry sign .* --version 1 --member coop-a --key/);
+      // The directory is a git repository now, on branch main.
+      expect(init.stdout).toMatch(/\nmade \S+start a git repository \(branch main\)/);
+      expect(spawnSync("git", ["-C", dir, "symbolic-ref", "HEAD"], { encoding: "utf8" }).stdout.trim()).toBe("refs/heads/main");
       expect(init.stdout).not.toMatch(/npx boreal/);
       expect(init.stdout).toContain(`boreal:trust ${pin}`);
       for (const name of ["coop-a", "coop-b"])
@@ -302,7 +310,7 @@ describe("boreal registry admit and sign: a new version counts only with enough 
       expect(admit.status).toBe(0);
       expect(admit.stdout).toMatch(/\+ member coop-d \(zones coop-d\.example\., mesh 100\.64\.0\.64\/28, nodes d\*, keys SHA256:/);
       expect(admit.stdout).toMatch(/it counts once 2 of version 1's 3 members sign it \(coop-a, coop-b, coop-c\)/);
-      expect(admit.stdout).toMatch(/\n\s+npm run -s boreal -- registry sign \S+ --version 2 --member coop-c --key/);
+      expect(admit.stdout).toMatch(/\n\s+boreal registry sign \S+ --version 2 --member coop-c --key/);
       writeNodeObject(dir, descriptor("coop-d", "d1", 65, "coop-d.example."), { keyFile: key("coop-d") });
 
       // A new member's signature does not count for its own admission.
@@ -316,7 +324,11 @@ describe("boreal registry admit and sign: a new version counts only with enough 
       const short = boreal("registry", "check", dir, "--trust", pin);
       expect(short.status).toBe(1);
       expect(short.stdout).toMatch(/federation boreal-test version 1, 2 node\(s\)/);
-      expect(short.stdout).toMatch(/\n\s+federation\/2\.yaml: signed by 1 member\(s\) of version 1 \(coop-a\); it needs 2\n/);
+      // The draft is pending, not rejected; the node of a member not yet admitted is rejected.
+      expect(short.stdout).toMatch(
+        /\npending \(1\): collecting signatures.*\n\s+federation\/2\.yaml: signed by 1 of the 2 needed from version 1's members \(coop-a; not yet: coop-b, coop-c\)/,
+      );
+      expect(short.stdout).toMatch(/\nrejected \(1\):\n\s+nodes\/d1\.yaml/);
       expect(short.stdout).toMatch(
         /\n\s+nodes\/d1\.yaml: node name d1 is no member's in federation version 1: only a name in a member's members\[\]\.nodes can be published \(not read\)\n/,
       );
@@ -413,6 +425,99 @@ describe("boreal registry admit and sign: a new version counts only with enough 
   );
 });
 
+describe("governance that fits a normal day", () => {
+  test(
+    "a draft collecting signatures is pending: its own section and exit 4, never a rejection; --json says the same",
+    () => {
+      const { dir, pin } = founded();
+      expect(boreal("registry", "admit", dir, "--trust", pin, "--threshold", "3").status).toBe(0);
+      const waiting = boreal("registry", "check", dir, "--trust", pin);
+      expect(waiting.status).toBe(4);
+      expect(waiting.stdout).toMatch(/federation boreal-test version 1, 2 node\(s\), valid, version 2 pending\n/);
+      expect(waiting.stdout).toMatch(
+        /\npending \(1\): collecting signatures, not a rejection .*\n\s+federation\/2\.yaml: signed by 0 of the 2 needed from version 1's members \(none; not yet: coop-a, coop-b, coop-c\); each signs with boreal registry sign \S+ --version 2 --member NAME --key KEYFILE\n/,
+      );
+      expect(waiting.stdout).not.toMatch(/rejected/);
+      const data = JSON.parse(boreal("registry", "check", dir, "--trust", pin, "--json").stdout) as Record<string, unknown>;
+      expect(data).toMatchObject({
+        valid: true,
+        exitCode: 4,
+        pinned: true,
+        federation: { name: "boreal-test", version: 1, threshold: 2 },
+        pending: [{ version: 2, path: "federation/2.yaml", signers: [], missing: ["coop-a", "coop-b", "coop-c"], needed: 2 }],
+        rejected: [],
+        pin: { version: 1, sha256: pin.slice(2) },
+      });
+      expect((data.nodes as { node: string }[]).map((n) => n.node)).toEqual(["a1", "b1"]);
+
+      // A forged signature is a rejection, pending or not.
+      writeFileSync(join(dir, "federation/2.yaml.coop-c.sig"), readFileSync(join(dir, "federation/1.yaml.coop-c.sig")));
+      const forged = boreal("registry", "check", dir, "--trust", pin);
+      expect(forged.status).toBe(1);
+      expect(forged.stdout).toMatch(/\nrejected \(\d\):\n[\s\S]*federation\/2\.yaml\.coop-c\.sig: bad signature/);
+      rmSync(join(dir, "federation/2.yaml.coop-c.sig"));
+
+      // Once enough members sign, the version counts: exit 0, nothing pending.
+      for (const name of ["coop-a", "coop-b"])
+        expect(boreal("registry", "sign", dir, "--version", "2", "--member", name, "--key", key(name)).status).toBe(0);
+      const signed = boreal("registry", "check", dir, "--trust", pin, "--json");
+      expect(signed.status).toBe(0);
+      expect(JSON.parse(signed.stdout)).toMatchObject({ exitCode: 0, pending: [], federation: { version: 2, threshold: 3 } });
+    },
+    SLOW,
+  );
+
+  test(
+    "admit adds a mirror and removes one; an unknown mirror is refused with the list",
+    () => {
+      const { dir, pin } = founded();
+      const add = boreal("registry", "admit", dir, "--trust", pin, "--mirror", "git://198.51.100.7/registry.git");
+      expect(add.status).toBe(0);
+      expect(add.stdout).toMatch(/\n {2}\+ mirror git:\/\/198\.51\.100\.7\/registry\.git\n/);
+      for (const name of ["coop-a", "coop-b"])
+        expect(boreal("registry", "sign", dir, "--version", "2", "--member", name, "--key", key(name)).status).toBe(0);
+      const unknown = boreal("registry", "admit", dir, "--trust", pin, "--remove-mirror", "git://198.51.100.8/registry.git");
+      expect(unknown.status).toBe(2);
+      expect(unknown.stderr).toMatch(
+        /--remove-mirror git:\/\/198\.51\.100\.8\/registry\.git is not a mirror of version 2 \(mirrors: git:\/\/198\.51\.100\.7\/registry\.git\)\n\s+fix: give the URL as federation\/2\.yaml lists it/,
+      );
+      const remove = boreal("registry", "admit", dir, "--trust", pin, "--remove-mirror", "git://198.51.100.7/registry.git");
+      expect(remove.status).toBe(0);
+      expect(remove.stdout).toMatch(/\n {2}- mirror git:\/\/198\.51\.100\.7\/registry\.git\n/);
+      expect(readFileSync(join(dir, "federation/3.yaml"), "utf8")).not.toContain("198.51.100.7");
+    },
+    SLOW,
+  );
+
+  test("registry inbox installs a mirror's attestation inbox, and --check says whether a repository is one", () => {
+    const bare = join(work, "mirror-inbox.git");
+    expect(spawnSync("git", ["init", "-q", "--bare", bare]).status).toBe(0);
+    const before = boreal("registry", "inbox", bare, "--check");
+    expect(before.status).toBe(1);
+    expect(before.stdout).toMatch(/is not the federation's attestation inbox:\n\s+\S+hooks\/pre-receive is missing\n/);
+    expect(before.stdout).toMatch(/git config daemon\.receivepack is not set, not true\n\s+fix: boreal registry inbox \S+ installs it/);
+    const install = boreal("registry", "inbox", bare);
+    expect(install.status).toBe(0);
+    expect(install.stdout).toMatch(/is now the federation's attestation inbox/);
+    expect(JSON.parse(boreal("registry", "inbox", bare, "--check", "--json").stdout)).toEqual({
+      repository: bare,
+      installed: false,
+      inbox: true,
+      problems: [],
+    });
+    // A hook changed by hand is no longer the inbox.
+    writeFileSync(join(bare, "hooks/pre-receive"), "#!/bin/sh\nexit 0\n");
+    const changed = boreal("registry", "inbox", bare, "--check");
+    expect(changed.status).toBe(1);
+    expect(changed.stdout).toMatch(/pre-receive is not the kit's inbox hook/);
+    // A clone with a work tree is not a mirror's repository.
+    const { dir } = founded();
+    const clone = boreal("registry", "inbox", dir);
+    expect(clone.status).toBe(2);
+    expect(clone.stderr).toMatch(/is a clone with a work tree, not a bare repository\n\s+fix: the inbox is the mirror's bare repository/);
+  });
+});
+
 describe("boreal registry allowed-signers", () => {
   const verify = (allowed: string, identity: string, signature: string, message: string) =>
     spawnSync("ssh-keygen", ["-Y", "verify", "-f", allowed, "-I", identity, "-n", "boreal-registry", "-s", signature], {
@@ -495,15 +600,45 @@ describe("the front door: help, version, exit codes, did you mean", () => {
       const result = boreal(...args);
       expect(result.status, args.join(" ")).toBe(0);
       expect(result.stderr).toBe("");
-      expect(result.stdout).toMatch(/^usage:\n {2}boreal VERB .*npm run -s boreal -- VERB/);
+      expect(result.stdout).toMatch(/^usage:\n {2}boreal VERB .*npx boreal VERB .*npm link/);
       expect(result.stdout).toMatch(/\n {2}boreal registry check DIR [\s\S]*\n {2}boreal lab down /);
       expect(result.stdout).toMatch(
-        /exit codes, the same for every verb:\n {2}0 {2}done.*\n {2}1 {2}the check ran and found a problem.*\n {2}2 {2}nothing done: unknown verb or option.*\n {2}3 {2}the check could not run.*\n$/,
+        /exit codes, the same for every verb:\n {2}0 {2}done.*\n {2}1 {2}the check ran and found a problem.*\n {2}2 {2}nothing done: unknown verb or option.*\n {2}3 {2}the check could not run.*\n {2}4 {2}nothing wrong, something waits: a proposed federation version is collecting signatures.*\n$/,
       );
     }
     const shown = boreal("--version");
     expect(shown.status).toBe(0);
     expect(shown.stdout).toBe(`boreal-kit ${version}\n`);
+  });
+
+  test("every verb and command answers --help within 2 s (the median; none over 5 s on a loaded machine), and lab status --json is data", () => {
+    const calls = Object.entries(VERBS).flatMap(([verb, v]) => [[verb], ...Object.keys(v.subs ?? {}).map((sub) => [verb, sub])]);
+    expect(calls.length).toBeGreaterThan(12);
+    const times: number[] = [];
+    for (const call of calls) {
+      const started = Date.now();
+      const result = boreal(...call, "--help");
+      times.push(Date.now() - started);
+      expect(result.status, call.join(" ")).toBe(0);
+      expect(result.stdout, call.join(" ")).toMatch(new RegExp(`^usage:\\n {2}boreal ${call.join(" ")}`));
+    }
+    times.sort((a, b) => a - b);
+    expect(times[Math.floor(times.length / 2)]).toBeLessThan(2_000);
+    expect(times[times.length - 1]).toBeLessThan(5_000);
+    const lab = boreal("lab", "status", "--json");
+    expect(lab.status).toBe(0);
+    expect(JSON.parse(lab.stdout)).toEqual({ machines: [] });
+  }, 120_000);
+
+  test("hints name the command as the user ran it: npm run, npx, or boreal on the PATH", () => {
+    expect(borealCommand({ npm_lifecycle_event: "boreal", npm_command: "run-script" })).toBe("npm run -s boreal --");
+    expect(borealCommand({ npm_lifecycle_event: "npx", npm_command: "exec" })).toBe("npx boreal");
+    expect(borealCommand({})).toBe("boreal");
+    const viaNpx = spawnSync(process.execPath, [join(work, "dist/src/cli/boreal.js"), "lab", "ssh", "nowhere"], {
+      encoding: "utf8",
+      env: { ...plainEnv, npm_command: "exec", npm_lifecycle_event: "npx" },
+    });
+    expect(viaNpx.stderr).toMatch(/fix: see npx boreal lab status/);
   });
 
   test("VERB --help and VERB COMMAND --help print that usage, exit 0, and run nothing", () => {
@@ -533,7 +668,7 @@ describe("the front door: help, version, exit codes, did you mean", () => {
     expect(Date.now() - started).toBeLessThan(5_000);
     // After --, --help is a word of the command (lab ssh NODE -- man --help), not a request for help.
     expect(boreal("lab", "ssh", "no-such-machine", "--", "--help").stderr).toMatch(
-      /^boreal lab ssh: no lab machine named no-such-machine\n\s+fix: see npm run -s boreal -- lab status/,
+      /^boreal lab ssh: no lab machine named no-such-machine\n\s+fix: see boreal lab status/,
     );
   }, 30_000);
 
@@ -572,7 +707,10 @@ describe("the front door: help, version, exit codes, did you mean", () => {
       `ssh-ed25519 ${"A".repeat(68)}`,
     );
     expect(result.stderr).toMatch(
-      new RegExp(`^boreal status: cannot reach root@127\\.0\\.0\\.1:${port}: .*\\n\\s+fix: check that the server is up`),
+      // Its progress line first (stderr), then the failure.
+      new RegExp(
+        `^status: asking root@127\\.0\\.0\\.1:${port} over SSH .*\\nboreal status: cannot reach root@127\\.0\\.0\\.1:${port}: .*\\n\\s+fix: check that the server is up`,
+      ),
     );
     expect(result.status).toBe(3);
   });

@@ -127,7 +127,7 @@ describe("federation versions", () => {
       "mesh IPv4 with host bits",
       edited(FED, "100.64.0.0/24", "100.64.0.1/24"),
       "mesh.ipv4",
-      /not an IPv4 prefix — set mesh.ipv4 to a prefix/,
+      /100\.64\.0\.1\/24 is not an IPv4 prefix: its host bits are set — did you mean 100\.64\.0\.0\/24\?/,
     ],
     ["mesh IPv6 not ULA", edited(FED, "fd42:b0:ea1::/48", "2001:db8::/48"), "mesh.ipv6", /unique local \/48.*RFC 4193/],
     ["mesh IPv6 not a /48", edited(FED, "fd42:b0:ea1::/48", "fd42:b0:ea1::/64"), "mesh.ipv6", /RFC 4193/],

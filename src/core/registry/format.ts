@@ -3,7 +3,7 @@
 // src/core/registry/verify.ts decides what of a registry is trusted.
 import { isMap, isScalar, isSeq, parseDocument } from "yaml";
 import { z } from "zod";
-import { cidrsOverlap, cidrWithin, parseCidr } from "../values/ip";
+import { alignedPrefix, cidrsOverlap, cidrWithin, parseCidr } from "../values/ip";
 import { ConfigProblem, problemsFromZod, withFix } from "../values/problems";
 import { escapeShort } from "../values/escape";
 import { endpoint, ipv4, ipv6, port, slug, typeError, wireguardKey, zoneName } from "../values/fields";
@@ -44,7 +44,22 @@ const cidrText = (what: string, family: 4 | 6, fix: string) =>
         return false;
       }
     },
-    { error: withFix(`${what} is not an IPv${family} prefix`, fix), abort: true },
+    {
+      error: (issue) => {
+        // An address inside the prefix meant (100.64.0.40/28): the prefix holding it is the likely fix.
+        const aligned = typeof issue.input === "string" ? alignedPrefix(issue.input) : undefined;
+        return aligned !== undefined && aligned !== issue.input && parseCidr(aligned).family === family
+          ? withFix(
+              `${issue.input} is not an IPv${family} prefix: its host bits are set`,
+              `did you mean ${aligned}? (the /${aligned.split("/")[1]} that holds it)`,
+            )
+          : withFix(
+              `${typeof issue.input === "string" ? `${escapeShort(JSON.stringify(issue.input), 60)} ` : ""}is not an IPv${family} prefix`,
+              fix,
+            );
+      },
+      abort: true,
+    },
   );
 
 /** An ssh-ed25519 public key line, kept canonical ("ssh-ed25519 AAAA…", without its comment). */

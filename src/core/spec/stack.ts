@@ -6,6 +6,7 @@ import { alertsSchema } from "../monitoring/alerts";
 import { firewallSchema } from "../firewall/spec";
 import { recordsSchema, zoneFilesSchema } from "../dns/records-schema";
 import { recordsConfigProblems } from "../dns/records";
+import { closest } from "../values/nearest";
 
 const SOURCE = "stack config";
 
@@ -204,11 +205,14 @@ export function parseStackConfig(raw: Record<string, string>): NodeSpec {
     const [namespace, key] = splitKey(fullKey);
     if (namespace !== "boreal") continue;
     if (!KNOWN_KEYS.includes(key)) {
+      const near = closest(key, KNOWN_KEYS);
       problems.push({
         source: SOURCE,
         key: fullKey,
         message: "unknown key",
-        fix: `remove it (pulumi config rm ${fullKey}) or use one of: ${KNOWN_KEYS.map((k) => `boreal:${k}`).join(", ")}`,
+        fix: near
+          ? `did you mean boreal:${near}? (pulumi config rm ${fullKey}, then pulumi config set boreal:${near} ...)`
+          : `remove it (pulumi config rm ${fullKey}); the keys are listed in docs/reference/config.md`,
       });
       continue;
     }

@@ -105,6 +105,18 @@ export function parseCidr(text: string): Cidr {
   return { family, base: value, bits, text };
 }
 
+/** "100.64.0.40/28" → "100.64.0.32/28": the prefix of that length holding the address; undefined when it is not address/length. */
+export function alignedPrefix(text: string): string | undefined {
+  const [addr, lenText, extra] = text.split("/");
+  if (extra !== undefined || lenText === undefined || !/^\d+$/.test(lenText)) return undefined;
+  const family = isIPv4(addr) ? 4 : isIPv6(addr) ? 6 : undefined;
+  const bits = Number(lenText);
+  if (!family || bits > (family === 4 ? 32 : 128)) return undefined;
+  const hostMask = (1n << BigInt((family === 4 ? 32 : 128) - bits)) - 1n;
+  const value = family === 4 ? parseIPv4(addr) : parseIPv6(addr);
+  return `${formatAddress(value & ~hostMask, family)}/${bits}`;
+}
+
 export function width(cidr: Cidr): number {
   return cidr.family === 4 ? 32 : 128;
 }

@@ -19,9 +19,24 @@ export class BorealConfigError extends Error {
 }
 
 export function formatProblems(problems: ConfigProblem[]): string {
-  const lines = problems.map((p) => `  - ${p.source}: ${p.key}: ${p.message}\n    fix: ${p.fix}`);
+  const lines = problems.map((p) => `  - ${p.source}: ${p.key}: ${withoutKey(p.key, p.message)}\n    fix: ${p.fix}`);
   const noun = problems.length === 1 ? "problem" : "problems";
   return `boreal-kit found ${problems.length} ${noun} in its input:\n${lines.join("\n")}`;
+}
+
+/**
+ * The message without its key in front when the line names the key already: "boreal:mtu:
+ * must be a whole number", not "boreal:mtu: mtu must be a whole number". A schema's message
+ * names its field in a general form (members[].mesh for members[0].mesh, mtu for boreal:mtu).
+ */
+const VERB_AFTER_KEY = /^ (is|are|must|has|have|needs|cannot|may) /;
+
+export function withoutKey(key: string, message: string): string {
+  const bare = key.replace(/^[a-z]+:/, "");
+  const forms = [key, bare].flatMap((k) => [k, k.replace(/\[\d+\]/g, "[]")]);
+  // Only where a verb follows: "mesh.ipv4 and mesh.ipv6 overlap" keeps its subject.
+  const lead = forms.find((form) => form.length > 0 && message.startsWith(`${form} `) && VERB_AFTER_KEY.test(message.slice(form.length)));
+  return lead === undefined ? message : message.slice(lead.length + 1);
 }
 
 /**

@@ -6,9 +6,9 @@
 // everything else with their own access (ssh, or the path on the mirror's host), where no
 // REMOTE_ADDR is set. Whether an attestation is true is not the mirror's business: readers
 // verify each signature (src/label).
-import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { git } from "../git";
+import { git, gitRun } from "../git";
 
 /** Nothing an honest node pushes comes close: a round of attestations is a few KiB. */
 export const INBOX_MAX_PUSH_BYTES = 1024 * 1024;
@@ -33,17 +33,45 @@ done
 exit $status
 `;
 
+/** What makes an inbox beside its hook: git config of the bare repository, key and value. */
+const INBOX_CONFIG: readonly (readonly [string, string])[] = [
+  ["receive.maxInputSize", String(INBOX_MAX_PUSH_BYTES)],
+  ["receive.denyNonFastForwards", "true"],
+  ["receive.denyDeletes", "true"],
+  // git daemon serves receive-pack only for repositories that say so.
+  ["daemon.receivepack", "true"],
+];
+
+const hookPath = (bareRepo: string) => join(bareRepo, "hooks", "pre-receive");
+
 /** Makes a bare repository an attestation inbox: the hook, a cap on a push's size, no force pushes. */
 export function installAttestationInbox(bareRepo: string): void {
   mkdirSync(join(bareRepo, "hooks"), { recursive: true });
-  const hook = join(bareRepo, "hooks", "pre-receive");
+  const hook = hookPath(bareRepo);
   writeFileSync(hook, ATTESTATION_INBOX_HOOK);
   chmodSync(hook, 0o755);
-  const config = (key: string, value: string) =>
-    git(bareRepo, ["config", key, value], { purpose: `making ${bareRepo} an attestation inbox` });
-  config("receive.maxInputSize", String(INBOX_MAX_PUSH_BYTES));
-  config("receive.denyNonFastForwards", "true");
-  config("receive.denyDeletes", "true");
-  // git daemon serves receive-pack only for repositories that say so.
-  config("daemon.receivepack", "true");
+  for (const [key, value] of INBOX_CONFIG) git(bareRepo, ["config", key, value], { purpose: `making ${bareRepo} an attestation inbox` });
+}
+
+/** Whether a bare repository is an inbox as installAttestationInbox leaves it: what differs, one line each (none: it is). */
+export function attestationInboxProblems(bareRepo: string): string[] {
+  const problems: string[] = [];
+  const hook = hookPath(bareRepo);
+  let text: string | undefined;
+  try {
+    text = readFileSync(hook, "utf8");
+  } catch {
+    problems.push(`${hook} is missing`);
+  }
+  if (text !== undefined && text !== ATTESTATION_INBOX_HOOK)
+    problems.push(`${hook} is not the kit's inbox hook (changed, or of another version)`);
+  if (text !== undefined && (statSync(hook).mode & 0o111) === 0) problems.push(`${hook} is not executable`);
+  for (const [key, value] of INBOX_CONFIG) {
+    const set = gitRun(bareRepo, ["config", "--get", key], {
+      allowFailure: true,
+      purpose: `reading ${bareRepo}'s git config`,
+    }).stdout.trim();
+    if (set !== value) problems.push(`git config ${key} is ${set === "" ? "not set" : JSON.stringify(set)}, not ${value}`);
+  }
+  return problems;
 }
