@@ -8,7 +8,7 @@
 import { request } from "node:http";
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { NodeSSH } from "node-ssh";
+import type { NodeSSH } from "node-ssh";
 import { parseAgentConfig } from "../core/spec/agent";
 import { NodeSpec, parseStackConfig } from "../core/spec/stack";
 import { escapeShort } from "../core/values/escape";
@@ -198,7 +198,8 @@ export async function askNode(target: StatusTarget): Promise<{ node: string; ans
   const where = `${target.user}@${target.host}:${target.port}`;
   const pinned = Buffer.from(target.hostKey.trim().split(/\s+/)[1] ?? "", "base64");
   let offered: Buffer | undefined;
-  const ssh = new NodeSSH();
+  // Loaded when a node is asked: ssh2 is the heaviest module of the CLI, and --help must stay quick.
+  const ssh = new (await import("node-ssh")).NodeSSH();
   try {
     await ssh.connect({
       host: target.host,
