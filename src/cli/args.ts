@@ -22,10 +22,20 @@ export interface Parsed {
 
 export const HELP_FLAGS: readonly string[] = ["--help", "-h"];
 
+/** The words before any `--` (after it, they are the command's own: lab ssh NODE -- man --help). */
+const ownWords = (args: readonly string[]) => {
+  const end = args.indexOf("--");
+  return end < 0 ? args : args.slice(0, end);
+};
+
 /** --help or -h before any `--`: the command prints its usage and runs nothing. */
 export function wantsHelp(args: readonly string[]): boolean {
-  const end = args.indexOf("--");
-  return (end < 0 ? args : args.slice(0, end)).some((a) => HELP_FLAGS.includes(a));
+  return ownWords(args).some((a) => HELP_FLAGS.includes(a));
+}
+
+/** --version before any `--`: any verb prints the kit's version and runs nothing. */
+export function wantsVersion(args: readonly string[]): boolean {
+  return ownWords(args).includes("--version");
 }
 
 export function parseArgs(args: readonly string[], options: OptionSpecs, settings: { passThrough?: boolean } = {}): Parsed {

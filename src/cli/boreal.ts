@@ -4,26 +4,30 @@
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join, relative, sep } from "node:path";
 import packageJson from "../../package.json";
-import { HELP_FLAGS, unknownWord, wantsHelp } from "./args";
+import { HELP_FLAGS, unknownWord, wantsHelp, wantsVersion } from "./args";
 import { printUsage } from "./command";
 import { EXIT, reportFailure } from "./errors";
 import { processIo, quietOnClosedPipe } from "./output";
-import { SHORT_USAGE, USAGE, usageOf, VERBS } from "./verbs";
+import { SHORT_USAGE, USAGE, usageOf, Verb, VERBS } from "./verbs";
 import { PROJECT_DIR } from "../lab/lab";
+
+/** A verb by its name: only the table's own (never "constructor" or "toString" of every object). */
+const verbNamed = (name: string | undefined): Verb | undefined =>
+  name !== undefined && Object.prototype.hasOwnProperty.call(VERBS, name) ? VERBS[name] : undefined;
 
 async function main(argv: string[]): Promise<number> {
   const [first, ...args] = argv;
   if (first === undefined || first === "help" || HELP_FLAGS.includes(first)) {
-    const verb = first === "help" && args[0] !== undefined ? VERBS[args[0]] : undefined;
+    const verb = first === "help" ? verbNamed(args[0]) : undefined;
     if (first === "help" && args[0] !== undefined && !verb)
       return reportFailure("boreal help", SHORT_USAGE, unknownWord("verb", args[0], Object.keys(VERBS)), processIo);
     return printUsage(verb ? usageOf(verb, args[1]) : USAGE, processIo);
   }
-  if (first === "--version") {
+  const verb = verbNamed(first);
+  if (first === "--version" || (verb && wantsVersion(args) && !wantsHelp(args))) {
     processIo.out(`boreal-kit ${packageJson.version}`);
     return EXIT.ok;
   }
-  const verb = VERBS[first];
   if (!verb) {
     const error = first.startsWith("-")
       ? unknownWord("option", first, [...HELP_FLAGS, "--version"])

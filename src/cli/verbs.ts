@@ -88,5 +88,5 @@ export const SHORT_USAGE = `  boreal ${Object.keys(VERBS).join("|")} ...   (bore
 
 /** The usage of `boreal help VERB [COMMAND]` or `boreal VERB [COMMAND] --help`. */
 export function usageOf(verb: Verb, sub: string | undefined): string {
-  return (sub !== undefined && verb.subs?.[sub]) || verb.usage;
+  return (sub !== undefined && verb.subs && Object.prototype.hasOwnProperty.call(verb.subs, sub) && verb.subs[sub]) || verb.usage;
 }

@@ -609,6 +609,20 @@ describe("the front door: help, version, exit codes, did you mean", () => {
     const shown = boreal("--version");
     expect(shown.status).toBe(0);
     expect(shown.stdout).toBe(`boreal-kit ${version}\n`);
+    // --version on any verb, before any --; a word every object has is no verb.
+    for (const args of [
+      ["status", "--version"],
+      ["registry", "check", "x", "--version"],
+    ]) {
+      const verbVersion = boreal(...args);
+      expect(verbVersion.status, args.join(" ")).toBe(0);
+      expect(verbVersion.stdout).toBe(`boreal-kit ${version}\n`);
+    }
+    for (const args of [["constructor"], ["help", "toString"]]) {
+      const notAVerb = boreal(...args);
+      expect(notAVerb.status, args.join(" ")).toBe(2);
+      expect(notAVerb.stderr).toMatch(/unknown verb (constructor|toString)\n/);
+    }
   });
 
   test("every verb and command answers --help within 2 s (the median; none over 5 s on a loaded machine), and lab status --json is data", () => {
