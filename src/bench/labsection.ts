@@ -317,8 +317,9 @@ export function labSection(runs: LabRun[], context: { suite: string; cores: numb
         "every other row is one run per N (a lab run takes minutes).",
       "The role's no-op still connects to every host and gathers facts; the kit's no-op still runs the Pulumi engine, the program and every command's diff.",
       "Rows a peer has no counterpart for (rotation and leave for the role, DNS and the no-op for Nebula) say so in its column and have no ratio.",
-      "The kit's lab stacks run with a member's defaults: a timer pull every 300 s (boreal:syncInterval), the nudge of every publication at once, " +
-        "and the label's checks every 900 s (boreal:attestInterval): how soon others see a change follows the nudge, the load of an idle federation the timers.",
+      "The kit's column runs the committed kit (HEAD, unpacked beside the run) with a member's defaults: a timer pull every 300 s (boreal:syncInterval), " +
+        "the nudge of every publication at once, the label's checks every 900 s (boreal:attestInterval) and the parent's delegation every 300 s " +
+        "(boreal:delegationCheckInterval): how soon others see a change follows the nudge, the load of an idle federation the timers.",
       "The idle CPU is each machine's whole cgroup: the kit's includes Knot, a Prometheus scraping every peer, Alertmanager and the exporters, " +
         "which neither peer has; the role's and Nebula's are the tunnel and the base system.",
       "N = 10 is CPU-bound on 2 cores: eleven machines each running their tunnel (and, for the kit, its services and agents) plus the applies.",
