@@ -644,6 +644,22 @@ describe("the front door: help, version, exit codes, did you mean", () => {
     expect(JSON.parse(lab.stdout)).toEqual({ machines: [] });
   }, 120_000);
 
+  test("the kit's own bin: npx --no-install boreal in the kit's directory runs the build npm ci made (package.json bin)", () => {
+    const bin = (JSON.parse(readFileSync(join(PROJECT_ROOT, "package.json"), "utf8")) as { bin: Record<string, string> }).bin.boreal;
+    expect(existsSync(join(PROJECT_ROOT, bin)), `${bin}: run npm ci (or npm run build)`).toBe(true);
+    for (const [args, out] of [
+      [["--version"], /^boreal-kit \d+\.\d+\.\d+\n$/],
+      [["status", "--help"], /^usage:\n {2}boreal status /],
+    ] as const) {
+      const started = Date.now();
+      const result = spawnSync("npx", ["--no-install", "boreal", ...args], { cwd: PROJECT_ROOT, encoding: "utf8", env: plainEnv });
+      expect(result.status, result.stderr).toBe(0);
+      expect(result.stdout).toMatch(out);
+      // npm's own start is most of it: 1.2 s on a quiet machine, 4 s with a lab and tests beside it.
+      expect(Date.now() - started).toBeLessThan(10_000);
+    }
+  }, 30_000);
+
   test("hints name the command as the user ran it: npm run, npx, or boreal on the PATH", () => {
     expect(borealCommand({ npm_lifecycle_event: "boreal", npm_command: "run-script" })).toBe("npm run -s boreal --");
     expect(borealCommand({ npm_lifecycle_event: "npx", npm_command: "exec" })).toBe("npx boreal");
