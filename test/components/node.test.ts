@@ -10,33 +10,14 @@ import {
   FIXTURE_REGISTRY,
   fixtureFederation,
   fixturePublicKey,
-  fixtureRegistryFiles,
-  fixtureSigner,
   fixtureSpec,
-  templates,
 } from "../helpers/fixtures";
+import { nodeArgs } from "../helpers/node-args";
 import { verifySignature, REGISTRY_NAMESPACE } from "../../src/core/registry/sshsig";
 import { parseNodeObject } from "../../src/core/registry/format";
 import { checkAttestationKeyProof, checkWireguardProof } from "../../src/core/registry/keyproof";
 import { PLAN_CHECKS, PlannedResource } from "../../src/core/policy/checks";
 import { NODE_TYPE } from "../../src/core/policy/facts";
-
-/** A stand-in for the bundled agent: its bundling is tested on its own (agent.test.ts). */
-const AGENT_PROGRAM = { path: "/nonexistent/agent-0123456789abcdef.js", hash: "0123456789abcdef" };
-
-const nodeArgs = (spec: ReturnType<typeof splitPrivateKey>["spec"], privateKey: string, federation: Federation) => ({
-  spec,
-  sshPrivateKey: privateKey,
-  federation,
-  registryDir: FIXTURE_REGISTRY,
-  templates,
-  agentProgram: AGENT_PROGRAM,
-  seed: fixtureRegistryFiles(),
-  signer: fixtureSigner(spec.member as "coop-b"),
-  signingKey: fixturePublicKey(spec.member as "coop-b"),
-  state: { backend: "file://~/.boreal-kit/state", secrets: "passphrase" },
-  now: "2030-01-01T00:00:00.000Z",
-});
 
 interface Built {
   recorder: Recorder;
@@ -260,9 +241,9 @@ describe("BorealNode resource graph", () => {
     expect(program.inputs.connection).toMatchObject({ hostKey: FIXTURE_HOST_KEY });
   });
 
-  test("every create is paired with a delete, except package installs (kept on purpose), read-only queries, and the announce (a nudge, and a key switch the key's own delete undoes)", async () => {
+  test("every create is paired with a delete, except package installs (kept on purpose), read-only queries (the server check among them), and the announce (a nudge, and a key switch the key's own delete undoes)", async () => {
     const { recorder } = await build();
-    const undone = ["-packages", "-ssh", "-dnskeys", "-wireguard-proof", "-announce"];
+    const undone = ["-packages", "-ssh", "-check", "-dnskeys", "-wireguard-proof", "-announce"];
     for (const r of commands(recorder)) {
       if (undone.some((suffix) => r.name.endsWith(suffix))) continue;
       expect(r.inputs.delete, `${r.name} has a delete`).toBeTruthy();
@@ -342,12 +323,13 @@ describe("what a change re-triggers", () => {
     expect(timer.inputs.stdin).toMatch(/OnUnitActiveSec=7s/);
   });
 
-  test("a boreal:firewall.allow change re-runs the firewall file and its apply, and announces the descriptor (its declared services) to the peers; nothing else", async () => {
+  test("a boreal:firewall.allow change looks at the server again, re-runs the firewall file and its apply, and announces the descriptor (its declared services) to the peers; nothing else", async () => {
     const before = (await build({ overrides: { firewall: { allow: ["tcp/443"] } } })).recorder;
     const after = (await build({ overrides: { firewall: { allow: ["tcp/443", { port: "tcp/993", from: ["198.51.100.0/24"] }] } } }))
       .recorder;
     expect(changedBetween(before.resources, after.resources)).toEqual([
       "b1-announce",
+      "b1-check",
       "b1-firewall-apply",
       "b1-firewall-file-etc-nftables.conf",
     ]);
@@ -357,11 +339,13 @@ describe("what a change re-triggers", () => {
     // The same from the old boolean form, and for the policy: the agent's config carries no firewall.
     expect(changedBetween((await build()).recorder.resources, before.resources)).toEqual([
       "b1-announce",
+      "b1-check",
       "b1-firewall-apply",
       "b1-firewall-file-etc-nftables.conf",
     ]);
     expect(changedBetween(before.resources, (await build({ overrides: { firewall: { policy: "member" } } })).recorder.resources)).toEqual([
       "b1-announce",
+      "b1-check",
       "b1-firewall-apply",
       "b1-firewall-file-etc-nftables.conf",
     ]);

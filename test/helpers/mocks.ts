@@ -30,14 +30,33 @@ const MOCK_ATTESTATION_KEY_FILE = join(__dirname, "..", "fixtures", "keys", "nod
 export const MOCK_ATTESTATION_KEY = readFileSync(`${MOCK_ATTESTATION_KEY_FILE}.pub`, "utf8").trim().split(/\s+/).slice(0, 2).join(" ");
 /** The mocked node's WireGuard key (32 bytes, base64): a real one, so the proof the node makes of it verifies. */
 export const MOCK_WIREGUARD_PRIVATE_KEY = Buffer.from("mock-wireguard-private-key-0000!").toString("base64");
+/** The server check's output on a fresh server reached as root: sshd alone listens (ss and ip as Debian 13 prints them). */
+export const MOCK_LOOK = [
+  "boreal-check: root",
+  "boreal-check: listening",
+  'tcp   LISTEN 0      128          0.0.0.0:22        0.0.0.0:*    users:(("sshd",pid=301,fd=3))',
+  'tcp   LISTEN 0      128             [::]:22           [::]:*    users:(("sshd",pid=301,fd=4))',
+  "boreal-check: addresses",
+  "1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever",
+  "2: eth0    inet 198.51.100.12/24 brd 198.51.100.255 scope global eth0\\       valid_lft forever preferred_lft forever",
+  "boreal-check: end",
+  "",
+].join("\n");
 let mocksInstalled = false;
 
 export class Recorder {
   readonly resources: Recorded[] = [];
   private readonly deps = new Map<string, { parent?: string; dependsOn: string[] }>();
 
-  /** Public key every remote `wg pubkey` returns in these tests. */
-  constructor(readonly publicKey = wireguardPublicKey(MOCK_WIREGUARD_PRIVATE_KEY)) {}
+  /**
+   * `publicKey`: what every remote `wg pubkey` returns in these tests. `look`: what the server
+   * check prints (templates/run/server-check.sh.hbs); by default a server where the user is
+   * root and only sshd listens.
+   */
+  constructor(
+    readonly publicKey = wireguardPublicKey(MOCK_WIREGUARD_PRIVATE_KEY),
+    readonly look = MOCK_LOOK,
+  ) {}
 
   /** Make this recorder the one the (single, shared) mock engine reports to. */
   install(): void {
@@ -60,9 +79,12 @@ export class Recorder {
       inputs: unwrapSecrets(args.inputs),
     });
     const state: Record<string, unknown> = { ...args.inputs, stdout: "", stderr: "" };
-    if (args.type === "command:remote:Command" && String(args.inputs.create).includes("wg pubkey")) state.stdout = `${this.publicKey}\n`;
+    // The script as the node's root runs it: a user other than root sends it through sudo.
+    const create = unwrapSudo(String(args.inputs.create ?? ""));
+    if (args.type === "command:remote:Command" && create.includes("boreal-check: listening")) state.stdout = this.look;
+    if (args.type === "command:remote:Command" && create.includes("wg pubkey")) state.stdout = `${this.publicKey}\n`;
     // The attestation key script: the key, then its proof, signed for what the script names.
-    const attest = /printf 'boreal-attestation-key-proof[^']*' '([^']*)' '([^']*)'/.exec(String(args.inputs.create ?? ""));
+    const attest = /printf 'boreal-attestation-key-proof[^']*' '([^']*)' '([^']*)'/.exec(create);
     if (args.type === "command:remote:Command" && attest) {
       chmodSync(MOCK_ATTESTATION_KEY_FILE, 0o600);
       const statement = attestationProofStatement({ federation: attest[1], node: attest[2], attestationKey: MOCK_ATTESTATION_KEY });
@@ -70,13 +92,13 @@ export class Recorder {
     }
     // The agent's prove-wireguard-key, with the mocked node's key, for what the command names
     // (a fixed Z instead of a random one: the same build, the same descriptor).
-    const prove = /prove-wireguard-key --federation '([^']*)' --node '([^']*)' --key '([^']*)'/.exec(String(args.inputs.create ?? ""));
+    const prove = /prove-wireguard-key --federation '([^']*)' --node '([^']*)' --key '([^']*)'/.exec(create);
     if (args.type === "command:remote:Command" && prove) {
       const statement = Buffer.from(wireguardProofStatement({ federation: prove[1], node: prove[2], publicKey: prove[3] }));
       state.stdout = `${Buffer.from(signXEdDSA(Buffer.from(MOCK_WIREGUARD_PRIVATE_KEY, "base64"), statement, new Uint8Array(64))).toString("base64")}\n`;
     }
     // What Knot serves for each zone the DNSKEY query names: a ZSK and a KSK (key tag 45141).
-    const dnskeyZones = /for zone in ([^;]*); do[\s\S]*DNSKEY/.exec(String(args.inputs.create ?? ""));
+    const dnskeyZones = /for zone in ([^;]*); do[\s\S]*DNSKEY/.exec(create);
     if (args.type === "command:remote:Command" && dnskeyZones) {
       state.stdout = dnskeyZones[1]
         .split(" ")
@@ -107,6 +129,12 @@ export class Recorder {
     if (!found) throw new Error(`no resource named ${name}; have: ${this.resources.map((r) => r.name).join(", ")}`);
     return found;
   }
+}
+
+/** The script inside `sudo -n -- sh -c '<script>'` (src/program/components/ssh.ts), or the command as it is. */
+export function unwrapSudo(command: string): string {
+  const m = /^sudo -n -- sh -c '([\s\S]*)'$/.exec(command);
+  return m ? m[1].replace(/'\\''/g, "'") : command;
 }
 
 function nameOf(resource: pulumi.Resource): string {

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import { plan } from "../../src/core/node/plan";
-import { renderNode, renderTemplate, TemplateSources } from "../../src/core/node/render";
+import { renderNode, renderScript, renderTemplate, TemplateSources } from "../../src/core/node/render";
 import {
   attestationKeyDeleteScript,
   attestationKeyScript,
@@ -97,6 +97,15 @@ function nodeScripts(): Record<string, string> {
     nodePlan.dns.primaryZones.map((z) => z.name),
     watched,
   );
+  // The server check and the agent's install for a sudo user (src/program/components/check.ts, service.ts).
+  scripts["server check"] = renderScript(watched, "run/server-check.sh.hbs", {
+    managedMark: "Managed by boreal-kit",
+    knotConf: "/etc/knot/knot.conf",
+  });
+  scripts["agent program install"] = renderScript(watched, "run/agent-program-install.sh.hbs", {
+    staged: ".boreal-agent.js",
+    program: "/usr/local/lib/boreal-agent.js",
+  });
   // Its values come through the environment (src/io/git.ts); the agent runs it for attestations.
   scripts["registry publish"] = renderTemplate(watched, REGISTRY_PUBLISH_TEMPLATE, {});
   return scripts;

@@ -180,6 +180,13 @@ const firewallObject = z
       enabled: z.boolean({ error: withFix("must be true or false", `pulumi config set --path ${KEY}.enabled true`) }).default(true),
       allow: z.array(allowEntry, { error: typeError(`${KEY}.allow`, "a list of ports", SET_ALLOW) }).default(() => []),
       policy: z.enum(["strict", "member"], { error: withFix('must be "strict" or "member"', POLICY_FIX) }).default("strict"),
+      // Services found listening that the member agrees the strict policy closes (src/core/firewall/listening.ts).
+      // Absent unless set: the agent's config of a stack without it stays as it was.
+      closeListening: z
+        .array(portSpec, {
+          error: typeError(`${KEY}.closeListening`, "a list of ports", `pulumi config set --path '${KEY}.closeListening[0]' tcp/25`),
+        })
+        .optional(),
     },
     {
       error: typeError(

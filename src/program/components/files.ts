@@ -1,14 +1,14 @@
 // Files on the node: one remote command per file, written atomically, removed on delete.
 import * as pulumi from "@pulumi/pulumi";
-import type { remote, types } from "@pulumi/command";
-import { nodeCommand } from "./ssh";
+import type { remote } from "@pulumi/command";
+import { NodeConnection, nodeCommand } from "./ssh";
 import { contentHash, fileResourceSuffix, TemplateSources } from "../../core/node/render";
 import { installScript, removeScript } from "../../core/node/scripts";
 import { RenderedFile } from "../../core/node/layout";
 
 export interface NodeFilesArgs {
   files: RenderedFile[];
-  connection: types.input.remote.ConnectionArgs;
+  connection: NodeConnection;
   templates: TemplateSources;
 }
 

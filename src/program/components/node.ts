@@ -24,6 +24,7 @@ import type { Signer } from "../../io/registry/sign";
 import { signedNodeObject } from "../../io/registry/write";
 import { sha256 } from "../../core/registry/verify";
 import { NodeFacts, nodeFacts, NODE_TYPE, StateFacts } from "../../core/policy/facts";
+import { serverCheck } from "./check";
 import { Host } from "./host";
 import { Registration } from "./registration";
 import { Firewall, Monitoring, SyncAgent } from "./service";
@@ -75,7 +76,19 @@ export class BorealNode extends pulumi.ComponentResource {
     const connection = sshConnection(args.spec.ssh, args.sshPrivateKey);
 
     const templates = args.templates;
-    const host = new Host(`${name}-host`, { connection, templates }, { parent: this });
+    // First, a look at the server as it is: sudo, and what listens (./check.ts).
+    const check = serverCheck(
+      `${name}-check`,
+      {
+        connection,
+        templates,
+        firewall: this.plan.firewall,
+        closeListening: args.spec.firewall.closeListening ?? [],
+        firewallFiles: filesFor("firewall"),
+      },
+      { parent: this },
+    );
+    const host = new Host(`${name}-host`, { connection, templates, check }, { parent: this });
     const afterHost = { parent: this, dependsOn: [host.ready] };
     const wireguard = new WireGuard(`${name}-wireguard`, { connection, templates, keyEpoch: this.plan.keyEpoch }, afterHost);
     const agent = new SyncAgent(

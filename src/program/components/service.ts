@@ -2,16 +2,17 @@
 // that on delete. Monitoring and Firewall are components of only this; SyncAgent waits
 // for the WireGuard key as well.
 import * as pulumi from "@pulumi/pulumi";
-import { remote, types } from "@pulumi/command";
+import { remote } from "@pulumi/command";
+import { renderScript } from "../../core/node/render";
 import type { AgentProgram } from "../../agent/bundle";
-import { nodeCommand } from "./ssh";
+import { NodeConnection, nodeCommand } from "./ssh";
 import { hashesOf, nodeFiles } from "./files";
 import { serviceScripts, ServiceScripts } from "../../core/node/scripts";
 import type { TemplateSources } from "../../core/node/render";
 import { AGENT, RenderedFile } from "../../core/node/layout";
 
 export interface ServiceArgs extends ServiceScripts {
-  connection: types.input.remote.ConnectionArgs;
+  connection: NodeConnection;
   files: RenderedFile[];
   templates: TemplateSources;
 }
@@ -90,12 +91,7 @@ export class SyncAgent extends pulumi.ComponentResource {
     opts?: pulumi.ComponentResourceOptions,
   ) {
     super("boreal:sync:SyncAgent", name, {}, opts);
-    // A file asset: the state keeps the bundle's hash, not its text.
-    const program = new remote.CopyToRemote(
-      `${name}-program`,
-      { connection: args.connection, source: new pulumi.asset.FileAsset(args.program.path), remotePath: AGENT.program },
-      { parent: this, dependsOn: args.after },
-    );
+    const program = agentProgram(name, args, { parent: this, dependsOn: args.after });
     const { files, applied } = filesAndApply(
       name,
       { connection: args.connection, files: args.files, templates: args.templates, ...serviceScripts(args.templates).agent },
@@ -111,6 +107,39 @@ export class SyncAgent extends pulumi.ComponentResource {
     this.written = [program, ...files];
     this.registerOutputs({});
   }
+}
+
+/** Where a user other than root gets the agent's program over SFTP (relative: in its home), before sudo installs it. */
+export const STAGED_PROGRAM = ".boreal-agent.js";
+
+/**
+ * The agent's program on the node, as a file asset: the state keeps the bundle's hash, not
+ * its text. Root copies it in place; another user copies it into its home (SFTP runs as the
+ * user, who may not write /usr/local) and a command installs it through sudo.
+ */
+function agentProgram(
+  name: string,
+  args: { connection: NodeConnection; templates: TemplateSources; program: AgentProgram },
+  opts: pulumi.CustomResourceOptions,
+): pulumi.Resource {
+  const root = args.connection.user === "root";
+  const copy = new remote.CopyToRemote(
+    `${name}-program`,
+    {
+      connection: args.connection,
+      source: new pulumi.asset.FileAsset(args.program.path),
+      remotePath: root ? AGENT.program : STAGED_PROGRAM,
+    },
+    opts,
+  );
+  if (root) return copy;
+  // The bundle's hash in the script: a new program is an update, installed anew.
+  const install = `# boreal: program ${args.program.hash}\n${renderScript(args.templates, "run/agent-program-install.sh.hbs", { staged: STAGED_PROGRAM, program: AGENT.program })}`;
+  return nodeCommand(
+    `${name}-program-install`,
+    { connection: args.connection, create: install, update: install },
+    { ...opts, dependsOn: [copy] },
+  );
 }
 
 export class Firewall extends NodeService {

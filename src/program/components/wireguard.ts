@@ -2,13 +2,12 @@
 // back, and the node's proof that it holds the key. The interface itself is the sync
 // agent's: wg0.conf holds the peers.
 import * as pulumi from "@pulumi/pulumi";
-import type { types } from "@pulumi/command";
-import { nodeCommand } from "./ssh";
+import { NodeConnection, nodeCommand } from "./ssh";
 import { keyDeleteScript, keyProofScript, keyScript } from "../../core/node/scripts";
 import type { TemplateSources } from "../../core/node/render";
 
 export interface WireGuardArgs {
-  connection: types.input.remote.ConnectionArgs;
+  connection: NodeConnection;
   templates: TemplateSources;
   keyEpoch: number;
 }
@@ -38,7 +37,7 @@ export class WireGuard extends pulumi.ComponentResource {
 }
 
 export interface WireGuardKeyProofArgs {
-  connection: types.input.remote.ConnectionArgs;
+  connection: NodeConnection;
   templates: TemplateSources;
   /** The key to prove, as the key step read it back. */
   publicKey: pulumi.Output<string>;
