@@ -80,8 +80,9 @@ describe("the real engine", () => {
       expect(preview).toMatch(new RegExp(`Policy Packs run:\\s+Name\\s+Version\\s+boreal-rules-v${RULE_SET_VERSION}\\|local\\|`));
       expect(preview).not.toMatch(/\[(mandatory|advisory)\]|can't run policy|not supported/);
       // The stack, the node, its components and their commands (monitoring's files, the
-      // delegation check's and the nudge's units, the announce and the farewell included).
-      expect(preview).toMatch(/\+ 48 to create/);
+      // delegation check's and the nudge's units, the announce and the farewell included), and
+      // the server check that goes first (src/program/components/check.ts).
+      expect(preview).toMatch(/\+ 49 to create/);
       expect(preview).not.toContain(FIXTURE_PRIVATE_KEY.split("\n")[1]);
       // The firewall file as the engine would write it (--json holds inputs in full).
       const json = ws.must(["preview", "--json"]);
