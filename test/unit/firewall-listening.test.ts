@@ -34,6 +34,10 @@ const DEBIAN_SS = [
   'tcp   LISTEN 0      511                *:80               *:*    users:(("nginx",pid=901,fd=6),("nginx",pid=900,fd=6))',
   'tcp   LISTEN 0      511     198.51.100.12:443       0.0.0.0:*    users:(("nginx",pid=901,fd=7),("nginx",pid=900,fd=7))',
   'tcp   LISTEN 0      128          100.64.0.17:9100   0.0.0.0:*    users:(("prometheus-node",pid=655,fd=3))',
+  // Debian's defaults of the monitoring packages the kit installs, before it configures them.
+  'tcp   LISTEN 0      4096                 *:9115             *:*    users:(("prometheus-blac",pid=661,fd=3))',
+  'tcp   LISTEN 0      4096                 *:9094             *:*    users:(("prometheus-aler",pid=662,fd=7))',
+  'udp   UNCONN 0      0                    *:9094             *:*    users:(("prometheus-aler",pid=662,fd=8))',
 ].join("\n");
 const DEBIAN_ADDRESSES = [
   "1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever",
@@ -138,9 +142,9 @@ describe("what the strict policy would cut", () => {
     expect(problems[2].fix).toContain("'boreal:firewall.allow[2]' tcp/443");
   });
 
-  test("SSH, WireGuard (a kernel socket), a DHCP client, loopback and the mesh's exporter are never reported", () => {
+  test("SSH, WireGuard (a kernel socket), a DHCP client, loopback, the mesh's exporter and the kit's monitoring as Debian starts it are never reported", () => {
     const problems = listeningProblems(look, context());
-    expect(problems.map((p) => p.message).join("\n")).not.toMatch(/tcp\/22|udp\/51820|udp\/68|udp\/323|9100/);
+    expect(problems.map((p) => p.message).join("\n")).not.toMatch(/tcp\/22|udp\/51820|udp\/68|udp\/323|9100|9115|9094/);
   });
 
   test("declared in allow (a range, or with from), or agreed to close: not reported", () => {

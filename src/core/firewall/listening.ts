@@ -3,7 +3,7 @@
 // the server printed it (templates/run/server-check.sh.hbs). Pure.
 import type { ConfigProblem } from "../values/problems";
 import { isIP, parseAddress } from "../values/ip";
-import { parsePortSpec, PortRange, Protocol, rangesOverlap } from "../values/ports";
+import { BLACKBOX_PORT, parsePortSpec, PortRange, Protocol, rangesOverlap } from "../values/ports";
 import type { FirewallPlan } from "./plan";
 
 export interface Listener {
@@ -92,7 +92,7 @@ export interface ServerLook {
   sudoSaid: string;
   listening: string;
   addresses: string;
-  /** /etc/knot/knot.conf is the kit's (carries its mark): a knotd on port 53 is the kit's own. */
+  /** /etc/knot/knot.conf is the kit's (carries its mark) or Debian's, serving no zone: a knotd on port 53 is the kit's to configure. */
   knotIsKits: boolean;
 }
 
@@ -134,6 +134,17 @@ const KEY = "boreal:firewall";
 /** Ports whose traffic the strict policy lets in as replies: a DHCPv4 client's renewals (its first exchange uses a packet socket, which no firewall sees). */
 const REPLY_ONLY: readonly PortRange[] = [{ protocol: "udp", first: 68, last: 68 }];
 
+/**
+ * Debian's defaults of monitoring packages the kit installs listen on every address: the
+ * blackbox exporter, and Alertmanager's cluster port. The kit binds the one to the node
+ * itself and turns the other off; neither is the member's service.
+ */
+const KIT_RECONFIGURED: readonly PortRange[] = [
+  { protocol: "tcp", first: BLACKBOX_PORT, last: BLACKBOX_PORT },
+  { protocol: "tcp", first: 9094, last: 9094 },
+  { protocol: "udp", first: 9094, last: 9094 },
+];
+
 export interface ListeningContext {
   firewall: FirewallPlan;
   /** boreal:firewall.closeListening: ports the member agreed to close. */
@@ -153,7 +164,10 @@ export function listeningProblems(look: Pick<ServerLook, "listening" | "addresse
   const listeners = underlayListeners(parseListeners(look.listening), parseInterfaceAddresses(look.addresses), context.meshInterface);
   const asRange = (l: Listener): PortRange => ({ protocol: l.protocol, first: l.port, last: l.port });
   const covered = (l: Listener, ranges: readonly PortRange[]) => ranges.some((r) => rangesOverlap(r, asRange(l)));
-  const kitPorts = firewall.rules.map((r): PortRange => ({ protocol: r.protocol, first: r.port, last: r.lastPort }));
+  const kitPorts = [
+    ...firewall.rules.map((r): PortRange => ({ protocol: r.protocol, first: r.port, last: r.lastPort })),
+    ...KIT_RECONFIGURED,
+  ];
   const declared = firewall.allow.map((r): PortRange => ({ protocol: r.protocol, first: r.port, last: r.lastPort }));
   const closed = context.closeListening.map((p) => parsePortSpec(p)).filter((r) => r !== undefined);
   const strict = firewall.enabled && firewall.policy === "strict";
