@@ -69,14 +69,17 @@ export function machineSuites(choice: LabSuiteChoice, count: number): LabSuite[]
   return Array.from({ length: count }, (_, i) => (choice === "mixed" ? LAB_SUITES[i % LAB_SUITES.length] : choice));
 }
 
-/** The image recipe of a suite (the same packages on both releases). */
-export function labRecipe(suite: LabSuite = DEFAULT_SUITE): ImageRecipe {
+/**
+ * The image recipe of a suite (the same packages on both releases). `extraPackages`: an image
+ * of its own with more (sudo, for a machine as cloud images come); none, the lab's usual image.
+ */
+export function labRecipe(suite: LabSuite = DEFAULT_SUITE, extraPackages: string[] = []): ImageRecipe {
   if (!isLabSuite(suite)) throw new Error(`unknown Debian suite "${suite}": use ${LAB_SUITES.join(" or ")}`);
   return {
     suite,
     variant: "minbase",
     mirror: process.env.BOREAL_LAB_MIRROR ?? "http://deb.debian.org/debian",
-    packages: IMAGE_PACKAGES,
+    packages: [...IMAGE_PACKAGES, ...extraPackages],
     postProcess: 2,
   };
 }

@@ -54,6 +54,8 @@ export interface LabMachine {
   /** Its Debian release, and the cached image of that release it boots from. */
   suite: LabSuite;
   image: string;
+  /** Who logs in over SSH: root, unless the machine was made as cloud images come (UpOptions.sudoUser). */
+  sshUser?: string;
 }
 
 export interface LabState {
@@ -128,6 +130,11 @@ export interface UpOptions {
   dir?: string;
   /** The Debian release of the machines (default bookworm), or "mixed": 12 and 13 alternating. */
   suite?: LabSuiteChoice;
+  /**
+   * Machines as cloud images come: this user, with sudo and the operator's key, and root's
+   * SSH login disabled (an image with sudo, built once). Unset: root logs in, as always.
+   */
+  sudoUser?: string;
 }
 
 export async function labUp(options: UpOptions): Promise<LabState & { imageBuilt: boolean; imageSeconds: number }> {
@@ -143,7 +150,7 @@ export async function labUp(options: UpOptions): Promise<LabState & { imageBuilt
   checkSubnetFree(subnet);
   const images = new Map<LabSuite, Awaited<ReturnType<typeof ensureImage>>>();
   for (const suite of new Set(suites)) {
-    const image = await ensureImage(labRecipe(suite), log);
+    const image = await ensureImage(labRecipe(suite, options.sudoUser === undefined ? [] : ["sudo"]), log);
     if (image.built) log(`${suite} image built in ${image.seconds}s`);
     images.set(suite, image);
   }
@@ -171,6 +178,7 @@ export async function labUp(options: UpOptions): Promise<LabState & { imageBuilt
   writeKnownHosts(dir, state);
   log(`waiting for sshd on ${state.machines.length} machine(s)`);
   await Promise.all(state.machines.map((m) => waitForSsh(state, m, 120, dir)));
+  if (options.sudoUser !== undefined) for (const m of state.machines) await makeSudoUser(state, m, options.sudoUser, dir);
   const built = [...images.values()].filter((image) => image.built);
   return { ...state, imageBuilt: built.length > 0, imageSeconds: built.reduce((sum, image) => sum + image.seconds, 0) };
 }
@@ -263,6 +271,30 @@ export async function labStart(state: LabState, name: string, dir = LAB_DIR): Pr
   await waitForSsh(state, machine, 120, dir);
 }
 
+/**
+ * The machine as cloud images come: `user` with sudo without a password and the operator's
+ * key, root's SSH login disabled (a drop-in read before the lab's own: sshd keeps the first
+ * value). From then on the lab reaches the machine as that user.
+ */
+async function makeSudoUser(state: LabState, machine: LabMachine, user: string, dir: string): Promise<void> {
+  if (!/^[a-z_][a-z0-9_-]*$/.test(user)) throw new Error(`lab sudo user "${user}" is not a plain user name`);
+  const script = [
+    "set -eu",
+    `useradd --create-home --shell /bin/bash ${user}`,
+    `install -d -m 0700 -o ${user} -g ${user} /home/${user}/.ssh`,
+    `install -m 0600 -o ${user} -g ${user} /root/.ssh/authorized_keys /home/${user}/.ssh/authorized_keys`,
+    `echo '${user} ALL=(root) NOPASSWD: ALL' > /etc/sudoers.d/boreal-lab && chmod 0440 /etc/sudoers.d/boreal-lab`,
+    "visudo -cq",
+    "echo 'PermitRootLogin no' > /etc/ssh/sshd_config.d/00-no-root-login.conf",
+    "systemctl reload ssh",
+  ].join("\n");
+  const made = labExec(state, machine, script, dir);
+  if (made.status !== 0) throw new Error(`${machine.name}: could not make the sudo user ${user}: ${made.output}`);
+  machine.sshUser = user;
+  saveState(dir, state);
+  await waitForSsh(state, machine, 30, dir);
+}
+
 function writeKnownHosts(dir: string, state: LabState): void {
   writeFileSync(knownHostsPath(dir), state.machines.map((m) => `${m.address} ${m.hostKey}\n`).join(""));
 }
@@ -284,7 +316,7 @@ export function sshArgs(state: LabState, machine: LabMachine, dir = LAB_DIR, bat
     `BatchMode=${batch ? "yes" : "no"}`,
     "-o",
     "LogLevel=ERROR",
-    `root@${machine.address}`,
+    `${machine.sshUser ?? "root"}@${machine.address}`,
   ];
 }
 
