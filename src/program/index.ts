@@ -1,9 +1,10 @@
 // The Pulumi program: stack config + verified registry → one BorealNode. The only place
 // that reads pulumi.Config; everything it calls is validated input and pure planning.
 import * as pulumi from "@pulumi/pulumi";
-import { existsSync, readFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
-import { isAbsolute, join, resolve } from "node:path";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 import { bundleAgent } from "../agent/bundle";
 import { BorealNode } from "./components/node";
 import { precheckFiles } from "./components/precheck";
@@ -67,6 +68,21 @@ function stackStateFacts(): StateFacts {
   });
 }
 
+/**
+ * The server check's retry token (src/program/components/check.ts), one file per stack beside
+ * the agent's bundle: written anew when the check refuses an up, so the next up looks again.
+ */
+function lookAgainToken(): { token: string; renew: () => void } {
+  const path = join(pulumi.runtime.getRootDirectory(), ".boreal", `server-check-${pulumi.getStack()}`);
+  return {
+    token: existsSync(path) ? readFileSync(path, "utf8").trim() : "",
+    renew: () => {
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, `${randomBytes(8).toString("hex")}\n`);
+    },
+  };
+}
+
 function main() {
   // The member's zone files are read here, once: planning and the node's agent get their records.
   const config = parseStackConfig(pulumi.runtime.allConfig());
@@ -98,6 +114,7 @@ function main() {
     signingKey,
     state: stackStateFacts(),
     now,
+    lookAgain: lookAgainToken(),
     // Zone files: Knot's check here first, where knotc is installed (the node checks again).
     precheck: (files) =>
       precheckFiles(

@@ -172,3 +172,33 @@ describe("the server check's verdict", () => {
     expect(problems[1].fix).toContain("pulumi config set --path 'boreal:firewall.closeListening[1]' tcp/80");
   });
 });
+
+describe("a refused look", () => {
+  test("is taken again at the next up: the refusal renews the token that rides in the check's script", async () => {
+    const firewall = firewallPlan(fixtureSpec("b1").firewall, { sshPort: 22, listenPort: 51820 });
+    const connection = sshConnection(splitPrivateKey(fixtureSpec("b1", sshAs("debian"))).spec.ssh, FIXTURE_PRIVATE_KEY);
+    const tokens: string[] = [];
+    async function up(look: string, token: string) {
+      const recorder = new Recorder(undefined, look);
+      recorder.install();
+      const lookAgain = { token, renew: () => tokens.push(`renewed-${tokens.length}`) };
+      const check = serverCheck(
+        "b1-check",
+        { connection, templates, firewall, closeListening: [], firewallFiles: [], lookAgain },
+        { transformations: [recorder.transformation] },
+      );
+      const problems = await settle(check.problems);
+      await recorder.settled();
+      return { problems, script: String(recorder.byName("b1-check").inputs.create) };
+    }
+    const refused = await up("boreal-check: no-sudo\nsudo: a password is required\n", "");
+    expect(refused.problems).toHaveLength(1);
+    expect(tokens).toEqual(["renewed-0"]);
+    expect(refused.script.split("\n")[0]).toBe("# boreal: firewall ");
+    // The next run carries the new token: a changed script, a new look; it passes and renews nothing.
+    const again = await up(MOCK_LOOK, tokens[0]);
+    expect(again.script.split("\n")[0]).toBe("# boreal: firewall  look renewed-0");
+    expect(again.problems).toEqual([]);
+    expect(tokens).toEqual(["renewed-0"]);
+  });
+});

@@ -16,7 +16,14 @@ const sshSchema = z.strictObject(
       .string({ error: withFix("missing", "set it: pulumi config set --path boreal:ssh.host 203.0.113.10") })
       .min(1, withFix("is empty", "set it to the server's address or DNS name")),
     port: port("boreal:ssh.port").default(22),
-    user: z.string().min(1, withFix("is empty", 'set it to the SSH user, usually "root"')).default("root"),
+    // Another user than root runs every command through sudo -n (docs/how-to/server-as-it-comes.md).
+    user: z
+      .string()
+      .min(
+        1,
+        withFix("is empty", 'set it to the SSH user: "root", or a user with sudo (e.g. "debian"; see docs/how-to/server-as-it-comes.md)'),
+      )
+      .default("root"),
     privateKey: z
       .string({
         error: withFix(

@@ -24,6 +24,12 @@ export interface ServerCheckArgs {
   closeListening: string[];
   /** The firewall's files: a change in them is a new look before it applies. */
   firewallFiles: RenderedFile[];
+  /**
+   * A refused look is taken again at the next up, though nothing in the config changed (the
+   * member may have stopped the service instead): `token` rides in the script, and `renew`,
+   * called on a refusal, changes it for the next run. Without it, a refused look is kept.
+   */
+  lookAgain?: { token: string; renew: () => void };
 }
 
 export interface ServerCheck {
@@ -35,21 +41,23 @@ export interface ServerCheck {
 /** `value` once the look passed; else the up fails here, before any change, with the problems it found. */
 export function afterCheck<T>(check: ServerCheck, value: T): pulumi.Output<T> {
   return check.problems.apply((found) => {
+    if (found.length === 0) return value;
     // A RunError: the engine prints the message alone, as it does for a bad stack config.
-    if (found.length > 0) throw new pulumi.RunError(new BorealConfigError(found).message);
-    return value;
+    throw new pulumi.RunError(new BorealConfigError(found).message);
   });
 }
 
 /**
  * The look is taken when the step is created, and again whenever the firewall's policy or
  * the member's answers change (they are in the script's first line: an update re-runs it).
- * Nothing else makes it run again: once the firewall is in place, a service started later
- * was never open, so the kit cuts nothing of it.
+ * A refused look is taken again at the next up (lookAgain). Nothing else makes it run again:
+ * once the firewall is in place, a service started later was never open, so the kit cuts
+ * nothing of it.
  */
 export function serverCheck(name: string, args: ServerCheckArgs, opts: pulumi.CustomResourceOptions): ServerCheck {
   const answers = [...args.firewallFiles.map((f) => `${f.path}:${contentHash(f.content)}`), ...args.closeListening].join(" ");
-  const script = `# boreal: firewall ${answers}\n${serverCheckScript(args.templates)}`;
+  const again = args.lookAgain?.token ? ` look ${args.lookAgain.token}` : "";
+  const script = `# boreal: firewall ${answers}${again}\n${serverCheckScript(args.templates)}`;
   const step = nodeCommand(name, { connection: args.connection, create: script, update: script }, opts, "user");
   const problems = step.stdout.apply((stdout) => {
     const look = parseServerLook(stdout);
@@ -62,5 +70,10 @@ export function serverCheck(name: string, args: ServerCheckArgs, opts: pulumi.Cu
         })
       : [sudoProblem(args.connection.user, look.sudoSaid)];
   });
-  return { step, problems };
+  // Also at a preview that reads a refused look from the state: the next up looks anew.
+  const renewed = problems.apply((found) => {
+    if (found.length > 0) args.lookAgain?.renew();
+    return found;
+  });
+  return { step, problems: renewed };
 }

@@ -52,6 +52,8 @@ export interface BorealNodeArgs {
   state: StateFacts;
   /** Timestamp for a descriptor that changes (injected so tests are deterministic). */
   now: string;
+  /** A refused server check is taken again at the next up (./check.ts). */
+  lookAgain?: { token: string; renew: () => void };
   /** Checks the rendered files on the member's machine before any resource is declared (throws). */
   precheck?: (files: RenderedFile[]) => void;
 }
@@ -85,6 +87,7 @@ export class BorealNode extends pulumi.ComponentResource {
         firewall: this.plan.firewall,
         closeListening: args.spec.firewall.closeListening ?? [],
         firewallFiles: filesFor("firewall"),
+        lookAgain: args.lookAgain,
       },
       { parent: this },
     );
