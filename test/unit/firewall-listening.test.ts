@@ -193,6 +193,9 @@ test("a user without sudo: the problem names boreal:ssh.user, what sudo said, an
   expect(problem.message).toContain("(sudo -n said: sudo: a password is required)");
   expect(problem.fix).toContain("echo 'debian ALL=(root) NOPASSWD: ALL' > /etc/sudoers.d/boreal");
   expect(problem.fix).toContain("boreal:ssh.user to root");
+  expect(problem.fix).not.toContain("apt-get install sudo");
+  // A server without sudo at all: install it first.
+  expect(sudoProblem("debian", "sh: 1: sudo: not found").fix).toMatch(/^on the server, as root: apt-get install sudo && echo 'debian ALL/);
 });
 
 describe("boreal:firewall.closeListening", () => {

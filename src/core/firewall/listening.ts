@@ -126,7 +126,8 @@ export function sudoProblem(user: string, sudoSaid: string): ConfigProblem {
     source: "the server",
     key: "boreal:ssh.user",
     message: `${user} cannot run commands as root without a password (sudo -n said: ${sudoSaid.split("\n")[0] || "nothing"}); the kit writes to /etc, installs packages and manages units`,
-    fix: `on the server, as root: echo '${sudoersLine(user)}' > /etc/sudoers.d/boreal && chmod 0440 /etc/sudoers.d/boreal (visudo -cf checks it), or set boreal:ssh.user to root if root may log in`,
+    // A minimal Debian may have no sudo at all.
+    fix: `on the server, as root: ${/not found/.test(sudoSaid) ? "apt-get install sudo && " : ""}echo '${sudoersLine(user)}' > /etc/sudoers.d/boreal && chmod 0440 /etc/sudoers.d/boreal (visudo -cf checks it), or set boreal:ssh.user to root if root may log in`,
   };
 }
 
