@@ -33,9 +33,13 @@ export function wantsHelp(args: readonly string[]): boolean {
   return ownWords(args).some((a) => HELP_FLAGS.includes(a));
 }
 
-/** --version before any `--`: any verb prints the kit's version and runs nothing. */
+/**
+ * `boreal VERB [COMMAND] --version`: the kit's version, nothing run. Only so: elsewhere
+ * --version may be a verb's own option (registry sign --version N).
+ */
 export function wantsVersion(args: readonly string[]): boolean {
-  return ownWords(args).includes("--version");
+  const words = ownWords(args);
+  return words.length <= 2 && words[words.length - 1] === "--version" && words.slice(0, -1).every((w) => !w.startsWith("-"));
 }
 
 export function parseArgs(args: readonly string[], options: OptionSpecs, settings: { passThrough?: boolean } = {}): Parsed {

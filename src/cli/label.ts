@@ -91,6 +91,10 @@ function load(a: Parsed, io: CliIo, verb: LabelVerb): Loaded | undefined {
   }
   const trusted = verifyDir(dir, a.one("--trust"), io, `boreal label ${verb}`);
   const federation = trusted.verified.federation;
+  if (!federation && a.on("--json")) {
+    io.out(jsonText({ federation: null, pinned: trusted.pinned, rejected: trusted.verified.rejected }));
+    return undefined;
+  }
   if (!federation) {
     io.out(`${dir}: no trusted federation version, so no label can be checked:`);
     for (const r of trusted.verified.rejected) io.out(rejectionLine(r));

@@ -609,15 +609,19 @@ describe("the front door: help, version, exit codes, did you mean", () => {
     const shown = boreal("--version");
     expect(shown.status).toBe(0);
     expect(shown.stdout).toBe(`boreal-kit ${version}\n`);
-    // --version on any verb, before any --; a word every object has is no verb.
+    // --version on any verb and command; a word every object has is no verb.
     for (const args of [
       ["status", "--version"],
-      ["registry", "check", "x", "--version"],
+      ["registry", "check", "--version"],
     ]) {
       const verbVersion = boreal(...args);
       expect(verbVersion.status, args.join(" ")).toBe(0);
       expect(verbVersion.stdout).toBe(`boreal-kit ${version}\n`);
     }
+    // Where --version is a verb's own option, it is that option.
+    expect(boreal("registry", "allowed-signers", join(work, "no-such-registry"), "--version", "1").stderr).toMatch(
+      /no-such-registry cannot be read/,
+    );
     for (const args of [["constructor"], ["help", "toString"]]) {
       const notAVerb = boreal(...args);
       expect(notAVerb.status, args.join(" ")).toBe(2);

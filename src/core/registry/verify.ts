@@ -7,7 +7,7 @@
 // share, and with a serial above the one already held (no replay). A bad object is
 // reported by file and reason and skipped; it never stops the rest.
 import { createHash } from "node:crypto";
-import type { ConfigProblem } from "../values/problems";
+import { withoutKey, type ConfigProblem } from "../values/problems";
 import { escapeText } from "../values/escape";
 import {
   descriptorPath,
@@ -102,7 +102,8 @@ export function formatRejection(r: Rejection): string {
   return `${escapeText(r.source)}: ${escapeText(r.path)}: ${escapeText(r.reason)}`;
 }
 
-const problemText = (problems: ConfigProblem[]) => problems.map((p) => `${p.key === "(file)" ? "" : `${p.key}: `}${p.message}`).join("; ");
+const problemText = (problems: ConfigProblem[]) =>
+  problems.map((p) => (p.key === "(file)" ? p.message : `${p.key}: ${withoutKey(p.key, p.message)}`)).join("; ");
 
 /** Individual reports of files that are no registry object, per source; the rest are counted in one line. */
 const JUNK_REPORTED = 20;
