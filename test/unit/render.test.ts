@@ -439,14 +439,18 @@ test("every node metric the alerts and `boreal status` read comes from a collect
 });
 
 describe("the alert rules and their runbook", () => {
-  test("every alert links a runbook entry that the README has", () => {
+  test("every alert links a runbook entry: the README's anchor leads to its section of docs/how-to/alerts.md", () => {
     const readme = readFileSync(join(__dirname, "..", "..", "README.md"), "utf8");
+    const runbooks = readFileSync(join(__dirname, "..", "..", "docs", "how-to", "alerts.md"), "utf8");
     const rules = fileOf("b1", "/etc/prometheus/boreal-rules.yml").content;
     const alerts = [...rules.matchAll(/- alert: (\w+)\n[\s\S]*?runbook: README\.md#([\w-]+)/g)];
     expect(alerts.length).toBe(9);
     for (const [, alert, anchor] of alerts) {
       expect(anchor, alert).toBe(`alert-${alert.toLowerCase()}`);
-      expect(readme, `README runbook entry for ${alert}`).toContain(`<a id="${anchor}"></a>**${alert}**`);
+      expect(readme, `README anchor for ${alert}`).toContain(
+        `<a id="${anchor}"></a>[${alert}](docs/how-to/alerts.md#${alert.toLowerCase()})`,
+      );
+      expect(runbooks, `runbook section for ${alert}`).toMatch(new RegExp(`^## ${alert}$`, "m"));
     }
   });
 });
