@@ -62,7 +62,7 @@ describe("the real engine", () => {
     expect(preview.output).toMatch(/boreal-kit found \d+ problems in its input/);
     expect(preview.output).toMatch(/boreal:member: .*lowercase.*\n\s+fix: use a DNS-safe name/);
     expect(preview.output).toMatch(/boreal:mtu: is below 1280/);
-    expect(preview.output).toMatch(/boreal:ssh: boreal:ssh is missing\n\s+fix: set its fields/);
+    expect(preview.output).toMatch(/boreal:ssh: is missing\n\s+fix: set its fields/);
     expect(preview.output).not.toMatch(/\n\s+at .*\(.*\.(ts|js):\d+:\d+\)/);
   });
 
