@@ -199,7 +199,9 @@ export const federationSchema = z
       )
       .default([]),
     members: z
-      .array(memberSchema, { error: typeError("members", "a list", "list the members with name, keys, zones and mesh (see the README)") })
+      .array(memberSchema, {
+        error: typeError("members", "a list", "list the members with name, keys, zones and mesh (see docs/reference/registry.md)"),
+      })
       .min(1, withFix("lists no member", "list the founding members with their keys, zones and mesh shares")),
     /**
      * The label (src/label): how many other members must attest a node, and how long an
@@ -538,7 +540,7 @@ function parseWith<T>(
     return problem(`is not valid YAML: ${detail}`, "correct the YAML syntax");
   }
   if (data === null || typeof data !== "object" || Array.isArray(data))
-    return problem("is not a YAML mapping", "write it as key: value lines (see the README)");
+    return problem("is not a YAML mapping", "write it as key: value lines (see docs/reference/registry.md)");
   let parsed: ReturnType<typeof schema>;
   try {
     parsed = schema(data);
