@@ -234,7 +234,8 @@ export async function askNode(target: StatusTarget): Promise<{ node: string; ans
     );
   }
   try {
-    const agentConfig = await ssh.execCommand(`cat ${AGENT.config}`);
+    // Root's to read: a sudo user (boreal:ssh.user) reads it through sudo, as the kit's commands run.
+    const agentConfig = await ssh.execCommand(`${target.user === "root" ? "" : "sudo -n "}cat ${AGENT.config}`);
     if (agentConfig.code !== 0)
       throw unavailableError(`${where} is not a node of the kit (no ${AGENT.config})`, "run pulumi up for it first", where);
     const { spec } = parseAgentConfig(agentConfig.stdout, `${where}:${AGENT.config}`);

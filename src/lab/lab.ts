@@ -5,6 +5,8 @@ import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { stringify } from "yaml";
 import { writeAtomic } from "../io/files";
+import { parseCidr } from "../core/values/ip";
+import { shellQuote } from "../core/values/shell";
 import { ProcessError, run, runAsync, RunResult, startDetached } from "../io/process";
 import { DEFAULT_SUITE, ensureImage, labRecipe, LabSuite, LabSuiteChoice, machineSuites } from "./image";
 import { createMirrorRepo, mirrorProcesses, mirrorUrl, mirrorsDir, startMirror, stopMirror } from "./mirror";
@@ -22,6 +24,8 @@ export { LAB_PASSPHRASE };
 import {
   checkSubnetFree,
   createLabNetwork,
+  LAB_PREFIX6,
+  labAddress6,
   createMachineNetwork,
   labAddresses,
   labNamespaces,
@@ -56,6 +60,8 @@ export interface LabMachine {
   image: string;
   /** Who logs in over SSH: root, unless the machine was made as cloud images come (UpOptions.sudoUser). */
   sshUser?: string;
+  /** Its IPv6 underlay address (the lab is dual-stack); absent for a machine made IPv4-only (UpOptions.ipv4Only). */
+  address6?: string;
 }
 
 export interface LabState {
@@ -135,6 +141,10 @@ export interface UpOptions {
    * SSH login disabled (an image with sudo, built once). Unset: root logs in, as always.
    */
   sudoUser?: string;
+  /** The machines (by name) made so, when not all of them are (their image has sudo, the others' not). */
+  sudoMachines?: string[];
+  /** Machines (by name) left without an IPv6 address, as servers of a hoster without IPv6 come. */
+  ipv4Only?: string[];
 }
 
 export async function labUp(options: UpOptions): Promise<LabState & { imageBuilt: boolean; imageSeconds: number }> {
@@ -148,11 +158,17 @@ export async function labUp(options: UpOptions): Promise<LabState & { imageBuilt
   // A crashed or half-done run leaves pieces behind: clear them before anything else.
   labDown({ dir, log: () => {}, keepState: false });
   checkSubnetFree(subnet);
-  const images = new Map<LabSuite, Awaited<ReturnType<typeof ensureImage>>>();
-  for (const suite of new Set(suites)) {
-    const image = await ensureImage(labRecipe(suite, options.sudoUser === undefined ? [] : ["sudo"]), log);
-    if (image.built) log(`${suite} image built in ${image.seconds}s`);
-    images.set(suite, image);
+  checkSubnetFree(parseCidr(LAB_PREFIX6));
+  const names = machines.map((_, i) => `node${i + 1}`);
+  const withSudo = (name: string) => options.sudoUser !== undefined && (options.sudoMachines ?? names).includes(name);
+  // One image per suite and recipe: a machine made as cloud images come needs sudo in its image.
+  const imageKey = (i: number) => `${suites[i]}${withSudo(names[i]) ? "+sudo" : ""}`;
+  const images = new Map<string, Awaited<ReturnType<typeof ensureImage>>>();
+  for (const [i, name] of names.entries()) {
+    if (images.has(imageKey(i))) continue;
+    const image = await ensureImage(labRecipe(suites[i], withSudo(name) ? ["sudo"] : []), log);
+    if (image.built) log(`${imageKey(i)} image built in ${image.seconds}s`);
+    images.set(imageKey(i), image);
   }
 
   mkdirSync(dir, { recursive: true });
@@ -160,7 +176,7 @@ export async function labUp(options: UpOptions): Promise<LabState & { imageBuilt
   if (!existsSync(sshKey)) sh("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "boreal-lab-operator", "-f", sshKey]);
   const operatorKey = readFileSync(`${sshKey}.pub`, "utf8");
 
-  createLabNetwork(subnet, host);
+  createLabNetwork(subnet, host, labAddress6(host));
   createLabDnsNetwork(subnet.text);
   // New machines, new federation: the mirror starts empty.
   rmSync(mirrorsDir(dir), { recursive: true, force: true });
@@ -169,16 +185,18 @@ export async function labUp(options: UpOptions): Promise<LabState & { imageBuilt
   log(`registry mirror ${mirror.url} (git daemon pid ${mirror.pid}, takes attestations only; members write to ${repo})`);
   const state: LabState = { subnet: subnet.text, hostAddress: host, suite: choice, sshKey, machines: [], mirror };
   machines.forEach((address, i) => {
-    const name = `node${i + 1}`;
-    createMachineNetwork(name, address, subnet);
+    const name = names[i];
+    const address6 = options.ipv4Only?.includes(name) ? undefined : labAddress6(address);
+    createMachineNetwork(name, address, subnet, address6);
     const resolver = labDnsAddresses(subnet.text).resolver;
-    state.machines.push(startMachine(dir, { name, address, resolver }, suites[i], images.get(suites[i])!.path, operatorKey));
+    const machine = startMachine(dir, { name, address, resolver }, suites[i], images.get(imageKey(i))!.path, operatorKey);
+    state.machines.push(address6 === undefined ? machine : { ...machine, address6 });
   });
   saveState(dir, state);
   writeKnownHosts(dir, state);
   log(`waiting for sshd on ${state.machines.length} machine(s)`);
   await Promise.all(state.machines.map((m) => waitForSsh(state, m, 120, dir)));
-  if (options.sudoUser !== undefined) for (const m of state.machines) await makeSudoUser(state, m, options.sudoUser, dir);
+  for (const m of state.machines.filter((machine) => withSudo(machine.name))) await makeSudoUser(state, m, options.sudoUser!, dir);
   const built = [...images.values()].filter((image) => image.built);
   return { ...state, imageBuilt: built.length > 0, imageSeconds: built.reduce((sum, image) => sum + image.seconds, 0) };
 }
@@ -333,11 +351,23 @@ function execResult(result: RunResult): LabExecResult {
   return { status: result.status ?? -1, output: `${result.stdout}${result.stderr}` };
 }
 
-/** Run a command on a machine over SSH, the host key checked against the pinned one. */
+/**
+ * The command as root: through sudo on a machine where root cannot log in (UpOptions.sudoUser),
+ * since the lab's checks look at the machine as its administrator does.
+ */
+function asRoot(machine: LabMachine, command: string): string {
+  return machine.sshUser === undefined || machine.sshUser === "root" ? command : `sudo -n sh -c ${shellQuote(command)}`;
+}
+
+/** Run a command as root on a machine over SSH, the host key checked against the pinned one. */
 export function labExec(state: LabState, machine: LabMachine, command: string, dir = LAB_DIR, input?: string): LabExecResult {
   try {
     return execResult(
-      run("ssh", [...sshArgs(state, machine, dir), command], { input: input ?? "", timeoutMs: LAB_EXEC_TIMEOUT_MS, allowFailure: true }),
+      run("ssh", [...sshArgs(state, machine, dir), asRoot(machine, command)], {
+        input: input ?? "",
+        timeoutMs: LAB_EXEC_TIMEOUT_MS,
+        allowFailure: true,
+      }),
     );
   } catch (error) {
     if (error instanceof ProcessError) return { status: -1, output: error.message };
@@ -354,7 +384,9 @@ export async function labExecAsync(
   timeoutMs = LAB_EXEC_TIMEOUT_MS,
 ): Promise<LabExecResult> {
   try {
-    return execResult(await runAsync("ssh", [...sshArgs(state, machine, dir), command], { timeoutMs, allowFailure: true }));
+    return execResult(
+      await runAsync("ssh", [...sshArgs(state, machine, dir), asRoot(machine, command)], { timeoutMs, allowFailure: true }),
+    );
   } catch (error) {
     if (error instanceof ProcessError) return { status: -1, output: `${error.result.stdout}${error.message}` };
     throw error;
@@ -466,7 +498,13 @@ export function writeLabStacks(
   state: LabState,
   projectDir: string,
   log: (l: string) => void,
-  options: { syncInterval?: number; attestInterval?: number; delegationCheckInterval?: number } = {},
+  options: {
+    syncInterval?: number;
+    attestInterval?: number;
+    delegationCheckInterval?: number;
+    /** Each machine with an IPv6 address publishes both endpoints (boreal:endpoint as a list). */
+    dualStack?: boolean;
+  } = {},
 ): { members: LabMember[]; missing: string[]; trust: string } {
   const labDir = dirname(state.sshKey);
   const { members, trust } = createLabFederation({
@@ -483,7 +521,7 @@ export function writeLabStacks(
       config: {
         "boreal:member": member.name,
         "boreal:node": m.name,
-        "boreal:endpoint": `${m.address}:51820`,
+        "boreal:endpoint": options.dualStack && m.address6 ? [`${m.address}:51820`, `[${m.address6}]:51820`] : `${m.address}:51820`,
         "boreal:registry": member.registry,
         "boreal:trust": trust,
         "boreal:signingKeyFile": member.signingKey,
@@ -498,7 +536,7 @@ export function writeLabStacks(
         "boreal:zones": [member.zone],
         // A cooperative's zone holds its customers' names: a web site and mail, here on the node.
         "boreal:records": { [member.zone]: labRecords(m.address) },
-        "boreal:ssh": { host: m.address, port: 22, user: "root", hostKey: m.hostKey },
+        "boreal:ssh": { host: m.address, port: 22, user: m.sshUser ?? "root", hostKey: m.hostKey },
       },
     };
     writeFileSync(join(projectDir, "stacks", `Pulumi.${labStackName(m.name)}.yaml`), `# Generated by boreal lab up.\n${stringify(config)}`);

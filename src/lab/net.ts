@@ -68,12 +68,22 @@ export function labAddresses(subnetText: string, count: number): { subnet: Cidr;
   };
 }
 
+/**
+ * The lab's IPv6 underlay beside its IPv4 one, in the documentation prefix: the host at ::1,
+ * each machine at the hextet that reads as its IPv4 address's last number (.11 → ::11).
+ */
+export const LAB_PREFIX6 = "2001:db8:b0ea::/64";
+
+export function labAddress6(ipv4: string): string {
+  return `${LAB_PREFIX6.split("::")[0]}::${ipv4.split(".")[3]}`;
+}
+
 /** Refuse a subnet that overlaps anything this host already routes (its uplink above all). */
 export function checkSubnetFree(subnet: Cidr): void {
-  const routes = JSON.parse(sh("ip", ["-j", "-4", "route", "show", "table", "all"])) as { dst: string; dev?: string }[];
+  const routes = JSON.parse(sh("ip", ["-j", `-${subnet.family}`, "route", "show", "table", "all"])) as { dst: string; dev?: string }[];
   for (const route of routes) {
     if (route.dev === HOST_VETH || !route.dst || route.dst === "default") continue;
-    const dst = route.dst.includes("/") ? route.dst : `${route.dst}/32`;
+    const dst = route.dst.includes("/") ? route.dst : `${route.dst}/${subnet.family === 4 ? 32 : 128}`;
     let cidr: Cidr;
     try {
       cidr = parseCidr(dst);
@@ -82,13 +92,14 @@ export function checkSubnetFree(subnet: Cidr): void {
     }
     if (cidrsOverlap(cidr, subnet)) {
       throw new Error(
-        `lab subnet ${subnet.text} overlaps the host route ${dst}${route.dev ? ` (dev ${route.dev})` : ""}: choose another with --subnet, e.g. 198.51.100.0/24`,
+        `lab ${subnet.family === 4 ? "subnet" : "IPv6 prefix"} ${subnet.text} overlaps the host route ${dst}${route.dev ? ` (dev ${route.dev})` : ""}` +
+          (subnet.family === 4 ? ": choose another with --subnet, e.g. 198.51.100.0/24" : ""),
       );
     }
   }
 }
 
-export function createLabNetwork(subnet: Cidr, hostAddress: string): void {
+export function createLabNetwork(subnet: Cidr, hostAddress: string, hostAddress6: string): void {
   sh("ip", ["netns", "add", LAB_NS]);
   sh("ip", ["-n", LAB_NS, "link", "add", BRIDGE, "type", "bridge"]);
   sh("ip", ["-n", LAB_NS, "link", "set", BRIDGE, "up"]);
@@ -96,10 +107,13 @@ export function createLabNetwork(subnet: Cidr, hostAddress: string): void {
   sh("ip", ["link", "add", HOST_VETH, "type", "veth", "peer", "name", "uplink", "netns", LAB_NS]);
   sh("ip", ["-n", LAB_NS, "link", "set", "uplink", "master", BRIDGE, "up"]);
   sh("ip", ["addr", "add", `${hostAddress}/${subnet.bits}`, "dev", HOST_VETH]);
+  // nodad: the address is usable at once, not after duplicate detection's second.
+  sh("ip", ["-6", "addr", "add", `${hostAddress6}/${parseCidr(LAB_PREFIX6).bits}`, "dev", HOST_VETH, "nodad"]);
   sh("ip", ["link", "set", HOST_VETH, "up"]);
 }
 
-export function createMachineNetwork(machine: string, address: string, subnet: Cidr): void {
+/** The machine's eth0 on the lab bridge: its IPv4 address, and its IPv6 one unless it is IPv4-only. */
+export function createMachineNetwork(machine: string, address: string, subnet: Cidr, address6?: string): void {
   const ns = nodeNamespace(machine);
   const bridgePort = `v-${machine}`.slice(0, 15);
   sh("ip", ["netns", "add", ns]);
@@ -107,6 +121,8 @@ export function createMachineNetwork(machine: string, address: string, subnet: C
   sh("ip", ["-n", LAB_NS, "link", "set", bridgePort, "master", BRIDGE, "up"]);
   sh("ip", ["-n", ns, "link", "set", "lo", "up"]);
   sh("ip", ["-n", ns, "addr", "add", `${address}/${subnet.bits}`, "dev", "eth0"]);
+  if (address6 !== undefined)
+    sh("ip", ["-n", ns, "-6", "addr", "add", `${address6}/${parseCidr(LAB_PREFIX6).bits}`, "dev", "eth0", "nodad"]);
   sh("ip", ["-n", ns, "link", "set", "eth0", "up"]);
   // No default route and no NAT: a lab machine reaches the lab subnet and nothing else.
 }

@@ -42,6 +42,8 @@ function cutUnderlay(machine: string, seconds: number): void {
 
 const ready = process.getuid?.() === 0 && pulumiCliAvailable() && commandPluginInstalled();
 const COUNT = 5;
+/** Member 3's server has this sudo user and refuses root over SSH. */
+const SUDO_USER = "debian";
 /**
  * The Debian release of the lab machines: BOREAL_E2E_SUITE=trixie runs the suite on Debian 13,
  * mixed on a federation of both (node1, node3, node5 on 12; node2, node4 on 13).
@@ -220,7 +222,17 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "boreal-e2e-"));
     const state = await timed(`lab up (${COUNT} machines)`, () =>
-      labUp({ nodes: COUNT, subnet: "198.51.100.0/24", installPrerequisites: true, log: checks.log, dir, suite: SUITE }),
+      // Member 3's server comes as cloud images do: a sudo user, root's SSH login off (issue #27).
+      labUp({
+        nodes: COUNT,
+        subnet: "198.51.100.0/24",
+        installPrerequisites: true,
+        log: checks.log,
+        dir,
+        suite: SUITE,
+        sudoUser: SUDO_USER,
+        sudoMachines: ["node3"],
+      }),
     );
     servers = new Servers(state, dir);
     ws = new Workspace("e2e");
@@ -286,6 +298,23 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
       `join: node 1's last full agent run took ${status.seconds}s (${Object.entries(status.phases)
         .map(([phase, s]) => `${phase} ${s}s`)
         .join(", ")})`,
+    );
+  });
+
+  test("a server as it comes: member 3 joined as its sudo user, root's SSH login refused, every remote command through sudo", () => {
+    const machine = servers.state.machines[2];
+    expect(machine.sshUser).toBe(SUDO_USER);
+    const stackFile = parseYaml(readFileSync(join(ws.dir, "stacks", `Pulumi.${stackOf(2)}.yaml`), "utf8")) as {
+      config: Record<string, { user?: string }>;
+    };
+    expect(stackFile.config["boreal:ssh"].user).toBe(SUDO_USER);
+    const asRoot = labExec(servers.state, { ...machine, sshUser: "root" }, "true", dir);
+    expect(asRoot.status, "root's SSH login is disabled").not.toBe(0);
+    // What sudo ran for the kit, as the server's own journal says: the up went through sudo -n.
+    const sudoLog = servers.ok(nodes[2], `journalctl _COMM=sudo --no-pager -q | grep -c 'USER=root' || true`);
+    expect(Number(sudoLog.trim())).toBeGreaterThan(10);
+    checks.log(
+      `sudo user: ${machine.name} joined as ${SUDO_USER} (root's SSH login refused); sudo ran ${sudoLog.trim()} commands as root for it`,
     );
   });
 
