@@ -24,13 +24,21 @@ import { z } from "zod";
 import { ConfigProblem, problemsFromZod, withFix } from "../values/problems";
 import { typeError, slug, wireguardKey } from "../values/fields";
 import { Federation, MAX_OBJECT_BYTES, NodeDescriptor, Parsed, signaturePath } from "../registry/format";
+import { FORMATS, FormatStep, lowestFormat, readFormat } from "../registry/formats";
 import { LABEL_NAMESPACE, verifySignature } from "../registry/sshsig";
 import { heldNode, type HeldState } from "../registry/verify";
 import { liveFrom, ObservedFrom, ruleById, RULE_SET_DIGEST, RULE_SET_VERSION } from "./rules";
 
 export const STATEMENT_TYPE = "https://in-toto.io/Statement/v1";
-/** The kit's predicate: a URN, since the kit has no web address of its own to promise. */
-export const PREDICATE_TYPE = "urn:boreal-kit:label-attestation:v1";
+/**
+ * The kit's predicate: a URN, since the kit has no web address of its own to promise. Its
+ * `:v<N>` is the attestation's format (src/core/registry/formats.ts), the in-toto way: a
+ * Statement has no room for a `format` key of its own, and a predicate's type says its version.
+ */
+export const PREDICATE_TYPE_PREFIX = "urn:boreal-kit:label-attestation:v";
+export const predicateTypeFor = (format: number): string => `${PREDICATE_TYPE_PREFIX}${format}`;
+/** Format 1's predicate type: what every attestation that needs no later format carries. */
+export const PREDICATE_TYPE = predicateTypeFor(1);
 export const ATTESTATIONS_DIR = "attestations";
 /** Like any registry object: nothing legitimate comes close (ten results are about 3 KiB). */
 export const MAX_ATTESTATION_BYTES = MAX_OBJECT_BYTES;
@@ -56,6 +64,8 @@ const isoTime = (what: string) =>
     },
     withFix(`${what} is not a UTC time in the form 2026-11-20T10:00:00.000Z`, TIME_FIX),
   );
+
+const PREDICATE_TYPE_PATTERN = /^urn:boreal-kit:label-attestation:v([1-9][0-9]{0,3})$/;
 
 const RESULT_FIX = "one result per rule and place: { rule, passed, observedFrom: mesh|underlay, detail }";
 const resultSchema = z.strictObject({
@@ -112,9 +122,10 @@ export const attestationSchema = z
         { error: typeError("subject", "a list", "the subject is a list of one node") },
       )
       .length(1, withFix("subject must list exactly one node", "make one attestation per node")),
-    predicateType: z.literal(PREDICATE_TYPE, {
-      error: withFix(`predicateType is not ${PREDICATE_TYPE}`, "a label attestation has the kit's predicate type"),
-    }),
+    // Any format this kit reads: parseAttestation has read the number already (readFormat).
+    predicateType: z
+      .string({ error: withFix(`predicateType is not ${PREDICATE_TYPE}`, "a label attestation has the kit's predicate type") })
+      .regex(PREDICATE_TYPE_PATTERN, withFix(`predicateType is not ${PREDICATE_TYPE}`, "a label attestation has the kit's predicate type")),
     predicate: z.strictObject(
       {
         ruleSet: z.strictObject(
@@ -185,8 +196,16 @@ export function sha256Hex(content: string): string {
   return createHash("sha256").update(content, "utf8").digest("hex");
 }
 
-/** Reads one statement (untrusted): problems name the file, the field and the fix. */
-export function parseAttestation(file: { path: string; content: string }, where: string = file.path): Parsed<Attestation> {
+/**
+ * Reads one statement (untrusted): problems name the file, the field and the fix. `formats`:
+ * the attestation formats this reader knows (src/core/registry/formats.ts); a shorter table
+ * reads as an older kit would.
+ */
+export function parseAttestation(
+  file: { path: string; content: string },
+  where: string = file.path,
+  formats: readonly FormatStep[] = FORMATS.attestation,
+): Parsed<Attestation> {
   const problem = (message: string, fix: string): Parsed<Attestation> => ({
     ok: false,
     problems: [{ source: where, key: "(file)", message, fix }],
@@ -204,6 +223,12 @@ export function parseAttestation(file: { path: string; content: string }, where:
   }
   if (data === null || typeof data !== "object" || Array.isArray(data))
     return problem("is not a JSON object", "an attestation is an in-toto Statement (a JSON object)");
+  // The format first, from the predicate type: a newer kit's statement is refused as such.
+  const declared = PREDICATE_TYPE_PATTERN.exec(String((data as { predicateType?: unknown }).predicateType));
+  if (declared) {
+    const reading = readFormat(Number(declared[1]), data as Record<string, unknown>, formats, { source: where, field: "predicateType" });
+    if (!reading.ok) return { ok: false, problems: [reading.problem], ...(reading.newer === undefined ? {} : { newer: reading.newer }) };
+  }
   const parsed = attestationSchema.safeParse(data);
   if (!parsed.success) return { ok: false, problems: problemsFromZod(parsed.error, where, "") };
   if (renderAttestation(parsed.data) !== file.content) {
@@ -235,6 +260,13 @@ export function buildAttestation(input: AttestationInput): { statement: Attestat
     throw new Error(`member ${descriptor.member} cannot attest its own node ${descriptor.node}: its own member never counts`);
   const problems = resultProblems(input.results);
   if (problems.length > 0) throw new Error(`attestation of ${descriptor.node}: ${problems.join("; ")}`);
+  const predicate = {
+    ruleSet: { version: RULE_SET_VERSION, digest: RULE_SET_DIGEST },
+    checker: { member: input.checker.member, node: input.checker.node },
+    observedAt: input.observedAt.toISOString(),
+    validUntil: new Date(input.observedAt.getTime() + input.validityDays * DAY_MS).toISOString(),
+    results: input.results.map((r) => ({ rule: r.rule, passed: r.passed, observedFrom: r.observedFrom, detail: r.detail })),
+  };
   const statement = {
     _type: STATEMENT_TYPE,
     subject: [
@@ -244,14 +276,9 @@ export function buildAttestation(input: AttestationInput): { statement: Attestat
         annotations: { member: descriptor.member, wireguardPublicKey: descriptor.publicKey },
       },
     ],
-    predicateType: PREDICATE_TYPE,
-    predicate: {
-      ruleSet: { version: RULE_SET_VERSION, digest: RULE_SET_DIGEST },
-      checker: { member: input.checker.member, node: input.checker.node },
-      observedAt: input.observedAt.toISOString(),
-      validUntil: new Date(input.observedAt.getTime() + input.validityDays * DAY_MS).toISOString(),
-      results: input.results.map((r) => ({ rule: r.rule, passed: r.passed, observedFrom: r.observedFrom, detail: r.detail })),
-    },
+    // The lowest format that expresses it (src/core/registry/formats.ts): v1 unless it uses a later field.
+    predicateType: predicateTypeFor(lowestFormat({ predicate }, FORMATS.attestation)),
+    predicate,
   };
   const parsed = attestationSchema.safeParse(statement);
   if (!parsed.success)

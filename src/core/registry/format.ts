@@ -8,6 +8,7 @@ import { ConfigProblem, problemsFromZod, withFix } from "../values/problems";
 import { escapeShort } from "../values/escape";
 import { endpoint, ipv4, ipv6, port, slug, typeError, wireguardKey, zoneName } from "../values/fields";
 import { parsePortSpec, portSpecText } from "../values/ports";
+import { FORMATS, FormatStep, readFormat } from "./formats";
 
 export const FEDERATION_DIR = "federation";
 export const NODES_DIR = "nodes";
@@ -471,14 +472,28 @@ export function zoneWithin(zone: string, suffix: string): boolean {
   return zone === suffix || zone.endsWith(`.${suffix}`);
 }
 
-export type Parsed<T> = { ok: true; value: T } | { ok: false; problems: ConfigProblem[] };
+/** A parse: the value, or the problems; `newer` is the object's format when a newer kit wrote it (src/core/registry/formats.ts). */
+export type Parsed<T> = { ok: true; value: T } | { ok: false; problems: ConfigProblem[]; newer?: number };
 
-export function parseFederationVersion(file: RegistryFile, where: string = file.path): Parsed<FederationVersion> {
-  return parseWith(file, where, MAX_FEDERATION_BYTES, (data) => federationSchema.safeParse(data));
+/**
+ * `formats`: the formats of federation versions this reader knows (src/core/registry/formats.ts);
+ * a shorter table reads as an older kit would.
+ */
+export function parseFederationVersion(
+  file: RegistryFile,
+  where: string = file.path,
+  formats: readonly FormatStep[] = FORMATS.federation,
+): Parsed<FederationVersion> {
+  return parseWith(file, where, MAX_FEDERATION_BYTES, formats, (data) => federationSchema.safeParse(data));
 }
 
-export function parseNodeObject(file: RegistryFile, where: string = file.path): Parsed<NodeDescriptor | Tombstone> {
-  return parseWith<NodeDescriptor | Tombstone>(file, where, MAX_NODE_OBJECT_BYTES, (data) =>
+/** `formats`: the formats of node objects this reader knows, as for parseFederationVersion. */
+export function parseNodeObject(
+  file: RegistryFile,
+  where: string = file.path,
+  formats: readonly FormatStep[] = FORMATS.node,
+): Parsed<NodeDescriptor | Tombstone> {
+  return parseWith<NodeDescriptor | Tombstone>(file, where, MAX_NODE_OBJECT_BYTES, formats, (data) =>
     typeof data === "object" && data !== null && "left" in data ? tombstoneSchema.safeParse(data) : descriptorSchema.safeParse(data),
   );
 }
@@ -496,6 +511,7 @@ function parseWith<T>(
   file: RegistryFile,
   where: string,
   maxBytes: number,
+  formats: readonly FormatStep[],
   schema: (data: unknown) => z.ZodSafeParseResult<T> | z.ZodSafeParseResult<never>,
 ): Parsed<T> {
   const problem = (message: string, fix: string): Parsed<T> => ({ ok: false, problems: [{ source: where, key: "(file)", message, fix }] });
@@ -541,6 +557,11 @@ function parseWith<T>(
   }
   if (data === null || typeof data !== "object" || Array.isArray(data))
     return problem("is not a YAML mapping", "write it as key: value lines (see docs/reference/registry.md)");
+  // The format first: an object a newer kit wrote is refused as such, never read as this kit's.
+  const { format, ...fields } = data as Record<string, unknown>;
+  const reading = readFormat(format, fields, formats, { source: where, field: "format" });
+  if (!reading.ok) return { ok: false, problems: [reading.problem], ...(reading.newer === undefined ? {} : { newer: reading.newer }) };
+  data = fields;
   let parsed: ReturnType<typeof schema>;
   try {
     parsed = schema(data);

@@ -68,6 +68,8 @@ export interface Rejection {
   source: string;
   path: string;
   reason: string;
+  /** The object's format, when a newer boreal-kit wrote it (src/core/registry/formats.ts): upgrade to read it. */
+  newer?: number;
 }
 
 export interface VerifiedRegistry {
@@ -209,11 +211,11 @@ export function nodeNameProblem(federation: FederationVersion, member: string, n
 export function verifyRegistry(input: { sources: RegistrySource[]; trust: TrustAnchor; held?: HeldState }): VerifiedRegistry {
   const rejected: Rejection[] = [];
   const seen = new Set<string>();
-  const reject = (source: string, path: string, reason: string) => {
+  const reject = (source: string, path: string, reason: string, newer?: number) => {
     const key = `${source}\0${path}\0${reason}`;
     if (seen.has(key)) return;
     seen.add(key);
-    rejected.push({ source, path, reason });
+    rejected.push({ source, path, reason, ...(newer === undefined ? {} : { newer }) });
   };
   const held: HeldState = { federation: input.held?.federation, nodes: { ...(input.held?.nodes ?? {}) } };
   const sources = indexSources(input.sources, reject);
@@ -281,7 +283,7 @@ export function verifyRegistry(input: { sources: RegistrySource[]; trust: TrustA
       const signature = signatureRead.content;
       const check = checkNodeObject({ path, content: read.content, signature }, settings);
       if ("reason" in check) {
-        reject(s.name, path, check.reason);
+        reject(s.name, path, check.reason, check.newer);
         continue;
       }
       const object = check.object;
@@ -361,7 +363,7 @@ function chainFederation(
   sources: IndexedSource[],
   trust: TrustAnchor,
   held: HeldState,
-  reject: (source: string, path: string, reason: string) => void,
+  reject: (source: string, path: string, reason: string, newer?: number) => void,
 ): TrustedVersion | undefined {
   const candidates = (version: number): { source: string; path: string; content: string; files: Map<string, RegistryFile> }[] =>
     sources.flatMap((s) => {
@@ -376,7 +378,7 @@ function chainFederation(
     });
   const parse = (c: { source: string; path: string; content: string }, version: number): FederationVersion | undefined => {
     const parsed = parseFederationVersion({ path: c.path, content: c.content });
-    if ("problems" in parsed) return void reject(c.source, c.path, problemText(parsed.problems));
+    if ("problems" in parsed) return void reject(c.source, c.path, problemText(parsed.problems), parsed.newer);
     if (parsed.value.version !== version)
       return void reject(c.source, c.path, `says version ${parsed.value.version} but is named ${c.path}`);
     return parsed.value;
@@ -519,7 +521,7 @@ export function countVersionSignatures(
   return { signers, refused, enough: signers.length >= signing.threshold };
 }
 
-type NodeCheck = { ok: true; object: NodeDescriptor | Tombstone } | { ok: false; reason: string };
+type NodeCheck = { ok: true; object: NodeDescriptor | Tombstone } | { ok: false; reason: string; newer?: number };
 
 /**
  * One node object against the trusted federation version. The signature is checked first,
@@ -548,7 +550,9 @@ export function checkNodeObject(file: { path: string; content: string; signature
     );
   }
   const parsed = parseNodeObject({ path: file.path, content: file.content });
-  if ("problems" in parsed) return fail(problemText(parsed.problems));
+  // A newer kit's object (src/core/registry/formats.ts), signed by its owner: refused with the upgrade.
+  if ("problems" in parsed)
+    return { ok: false, reason: problemText(parsed.problems), ...(parsed.newer === undefined ? {} : { newer: parsed.newer }) };
   const object = parsed.value;
   if (object.node !== kind.node) return fail(`names node "${object.node}" but the file is ${file.path}`);
   if (object.member !== owner.name) return fail(`says member ${object.member}, but node name ${kind.node} is member ${owner.name}'s`);

@@ -5,6 +5,7 @@ import { closeSync, lstatSync, openSync, readdirSync, readSync } from "node:fs";
 import { basename, join } from "node:path";
 import { stringify } from "yaml";
 import { BorealConfigError } from "../../core/values/problems";
+import { FORMATS, withFormat } from "../../core/registry/formats";
 import {
   descriptorPath,
   FEDERATION_DIR,
@@ -260,5 +261,6 @@ function acceptedFiles(source: ReadSource, verified: VerifiedRegistry): Registry
 /** A registry object as written to nodes/<node>.yaml: stable key order, no secrets. */
 export function renderNodeObject(object: NodeDescriptor | Tombstone): string {
   const what = "left" in object ? "the tombstone of node" : "the descriptor of node";
-  return `# Managed by boreal-kit: ${what} ${object.node}, signed by member ${object.member}.\n${stringify(object)}`;
+  // In the lowest format that expresses it (src/core/registry/formats.ts): `format` only when above 1.
+  return `# Managed by boreal-kit: ${what} ${object.node}, signed by member ${object.member}.\n${stringify(withFormat(object, FORMATS.node))}`;
 }

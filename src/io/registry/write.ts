@@ -11,6 +11,7 @@ import {
   signaturePath,
   Tombstone,
 } from "../../core/registry/format";
+import { FORMATS, withFormat } from "../../core/registry/formats";
 import { renderNodeObject } from "./read";
 import { Signer, signText } from "./sign";
 import { REGISTRY_NAMESPACE } from "../../core/registry/sshsig";
@@ -18,7 +19,7 @@ import { writeAtomic, WriteOptions } from "../files";
 
 export function renderFederation(version: FederationVersion): string {
   const validity = version.version === 1 ? "pinned by the members" : "signed by enough members of the version before";
-  return `# The federation, version ${version.version}: valid once ${validity} (see the README).\n${stringify(version, { lineWidth: 0 })}`;
+  return `# The federation, version ${version.version}: valid once ${validity} (see the README).\n${stringify(withFormat(version, FORMATS.federation), { lineWidth: 0 })}`;
 }
 
 /**
