@@ -104,7 +104,7 @@ export function scanList(peer: NodeDescriptor, base: readonly number[] = SCAN_PO
 }
 
 /** Runs fn over items, at most `limit` at a time, results in the items' order. */
-async function inPool<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+export async function inPool<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
   const worker = async () => {
