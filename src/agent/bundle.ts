@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { loadTemplates, TEMPLATES_DIR } from "../io/templates";
+import { formatsRead } from "../core/registry/formats";
 
 export const AGENT_NODE_TARGET = "node18";
 const SRC_DIR = join(__dirname, "..");
@@ -42,6 +43,18 @@ function inputsHash(): string {
   return hash.digest("hex").slice(0, 16);
 }
 
+/**
+ * The agent's own format and the formats of what it reads (src/core/registry/formats.ts), as
+ * its file says them: `head -3 /usr/local/lib/boreal-agent.js` on a node tells which
+ * registry objects it can read. `boreal-agent status` says the same (formats).
+ */
+export function formatsLine(): string {
+  const { agent, ...reads } = formatsRead();
+  return `format ${agent}; reads ${Object.entries(reads)
+    .map(([kind, format]) => `${kind} ${format}`)
+    .join(", ")}`;
+}
+
 /** `cacheDir`: outside src/ and templates/, whose files the hash covers. */
 export function bundleAgent(cacheDir: string = join(PROJECT_DIR, ".boreal")): AgentProgram {
   const hash = inputsHash();
@@ -51,7 +64,7 @@ export function bundleAgent(cacheDir: string = join(PROJECT_DIR, ".boreal")): Ag
   // main.ts's own "#!" line comes first in the output.
   const text = result.outputFiles![0].text.replace(
     /\n/,
-    "\n// boreal-kit sync agent, bundled from src/agent/main.ts: do not edit it on the node.\n",
+    `\n// boreal-kit sync agent, bundled from src/agent/main.ts: do not edit it on the node.\n// ${formatsLine()}\n`,
   );
   mkdirSync(cacheDir, { recursive: true });
   // A temp file of this process's own: several stacks of one project may run `pulumi up` at

@@ -7,7 +7,8 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { RegistryFile } from "../core/registry/format";
-import { formatRejection, sha256, VerifiedRegistry } from "../core/registry/verify";
+import { formatRejection, Rejection, sha256, VerifiedRegistry } from "../core/registry/verify";
+import { formatsRead } from "../core/registry/formats";
 import { AGENT, FileRole, RenderedFile, TEXTFILE_DIR } from "../core/node/layout";
 import { AgentConfig, parseAgentConfig } from "../core/spec/agent";
 import { SYNC_INTERVAL_DEFAULT } from "../core/spec/stack";
@@ -147,12 +148,26 @@ export function verify(inputs: RunInputs, fetched: Fetched): VerifiedRegistry {
   return verifySources(fetched.sources, inputs.config.trust, inputs.state.held);
 }
 
-/** The sync's log of refusals: each rejection once, when it appears. Returns them all, formatted. */
+/**
+ * The sync's log of refusals: each rejection once, when it appears. Returns them all, formatted.
+ * An object a newer boreal-kit wrote adds a line that says what this node reads and what to do.
+ */
 export function logRejections(verified: VerifiedRegistry, reported: readonly string[]): string[] {
   const rejected = verified.rejected.map(formatRejection);
   const before = new Set(reported);
   for (const line of rejected) if (!before.has(line)) log(`rejected ${line}`);
+  const newer = verified.rejected.filter((r, i) => r.newer !== undefined && !before.has(rejected[i]));
+  if (newer.length > 0) log(newerLine(newer));
   return rejected;
+}
+
+/** What a node says when a newer kit wrote objects it cannot read (src/core/registry/formats.ts). */
+export function newerLine(newer: readonly Rejection[]): string {
+  const read = Object.entries(formatsRead())
+    .map(([kind, format]) => `${kind} ${format}`)
+    .join(", ");
+  const objects = [...new Set(newer.map((r) => `${escapeShort(r.path)} (format ${r.newer})`))].join(", ");
+  return `a newer boreal-kit wrote ${objects}: this node's agent reads formats ${read}; it keeps what it held of those and applies everything else. Upgrade the member's kit and run pulumi up (docs/how-to/upgrade.md)`;
 }
 
 // ---- decide ---------------------------------------------------------------------------
@@ -321,6 +336,9 @@ function runStatus(run: Applied, seconds: number): object {
     departed: run.verified.departed,
     mirrors: run.fetched.mirrors.map(({ url, source, error }) => (source ? { url, ok: true } : { url, ok: false, error })),
     rejected: run.rejected,
+    // What this agent reads, and the objects a newer kit wrote (refused; what was held of them stays).
+    formats: formatsRead(),
+    newer: run.verified.rejected.flatMap((r) => (r.newer === undefined ? [] : [{ source: r.source, path: r.path, format: r.newer }])),
     wrote: run.decision.write.map((f) => f.path),
     refused: run.refused.map((r) => r.why),
     applied: run.roles,

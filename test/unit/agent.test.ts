@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import { buildSync } from "esbuild";
-import { AGENT_SOURCES, buildOptions, bundleAgent } from "../../src/agent/bundle";
+import { AGENT_SOURCES, buildOptions, bundleAgent, formatsLine } from "../../src/agent/bundle";
+import { newerLine } from "../../src/agent/phases";
 import { parseAgentConfig, renderAgentConfig } from "../../src/core/spec/agent";
 import {
   AgentState,
@@ -13,6 +14,7 @@ import {
   decideSync,
   emptyAgentState,
   failedState,
+  newerObjects,
   rolesToApply,
   syncMetrics,
   syncOutcome,
@@ -22,7 +24,10 @@ import { splitPrivateKey } from "../../src/core/spec/stack";
 import { plan } from "../../src/core/node/plan";
 import { renderNode } from "../../src/core/node/render";
 import { sha256, verifyRegistry } from "../../src/core/registry/verify";
-import { fixtureRegistryFiles, fixtureSpec, fixtureTrustAnchor, templates } from "../helpers/fixtures";
+import { FORMATS, latestFormat } from "../../src/core/registry/formats";
+import { REGISTRY_NAMESPACE } from "../../src/core/registry/sshsig";
+import { signText } from "../../src/io/registry/sign";
+import { fixtureRegistryFiles, fixtureSigner, fixtureSpec, fixtureTrustAnchor, templates } from "../helpers/fixtures";
 
 const cache = mkdtempSync(join(tmpdir(), "boreal-agent-"));
 afterAll(() => rmSync(cache, { recursive: true, force: true }));
@@ -34,6 +39,9 @@ describe("the bundled agent", () => {
     const text = readFileSync(first.path, "utf8");
     expect(text.startsWith("#!/usr/bin/env node\n")).toBe(true);
     expect(text).toContain("etc/wireguard/wg0.conf.hbs");
+    // Its format and what it reads, in its first lines (src/core/registry/formats.ts).
+    expect(text.split("\n").slice(0, 3)).toContain(`// ${formatsLine()}`);
+    expect(formatsLine()).toMatch(/^format 1; reads federation \d+, node \d+, attestation \d+$/);
     expect(statSync(first.path).mode & 0o777).toBe(0o755);
     // Unchanged sources: the same file, not rebuilt.
     const mtime = statSync(first.path).mtimeMs;
@@ -231,5 +239,83 @@ describe("the agent's state: written once per run, by its report", () => {
       mirrors: { up: 0, down: 1 },
     });
     expect(unchangedState(before, 300, { listed: 0, unreachable: [] }).lastSuccess).toBe(300);
+  });
+});
+
+describe("a node whose kit is older than an object in the registry (src/core/registry/formats.ts)", () => {
+  // Member coop-a's newer kit published a1 in a format this agent does not read; b1's agent runs.
+  const { spec } = splitPrivateKey(fixtureSpec("b1"));
+  const format = latestFormat(FORMATS.node) + 1;
+  const files = fixtureRegistryFiles();
+  const a1 = files.find((f) => f.path === "nodes/a1.yaml")!.content;
+  const newer = a1
+    .replace(/\n/, `\nformat: ${format}\n`)
+    .replace(/serial: \d+/, "serial: 1895168800")
+    .replace("198.51.100.11", "198.51.100.111");
+  const mirror = [
+    ...files.filter((f) => !f.path.startsWith("nodes/a1.yaml")),
+    { path: "nodes/a1.yaml", content: newer },
+    { path: "nodes/a1.yaml.sig", content: signText(newer, fixtureSigner("coop-a"), REGISTRY_NAMESPACE) },
+  ];
+  const trust = fixtureTrustAnchor();
+  const held = verifyRegistry({ sources: [{ name: "fixture", files }], trust }).held;
+  const run = (verified: ReturnType<typeof verifyRegistry>, previous: AgentState): DecidedRun => {
+    const decision = decideSync({ spec, verified, templates, onDisk: () => undefined, previousPeers: previous.peers, rekey: false });
+    return {
+      at: 500,
+      mirrors: { listed: 1, unreachable: [] },
+      verified,
+      rejected: verified.rejected.map((r) => r.reason),
+      decision,
+      roles: rolesToApply(decision, []),
+      inputs: "x",
+    };
+  };
+  const before: AgentState = { ...emptyAgentState(), held, peers: { a1: "old", c1: "old" }, lastSuccess: 400 };
+
+  test("it keeps the a1 it held and applies everything else: nothing of the newer object, no freeze", () => {
+    const verified = verifyRegistry({ sources: [{ name: "mirror", files: mirror }], trust, held });
+    expect(newerObjects(verified)).toBe(1);
+    const decided = run(verified, before);
+    const wg = decided.decision.owned.find((f) => f.path === "/etc/wireguard/wg0.conf")!.content;
+    expect(wg).toContain("198.51.100.11:51820");
+    expect(wg).not.toContain("198.51.100.111");
+    expect(Object.keys(decided.decision.peers)).toEqual(["a1", "c1"]);
+    expect(decided.decision.write.length).toBeGreaterThan(0);
+  });
+
+  test("a node that never held it goes on with every other peer", () => {
+    const verified = verifyRegistry({ sources: [{ name: "mirror", files: mirror }], trust });
+    expect(Object.keys(run(verified, emptyAgentState()).decision.peers)).toEqual(["c1"]);
+  });
+
+  test("the run is no success: BorealSyncFailing's last success stays, the metrics count the newer object, until the kit is upgraded", () => {
+    const verified = verifyRegistry({ sources: [{ name: "mirror", files: mirror }], trust, held });
+    const next = appliedState(before, run(verified, before));
+    expect(next.lastSuccess).toBe(400);
+    expect(next.summary).toMatchObject({ newer: 1, rejected: 1 });
+    const outcome = syncOutcome(next, 500, 60, { listed: 1, unreachable: [] });
+    expect(outcome).toMatchObject({ succeeded: false, lastSuccess: 400, newer: 1, peers: 2 });
+    const metrics = syncMetrics(outcome);
+    expect(metrics).toMatch(/^boreal_sync_newer_format_objects 1$/m);
+    expect(metrics).toMatch(/^boreal_sync_success 0$/m);
+    // The next runs find the same inputs: still no success.
+    expect(unchangedState(next, 560, { listed: 1, unreachable: [] }).lastSuccess).toBe(400);
+    // Once nothing is too new (the kit upgraded, or the member went back), success again.
+    const plain = verifyRegistry({ sources: [{ name: "fixture", files }], trust, held });
+    const mended = appliedState(next, run(plain, next));
+    expect(mended.lastSuccess).toBe(500);
+    expect(mended.summary).not.toHaveProperty("newer");
+    expect(syncMetrics(syncOutcome(mended, 500, 60, { listed: 1, unreachable: [] }))).not.toMatch(/newer_format/);
+  });
+
+  test("its log says which object, which formats it reads and what to do", () => {
+    const verified = verifyRegistry({ sources: [{ name: "mirror", files: mirror }], trust, held });
+    expect(verified.rejected[0].reason).toBe(
+      `format: this object was written by a newer boreal-kit (format ${format}); upgrade to a kit that reads format ${format} (see docs/explanation/upgrades.md)`,
+    );
+    expect(newerLine(verified.rejected)).toBe(
+      `a newer boreal-kit wrote nodes/a1.yaml (format ${format}): this node's agent reads formats federation ${FORMATS.federation.length}, node ${FORMATS.node.length}, attestation ${FORMATS.attestation.length}, agent ${FORMATS.agent.length}; it keeps what it held of those and applies everything else. Upgrade the member's kit and run pulumi up (docs/how-to/upgrade.md)`,
+    );
   });
 });

@@ -319,6 +319,22 @@ describe("clear words", () => {
     if (!parsed.ok) expect(parsed.problems[0].message).toMatch(message);
   });
 
+  test.each<[string, RegExp]>([
+    ['format: "2"', /^format: format "2" is not a format number: a whole number from 1 to 1000$/],
+    ["format: -1", /^format: format -1 is not a format number/],
+    ["format: 1e999", /^format: format Infinity is not a format number/],
+    ["format: 99999999999999999999", /^format: format 100000000000000000000 is not a format number/],
+    ["format: [ 2 ]", /^format: format \[2\] is not a format number/],
+    ["format: 7", /^format: this object was written by a newer boreal-kit \(format 7\); upgrade to a kit that reads format 7/],
+  ])("a new node's descriptor signed by its member with %s is refused naming format; every other node goes on", (line, reason) => {
+    const content = a2().content.replace(/\n/, `\n${line}\n`);
+    const v = verifyDir(
+      registryWith({ "nodes/a2.yaml": content, "nodes/a2.yaml.sig": signText(content, fixtureSigner("coop-a"), REGISTRY_NAMESPACE) }),
+    );
+    expect(reasonOf(v, "nodes/a2.yaml")).toEqual([expect.stringMatching(reason)]);
+    expect(live(v)).toEqual(["a1", "b1", "c1"]);
+  });
+
   test("deep nesting is refused by name, not with a stack overflow", () => {
     for (const content of [`a: ${"[".repeat(100000)}`, `${"- ".repeat(5000)}x`]) {
       const parsed = parseNodeObject({ path: "nodes/a1.yaml", content });

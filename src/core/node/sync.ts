@@ -78,6 +78,8 @@ export interface SyncOutcome {
   federationVersion?: number;
   peers?: number;
   rejected?: number;
+  /** Of those, objects a newer boreal-kit wrote (a format above this agent's): this node's kit needs an upgrade. */
+  newer?: number;
   mirrors?: { up: number; down: number };
 }
 
@@ -90,14 +92,21 @@ export function syncMetrics(outcome: SyncOutcome): string {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`, ...present.map(([labels, value]) => `${name}${labels} ${value}`));
   };
   gauge("boreal_sync_last_run_timestamp_seconds", "When the sync agent last ran.", [["", outcome.at]]);
-  gauge("boreal_sync_last_success_timestamp_seconds", "When a run last completed with the registry reachable.", [
-    ["", outcome.lastSuccess],
+  gauge(
+    "boreal_sync_last_success_timestamp_seconds",
+    "When a run last completed with the registry reachable and no object in it too new for this kit.",
+    [["", outcome.lastSuccess]],
+  );
+  gauge("boreal_sync_success", "Whether the last run completed with the registry reachable and no object in it too new for this kit.", [
+    ["", outcome.succeeded ? 1 : 0],
   ]);
-  gauge("boreal_sync_success", "Whether the last run completed with the registry reachable.", [["", outcome.succeeded ? 1 : 0]]);
   gauge("boreal_sync_interval_seconds", "Seconds between two runs (boreal:syncInterval).", [["", outcome.interval]]);
   gauge("boreal_sync_federation_version", "The federation version the node follows.", [["", outcome.federationVersion]]);
   gauge("boreal_sync_peers", "Peers in the applied peer set.", [["", outcome.peers]]);
   gauge("boreal_sync_rejected_objects", "Registry objects refused by the last run.", [["", outcome.rejected]]);
+  gauge("boreal_sync_newer_format_objects", "Registry objects refused because a newer boreal-kit wrote them: upgrade this node's kit.", [
+    ["", outcome.newer],
+  ]);
   gauge("boreal_sync_mirrors", "Mirrors by whether they answered the last run.", [
     ['{state="up"}', outcome.mirrors?.up],
     ['{state="down"}', outcome.mirrors?.down],
@@ -118,14 +127,18 @@ export interface AgentState {
   reported: string[];
   /** Mirrors that did not answer last time (logged when they go down and come back). */
   unreachable?: string[];
-  /** Unix seconds of the last run that completed with the registry reachable. */
+  /**
+   * Unix seconds of the last run that completed with the registry reachable, and met no object
+   * a newer boreal-kit wrote: such a node applies all it can read, and BorealSyncFailing says
+   * it must upgrade.
+   */
   lastSuccess?: number;
   /** What the last full run started from (sources, config, program): the same again, nothing to decide. */
   inputs?: string;
   /** SHA-256 of each file the last full run left on disk. */
   written?: Record<string, string>;
   /** The last full run's counts, for the metrics of a run that had nothing to decide. */
-  summary?: { version?: number; peers: number; rejected: number };
+  summary?: { version?: number; peers: number; rejected: number; newer?: number };
 }
 
 export const emptyAgentState = (): AgentState => ({ held: { nodes: {} }, peers: {}, owned: [], pending: [], reported: [] });
@@ -139,6 +152,17 @@ export interface MirrorsAsked {
 /** A run reached the registry when the federation lists no mirror, or one answered. */
 export const registryReached = (mirrors: MirrorsAsked): boolean => mirrors.listed === 0 || mirrors.unreachable.length < mirrors.listed;
 
+/**
+ * A run succeeded when it reached the registry and could read all of it: an object in a
+ * format newer than this kit reads is refused (what was held of it stays) and everything else
+ * applied, but the run does not count as a success, so that BorealSyncFailing says so.
+ */
+const succeeded = (mirrors: MirrorsAsked, newer: number | undefined): boolean => registryReached(mirrors) && !newer;
+
+/** How many of the refused objects a newer boreal-kit wrote (src/core/registry/formats.ts). */
+export const newerObjects = (verified: Pick<VerifiedRegistry, "rejected">): number =>
+  verified.rejected.filter((r) => r.newer !== undefined).length;
+
 /** The roles a run applies, in order: what the decision says and what failed last time. */
 export function rolesToApply(decision: SyncDecision, pending: readonly string[]): FileRole[] {
   return AGENT_ROLES.filter((role) => decision.apply.includes(role) || pending.includes(role));
@@ -149,7 +173,7 @@ export interface DecidedRun {
   /** Unix seconds. */
   at: number;
   mirrors: MirrorsAsked;
-  verified: Pick<VerifiedRegistry, "held" | "version">;
+  verified: Pick<VerifiedRegistry, "held" | "version" | "rejected">;
   /** Every rejection, formatted (what the next run compares with, to log only new ones). */
   rejected: string[];
   decision: SyncDecision;
@@ -160,11 +184,12 @@ export interface DecidedRun {
 
 /** The state a run leaves when its inputs were those of the last full run: only the mirrors and the time move. */
 export function unchangedState(state: AgentState, at: number, mirrors: MirrorsAsked): AgentState {
-  return { ...state, unreachable: mirrors.unreachable, lastSuccess: registryReached(mirrors) ? at : state.lastSuccess };
+  return { ...state, unreachable: mirrors.unreachable, lastSuccess: succeeded(mirrors, state.summary?.newer) ? at : state.lastSuccess };
 }
 
 /** The state a full run leaves (its refused files included: they are reported, and checked again next run). */
 export function appliedState(state: AgentState, run: DecidedRun): AgentState {
+  const newer = newerObjects(run.verified);
   return {
     held: run.verified.held,
     peers: run.decision.peers,
@@ -172,10 +197,15 @@ export function appliedState(state: AgentState, run: DecidedRun): AgentState {
     pending: [],
     reported: run.rejected,
     unreachable: run.mirrors.unreachable,
-    lastSuccess: registryReached(run.mirrors) ? run.at : state.lastSuccess,
+    lastSuccess: succeeded(run.mirrors, newer) ? run.at : state.lastSuccess,
     inputs: run.inputs,
     written: Object.fromEntries(run.decision.owned.map((f) => [f.path, sha256(f.content)])),
-    summary: { version: run.verified.version?.version, peers: Object.keys(run.decision.peers).length, rejected: run.rejected.length },
+    summary: {
+      version: run.verified.version?.version,
+      peers: Object.keys(run.decision.peers).length,
+      rejected: run.rejected.length,
+      ...(newer > 0 ? { newer } : {}),
+    },
   };
 }
 
@@ -206,12 +236,13 @@ export function syncOutcome(state: AgentState, at: number, interval: number, mir
   const summary = state.summary;
   return {
     at,
-    succeeded: registryReached(mirrors),
+    succeeded: succeeded(mirrors, summary?.newer),
     lastSuccess: state.lastSuccess,
     interval,
     federationVersion: summary?.version,
     peers: summary?.peers,
     rejected: summary?.rejected,
+    ...(summary?.newer ? { newer: summary.newer } : {}),
     mirrors: { up: mirrors.listed - down, down },
   };
 }
