@@ -19,7 +19,7 @@ export interface Toolchain {
 /**
  * Idempotent and quick when everything is there (two checks, no install). Runs the
  * toolchain step when the CLI does not answer or the command provider is missing, with a
- * progress line; fails, pointing at the README, only if the CLI still does not answer (a
+ * progress line; fails, pointing at docs/how-to/offline-toolchain.md, only if the CLI still does not answer (a
  * missing command provider is left to the caller, who may still install it from the net).
  */
 export function ensureToolchain(toolchain: Toolchain, now: () => number = Date.now): "ready" | "installed" {
@@ -35,7 +35,7 @@ export function ensureToolchain(toolchain: Toolchain, now: () => number = Date.n
   if (!toolchain.pulumiAnswers()) {
     throw unavailableError(
       `the Pulumi CLI does not answer, and npm run toolchain did not fix it (exit ${status})`,
-      `see its lines above and the README's "Offline machines" section`,
+      `see its lines above and docs/how-to/offline-toolchain.md`,
       "npx pulumi version",
     );
   }

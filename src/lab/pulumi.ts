@@ -119,6 +119,6 @@ export function ensureCommandPlugin(projectDir: string, log: (line: string) => v
   const said = lastWords(install);
   throw new Error(
     `the real pulumi up needs the command provider plugin ${version}, and it could not be installed (no internet?)${said ? `: ${said}` : ""}. ` +
-      `See the README's "Offline machines" section.`,
+      `See docs/how-to/offline-toolchain.md.`,
   );
 }

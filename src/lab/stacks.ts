@@ -110,8 +110,8 @@ export class LabStacks {
   }
 
   /**
-   * The README's recovery after an interrupted `pulumi up`: run it again; if the stack is
-   * still locked by the dead run, `pulumi cancel`, then run it again.
+   * The recovery after an interrupted `pulumi up` (docs/how-to/recover-an-interrupted-up.md):
+   * run it again; if the stack is still locked by the dead run, `pulumi cancel`, then run it again.
    */
   recover(machine: string): string {
     const stack = this.stackOf(machine);
@@ -119,7 +119,7 @@ export class LabStacks {
     if (first.status === 0) return "the re-run converged at once";
     let restored = "";
     if (/failed to load checkpoint/i.test(first.output)) {
-      // Killed while the CLI wrote the stack's state: the README's step puts back the copy it keeps.
+      // Killed while the CLI wrote the stack's state: the how-to's step puts back the copy it keeps.
       restored = `its checkpoint put back from ${restoreCheckpoint(this.backendDir(), stack)}; `;
     } else if (!/currently locked|locked by/i.test(first.output))
       throw new Error(`pulumi up after the interruption failed, and not because of a lock:\n${first.output}`);

@@ -50,7 +50,7 @@ import {
   work,
 } from "../helpers/label-fixture";
 
-const GENERIC_FIX = /^(correct the value|set it); see the README's configuration reference$/;
+const GENERIC_FIX = /^(correct the value|set it); see docs\/reference\/registry\.md$/;
 
 const label = (files: AttestationFile[][], at = NOW, registry = REGISTRY) => evaluateLabel("a1", registry, files.flat(), at);
 const votesOf = (r: ReturnType<typeof label>) => r.votes.map((v) => `${v.member}:${v.node}:${v.status}`);

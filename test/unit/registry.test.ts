@@ -25,7 +25,7 @@ import { FIXTURE_KEYS_DIR, fixtureFederation, fixturePublicKey, fixtureRegistryF
 
 const FED = "federation/1.yaml";
 const A1 = "nodes/a1.yaml";
-const GENERIC_FIX = /^(correct the value|set it); see the README's configuration reference$/;
+const GENERIC_FIX = /^(correct the value|set it); see docs\/reference\/registry\.md$/;
 
 const fileOf = (path: string): RegistryFile => fixtureRegistryFiles().find((f) => f.path === path)!;
 function edited(path: string, from: string | RegExp, to: string): RegistryFile {

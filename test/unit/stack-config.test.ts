@@ -1,5 +1,6 @@
 import { describe, expect, test } from "vitest";
-import { BorealConfigError } from "../../src/core/values/problems";
+import { z } from "zod";
+import { BorealConfigError, problemsFromZod } from "../../src/core/values/problems";
 import { decodeConfigValue, parseStackConfig, planSpecSchema, splitPrivateKey } from "../../src/core/spec/stack";
 import { FIXTURE_HOST_KEY, FIXTURE_KEYS, FIXTURE_PRIVATE_KEY, fixtureTrust, rawStackConfig } from "../helpers/fixtures";
 
@@ -207,6 +208,24 @@ describe("stack config", () => {
 
   test("other namespaces are left alone", () => {
     expect(() => parseStackConfig({ ...rawStackConfig("b1"), "aws:region": "ca-central-1" })).not.toThrow();
+  });
+
+  test("a fix without words of its own names the docs page that lists the fields: config.md for boreal: keys, registry.md for the registry's files", () => {
+    const schema = z.strictObject({ mtu: z.number(), name: z.string() });
+    const fixes = (keyPrefix: string) => {
+      const parsed = schema.safeParse({ mtu: "x", colour: 1 });
+      return parsed.success ? [] : problemsFromZod(parsed.error, "somewhere", keyPrefix).map((p) => p.fix);
+    };
+    expect(fixes("boreal:")).toEqual([
+      "correct the value; see docs/reference/config.md",
+      "set it; see docs/reference/config.md",
+      "remove colour or check its spelling against docs/reference/config.md",
+    ]);
+    expect(fixes("")).toEqual([
+      "correct the value; see docs/reference/registry.md",
+      "set it; see docs/reference/registry.md",
+      "remove colour or check its spelling against docs/reference/registry.md",
+    ]);
   });
 
   test("every problem is reported at once, and the message has no stack trace", () => {

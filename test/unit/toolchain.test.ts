@@ -49,7 +49,7 @@ describe("the toolchain step of boreal demo and boreal lab up", () => {
     expect(lines[0]).toMatch(/command provider plugin is not installed: running npm run toolchain/);
   });
 
-  test("a toolchain step that cannot help stops with the README's way out", () => {
+  test("a toolchain step that cannot help stops with the offline toolchain's how-to as the way out", () => {
     const { toolchain } = fakeToolchain({ cli: false, plugin: false }, false);
     let thrown: unknown;
     try {
@@ -63,7 +63,7 @@ describe("the toolchain step of boreal demo and boreal lab up", () => {
       kind: "unavailable",
       exitCode: 3,
     });
-    expect((thrown as { fix: string }).fix).toMatch(/see its lines above and the README's "Offline machines" section/);
+    expect((thrown as { fix: string }).fix).toMatch(/see its lines above and docs\/how-to\/offline-toolchain\.md/);
   });
 
   test.runIf(pulumiCliAvailable())(

@@ -52,11 +52,11 @@ export function problemsFromZod(error: z.ZodError, source: string, keyPrefix: st
         source,
         key: joinKey(key, []),
         message: `unknown field(s) ${keys}`,
-        fix: `remove ${keys} or check its spelling against the README's reference`,
+        fix: `remove ${keys} or check its spelling against ${referencePage(keyPrefix)}`,
       };
     }
     const [message, fix] = splitFix(issue.message);
-    return { source, key, message, fix: fix ?? defaultFix(issue) };
+    return { source, key, message, fix: fix ?? defaultFix(issue, referencePage(keyPrefix)) };
   });
 }
 
@@ -65,11 +65,16 @@ function splitFix(message: string): [string, string | undefined] {
   return at < 0 ? [message, undefined] : [message.slice(0, at), message.slice(at + 4)];
 }
 
-function defaultFix(issue: z.core.$ZodIssue): string {
+/** The reference page of the fields: the stack's boreal: keys, or the registry's files (federation, nodes, attestations). */
+function referencePage(keyPrefix: string): string {
+  return keyPrefix === "boreal:" ? "docs/reference/config.md" : "docs/reference/registry.md";
+}
+
+function defaultFix(issue: z.core.$ZodIssue, page: string): string {
   if (issue.code === "invalid_type" && /received undefined/.test(issue.message)) {
-    return "set it; see the README's configuration reference";
+    return `set it; see ${page}`;
   }
-  return "correct the value; see the README's configuration reference";
+  return `correct the value; see ${page}`;
 }
 
 function joinKey(prefix: string, path: PropertyKey[]): string {
