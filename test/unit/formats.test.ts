@@ -17,10 +17,20 @@ import {
   parseNodeObject,
   signaturePath,
 } from "../../src/core/registry/format";
-import { FORMATS, FormatStep, formatsRead, latestFormat, lowestFormat, readFormat, withFormat } from "../../src/core/registry/formats";
+import {
+  compareReleases,
+  FORMATS,
+  formatsOf,
+  FormatStep,
+  formatsRead,
+  latestFormat,
+  lowestFormat,
+  readFormat,
+  withFormat,
+} from "../../src/core/registry/formats";
 import { parseAttestation, PREDICATE_TYPE, predicateTypeFor } from "../../src/core/label/attestation";
 import { REGISTRY_NAMESPACE } from "../../src/core/registry/sshsig";
-import { formatRejection, VerifiedRegistry } from "../../src/core/registry/verify";
+import { formatRejection, VerifiedRegistry, verifyRegistry } from "../../src/core/registry/verify";
 import { readRegistrySource, renderNodeObject, verifySources } from "../../src/io/registry/read";
 import { renderFederation } from "../../src/io/registry/write";
 import { signText } from "../../src/io/registry/sign";
@@ -144,6 +154,27 @@ describe("what a newer kit wrote is refused with the upgrade, naming the object 
     expect(v.federation?.nodes.map((n) => n.node)).toEqual(["a1", "b1", "c1"]);
   });
 
+  test("a node on the first release (formatsOf 0.1.0) meets a signed format 2 descriptor: upgrade, the a1 it held stays, the rest goes on", () => {
+    const first = formatsOf("0.1.0");
+    const held = verifyDir(FIXTURE_REGISTRY).held;
+    const newer = withFirstLine(fixtureText("nodes/a1.yaml"), "format: 2").replace(/serial: \d+/, "serial: 1895168800");
+    const signature = signText(newer, fixtureSigner("coop-a"), REGISTRY_NAMESPACE);
+    const dir = registryWith({ "nodes/a1.yaml": newer, "nodes/a1.yaml.sig": signature });
+    const v = verifyRegistry({ sources: [readRegistrySource(dir, "mirror")], trust: fixtureTrustAnchor(), held, formats: first });
+    expect(v.rejected).toEqual([{ source: "mirror", path: "nodes/a1.yaml", reason: `format: ${UPGRADE(2)}`, newer: 2 }]);
+    expect(v.federation?.nodes.map((n) => n.node)).toEqual(["a1", "b1", "c1"]);
+    expect(v.held.nodes.a1.content).toBe(held.nodes.a1.content);
+    // What it held of a newer kit's object (a node gone back to an older kit) is dropped as such, and counted.
+    const back = verifyRegistry({
+      sources: [readRegistrySource(FIXTURE_REGISTRY, "mirror")],
+      trust: fixtureTrustAnchor(),
+      held: { ...held, nodes: { ...held.nodes, a1: { ...held.nodes.a1, serial: 1895168800, content: newer, signature } } },
+      formats: first,
+    });
+    expect(back.rejected).toEqual([{ source: "held state", path: "nodes/a1.yaml", reason: `dropped: format: ${UPGRADE(2)}`, newer: 2 }]);
+    expect(back.federation?.nodes.map((n) => n.node)).toEqual(["a1", "b1", "c1"]);
+  });
+
   test("an unsigned object claiming a newer format is refused as unsigned: only a member's signature can make a node say upgrade", () => {
     const newer = withFirstLine(fixtureText("nodes/b1.yaml"), `format: ${NEWER}`);
     const dir = registryWith({ "nodes/b1.yaml": newer, "nodes/b1.yaml.sig": fixtureText(signaturePath("nodes/a1.yaml")) });
@@ -232,6 +263,16 @@ describe("the pattern for a new optional field: one step appended to its kind's 
         fix: `write format: ${added} in it (the kit does), or leave futureField out`,
       },
     });
+  });
+
+  test("formatsOf a release: each kind's steps up to it, in the order of semantic versions", () => {
+    const table = { ...FORMATS, node: next };
+    expect(formatsOf("0.1.0", table).node).toEqual(current.filter((step) => compareReleases(step.release, "0.1.0") <= 0));
+    expect(formatsOf("9.9.9", table).node).toEqual(next);
+    expect(formatsOf("9.10.0", table).node).toEqual(next);
+    expect(formatsOf("9.9.8", table).node).toEqual(current);
+    expect(compareReleases("0.10.0", "0.9.1")).toBeGreaterThan(0);
+    expect(compareReleases("1.0.0", "1.0.0")).toBe(0);
   });
 
   test("a stale format on the object is written anew from its fields", () => {

@@ -51,12 +51,38 @@ export type FormatKind = "federation" | "node" | "attestation" | "agent";
  *   attestation  attestations/<node>/<checker>.json, in-toto: the predicate type's :v<N>
  *   agent        the agent program a node runs: the formats above it reads (its status says)
  */
-export const FORMATS: Readonly<Record<FormatKind, readonly FormatStep[]>> = {
+export type KitFormats = Readonly<Record<FormatKind, readonly FormatStep[]>>;
+
+export const FORMATS: KitFormats = {
   federation: [{ release: "0.1.0", fields: [] }],
   node: [{ release: "0.1.0", fields: [] }],
   attestation: [{ release: "0.1.0", fields: [] }],
   agent: [{ release: "0.1.0", fields: [] }],
 };
+
+/**
+ * The formats a given release of the kit reads: each kind's steps up to that release. This
+ * kit's readers given formatsOf(an older release) refuse what that release refuses by its
+ * format: how the tests show an older kit meeting a newer object without a copy of the
+ * older kit. (Only the format gate is the older kit's; the schemas behind it are this kit's.)
+ */
+export function formatsOf(release: string, formats: KitFormats = FORMATS): KitFormats {
+  const upTo = (steps: readonly FormatStep[]) => steps.filter((step) => compareReleases(step.release, release) <= 0);
+  return {
+    federation: upTo(formats.federation),
+    node: upTo(formats.node),
+    attestation: upTo(formats.attestation),
+    agent: upTo(formats.agent),
+  };
+}
+
+/** Semantic versions' order (major.minor.patch), enough for the kit's own releases. */
+export function compareReleases(a: string, b: string): number {
+  const parts = (v: string) => v.split(".").map((n) => Number.parseInt(n, 10) || 0);
+  const [pa, pb] = [parts(a), parts(b)];
+  for (let i = 0; i < 3; i++) if ((pa[i] ?? 0) !== (pb[i] ?? 0)) return (pa[i] ?? 0) - (pb[i] ?? 0);
+  return 0;
+}
 
 /** The highest format a reader with `steps` reads. */
 export function latestFormat(steps: readonly FormatStep[]): number {
@@ -64,7 +90,7 @@ export function latestFormat(steps: readonly FormatStep[]): number {
 }
 
 /** The formats this kit reads, by kind: what the agent reports, and what `boreal` says. */
-export function formatsRead(formats: Readonly<Record<FormatKind, readonly FormatStep[]>> = FORMATS): Record<FormatKind, number> {
+export function formatsRead(formats: KitFormats = FORMATS): Record<FormatKind, number> {
   return {
     federation: latestFormat(formats.federation),
     node: latestFormat(formats.node),

@@ -35,6 +35,7 @@ import { endpointProblem, exporterProblem, meshHostProblem } from "../values/sco
 import { validNameServer } from "../dns/delegation";
 import { checkAttestationKeyProof, checkWireguardProof } from "./keyproof";
 import { REGISTRY_NAMESPACE, verifySignature } from "./sshsig";
+import { FORMATS, FormatStep, KitFormats } from "./formats";
 
 /** The federation version a stack trusts first: its number and the SHA-256 of its file. */
 export interface TrustAnchor {
@@ -208,7 +209,17 @@ export function nodeNameProblem(federation: FederationVersion, member: string, n
   };
 }
 
-export function verifyRegistry(input: { sources: RegistrySource[]; trust: TrustAnchor; held?: HeldState }): VerifiedRegistry {
+/**
+ * `formats`: the formats this reader knows (src/core/registry/formats.ts); formatsOf(release)
+ * reads as that release of the kit would.
+ */
+export function verifyRegistry(input: {
+  sources: RegistrySource[];
+  trust: TrustAnchor;
+  held?: HeldState;
+  formats?: KitFormats;
+}): VerifiedRegistry {
+  const formats = input.formats ?? FORMATS;
   const rejected: Rejection[] = [];
   const seen = new Set<string>();
   const reject = (source: string, path: string, reason: string, newer?: number) => {
@@ -220,7 +231,7 @@ export function verifyRegistry(input: { sources: RegistrySource[]; trust: TrustA
   const held: HeldState = { federation: input.held?.federation, nodes: { ...(input.held?.nodes ?? {}) } };
   const sources = indexSources(input.sources, reject);
 
-  const current = chainFederation(sources, input.trust, held, reject);
+  const current = chainFederation(sources, input.trust, held, reject, formats.federation);
   if (!current) return { held, rejected, departed: [] };
   held.federation = { version: current.value.version, sha256: current.sha256, content: current.content };
   const settings = current.value;
@@ -256,10 +267,10 @@ export function verifyRegistry(input: { sources: RegistrySource[]; trust: TrustA
     let best: { object: NodeDescriptor | Tombstone; content: string; signature: string } | undefined;
     // What was held is re-checked under the current federation (a member may have been removed).
     if (before) {
-      const check = checkNodeObject({ path, content: before.content, signature: before.signature }, settings);
+      const check = checkNodeObject({ path, content: before.content, signature: before.signature }, settings, formats.node);
       if ("object" in check) best = { object: check.object, content: before.content, signature: before.signature };
       else {
-        reject("held state", path, `dropped: ${check.reason}`);
+        reject("held state", path, `dropped: ${check.reason}`, check.newer);
         delete held.nodes[node];
       }
     }
@@ -281,7 +292,7 @@ export function verifyRegistry(input: { sources: RegistrySource[]; trust: TrustA
         continue;
       }
       const signature = signatureRead.content;
-      const check = checkNodeObject({ path, content: read.content, signature }, settings);
+      const check = checkNodeObject({ path, content: read.content, signature }, settings, formats.node);
       if ("reason" in check) {
         reject(s.name, path, check.reason, check.newer);
         continue;
@@ -364,6 +375,7 @@ function chainFederation(
   trust: TrustAnchor,
   held: HeldState,
   reject: (source: string, path: string, reason: string, newer?: number) => void,
+  formats: readonly FormatStep[],
 ): TrustedVersion | undefined {
   const candidates = (version: number): { source: string; path: string; content: string; files: Map<string, RegistryFile> }[] =>
     sources.flatMap((s) => {
@@ -377,7 +389,7 @@ function chainFederation(
       return [{ source: s.name, path, content: read.content, files: s.files }];
     });
   const parse = (c: { source: string; path: string; content: string }, version: number): FederationVersion | undefined => {
-    const parsed = parseFederationVersion({ path: c.path, content: c.content });
+    const parsed = parseFederationVersion({ path: c.path, content: c.content }, c.path, formats);
     if ("problems" in parsed) return void reject(c.source, c.path, problemText(parsed.problems), parsed.newer);
     if (parsed.value.version !== version)
       return void reject(c.source, c.path, `says version ${parsed.value.version} but is named ${c.path}`);
@@ -529,7 +541,11 @@ type NodeCheck = { ok: true; object: NodeDescriptor | Tombstone } | { ok: false;
  * signature check and is never parsed; then the node name's owner, the keys' proofs, zones,
  * share and addresses.
  */
-export function checkNodeObject(file: { path: string; content: string; signature?: string }, federation: FederationVersion): NodeCheck {
+export function checkNodeObject(
+  file: { path: string; content: string; signature?: string },
+  federation: FederationVersion,
+  formats: readonly FormatStep[] = FORMATS.node,
+): NodeCheck {
   const fail = (reason: string): NodeCheck => ({ ok: false, reason });
   const kind = classifyPath(file.path);
   if (kind.kind !== "node") return fail(kind.kind === "junk" ? kind.reason : "is not a node object");
@@ -549,7 +565,7 @@ export function checkNodeObject(file: { path: string; content: string; signature
         : `signed by a key of no member of federation version ${federation.version}`,
     );
   }
-  const parsed = parseNodeObject({ path: file.path, content: file.content });
+  const parsed = parseNodeObject({ path: file.path, content: file.content }, file.path, formats);
   // A newer kit's object (src/core/registry/formats.ts), signed by its owner: refused with the upgrade.
   if ("problems" in parsed)
     return { ok: false, reason: problemText(parsed.problems), ...(parsed.newer === undefined ? {} : { newer: parsed.newer }) };
