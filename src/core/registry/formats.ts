@@ -24,8 +24,8 @@
 //   node: [{ release: "0.1.0", fields: [] }, { release: "0.2.0", fields: ["endpoints"] }],
 // and add the field (optional) to the object's schema. The writer then stamps `format: 2` on
 // exactly the objects that carry it; a reader holding only the first step (the previous
-// release, readerFormats) refuses them with the upgrade, and test/unit/formats.test.ts shows
-// the pattern.
+// release: formatsOf("0.1.0")) refuses them with the upgrade, and test/unit/formats.test.ts
+// shows the pattern.
 import { escapeShort } from "../values/escape";
 import type { ConfigProblem } from "../values/problems";
 
@@ -43,6 +43,9 @@ export interface FormatStep {
 /** The kinds of object that carry a format: what one kit writes and another reads. */
 export type FormatKind = "federation" | "node" | "attestation" | "agent";
 
+/** Each kind's formats, as a kit reads them. */
+export type KitFormats = Readonly<Record<FormatKind, readonly FormatStep[]>>;
+
 /**
  * Every format of every kind, in order: index 0 is format 1. Append only: a step once
  * released never changes (the previous release's reader is this table cut short).
@@ -51,8 +54,6 @@ export type FormatKind = "federation" | "node" | "attestation" | "agent";
  *   attestation  attestations/<node>/<checker>.json, in-toto: the predicate type's :v<N>
  *   agent        the agent program a node runs: the formats above it reads (its status says)
  */
-export type KitFormats = Readonly<Record<FormatKind, readonly FormatStep[]>>;
-
 export const FORMATS: KitFormats = {
   federation: [{ release: "0.1.0", fields: [] }],
   node: [{ release: "0.1.0", fields: [] }],
