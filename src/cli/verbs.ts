@@ -9,7 +9,8 @@ import { demo, DEMO_USAGE, lab, LAB_SUBCOMMANDS, LAB_USAGE, LabVerb } from "./la
 import { processIo } from "./output";
 import { isRegistryVerb, REGISTRY_USAGE, REGISTRY_VERBS, registryUsage, runRegistry } from "./registry";
 import { STATUS_USAGE, statusCommand } from "./status";
-import { PROJECT_DIR } from "../lab/lab";
+import { LAB_DIR, PROJECT_DIR } from "../lab/lab";
+import { handBackToCheckoutOwner, ROOT_KEEPS } from "../lab/owner";
 
 export interface Verb {
   usage: string;
@@ -31,10 +32,27 @@ function badSubcommand(verb: string, sub: string | undefined, known: readonly st
   return reportFailure(`boreal ${verb}`, usage, error, processIo);
 }
 
+/**
+ * After the demo or a lab verb run through sudo: what they wrote into the checkout that is the
+ * user's goes back to the user (src/lab/owner.ts), said in one line; a failure to is said too,
+ * and leaves the verb's own exit code alone.
+ */
+function handBackCheckout(): void {
+  try {
+    const { owner, paths } = handBackToCheckoutOwner(PROJECT_DIR, LAB_DIR);
+    if (owner && paths.length > 0)
+      processIo.err(
+        `boreal: gave ${paths.length} path(s) of the checkout back to uid ${owner.uid} (${paths.slice(0, 4).join(", ")}${paths.length > 4 ? ", ..." : ""}); the lab's ${ROOT_KEEPS.join(", ")} stay root's`,
+      );
+  } catch (error) {
+    processIo.err(`boreal: could not give the lab's files in ${PROJECT_DIR} back to its owner: ${String(error)}`);
+  }
+}
+
 export const VERBS: Record<string, Verb> = {
   demo: {
     usage: DEMO_USAGE,
-    run: (args) => runCommandAsync({ name: "boreal demo", usage: DEMO_USAGE }, args, processIo, () => demo(args)),
+    run: (args) => runCommandAsync({ name: "boreal demo", usage: DEMO_USAGE }, args, processIo, () => demo(args).finally(handBackCheckout)),
   },
   registry: {
     usage: REGISTRY_USAGE,
@@ -64,7 +82,7 @@ export const VERBS: Record<string, Verb> = {
       const known = Object.keys(LAB_SUBCOMMANDS) as LabVerb[];
       if (!known.includes(sub as LabVerb)) return badSubcommand("lab", sub, known, LAB_USAGE);
       return runCommandAsync({ name: `boreal lab ${sub}`, usage: LAB_SUBCOMMANDS[sub as LabVerb] }, rest, processIo, () =>
-        lab(sub as LabVerb, rest),
+        lab(sub as LabVerb, rest).finally(handBackCheckout),
       );
     },
   },
