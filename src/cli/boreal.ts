@@ -18,8 +18,10 @@ const verbNamed = (name: string | undefined): Verb | undefined =>
 async function main(argv: string[]): Promise<number> {
   const [first, ...args] = argv;
   if (first === undefined || first === "help" || HELP_FLAGS.includes(first)) {
-    const verb = first === "help" ? verbNamed(args[0]) : undefined;
-    if (first === "help" && args[0] !== undefined && !verb)
+    // `boreal help --help` is help about help: the whole usage, like `boreal help`.
+    const about = first === "help" && !HELP_FLAGS.includes(args[0]) ? args[0] : undefined;
+    const verb = verbNamed(about);
+    if (about !== undefined && !verb)
       return reportFailure("boreal help", SHORT_USAGE, unknownWord("verb", args[0], Object.keys(VERBS)), processIo);
     return printUsage(verb ? usageOf(verb, args[1]) : USAGE, processIo);
   }

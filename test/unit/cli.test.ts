@@ -684,6 +684,7 @@ describe("the front door: help, version, exit codes, did you mean", () => {
       [["lab", "up", "--help"], /^usage:\n {2}boreal lab up .*\n.*apt-get unless --no-install/],
       [["demo", "--help"], /^usage:\n {2}boreal demo /],
       [["help", "registry", "sign"], /^usage:\n {2}boreal registry sign DIR --version N/],
+      [["help", "--help"], /^usage:\n {2}boreal VERB \[COMMAND\][\s\S]*\n {2}boreal help \[VERB \[COMMAND\]\]/],
       // Given the wrong way round, --help still answers first.
       [["registry", "check", "--pin", "x", "--help"], /^usage:\n {2}boreal registry check DIR/],
     ];

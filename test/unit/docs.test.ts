@@ -188,7 +188,7 @@ export function joinContinued(lines: string[]): string[] {
 }
 
 interface ShownCommand {
-  /** The verb and command (none for `boreal --version`, `boreal help`), as `--help` takes them. */
+  /** The verb and command (none for `boreal --version`), as `--help` takes them. */
   path: string[];
   /** Every `--option` the doc shows, before a `--` that ends boreal's own options. */
   options: string[];
@@ -198,8 +198,8 @@ interface ShownCommand {
 export function shownCommand(verbs: Map<string, Set<string>>, words: string[]): ShownCommand | undefined {
   const [verb, next] = words;
   if (verb === undefined || /^[A-Z_]+$/.test(verb)) return undefined;
-  const topLevel = verb.startsWith("-") || verb === "help";
-  const path = topLevel ? [] : next !== undefined && verbs.get(verb)?.has(next) ? [verb, next] : [verb];
+  // `boreal --version` and `boreal --help` are the CLI's own; `boreal help` is asked `help --help`, as a verb.
+  const path = verb.startsWith("-") ? [] : next !== undefined && verbs.get(verb)?.has(next) ? [verb, next] : [verb];
   const options: string[] = [];
   for (const word of words.slice(path.length)) {
     const bare = word.replace(/^[[(|]+|[\])|]+$/g, "");
@@ -475,6 +475,7 @@ describe("the checks themselves", () => {
     expect(optionsOfUsage("usage:\n  boreal x y [--a]      see --b\n")).toEqual(new Set(["--help", "--version", "--a"]));
     expect(options("boreal VERB [COMMAND] --help")).toEqual([undefined]);
     expect(options("npx boreal --version")).toEqual([{ path: [], options: ["--version"] }]);
+    expect(options("boreal help [VERB [COMMAND]]")).toEqual([{ path: ["help"], options: [] }]);
     expect(options("npm run lab -- ssh node1 -- journalctl --boot")).toEqual([{ path: ["lab", "ssh"], options: [] }]);
   });
 
