@@ -28,7 +28,7 @@ const KEYS: Record<ConfigKey, { what: string; set: string }> = {
     set: "pulumi config set --path boreal:ssh.host 203.0.113.10",
   },
   endpoint: {
-    what: "the node's public WireGuard endpoint, HOST:PORT, as peers dial it",
+    what: "the node's public WireGuard endpoint, HOST:PORT, as peers dial it; a dual-stack server lists its IPv4 and its IPv6 one ([dual stack](../explanation/network.md#dual-stack))",
     set: "pulumi config set boreal:endpoint 203.0.113.10:51820",
   },
   registry: { what: "the member's clone of the federation registry (a directory)", set: "pulumi config set boreal:registry ../registry" },

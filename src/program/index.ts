@@ -96,7 +96,7 @@ function main() {
   // The node's name and endpoint, by the rules peers will judge its descriptor with.
   const ownProblems = [
     nodeNameProblem(federation.settings, spec.member, spec.node),
-    stackEndpointProblem(spec.endpoint, federation.settings),
+    ...spec.endpoint.map((endpoint) => stackEndpointProblem(endpoint, federation.settings)),
   ].filter((p) => p !== undefined);
   if (ownProblems.length > 0) throw new BorealConfigError(ownProblems);
   const { signer, publicKey: signingKey } = memberSigner(spec, federation.settings.members.find((m) => m.name === spec.member)?.keys);

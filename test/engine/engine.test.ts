@@ -82,7 +82,7 @@ describe("the real engine", () => {
       // The stack, the node, its components and their commands (monitoring's files, the
       // delegation check's and the nudge's units, the announce and the farewell included), and
       // the server check that goes first (src/program/components/check.ts).
-      expect(preview).toMatch(/\+ 49 to create/);
+      expect(preview).toMatch(/\+ 50 to create/);
       expect(preview).not.toContain(FIXTURE_PRIVATE_KEY.split("\n")[1]);
       // The firewall file as the engine would write it (--json holds inputs in full).
       const json = ws.must(["preview", "--json"]);

@@ -114,7 +114,7 @@ describe("generated signed registry", () => {
   test("a node plans against it", () => {
     const verified = loadRegistry(dir, made.trust);
     const node = verified.federation.nodes[0];
-    const spec = { ...fixtureSpec("a1"), member: node.member, node: node.node, endpoint: node.endpoint, zones: node.zones };
+    const spec = { ...fixtureSpec("a1"), member: node.member, node: node.node, endpoint: [node.endpoint], zones: node.zones };
     const nodePlan = plan(spec, verified.federation);
     expect(nodePlan.peers).toHaveLength(4);
     expect(nodePlan.mesh).toEqual(node.mesh);

@@ -219,9 +219,9 @@ describe("hostile format numbers: a clear problem naming format, never a crash",
   test("an unknown field in a known format is still refused (strict: a field an old kit ignored could weaken a check)", () => {
     const parsed = parseNodeObject({
       path: "nodes/a1.yaml",
-      content: withFirstLine(fixtureText("nodes/a1.yaml"), "format: 1\nendpoints: []"),
+      content: withFirstLine(fixtureText("nodes/a1.yaml"), "format: 1\nrelays: []"),
     });
-    expect(parsed.ok === false && parsed.problems[0]).toMatchObject({ key: "(root)", message: "unknown field(s) endpoints" });
+    expect(parsed.ok === false && parsed.problems[0]).toMatchObject({ key: "(root)", message: "unknown field(s) relays" });
   });
 });
 

@@ -15,6 +15,7 @@ import { createHash } from "node:crypto";
 import { DsRecord, formatDs } from "./ds";
 import { parseEndpoint } from "../values/fields";
 import { isIP } from "../values/ip";
+import { descriptorEndpoints } from "../mesh/endpoints";
 
 /** Name servers of other members each member's delegation aims for. */
 export const OTHER_MEMBERS_TARGET = 3;
@@ -28,6 +29,8 @@ export interface NodeForDelegation {
   node: string;
   member: string;
   endpoint: string;
+  /** A dual-stack node's IPv4 and IPv6 endpoints (its name server gets both A and AAAA). */
+  endpoints?: readonly string[];
   zones: string[];
   nameServer?: string;
   delegation?: { nameServers: string[]; since: string };
@@ -62,11 +65,15 @@ function endpointHost(endpoint: string): string {
   return (parseEndpoint(endpoint)?.host ?? endpoint).toLowerCase();
 }
 
-/** The node's underlay address as glue, when its endpoint is an IP literal. */
-export function endpointGlue(endpoint: string): Glue[] {
-  const host = endpointHost(endpoint);
-  const family = isIP(host);
-  return family === 0 ? [] : [{ type: family === 4 ? "A" : "AAAA", address: host }];
+/** The node's underlay addresses as glue (A, then AAAA), from those of its endpoints that are IP literals. */
+export function endpointGlue(node: Pick<NodeForDelegation, "endpoint" | "endpoints">): Glue[] {
+  return descriptorEndpoints(node)
+    .map(endpointHost)
+    .flatMap((host): Glue[] => {
+      const family = isIP(host);
+      return family === 0 ? [] : [{ type: family === 4 ? "A" : "AAAA", address: host }];
+    })
+    .sort((a, b) => a.type.localeCompare(b.type));
 }
 
 /**
@@ -134,7 +141,7 @@ export function zoneNameServers(zone: string, owner: NodeForDelegation, nodes: r
   return chooseDelegation(owner, nodes).map((node) => {
     const n = byName.get(node)!;
     const name = nameServerOf(n)!;
-    const addresses = endpointGlue(n.endpoint);
+    const addresses = endpointGlue(n);
     return { name, node, member: n.member, addresses, glue: within(name, zone) ? addresses : [] };
   });
 }

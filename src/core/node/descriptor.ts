@@ -21,6 +21,8 @@ export function buildDescriptor(
     member: plan.member,
     node: plan.node,
     endpoint: plan.endpoint,
+    // Both of a dual-stack node's (node format 2); a node with one endpoint writes format 1 as before.
+    ...(plan.endpoints.length > 1 ? { endpoints: plan.endpoints } : {}),
     publicKey: wireguard.publicKey,
     // The node's signature with that key (src/core/registry/keyproof.ts), read off the node like it;
     // in the schema's order, so that an unchanged descriptor compares equal.

@@ -6,6 +6,7 @@ import { BorealConfigError } from "../values/problems";
 import { parseEndpoint } from "../values/fields";
 import { allocateMeshAddresses, MeshAddresses } from "../mesh/allocate";
 import { isIP, parseCidr } from "../values/ip";
+import { descriptorEndpoints, reachableEndpoints } from "../mesh/endpoints";
 import { chooseDelegation, DelegationNameServer, nameServerOf, NodeForDelegation, zoneNameServers } from "../dns/delegation";
 import { firewallPlan, FirewallPlan } from "../firewall/plan";
 import { EXPORTER_PORT } from "../values/ports";
@@ -16,7 +17,10 @@ export interface Peer {
   node: string;
   member: string;
   publicKey: string;
-  endpoint: string;
+  /** Where this node sends to the peer: a family both have, IPv6 first; none when they share none. */
+  endpoint?: string;
+  /** The peer's other endpoints this node can use, tried in order when no handshake comes (wg-endpoints). */
+  fallbackEndpoints: string[];
   mesh: MeshAddresses;
   /** What this peer may send from: exactly its own mesh addresses (no transit). */
   allowedIps: string[];
@@ -41,7 +45,10 @@ export interface NodePlan {
   federation: { name: string; domain: string; meshIpv4: string; meshIpv6: string };
   member: string;
   node: string;
+  /** The node's first endpoint (boreal:endpoint, or its list's first). */
   endpoint: string;
+  /** Every endpoint of the node: one, or an IPv4 and an IPv6 one. */
+  endpoints: string[];
   /** This node's name server name (its zones' SOA MNAME; other members' delegations list it); none without a zone. */
   nameServer?: string;
   /** The node names this node's zones are delegated to, as its descriptor records them. */
@@ -95,24 +102,30 @@ export function plan(spec: PlanSpec, federation: Federation): NodePlan {
   checkZonesClaimable(spec, federation);
   checkEndpointOutsideZones(spec);
   const mesh = allocateMeshAddresses(federation, { node: spec.node, member: spec.member, override: spec.meshAddress });
-  const listenPort = spec.listenPort ?? parseEndpoint(spec.endpoint)?.port ?? settings.defaults.listenPort;
+  const [endpoint] = spec.endpoint;
+  const listenPort = spec.listenPort ?? parseEndpoint(endpoint)?.port ?? settings.defaults.listenPort;
   const others = federation.nodes.filter((n) => n.node !== spec.node);
 
-  const peers: Peer[] = others.map((n) => ({
-    node: n.node,
-    member: n.member,
-    publicKey: n.publicKey,
-    endpoint: n.endpoint,
-    mesh: n.mesh,
-    allowedIps: [`${n.mesh.ipv4}/32`, `${n.mesh.ipv6}/128`],
-  }));
+  const peers: Peer[] = others.map((n) => {
+    const [best, ...fallbackEndpoints] = reachableEndpoints(spec.endpoint, descriptorEndpoints(n));
+    return {
+      node: n.node,
+      member: n.member,
+      publicKey: n.publicKey,
+      endpoint: best,
+      fallbackEndpoints,
+      mesh: n.mesh,
+      allowedIps: [`${n.mesh.ipv4}/32`, `${n.mesh.ipv6}/128`],
+    };
+  });
 
   // What this node published before (same member): the name server name and delegation set it keeps.
   const published = federation.nodes.find((n) => n.node === spec.node && n.member === spec.member);
   const self: NodeForDelegation = {
     node: spec.node,
     member: spec.member,
-    endpoint: spec.endpoint,
+    endpoint,
+    endpoints: spec.endpoint,
     zones: spec.zones,
     nameServer: published?.nameServer,
     delegation: published?.delegation,
@@ -128,7 +141,8 @@ export function plan(spec: PlanSpec, federation: Federation): NodePlan {
     federation: { name: settings.name, domain: settings.domain, meshIpv4: settings.mesh.ipv4, meshIpv6: settings.mesh.ipv6 },
     member: spec.member,
     node: spec.node,
-    endpoint: spec.endpoint,
+    endpoint,
+    endpoints: spec.endpoint,
     nameServer,
     delegation: nameServer === undefined ? [] : chooseDelegation({ ...self, nameServer }, others),
     listenPort,
@@ -144,11 +158,7 @@ export function plan(spec: PlanSpec, federation: Federation): NodePlan {
       secondaryZones: others.flatMap((n) => n.zones.map((zone) => ({ name: zone, primary: n.mesh.ipv4, node: n.node }))),
     },
     exporter: { address: mesh.ipv4, port: EXPORTER_PORT },
-    monitoring: monitoringPlan(
-      { node: spec.node, member: spec.member, endpoint: spec.endpoint, mesh, zones: spec.zones },
-      others,
-      spec.alerts,
-    ),
+    monitoring: monitoringPlan({ node: spec.node, member: spec.member, endpoint, mesh, zones: spec.zones }, others, spec.alerts),
     firewall: firewallPlan(spec.firewall, { sshPort: spec.ssh.port, listenPort }),
     keyEpoch: spec.keyEpoch,
     syncInterval: spec.syncInterval,
@@ -189,7 +199,7 @@ function checkZonesClaimable(spec: PlanSpec, federation: Federation): void {
 
 /** A name server named inside the zone it serves needs glue, which a host name cannot give. */
 function checkEndpointOutsideZones(spec: PlanSpec): void {
-  const host = parseEndpoint(spec.endpoint)?.host ?? "";
+  const host = parseEndpoint(spec.endpoint[0])?.host ?? "";
   if (isIP(host) !== 0) return;
   const fqdn = `${host.toLowerCase().replace(/\.$/, "")}.`;
   const inside = spec.zones.find((zone) => fqdn === zone || fqdn.endsWith(`.${zone}`));

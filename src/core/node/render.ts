@@ -34,6 +34,7 @@ import {
   zoneFilePath,
 } from "./layout";
 import { EXPORTER_PORT } from "../values/ports";
+import { FALLBACK_SETTLE_SECONDS, FALLBACK_STALE_SECONDS } from "../mesh/endpoints";
 import { shellQuote } from "../values/shell";
 
 /** Template sources by path relative to templates/, e.g. "etc/knot/knot.conf.hbs". */
@@ -163,6 +164,14 @@ export function renderNode(plan: NodePlan, templates: TemplateSources): Rendered
       owner: "root:root",
       role: "monitoring",
       context: { conf: WIREGUARD_CONF, textfileDir: TEXTFILE_DIR },
+    },
+    {
+      template: "usr/local/lib/boreal/wg-endpoints.hbs",
+      path: `${LIB_DIR}/wg-endpoints`,
+      mode: "0755",
+      owner: "root:root",
+      role: "monitoring",
+      context: { iface, conf: WIREGUARD_CONF, staleSeconds: FALLBACK_STALE_SECONDS, settleSeconds: FALLBACK_SETTLE_SECONDS },
     },
     {
       template: "usr/local/lib/boreal/zone-metrics.hbs",

@@ -9,6 +9,7 @@ import { escapeShort } from "../values/escape";
 import { endpoint, ipv4, ipv6, port, slug, typeError, wireguardKey, zoneName } from "../values/fields";
 import { parsePortSpec, portSpecText } from "../values/ports";
 import { FORMATS, FormatStep, readFormat } from "./formats";
+import { endpointListProblem } from "../mesh/endpoints";
 
 export const FEDERATION_DIR = "federation";
 export const NODES_DIR = "nodes";
@@ -321,6 +322,21 @@ export const descriptorSchema = z.strictObject({
   node: slug("node"),
   serial,
   endpoint: endpoint("endpoint"),
+  /**
+   * Optional (node format 2): a dual-stack node's IPv4 and IPv6 endpoints, `endpoint` first
+   * (what a kit reading format 1 alone would use). Which a peer sends to: src/core/mesh/endpoints.ts.
+   */
+  endpoints: z
+    .array(endpoint("endpoints[]"), {
+      error: typeError("endpoints", "a list of endpoints", "list the node's IPv4 and IPv6 endpoints, or leave endpoints out"),
+    })
+    .superRefine((list, ctx) => {
+      const problem =
+        endpointListProblem(list) ??
+        (list.length < 2 ? { message: "lists one endpoint", fix: "leave endpoints out for a node with one" } : undefined);
+      if (problem) ctx.addIssue({ code: "custom", message: withFix(`endpoints ${problem.message}`, problem.fix) });
+    })
+    .optional(),
   publicKey: wireguardKey("publicKey"),
   /**
    * The node's proof that it holds the private key of `publicKey`: an XEdDSA signature made on

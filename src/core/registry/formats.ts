@@ -56,7 +56,11 @@ export type KitFormats = Readonly<Record<FormatKind, readonly FormatStep[]>>;
  */
 export const FORMATS: KitFormats = {
   federation: [{ release: "0.1.0", fields: [] }],
-  node: [{ release: "0.1.0", fields: [] }],
+  node: [
+    { release: "0.1.0", fields: [] },
+    // A dual-stack node: its IPv4 and IPv6 endpoints (src/core/mesh/endpoints.ts).
+    { release: "0.2.0", fields: ["endpoints"] },
+  ],
   attestation: [{ release: "0.1.0", fields: [] }],
   agent: [{ release: "0.1.0", fields: [] }],
 };

@@ -595,7 +595,12 @@ export function checkNodeObject(
   const addressProblem =
     meshHostProblem(object.mesh.ipv4, federation.mesh.ipv4) ??
     meshHostProblem(object.mesh.ipv6, federation.mesh.ipv6) ??
-    endpointProblem(object.endpoint, federation.underlay?.allow ?? [], { mesh: federation.mesh }) ??
+    (object.endpoints !== undefined && object.endpoints[0] !== object.endpoint
+      ? `endpoints[0] ${object.endpoints[0]} is not endpoint ${object.endpoint}: a dual-stack node lists its main endpoint first`
+      : undefined) ??
+    [object.endpoint, ...(object.endpoints ?? [])]
+      .map((endpoint) => endpointProblem(endpoint, federation.underlay?.allow ?? [], { mesh: federation.mesh }))
+      .find((problem) => problem !== undefined) ??
     exporterProblem(object);
   if (addressProblem) return fail(addressProblem);
   return { ok: true, object };

@@ -1,6 +1,7 @@
 // The member's stack config (namespace `boreal:`), validated as a whole.
 import { z } from "zod";
 import { BorealConfigError, ConfigProblem, problemsFromZod, withFix } from "../values/problems";
+import { endpointListProblem } from "../mesh/endpoints";
 import { endpoint, ipv4, ipv6, port, slug, typeError, zoneName } from "../values/fields";
 import { alertsSchema } from "../monitoring/alerts";
 import { firewallSchema } from "../firewall/spec";
@@ -87,6 +88,27 @@ export const ATTEST_INTERVAL_DEFAULT = 900;
 /** A node's check of the parent's delegation of each of its zones, every 5 minutes unless its stack says otherwise. */
 export const DELEGATION_CHECK_INTERVAL_DEFAULT = 300;
 
+/** "host:port", or a list of one IPv4 and one IPv6 "host:port" (src/core/mesh/endpoints.ts); read as a list. */
+function endpointList(what: string) {
+  const one = endpoint(what);
+  const mustBe = typeError(
+    what,
+    '"host:port" or a list of them',
+    `set ${what} to "host:port", or to a list of one IPv4 and one IPv6 endpoint`,
+  );
+  return z.union([z.string(), z.array(z.string())], { error: mustBe }).transform((value, ctx) => {
+    const list = typeof value === "string" ? [value] : value;
+    const issues = list.flatMap((item, i) =>
+      (one.safeParse(item).error?.issues ?? []).map((issue) => ({ message: issue.message, path: typeof value === "string" ? [] : [i] })),
+    );
+    for (const issue of issues) ctx.addIssue({ code: "custom", ...issue });
+    // The list as a whole is judged once each of its endpoints is one.
+    const problem = issues.length > 0 ? undefined : endpointListProblem(list);
+    if (problem) ctx.addIssue({ code: "custom", message: withFix(problem.message, problem.fix) });
+    return list;
+  });
+}
+
 /** A whole number of seconds between `min` and `max`; every message says the range. */
 function intervalSeconds(range: { min: number; max: number; byDefault: number; tooLong: string }) {
   const between = `set it between ${range.min} and ${range.max}`;
@@ -103,7 +125,8 @@ export const stackConfigSchema = z.strictObject({
   member: slug("boreal:member"),
   node: slug("boreal:node"),
   ssh: sshSchema,
-  endpoint: endpoint("boreal:endpoint"),
+  /** One endpoint, or a dual-stack node's IPv4 and IPv6 ones as a list; read as a list. */
+  endpoint: endpointList("boreal:endpoint"),
   registry: z
     .string({ error: withFix("missing", "set it to the federation registry directory: pulumi config set boreal:registry ../registry") })
     .min(1, withFix("is empty", "set it to the federation registry directory")),
