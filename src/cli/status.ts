@@ -22,6 +22,7 @@ export { neutralizeJson } from "./output";
 import { AGENT } from "../core/node/layout";
 import { PROMETHEUS_PORT } from "../core/values/ports";
 import { ProcessError, run } from "../io/process";
+import { SshError, SshTarget, sshWhere, withSsh } from "../io/ssh";
 import { parseArgs } from "./args";
 import { EXIT, inputError, systemErrorText, unavailableError, usageError } from "./errors";
 
@@ -98,14 +99,7 @@ export async function statusCommand(args: readonly string[], projectDir: string)
 
 const stderrIo: CliIo = { out: (line) => process.stderr.write(`${line}\n`), err: (line) => process.stderr.write(`${line}\n`) };
 
-export interface StatusTarget {
-  host: string;
-  port: number;
-  user: string;
-  privateKey: string;
-  /** The pinned host key, "ssh-ed25519 AAAA…". */
-  hostKey: string;
-}
+export type StatusTarget = SshTarget;
 
 /** Where to connect: the stack's own boreal:ssh (what `pulumi up` uses). */
 export function targetFromStack(
@@ -195,65 +189,37 @@ export function targetFromFlags(flags: { host: string; port?: string; user?: str
 
 /** Asks the node's Prometheus every status query; the node's name comes from its agent's config. */
 export async function askNode(target: StatusTarget): Promise<{ node: string; answers: StatusAnswers }> {
-  const where = `${target.user}@${target.host}:${target.port}`;
-  const pinned = Buffer.from(target.hostKey.trim().split(/\s+/)[1] ?? "", "base64");
-  let offered: Buffer | undefined;
-  // Loaded when a node is asked: ssh2 is the heaviest module of the CLI, and --help must stay quick.
-  const ssh = new (await import("node-ssh")).NodeSSH();
+  const where = sshWhere(target);
   try {
-    await ssh.connect({
-      host: target.host,
-      port: target.port,
-      username: target.user,
-      privateKey: target.privateKey,
-      readyTimeout: 15_000,
-      hostVerifier: (key: Buffer) => {
-        offered = key;
-        return key.equals(pinned);
-      },
+    return await withSsh(target, async (ssh) => {
+      // Root's to read: a sudo user (boreal:ssh.user) reads it through sudo, as the kit's commands run.
+      const agentConfig = await ssh.execCommand(`${target.user === "root" ? "" : "sudo -n "}cat ${AGENT.config}`);
+      if (agentConfig.code !== 0)
+        throw unavailableError(`${where} is not a node of the kit (no ${AGENT.config})`, "run pulumi up for it first", where);
+      const { spec } = parseAgentConfig(agentConfig.stdout, `${where}:${AGENT.config}`);
+      const mesh = spec.meshAddress?.ipv4;
+      if (!mesh)
+        throw unavailableError(
+          `${where}:${AGENT.config} has no mesh address`,
+          "re-apply the node's stack (pulumi up)",
+          `${where}:${AGENT.config}`,
+        );
+      const entries = await Promise.all(
+        Object.entries(STATUS_QUERIES).map(
+          async ([name, query]) => [name, await queryPrometheus(ssh, mesh, query.replaceAll("{self}", spec.node), where)] as const,
+        ),
+      );
+      return { node: spec.node, answers: Object.fromEntries(entries) as StatusAnswers };
     });
   } catch (error) {
-    if (offered && !offered.equals(pinned)) {
-      throw unavailableError(
-        `cannot reach ${where}: its host key is not the one pinned in boreal:ssh.hostKey (the server was reinstalled, or this is not it)`,
-        "check the key out of band before changing the pin",
-        "boreal:ssh.hostKey",
-      );
-    }
-    const said = escapeShort((error as Error).message, 300);
-    if (/privateKey|private key/i.test(said))
+    if (!(error instanceof SshError)) throw error;
+    if (error.failure === "private-key")
       throw inputError(
-        `the SSH private key for ${where} cannot be used: ${said}`,
+        error.message,
         "give the SSH private key file the node accepts (boreal:ssh.privateKey of the stack, or --identity)",
-        "boreal:ssh.privateKey",
+        error.where,
       );
-    throw unavailableError(
-      `cannot reach ${where}: ${said}`,
-      "check that the server is up and that SSH answers there (boreal:ssh in the stack)",
-      where,
-    );
-  }
-  try {
-    // Root's to read: a sudo user (boreal:ssh.user) reads it through sudo, as the kit's commands run.
-    const agentConfig = await ssh.execCommand(`${target.user === "root" ? "" : "sudo -n "}cat ${AGENT.config}`);
-    if (agentConfig.code !== 0)
-      throw unavailableError(`${where} is not a node of the kit (no ${AGENT.config})`, "run pulumi up for it first", where);
-    const { spec } = parseAgentConfig(agentConfig.stdout, `${where}:${AGENT.config}`);
-    const mesh = spec.meshAddress?.ipv4;
-    if (!mesh)
-      throw unavailableError(
-        `${where}:${AGENT.config} has no mesh address`,
-        "re-apply the node's stack (pulumi up)",
-        `${where}:${AGENT.config}`,
-      );
-    const entries = await Promise.all(
-      Object.entries(STATUS_QUERIES).map(
-        async ([name, query]) => [name, await queryPrometheus(ssh, mesh, query.replaceAll("{self}", spec.node), where)] as const,
-      ),
-    );
-    return { node: spec.node, answers: Object.fromEntries(entries) as StatusAnswers };
-  } finally {
-    ssh.dispose();
+    throw unavailableError(error.message, error.fix, error.where);
   }
 }
 
