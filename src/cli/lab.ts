@@ -28,6 +28,7 @@ import {
   writeLabStacks,
 } from "../lab/lab";
 import { ensureCommandPlugin } from "../lab/pulumi";
+import { backendFromEnv, isLabBackend, LAB_BACKENDS } from "../lab/vm";
 import { LabStacks, StackOutputs } from "../lab/stacks";
 import { runAttached } from "../io/process";
 import { parseArgs, Parsed } from "./args";
@@ -43,8 +44,8 @@ export const DEMO_USAGE = usageLine(
 
 export const LAB_SUBCOMMANDS = {
   up: usageLine(
-    "boreal lab up [--nodes N] [--subnet CIDR] [--suite bookworm|trixie|mixed] [--no-install]",
-    `start N machines (default 3, ${DEFAULT_SUBNET}, Debian ${DEFAULT_SUITE}); root; missing host packages are installed with apt-get unless --no-install`,
+    "boreal lab up [--nodes N] [--subnet CIDR] [--suite bookworm|trixie|mixed] [--backend nspawn|vm] [--no-install]",
+    `start N machines (default 3, ${DEFAULT_SUBNET}, Debian ${DEFAULT_SUITE}; containers, or QEMU VMs booting Debian's kernel with --backend vm); root; missing host packages are installed with apt-get unless --no-install`,
   ),
   status: usageLine("boreal lab status [--json]", "table of the lab's machines"),
   image: usageLine(
@@ -82,8 +83,17 @@ function noWords(a: Parsed, command: string): void {
 export async function lab(verb: LabVerb, args: readonly string[]): Promise<number> {
   switch (verb) {
     case "up": {
-      const a = parseArgs(args, { "--nodes": "value", "--subnet": "value", "--suite": "value", "--no-install": "switch" });
+      const a = parseArgs(args, {
+        "--nodes": "value",
+        "--subnet": "value",
+        "--suite": "value",
+        "--backend": "value",
+        "--no-install": "switch",
+      });
       noWords(a, "lab up");
+      const backend = a.one("--backend") ?? backendFromEnv(process.env.BOREAL_LAB_BACKEND);
+      if (!isLabBackend(backend))
+        throw usageError(`--backend must be ${LAB_BACKENDS.join(" or ")}, got ${backend}`, "e.g. --backend vm", "--backend");
       const nodes = nodesOption(a);
       const suite = suiteOption(a);
       // The lab's stacks get their SSH key through `pulumi config set --secret`.
@@ -94,6 +104,7 @@ export async function lab(verb: LabVerb, args: readonly string[]): Promise<numbe
         subnet: a.one("--subnet") ?? DEFAULT_SUBNET,
         installPrerequisites: !a.on("--no-install"),
         suite,
+        backend,
         log,
       });
       writeLabStacks(state, PROJECT_DIR, log);
@@ -153,8 +164,17 @@ function printStatus(rows: Awaited<ReturnType<typeof labStatus>>): void {
     return;
   }
   printTable([
-    ["MACHINE", "ADDRESS", "DEBIAN", "RUNNING", "SSHD", "UP (s)"],
-    ...rows.map((r) => [r.name, r.address, r.suite, r.running ? "yes" : "no", r.sshd ? "yes" : "no", String(r.seconds)]),
+    ["MACHINE", "ADDRESS", "DEBIAN", "BACKEND", "RUNNING", "SSHD", "UP (s)", "BOOT (s)"],
+    ...rows.map((r) => [
+      r.name,
+      r.address,
+      r.suite,
+      r.backend,
+      r.running ? "yes" : "no",
+      r.sshd ? "yes" : "no",
+      String(r.seconds),
+      r.bootSeconds === undefined ? "-" : String(r.bootSeconds),
+    ]),
   ]);
 }
 

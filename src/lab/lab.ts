@@ -7,13 +7,30 @@ import { stringify } from "yaml";
 import { writeAtomic } from "../io/files";
 import { parseCidr } from "../core/values/ip";
 import { shellQuote } from "../core/values/shell";
-import { ProcessError, run, runAsync, RunResult, startDetached } from "../io/process";
+import { ProcessError, run, runAsync, RunResult, sleepSync, startDetached } from "../io/process";
 import { DEFAULT_SUITE, ensureImage, labRecipe, LabSuite, LabSuiteChoice, machineSuites } from "./image";
 import { createMirrorRepo, mirrorProcesses, mirrorUrl, mirrorsDir, startMirror, stopMirror } from "./mirror";
 import { createLabFederation, LabMember } from "./federation";
 import { LAB_PASSPHRASE, labPulumiEnv, labStackName, runPulumi } from "./pulumi";
 import { inCgroups, labCgroupProcesses, machineCgroup, removeLabCgroups } from "./cgroup";
 import { createLabDnsNetwork, labDnsAddresses, labDnsProcesses, LabDnsState, startLabDns } from "./dns";
+import {
+  Accelerator,
+  acceleratorsToTry,
+  backendFromEnv,
+  createMachineDisks,
+  createTap,
+  ensureVmDisk,
+  KVM_PROBE_SECONDS,
+  LabBackend,
+  machineDiskPaths,
+  networkFile,
+  reachedUserspace,
+  tapName,
+  vmCommand,
+  VmDisk,
+  vmMac,
+} from "./vm";
 
 /** Seconds between two rounds of label checks on lab machines (a real member keeps the default, 900). */
 export const LAB_ATTEST_INTERVAL = 60;
@@ -62,6 +79,18 @@ export interface LabMachine {
   sshUser?: string;
   /** Its IPv6 underlay address (the lab is dual-stack); absent for a machine made IPv4-only (UpOptions.ipv4Only). */
   address6?: string;
+  /** A QEMU VM (the VM backend) rather than a container: how it boots again, and how long its first boot took. */
+  vm?: LabVm;
+}
+
+export interface LabVm {
+  kernel: string;
+  initrd: string;
+  accel: Accelerator;
+  /** Its clock's offset from the host's, in seconds (its RTC at boot). */
+  clockOffset: number;
+  /** Seconds from QEMU's start to sshd answering with the pinned host key, on its last boot. */
+  bootSeconds?: number;
 }
 
 export interface LabState {
@@ -145,6 +174,10 @@ export interface UpOptions {
   sudoMachines?: string[];
   /** Machines (by name) left without an IPv6 address, as servers of a hoster without IPv6 come. */
   ipv4Only?: string[];
+  /** Containers (nspawn, the default) or QEMU VMs booting Debian's kernel (vm); unset: $BOREAL_LAB_BACKEND. */
+  backend?: LabBackend;
+  /** VMs only: a machine's clock offset from the host's in seconds, by name (a clock ten minutes off). */
+  clockOffsets?: Record<string, number>;
 }
 
 export async function labUp(options: UpOptions): Promise<LabState & { imageBuilt: boolean; imageSeconds: number }> {
@@ -170,6 +203,19 @@ export async function labUp(options: UpOptions): Promise<LabState & { imageBuilt
     if (image.built) log(`${imageKey(i)} image built in ${image.seconds}s`);
     images.set(imageKey(i), image);
   }
+  const backend = options.backend ?? backendFromEnv(process.env.BOREAL_LAB_BACKEND);
+  // The VM backend: each image's VM disk (Debian's kernel added), built once and cached beside it.
+  const disks = new Map<string, VmDisk>();
+  if (backend === "vm") {
+    ensureHostPackages(VM_HOST_TOOLS, options.installPrerequisites, log);
+    for (const [i, name] of names.entries()) {
+      if (disks.has(imageKey(i))) continue;
+      const disk = await ensureVmDisk(labRecipe(suites[i], withSudo(name) ? ["sudo"] : []), log);
+      if (disk.built) log(`${imageKey(i)} VM disk built in ${disk.seconds}s`);
+      disks.set(imageKey(i), disk);
+    }
+  }
+  let accelerators = backend === "vm" ? acceleratorsToTry(existsSync("/dev/kvm"), process.env.BOREAL_LAB_ACCEL) : [];
 
   mkdirSync(dir, { recursive: true });
   const sshKey = join(dir, "id_ed25519");
@@ -184,30 +230,68 @@ export async function labUp(options: UpOptions): Promise<LabState & { imageBuilt
   const mirror = { pid: startMirror(dir, host), url: mirrorUrl(host, "registry"), repo };
   log(`registry mirror ${mirror.url} (git daemon pid ${mirror.pid}, takes attestations only; members write to ${repo})`);
   const state: LabState = { subnet: subnet.text, hostAddress: host, suite: choice, sshKey, machines: [], mirror };
-  machines.forEach((address, i) => {
+  for (const [i, address] of machines.entries()) {
     const name = names[i];
     const address6 = options.ipv4Only?.includes(name) ? undefined : labAddress6(address);
-    createMachineNetwork(name, address, subnet, address6);
     const resolver = labDnsAddresses(subnet.text).resolver;
-    const machine = startMachine(dir, { name, address, resolver }, suites[i], images.get(imageKey(i))!.path, operatorKey);
+    const image = images.get(imageKey(i))!.path;
+    let machine: LabMachine;
+    if (backend === "nspawn") {
+      createMachineNetwork(name, address, subnet, address6);
+      machine = startMachine(dir, { name, address, resolver }, suites[i], image, operatorKey);
+    } else {
+      createTap(name);
+      const own = { disk: disks.get(imageKey(i))!, clockOffset: options.clockOffsets?.[name] ?? 0, bits: subnet.bits, address6 };
+      machine = await startVm(dir, { name, address, resolver }, suites[i], image, operatorKey, own, accelerators, log);
+      // The probe's verdict holds for every other machine.
+      accelerators = [machine.vm!.accel];
+    }
     state.machines.push(address6 === undefined ? machine : { ...machine, address6 });
-  });
+  }
   saveState(dir, state);
   writeKnownHosts(dir, state);
   log(`waiting for sshd on ${state.machines.length} machine(s)`);
-  await Promise.all(state.machines.map((m) => waitForSsh(state, m, 120, dir)));
+  await Promise.all(state.machines.map((m) => waitForBoot(state, m, dir)));
+  saveState(dir, state);
   for (const m of state.machines.filter((machine) => withSudo(machine.name))) await makeSudoUser(state, m, options.sudoUser!, dir);
   const built = [...images.values()].filter((image) => image.built);
   return { ...state, imageBuilt: built.length > 0, imageSeconds: built.reduce((sum, image) => sum + image.seconds, 0) };
 }
 
+/** Host tools of the VM backend: QEMU, its disk tool, and mkfs.ext4 (the disks are ext4 files, no loop device). */
+/** A VM's memory: a member's services (Knot, Prometheus and its exporters, the agent) and the kit's install, with room. */
+const VM_MEMORY_MIB = 1536;
+
+const VM_HOST_TOOLS: [string, string][] = [
+  ["command -v qemu-system-x86_64", "qemu-system-x86"],
+  ["command -v qemu-img", "qemu-utils"],
+  ["command -v mkfs.ext4", "e2fsprogs"],
+];
+
 function startMachine(
   dir: string,
-  { name, address, resolver }: { name: string; address: string; resolver: string },
+  machine: { name: string; address: string; resolver: string },
   suite: LabSuite,
   image: string,
   operatorKey: string,
 ): LabMachine {
+  const hostKey = prepareMachine(dir, machine, operatorKey);
+  return {
+    name: machine.name,
+    address: machine.address,
+    pid: bootMachine(dir, machine.name, image),
+    hostKey,
+    startedAt: Date.now(),
+    suite,
+    image,
+  };
+}
+
+/**
+ * A machine's own files (its hostname, resolver, SSH host key and the operator's key) in its
+ * upper dir: the overlay of a container, the seed disk of a VM. Returns the host key to pin.
+ */
+function prepareMachine(dir: string, { name, resolver }: { name: string; resolver: string }, operatorKey: string): string {
   const machineDir = join(dir, "machines", name);
   const upper = join(machineDir, "upper");
   rmSync(machineDir, { recursive: true, force: true });
@@ -221,13 +305,69 @@ function startMachine(
   sh("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `root@${name}`, "-f", join(upper, "etc/ssh/ssh_host_ed25519_key")]);
   writeFileSync(join(upper, "root/.ssh/authorized_keys"), operatorKey, { mode: 0o600 });
   chmodSync(join(upper, "root/.ssh"), 0o700);
-  const hostKey = readFileSync(join(upper, "etc/ssh/ssh_host_ed25519_key.pub"), "utf8").trim().split(" ").slice(0, 2).join(" ");
-  return { name, address, pid: bootMachine(dir, name, image), hostKey, startedAt: Date.now(), suite, image };
+  return readFileSync(join(upper, "etc/ssh/ssh_host_ed25519_key.pub"), "utf8").trim().split(" ").slice(0, 2).join(" ");
 }
 
-/** Boots a prepared machine (its overlay upper dir and namespace exist); returns the nspawn pid. */
-function bootMachine(dir: string, name: string, image: string): number {
+/**
+ * A VM: the machine's own files (prepareMachine's, and its addresses for systemd-networkd) on
+ * its seed disk, its writes on a qcow2 overlay of the suite's VM disk, booted with the first
+ * accelerator of `accelerators` that works. With more than one to try, a guest that does not
+ * reach userspace within KVM_PROBE_SECONDS is stopped and the next is tried on fresh disks.
+ */
+async function startVm(
+  dir: string,
+  machine: { name: string; address: string; resolver: string },
+  suite: LabSuite,
+  image: string,
+  operatorKey: string,
+  own: { disk: VmDisk; clockOffset: number; bits: number; address6?: string },
+  accelerators: Accelerator[],
+  log: (line: string) => void,
+): Promise<LabMachine> {
+  const machineDir = join(dir, "machines", machine.name);
+  for (const [i, accel] of accelerators.entries()) {
+    const hostKey = prepareMachine(dir, machine, operatorKey);
+    const upper = join(machineDir, "upper");
+    mkdirSync(join(upper, "etc/systemd/network"), { recursive: true });
+    writeFileSync(join(upper, "etc/systemd/network/10-lab.network"), networkFile(machine.address, own.bits, own.address6));
+    createMachineDisks(machineDir, own.disk, upper);
+    const vm: LabVm = { kernel: own.disk.kernel, initrd: own.disk.initrd, accel, clockOffset: own.clockOffset };
+    const started: LabMachine = { name: machine.name, address: machine.address, pid: 0, hostKey, startedAt: Date.now(), suite, image, vm };
+    started.pid = bootMachine(dir, machine.name, image, { vm, address: machine.address });
+    if (i === accelerators.length - 1) return started;
+    const deadline = Date.now() + KVM_PROBE_SECONDS * 1000;
+    const consoleLog = join(machineDir, "console.log");
+    while (Date.now() < deadline && !reachedUserspace(consoleLog) && pidAlive(started.pid)) await new Promise((r) => setTimeout(r, 500));
+    if (reachedUserspace(consoleLog)) return started;
+    log(`${machine.name}: no userspace within ${KVM_PROBE_SECONDS}s under ${accel}; trying ${accelerators[i + 1]}`);
+    stopMachines([started.pid], machine.name);
+  }
+  throw new Error("no accelerator to boot a lab VM with");
+}
+
+/**
+ * Boots a prepared machine (a container: its overlay upper dir and namespace exist; a VM: its
+ * disks and tap); returns the pid of systemd-nspawn or of QEMU.
+ */
+function bootMachine(dir: string, name: string, image: string, vm?: { vm: LabVm; address: string }): number {
   const machineDir = join(dir, "machines", name);
+  if (vm !== undefined) {
+    const qemu = vmCommand({
+      name,
+      ...machineDiskPaths(machineDir),
+      kernel: vm.vm.kernel,
+      initrd: vm.vm.initrd,
+      mac: vmMac(vm.address),
+      tap: tapName(name),
+      accel: vm.vm.accel,
+      memoryMiB: VM_MEMORY_MIB,
+      cpus: 1,
+      clockOffset: vm.vm.clockOffset,
+      now: new Date(),
+    });
+    const command = inCgroups(machineCgroup(name), qemu.command, qemu.args);
+    return startDetached(command.command, command.args, { log: join(machineDir, "console.log"), purpose: `booting lab VM ${name}` });
+  }
   const nspawn = inCgroups(machineCgroup(name), "systemd-nspawn", [
     "--keep-unit",
     "--register=no",
@@ -265,6 +405,12 @@ export async function labDns(state: LabState, delegations: string[], dir = LAB_D
 export function labStop(state: LabState, name: string): void {
   const machine = state.machines.find((m) => m.name === name);
   if (!machine) throw new Error(`no lab machine named ${name}`);
+  // A VM powers itself off (QEMU ends with it); SIGTERM would pull its plug.
+  if (machine.vm && pidAlive(machine.pid)) {
+    labExec(state, machine, "systemctl --no-block poweroff");
+    const deadline = Date.now() + 120_000;
+    while (pidAlive(machine.pid) && Date.now() < deadline) sleepSync(500);
+  }
   stopMachines([machine.pid], name);
 }
 
@@ -283,10 +429,22 @@ export async function labStart(state: LabState, name: string, dir = LAB_DIR): Pr
   const machine = state.machines.find((m) => m.name === name);
   if (!machine) throw new Error(`no lab machine named ${name}`);
   if (pidAlive(machine.pid)) return;
-  machine.pid = bootMachine(dir, name, machine.image);
+  machine.pid = bootMachine(dir, name, machine.image, machine.vm && { vm: machine.vm, address: machine.address });
   machine.startedAt = Date.now();
   saveState(dir, state);
-  await waitForSsh(state, machine, 120, dir);
+  await waitForBoot(state, machine, dir);
+  saveState(dir, state);
+}
+
+/** A VM under TCG (emulated) boots in minutes on a loaded machine; a container or a KVM guest in seconds. */
+function bootBound(machine: LabMachine): number {
+  return machine.vm?.accel === "tcg" ? 600 : 120;
+}
+
+/** Waits for the machine's sshd; a VM keeps how long its boot took. */
+async function waitForBoot(state: LabState, machine: LabMachine, dir: string): Promise<void> {
+  await waitForSsh(state, machine, bootBound(machine), dir);
+  if (machine.vm) machine.vm.bootSeconds = Math.round((Date.now() - machine.startedAt) / 1000);
 }
 
 /**
@@ -433,7 +591,10 @@ export { pidAlive };
 
 /** Processes of the lab, found by their command line (also after a crash lost the state). */
 export function labProcesses(): number[] {
-  return output("pgrep", ["-f", "systemd-nspawn .*--machine=boreal-"]).split("\n").filter(Boolean).map(Number);
+  return output("pgrep", ["-f", "^(systemd-nspawn .*--machine=boreal-|qemu-system-x86_64 -name boreal-)"])
+    .split("\n")
+    .filter(Boolean)
+    .map(Number);
 }
 
 export function labMounts(dir = LAB_DIR): string[] {
@@ -465,9 +626,20 @@ export function labDown(options: { dir?: string; log: (line: string) => void; ke
     );
 }
 
-export async function labStatus(
-  dir = LAB_DIR,
-): Promise<{ name: string; address: string; suite: LabSuite; running: boolean; sshd: boolean; seconds: number }[]> {
+export async function labStatus(dir = LAB_DIR): Promise<
+  {
+    name: string;
+    address: string;
+    suite: LabSuite;
+    running: boolean;
+    sshd: boolean;
+    seconds: number;
+    /** "nspawn", or the VM's accelerator ("vm kvm", "vm tcg"). */
+    backend: string;
+    /** A VM's last boot (QEMU's start to sshd), in seconds. */
+    bootSeconds?: number;
+  }[]
+> {
   const state = readState(dir);
   if (!state) return [];
   return Promise.all(
@@ -478,6 +650,8 @@ export async function labStatus(
       running: pidAlive(m.pid),
       sshd: await portOpen(m.address, 22),
       seconds: Math.round((Date.now() - m.startedAt) / 1000),
+      backend: m.vm ? `vm ${m.vm.accel}` : "nspawn",
+      ...(m.vm?.bootSeconds !== undefined ? { bootSeconds: m.vm.bootSeconds } : {}),
     })),
   );
 }
