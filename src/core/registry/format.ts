@@ -576,7 +576,8 @@ function parseWith<T>(
   // The format first: an object a newer kit wrote is refused as such, never read as this kit's.
   const { format, ...fields } = data as Record<string, unknown>;
   const reading = readFormat(format, fields, formats, { source: where, field: "format" });
-  if (!reading.ok) return { ok: false, problems: [reading.problem], ...(reading.newer === undefined ? {} : { newer: reading.newer }) };
+  if (reading.ok === false)
+    return { ok: false, problems: [reading.problem], ...(reading.newer === undefined ? {} : { newer: reading.newer }) };
   data = fields;
   let parsed: ReturnType<typeof schema>;
   try {
