@@ -8,6 +8,7 @@ import { dirname, isAbsolute, join, resolve } from "node:path";
 import { bundleAgent } from "../agent/bundle";
 import { BorealNode } from "./components/node";
 import { precheckFiles } from "./components/precheck";
+import { previewLookStep } from "./preview-look";
 import { loadTemplates } from "../io/templates";
 import { stackEndpointProblem } from "../core/values/scope";
 import { BorealConfigError } from "../core/values/problems";
@@ -102,12 +103,13 @@ function main() {
   const { signer, publicKey: signingKey } = memberSigner(spec, federation.settings.members.find((m) => m.name === spec.member)?.keys);
   const { spec: publicSpec, privateKey } = splitPrivateKey(spec);
   const now = new Date().toISOString();
+  const templates = loadTemplates();
   const node = new BorealNode(spec.node, {
     spec: publicSpec,
     sshPrivateKey: pulumi.secret(privateKey),
     federation,
     registryDir,
-    templates: loadTemplates(),
+    templates,
     agentProgram: bundleAgent(join(pulumi.runtime.getRootDirectory(), ".boreal")),
     seed: registry.files,
     signer,
@@ -126,7 +128,7 @@ function main() {
         origins,
       ),
   });
-  return {
+  const outputs = {
     publicKey: node.publicKey,
     meshIpv4: node.plan.mesh.ipv4,
     meshIpv6: node.plan.mesh.ipv6,
@@ -140,6 +142,16 @@ function main() {
     descriptorPath: node.descriptorPath,
     federationVersion: federation.settings.version,
   };
+  if (!pulumi.runtime.isDryRun()) return outputs;
+  // A preview runs no remote command: the server check's look is taken here (./preview-look.ts).
+  const { host, port, user, privateKey: key, hostKey } = spec.ssh;
+  const look = {
+    ssh: { host, port, user, privateKey: key, hostKey },
+    templates,
+    firewall: node.plan.firewall,
+    firewallFiles: node.firewallFiles,
+  };
+  return previewLookStep({ ...look, closeListening: spec.firewall.closeListening ?? [] }).then(() => outputs);
 }
 
 /**

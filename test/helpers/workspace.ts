@@ -9,6 +9,7 @@ import { join, resolve } from "node:path";
 import { FIXTURE_HOST_KEY, FIXTURE_KEYS, FIXTURE_PRIVATE_KEY, FIXTURE_REGISTRY, fixtureTrust } from "./fixtures";
 
 export const PROJECT_ROOT = resolve(__dirname, "..", "..");
+const isRoot = process.getuid?.() === 0;
 const PULUMI_BIN = join(PROJECT_ROOT, "node_modules", ".bin", "pulumi");
 /** The rule set's policy pack, as a member passes it to --policy-pack. */
 export const POLICY_PACK = join(PROJECT_ROOT, "src", "policy");
@@ -41,7 +42,12 @@ export class Workspace {
   }
 
   pulumi(args: string[], input?: string): RunResult {
-    const result = spawnSync(PULUMI_BIN, [...args, "--non-interactive"], {
+    // In a network namespace of its own, with only the loopback up (the engine and its plugins
+    // talk over it): the fixture's server addresses are nobody's, and a preview's server check
+    // (src/program/preview-look.ts) must find them unreachable here, never ask the uplink.
+    const own = isRoot ? ["--net"] : ["--user", "--map-root-user", "--net"];
+    const command = ["unshare", ...own, "sh", "-c", 'ip link set lo up && exec "$0" "$@"', PULUMI_BIN];
+    const result = spawnSync(command[0], [...command.slice(1), ...args, "--non-interactive"], {
       cwd: this.dir,
       env: this.env,
       encoding: "utf8",

@@ -1,6 +1,6 @@
 // A server as hosting providers hand them out (issue #27), on one real lab machine: a
 // `debian` user with sudo, root's SSH login disabled, and a mail and a web listener already
-// running. The up without boreal:firewall.allow is refused, naming them, and changes nothing;
+// running. The preview and the up without boreal:firewall.allow are refused, naming them, and change nothing;
 // with the allow lines it applies, and the listeners answer from another underlay address
 // (the lab host's) throughout. Root only; run it alone, under the lab lock.
 import { spawnSync } from "node:child_process";
@@ -80,19 +80,32 @@ describe.runIf(isRoot && pulumiCliAvailable())("a server as it comes", () => {
     // What the up would change first: packages aside, the kit's files and its firewall.
     const footprint = "sudo -n sh -c 'ls -la --time-style=full-iso /etc/nftables.conf /etc/boreal 2>&1; nft list ruleset'";
     const before = on(footprint);
+    /** The refusal's lines, the same at a preview (the program's own look) as at the up (the server check). */
+    const expectRefused = (refused: { status: number | null; output: string }) => {
+      expect(refused.status).not.toBe(0);
+      for (const port of ["tcp/25", "tcp/80"]) {
+        expect(refused.output).toMatch(new RegExp(`"python3" \\(pid \\d+\\) listens on ${port} \\(every address\\)`));
+      }
+      expect(refused.output).toContain("pulumi config set --path 'boreal:firewall.allow[0]' tcp/25");
+      expect(refused.output).toContain("pulumi config set --path 'boreal:firewall.allow[1]' tcp/80");
+      expect(refused.output).not.toMatch(/host-packages (creating|created)/);
+      expect(on(footprint)).toBe(before);
+    };
+    let started = Date.now();
+    const previewed = stacks.run(["preview", "-s", stack]);
+    expectRefused(previewed);
+    expect(previewed.output).not.toMatch(/server check not taken/);
+    log(
+      `[federation] preview refused in ${Math.round((Date.now() - started) / 1000)} s: ${previewed.output.match(/listens on tcp\/\d+/g)?.join(", ")}`,
+    );
     const refused = stacks.run(["up", "--yes", "--skip-preview", "-s", stack]);
-    expect(refused.status).not.toBe(0);
-    for (const port of ["tcp/25", "tcp/80"]) {
-      expect(refused.output).toMatch(new RegExp(`"python3" \\(pid \\d+\\) listens on ${port} \\(every address\\)`));
-    }
-    expect(refused.output).toContain("pulumi config set --path 'boreal:firewall.allow[0]' tcp/25");
-    expect(refused.output).toContain("pulumi config set --path 'boreal:firewall.allow[1]' tcp/80");
-    expect(refused.output).not.toMatch(/host-packages (creating|created)/);
-    expect(on(footprint)).toBe(before);
+    expectRefused(refused);
     log(`[federation] refused before any change: ${refused.output.match(/listens on tcp\/\d+/g)?.join(", ")}`);
 
     stacks.must(["config", "set", "--path", "boreal:firewall.allow[0]", "tcp/25", "-s", stack]);
     stacks.must(["config", "set", "--path", "boreal:firewall.allow[1]", "tcp/80", "-s", stack]);
+    // Declared: the preview's look passes, and says so.
+    expect(stacks.must(["preview", "-s", stack])).toMatch(/server check at debian@\S+: nothing the firewall would cut/);
     // From the lab host, another underlay address: a request every 0.2 s to each during the up.
     let asked = 0;
     const missed: string[] = [];
@@ -107,7 +120,7 @@ describe.runIf(isRoot && pulumiCliAvailable())("a server as it comes", () => {
         await new Promise((r) => setTimeout(r, 200));
       }
     })();
-    const started = Date.now();
+    started = Date.now();
     try {
       await stacks.upAsync(machine.name).then((result) => expect(result.status, result.output).toBe(0));
     } finally {

@@ -16,6 +16,25 @@ export function serverCheckScript(templates: TemplateSources): string {
   return renderScript(templates, "run/server-check.sh.hbs", { managedMark: MANAGED_MARK, knotConf: KNOT_CONF });
 }
 
+/** What the server check's output says is wrong: the up's refusal, and the preview's (src/program/preview-look.ts). */
+export function lookProblems(stdout: string, args: { user: string; firewall: FirewallPlan; closeListening: string[] }): ConfigProblem[] {
+  const look = parseServerLook(stdout);
+  return look.root
+    ? listeningProblems(look, {
+        firewall: args.firewall,
+        closeListening: args.closeListening,
+        meshInterface: WIREGUARD_INTERFACE,
+        knotIsKits: look.knotIsKits,
+      })
+    : [sudoProblem(args.user, look.sudoSaid)];
+}
+
+/** The message the up fails with when the look found problems; the preview fails with the same words. */
+export function lookRefusal(found: ConfigProblem[]): pulumi.RunError {
+  // A RunError: the engine prints the message alone, as it does for a bad stack config.
+  return new pulumi.RunError(new BorealConfigError(found).message);
+}
+
 export interface ServerCheckArgs {
   connection: NodeConnection;
   templates: TemplateSources;
@@ -42,8 +61,7 @@ export interface ServerCheck {
 export function afterCheck<T>(check: ServerCheck, value: T): pulumi.Output<T> {
   return check.problems.apply((found) => {
     if (found.length === 0) return value;
-    // A RunError: the engine prints the message alone, as it does for a bad stack config.
-    throw new pulumi.RunError(new BorealConfigError(found).message);
+    throw lookRefusal(found);
   });
 }
 
@@ -59,17 +77,9 @@ export function serverCheck(name: string, args: ServerCheckArgs, opts: pulumi.Cu
   const again = args.lookAgain?.token ? ` look ${args.lookAgain.token}` : "";
   const script = `# boreal: firewall ${answers}${again}\n${serverCheckScript(args.templates)}`;
   const step = nodeCommand(name, { connection: args.connection, create: script, update: script }, opts, "user");
-  const problems = step.stdout.apply((stdout) => {
-    const look = parseServerLook(stdout);
-    return look.root
-      ? listeningProblems(look, {
-          firewall: args.firewall,
-          closeListening: args.closeListening,
-          meshInterface: WIREGUARD_INTERFACE,
-          knotIsKits: look.knotIsKits,
-        })
-      : [sudoProblem(args.connection.user, look.sudoSaid)];
-  });
+  const problems = step.stdout.apply((stdout) =>
+    lookProblems(stdout, { user: args.connection.user, firewall: args.firewall, closeListening: args.closeListening }),
+  );
   // Also at a preview that reads a refused look from the state: the next up looks anew.
   const renewed = problems.apply((found) => {
     if (found.length > 0) args.lookAgain?.renew();

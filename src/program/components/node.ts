@@ -68,6 +68,8 @@ export class BorealNode extends pulumi.ComponentResource {
   readonly delegations: pulumi.Output<Delegation[]>;
   /** What the policy pack checks beside the resources (src/core/policy/facts.ts). */
   readonly facts: NodeFacts;
+  /** The firewall's files as the up writes them: the preview's look compares them with the server's (../preview-look.ts). */
+  readonly firewallFiles: RenderedFile[];
 
   constructor(name: string, args: BorealNodeArgs, opts?: pulumi.ComponentResourceOptions) {
     super(NODE_TYPE, name, {}, opts);
@@ -75,6 +77,7 @@ export class BorealNode extends pulumi.ComponentResource {
     const files = renderNode(this.plan, args.templates);
     args.precheck?.(files);
     const filesFor = (role: FileRole) => files.filter((f) => f.role === role);
+    this.firewallFiles = filesFor("firewall");
     const connection = sshConnection(args.spec.ssh, args.sshPrivateKey);
 
     const templates = args.templates;
