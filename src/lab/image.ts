@@ -2,7 +2,7 @@
 // hash of its recipe. Each suite keeps its newest image, so both can be cached side by side.
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { ProcessError, runAsync, runShell } from "../io/process";
 import { LOCAL_COMMAND_MS } from "./net";
 
@@ -92,8 +92,24 @@ export function recipeHash(recipe: ImageRecipe): string {
   return createHash("sha256").update(JSON.stringify(recipe)).digest("hex").slice(0, 12);
 }
 
+/**
+ * The name an image's versions share: the suite, and the packages beyond the lab's usual ones
+ * (debian-bookworm, debian-bookworm-sudo). A new build replaces only its own kind's versions,
+ * so the usual and the sudo image of a suite stay cached side by side.
+ */
+export function imageStem(recipe: ImageRecipe): string {
+  const extra = recipe.packages.filter((p) => !IMAGE_PACKAGES.includes(p)).sort();
+  return `debian-${recipe.suite}${extra.length > 0 ? `-${extra.join("+")}` : ""}`;
+}
+
+/** Entries of the cache named `prefix` and a 12-digit hash, crashed builds' `.partial` too, `own` excepted. */
+export function staleVersions(entries: string[], prefix: string, own: string): string[] {
+  const pattern = new RegExp(`^${prefix.replace(/[.+]/g, "\\$&")}-[0-9a-f]{12}(\\.partial)?$`);
+  return entries.filter((e) => pattern.test(e) && e !== own);
+}
+
 export function imagePath(recipe: ImageRecipe = DEFAULT_RECIPE): string {
-  return join(IMAGE_CACHE, `debian-${recipe.suite}-${recipeHash(recipe)}`);
+  return join(IMAGE_CACHE, `${imageStem(recipe)}-${recipeHash(recipe)}`);
 }
 
 const COMPLETE = ".boreal-image-complete";
@@ -124,10 +140,9 @@ export async function ensureImage(
   return { path, built: true, seconds: Math.round((Date.now() - started) / 1000) };
 }
 
-/** Entries of the cache that are older images of the recipe's suite (its own image excepted). */
+/** Entries of the cache that are older images of the recipe's kind (its own image excepted). */
 export function staleImages(entries: string[], recipe: ImageRecipe): string[] {
-  const own = `debian-${recipe.suite}-${recipeHash(recipe)}`;
-  return entries.filter((e) => new RegExp(`^debian-${recipe.suite}-[0-9a-f]{12}(\\.partial)?$`).test(e) && e !== own);
+  return staleVersions(entries, imageStem(recipe), basename(imagePath(recipe)));
 }
 
 /** A first build downloads and unpacks a few hundred MB of packages: minutes, tens of them from a slow mirror. */

@@ -5,9 +5,9 @@
 // and a clock that may differ from the host's are what the containers cannot give.
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { runAsync } from "../io/process";
-import { ensureImage, IMAGE_CACHE, ImageRecipe, recipeHash } from "./image";
+import { ensureImage, IMAGE_CACHE, imageStem, ImageRecipe, recipeHash, staleVersions } from "./image";
 import { BRIDGE, LAB_NS, sh } from "./net";
 
 /** How the lab runs its machines: systemd-nspawn containers (the default) or QEMU VMs. */
@@ -164,13 +164,12 @@ export function vmDiskHash(recipe: ImageRecipe): string {
 
 /** The suite's VM disk, beside its container image: root.raw (ext4), vmlinuz and initrd.img. */
 export function vmDiskDir(recipe: ImageRecipe): string {
-  return join(IMAGE_CACHE, `vm-debian-${recipe.suite}-${vmDiskHash(recipe)}`);
+  return join(IMAGE_CACHE, `vm-${imageStem(recipe)}-${vmDiskHash(recipe)}`);
 }
 
 /** Cache entries that are older VM disks of the recipe's suite (its own excepted). */
 export function staleVmDisks(entries: string[], recipe: ImageRecipe): string[] {
-  const own = `vm-debian-${recipe.suite}-${vmDiskHash(recipe)}`;
-  return entries.filter((e) => new RegExp(`^vm-debian-${recipe.suite}-[0-9a-f]{12}(\\.partial)?$`).test(e) && e !== own);
+  return staleVersions(entries, `vm-${imageStem(recipe)}`, basename(vmDiskDir(recipe)));
 }
 
 const COMPLETE = ".boreal-vm-disk-complete";

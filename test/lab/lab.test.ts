@@ -2,7 +2,7 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import {
   DEFAULT_RECIPE,
@@ -92,6 +92,20 @@ describe("the lab's images", () => {
     ];
     expect(staleImages(entries, trixie)).toEqual(["debian-trixie-0123456789ab", "debian-trixie-0123456789ab.partial"]);
     expect(staleImages(entries, labRecipe("bookworm"))).toEqual(["debian-bookworm-0123456789ab", "debian-bookworm-ba9876543210.partial"]);
+  });
+
+  test("the usual and the sudo image of a suite do not replace each other", () => {
+    const usual = labRecipe("bookworm");
+    const sudo = labRecipe("bookworm", ["sudo"]);
+    expect(imagePath(sudo)).toMatch(/\/debian-bookworm-sudo-[0-9a-f]{12}$/);
+    const entries = [
+      basename(imagePath(usual)),
+      basename(imagePath(sudo)),
+      "debian-bookworm-sudo-0123456789ab",
+      "debian-bookworm-0123456789ab",
+    ];
+    expect(staleImages(entries, usual)).toEqual(["debian-bookworm-0123456789ab"]);
+    expect(staleImages(entries, sudo)).toEqual(["debian-bookworm-sudo-0123456789ab"]);
   });
 });
 
