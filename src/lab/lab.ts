@@ -298,6 +298,10 @@ function prepareMachine(dir: string, { name, resolver }: { name: string; resolve
   mkdirSync(join(upper, "etc/ssh"), { recursive: true });
   mkdirSync(join(upper, "root/.ssh"), { recursive: true, mode: 0o700 });
   writeFileSync(join(upper, "etc/hostname"), `${name}\n`);
+  // The machine's name resolves as on a server Debian's installer or cloud-init set up
+  // (debootstrap writes no /etc/hosts): without it every sudo asks the resolver for its own
+  // host name, waits, and warns "unable to resolve host" on every command.
+  writeFileSync(join(upper, "etc/hosts"), `127.0.0.1\tlocalhost\n127.0.1.1\t${name}\n::1\tlocalhost ip6-localhost ip6-loopback\n`);
   // The machine's resolver is the lab's (answering once labDns starts it), as a server's is
   // its hoster's: the nodes find their zones' parent through it.
   writeFileSync(join(upper, "etc/resolv.conf"), `nameserver ${resolver}\n`);
