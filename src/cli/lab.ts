@@ -12,6 +12,7 @@ import {
   labRecipe,
   LabSuiteChoice,
   machineSuites,
+  SUDO_IMAGE_PACKAGES,
 } from "../lab/image";
 import {
   checkPrerequisites,
@@ -28,7 +29,7 @@ import {
   writeLabStacks,
 } from "../lab/lab";
 import { ensureCommandPlugin } from "../lab/pulumi";
-import { backendFromEnv, isLabBackend, LAB_BACKENDS } from "../lab/vm";
+import { backendFromEnv, ensureVmDisk, isLabBackend, LAB_BACKENDS } from "../lab/vm";
 import { LabStacks, StackOutputs } from "../lab/stacks";
 import { runAttached } from "../io/process";
 import { parseArgs, Parsed } from "./args";
@@ -49,8 +50,8 @@ export const LAB_SUBCOMMANDS = {
   ),
   status: usageLine("boreal lab status [--json]", "table of the lab's machines"),
   image: usageLine(
-    "boreal lab image [--suite bookworm|trixie|mixed] [--no-install]",
-    "build the cached Debian image(s) of the lab's machines now (default mixed: both); root; the real-tool tests use them too",
+    "boreal lab image [--suite bookworm|trixie|mixed] [--sudo] [--backend nspawn|vm] [--no-install]",
+    "build the cached Debian image(s) of the lab's machines now (default mixed: both; --sudo also the image of a machine as cloud images come, with sudo; --backend vm also the VM disks); root; the real-tool tests use them too",
   ),
   ssh: usageLine("boreal lab ssh NODE [-- command...]", "a shell (or a command) on a machine"),
   down: usageLine("boreal lab down", "stop everything; the image stays cached"),
@@ -126,15 +127,29 @@ export async function lab(verb: LabVerb, args: readonly string[]): Promise<numbe
       return 0;
     }
     case "image": {
-      const a = parseArgs(args, { "--suite": "value", "--no-install": "switch" });
+      const a = parseArgs(args, { "--suite": "value", "--sudo": "switch", "--backend": "value", "--no-install": "switch" });
       noWords(a, "lab image");
       const choice = a.one("--suite") ?? "mixed";
       if (!isLabSuiteChoice(choice))
         throw usageError(`--suite must be ${LAB_SUITE_CHOICES.join(", ")}, got ${choice}`, "e.g. --suite mixed (both)", "--suite");
+      const backend = a.one("--backend") ?? "nspawn";
+      if (!isLabBackend(backend))
+        throw usageError(
+          `--backend must be ${LAB_BACKENDS.join(" or ")}, got ${backend}`,
+          "e.g. --backend vm (the VM disks too)",
+          "--backend",
+        );
       checkPrerequisites(!a.on("--no-install"), log);
       for (const suite of [...new Set(machineSuites(choice, LAB_SUITES.length))]) {
-        const image = await ensureImage(labRecipe(suite), log);
-        log(`lab image: Debian ${suite} ${image.built ? `built in ${image.seconds}s` : "already cached"}: ${image.path}`);
+        for (const extra of a.on("--sudo") ? [[], SUDO_IMAGE_PACKAGES] : [[]]) {
+          const recipe = labRecipe(suite, extra);
+          const what = `Debian ${suite}${extra.length > 0 ? ` with ${extra.join(", ")}` : ""}`;
+          const image = await ensureImage(recipe, log);
+          log(`lab image: ${what} ${image.built ? `built in ${image.seconds}s` : "already cached"}: ${image.path}`);
+          if (backend !== "vm") continue;
+          const disk = await ensureVmDisk(recipe, log);
+          log(`lab image: ${what}'s VM disk ${disk.built ? `built in ${disk.seconds}s` : "already cached"}: ${disk.dir}`);
+        }
       }
       return 0;
     }

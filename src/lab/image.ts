@@ -86,6 +86,9 @@ export function labRecipe(suite: LabSuite = DEFAULT_SUITE, extraPackages: string
 
 export const DEFAULT_RECIPE: ImageRecipe = labRecipe(DEFAULT_SUITE);
 
+/** What a machine as cloud images come has beyond the usual image (UpOptions.sudoMachines). */
+export const SUDO_IMAGE_PACKAGES = ["sudo"];
+
 export const IMAGE_CACHE = process.env.BOREAL_LAB_CACHE ?? "/var/lib/boreal-lab/images";
 
 export function recipeHash(recipe: ImageRecipe): string {

@@ -8,7 +8,7 @@ import { writeAtomic } from "../io/files";
 import { parseCidr } from "../core/values/ip";
 import { shellQuote } from "../core/values/shell";
 import { ProcessError, run, runAsync, RunResult, sleepSync, startDetached } from "../io/process";
-import { DEFAULT_SUITE, ensureImage, labRecipe, LabSuite, LabSuiteChoice, machineSuites } from "./image";
+import { DEFAULT_SUITE, ensureImage, labRecipe, LabSuite, LabSuiteChoice, machineSuites, SUDO_IMAGE_PACKAGES } from "./image";
 import { createMirrorRepo, mirrorProcesses, mirrorUrl, mirrorsDir, startMirror, stopMirror } from "./mirror";
 import { createLabFederation, LabMember } from "./federation";
 import { LAB_PASSPHRASE, labPulumiEnv, labStackName, runPulumi } from "./pulumi";
@@ -199,7 +199,7 @@ export async function labUp(options: UpOptions): Promise<LabState & { imageBuilt
   const images = new Map<string, Awaited<ReturnType<typeof ensureImage>>>();
   for (const [i, name] of names.entries()) {
     if (images.has(imageKey(i))) continue;
-    const image = await ensureImage(labRecipe(suites[i], withSudo(name) ? ["sudo"] : []), log);
+    const image = await ensureImage(labRecipe(suites[i], withSudo(name) ? SUDO_IMAGE_PACKAGES : []), log);
     if (image.built) log(`${imageKey(i)} image built in ${image.seconds}s`);
     images.set(imageKey(i), image);
   }
@@ -210,7 +210,7 @@ export async function labUp(options: UpOptions): Promise<LabState & { imageBuilt
     ensureHostPackages(VM_HOST_TOOLS, options.installPrerequisites, log);
     for (const [i, name] of names.entries()) {
       if (disks.has(imageKey(i))) continue;
-      const disk = await ensureVmDisk(labRecipe(suites[i], withSudo(name) ? ["sudo"] : []), log);
+      const disk = await ensureVmDisk(labRecipe(suites[i], withSudo(name) ? SUDO_IMAGE_PACKAGES : []), log);
       if (disk.built) log(`${imageKey(i)} VM disk built in ${disk.seconds}s`);
       disks.set(imageKey(i), disk);
     }

@@ -726,6 +726,9 @@ describe("the front door: help, version, exit codes, did you mean", () => {
     const far = boreal("registry", "check", "x", "--pin", "y");
     expect(far.stderr).toMatch(/unknown option --pin\n\s+fix: see the usage below/);
     expect(boreal("lab", "up", "--nodes").stderr).toMatch(/^boreal lab up: --nodes needs a value\n/);
+    const backend = boreal("lab", "image", "--backend", "xen");
+    expect(backend.status).toBe(2);
+    expect(backend.stderr).toMatch(/^boreal lab image: --backend must be nspawn or vm, got xen\n\s+fix: e\.g\. --backend vm/);
   });
 
   test("exit 3 when the check could not run: a node that does not answer", async () => {
