@@ -269,7 +269,8 @@ describe.runIf(isRoot)(`the local lab (Debian ${SUITE})`, () => {
             ]),
           );
           const spec = parseStackConfig(raw);
-          expect(spec).toMatchObject({ node: m.name, endpoint: `${m.address}:51820`, ssh: { host: m.address, hostKey: m.hostKey } });
+          // One endpoint, read as a list of one (boreal:endpoint may list an IPv4 and an IPv6 one).
+          expect(spec).toMatchObject({ node: m.name, endpoint: [`${m.address}:51820`], ssh: { host: m.address, hostKey: m.hostKey } });
           expect(spec.ssh.privateKey.trim()).toBe(readFileSync(state.sshKey, "utf8").trim());
           expect(spec).toMatchObject({
             publish: "origin",
