@@ -142,6 +142,12 @@ describe("what the strict policy would cut", () => {
     expect(problems[2].fix).toContain("'boreal:firewall.allow[2]' tcp/443");
   });
 
+  test("in port order whatever order ss lists them in, so each fix's index stays the same from one look to the next", () => {
+    const reversed = { ...look, listening: DEBIAN_SS.split("\n").reverse().join("\n") };
+    expect(ports(listeningProblems(reversed, context()))).toEqual(["tcp/25", "tcp/80", "tcp/443"]);
+    expect(listeningProblems(reversed, context())).toEqual(listeningProblems(look, context()));
+  });
+
   test("SSH, WireGuard (a kernel socket), a DHCP client, loopback, the mesh's exporter and the kit's monitoring as Debian starts it are never reported", () => {
     const problems = listeningProblems(look, context());
     expect(problems.map((p) => p.message).join("\n")).not.toMatch(/tcp\/22|udp\/51820|udp\/68|udp\/323|9100|9115|9094/);
@@ -174,9 +180,9 @@ describe("what the strict policy would cut", () => {
     };
     for (const firewall of [{}, { policy: "member" }, false]) {
       const problems = listeningProblems(dns, context(firewall));
-      expect(problems.map((p) => p.key)).toEqual(["port udp/53", "port tcp/53"]);
+      expect(problems.map((p) => p.key)).toEqual(["port tcp/53", "port udp/53"]);
       expect(problems[0].message).toBe(
-        "\"named\" (pid 700) already listens on udp/53 (every IPv4 address), the port the kit's Knot serves the member's zones on",
+        "\"named\" (pid 700) already listens on tcp/53 (every IPv4 address), the port the kit's Knot serves the member's zones on",
       );
       expect(problems[0].fix).toMatch(/^stop and disable it .*or bind it to loopback only/);
     }

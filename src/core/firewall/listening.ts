@@ -162,7 +162,10 @@ export interface ListeningContext {
  */
 export function listeningProblems(look: Pick<ServerLook, "listening" | "addresses">, context: ListeningContext): ConfigProblem[] {
   const { firewall } = context;
-  const listeners = underlayListeners(parseListeners(look.listening), parseInterfaceAddresses(look.addresses), context.meshInterface);
+  // In port order, not ss's (which varies between runs): the fixes' indexes stay the same.
+  const listeners = underlayListeners(parseListeners(look.listening), parseInterfaceAddresses(look.addresses), context.meshInterface).sort(
+    (a, b) => a.protocol.localeCompare(b.protocol) || a.port - b.port || (a.address < b.address ? -1 : a.address > b.address ? 1 : 0),
+  );
   const asRange = (l: Listener): PortRange => ({ protocol: l.protocol, first: l.port, last: l.port });
   const covered = (l: Listener, ranges: readonly PortRange[]) => ranges.some((r) => rangesOverlap(r, asRange(l)));
   const kitPorts = [
