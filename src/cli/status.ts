@@ -21,6 +21,7 @@ import { CliIo, neutralizeJson } from "./output";
 export { neutralizeJson } from "./output";
 import { AGENT } from "../core/node/layout";
 import { PROMETHEUS_PORT } from "../core/values/ports";
+import { asRoot } from "../core/values/shell";
 import { ProcessError, run } from "../io/process";
 import { SshError, SshTarget, sshWhere, withSsh } from "../io/ssh";
 import { parseArgs } from "./args";
@@ -193,7 +194,7 @@ export async function askNode(target: StatusTarget): Promise<{ node: string; ans
   try {
     return await withSsh(target, async (ssh) => {
       // Root's to read: a sudo user (boreal:ssh.user) reads it through sudo, as the kit's commands run.
-      const agentConfig = await ssh.execCommand(`${target.user === "root" ? "" : "sudo -n "}cat ${AGENT.config}`);
+      const agentConfig = await ssh.execCommand(asRoot(target.user, `cat ${AGENT.config}`));
       if (agentConfig.code !== 0)
         throw unavailableError(`${where} is not a node of the kit (no ${AGENT.config})`, "run pulumi up for it first", where);
       const { spec } = parseAgentConfig(agentConfig.stdout, `${where}:${AGENT.config}`);

@@ -6,7 +6,7 @@ import { dirname, join } from "node:path";
 import { stringify } from "yaml";
 import { writeAtomic } from "../io/files";
 import { parseCidr } from "../core/values/ip";
-import { shellQuote } from "../core/values/shell";
+import { asRoot } from "../core/values/shell";
 import { ProcessError, run, runAsync, RunResult, sleepSync, startDetached } from "../io/process";
 import { DEFAULT_SUITE, ensureImage, labRecipe, LabSuite, LabSuiteChoice, machineSuites, SUDO_IMAGE_PACKAGES } from "./image";
 import { createMirrorRepo, mirrorProcesses, mirrorUrl, mirrorsDir, startMirror, stopMirror } from "./mirror";
@@ -513,19 +513,11 @@ function execResult(result: RunResult): LabExecResult {
   return { status: result.status ?? -1, output: `${result.stdout}${result.stderr}` };
 }
 
-/**
- * The command as root: through sudo on a machine where root cannot log in (UpOptions.sudoUser),
- * since the lab's checks look at the machine as its administrator does.
- */
-function asRoot(machine: LabMachine, command: string): string {
-  return machine.sshUser === undefined || machine.sshUser === "root" ? command : `sudo -n sh -c ${shellQuote(command)}`;
-}
-
 /** Run a command as root on a machine over SSH, the host key checked against the pinned one. */
 export function labExec(state: LabState, machine: LabMachine, command: string, dir = LAB_DIR, input?: string): LabExecResult {
   try {
     return execResult(
-      run("ssh", [...sshArgs(state, machine, dir), asRoot(machine, command)], {
+      run("ssh", [...sshArgs(state, machine, dir), asRoot(machine.sshUser ?? "root", command)], {
         input: input ?? "",
         timeoutMs: LAB_EXEC_TIMEOUT_MS,
         allowFailure: true,
@@ -547,7 +539,10 @@ export async function labExecAsync(
 ): Promise<LabExecResult> {
   try {
     return execResult(
-      await runAsync("ssh", [...sshArgs(state, machine, dir), asRoot(machine, command)], { timeoutMs, allowFailure: true }),
+      await runAsync("ssh", [...sshArgs(state, machine, dir), asRoot(machine.sshUser ?? "root", command)], {
+        timeoutMs,
+        allowFailure: true,
+      }),
     );
   } catch (error) {
     if (error instanceof ProcessError) return { status: -1, output: `${error.result.stdout}${error.message}` };

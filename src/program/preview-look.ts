@@ -6,7 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { FirewallPlan } from "../core/firewall/plan";
 import type { RenderedFile } from "../core/node/layout";
 import { contentHash, TemplateSources } from "../core/node/render";
-import { shellQuote } from "../core/values/shell";
+import { asRoot, shellQuote } from "../core/values/shell";
 import { SshError, SshTarget, sshWhere, withSsh } from "../io/ssh";
 import { lookProblems, lookRefusal, serverCheckScript } from "./components/check";
 
@@ -58,7 +58,7 @@ export async function previewLook(args: PreviewLookArgs, readyTimeoutMs?: number
       async (ssh) => {
         const look = await ssh.execCommand(serverCheckScript(args.templates));
         const paths = args.firewallFiles.map((f) => shellQuote(f.path)).join(" ");
-        const sum = paths ? await ssh.execCommand(`${args.ssh.user === "root" ? "" : "sudo -n "}sha256sum -- ${paths}`) : undefined;
+        const sum = paths ? await ssh.execCommand(asRoot(args.ssh.user, `sha256sum -- ${paths}`)) : undefined;
         return { stdout: look.stdout, hashes: sum?.stdout ?? "" };
       },
       readyTimeoutMs,

@@ -10,3 +10,13 @@ export function shellQuote(value: string): string {
   if (value.includes("\0")) throw new Error("a shell word cannot hold a NUL character");
   return `'${value.replace(/'/g, "'\\''")}'`;
 }
+
+/**
+ * A script as the SSH user runs it to act as root. Root's scripts stay exactly as they are
+ * (a stack that logs in as root sees no change). Another user's go to `sudo -n` as one
+ * argument of `sh -c` (stdin stays the command's): -n fails at once instead of waiting for
+ * a password nobody types; the server check refused the stack before if sudo cannot.
+ */
+export function asRoot(user: string, script: string): string {
+  return user === "root" ? script : `sudo -n -- sh -c ${shellQuote(script)}`;
+}

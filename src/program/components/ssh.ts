@@ -3,7 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { remote, types } from "@pulumi/command";
 import type { SshTarget } from "../../core/spec/stack";
-import { shellQuote } from "../../core/values/shell";
+import { asRoot } from "../../core/values/shell";
 
 /** Waiting for a fresh server: up to ~5 minutes of retries, 15 s per attempt. */
 export const DIAL_ERROR_LIMIT = 20;
@@ -22,16 +22,6 @@ export function sshConnection(target: SshTarget, privateKey: pulumi.Input<string
     dialErrorLimit: DIAL_ERROR_LIMIT,
     perDialTimeout: PER_DIAL_TIMEOUT_SECONDS,
   };
-}
-
-/**
- * A script as the SSH user runs it to act as root. Root's scripts stay exactly as they are
- * (a stack that logs in as root sees no change). Another user's go to `sudo -n` as one
- * argument of `sh -c` (stdin stays the command's): -n fails at once instead of waiting for
- * a password nobody types; the server check refused the stack before if sudo cannot.
- */
-export function asRoot(user: string, script: string): string {
-  return user === "root" ? script : `sudo -n -- sh -c ${shellQuote(script)}`;
 }
 
 type NodeCommandArgs = Omit<remote.CommandArgs, "addPreviousOutputInEnv" | "connection"> & { connection: NodeConnection };
