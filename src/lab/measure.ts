@@ -18,13 +18,6 @@ export async function eventually<T>(what: string, seconds: number, probe: () => 
   throw new Error(`${what}: not true after ${seconds}s${last ? `; last error: ${String(last)}` : ""}`);
 }
 
-/** The packet loss (percent) in ping's summary. */
-export function pingLoss(output: string): number {
-  const match = /(\d+(?:\.\d+)?)% packet loss/.exec(output);
-  if (!match) throw new Error(`no packet loss line in ping's output:\n${output.slice(-500)}`);
-  return Number(match[1]);
-}
-
 /** The longest gap (seconds) between two replies in `ping -D` output: the outage a watcher saw. */
 export function pingOutage(output: string): number {
   const replies = output
@@ -36,51 +29,17 @@ export function pingOutage(output: string): number {
   return Math.max(...replies.slice(1).map((t, i) => t - replies[i]));
 }
 
-/** A node as a rotation sees it: its machine and its mesh address. */
-export interface MeshNode {
-  machine: LabMachine;
-  mesh: { ipv4: string };
-}
-
 export type Exec<N> = (node: N, command: string) => { status: number; output: string };
 
-/**
- * Rotates `rotated`'s key with `rotate` while `watcher` pings both the rotated node and
- * `bystander` every 0.2 s. Returns the loss towards the bystander (percent) and the rotated
- * node's outage (seconds, the longest gap between two replies).
- */
-export async function measureRotation<N extends MeshNode, R>(
-  exec: Exec<N>,
-  watcher: N,
-  rotated: N,
-  bystander: N,
-  rotate: () => Promise<R> | R,
-): Promise<{ lossToBystander: number; outage: number; after: R }> {
-  const ok = (command: string) => {
-    const result = exec(watcher, command);
-    if (result.status !== 0) throw new Error(`${watcher.machine.name}: \`${command}\` exited ${result.status}:\n${result.output}`);
-    return result.output;
-  };
-  const pingInBackground = (address: string, file: string) => `(ping -D -i 0.2 -w 120 ${address} > ${file} 2>&1 &)`;
-  ok(
-    `rm -f /tmp/ping-bystander /tmp/ping-rotated; ${pingInBackground(bystander.mesh.ipv4, "/tmp/ping-bystander")}; ${pingInBackground(rotated.mesh.ipv4, "/tmp/ping-rotated")}`,
-  );
-  await new Promise((r) => setTimeout(r, 2000));
-  const after = await rotate();
-  await eventually(
-    `${watcher.machine.name} reaches ${rotated.machine.name} with its new key`,
-    30,
-    () => exec(watcher, `ping -c 1 -W 2 ${rotated.mesh.ipv4}`).status === 0,
-  );
-  await new Promise((r) => setTimeout(r, 2000));
-  ok("pkill -INT ping; sleep 1; true");
-  return { lossToBystander: pingLoss(ok("cat /tmp/ping-bystander")), outage: pingOutage(ok("cat /tmp/ping-rotated")), after };
-}
-
-/** What ping's summary says: packets sent, replies received (late ones too), and the slowest reply. */
+/** What ping's output says: probes sent, replies received (late ones too), the lost, and the slowest reply. */
 export interface PingTally {
   transmitted: number;
   received: number;
+  /**
+   * Probes that got no reply. The last probe alone unanswered is not lost: ping stopped by
+   * SIGINT counts the probe still on its way as sent and never waits for its reply.
+   */
+  lost: number;
   /** Seconds, the longest `time=` of a reply: a reply that waited in WireGuard's queue shows here, not as a loss. */
   slowest: number;
 }
@@ -88,8 +47,13 @@ export interface PingTally {
 export function pingTally(output: string): PingTally {
   const summary = /(\d+) packets transmitted, (\d+) received/.exec(output);
   if (!summary) throw new Error(`no summary line in ping's output:\n${output.slice(-500)}`);
+  const transmitted = Number(summary[1]);
+  const answered = new Set([...output.matchAll(/bytes from .* icmp_seq=(\d+)/g)].map((m) => Number(m[1])));
+  let lost = 0;
+  for (let seq = 1; seq <= transmitted; seq++) if (!answered.has(seq)) lost++;
+  const onItsWay = transmitted > 1 && !answered.has(transmitted) && answered.has(transmitted - 1);
   const times = [...output.matchAll(/time=(\d+(?:\.\d+)?) ms/g)].map((m) => Number(m[1]) / 1000);
-  return { transmitted: Number(summary[1]), received: Number(summary[2]), slowest: Math.max(0, ...times) };
+  return { transmitted, received: Number(summary[2]), lost: onItsWay ? lost - 1 : lost, slowest: Math.max(0, ...times) };
 }
 
 /** A node as the lossless rotation's pings see it: both its mesh addresses. */
@@ -140,6 +104,7 @@ export async function measureRotationPings<N extends DualMeshNode, R>(
   const sum = (tallies: PingTally[]): PingTally => ({
     transmitted: tallies.reduce((n, t) => n + t.transmitted, 0),
     received: tallies.reduce((n, t) => n + t.received, 0),
+    lost: tallies.reduce((n, t) => n + t.lost, 0),
     slowest: Math.max(0, ...tallies.map((t) => t.slowest)),
   });
   const toRotated: PingTally[] = [];

@@ -283,11 +283,9 @@ export async function measureRotation<R>(
   );
   const { toRotated, between } = result;
   log(
-    `rotate ${rotated.machine.name}: ${toRotated.transmitted - toRotated.received} of ${toRotated.transmitted} pings lost (mesh IPv4 and IPv6, every peer); the slowest reply ${toRotated.slowest.toFixed(1)} s`,
+    `rotate ${rotated.machine.name}: ${toRotated.lost} of ${toRotated.transmitted} pings lost (mesh IPv4 and IPv6, every peer); the slowest reply ${toRotated.slowest.toFixed(1)} s`,
   );
-  log(
-    `rotate ${rotated.machine.name}: ${between.transmitted - between.received} of ${between.transmitted} pings lost between the other nodes`,
-  );
+  log(`rotate ${rotated.machine.name}: ${between.lost} of ${between.transmitted} pings lost between the other nodes`);
   return result;
 }
 

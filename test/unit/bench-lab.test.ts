@@ -18,7 +18,7 @@ import {
 } from "../../src/bench/labsection";
 import { meshRows, missingPairs, parseOk, parseRss, pingScript, pulumiChanges, rssScript, soaScript } from "../../src/bench/mesh";
 import { formatReport } from "../../src/bench/report";
-import { pingLoss, pingOutage } from "../../src/lab/measure";
+import { pingOutage, pingTally } from "../../src/lab/measure";
 
 /** A fixed fake lab: what labUp's state holds of its machines and key. */
 const LAB = {
@@ -140,9 +140,21 @@ describe("what the machines answer", () => {
       "31 packets transmitted, 4 received, 87.0968% packet loss",
     ].join("\n");
     expect(pingOutage(out)).toBeCloseTo(6.5, 5);
-    expect(pingLoss(out)).toBeCloseTo(87.0968, 4);
+    expect(pingTally(out)).toEqual({ transmitted: 31, received: 4, lost: 27, slowest: 0 });
     expect(() => pingOutage("no replies")).toThrow(/fewer than two/);
-    expect(() => pingLoss("")).toThrow(/no packet loss/);
+    expect(() => pingTally("")).toThrow(/no summary line/);
+  });
+
+  test("a ping stopped by SIGINT: the last probe alone unanswered was on its way, not lost; two unanswered at the end were", () => {
+    const replies = (seqs: number[]) => seqs.map((n) => `[10${n}.0] 64 bytes from 100.64.0.2: icmp_seq=${n} ttl=64 time=1.${n} ms`);
+    const stopped = (seqs: number[], transmitted: number) =>
+      [...replies(seqs), `${transmitted} packets transmitted, ${seqs.length} received, x% packet loss`].join("\n");
+    expect(pingTally(stopped([1, 2, 3, 4], 5))).toEqual({ transmitted: 5, received: 4, lost: 0, slowest: 0.0014 });
+    expect(pingTally(stopped([1, 2, 3], 5)).lost).toBe(2);
+    expect(pingTally(stopped([1, 3, 4], 5)).lost).toBe(1);
+    expect(pingTally(stopped([1, 2, 3, 4, 5], 5)).lost).toBe(0);
+    // A duplicate reply is one reply.
+    expect(pingTally([...replies([1, 1, 2]), "2 packets transmitted, 2 received, +1 duplicates"].join("\n")).lost).toBe(0);
   });
 });
 
