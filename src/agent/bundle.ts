@@ -8,10 +8,12 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFile
 import { join, relative } from "node:path";
 import { loadTemplates, TEMPLATES_DIR } from "../io/templates";
 import { formatsRead } from "../core/registry/formats";
+import { PACKAGE_DIR } from "../io/package-dir";
 
 export const AGENT_NODE_TARGET = "node18";
-const SRC_DIR = join(__dirname, "..");
-const PROJECT_DIR = join(SRC_DIR, "..");
+// The agent is built from the TypeScript sources, which the package carries beside dist/.
+const PROJECT_DIR = PACKAGE_DIR;
+const SRC_DIR = join(PROJECT_DIR, "src");
 
 export interface AgentProgram {
   /** The bundled file on this machine (uploaded as a file asset: state keeps its hash, not its text). */
@@ -77,7 +79,7 @@ export function bundleAgent(cacheDir: string = join(PROJECT_DIR, ".boreal")): Ag
 
 export function buildOptions(): BuildOptions {
   return {
-    entryPoints: [join(__dirname, "main.ts")],
+    entryPoints: [join(SRC_DIR, "agent", "main.ts")],
     bundle: true,
     platform: "node",
     target: AGENT_NODE_TARGET,

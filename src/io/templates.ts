@@ -1,10 +1,11 @@
 // The one template loader: every *.hbs under templates/, keyed by its path there.
 import { readdirSync, readFileSync } from "node:fs";
 import { join, relative, sep } from "node:path";
+import { PACKAGE_DIR } from "./package-dir";
 import { provideTemplates } from "../core/node/render";
 import type { TemplateSources } from "../core/node/render";
 
-export const TEMPLATES_DIR = join(__dirname, "..", "..", "templates");
+export const TEMPLATES_DIR = join(PACKAGE_DIR, "templates");
 
 export function loadTemplates(dir: string = TEMPLATES_DIR): TemplateSources {
   const sources: TemplateSources = {};
