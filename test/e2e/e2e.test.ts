@@ -398,9 +398,10 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
   test("firewall: from another node's underlay only SSH, WireGuard and DNS answer", () =>
     checks.expectFirewall(servers, nodes[0], nodes[1]));
 
-  test("mutual monitoring: every node's Prometheus has every exporter up, every probe succeeding, nothing firing; its ports face the mesh only", async () => {
+  test("mutual monitoring: every node's Prometheus has every exporter up, every probe succeeding, nothing firing, none of the kit's units failed; its ports face the mesh only", async () => {
     await checks.expectWatching(servers, live());
     checks.expectMonitoringMeshOnly(servers, nodes[0], nodes[1]);
+    checks.expectKitUnitsClean(servers, live());
     // `boreal status` from member 2's machine: its own node, over SSH with the pinned host key.
     let table = "";
     expect(await runStatus(targetFromStack(PROJECT_ROOT, stackOf(1), ws.dir, ws.env), false, (t) => (table = t))).toBe(0);

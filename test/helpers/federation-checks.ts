@@ -147,6 +147,14 @@ export async function timeToDropped(servers: Servers, left: NodeView, rest: Node
   return (Date.now() - since) / 1000;
 }
 
+/** The kit's own units run clean: none failed (its timers' services run every few seconds, idle or not). */
+export function expectKitUnitsClean(servers: Servers, nodes: NodeView[]): void {
+  for (const node of nodes) {
+    const failed = servers.ok(node, "systemctl list-units --failed --plain --no-legend 'boreal-*'").trim();
+    expect(failed, `${node.machine.name}'s failed boreal units (journalctl -u <unit> on it says why)`).toBe("");
+  }
+}
+
 export async function expectMesh(servers: Servers, nodes: NodeView[]): Promise<void> {
   for (const from of nodes) {
     for (const to of others(nodes, from)) {

@@ -4,10 +4,10 @@
 // IPv4 for its own SSH, mirror and resolver, so an IPv6-only server is played by cutting
 // IPv4 between node4 and the other nodes). The dual-stack pair meshes over IPv6, node3 over
 // IPv4 and node4 over IPv6 with each of them, and node3 and node4, sharing no family, do not
-// mesh; every member's own name server has A and AAAA glue where its node has both. The
-// fallback to the other family when IPv6 breaks is not asserted here yet: in the lab it did
-// not happen within 150 s (both a one-way and a two-way cut). Root only; run it alone, under
-// the lab lock.
+// mesh; every member's own name server has A and AAAA glue where its node has both. Then IPv6
+// breaks between the dual-stack pair (both ways): each falls back to the other's IPv4
+// endpoint by itself (wg-endpoints, FALLBACK_STALE_SECONDS after the last handshake), about
+// three minutes. Root only; run it alone, under the lab lock.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -17,7 +17,8 @@ import { git, LabMember } from "../../src/lab/federation";
 import { LAB_PASSPHRASE, labDown, LabState, labUp, writeLabStacks } from "../../src/lab/lab";
 import { nodeNamespace } from "../../src/lab/net";
 import { LabStacks, StackOutputs } from "../../src/lab/stacks";
-import { eventually, log, NodeView, Servers, timeToFullMesh } from "../helpers/federation-checks";
+import { FALLBACK_SETTLE_SECONDS, FALLBACK_STALE_SECONDS } from "../../src/core/mesh/endpoints";
+import { eventually, expectKitUnitsClean, log, NodeView, Servers, timeToFullMesh } from "../helpers/federation-checks";
 import { commandPluginInstalled, pulumiCliAvailable, Workspace } from "../helpers/workspace";
 
 const ready = process.getuid?.() === 0 && pulumiCliAvailable() && commandPluginInstalled();
@@ -114,6 +115,8 @@ describe.runIf(ready)("a dual-stack lab: two dual-stack nodes, an IPv4-only one 
     ]) {
       servers.ok(from, `ping -c 2 -W 2 ${to.mesh.ipv4} && ping -c 2 -W 2 ${to.mesh.ipv6}`);
     }
+    // The fallback runs every 15 s, idle or not.
+    expectKitUnitsClean(servers, nodes);
     // Sharing no family, node3 and node4 have no endpoint for each other and never shake hands;
     // node3 has node4 as a peer after its next pull.
     const learned = await eventually("node3 has node4 as a peer", SYNC_INTERVAL + 30, () => endpointsOn(servers, n3)[n4.publicKey]);
@@ -130,5 +133,39 @@ describe.runIf(ready)("a dual-stack lab: two dual-stack nodes, an IPv4-only one 
     expect(glueOf(2)).toEqual([`ns-node3.${n3.zone} A 198.51.100.13`]);
     expect(glueOf(3)).toEqual([`ns-node4.${n4.zone} AAAA 2001:db8:b0ea::14`]);
     log(`dual stack: glue ${[0, 2, 3].map((i) => glueOf(i).join(", ")).join(" | ")}`);
+
+    // IPv6 breaks between the dual-stack pair (dropped both ways in node2's namespace): each
+    // side's wg-endpoints, once no handshake has come for FALLBACK_STALE_SECONDS, tries the
+    // peer's IPv4 endpoint, and WireGuard follows the one that answers.
+    nftIn(
+      m2.name,
+      `add table inet labcut6 { chain in { type filter hook input priority -10; ip6 saddr ${m1.address6} drop; }; chain out { type filter hook output priority -10; ip6 daddr ${m1.address6} drop; }; }`,
+    );
+    const cut = Date.now();
+    const diagnose = () =>
+      [n1, n2]
+        .map(
+          (n) =>
+            `${n.machine.name}: ` +
+            servers.exec(
+              n,
+              "date +%s; wg show wg0 dump; ls -l /run/boreal/wg-endpoints; journalctl -t boreal-wg-endpoints --no-pager | tail -5; systemctl status boreal-wg-metrics.service --no-pager | tail -5",
+            ).output,
+        )
+        .join("\n");
+    const fellBack = await eventually(
+      "node1 and node2 reach each other over IPv4 after IPv6 broke between them",
+      FALLBACK_STALE_SECONDS + FALLBACK_SETTLE_SECONDS + 90,
+      () =>
+        endpointsOn(servers, n2)[n1.publicKey] === "198.51.100.11:51820" &&
+        endpointsOn(servers, n1)[n2.publicKey] === "198.51.100.12:51820" &&
+        servers.exec(n2, `ping -c 1 -W 2 ${n1.mesh.ipv4}`).status === 0 &&
+        servers.exec(n1, `ping -c 1 -W 2 ${n2.mesh.ipv6}`).status === 0,
+      5000,
+    ).catch((error: Error) => {
+      throw new Error(`${error.message}\n${diagnose()}`);
+    });
+    expect(fellBack).toBe(true);
+    log(`dual stack: IPv6 cut between node1 and node2, they reached each other over IPv4 ${((Date.now() - cut) / 1000).toFixed(1)}s later`);
   });
 });
