@@ -1,9 +1,10 @@
 // The verbs of `boreal` and their usage, in one table: the dispatcher (boreal.ts) runs them,
 // the reference (docs/reference/cli.md, reference.ts) is written from them.
 import { unknownWord } from "./args";
-import { runCommandAsync, usageLine } from "./command";
+import { runCommand, runCommandAsync, usageLine } from "./command";
 import { DNS_USAGE, runDns } from "./dns";
 import { EXIT_CODES_USAGE, reportFailure, usageError } from "./errors";
+import { INIT_USAGE, initCommand } from "./init";
 import { isLabelVerb, LABEL_USAGE, LABEL_VERBS, labelUsage, runLabel } from "./label";
 import { demo, DEMO_USAGE, lab, LAB_SUBCOMMANDS, LAB_USAGE, LabVerb } from "./lab";
 import { processIo } from "./output";
@@ -50,6 +51,10 @@ function handBackCheckout(): void {
 }
 
 export const VERBS: Record<string, Verb> = {
+  init: {
+    usage: INIT_USAGE,
+    run: async (args) => runCommand({ name: "boreal init", usage: INIT_USAGE }, args, processIo, () => initCommand(args, processIo)),
+  },
   demo: {
     usage: DEMO_USAGE,
     run: (args) => runCommandAsync({ name: "boreal demo", usage: DEMO_USAGE }, args, processIo, () => demo(args).finally(handBackCheckout)),
@@ -89,6 +94,7 @@ export const VERBS: Record<string, Verb> = {
 };
 
 export const USAGE = `  boreal VERB [COMMAND] [OPTIONS...]   (in the kit's directory: npx boreal VERB ...; anywhere, once npm link put boreal on the PATH)
+${INIT_USAGE}
 ${DEMO_USAGE}
 ${REGISTRY_USAGE}
 ${STATUS_USAGE}
