@@ -22,9 +22,12 @@ export interface RunResult {
 export class Workspace {
   readonly dir: string;
   readonly env: NodeJS.ProcessEnv;
+  /** Where pulumi runs (the Pulumi project), and the pulumi and node it runs: the kit's, or a member project's own. */
+  private project = { dir: "", bin: join(PROJECT_ROOT, "node_modules", ".bin") };
 
   constructor(prefix: string, files: Record<string, string> = {}, linkProject = true) {
     this.dir = mkdtempSync(join(tmpdir(), `boreal-${prefix}-`));
+    this.project.dir = this.dir;
     if (linkProject) {
       linkWorkspace(this.dir, PROJECT_ROOT);
     } else {
@@ -41,14 +44,23 @@ export class Workspace {
     };
   }
 
+  /**
+   * pulumi runs in a member's project (boreal init's) instead, with its own node_modules/.bin:
+   * its pulumi, its Node.js. The state stays in this workspace.
+   */
+  useProject(dir: string): void {
+    this.project = { dir, bin: join(dir, "node_modules", ".bin") };
+    this.env.PATH = `${this.project.bin}:${process.env.PATH}`;
+  }
+
   pulumi(args: string[], input?: string): RunResult {
     // In a network namespace of its own, with only the loopback up (the engine and its plugins
     // talk over it): the fixture's server addresses are nobody's, and a preview's server check
     // (src/program/preview-look.ts) must find them unreachable here, never ask the uplink.
     const own = isRoot ? ["--net"] : ["--user", "--map-root-user", "--net"];
-    const command = ["unshare", ...own, "sh", "-c", 'ip link set lo up && exec "$0" "$@"', PULUMI_BIN];
+    const command = ["unshare", ...own, "sh", "-c", 'ip link set lo up && exec "$0" "$@"', join(this.project.bin, "pulumi")];
     const result = spawnSync(command[0], [...command.slice(1), ...args, "--non-interactive"], {
-      cwd: this.dir,
+      cwd: this.project.dir,
       env: this.env,
       encoding: "utf8",
       input,
