@@ -291,12 +291,15 @@ function askOverMesh(node: NodeDescriptor, zone: string, ctx: ObserveContext, ti
   return ask({ host: node.mesh.ipv4, port: ctx.dnsPort ?? 53 }, { name: zone, type: RECORD_TYPES.SOA }, timeoutMs);
 }
 
-async function observeMesh(peer: NodeDescriptor, ctx: ObserveContext, timeoutMs: number, now: () => Date): Promise<MeshObservations> {
+async function observeMesh(
+  peer: NodeDescriptor,
+  ctx: ObserveContext,
+  timeoutMs: number,
+  now: () => Date,
+  scrape: Scrape,
+): Promise<MeshObservations> {
   const questions = [...soaQuestions(peer, ctx.federation)].flatMap(([zone, nodes]) => nodes.map((node) => ({ zone, node })));
-  const [replies, scrape] = await Promise.all([
-    Promise.all(questions.map((q) => askOverMesh(q.node, q.zone, ctx, timeoutMs))),
-    scrapeClock(peer, ctx, timeoutMs),
-  ]);
+  const replies = await Promise.all(questions.map((q) => askOverMesh(q.node, q.zone, ctx, timeoutMs)));
   const soa: MeshObservations["soa"] = {};
   questions.forEach((q, i) => ((soa[q.zone] ??= {})[q.node.node] = replies[i]));
   // Read after the probes above, which give WireGuard a reason to handshake.
@@ -310,24 +313,35 @@ async function observeMesh(peer: NodeDescriptor, ctx: ObserveContext, timeoutMs:
   return { soa, scrape, handshake };
 }
 
-/** Everything seen of one peer, over the underlay and over the mesh at once. */
-export async function observationsOf(peer: NodeDescriptor, ctx: ObserveContext): Promise<PeerObservations> {
+/**
+ * Everything seen of one peer, over the underlay and over the mesh at once; its clock before
+ * (`clock`, else scraped here first, alone): the offset's midpoint is only as good as the
+ * checker's promptness, and the port scan and DNS questions keep a slow checker busy (on a
+ * TCG VM every scrape made beside them timed out at 1.5 s, alone it took 0.1 to 0.5 s).
+ */
+export async function observationsOf(peer: NodeDescriptor, ctx: ObserveContext, clock?: Scrape): Promise<PeerObservations> {
   const now = ctx.now ?? (() => new Date());
   const timeoutMs = ctx.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const scrape = clock ?? (await scrapeClock(peer, ctx, timeoutMs));
   const at = now();
-  const [underlay, mesh] = await Promise.all([observeUnderlay(peer, ctx, timeoutMs), observeMesh(peer, ctx, timeoutMs, now)]);
+  const [underlay, mesh] = await Promise.all([observeUnderlay(peer, ctx, timeoutMs), observeMesh(peer, ctx, timeoutMs, now, scrape)]);
   return { peer, federation: ctx.federation, now: at, underlay, mesh };
 }
 
 /** One peer's results: one per rule and place checked live (./judge.ts). Never throws for the network. */
-export async function observePeer(peer: NodeDescriptor, ctx: ObserveContext): Promise<AttestationResult[]> {
-  return judgePeer(await observationsOf(peer, ctx));
+export async function observePeer(peer: NodeDescriptor, ctx: ObserveContext, clock?: Scrape): Promise<AttestationResult[]> {
+  return judgePeer(await observationsOf(peer, ctx, clock));
 }
 
-/** Every live node of other members (a member never attests its own), a few at a time: node → results. */
+/**
+ * Every live node of other members (a member never attests its own), a few at a time: node →
+ * results. Every peer's clock first, while nothing else of the round is under way.
+ */
 export async function observePeers(ctx: ObserveContext): Promise<Map<string, AttestationResult[]>> {
   const peers = ctx.federation.nodes.filter((n) => n.member !== ctx.self.member);
-  const results = await inPool(peers, PEERS_AT_ONCE, (peer) => observePeer(peer, ctx));
+  const timeoutMs = ctx.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const clocks = await inPool(peers, PEERS_AT_ONCE, (peer) => scrapeClock(peer, ctx, timeoutMs));
+  const results = await inPool(peers, PEERS_AT_ONCE, (peer) => observePeer(peer, ctx, clocks[peers.indexOf(peer)]));
   return new Map(peers.map((peer, i) => [peer.node, results[i]]));
 }
 

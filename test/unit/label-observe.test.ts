@@ -220,6 +220,35 @@ describe("time-synchronised: the exporter's clock against ours", () => {
     await close(server);
   });
 
+  test("the clock is scraped alone, before the round's port scan and DNS questions (which keep a slow checker busy)", async () => {
+    let scanned = 0;
+    const scan = createServer((socket) => {
+      scanned++;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve, reject) => scan.once("error", reject).listen(0, "127.0.0.1", resolve));
+    const scannedAtScrape: number[] = [];
+    const server = createHttpServer((_request, response) => {
+      scannedAtScrape.push(scanned);
+      response.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
+      response.end(`node_time_seconds ${(Date.now() / 1000).toExponential(12)}\n`);
+    });
+    await new Promise<void>((resolve, reject) => server.once("error", reject).listen(0, "127.0.0.2", resolve));
+    const setup = {
+      dnsPort: await freePort(),
+      exporterAt: `127.0.0.2:${portOf(server)}`,
+      peerMesh: "127.0.0.2",
+      scanPorts: [portOf(scan)],
+    };
+    const { ctx } = context(setup);
+    const results = (await observePeers(ctx)).get("a1")!;
+    expect(resultOf(results, "time-synchronised").passed).toBe(true);
+    expect(scannedAtScrape, "no port of the scan was connected to when the exporter was asked").toEqual([0]);
+    expect(scanned, "the scan ran after it").toBeGreaterThan(0);
+    await close(server);
+    await close(scan);
+  });
+
   test("no exporter at the address: failed, with the reason", async () => {
     const port = await freePort();
     const setup = { dnsPort: await freePort(), exporterAt: `127.0.0.2:${port}`, peerMesh: "127.0.0.2", scanPorts: [] };
