@@ -3,6 +3,7 @@
 import { expect } from "vitest";
 import { labExec, LabMachine, labStart, labStop, LabState } from "../../src/lab/lab";
 import { eventually, measureRotationPings } from "../../src/lab/measure";
+import type { StackOutputs } from "../../src/lab/stacks";
 
 export { eventually };
 
@@ -13,6 +14,17 @@ export interface NodeView {
   zone: string;
   mesh: { ipv4: string; ipv6: string };
   publicKey: string;
+}
+
+/** A node as its member's `pulumi up` left it: the stack's outputs on its machine. */
+export function nodeViewOf(machine: LabMachine, member: string, outputs: StackOutputs): NodeView {
+  return {
+    machine,
+    member,
+    zone: outputs.zones[0],
+    mesh: { ipv4: outputs.meshIpv4, ipv6: outputs.meshIpv6 },
+    publicKey: outputs.publicKey,
+  };
 }
 
 export const log = (line: string) => process.stderr.write(`[federation] ${line}\n`);
