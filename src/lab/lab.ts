@@ -440,6 +440,30 @@ export async function labStart(state: LabState, name: string, dir = LAB_DIR): Pr
   saveState(dir, state);
 }
 
+/**
+ * A server reinstalled: the machine is powered off, its disk (the overlay upper dir) thrown
+ * away, and a blank one of the same name and address boots from the image with a new SSH
+ * host key, the operator's key and nothing of the kit. known_hosts pins the new key, which is
+ * returned for the member's boreal:ssh.hostKey. A container as root logs in; not a VM or a
+ * sudo machine (their seed disk and user are made at lab up).
+ */
+export async function labRebuild(state: LabState, name: string, dir = LAB_DIR): Promise<string> {
+  const machine = state.machines.find((m) => m.name === name);
+  if (!machine) throw new Error(`no lab machine named ${name}`);
+  if (machine.vm || machine.sshUser) {
+    throw new Error(`lab machine ${name} is a ${machine.vm ? "VM" : "sudo machine"}: only a container reached as root can be rebuilt`);
+  }
+  labStop(state, name);
+  const operatorKey = readFileSync(`${state.sshKey}.pub`, "utf8");
+  machine.hostKey = prepareMachine(dir, { name, resolver: labDnsAddresses(state.subnet).resolver }, operatorKey);
+  machine.pid = bootMachine(dir, name, machine.image);
+  machine.startedAt = Date.now();
+  saveState(dir, state);
+  writeKnownHosts(dir, state);
+  await waitForBoot(state, machine, dir);
+  return machine.hostKey;
+}
+
 /** A VM under TCG (emulated) boots in minutes on a loaded machine; a container or a KVM guest in seconds. */
 function bootBound(machine: LabMachine): number {
   return machine.vm?.accel === "tcg" ? 600 : 120;
