@@ -9,6 +9,7 @@ import { parseCidr } from "../core/values/ip";
 import { asRoot } from "../core/values/shell";
 import { ProcessError, run, runAsync, RunResult, sleepSync, startDetached } from "../io/process";
 import { DEFAULT_SUITE, ensureImage, labRecipe, LabSuite, LabSuiteChoice, machineSuites, SUDO_IMAGE_PACKAGES } from "./image";
+import { startTimeServer, timeServerProcesses } from "./clock";
 import { createMirrorRepo, mirrorProcesses, mirrorUrl, mirrorsDir, startMirror, stopMirror } from "./mirror";
 import { createLabFederation, LabMember } from "./federation";
 import { LAB_PASSPHRASE, labPulumiEnv, labStackName, runPulumi } from "./pulumi";
@@ -18,6 +19,7 @@ import {
   Accelerator,
   acceleratorsToTry,
   backendFromEnv,
+  chronyConf,
   createMachineDisks,
   createTap,
   ensureVmDisk,
@@ -105,6 +107,8 @@ export interface LabState {
    * bare repository repo (written by path on the host) to the machines at url.
    */
   mirror: { pid: number; url: string; repo: string };
+  /** The VMs' NTP server on the host at hostAddress (src/lab/time-server.ts); containers share the host's clock. */
+  time?: { pid: number };
   /** The parent zone's name server and the validating resolver, once started (labDns). */
   dns?: LabDnsState;
   /** Where writeLabStacks put the lab's stacks (removed again by labDown). */
@@ -176,7 +180,10 @@ export interface UpOptions {
   ipv4Only?: string[];
   /** Containers (nspawn, the default) or QEMU VMs booting Debian's kernel (vm); unset: $BOREAL_LAB_BACKEND. */
   backend?: LabBackend;
-  /** VMs only: a machine's clock offset from the host's in seconds, by name (a clock ten minutes off). */
+  /**
+   * VMs only: a machine's RTC offset from the host's in seconds, by name (a clock ten minutes off
+   * at boot; its chrony steps it right soon after, as on a server whose RTC is off).
+   */
   clockOffsets?: Record<string, number>;
 }
 
@@ -230,6 +237,10 @@ export async function labUp(options: UpOptions): Promise<LabState & { imageBuilt
   const mirror = { pid: startMirror(dir, host), url: mirrorUrl(host, "registry"), repo };
   log(`registry mirror ${mirror.url} (git daemon pid ${mirror.pid}, takes attestations only; members write to ${repo})`);
   const state: LabState = { subnet: subnet.text, hostAddress: host, suite: choice, sshKey, machines: [], mirror };
+  if (backend === "vm") {
+    state.time = { pid: startTimeServer(dir, host) };
+    log(`time server ${host}:123 for the VMs' chrony (the host's clock, pid ${state.time.pid})`);
+  }
   for (const [i, address] of machines.entries()) {
     const name = names[i];
     const address6 = options.ipv4Only?.includes(name) ? undefined : labAddress6(address);
@@ -241,7 +252,13 @@ export async function labUp(options: UpOptions): Promise<LabState & { imageBuilt
       machine = startMachine(dir, { name, address, resolver }, suites[i], image, operatorKey);
     } else {
       createTap(name);
-      const own = { disk: disks.get(imageKey(i))!, clockOffset: options.clockOffsets?.[name] ?? 0, bits: subnet.bits, address6 };
+      const own = {
+        disk: disks.get(imageKey(i))!,
+        clockOffset: options.clockOffsets?.[name] ?? 0,
+        bits: subnet.bits,
+        address6,
+        timeServer: host,
+      };
       machine = await startVm(dir, { name, address, resolver }, suites[i], image, operatorKey, own, accelerators, log);
       // The probe's verdict holds for every other machine.
       accelerators = [machine.vm!.accel];
@@ -324,7 +341,7 @@ async function startVm(
   suite: LabSuite,
   image: string,
   operatorKey: string,
-  own: { disk: VmDisk; clockOffset: number; bits: number; address6?: string },
+  own: { disk: VmDisk; clockOffset: number; bits: number; address6?: string; timeServer: string },
   accelerators: Accelerator[],
   log: (line: string) => void,
 ): Promise<LabMachine> {
@@ -334,6 +351,8 @@ async function startVm(
     const upper = join(machineDir, "upper");
     mkdirSync(join(upper, "etc/systemd/network"), { recursive: true });
     writeFileSync(join(upper, "etc/systemd/network/10-lab.network"), networkFile(machine.address, own.bits, own.address6));
+    mkdirSync(join(upper, "etc/chrony"), { recursive: true });
+    writeFileSync(join(upper, "etc/chrony/chrony.conf"), chronyConf(own.timeServer));
     createMachineDisks(machineDir, own.disk, upper);
     const vm: LabVm = { kernel: own.disk.kernel, initrd: own.disk.initrd, accel, clockOffset: own.clockOffset };
     const started: LabMachine = { name: machine.name, address: machine.address, pid: 0, hostKey, startedAt: Date.now(), suite, image, vm };
@@ -636,6 +655,8 @@ export function labDown(options: { dir?: string; log: (line: string) => void; ke
   // The mirror daemon: the one in the state, and any other of this lab directory a crash left.
   const daemons = [...new Set([...(previous?.mirror?.pid ? [previous.mirror.pid] : []), ...mirrorProcesses(dir)])];
   const stoppedDaemons = daemons.filter(stopMirror).length;
+  const timeServers = timeServerProcesses(dir);
+  stopProcesses(timeServers);
   const namespaces = labNamespaces();
   removeLabNetwork();
   removeLabCgroups();
@@ -643,9 +664,9 @@ export function labDown(options: { dir?: string; log: (line: string) => void; ke
   rmSync(join(dir, "dns"), { recursive: true, force: true });
   if (previous?.projectDir) removeLabStacks(previous);
   if (!options.keepState) rmSync(statePath(dir), { force: true });
-  if (pids.length || namespaces.length || stoppedDaemons)
+  if (pids.length || namespaces.length || stoppedDaemons || timeServers.length)
     options.log(
-      `lab down: stopped ${pids.length} machine(s) and ${stoppedDaemons} mirror daemon(s), removed ${namespaces.length} namespace(s)`,
+      `lab down: stopped ${pids.length} machine(s), ${stoppedDaemons} mirror daemon(s) and ${timeServers.length} time server(s), removed ${namespaces.length} namespace(s)`,
     );
 }
 

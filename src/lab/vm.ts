@@ -148,8 +148,27 @@ export function networkFile(address: string, bits: number, address6?: string, bi
   ].join("\n");
 }
 
-/** What a VM disk adds to the container image: Debian's kernel, and what booting it needs. */
-export const VM_PACKAGES = ["linux-image-amd64", "initramfs-tools", "udev", "kmod"];
+/**
+ * chrony's configuration on a VM: the lab's time server alone (the host's clock, at the lab's
+ * host address), polled every 16 to 64 s; a step at start-up only, as Debian's own chrony.conf
+ * does, and a slew after that.
+ */
+export function chronyConf(server: string): string {
+  return [
+    "# The lab's time server (boreal lab: the host's clock), as a server's hoster's NTP.",
+    `server ${server} iburst minpoll 4 maxpoll 6`,
+    "driftfile /var/lib/chrony/chrony.drift",
+    "makestep 1 3",
+    "",
+  ].join("\n");
+}
+
+/**
+ * What a VM disk adds to the container image: Debian's kernel, and what booting it needs; and
+ * chrony, as a server has an NTP client (a VM's clock is its own: set from its RTC to the
+ * second at boot, then kept by an emulated timer).
+ */
+export const VM_PACKAGES = ["linux-image-amd64", "initramfs-tools", "udev", "kmod", "chrony"];
 /** Bump when the VM disk's preparation below changes. */
 const VM_POST_PROCESS = 1;
 /** The disk's size (a sparse file): the image, the kernel, and room for what a member installs. */
