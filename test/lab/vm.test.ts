@@ -1,7 +1,8 @@
 // The lab's VM backend (issue #29): two members on two QEMU VMs booting Debian's own kernel
 // (linux-image-amd64), each joining with its pulumi up. The mesh runs on the kernel's WireGuard
-// (no wireguard-go), every pair pings over mesh IPv4 and IPv6, and a VM rebooted (a real kernel
-// boot) comes back meshed with no pulumi up. Root only; run it alone, under the lab lock. TCG
+// (no wireguard-go), every pair pings over mesh IPv4 and IPv6, every zone answers on both, a VM
+// rebooted (a real kernel boot) comes back meshed with no pulumi up, and a VM's clock set ten
+// minutes ahead fails the other member's label check time-synchronised until it is put right. Root only; run it alone, under the lab lock. TCG
 // (emulation) where KVM does not work, as on CI's machine: minutes, not seconds.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -10,10 +11,11 @@ import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import { git } from "../../src/lab/federation";
 import { LAB_PASSPHRASE, labDown, labProcesses, LabState, labStatus, labUp, writeLabStacks } from "../../src/lab/lab";
+import { timeServerProcesses } from "../../src/lab/clock";
 import { labNamespaces } from "../../src/lab/net";
 import { LabStacks } from "../../src/lab/stacks";
 import { tapName } from "../../src/lab/vm";
-import { eventually, log, NodeView, Servers, timeToFullMesh } from "../helpers/federation-checks";
+import { eventually, log, NodeView, Servers, timeToAllZones, timeToFullMesh } from "../helpers/federation-checks";
 import { commandPluginInstalled, pulumiCliAvailable, Workspace } from "../helpers/workspace";
 
 const qemu = spawnSync("sh", ["-c", "command -v qemu-system-x86_64 && command -v qemu-img"]).status === 0;
@@ -56,6 +58,7 @@ describe.runIf(ready)("the lab on QEMU VMs with Debian's kernel", () => {
     const written = writeLabStacks(state, ws.dir, labLog, { dualStack: true });
     expect(written.missing).toEqual([]);
     const nodes: NodeView[] = [];
+    let lastUp = 0;
     for (const [i, machine] of state.machines.entries()) {
       git(written.members[i].registry, "pull", "-q");
       const upStarted = Date.now();
@@ -68,6 +71,7 @@ describe.runIf(ready)("the lab on QEMU VMs with Debian's kernel", () => {
         mesh: { ipv4: outputs.meshIpv4, ipv6: outputs.meshIpv6 },
         publicKey: outputs.publicKey,
       };
+      lastUp = Date.now();
     }
     const meshed = await timeToFullMesh(servers, nodes, Date.now(), 300);
     log(`VM mesh: both nodes shook hands ${meshed.toFixed(1)}s after the last up`);
@@ -93,6 +97,16 @@ describe.runIf(ready)("the lab on QEMU VMs with Debian's kernel", () => {
     kernelWireGuard();
     pings("after pulumi up");
 
+    // Every zone answers on both: SOA with AA and a signature (the secondary by the catalog), and a
+    // name of the zone (labRecords: www is its owner's underlay address), from each VM's knot.
+    const zonesAt = await timeToAllZones(servers, nodes, lastUp, 300);
+    for (const server of nodes)
+      for (const owner of nodes) {
+        const www = servers.ok(server, `kdig +short +norec +timeout=2 @${server.machine.address} www.${owner.zone} A`).trim();
+        expect(www, `${server.machine.name} answers www.${owner.zone}`).toBe(owner.machine.address);
+      }
+    log(`VM zones: both VMs answer both zones (SOA, AA, RRSIG; www A) ${zonesAt.toFixed(1)}s after the last up`);
+
     // A real reboot: the guest's kernel boots again (QEMU stays), and brings WireGuard up by
     // itself (the module, wg-quick@wg0 at boot), with no pulumi up.
     const rebooted = nodes[1];
@@ -116,9 +130,89 @@ describe.runIf(ready)("the lab on QEMU VMs with Debian's kernel", () => {
     kernelWireGuard();
     pings("after node2's reboot");
 
+    // The clock. Each VM keeps its own, set from its RTC at boot (to the second) and kept by an
+    // emulated timer; the VMs' chrony follows the lab's time server (the host's clock), as a
+    // server follows its hoster's NTP. What chrony had to correct is the clock's own error.
+    for (const n of nodes) {
+      const tracking = servers.ok(n, "chronyc -n tracking");
+      const field = (name: string) => new RegExp(`^${name}\\s*:\\s*(.*)$`, "m").exec(tracking)?.[1]?.trim();
+      expect(field("Reference ID"), `${n.machine.name}'s chrony follows the lab's time server`).toContain(state.hostAddress);
+      expect(field("Leap status"), `${n.machine.name}'s chrony is synchronised`).toBe("Normal");
+      const first = servers.ok(n, "journalctl -b -u chrony -o cat --no-pager | grep -m1 -E 'wrong by|Selected source' || true").trim();
+      const clocksource = servers.ok(n, "cat /sys/devices/system/clocksource/clocksource0/current_clocksource").trim();
+      log(
+        `clock: ${n.machine.name} (${clocksource}): chrony ${first || "(no step or selection logged)"}; now ${field("System time")}, frequency ${field("Frequency")}`,
+      );
+    }
+
+    // node2's clock set ten minutes ahead from inside, its chrony stopped; then chrony started
+    // again puts it right (a step at start-up, makestep). node1's checker (boreal-attest, started
+    // here rather than waited for) scrapes node2's node_time_seconds over the mesh and judges
+    // time-synchronised by its offset from its own clock; asserted on the verdict it signed
+    // (/var/lib/boreal/attest.json), not recomputed. A round counts when it started after the
+    // request, by the checker's own clock. Ahead first: WireGuard's initiation carries a TAI64N
+    // timestamp and a responder drops one older than the last it saw, so a clock set back may
+    // stop a node's own initiations.
+    const [checker, skewed] = nodes;
+    const verdict = async (want: boolean) => {
+      const since = Date.now();
+      let attempt = 0;
+      return eventually(`${checker.machine.name}'s checker judges time-synchronised ${want ? "passing" : "failing"}`, 300, () => {
+        attempt += 1;
+        const [requested, statusText, heldText] = servers
+          .ok(
+            checker,
+            "date +%s%3N; systemctl start boreal-attest.service; echo @@; cat /var/lib/boreal/attest-status.json; echo; echo @@; cat /var/lib/boreal/attest.json",
+          )
+          .split(/\n?@@\n/);
+        const status = JSON.parse(statusText) as { at: string; subjects: Record<string, { passed: boolean; failing: string[] }> };
+        if (Date.parse(status.at) < Number(requested)) {
+          log(`clock: attempt ${attempt}: the round's status is from ${status.at}, before the request`);
+          return false;
+        }
+        const held = JSON.parse(heldText) as { signed: Record<string, { content: string }> };
+        const subjects = Object.keys(held.signed);
+        expect(subjects, "the checker's subjects: the other member's node alone").toHaveLength(1);
+        const statement = JSON.parse(held.signed[subjects[0]].content) as {
+          predicate: { results: { rule: string; passed: boolean; observedFrom: string; detail: string }[] };
+        };
+        const rule = statement.predicate.results.find((r) => r.rule === "time-synchronised");
+        expect(rule, "a time-synchronised result in the signed attestation").toBeDefined();
+        log(`clock: attempt ${attempt}: time-synchronised ${rule!.passed ? "passing" : "failing"}: ${rule!.detail}`);
+        if (rule!.passed !== want) return false;
+        const listed = status.subjects[subjects[0]].failing.some((f) => f.startsWith("time-synchronised "));
+        expect(listed, "attest-status.json lists time-synchronised among the failing rules").toBe(!want);
+        return { rule: rule!, failing: status.subjects[subjects[0]].failing, seconds: (Date.now() - since) / 1000 };
+      });
+    };
+    const clockStarted = Date.now();
+    const baseline = await verdict(true);
+    log(`clock: before, ${checker.machine.name}'s checker passes time-synchronised for ${skewed.machine.name}: ${baseline.rule.detail}`);
+    const others = baseline.failing.map((f) => f.split(" ")[0]);
+    if (others.length) log(`clock: rules failing for ${skewed.machine.name} anyway in a two-member federation: ${others.join(", ")}`);
+    servers.ok(skewed, `systemctl stop chrony && date -u -s "$(date -u -d '+600 seconds' '+%Y-%m-%d %H:%M:%S.%N UTC')" >/dev/null`);
+    const withdrawn = await verdict(false);
+    expect(withdrawn.rule.detail).toMatch(/offset \+(59\d|60\d)\.\d+ s/);
+    log(`clock: ${skewed.machine.name} set +600 s; ${checker.machine.name}'s checker saw ${withdrawn.rule.detail}`);
+    log(`clock: time-synchronised withdrawn for ${skewed.machine.name} ${withdrawn.seconds.toFixed(1)}s after the change`);
+    // chrony steps the clock back once it has its first samples (iburst): waited for, as put right.
+    servers.ok(skewed, "systemctl start chrony && chronyc waitsync 30 0.1 >/dev/null");
+    const restored = await verdict(true);
+    log(
+      `clock: ${skewed.machine.name}'s chrony started again: ${servers.ok(skewed, "journalctl -u chrony -o cat --no-pager | grep 'wrong by' | tail -1 || true").trim()}`,
+    );
+    log(`clock: ${skewed.machine.name} put right; ${checker.machine.name}'s checker saw ${restored.rule.detail}`);
+    log(`clock: time-synchronised restored for ${skewed.machine.name} ${restored.seconds.toFixed(1)}s after chrony had put it right`);
+    pings("after node2's clock was put right");
+    log(
+      `clock: ${skewed.machine.name}'s latest handshakes: ${servers.ok(skewed, "wg show wg0 latest-handshakes").trim().replace(/\s+/g, " ")}`,
+    );
+    log(`clock: the clock step took ${((Date.now() - clockStarted) / 1000).toFixed(1)}s`);
+
     labDown({ dir, log: labLog });
     state = undefined;
     expect(labProcesses()).toEqual([]);
+    expect(timeServerProcesses(dir)).toEqual([]);
     expect(labNamespaces()).toEqual([]);
     expect(spawnSync("ip", ["link", "show", tapName("node1")]).status).not.toBe(0);
     log(`VM scenario: ${((Date.now() - started) / 1000).toFixed(1)}s in all`);
