@@ -8,7 +8,7 @@ import type { RenderedFile } from "../core/node/layout";
 import { contentHash, TemplateSources } from "../core/node/render";
 import { asRoot, shellQuote } from "../core/values/shell";
 import { SshError, SshTarget, sshWhere, withSsh } from "../io/ssh";
-import { lookProblems, lookRefusal, serverCheckScript } from "./components/check";
+import { lookProblems, lookRefusal, lookSlowdowns, serverCheckScript } from "./components/check";
 
 export interface PreviewLookArgs {
   ssh: SshTarget;
@@ -37,8 +37,11 @@ export function firewallInPlace(files: RenderedFile[], sha256sum: string): boole
   return files.every((f) => found.get(f.path) === contentHash(f.content));
 }
 
-/** What the preview does with the look: nothing, a refusal (thrown, the up's words), or a warning. */
-export type LookOutcome = { refuse: pulumi.RunError } | { warn: string } | { ok: string };
+/**
+ * What the preview does with the look: nothing, a refusal (thrown, the up's words), or a warning
+ * that no look was taken; a look taken may also find what slows the up (`slowdowns`).
+ */
+export type LookOutcome = { refuse: pulumi.RunError; slowdowns: string[] } | { warn: string } | { ok: string; slowdowns: string[] };
 
 /**
  * Takes the look and judges it. A look that cannot be taken is a warning, never a refusal: a
@@ -69,15 +72,17 @@ export async function previewLook(args: PreviewLookArgs, readyTimeoutMs?: number
     return { warn: `server check not taken at this preview: ${error.message}${fix}; the up takes it before any change` };
   }
   const found = lookProblems(stdout, { user: args.ssh.user, firewall: args.firewall, closeListening: args.closeListening });
-  if (found.length === 0) return { ok: `server check at ${where}: nothing the firewall would cut` };
+  const slowdowns = lookSlowdowns(stdout, args.ssh.user);
+  if (found.length === 0) return { ok: `server check at ${where}: nothing the firewall would cut`, slowdowns };
   if (firewallInPlace(args.firewallFiles, hashes))
-    return { ok: `server check at ${where}: the kit's firewall is in place as planned; the up takes no new look` };
-  return { refuse: lookRefusal(found) };
+    return { ok: `server check at ${where}: the kit's firewall is in place as planned; the up takes no new look`, slowdowns };
+  return { refuse: lookRefusal(found), slowdowns };
 }
 
 /** The preview's part in the program: logs the outcome, or throws the refusal. */
 export async function previewLookStep(args: PreviewLookArgs): Promise<void> {
   const outcome = await previewLook(args);
+  for (const slowdown of "slowdowns" in outcome ? outcome.slowdowns : []) pulumi.log.warn(slowdown);
   if ("refuse" in outcome) throw outcome.refuse;
   if ("warn" in outcome) pulumi.log.warn(outcome.warn);
   else pulumi.log.info(outcome.ok);

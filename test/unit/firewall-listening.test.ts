@@ -8,6 +8,7 @@ import {
   listeningProblems,
   parseInterfaceAddresses,
   parseListeners,
+  lookWarnings,
   parseServerLook,
   sudoProblem,
   underlayListeners,
@@ -122,6 +123,17 @@ describe("parsing ss and ip", () => {
       root: false,
       sudoSaid: "sudo: a password is required",
     });
+    expect(look.unresolvedHostname).toBeUndefined();
+  });
+
+  test("a server that cannot resolve its own name: a warning with the /etc/hosts line, for a sudo user only", () => {
+    const look = parseServerLook(`boreal-check: unresolved-hostname\nweb-7\nboreal-check: root\nboreal-check: end\n`);
+    expect(look).toMatchObject({ root: true, unresolvedHostname: "web-7" });
+    expect(lookWarnings(look, "debian")).toEqual([
+      `the server cannot resolve its own name "web-7": every sudo of debian, so every step of the up, waits for the resolver first (minutes for an up); fix: on the server, add '127.0.1.1 web-7' to /etc/hosts, as Debian's installer does`,
+    ]);
+    expect(lookWarnings(look, "root")).toEqual([]);
+    expect(lookWarnings(parseServerLook("boreal-check: root\n"), "debian")).toEqual([]);
   });
 });
 

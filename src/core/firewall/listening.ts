@@ -94,6 +94,8 @@ export interface ServerLook {
   addresses: string;
   /** /etc/knot/knot.conf is the kit's (carries its mark) or Debian's, serving no zone: a knotd on port 53 is the kit's to configure. */
   knotIsKits: boolean;
+  /** The server's own name, when the server cannot resolve it. */
+  unresolvedHostname?: string;
 }
 
 /** Splits the check's output into its sections ("boreal-check: <name>" lines start each). */
@@ -112,7 +114,22 @@ export function parseServerLook(stdout: string): ServerLook {
     listening: text("listening"),
     addresses: text("addresses"),
     knotIsKits: sections.has("knot-is-kits"),
+    ...(sections.has("unresolved-hostname") ? { unresolvedHostname: text("unresolved-hostname") } : {}),
   };
+}
+
+/**
+ * What the look found that slows the up without stopping it: a server that cannot resolve
+ * its own name makes every sudo wait for the resolver (an image without the /etc/hosts that
+ * Debian's installer or cloud-init writes).
+ */
+export function lookWarnings(look: ServerLook, user: string): string[] {
+  // As root, the kit runs no sudo: nothing of its own waits.
+  if (look.unresolvedHostname === undefined || user === "root") return [];
+  const name = look.unresolvedHostname;
+  return [
+    `the server cannot resolve its own name ${JSON.stringify(name)}: every sudo of ${user}, so every step of the up, waits for the resolver first (minutes for an up); fix: on the server, add '127.0.1.1 ${name}' to /etc/hosts, as Debian's installer does`,
+  ];
 }
 
 /** The sudoers line the kit needs for a user other than root (docs/how-to/server-as-it-comes.md says why it is this wide). */

@@ -4,7 +4,7 @@
 // would cut without the member having said so, stops the up before any change on the node.
 import * as pulumi from "@pulumi/pulumi";
 import type { remote } from "@pulumi/command";
-import { listeningProblems, parseServerLook, sudoProblem } from "../../core/firewall/listening";
+import { listeningProblems, lookWarnings, parseServerLook, sudoProblem } from "../../core/firewall/listening";
 import type { FirewallPlan } from "../../core/firewall/plan";
 import { contentHash, renderScript, TemplateSources } from "../../core/node/render";
 import { MANAGED_MARK } from "../../core/node/scripts";
@@ -27,6 +27,11 @@ export function lookProblems(stdout: string, args: { user: string; firewall: Fir
         knotIsKits: look.knotIsKits,
       })
     : [sudoProblem(args.user, look.sudoSaid)];
+}
+
+/** What the look found that slows the up without stopping it; the up and the preview warn with it. */
+export function lookSlowdowns(stdout: string, user: string): string[] {
+  return lookWarnings(parseServerLook(stdout), user);
 }
 
 /** The message the up fails with when the look found problems; the preview fails with the same words. */
@@ -80,6 +85,9 @@ export function serverCheck(name: string, args: ServerCheckArgs, opts: pulumi.Cu
   const problems = step.stdout.apply((stdout) =>
     lookProblems(stdout, { user: args.connection.user, firewall: args.firewall, closeListening: args.closeListening }),
   );
+  step.stdout.apply((stdout) => {
+    for (const warning of lookSlowdowns(stdout, args.connection.user)) pulumi.log.warn(warning, step);
+  });
   // Also at a preview that reads a refused look from the state: the next up looks anew.
   const renewed = problems.apply((found) => {
     if (found.length > 0) args.lookAgain?.renew();
