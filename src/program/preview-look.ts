@@ -4,11 +4,12 @@
 // in the same words.
 import * as pulumi from "@pulumi/pulumi";
 import type { FirewallPlan } from "../core/firewall/plan";
-import type { RenderedFile } from "../core/node/layout";
+import { RenderedFile, WIREGUARD_INTERFACE } from "../core/node/layout";
 import { contentHash, TemplateSources } from "../core/node/render";
 import { asRoot, shellQuote } from "../core/values/shell";
 import { SshError, SshTarget, sshWhere, withSsh } from "../io/ssh";
-import { lookProblems, lookRefusal, lookSlowdowns, serverCheckScript } from "./components/check";
+import { judgeLook } from "../core/firewall/listening";
+import { lookRefusal, serverCheckScript } from "./components/check";
 
 export interface PreviewLookArgs {
   ssh: SshTarget;
@@ -71,8 +72,12 @@ export async function previewLook(args: PreviewLookArgs, readyTimeoutMs?: number
     const fix = error.failure === "unreachable" ? "" : ` (fix: ${error.fix})`;
     return { warn: `server check not taken at this preview: ${error.message}${fix}; the up takes it before any change` };
   }
-  const found = lookProblems(stdout, { user: args.ssh.user, firewall: args.firewall, closeListening: args.closeListening });
-  const slowdowns = lookSlowdowns(stdout, args.ssh.user);
+  const { problems: found, slowdowns } = judgeLook(stdout, {
+    user: args.ssh.user,
+    firewall: args.firewall,
+    closeListening: args.closeListening,
+    meshInterface: WIREGUARD_INTERFACE,
+  });
   if (found.length === 0) return { ok: `server check at ${where}: nothing the firewall would cut`, slowdowns };
   if (firewallInPlace(args.firewallFiles, hashes))
     return { ok: `server check at ${where}: the kit's firewall is in place as planned; the up takes no new look`, slowdowns };

@@ -8,6 +8,7 @@ import {
   listeningProblems,
   parseInterfaceAddresses,
   parseListeners,
+  judgeLook,
   lookWarnings,
   parseServerLook,
   sudoProblem,
@@ -134,6 +135,24 @@ describe("parsing ss and ip", () => {
     ]);
     expect(lookWarnings(look, "root")).toEqual([]);
     expect(lookWarnings(parseServerLook("boreal-check: root\n"), "debian")).toEqual([]);
+  });
+
+  test("one judgement of the look: a user without sudo is the problem, the unresolved name a slowdown beside it", () => {
+    const { firewall, closeListening, meshInterface } = context();
+    const judged = judgeLook("boreal-check: unresolved-hostname\nweb-7\nboreal-check: no-sudo\nsudo: a password is required\n", {
+      user: "debian",
+      firewall,
+      closeListening,
+      meshInterface,
+    });
+    expect(judged.problems.map((p) => p.key)).toEqual(["boreal:ssh.user"]);
+    expect(judged.slowdowns).toHaveLength(1);
+    const listening = `boreal-check: root\nboreal-check: listening\n${DEBIAN_SS}\nboreal-check: addresses\n${DEBIAN_ADDRESSES}\nboreal-check: end\n`;
+    expect(ports(judgeLook(listening, { user: "root", firewall, closeListening, meshInterface }).problems)).toEqual([
+      "tcp/25",
+      "tcp/80",
+      "tcp/443",
+    ]);
   });
 });
 

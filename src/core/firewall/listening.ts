@@ -242,3 +242,23 @@ function where(l: Listener): string {
         : l.address;
   return l.device === undefined ? address : `${address} on ${l.device}`;
 }
+
+/**
+ * What the server check's output says: what is wrong (the up's refusal, and the preview's:
+ * src/program/components/check.ts, src/program/preview-look.ts), and what slows the up without stopping it (a warning at both).
+ */
+export function judgeLook(
+  stdout: string,
+  args: { user: string; firewall: FirewallPlan; closeListening: string[]; meshInterface: string },
+): { problems: ConfigProblem[]; slowdowns: string[] } {
+  const look = parseServerLook(stdout);
+  const problems = look.root
+    ? listeningProblems(look, {
+        firewall: args.firewall,
+        closeListening: args.closeListening,
+        meshInterface: args.meshInterface,
+        knotIsKits: look.knotIsKits,
+      })
+    : [sudoProblem(args.user, look.sudoSaid)];
+  return { problems, slowdowns: lookWarnings(look, args.user) };
+}

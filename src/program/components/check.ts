@@ -4,7 +4,7 @@
 // would cut without the member having said so, stops the up before any change on the node.
 import * as pulumi from "@pulumi/pulumi";
 import type { remote } from "@pulumi/command";
-import { listeningProblems, lookWarnings, parseServerLook, sudoProblem } from "../../core/firewall/listening";
+import { judgeLook } from "../../core/firewall/listening";
 import type { FirewallPlan } from "../../core/firewall/plan";
 import { contentHash, renderScript, TemplateSources } from "../../core/node/render";
 import { MANAGED_MARK } from "../../core/node/scripts";
@@ -14,24 +14,6 @@ import { NodeConnection, nodeCommand } from "./ssh";
 
 export function serverCheckScript(templates: TemplateSources): string {
   return renderScript(templates, "run/server-check.sh.hbs", { managedMark: MANAGED_MARK, knotConf: KNOT_CONF });
-}
-
-/** What the server check's output says is wrong: the up's refusal, and the preview's (src/program/preview-look.ts). */
-export function lookProblems(stdout: string, args: { user: string; firewall: FirewallPlan; closeListening: string[] }): ConfigProblem[] {
-  const look = parseServerLook(stdout);
-  return look.root
-    ? listeningProblems(look, {
-        firewall: args.firewall,
-        closeListening: args.closeListening,
-        meshInterface: WIREGUARD_INTERFACE,
-        knotIsKits: look.knotIsKits,
-      })
-    : [sudoProblem(args.user, look.sudoSaid)];
-}
-
-/** What the look found that slows the up without stopping it; the up and the preview warn with it. */
-export function lookSlowdowns(stdout: string, user: string): string[] {
-  return lookWarnings(parseServerLook(stdout), user);
 }
 
 /** The message the up fails with when the look found problems; the preview fails with the same words. */
@@ -82,11 +64,15 @@ export function serverCheck(name: string, args: ServerCheckArgs, opts: pulumi.Cu
   const again = args.lookAgain?.token ? ` look ${args.lookAgain.token}` : "";
   const script = `# boreal: firewall ${answers}${again}\n${serverCheckScript(args.templates)}`;
   const step = nodeCommand(name, { connection: args.connection, create: script, update: script }, opts, "user");
-  const problems = step.stdout.apply((stdout) =>
-    lookProblems(stdout, { user: args.connection.user, firewall: args.firewall, closeListening: args.closeListening }),
-  );
-  step.stdout.apply((stdout) => {
-    for (const warning of lookSlowdowns(stdout, args.connection.user)) pulumi.log.warn(warning, step);
+  const problems = step.stdout.apply((stdout) => {
+    const judged = judgeLook(stdout, {
+      user: args.connection.user,
+      firewall: args.firewall,
+      closeListening: args.closeListening,
+      meshInterface: WIREGUARD_INTERFACE,
+    });
+    for (const warning of judged.slowdowns) pulumi.log.warn(warning, step);
+    return judged.problems;
   });
   // Also at a preview that reads a refused look from the state: the next up looks anew.
   const renewed = problems.apply((found) => {
