@@ -9,30 +9,20 @@
 // endpoint by itself (wg-endpoints, FALLBACK_STALE_SECONDS after the last handshake), about
 // three minutes. Root only; run it alone, under the lab lock.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import { git, LabMember } from "../../src/lab/federation";
-import { LAB_PASSPHRASE, labDown, LabState, labUp, writeLabStacks } from "../../src/lab/lab";
+import { LAB_PASSPHRASE, labUp, writeLabStacks } from "../../src/lab/lab";
 import { nodeNamespace } from "../../src/lab/net";
 import { LabStacks, StackOutputs } from "../../src/lab/stacks";
 import { FALLBACK_SETTLE_SECONDS, FALLBACK_STALE_SECONDS } from "../../src/core/mesh/endpoints";
 import { eventually, expectKitUnitsClean, log, NodeView, Servers, timeToFullMesh } from "../helpers/federation-checks";
 import { commandPluginInstalled, pulumiCliAvailable, Workspace } from "../helpers/workspace";
+import { labLog, labScratch } from "../helpers/lab-scratch";
 
 const ready = process.getuid?.() === 0 && pulumiCliAvailable() && commandPluginInstalled();
-const dir = mkdtempSync(join(tmpdir(), "boreal-lab-dual-"));
-const labLog = (line: string) => process.stderr.write(`[lab] ${line}\n`);
+const lab = labScratch("dual");
+const { dir } = lab;
 const SYNC_INTERVAL = 30;
-
-let state: LabState | undefined;
-let ws: Workspace | undefined;
-afterAll(() => {
-  if (state) labDown({ dir, log: labLog });
-  ws?.remove();
-  rmSync(dir, { recursive: true, force: true });
-});
 
 /** Peer public key → the endpoint this node sends to it on, as WireGuard says. */
 function endpointsOn(servers: Servers, node: NodeView): Record<string, string> {
@@ -52,7 +42,14 @@ function nftIn(machine: string, rule: string): void {
 
 describe.runIf(ready)("a dual-stack lab: two dual-stack nodes, an IPv4-only one and an IPv6-only one", () => {
   test("the dual-stack pair meshes over IPv6, the single-family nodes each over their family, glue has A and AAAA", async () => {
-    state = await labUp({ nodes: 4, subnet: "198.51.100.0/24", installPrerequisites: true, log: labLog, dir, ipv4Only: ["node3"] });
+    const state = (lab.state = await labUp({
+      nodes: 4,
+      subnet: "198.51.100.0/24",
+      installPrerequisites: true,
+      log: labLog,
+      dir,
+      ipv4Only: ["node3"],
+    }));
     const [m1, m2, m3, m4] = state.machines;
     expect([m1.address6, m2.address6, m3.address6, m4.address6]).toEqual([
       "2001:db8:b0ea::11",
@@ -67,7 +64,7 @@ describe.runIf(ready)("a dual-stack lab: two dual-stack nodes, an IPv4-only one 
     );
     const servers = new Servers(state, dir);
 
-    ws = new Workspace("dual-stack");
+    const ws = (lab.ws = new Workspace("dual-stack"));
     ws.env.PULUMI_CONFIG_PASSPHRASE = LAB_PASSPHRASE;
     const stacks = new LabStacks(ws.dir, state, ws.env);
     // node4's publication nudges node3 through nothing (no shared family, no handshake): node3

@@ -6,29 +6,21 @@
 // answers, the registry holds the same descriptor, and node2 loses no ping. Root only; run it
 // alone, under the lab lock.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import { git, LabMember } from "../../src/lab/federation";
-import { LAB_PASSPHRASE, labDown, LabState, labUp, writeLabStacks } from "../../src/lab/lab";
+import { LAB_PASSPHRASE, labUp, writeLabStacks } from "../../src/lab/lab";
 import { LabStacks, StackOutputs } from "../../src/lab/stacks";
 import { descriptorPath } from "../../src/core/registry/format";
 import { log, NodeView, nodeViewOf, Servers, timeToFullMesh } from "../helpers/federation-checks";
 import { commandPluginInstalled, pulumiCliAvailable, Workspace } from "../helpers/workspace";
+import { labLog, labScratch } from "../helpers/lab-scratch";
 
 const ready = process.getuid?.() === 0 && pulumiCliAvailable() && commandPluginInstalled();
-const dir = mkdtempSync(join(tmpdir(), "boreal-lab-lost-"));
-const labLog = (line: string) => process.stderr.write(`[lab] ${line}\n`);
+const lab = labScratch("lost");
+const { dir } = lab;
 const PING_UNIT = "lost-state-ping";
-
-let state: LabState | undefined;
-let ws: Workspace | undefined;
-afterAll(() => {
-  if (state) labDown({ dir, log: labLog });
-  ws?.remove();
-  rmSync(dir, { recursive: true, force: true });
-});
 
 /** Every file and directory of a file:// backend that names the stack (its checkpoint, backups, history, lock). */
 function stateFilesOf(backend: string, stack: string): string[] {
@@ -63,9 +55,9 @@ function lookAt(servers: Servers, node: NodeView) {
 
 describe.runIf(ready)("lost state: two members; member 1 loses its Pulumi state and keeps its stack file", () => {
   test("an empty state and `pulumi up` keep the node's WireGuard key, DNSSEC keys, zone and descriptor, and the peer loses no ping", async () => {
-    state = await labUp({ nodes: 2, subnet: "198.51.100.0/24", installPrerequisites: true, log: labLog, dir });
+    const state = (lab.state = await labUp({ nodes: 2, subnet: "198.51.100.0/24", installPrerequisites: true, log: labLog, dir }));
     const servers = new Servers(state, dir);
-    ws = new Workspace("lost-state");
+    const ws = (lab.ws = new Workspace("lost-state"));
     ws.env.PULUMI_CONFIG_PASSPHRASE = LAB_PASSPHRASE;
     const stacks = new LabStacks(ws.dir, state, ws.env);
     const written = writeLabStacks(state, ws.dir, labLog);

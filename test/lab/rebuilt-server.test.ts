@@ -8,31 +8,21 @@
 // through the validating resolver: with the old DS still at the parent the zone is refused
 // (SERVFAIL), with the new DS it validates. Root only; run it alone, under the lab lock.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { dsForZone, formatDs, parseDnskeys } from "../../src/core/dns/ds";
 import { descriptorPath } from "../../src/core/registry/format";
 import { authenticated } from "../../src/lab/dns";
 import { git, LabMember } from "../../src/lab/federation";
-import { LAB_PASSPHRASE, labDns, labDown, LabState, labRebuild, labUp, writeLabStacks } from "../../src/lab/lab";
+import { LAB_PASSPHRASE, labDns, labRebuild, labUp, writeLabStacks } from "../../src/lab/lab";
 import { LabStacks, StackOutputs } from "../../src/lab/stacks";
 import { eventually, log, NodeView, nodeViewOf, Servers, timeToFullMesh } from "../helpers/federation-checks";
 import { commandPluginInstalled, pulumiCliAvailable, Workspace } from "../helpers/workspace";
+import { labLog, labScratch } from "../helpers/lab-scratch";
 
 const ready = process.getuid?.() === 0 && pulumiCliAvailable() && commandPluginInstalled();
-const dir = mkdtempSync(join(tmpdir(), "boreal-lab-rebuilt-"));
-const labLog = (line: string) => process.stderr.write(`[lab] ${line}\n`);
-
-let state: LabState | undefined;
-let ws: Workspace | undefined;
-afterAll(() => {
-  if (state) labDown({ dir, log: labLog });
-  ws?.remove();
-  rmSync(dir, { recursive: true, force: true });
-});
+const lab = labScratch("rebuilt");
+const { dir } = lab;
 
 /** Asked from the host, as any resolver or member's machine asks. */
 const dig = (server: string, ...args: string[]) =>
@@ -43,9 +33,9 @@ const dsLines = (records: string[]) => records.filter((r) => / DS /.test(r));
 
 describe.runIf(ready)("rebuilt server: member 1's machine replaced by a blank one with the same name", () => {
   test("after its pulumi up the node is meshed again with new keys, and the new DS the stack prints is the one resolvers need", async () => {
-    state = await labUp({ nodes: 2, subnet: "198.51.100.0/24", installPrerequisites: true, log: labLog, dir });
+    const state = (lab.state = await labUp({ nodes: 2, subnet: "198.51.100.0/24", installPrerequisites: true, log: labLog, dir }));
     const servers = new Servers(state, dir);
-    ws = new Workspace("rebuilt-server");
+    const ws = (lab.ws = new Workspace("rebuilt-server"));
     ws.env.PULUMI_CONFIG_PASSPHRASE = LAB_PASSPHRASE;
     const stacks = new LabStacks(ws.dir, state, ws.env);
     const written = writeLabStacks(state, ws.dir, labLog);
