@@ -6,38 +6,35 @@
 // other member's label check time-synchronised until it is put right. Root only; run it alone,
 // under the lab lock. TCG (emulation) where KVM does not work, as on CI's machine: minutes, not seconds.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import { git } from "../../src/lab/federation";
-import { LAB_PASSPHRASE, labDown, labProcesses, LabState, labStatus, labUp, writeLabStacks } from "../../src/lab/lab";
+import { LAB_PASSPHRASE, labDown, labProcesses, labStatus, labUp, writeLabStacks } from "../../src/lab/lab";
 import { timeServerProcesses } from "../../src/lab/clock";
 import { labNamespaces } from "../../src/lab/net";
 import { LabStacks } from "../../src/lab/stacks";
 import { tapName } from "../../src/lab/vm";
 import { eventually, log, NodeView, Servers, timeToAllZones, timeToFullMesh } from "../helpers/federation-checks";
 import { commandPluginInstalled, pulumiCliAvailable, Workspace } from "../helpers/workspace";
+import { labLog, labScratch } from "../helpers/lab-scratch";
 
 const qemu = spawnSync("sh", ["-c", "command -v qemu-system-x86_64 && command -v qemu-img"]).status === 0;
 const CLOCK_SKEW = process.env.BOREAL_LAB_CLOCK_SKEW === "1";
 const ready = process.getuid?.() === 0 && pulumiCliAvailable() && commandPluginInstalled();
-const dir = mkdtempSync(join(tmpdir(), "boreal-lab-vm-"));
-const labLog = (line: string) => process.stderr.write(`[lab] ${line}\n`);
-
-let state: LabState | undefined;
-let ws: Workspace | undefined;
-afterAll(() => {
-  if (state) labDown({ dir, log: labLog });
-  ws?.remove();
-  rmSync(dir, { recursive: true, force: true });
-});
+const lab = labScratch("vm");
+const { dir } = lab;
 
 describe.runIf(ready)("the lab on QEMU VMs with Debian's kernel", () => {
   // No QEMU, no VM: the one reason to skip, said by name (CI installs qemu-system-x86 and qemu-utils).
   test.skipIf(!qemu)("two members on two VMs mesh on the kernel's WireGuard, and a rebooted VM comes back meshed", async () => {
     const started = Date.now();
-    state = await labUp({ nodes: 2, subnet: "198.51.100.0/24", installPrerequisites: true, log: labLog, dir, backend: "vm" });
+    const state = (lab.state = await labUp({
+      nodes: 2,
+      subnet: "198.51.100.0/24",
+      installPrerequisites: true,
+      log: labLog,
+      dir,
+      backend: "vm",
+    }));
     const up = (Date.now() - started) / 1000;
     const rows = await labStatus(dir);
     for (const m of state.machines) {
@@ -54,7 +51,7 @@ describe.runIf(ready)("the lab on QEMU VMs with Debian's kernel", () => {
       expect(release).not.toBe(spawnSync("uname", ["-r"], { encoding: "utf8" }).stdout.trim());
     }
 
-    ws = new Workspace("vm");
+    const ws = (lab.ws = new Workspace("vm"));
     ws.env.PULUMI_CONFIG_PASSPHRASE = LAB_PASSPHRASE;
     const stacks = new LabStacks(ws.dir, state, ws.env);
     const written = writeLabStacks(state, ws.dir, labLog, { dualStack: true });
@@ -218,7 +215,7 @@ describe.runIf(ready)("the lab on QEMU VMs with Debian's kernel", () => {
     }
 
     labDown({ dir, log: labLog });
-    state = undefined;
+    lab.state = undefined;
     expect(labProcesses()).toEqual([]);
     expect(timeServerProcesses(dir)).toEqual([]);
     expect(labNamespaces()).toEqual([]);
