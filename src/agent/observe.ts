@@ -16,6 +16,7 @@
 // and is logged, escaped.
 import { lookup } from "node:dns/promises";
 import { ClientRequest, get as httpGet } from "node:http";
+import { performance } from "node:perf_hooks";
 import { connect, isIP } from "node:net";
 import { escapeShort, escapeText } from "../core/values/escape";
 import { parseEndpoint } from "../core/values/fields";
@@ -23,6 +24,7 @@ import type { Federation, NodeDescriptor } from "../core/registry/format";
 import type { NodeReplies, Reply } from "../core/dns/check";
 import { questionsFor } from "../core/dns/check";
 import { ask, askNode, askTcp, Server } from "../io/dns/transport";
+import { deadline, isNoAnswer, noAnswer } from "../io/deadline";
 import { runAsync, RunResult } from "../io/process";
 import { RECORD_TYPES } from "../core/dns/zonefile";
 import {
@@ -46,6 +48,7 @@ import {
   Scrape,
   UnderlayObservations,
 } from "../core/label/judge";
+import { ProbeSchedule } from "../core/label/probes";
 
 export interface ObserveContext {
   /** Verified, every live node. */
@@ -122,19 +125,20 @@ export function probeTcp(host: string, port: number, timeoutMs: number): Promise
   return new Promise((resolve) => {
     const socket = connect({ host, port });
     const done = (state: PortState) => {
-      clearTimeout(timer);
+      timer.clear();
       socket.destroy();
       resolve(state);
     };
-    const timer = setTimeout(() => done("filtered"), timeoutMs);
+    const timer = deadline(timeoutMs, () => done("filtered"));
     socket.on("connect", () => done("open"));
     // Unreachable host or network: nothing answered for the port, as with a drop.
     socket.on("error", (error: NodeJS.ErrnoException) => done(error.code === "ECONNREFUSED" ? "closed" : "filtered"));
   });
 }
 
-async function scanTcp(host: string, ports: number[], timeoutMs: number): Promise<Map<number, PortState>> {
-  const states = await inPool(ports, SCAN_CONCURRENCY, (port) => probeTcp(host, port, timeoutMs));
+/** A connect that does not complete is "filtered", as a firewall's drop is: one pass, never asked again (ProbeSchedule). */
+async function scanTcp(host: string, ports: number[], timeoutMs: number, schedule: ProbeSchedule): Promise<Map<number, PortState>> {
+  const states = await inPool(ports, SCAN_CONCURRENCY, (port) => schedule.probe(() => probeTcp(host, port, timeoutMs)));
   return new Map(ports.map((port, i) => [port, states[i]]));
 }
 
@@ -198,16 +202,41 @@ async function underlayAddress(
   return { address: resolved.addresses[0] };
 }
 
-async function observeUnderlay(peer: NodeDescriptor, ctx: ObserveContext, timeoutMs: number): Promise<UnderlayObservations> {
+/** One round's probes: its context, the bound of each probe, and the schedule they all go through. */
+interface Round {
+  ctx: ObserveContext;
+  timeoutMs: number;
+  schedule: ProbeSchedule;
+}
+
+function newRound(ctx: ObserveContext): Round {
+  return { ctx, timeoutMs: ctx.timeoutMs ?? DEFAULT_TIMEOUT_MS, schedule: new ProbeSchedule(() => performance.now()) };
+}
+
+/** A second timeout says so: the peer did not answer when asked alone either. */
+const againAlone = <T extends object>(second: T): T =>
+  isNoAnswer(second) ? { ...second, error: `${(second as { error: string }).error}, twice (once alone)` } : second;
+
+/** A probe whose timeout would fail a rule: asked again alone when it times out among the round's others. */
+const probeOrAgain = <T extends object>(round: Round, ask: () => Promise<T>): Promise<T> =>
+  round.schedule.probe(ask, isNoAnswer, againAlone);
+
+async function observeUnderlay(peer: NodeDescriptor, round: Round): Promise<UnderlayObservations> {
+  const { ctx, timeoutMs, schedule } = round;
   const resolved = await underlayAddress(peer, ctx);
   if ("unprobed" in resolved) return { address: resolved.shown, unprobed: resolved.unprobed, ports: new Map(), zones: {}, axfr: {} };
   const server: Server = { host: resolved.address, port: ctx.dnsPort ?? 53 };
   const [ports, zoneReplies, transfers, dns] = await Promise.all([
-    scanTcp(resolved.address, scanList(peer, ctx.scanPorts), Math.min(CONNECT_TIMEOUT_MS, timeoutMs)),
-    Promise.all(peer.zones.map((zone) => askNode(peer.node, server, questionsFor(zone, []), timeoutMs))),
-    Promise.all(peer.zones.map((zone) => askTcp(server, { name: zone, type: AXFR }, timeoutMs))),
+    scanTcp(resolved.address, scanList(peer, ctx.scanPorts), Math.min(CONNECT_TIMEOUT_MS, timeoutMs), schedule),
+    Promise.all(
+      peer.zones.map((zone) => askNode(peer.node, server, questionsFor(zone, []), timeoutMs, (question) => probeOrAgain(round, question))),
+    ),
+    // A transfer that times out is not transferred, which passes: one pass.
+    Promise.all(peer.zones.map((zone) => schedule.probe(() => askTcp(server, { name: zone, type: AXFR }, timeoutMs)))),
     // Without zones of its own, one question just to see whether its DNS answers at all.
-    peer.zones.length === 0 ? ask(server, { name: ctx.federation.settings.domain, type: RECORD_TYPES.SOA }, timeoutMs) : undefined,
+    peer.zones.length === 0
+      ? probeOrAgain(round, () => ask(server, { name: ctx.federation.settings.domain, type: RECORD_TYPES.SOA }, timeoutMs))
+      : undefined,
   ]);
   const zones: Record<string, NodeReplies> = {};
   const axfr: Record<string, Reply> = {};
@@ -236,11 +265,11 @@ function scrapeOnce(host: string, port: number, path: string, timeoutMs: number)
     const done = (result: Scrape) => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
+      timer.clear();
       request?.destroy();
       resolve(result);
     };
-    const timer = setTimeout(() => done({ error: `no answer within ${timeoutMs / 1000} s` }), timeoutMs);
+    const timer = deadline(timeoutMs, () => done({ error: noAnswer(timeoutMs) }));
     const sentMs = Date.now();
     try {
       request = httpGet({ host, port, path, headers: { accept: "text/plain" }, agent: false }, (response) => {
@@ -270,7 +299,7 @@ function scrapeOnce(host: string, port: number, path: string, timeoutMs: number)
  * The exporter's clock: only the time collectors asked (a small answer, a tight midpoint), all
  * metrics if it refuses the filter. Only at the peer's own mesh address and the exporter port.
  */
-async function scrapeClock(peer: NodeDescriptor, ctx: ObserveContext, timeoutMs: number): Promise<Scrape> {
+async function scrapeClock(peer: NodeDescriptor, { ctx, timeoutMs }: Round): Promise<Scrape> {
   const target = exporterTarget(peer, scopeOf(ctx), ctx.exporterPort ?? EXPORTER_PORT);
   if ("problem" in target) {
     logRefusal(ctx, peer, "exporter", target.problem);
@@ -282,67 +311,101 @@ async function scrapeClock(peer: NodeDescriptor, ctx: ObserveContext, timeoutMs:
 }
 
 /** A node's SOA over the mesh, at its mesh address only if that is a usable host of the federation's mesh. */
-function askOverMesh(node: NodeDescriptor, zone: string, ctx: ObserveContext, timeoutMs: number): Promise<Reply> {
+function askOverMesh(node: NodeDescriptor, zone: string, round: Round): Promise<Reply> {
+  const { ctx, timeoutMs } = round;
   const problem = meshAddressProblem(node.mesh.ipv4, scopeOf(ctx), `node ${escapeText(node.node)}'s mesh.ipv4`);
   if (problem) {
     logRefusal(ctx, node, "mesh", problem);
     return Promise.resolve({ error: `refused: ${withoutFix(problem)}` });
   }
-  return ask({ host: node.mesh.ipv4, port: ctx.dnsPort ?? 53 }, { name: zone, type: RECORD_TYPES.SOA }, timeoutMs);
+  return probeOrAgain(round, () =>
+    ask({ host: node.mesh.ipv4, port: ctx.dnsPort ?? 53 }, { name: zone, type: RECORD_TYPES.SOA }, timeoutMs),
+  );
 }
 
-async function observeMesh(
-  peer: NodeDescriptor,
-  ctx: ObserveContext,
-  timeoutMs: number,
-  now: () => Date,
-  scrape: Scrape,
-): Promise<MeshObservations> {
-  const questions = [...soaQuestions(peer, ctx.federation)].flatMap(([zone, nodes]) => nodes.map((node) => ({ zone, node })));
-  const replies = await Promise.all(questions.map((q) => askOverMesh(q.node, q.zone, ctx, timeoutMs)));
+/** Zone → node → its SOA over the mesh (./judge.ts MeshObservations.soa). */
+async function observeSoa(peer: NodeDescriptor, round: Round): Promise<MeshObservations["soa"]> {
+  const questions = [...soaQuestions(peer, round.ctx.federation)].flatMap(([zone, nodes]) => nodes.map((node) => ({ zone, node })));
+  const replies = await Promise.all(questions.map((q) => askOverMesh(q.node, q.zone, round)));
   const soa: MeshObservations["soa"] = {};
   questions.forEach((q, i) => ((soa[q.zone] ??= {})[q.node.node] = replies[i]));
-  // Read after the probes above, which give WireGuard a reason to handshake.
-  let handshake: MeshObservations["handshake"];
-  try {
-    const at = (await ctx.handshakes()).get(peer.publicKey) ?? 0;
-    handshake = { at, readAt: now() };
-  } catch (error) {
-    handshake = { error: (error as Error).message.split("\n")[0] };
-  }
-  return { soa, scrape, handshake };
+  return soa;
 }
 
 /**
- * Everything seen of one peer, over the underlay and over the mesh at once; its clock before
- * (`clock`, else scraped here first, alone): the offset's midpoint is only as good as the
- * checker's promptness, and the port scan and DNS questions keep a slow checker busy (on a
- * TCG VM every scrape made beside them timed out at 1.5 s, alone it took 0.1 to 0.5 s).
+ * Every peer's WireGuard handshake, read once for the round (one `wg` process, not one per
+ * peer), each judged as at the end of that peer's probes: a round of many peers on a busy
+ * node takes minutes, and reading at its end must not age a handshake the peer made in time.
+ * One made after its probes is younger still, and is as good a sign of its key.
  */
-export async function observationsOf(peer: NodeDescriptor, ctx: ObserveContext, clock?: Scrape): Promise<PeerObservations> {
+async function readHandshakes(ctx: ObserveContext): Promise<(key: string, probedAt: Date) => MeshObservations["handshake"]> {
+  try {
+    const handshakes = await ctx.handshakes();
+    return (key, probedAt) => ({ at: handshakes.get(key) ?? 0, readAt: probedAt });
+  } catch (error) {
+    const failed = { error: (error as Error).message.split("\n")[0] };
+    return () => failed;
+  }
+}
+
+/** What the round asked again alone, for its log: how many, how many answered then, and how fast. */
+function logSecondTries(round: Round): void {
+  const { retried } = round.schedule;
+  if (retried.length === 0 || !round.ctx.log) return;
+  const answered = retried.filter((r) => !isNoAnswer(r.second as object));
+  const ms = answered.map((r) => Math.round(r.secondMs)).sort((a, b) => a - b);
+  const took = ms.length > 0 ? ` (in ${ms[0]}${ms.length > 1 ? ` to ${ms[ms.length - 1]}` : ""} ms)` : "";
+  round.ctx.log(
+    `${retried.length} probe(s) timed out among the round's others and were asked again alone: ${answered.length} answered${took}, ${retried.length - answered.length} did not`,
+  );
+}
+
+/**
+ * Everything seen of the peers, a few at a time, every probe through the round's schedule
+ * (src/core/label/probes.ts: a probe that times out among the others is asked again alone).
+ * Every peer's clock first, while nothing else of the round is under way: the offset's
+ * midpoint is only as good as the checker's promptness, and the port scan and DNS questions
+ * keep a slow checker busy. The handshakes last, once, after every probe that gave WireGuard
+ * a reason to handshake.
+ */
+async function observeRound(peers: NodeDescriptor[], ctx: ObserveContext): Promise<PeerObservations[]> {
   const now = ctx.now ?? (() => new Date());
-  const timeoutMs = ctx.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const scrape = clock ?? (await scrapeClock(peer, ctx, timeoutMs));
-  const at = now();
-  const [underlay, mesh] = await Promise.all([observeUnderlay(peer, ctx, timeoutMs), observeMesh(peer, ctx, timeoutMs, now, scrape)]);
-  return { peer, federation: ctx.federation, now: at, underlay, mesh };
+  const round = newRound(ctx);
+  const clocks = await inPool(peers, PEERS_AT_ONCE, (peer) => probeOrAgain(round, () => scrapeClock(peer, round)));
+  const probed = await inPool(
+    peers.map((peer, i) => ({ peer, scrape: clocks[i] })),
+    PEERS_AT_ONCE,
+    async ({ peer, scrape }) => {
+      const at = now();
+      const [underlay, soa] = await Promise.all([observeUnderlay(peer, round), observeSoa(peer, round)]);
+      return { peer, at, underlay, soa, scrape, probedAt: now() };
+    },
+  );
+  const handshakeOf = await readHandshakes(ctx);
+  logSecondTries(round);
+  return probed.map(({ peer, at, underlay, soa, scrape, probedAt }) => ({
+    peer,
+    federation: ctx.federation,
+    now: at,
+    underlay,
+    mesh: { soa, scrape, handshake: handshakeOf(peer.publicKey, probedAt) },
+  }));
 }
 
 /** One peer's results: one per rule and place checked live (./judge.ts). Never throws for the network. */
-export async function observePeer(peer: NodeDescriptor, ctx: ObserveContext, clock?: Scrape): Promise<AttestationResult[]> {
-  return judgePeer(await observationsOf(peer, ctx, clock));
+export async function observePeer(peer: NodeDescriptor, ctx: ObserveContext): Promise<AttestationResult[]> {
+  return judgePeer((await observeRound([peer], ctx))[0]);
 }
 
 /**
- * Every live node of other members (a member never attests its own), a few at a time: node →
- * results. Every peer's clock first, while nothing else of the round is under way.
+ * Every live node of other members (a member never attests its own): node → results. Judged
+ * once every probe of the round has ended: checking signatures takes CPU that a probe still
+ * waiting for its answer would need.
  */
 export async function observePeers(ctx: ObserveContext): Promise<Map<string, AttestationResult[]>> {
   const peers = ctx.federation.nodes.filter((n) => n.member !== ctx.self.member);
-  const timeoutMs = ctx.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const clocks = await inPool(peers, PEERS_AT_ONCE, (peer) => scrapeClock(peer, ctx, timeoutMs));
-  const results = await inPool(peers, PEERS_AT_ONCE, (peer) => observePeer(peer, ctx, clocks[peers.indexOf(peer)]));
-  return new Map(peers.map((peer, i) => [peer.node, results[i]]));
+  const observed = await observeRound(peers, ctx);
+  return new Map(observed.map((o) => [o.peer.node, judgePeer(o)]));
 }
 
 /** `wg show <iface> latest-handshakes`: "<public key>\t<unix seconds>" lines → key → seconds (0: never). */

@@ -5,7 +5,7 @@
 // scraped at the mesh address); ports overridden. Loopback is allowed by the context's
 // test-only allowLoopback: without it, the checks refuse to connect there at all.
 import { createSocket } from "node:dgram";
-import { createServer as createHttpServer, Server as HttpServer } from "node:http";
+import { createServer as createHttpServer, Server as HttpServer, ServerResponse } from "node:http";
 import { AddressInfo, connect, createServer, Server } from "node:net";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { Federation, NodeDescriptor } from "../../src/core/registry/format";
@@ -255,6 +255,33 @@ describe("time-synchronised: the exporter's clock against ours", () => {
     const result = resultOf(await observePeer(context(setup).peer, context(setup).ctx), "time-synchronised");
     expect(result).toMatchObject({ passed: false, detail: `exporter 127.0.0.2:${port} not scraped: connection refused at port ${port}` });
   });
+  test.each([
+    [1, true, /^clock offset [+-]0\.\d{3} s/, "1 probe(s) timed out among the round's others and were asked again alone: 1 answered (in "],
+    [2, false, /^exporter 127\.0\.0\.2:\d+ not scraped: no answer within 1 s, twice \(once alone\)$/, ": 0 answered, 1 did not"],
+  ])(
+    "an exporter that leaves %i scrape(s) unanswered: the one timed out is asked again alone, and judged on that (passed %s)",
+    async (unanswered, passed, detail, logged) => {
+      const held: ServerResponse[] = [];
+      const server = createHttpServer((_request, response) => {
+        if (held.length < unanswered) return void held.push(response);
+        response.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
+        response.end(`node_time_seconds ${(Date.now() / 1000).toExponential(12)}\n`);
+      });
+      await new Promise<void>((resolve, reject) => server.once("error", reject).listen(0, "127.0.0.2", resolve));
+      const setup = { dnsPort: await freePort(), exporterAt: `127.0.0.2:${portOf(server)}`, peerMesh: "127.0.0.2", scanPorts: [] };
+      const lines: string[] = [];
+      const { ctx } = context(setup);
+      const results = (await observePeers({ ...ctx, log: (line) => lines.push(line) })).get("a1")!;
+      const result = resultOf(results, "time-synchronised");
+      expect(result.passed).toBe(passed);
+      expect(result.detail).toMatch(detail);
+      expect(held, "asked twice").toHaveLength(unanswered);
+      expect(lines.join("\n")).toContain(logged);
+      for (const response of held) response.destroy();
+      server.closeAllConnections();
+      await close(server);
+    },
+  );
 });
 
 describe("only addresses of the verified plan are connected to: every other one is refused, logged and named", () => {

@@ -42,7 +42,10 @@ export interface MeshObservations {
    */
   soa: Record<string, Record<string, Reply>>;
   scrape: Scrape;
-  /** The latest WireGuard handshake with the peer's key (unix seconds, 0: never), read after the mesh probes. */
+  /**
+   * The latest WireGuard handshake with the peer's key (unix seconds, 0: never), read after the
+   * mesh probes; its age is judged at `readAt`, the end of the peer's probes.
+   */
   handshake: { at: number; readAt: Date } | { error: string };
 }
 

@@ -8,6 +8,7 @@ import { connect, isIP } from "node:net";
 import type { NodeReplies, Question, Reply } from "../../core/dns/check";
 import { questionKey } from "../../core/dns/check";
 import { decodeMessage, DnsMessage, encodeQuery } from "../../core/dns/message";
+import { deadline, noAnswer } from "../deadline";
 
 export interface Server {
   host: string;
@@ -27,8 +28,8 @@ function matches(message: DnsMessage, id: number, question: Question): boolean {
   return message.id === id && q !== undefined && q.name === question.name.toLowerCase() && q.type === question.type;
 }
 
-function describe(error: NodeJS.ErrnoException, server: Server, seconds: number): string {
-  if (error.message === "timeout") return `no answer within ${seconds} s`;
+function describe(error: NodeJS.ErrnoException, server: Server, timeoutMs: number): string {
+  if (error.message === "timeout") return noAnswer(timeoutMs);
   if (error.code === "ECONNREFUSED") return `connection refused at port ${server.port}`;
   return error.code ?? error.message;
 }
@@ -41,13 +42,13 @@ function overUdp(server: Server, query: Buffer, id: number, question: Question, 
     const done = (error: Error | undefined, packet?: Buffer) => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
+      timer.clear();
       clearInterval(retry);
       socket.close();
       if (error) reject(error);
       else resolve(packet!);
     };
-    const timer = setTimeout(() => done(new Error("timeout")), ms);
+    const timer = deadline(ms, () => done(new Error("timeout")));
     const send = () => tries++ < UDP_TRIES && socket.send(query);
     const retry = setInterval(send, ms / UDP_TRIES);
     socket.on("error", (error) => done(error));
@@ -102,7 +103,7 @@ export async function ask(server: Server, question: Question, timeoutMs: number,
   try {
     return { message: decodeMessage(await exchange(server, question, timeoutMs, options)) };
   } catch (error) {
-    return { error: describe(error as NodeJS.ErrnoException, server, timeoutMs / 1000) };
+    return { error: describe(error as NodeJS.ErrnoException, server, timeoutMs) };
   }
 }
 
@@ -116,13 +117,19 @@ export async function askTcp(server: Server, question: Question, timeoutMs: numb
   try {
     return { message: decodeMessage(await overTcp(server, query, id, question, timeoutMs)) };
   } catch (error) {
-    return { error: describe(error as NodeJS.ErrnoException, server, timeoutMs / 1000) };
+    return { error: describe(error as NodeJS.ErrnoException, server, timeoutMs) };
   }
 }
 
-/** Every question of one node, at once. */
-export async function askNode(node: string, server: Server, questions: Question[], timeoutMs: number): Promise<NodeReplies> {
-  const replies = await Promise.all(questions.map(async (q) => [questionKey(q), await ask(server, q, timeoutMs)] as const));
+/** Every question of one node, at once (each through `around`, when given: the label's probe schedule). */
+export async function askNode(
+  node: string,
+  server: Server,
+  questions: Question[],
+  timeoutMs: number,
+  around: (question: () => Promise<Reply>) => Promise<Reply> = (question) => question(),
+): Promise<NodeReplies> {
+  const replies = await Promise.all(questions.map(async (q) => [questionKey(q), await around(() => ask(server, q, timeoutMs))] as const));
   const address = isIP(server.host) === 6 ? `[${server.host}]:${server.port}` : `${server.host}:${server.port}`;
   return { node, address, replies: Object.fromEntries(replies) };
 }
