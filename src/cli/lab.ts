@@ -29,6 +29,7 @@ import {
   writeLabStacks,
 } from "../lab/lab";
 import { ensureCommandPlugin } from "../lab/pulumi";
+import { ensureSeaweedfs, SEAWEEDFS_VERSION } from "../lab/s3";
 import { backendFromEnv, ensureVmDisk, isLabBackend, LAB_BACKENDS } from "../lab/vm";
 import { LabStacks, StackOutputs } from "../lab/stacks";
 import { runAttached } from "../io/process";
@@ -52,6 +53,10 @@ export const LAB_SUBCOMMANDS = {
   image: usageLine(
     "boreal lab image [--suite bookworm|trixie|mixed] [--sudo] [--backend nspawn|vm] [--no-install]",
     "build the cached Debian image(s) of the lab's machines now (default mixed: both; --sudo also the image of a machine as cloud images come, with sudo; --backend vm also the VM disks); root; the real-tool tests use them too",
+  ),
+  s3: usageLine(
+    "boreal lab s3",
+    "build the lab's S3 server (SeaweedFS, for the tests of Pulumi state on S3) from the Go module proxy now, once: about 6 minutes cold on 2 cores, then cached (/var/cache/boreal-lab, or BOREAL_SEAWEEDFS_CACHE); prints the path of its weed binary",
   ),
   ssh: usageLine("boreal lab ssh NODE [-- command...]", "a shell (or a command) on a machine"),
   down: usageLine("boreal lab down", "stop everything; the image stays cached"),
@@ -151,6 +156,13 @@ export async function lab(verb: LabVerb, args: readonly string[]): Promise<numbe
           log(`lab image: ${what}'s VM disk ${disk.built ? `built in ${disk.seconds}s` : "already cached"}: ${disk.dir}`);
         }
       }
+      return 0;
+    }
+    case "s3": {
+      noWords(parseArgs(args, {}), "lab s3");
+      const built = await ensureSeaweedfs(log);
+      log(`lab s3: SeaweedFS ${SEAWEEDFS_VERSION} ${built.built ? `built in ${built.seconds}s` : "already cached"}`);
+      console.log(built.weed);
       return 0;
     }
     case "ssh": {

@@ -26,10 +26,10 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
-/** SIGTERM (systemd-nspawn powers a machine off cleanly, a daemon shuts down); SIGKILL after 15 s. */
-export function stopProcesses(pids: number[]): void {
+/** SIGTERM (systemd-nspawn powers a machine off cleanly, a daemon shuts down); SIGKILL after graceMs (15 s). */
+export function stopProcesses(pids: number[], graceMs = 15_000): void {
   for (const pid of pids) quiet("kill", ["-TERM", String(pid)]);
-  const deadline = Date.now() + 15_000;
+  const deadline = Date.now() + graceMs;
   while (pids.some(pidAlive) && Date.now() < deadline) sleepSync(200);
   for (const pid of pids.filter(pidAlive)) quiet("kill", ["-KILL", String(pid)]);
 }
