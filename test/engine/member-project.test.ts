@@ -63,8 +63,8 @@ test.runIf(commandPluginInstalled())(
     const version = spawnSync(join(member, "node_modules", ".bin", "boreal"), ["--version"], { cwd: member, encoding: "utf8" });
     expect(version.stdout.trim()).toBe(`boreal-kit ${kit.version}`);
 
-    // The member's state in the workspace: Pulumi.yaml's backend wins over PULUMI_BACKEND_URL,
-    // so it is changed here as a member choosing another backend changes it.
+    // The member's state in the workspace, as a member choosing another backend writes it in
+    // Pulumi.yaml (the workspace's PULUMI_BACKEND_URL, which Pulumi prefers, names the same).
     const projectYaml = readFileSync(join(member, "Pulumi.yaml"), "utf8");
     expect(projectYaml).toContain("url: file://~/.boreal-kit/state");
     writeFileSync(join(member, "Pulumi.yaml"), projectYaml.replace(/url: file:\/\/\S+/, `url: file://${ws.dir}/state`));

@@ -32,12 +32,14 @@ describe("state facts, found where the CLI looks", () => {
   const passphraseStack = "encryptionsalt: v1:abc\nconfig: {}\n";
   const base = { projectYaml: project, stackYaml: passphraseStack, passphraseEmpty: false };
 
-  test("Pulumi.yaml's backend wins over PULUMI_BACKEND_URL, which wins over the login", () => {
+  test("PULUMI_BACKEND_URL wins over Pulumi.yaml's backend, which wins over the login", () => {
     const credentialsJson = JSON.stringify({ current: "https://api.pulumi.com" });
-    expect(stateFacts({ ...base, backendUrlEnv: "s3://elsewhere", credentialsJson })).toEqual({
-      backend: "file://~/.boreal-kit/state",
+    // The CLI keeps the state where the environment says, whatever Pulumi.yaml says: so is it judged.
+    expect(stateFacts({ ...base, backendUrlEnv: "https://api.pulumi.com", credentialsJson })).toEqual({
+      backend: "https://api.pulumi.com",
       secrets: "passphrase",
     });
+    expect(stateFacts({ ...base, credentialsJson })).toEqual({ backend: "file://~/.boreal-kit/state", secrets: "passphrase" });
     expect(
       stateFacts({ ...base, projectYaml: "name: x\n", backendUrlEnv: "s3://coop-state?endpoint=s3.coop.example", credentialsJson }).backend,
     ).toBe("s3://coop-state");

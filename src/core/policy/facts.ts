@@ -93,8 +93,8 @@ const KMS_SCHEMES = ["awskms", "azurekeyvault", "gcpkms", "hashivault"];
 
 /**
  * Where the CLI keeps this stack's state and how its secrets are encrypted, by the CLI's
- * own precedence: Pulumi.yaml's backend.url, else PULUMI_BACKEND_URL, else the login in
- * credentials.json, else the Pulumi Cloud. Secrets: the stack's config file names its
+ * own precedence (Pulumi 3.259, checked by hand): PULUMI_BACKEND_URL, else Pulumi.yaml's
+ * backend.url, else the login in credentials.json, else the Pulumi Cloud. Secrets: the stack's config file names its
  * provider, or holds a passphrase's salt.
  */
 export function stateFacts(input: {
@@ -109,7 +109,7 @@ export function stateFacts(input: {
 }): StateFacts {
   const project = (parse(input.projectYaml) ?? {}) as { backend?: { url?: string } };
   const current = input.credentialsJson ? (JSON.parse(input.credentialsJson) as { current?: string }).current : undefined;
-  const backend = project.backend?.url || input.backendUrlEnv || current || "https://api.pulumi.com";
+  const backend = input.backendUrlEnv || project.backend?.url || current || "https://api.pulumi.com";
   const stack = (input.stackYaml ? parse(input.stackYaml) : undefined) ?? {};
   const provider = typeof stack.secretsprovider === "string" ? stack.secretsprovider : undefined;
   const scheme = provider?.split("://")[0];
