@@ -124,7 +124,8 @@ export function s3BackendUrl(bucket: string, address: string, port: number): str
   checkBucketName(bucket);
   checkListenAddress(address);
   checkPort(port, "port");
-  return `s3://${bucket}?endpoint=http://${address}:${port}&s3ForcePathStyle=true&region=${LAB_S3_REGION}`;
+  // Without response_checksum_validation, Pulumi's AWS SDK warns at every read from a server that sends no checksums.
+  return `s3://${bucket}?endpoint=http://${address}:${port}&s3ForcePathStyle=true&region=${LAB_S3_REGION}&response_checksum_validation=when_required`;
 }
 
 /** The ports a SeaweedFS server of the lab takes; each gRPC port is its HTTP port + 10000, SeaweedFS's own rule. */
@@ -215,7 +216,7 @@ export interface LabS3 {
   readonly address: string;
   /** The S3 gateway's port. */
   readonly port: number;
-  /** `s3://BUCKET?endpoint=http://ADDRESS:PORT&s3ForcePathStyle=true&region=us-east-1`. */
+  /** `s3://BUCKET?endpoint=http://ADDRESS:PORT&s3ForcePathStyle=true&region=us-east-1&response_checksum_validation=when_required`. */
   readonly backendUrl: string;
   /** What Pulumi needs to use it: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (checked by the server), AWS_REGION. */
   readonly env: { AWS_ACCESS_KEY_ID: string; AWS_SECRET_ACCESS_KEY: string; AWS_REGION: string };

@@ -11,10 +11,10 @@ const args = (address = "127.0.0.1", p = ports) =>
 describe("the backend URL", () => {
   test("names the bucket, the endpoint over plain HTTP, path-style addressing and the region", () => {
     expect(s3BackendUrl("boreal-state", "127.0.0.1", 28333)).toBe(
-      "s3://boreal-state?endpoint=http://127.0.0.1:28333&s3ForcePathStyle=true&region=us-east-1",
+      "s3://boreal-state?endpoint=http://127.0.0.1:28333&s3ForcePathStyle=true&region=us-east-1&response_checksum_validation=when_required",
     );
     expect(s3BackendUrl("team.state-1", "198.51.100.1", 1)).toBe(
-      "s3://team.state-1?endpoint=http://198.51.100.1:1&s3ForcePathStyle=true&region=us-east-1",
+      "s3://team.state-1?endpoint=http://198.51.100.1:1&s3ForcePathStyle=true&region=us-east-1&response_checksum_validation=when_required",
     );
   });
 
