@@ -23,8 +23,12 @@ export class LabStacks {
   readonly transcript: string[] = [];
   private readonly env: NodeJS.ProcessEnv;
 
+  /**
+   * `project`: the one Pulumi project of every stack (the kit's checkout, a workspace), or each
+   * stack's own, by stack name: members' projects as `boreal init` makes them.
+   */
   constructor(
-    private readonly projectDir: string,
+    private readonly project: string | Readonly<Record<string, string>>,
     readonly state: LabState,
     env: NodeJS.ProcessEnv = process.env,
   ) {
@@ -35,8 +39,20 @@ export class LabStacks {
     return labStackName(machine);
   }
 
+  /** The project a command runs in: the stack's, named by its -s. */
+  projectOf(args: readonly string[]): string {
+    if (typeof this.project === "string") return this.project;
+    const at = args.findIndex((arg) => arg === "-s" || arg === "--stack");
+    const dir = at >= 0 ? this.project[args[at + 1]] : undefined;
+    if (dir === undefined)
+      throw new Error(
+        `pulumi ${args.join(" ")}: each stack is in its member's project; name one with -s (${Object.keys(this.project).join(", ")})`,
+      );
+    return dir;
+  }
+
   run(args: string[]): { status: number; output: string } {
-    const result = runPulumi(this.projectDir, args, this.env);
+    const result = runPulumi(this.projectOf(args), args, this.env);
     this.transcript.push(`$ pulumi ${args.join(" ")}\n${result.output}`);
     return result;
   }
@@ -64,7 +80,7 @@ export class LabStacks {
   /** `pulumi up` in the background. */
   upAsync(machine: string): Promise<{ status: number; output: string }> {
     const args = ["up", "--yes", "--skip-preview", "-s", this.stackOf(machine)];
-    const { done } = spawnPulumi(this.projectDir, args, this.env);
+    const { done } = spawnPulumi(this.projectOf(args), args, this.env);
     return done.then((result) => {
       this.transcript.push(`$ pulumi ${args.join(" ")}\n${result.output}`);
       return result;
@@ -74,7 +90,7 @@ export class LabStacks {
   /** The stack's outputs, read in the background. */
   async outputsAsync(machine: string): Promise<StackOutputs> {
     const args = ["stack", "output", "--json", "-s", this.stackOf(machine)];
-    const result = await spawnPulumi(this.projectDir, args, this.env).done;
+    const result = await spawnPulumi(this.projectOf(args), args, this.env).done;
     if (result.status !== 0) throw new Error(`pulumi ${args.join(" ")} failed (exit ${result.status}):\n${result.output}`);
     return JSON.parse(result.output) as StackOutputs;
   }
@@ -86,7 +102,7 @@ export class LabStacks {
    */
   async killDuring(machine: string, ms: number): Promise<string> {
     const args = ["up", "--yes", "--skip-preview", "-s", this.stackOf(machine)];
-    const { pid: group, done, output } = spawnPulumi(this.projectDir, args, this.env);
+    const { pid: group, done, output } = spawnPulumi(this.projectOf(args), args, this.env);
     let finished = false;
     void done.then(() => (finished = true));
     const started = Date.now();
@@ -120,7 +136,7 @@ export class LabStacks {
     let restored = "";
     if (/failed to load checkpoint/i.test(first.output)) {
       // Killed while the CLI wrote the stack's state: the how-to's step puts back the copy it keeps.
-      restored = `its checkpoint put back from ${restoreCheckpoint(this.backendDir(), stack)}; `;
+      restored = `its checkpoint put back from ${restoreCheckpoint(this.backendDir(stack), stack)}; `;
     } else if (!/currently locked|locked by/i.test(first.output))
       throw new Error(`pulumi up after the interruption failed, and not because of a lock:\n${first.output}`);
     this.must(["cancel", "--yes", "-s", stack]);
@@ -128,10 +144,10 @@ export class LabStacks {
     return `the re-run found the stack locked; ${restored}pulumi cancel, then pulumi up converged`;
   }
 
-  /** The file:// backend's directory: PULUMI_BACKEND_URL's, else the project's own (Pulumi.yaml). */
-  private backendDir(): string {
-    const url =
-      this.env.PULUMI_BACKEND_URL ?? /^\s+url:\s*(\S+)/m.exec(readFileSync(join(this.projectDir, "Pulumi.yaml"), "utf8"))?.[1] ?? "";
+  /** The stack's file:// backend directory: PULUMI_BACKEND_URL's, which Pulumi prefers, else its project's (Pulumi.yaml). */
+  private backendDir(stack: string): string {
+    const project = this.projectOf(["-s", stack]);
+    const url = this.env.PULUMI_BACKEND_URL ?? /^\s+url:\s*(\S+)/m.exec(readFileSync(join(project, "Pulumi.yaml"), "utf8"))?.[1] ?? "";
     if (!url.startsWith("file://")) throw new Error(`the stack's backend ${url || "(none)"} is no file:// directory`);
     return url.slice("file://".length).replace(/^~(?=\/)/, homedir());
   }
