@@ -6,7 +6,7 @@
 // Exit codes (errors.ts): 0 healthy; 1 the federation is not healthy as the node sees it;
 // 2 bad usage or input (the stack's config, a key file); 3 the node could not be asked.
 import { request } from "node:http";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { NodeSSH } from "node-ssh";
 import { parseAgentConfig } from "../core/spec/agent";
@@ -116,14 +116,23 @@ function targetOf({ ssh }: NodeSpec): StatusTarget {
   return { host: ssh.host, port: ssh.port, user: ssh.user, privateKey: ssh.privateKey, hostKey: ssh.hostKey };
 }
 
-/** The stack's config, secrets included, read with the kit's pulumi and checked as `pulumi up` checks it. */
+/**
+ * The Pulumi CLI for the project in `cwd`: the project's own (a member's project pins it),
+ * else the kit's (its checkout as the project).
+ */
+export function pulumiFor(cwd: string, kitDir: string): string {
+  const own = join(cwd, "node_modules/.bin/pulumi");
+  return existsSync(own) ? own : join(kitDir, "node_modules/.bin/pulumi");
+}
+
+/** The stack's config, secrets included, read with the project's pulumi and checked as `pulumi up` checks it. */
 export function readStackConfig(
   projectDir: string,
   stack: string | undefined,
   cwd: string,
   env: NodeJS.ProcessEnv = process.env,
 ): NodeSpec {
-  const pulumi = join(projectDir, "node_modules/.bin/pulumi");
+  const pulumi = pulumiFor(cwd, projectDir);
   const command = `pulumi config --show-secrets in ${cwd}`;
   let result;
   try {
@@ -138,7 +147,7 @@ export function readStackConfig(
     if (error instanceof ProcessError && error.notInstalled)
       throw unavailableError(
         `could not read the stack's config: ${pulumi} is not installed`,
-        "run npm install (then npm run toolchain if npx pulumi version does not answer) in the kit's directory",
+        "run npm install (then npm run toolchain if npx pulumi version does not answer) in your project's directory",
       );
     throw error;
   }

@@ -12,7 +12,9 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { descriptorPath, signaturePath } from "../../src/core/registry/format";
 import { LAB_FEDERATION, LabMember, git } from "../../src/lab/federation";
 import { isLabSuiteChoice, LAB_SUITE_CHOICES } from "../../src/lab/image";
-import { LAB_PASSPHRASE, labDns, labDown, labExec, labUp, writeLabStacks } from "../../src/lab/lab";
+import { LAB_PASSPHRASE, labDns, labDown, labExec, labUp, stackFileOf, writeLabStacks } from "../../src/lab/lab";
+import { makeMemberProject, packCheckout } from "../../src/lab/member-projects";
+import { labStackName } from "../../src/lab/pulumi";
 import { authenticated } from "../../src/lab/dns";
 import { dsForZone, formatDs, parseDnskeys } from "../../src/core/dns/ds";
 import { stopMirror } from "../../src/lab/mirror";
@@ -55,6 +57,8 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
   let servers: Servers;
   let ws: Workspace;
   let stacks: LabStacks;
+  /** Each member's own Pulumi project (boreal init's), by member. */
+  let projects: string[];
   let members: LabMember[];
   /** The federation's version 1 pin, as the lab wrote it into every stack. */
   let trust: string;
@@ -77,7 +81,7 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
   async function dnsCheck(zone: string): Promise<{ code: number; output: string }> {
     const lines: string[] = [];
     const io = { out: (l: string) => lines.push(l), err: (l: string) => lines.push(l) };
-    const code = await runDns("check", [zone, "--stack", stackOf(0), "--cwd", ws.dir, "--parent", servers.state.dns!.parent.address], {
+    const code = await runDns("check", [zone, "--stack", stackOf(0), "--cwd", projects[0], "--parent", servers.state.dns!.parent.address], {
       projectDir: PROJECT_ROOT,
       io,
       env: ws.env,
@@ -195,7 +199,7 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
     git(registry, "pull", "-q", "origin", "main");
     const map = join(dir, `map-${name}.html`);
     const quiet = { out: () => {}, err: () => {} };
-    const code = await runStatus(targetFromStack(PROJECT_ROOT, stackOf(1), ws.dir, ws.env), false, () => {}, {
+    const code = await runStatus(targetFromStack(PROJECT_ROOT, stackOf(1), projects[1], ws.env), false, () => {}, {
       html: map,
       labels: { judge: () => judgeLabels(registry, trust, quiet, new Date()), explicit: true },
     });
@@ -221,24 +225,33 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "boreal-e2e-"));
-    const state = await timed(`lab up (${COUNT} machines)`, () =>
-      // Member 3's server comes as cloud images do: a sudo user, root's SSH login off (issue #27).
-      labUp({
-        nodes: COUNT,
-        subnet: "198.51.100.0/24",
-        installPrerequisites: true,
-        log: checks.log,
-        dir,
-        suite: SUITE,
-        sudoUser: SUDO_USER,
-        sudoMachines: ["node3"],
-      }),
-    );
-    servers = new Servers(state, dir);
-    ws = new Workspace("e2e");
+    ws = new Workspace("e2e", {}, false);
     ws.env.PULUMI_CONFIG_PASSPHRASE = LAB_PASSPHRASE;
-    stacks = new LabStacks(ws.dir, state, ws.env);
-    const written = writeLabStacks(state, ws.dir, checks.log);
+    const backend = `file://${ws.dir}/state`;
+    // Each member's own project, made as the tutorial says (the kit under test packed, boreal
+    // init, npm install), while the machines boot.
+    const [state, madeProjects] = await timed(`lab up (${COUNT} machines), and the members' projects meanwhile`, () =>
+      Promise.all([
+        // Member 3's server comes as cloud images do: a sudo user, root's SSH login off (issue #27).
+        labUp({
+          nodes: COUNT,
+          subnet: "198.51.100.0/24",
+          installPrerequisites: true,
+          log: checks.log,
+          dir,
+          suite: SUITE,
+          sudoUser: SUDO_USER,
+          sudoMachines: ["node3"],
+        }),
+        packCheckout(PROJECT_ROOT, join(ws.dir, "kit")).then((kit) =>
+          Promise.all(Array.from({ length: COUNT }, (_, i) => makeMemberProject(join(ws.dir, `member-${i + 1}`), kit, backend))),
+        ),
+      ]),
+    );
+    projects = madeProjects;
+    servers = new Servers(state, dir);
+    stacks = new LabStacks(Object.fromEntries(state.machines.map((m, i) => [labStackName(m.name), projects[i]])), state, ws.env);
+    const written = writeLabStacks(state, projects, checks.log, { env: ws.env });
     expect(written.missing, "stacks whose SSH key could not be stored").toEqual([]);
     members = written.members;
     trust = written.trust;
@@ -304,7 +317,7 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
   test("a server as it comes: member 3 joined as its sudo user, root's SSH login refused, every remote command through sudo", () => {
     const machine = servers.state.machines[2];
     expect(machine.sshUser).toBe(SUDO_USER);
-    const stackFile = parseYaml(readFileSync(join(ws.dir, "stacks", `Pulumi.${stackOf(2)}.yaml`), "utf8")) as {
+    const stackFile = parseYaml(readFileSync(stackFileOf(projects[2], stackOf(2)), "utf8")) as {
       config: Record<string, { user?: string }>;
     };
     expect(stackFile.config["boreal:ssh"].user).toBe(SUDO_USER);
@@ -404,7 +417,7 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
     checks.expectKitUnitsClean(servers, live());
     // `boreal status` from member 2's machine: its own node, over SSH with the pinned host key.
     let table = "";
-    expect(await runStatus(targetFromStack(PROJECT_ROOT, stackOf(1), ws.dir, ws.env), false, (t) => (table = t))).toBe(0);
+    expect(await runStatus(targetFromStack(PROJECT_ROOT, stackOf(1), projects[1], ws.env), false, (t) => (table = t))).toBe(0);
     for (const node of live()) expect(table).toMatch(new RegExp(`^${node.machine.name}\\b.*\\bup\\b`, "m"));
     expect(table).toMatch(/federation healthy, as node2 sees it/);
     const healthyMap = await mapAsNode2Sees("healthy");
@@ -510,7 +523,7 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
 
   test("secrets: no private key in the exported state, the registry, the logs or the agents' journals", () => {
     const state = live()
-      .map((_, i) => ws.must(["stack", "export", "-s", stackOf(i)]))
+      .map((_, i) => stacks.must(["stack", "export", "-s", stackOf(i)]))
       .join("\n");
     const registryText = execFileSync("sh", ["-c", `cat ${members[0].registry}/nodes/*`], { encoding: "utf8" });
     const journals = live().map(agentLog).join("\n");
@@ -953,7 +966,7 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
       expect(check.code, check.output).toBe(1);
       expect(check.output).toMatch(new RegExp(`${name}.*(timeout|did not answer|no answer)`, "i"));
       let table = "";
-      expect(await runStatus(targetFromStack(PROJECT_ROOT, stackOf(1), ws.dir, ws.env), false, (t) => (table = t))).toBe(1);
+      expect(await runStatus(targetFromStack(PROJECT_ROOT, stackOf(1), projects[1], ws.env), false, (t) => (table = t))).toBe(1);
       expect(table).toMatch(new RegExp(`^${name}\\s+${down.member}\\s+DOWN\\s.*BorealPeerExporterDown`, "m"));
       const downMap = await mapAsNode2Sees("node1-down");
       expect(downMap.code).toBe(1);
