@@ -20,6 +20,7 @@ import {
   labDns,
   labDown,
   labExec,
+  labProjectsDir,
   LabState,
   labStatus,
   labUp,
@@ -28,7 +29,8 @@ import {
   sshArgs,
   writeLabStacks,
 } from "../lab/lab";
-import { ensureCommandPlugin } from "../lab/pulumi";
+import { makeMemberProject, packCheckout } from "../lab/member-projects";
+import { ensureCommandPlugin, LAB_PASSPHRASE, labStackName } from "../lab/pulumi";
 import { ensureSeaweedfs, SEAWEEDFS_VERSION } from "../lab/s3";
 import { backendFromEnv, ensureVmDisk, isLabBackend, LAB_BACKENDS } from "../lab/vm";
 import { LabStacks, StackOutputs } from "../lab/stacks";
@@ -225,10 +227,22 @@ export async function demo(args: readonly string[]): Promise<number> {
   ensureToolchain();
   ensureCommandPlugin(PROJECT_DIR, log);
   const started = Date.now();
-  const state = await labUp({ nodes, subnet: DEFAULT_SUBNET, installPrerequisites: true, suite, log });
-  const { missing } = writeLabStacks(state, PROJECT_DIR, log);
+  // labUp clears the last lab, its members' projects included, before it first waits: the
+  // projects are made after that, while the machines boot.
+  const up = labUp({ nodes, subnet: DEFAULT_SUBNET, installPrerequisites: true, suite, log });
+  const projectsDir = labProjectsDir();
+  const made = packCheckout(PROJECT_DIR, join(projectsDir, "kit"), { build: false }).then((kit) => {
+    log(`each member's own project, as the tutorial makes it: boreal init --kit file:${kit.tarball}, npm install (in ${projectsDir})`);
+    return Promise.all(
+      Array.from({ length: nodes }, (_, i) =>
+        makeMemberProject(join(projectsDir, labMemberName(i)), kit, `file://${join(projectsDir, "state")}`),
+      ),
+    );
+  });
+  const [state, projects] = await Promise.all([up, made]);
+  const { missing } = writeLabStacks(state, projects, log);
   if (missing.length > 0) throw new Error(`could not store the SSH key in ${missing.join(", ")}`);
-  const stacks = new LabStacks(PROJECT_DIR, state);
+  const stacks = new LabStacks(Object.fromEntries(state.machines.map((m, i) => [labStackName(m.name), projects[i]])), state);
   const outputs = new Map<string, StackOutputs>();
   const registryOf = (i: number) => join(dirname(state.sshKey), "members", labMemberName(i), "registry");
   for (const [i, m] of state.machines.entries()) {
@@ -265,7 +279,9 @@ export async function demo(args: readonly string[]): Promise<number> {
   log(
     `DNS as the world sees it: parent ${LAB_PARENT_ZONE} at ${dns.parent.address}, validating resolver at ${dns.resolver.address}; try: kdig @${dns.resolver.address} +dnssec www.${labMemberName(0)}.${LAB_PARENT_ZONE} A`,
   );
-  log(`look around: ${hint(`lab ssh ${state.machines[0]?.name ?? "node1"}`)}; end it: ${hint("lab down")}`);
+  log(
+    `look around: ${hint(`lab ssh ${state.machines[0]?.name ?? "node1"}`)}; a member's project: cd ${projects[0]} && PULUMI_CONFIG_PASSPHRASE=${LAB_PASSPHRASE} npx pulumi stack output -s ${stacks.stackOf(state.machines[0].name)}; end it: ${hint("lab down")}`,
+  );
   return 0;
 }
 

@@ -646,6 +646,11 @@ export function labMounts(dir = LAB_DIR): string[] {
     .filter((m) => m && m.startsWith(join(dir, "machines")));
 }
 
+/** The members' own projects the demo makes (boreal init's), with their stacks' state: the lab's, gone with it. */
+export function labProjectsDir(dir = LAB_DIR): string {
+  return join(dir, "projects");
+}
+
 export function labDown(options: { dir?: string; log: (line: string) => void; keepState?: boolean }): void {
   const dir = options.dir ?? LAB_DIR;
   const previous = readState(dir);
@@ -662,6 +667,7 @@ export function labDown(options: { dir?: string; log: (line: string) => void; ke
   removeLabCgroups();
   rmSync(join(dir, "machines"), { recursive: true, force: true });
   rmSync(join(dir, "dns"), { recursive: true, force: true });
+  rmSync(labProjectsDir(dir), { recursive: true, force: true });
   if (previous?.projectDir) removeLabStacks(previous);
   if (!options.keepState) rmSync(statePath(dir), { force: true });
   if (pids.length || namespaces.length || stoppedDaemons || timeServers.length)

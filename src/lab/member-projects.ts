@@ -38,18 +38,28 @@ export function releaseCommit(repo: string, version: string): string {
   return setting;
 }
 
-/** `npm pack` of a kit's tree (with its node_modules) into `dest`: its prepare script builds dist/ first. */
-async function pack(tree: string, dest: string): Promise<string> {
-  const result = await runAsync("npm", ["pack", "--pack-destination", dest, "--json"], { cwd: tree, timeoutMs: NPM_MS });
+/** `npm pack` of a kit's tree (with its node_modules) into `dest`: its prepare script builds dist/ first, unless `build` is false. */
+async function pack(tree: string, dest: string, build = true): Promise<string> {
+  const args = ["pack", "--pack-destination", dest, "--json", ...(build ? [] : ["--ignore-scripts"])];
+  const result = await runAsync("npm", args, { cwd: tree, timeoutMs: NPM_MS });
   return join(dest, (JSON.parse(result.stdout) as { filename: string }[])[0].filename);
 }
 
-/** The kit of this checkout, packed as a release is. */
-export async function packCheckout(checkout: string, dest: string): Promise<PackedKit> {
+/**
+ * The kit of this checkout, packed as a release is. `build: false` packs dist/ as it is: for a
+ * caller that knows it current (the boreal command refuses to run from a stale one) and must
+ * not rewrite it (root, in a user's checkout).
+ */
+export async function packCheckout(checkout: string, dest: string, options: { build?: boolean } = {}): Promise<PackedKit> {
   mkdirSync(dest, { recursive: true });
   const version = (JSON.parse(readFileSync(join(checkout, "package.json"), "utf8")) as { version: string }).version;
   const commit = git(checkout, ["rev-parse", "HEAD"]).trim();
-  return { version, commit, tarball: await pack(checkout, dest), cli: join(checkout, "dist", "src", "cli", "boreal.js") };
+  return {
+    version,
+    commit,
+    tarball: await pack(checkout, dest, options.build ?? true),
+    cli: join(checkout, "dist", "src", "cli", "boreal.js"),
+  };
 }
 
 /**

@@ -18,6 +18,7 @@ import { LabS3, startLabS3 } from "../../src/lab/s3";
 import { LabStacks, StackOutputs } from "../../src/lab/stacks";
 import { runLabel } from "../../src/cli/label";
 import { descriptorPath } from "../../src/core/registry/format";
+import { AGENT } from "../../src/core/node/layout";
 import {
   eventually,
   expectKitUnitsClean,
@@ -83,6 +84,7 @@ describe.runIf(ready)("member projects: three members' own projects, member 1 on
         `member projects: member ${i + 1}'s pulumi up (kit ${kits[i] === previous ? `v${previous.version}` : "under test"}): ${seconds(upStarted)} s`,
       );
     }
+    const lastUp = Date.now();
     // The founders, whose peers did not exist at their first up, act again as their delegation's note says.
     const founders = outputs.flatMap((o, i) => (Object.values(o.delegations).some((d) => d.note !== undefined) ? [i] : []));
     for (const i of founders) {
@@ -90,7 +92,6 @@ describe.runIf(ready)("member projects: three members' own projects, member 1 on
       stacks[i].up(state.machines[i].name);
     }
     const [n1, n2] = nodes;
-    const lastUp = Date.now();
     const meshed = await timeToFullMesh(servers, nodes, lastUp);
     const zoned = await timeToAllZones(servers, nodes, lastUp);
 
@@ -115,6 +116,8 @@ describe.runIf(ready)("member projects: three members' own projects, member 1 on
     expectKitUnitsClean(servers, nodes);
     const descriptorSerial = () => /^serial: (\d+)$/m.exec(readFileSync(join(registry, descriptorPath(n1.machine.name)), "utf8"))?.[1];
     const serialBefore = descriptorSerial();
+    const agentOf = (node: NodeView) => servers.ok(node, `sha256sum ${AGENT.program}`).split(" ")[0];
+    const agentBefore = agentOf(n1);
     const keyBefore = servers.ok(n1, "wg show wg0 public-key").trim();
     const dnskeyBefore = servers.ok(n1, `kdig +short @${n1.machine.address} ${n1.zone} DNSKEY`).trim().split("\n").sort();
 
@@ -162,6 +165,12 @@ describe.runIf(ready)("member projects: three members' own projects, member 1 on
     log(
       `upgrade: node1 from v${previous.version} to the kit under test (${installedKit.version}); node2 pinged it every 0.2 s throughout: ${pings.transmitted} sent, ${pings.lost} lost; WireGuard key ${after.publicKey === n1.publicKey ? "kept" : "CHANGED"}`,
     );
+    // The node runs the new kit's agent program, node2's: the one the kit under test installs.
+    const agentAfter = agentOf(n1);
+    log(
+      `upgrade: node1's agent program ${agentAfter === agentBefore ? "unchanged (the two releases' agents are the same)" : `replaced (${agentBefore.slice(0, 12)} -> ${agentAfter.slice(0, 12)})`}`,
+    );
+    expect.soft(agentAfter).toBe(agentOf(n2));
     expect.soft(after.publicKey).toBe(n1.publicKey);
     expect.soft(servers.ok(n1, "wg show wg0 public-key").trim()).toBe(keyBefore);
     expect.soft(servers.ok(n1, `kdig +short @${n1.machine.address} ${n1.zone} DNSKEY`).trim().split("\n").sort()).toEqual(dnskeyBefore);
