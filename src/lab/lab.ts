@@ -792,6 +792,8 @@ export function writeLabStacks(
 
 /** The machines are gone, so their stacks' state means nothing: forget both. */
 function removeLabStacks(state: LabState): void {
+  // A project removed since (a test's workspace) took its stack files and state with it.
+  if (!existsSync(join(state.projectDir!, "Pulumi.yaml"))) return;
   for (const m of state.machines) {
     runPulumi(state.projectDir!, ["stack", "rm", "--force", "--yes", labStackName(m.name)], labPulumiEnv());
     rmSync(stackFileOf(state.projectDir!, labStackName(m.name)), { force: true });
