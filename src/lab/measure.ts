@@ -36,24 +36,35 @@ export interface PingTally {
   transmitted: number;
   received: number;
   /**
-   * Probes that got no reply. The last probe alone unanswered is not lost: ping stopped by
-   * SIGINT counts the probe still on its way as sent and never waits for its reply.
+   * Probes that got no reply though they had time to: sent at least `inFlightSeconds` before
+   * ping stopped. Ping stopped by SIGINT prints its summary at once, counting the probes still
+   * on their way as sent, and a loaded lab's round trip can outlast the 0.2 s between probes.
    */
   lost: number;
+  /** The lost probes' icmp_seq: where in the run they were, for the message that names them. */
+  lostSeqs: number[];
+  /** Probes unanswered when ping stopped but sent too late to be judged. */
+  inFlight: number;
   /** Seconds, the longest `time=` of a reply: a reply that waited in WireGuard's queue shows here, not as a loss. */
   slowest: number;
 }
 
-export function pingTally(output: string): PingTally {
+/** `ping -i intervalSeconds` output → its tally; probes of the last `inFlightSeconds` are judged only when answered. */
+export function pingTally(output: string, intervalSeconds = 0.2, inFlightSeconds = 2): PingTally {
   const summary = /(\d+) packets transmitted, (\d+) received/.exec(output);
   if (!summary) throw new Error(`no summary line in ping's output:\n${output.slice(-500)}`);
   const transmitted = Number(summary[1]);
   const answered = new Set([...output.matchAll(/bytes from .* icmp_seq=(\d+)/g)].map((m) => Number(m[1])));
-  let lost = 0;
-  for (let seq = 1; seq <= transmitted; seq++) if (!answered.has(seq)) lost++;
-  const onItsWay = transmitted > 1 && !answered.has(transmitted) && answered.has(transmitted - 1);
+  const judgedUpTo = transmitted - Math.max(1, Math.round(inFlightSeconds / intervalSeconds));
+  const lostSeqs: number[] = [];
+  let inFlight = 0;
+  for (let seq = 1; seq <= transmitted; seq++) {
+    if (answered.has(seq)) continue;
+    if (seq > judgedUpTo) inFlight++;
+    else lostSeqs.push(seq);
+  }
   const times = [...output.matchAll(/time=(\d+(?:\.\d+)?) ms/g)].map((m) => Number(m[1]) / 1000);
-  return { transmitted, received: Number(summary[2]), lost: onItsWay ? lost - 1 : lost, slowest: Math.max(0, ...times) };
+  return { transmitted, received: Number(summary[2]), lost: lostSeqs.length, lostSeqs, inFlight, slowest: Math.max(0, ...times) };
 }
 
 /** A node as the lossless rotation's pings see it: both its mesh addresses. */
@@ -67,6 +78,8 @@ export interface RotationPings {
   toRotated: PingTally;
   /** Each other node's pings to the next other node (mesh IPv4), summed: traffic the rotation must not touch. */
   between: PingTally;
+  /** Each ping that lost probes, and which: "node3 to node2 (mesh IPv6): icmp_seq 402 of 450". */
+  losses: string[];
 }
 
 /**
@@ -105,14 +118,26 @@ export async function measureRotationPings<N extends DualMeshNode, R>(
     transmitted: tallies.reduce((n, t) => n + t.transmitted, 0),
     received: tallies.reduce((n, t) => n + t.received, 0),
     lost: tallies.reduce((n, t) => n + t.lost, 0),
+    lostSeqs: tallies.flatMap((t) => t.lostSeqs),
+    inFlight: tallies.reduce((n, t) => n + t.inFlight, 0),
     slowest: Math.max(0, ...tallies.map((t) => t.slowest)),
   });
   const toRotated: PingTally[] = [];
   const between: PingTally[] = [];
-  for (const node of others) {
+  const losses: string[] = [];
+  const read = (node: N, file: string, what: string) => {
+    const tally = pingTally(ok(node, `cat ${file}`));
+    if (tally.lost > 0) losses.push(`${node.machine.name} to ${what}: icmp_seq ${tally.lostSeqs.join(", ")} of ${tally.transmitted}`);
+    return tally;
+  };
+  for (const [i, node] of others.entries()) {
+    const neighbour = others[(i + 1) % others.length];
     ok(node, "pkill -INT -x ping; sleep 1; true");
-    toRotated.push(pingTally(ok(node, `cat ${files[0]}`)), pingTally(ok(node, `cat ${files[1]}`)));
-    between.push(pingTally(ok(node, `cat ${files[2]}`)));
+    toRotated.push(
+      read(node, files[0], `${rotated.machine.name} (mesh IPv4)`),
+      read(node, files[1], `${rotated.machine.name} (mesh IPv6)`),
+    );
+    between.push(read(node, files[2], `${neighbour.machine.name} (mesh IPv4)`));
   }
-  return { toRotated: sum(toRotated), between: sum(between), after };
+  return { toRotated: sum(toRotated), between: sum(between), losses, after };
 }

@@ -693,7 +693,7 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
     };
     const before = nodes[1];
     stacks.must(["config", "set", "boreal:keyEpoch", "1", "-s", stackOf(1)]);
-    const { toRotated, between, after } = await checks.measureRotation(
+    const { toRotated, between, losses, after } = await checks.measureRotation(
       servers,
       live(),
       before,
@@ -713,8 +713,8 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
     // in WireGuard's queue until each peer has pulled it; the peers' packets still arrive
     // under the old sessions. Nothing is dropped: late, at most.
     expect(toRotated.transmitted).toBeGreaterThan(100);
-    expect(toRotated.lost, "pings to the rotated node lost").toBe(0);
-    expect(between.lost, "pings between the other nodes lost").toBe(0);
+    expect(toRotated.lost, `pings to the rotated node lost: ${losses.join("; ")}`).toBe(0);
+    expect(between.lost, `pings between the other nodes lost: ${losses.join("; ")}`).toBe(0);
   });
 
   test("a lost nudge: node 3 drops every nudge while node 1 rotates its key; the others have it in seconds, node 3 at its next timer run", async () => {

@@ -2,7 +2,7 @@
 // the lab check (scripts over SSH) and the end-to-end test (real `pulumi up`).
 import { expect } from "vitest";
 import { labExec, LabMachine, labStart, labStop, LabState } from "../../src/lab/lab";
-import { eventually, measureRotationPings } from "../../src/lab/measure";
+import { eventually, measureRotationPings, type PingTally } from "../../src/lab/measure";
 import type { StackOutputs } from "../../src/lab/stacks";
 
 export { eventually };
@@ -280,12 +280,9 @@ export function expectNoPrivateKeys(servers: Servers, nodes: NodeView[], texts: 
 }
 
 /**
- * Rotates `rotated`'s key with `rotate` while `watcher` pings both the rotated node and
- * `bystander` (src/lab/measure.ts). Returns the loss towards the bystander (must be 0) and the rotated node's outage.
- */
-/**
  * A key rotation seen by everyone else's pings (src/lab/measure.ts): every other node to the
- * rotated one over mesh IPv4 and IPv6, and between the others. Printed as one line each.
+ * rotated one over mesh IPv4 and IPv6, and between the others. Printed as one line each, and
+ * a line for each ping that lost probes, naming them.
  */
 export async function measureRotation<R>(
   servers: Servers,
@@ -301,11 +298,13 @@ export async function measureRotation<R>(
     rotate,
     settled,
   );
-  const { toRotated, between } = result;
+  const { toRotated, between, losses } = result;
+  const unjudged = (t: PingTally) => (t.inFlight > 0 ? `, ${t.inFlight} on their way when ping stopped` : "");
   log(
-    `rotate ${rotated.machine.name}: ${toRotated.lost} of ${toRotated.transmitted} pings lost (mesh IPv4 and IPv6, every peer); the slowest reply ${toRotated.slowest.toFixed(1)} s`,
+    `rotate ${rotated.machine.name}: ${toRotated.lost} of ${toRotated.transmitted} pings lost (mesh IPv4 and IPv6, every peer)${unjudged(toRotated)}; the slowest reply ${toRotated.slowest.toFixed(1)} s`,
   );
-  log(`rotate ${rotated.machine.name}: ${between.lost} of ${between.transmitted} pings lost between the other nodes`);
+  log(`rotate ${rotated.machine.name}: ${between.lost} of ${between.transmitted} pings lost between the other nodes${unjudged(between)}`);
+  for (const loss of losses) log(`rotate ${rotated.machine.name}: lost ${loss}`);
   return result;
 }
 

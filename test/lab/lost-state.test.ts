@@ -10,6 +10,7 @@ import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { git, LabMember } from "../../src/lab/federation";
+import { pingTally } from "../../src/lab/measure";
 import { LAB_PASSPHRASE, labUp, writeLabStacks } from "../../src/lab/lab";
 import { LabStacks, StackOutputs } from "../../src/lab/stacks";
 import { descriptorPath } from "../../src/core/registry/format";
@@ -121,11 +122,7 @@ describe.runIf(ready)("lost state: two members; member 1 loses its Pulumi state 
     await new Promise((r) => setTimeout(r, 10_000));
     servers.ok(n2, `systemctl kill --signal=INT ${PING_UNIT}`);
     await new Promise((r) => setTimeout(r, 1000));
-    const pings = servers.ok(n2, `cat /run/${PING_UNIT}.log`);
-    const counted = /(\d+) packets transmitted, (\d+) received/.exec(pings);
-    expect(counted, pings.slice(-500)).not.toBeNull();
-    const sent = Number(counted![1]);
-    const lostPings = sent - Number(counted![2]);
+    const pings = pingTally(servers.ok(n2, `cat /run/${PING_UNIT}.log`));
 
     const seen = lookAt(servers, n1);
     const descriptorAfter = descriptorAt(0);
@@ -138,7 +135,7 @@ describe.runIf(ready)("lost state: two members; member 1 loses its Pulumi state 
       `lost state: WireGuard key ${seen.wireguard === before.wireguard ? "kept" : `CHANGED ${before.wireguard} -> ${seen.wireguard}`}; DNSSEC keys ${JSON.stringify(seen.keymgr) === JSON.stringify(before.keymgr) ? `kept (${seen.keymgr.length} in keymgr, ${seen.dnskey.length} DNSKEY)` : "CHANGED"}; SOA ${before.soa.split(" ")[2]} -> ${seen.soa.split(" ")[2]}; www A ${before.a} -> ${seen.a}; descriptor's last commit ${descriptorBefore.slice(0, 8)} -> ${descriptorAfter.slice(0, 8)}`,
     );
     log(
-      `lost state: node2 pinged node1 over the mesh every 0.2 s from before the state was deleted to 10 s after the up: ${sent} sent, ${lostPings} lost`,
+      `lost state: node2 pinged node1 over the mesh every 0.2 s from before the state was deleted to 10 s after the up: ${pings.transmitted} sent, ${pings.lost} lost${pings.lost > 0 ? ` (icmp_seq ${pings.lostSeqs.join(", ")})` : ""}`,
     );
     // Every comparison is reported, then judged: one run says all that changed.
     expect.soft(after.publicKey).toBe(n1.publicKey);
@@ -150,6 +147,6 @@ describe.runIf(ready)("lost state: two members; member 1 loses its Pulumi state 
     expect.soft(descriptorAfter).toBe(descriptorBefore);
     expect.soft(meshed.status, meshed.output).toBe(0);
     expect.soft(preview.status, preview.output.slice(-3000)).toBe(0);
-    expect(lostPings).toBe(0);
+    expect(pings.lost).toBe(0);
   }, 1_800_000);
 });

@@ -163,7 +163,7 @@ describe.runIf(ready)("member projects: three members' own projects, member 1 on
       version: string;
     };
     log(
-      `upgrade: node1 from v${previous.version} to the kit under test (${installedKit.version}); node2 pinged it every 0.2 s throughout: ${pings.transmitted} sent, ${pings.lost} lost; WireGuard key ${after.publicKey === n1.publicKey ? "kept" : "CHANGED"}`,
+      `upgrade: node1 from v${previous.version} to the kit under test (${installedKit.version}); node2 pinged it every 0.2 s throughout: ${pings.transmitted} sent, ${pings.lost} lost${pings.lost > 0 ? ` (icmp_seq ${pings.lostSeqs.join(", ")})` : ""}; WireGuard key ${after.publicKey === n1.publicKey ? "kept" : "CHANGED"}`,
     );
     // The node runs the new kit's agent program, node2's: the one the kit under test installs.
     const agentAfter = agentOf(n1);

@@ -140,19 +140,32 @@ describe("what the machines answer", () => {
       "31 packets transmitted, 4 received, 87.0968% packet loss",
     ].join("\n");
     expect(pingOutage(out)).toBeCloseTo(6.5, 5);
-    expect(pingTally(out)).toEqual({ transmitted: 31, received: 4, lost: 27, slowest: 0 });
+    // 31 sent every 0.2 s: the last 10 were on their way when ping stopped (2 s), seq 3 to 21 lost.
+    expect(pingTally(out)).toEqual({
+      transmitted: 31,
+      received: 4,
+      lost: 19,
+      lostSeqs: Array.from({ length: 19 }, (_, i) => i + 3),
+      inFlight: 8,
+      slowest: 0,
+    });
     expect(() => pingOutage("no replies")).toThrow(/fewer than two/);
     expect(() => pingTally("")).toThrow(/no summary line/);
   });
 
-  test("a ping stopped by SIGINT: the last probe alone unanswered was on its way, not lost; two unanswered at the end were", () => {
+  test("a ping stopped by SIGINT: probes of its last 2 s unanswered were on their way, not lost; earlier ones were, and are named", () => {
     const replies = (seqs: number[]) => seqs.map((n) => `[10${n}.0] 64 bytes from 100.64.0.2: icmp_seq=${n} ttl=64 time=1.${n} ms`);
+    const upTo = (n: number, without: number[] = []) => Array.from({ length: n }, (_, i) => i + 1).filter((s) => !without.includes(s));
     const stopped = (seqs: number[], transmitted: number) =>
       [...replies(seqs), `${transmitted} packets transmitted, ${seqs.length} received, x% packet loss`].join("\n");
-    expect(pingTally(stopped([1, 2, 3, 4], 5))).toEqual({ transmitted: 5, received: 4, lost: 0, slowest: 0.0014 });
-    expect(pingTally(stopped([1, 2, 3], 5)).lost).toBe(2);
-    expect(pingTally(stopped([1, 3, 4], 5)).lost).toBe(1);
-    expect(pingTally(stopped([1, 2, 3, 4, 5], 5)).lost).toBe(0);
+    // Every 0.2 s: 10 probes in the last 2 s.
+    expect(pingTally(stopped(upTo(4), 5))).toEqual({ transmitted: 5, received: 4, lost: 0, lostSeqs: [], inFlight: 1, slowest: 0.0014 });
+    expect(pingTally(stopped(upTo(20), 30))).toMatchObject({ lost: 0, inFlight: 10 });
+    expect(pingTally(stopped(upTo(19), 30))).toMatchObject({ lost: 1, lostSeqs: [20], inFlight: 10 });
+    expect(pingTally(stopped(upTo(30, [7, 25]), 30))).toMatchObject({ lost: 1, lostSeqs: [7], inFlight: 1 });
+    expect(pingTally(stopped(upTo(30), 30))).toMatchObject({ lost: 0, inFlight: 0 });
+    // Another interval and bound: every second, 3 s in flight.
+    expect(pingTally(stopped(upTo(6), 10), 1, 3)).toMatchObject({ lost: 1, lostSeqs: [7], inFlight: 3 });
     // A duplicate reply is one reply.
     expect(pingTally([...replies([1, 1, 2]), "2 packets transmitted, 2 received, +1 duplicates"].join("\n")).lost).toBe(0);
   });
