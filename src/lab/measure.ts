@@ -67,6 +67,14 @@ export function pingTally(output: string, intervalSeconds = 0.2, inFlightSeconds
   return { transmitted, received: Number(summary[2]), lost: lostSeqs.length, lostSeqs, inFlight, slowest: Math.max(0, ...times) };
 }
 
+/** A tally's losses in words: "2 lost (icmp_seq 7, 9)", or "0 lost". */
+export function lostInWords(tally: PingTally): string {
+  return `${tally.lost} lost${tally.lost > 0 ? ` (icmp_seq ${tally.lostSeqs.join(", ")})` : ""}`;
+}
+
+/** Several pings' tallies added up; which probes were lost is said per ping (RotationPings.losses). */
+export type PingTotals = Omit<PingTally, "lostSeqs">;
+
 /** A node as the lossless rotation's pings see it: both its mesh addresses. */
 export interface DualMeshNode {
   machine: LabMachine;
@@ -75,10 +83,10 @@ export interface DualMeshNode {
 
 export interface RotationPings {
   /** Every other node's pings to the rotated node, over mesh IPv4 and IPv6, summed. */
-  toRotated: PingTally;
+  toRotated: PingTotals;
   /** Each other node's pings to the next other node (mesh IPv4), summed: traffic the rotation must not touch. */
-  between: PingTally;
-  /** Each ping that lost probes, and which: "node3 to node2 (mesh IPv6): icmp_seq 402 of 450". */
+  between: PingTotals;
+  /** Each ping that lost probes, and which: "node3 to node2 (mesh IPv6): 1 lost (icmp_seq 402) of 450". */
   losses: string[];
 }
 
@@ -114,11 +122,10 @@ export async function measureRotationPings<N extends DualMeshNode, R>(
   const after = await rotate();
   await settled(after);
   await new Promise((r) => setTimeout(r, 3000));
-  const sum = (tallies: PingTally[]): PingTally => ({
+  const sum = (tallies: PingTally[]): PingTotals => ({
     transmitted: tallies.reduce((n, t) => n + t.transmitted, 0),
     received: tallies.reduce((n, t) => n + t.received, 0),
     lost: tallies.reduce((n, t) => n + t.lost, 0),
-    lostSeqs: tallies.flatMap((t) => t.lostSeqs),
     inFlight: tallies.reduce((n, t) => n + t.inFlight, 0),
     slowest: Math.max(0, ...tallies.map((t) => t.slowest)),
   });
@@ -127,7 +134,7 @@ export async function measureRotationPings<N extends DualMeshNode, R>(
   const losses: string[] = [];
   const read = (node: N, file: string, what: string) => {
     const tally = pingTally(ok(node, `cat ${file}`));
-    if (tally.lost > 0) losses.push(`${node.machine.name} to ${what}: icmp_seq ${tally.lostSeqs.join(", ")} of ${tally.transmitted}`);
+    if (tally.lost > 0) losses.push(`${node.machine.name} to ${what}: ${lostInWords(tally)} of ${tally.transmitted}`);
     return tally;
   };
   for (const [i, node] of others.entries()) {

@@ -2,7 +2,7 @@
 // the lab check (scripts over SSH) and the end-to-end test (real `pulumi up`).
 import { expect } from "vitest";
 import { labExec, LabMachine, labStart, labStop, LabState } from "../../src/lab/lab";
-import { eventually, measureRotationPings, type PingTally } from "../../src/lab/measure";
+import { eventually, measureRotationPings, type PingTotals } from "../../src/lab/measure";
 import type { StackOutputs } from "../../src/lab/stacks";
 
 export { eventually };
@@ -299,7 +299,7 @@ export async function measureRotation<R>(
     settled,
   );
   const { toRotated, between, losses } = result;
-  const unjudged = (t: PingTally) => (t.inFlight > 0 ? `, ${t.inFlight} on their way when ping stopped` : "");
+  const unjudged = (t: PingTotals) => (t.inFlight > 0 ? `, ${t.inFlight} on their way when ping stopped` : "");
   log(
     `rotate ${rotated.machine.name}: ${toRotated.lost} of ${toRotated.transmitted} pings lost (mesh IPv4 and IPv6, every peer)${unjudged(toRotated)}; the slowest reply ${toRotated.slowest.toFixed(1)} s`,
   );

@@ -10,7 +10,7 @@ import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { git, LabMember } from "../../src/lab/federation";
-import { pingTally } from "../../src/lab/measure";
+import { lostInWords, pingTally } from "../../src/lab/measure";
 import { LAB_PASSPHRASE, labUp, writeLabStacks } from "../../src/lab/lab";
 import { LabStacks, StackOutputs } from "../../src/lab/stacks";
 import { descriptorPath } from "../../src/core/registry/format";
@@ -135,7 +135,7 @@ describe.runIf(ready)("lost state: two members; member 1 loses its Pulumi state 
       `lost state: WireGuard key ${seen.wireguard === before.wireguard ? "kept" : `CHANGED ${before.wireguard} -> ${seen.wireguard}`}; DNSSEC keys ${JSON.stringify(seen.keymgr) === JSON.stringify(before.keymgr) ? `kept (${seen.keymgr.length} in keymgr, ${seen.dnskey.length} DNSKEY)` : "CHANGED"}; SOA ${before.soa.split(" ")[2]} -> ${seen.soa.split(" ")[2]}; www A ${before.a} -> ${seen.a}; descriptor's last commit ${descriptorBefore.slice(0, 8)} -> ${descriptorAfter.slice(0, 8)}`,
     );
     log(
-      `lost state: node2 pinged node1 over the mesh every 0.2 s from before the state was deleted to 10 s after the up: ${pings.transmitted} sent, ${pings.lost} lost${pings.lost > 0 ? ` (icmp_seq ${pings.lostSeqs.join(", ")})` : ""}`,
+      `lost state: node2 pinged node1 over the mesh every 0.2 s from before the state was deleted to 10 s after the up: ${pings.transmitted} sent, ${lostInWords(pings)}`,
     );
     // Every comparison is reported, then judged: one run says all that changed.
     expect.soft(after.publicKey).toBe(n1.publicKey);

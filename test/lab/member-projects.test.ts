@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import { git, LabMember } from "../../src/lab/federation";
 import { LAB_PASSPHRASE, labUp, stackFileOf, writeLabStacks } from "../../src/lab/lab";
-import { pingTally } from "../../src/lab/measure";
+import { lostInWords, pingTally } from "../../src/lab/measure";
 import { installKit, makeMemberProject, packCheckout, packRelease, releasesOf } from "../../src/lab/member-projects";
 import { labPulumiEnv, labStackName, spawnPulumi } from "../../src/lab/pulumi";
 import { LabS3, startLabS3 } from "../../src/lab/s3";
@@ -163,7 +163,7 @@ describe.runIf(ready)("member projects: three members' own projects, member 1 on
       version: string;
     };
     log(
-      `upgrade: node1 from v${previous.version} to the kit under test (${installedKit.version}); node2 pinged it every 0.2 s throughout: ${pings.transmitted} sent, ${pings.lost} lost${pings.lost > 0 ? ` (icmp_seq ${pings.lostSeqs.join(", ")})` : ""}; WireGuard key ${after.publicKey === n1.publicKey ? "kept" : "CHANGED"}`,
+      `upgrade: node1 from v${previous.version} to the kit under test (${installedKit.version}); node2 pinged it every 0.2 s throughout: ${pings.transmitted} sent, ${lostInWords(pings)}; WireGuard key ${after.publicKey === n1.publicKey ? "kept" : "CHANGED"}`,
     );
     // The node runs the new kit's agent program, node2's: the one the kit under test installs.
     const agentAfter = agentOf(n1);

@@ -18,7 +18,7 @@ import {
 } from "../../src/bench/labsection";
 import { meshRows, missingPairs, parseOk, parseRss, pingScript, pulumiChanges, rssScript, soaScript } from "../../src/bench/mesh";
 import { formatReport } from "../../src/bench/report";
-import { pingOutage, pingTally } from "../../src/lab/measure";
+import { lostInWords, pingOutage, pingTally } from "../../src/lab/measure";
 
 /** A fixed fake lab: what labUp's state holds of its machines and key. */
 const LAB = {
@@ -166,6 +166,8 @@ describe("what the machines answer", () => {
     expect(pingTally(stopped(upTo(30), 30))).toMatchObject({ lost: 0, inFlight: 0 });
     // Another interval and bound: every second, 3 s in flight.
     expect(pingTally(stopped(upTo(6), 10), 1, 3)).toMatchObject({ lost: 1, lostSeqs: [7], inFlight: 3 });
+    expect(lostInWords(pingTally(stopped(upTo(30, [7, 9]), 30)))).toBe("2 lost (icmp_seq 7, 9)");
+    expect(lostInWords(pingTally(stopped(upTo(30), 30)))).toBe("0 lost");
     // A duplicate reply is one reply.
     expect(pingTally([...replies([1, 1, 2]), "2 packets transmitted, 2 received, +1 duplicates"].join("\n")).lost).toBe(0);
   });
