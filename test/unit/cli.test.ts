@@ -655,14 +655,20 @@ describe("the front door: help, version, exit codes, did you mean", () => {
       [["--version"], /^boreal-kit \d+\.\d+\.\d+\n$/],
       [["status", "--help"], /^usage:\n {2}boreal status /],
     ] as const) {
-      const started = Date.now();
-      const result = spawnSync("npx", ["--no-install", "boreal", ...args], { cwd: PROJECT_ROOT, encoding: "utf8", env: plainEnv });
-      expect(result.status, result.stderr).toBe(0);
-      expect(result.stdout).toMatch(out);
-      // npm's own start is most of it: 1.2 s on a quiet machine, 4 s with a lab and tests beside it.
-      expect(Date.now() - started).toBeLessThan(10_000);
+      // npm's own start is most of it: 1.2 s on a quiet machine, 4 s with a lab and tests beside
+      // it, once 10.2 s with this file's neighbours on both cores. The faster of two runs is
+      // judged: contention comes and goes, a rebuild or a download would slow both.
+      const took: number[] = [];
+      for (let run = 0; run < 2; run++) {
+        const started = Date.now();
+        const result = spawnSync("npx", ["--no-install", "boreal", ...args], { cwd: PROJECT_ROOT, encoding: "utf8", env: plainEnv });
+        took.push(Date.now() - started);
+        expect(result.status, result.stderr).toBe(0);
+        expect(result.stdout).toMatch(out);
+      }
+      expect(Math.min(...took), `npx boreal ${args.join(" ")}: ${took.join(" and ")} ms`).toBeLessThan(10_000);
     }
-  }, 30_000);
+  }, 60_000);
 
   test("hints name the command as the user ran it: npm run, npx, or boreal on the PATH", () => {
     expect(borealCommand({ npm_lifecycle_event: "boreal", npm_command: "run-script" })).toBe("npm run -s boreal --");
