@@ -6,6 +6,7 @@ import { dirname, join } from "node:path";
 import { stringify } from "yaml";
 import { writeAtomic } from "../io/files";
 import { parseCidr } from "../core/values/ip";
+import { ATTEST_INTERVAL_DEFAULT, DELEGATION_CHECK_INTERVAL_DEFAULT } from "../core/spec/stack";
 import { asRoot } from "../core/values/shell";
 import { ProcessError, run, runAsync, RunResult, sleepSync, startDetached } from "../io/process";
 import { DEFAULT_SUITE, ensureImage, labRecipe, LabSuite, LabSuiteChoice, machineSuites, SUDO_IMAGE_PACKAGES } from "./image";
@@ -46,6 +47,7 @@ import {
   LAB_PREFIX6,
   labAddress6,
   createMachineNetwork,
+  LAB_NS,
   labAddresses,
   labNamespaces,
   nodeNamespace,
@@ -55,6 +57,7 @@ import {
   removeLabNetwork,
   sh,
   stopProcesses,
+  vethPortName,
 } from "./net";
 
 /** The project root: the nearest directory above this file holding Pulumi.yaml (src/ or dist/src/). */
@@ -424,6 +427,15 @@ export async function labDns(state: LabState, delegations: string[], dir = LAB_D
   return state.dns;
 }
 
+/**
+ * Pulls or plugs a machine's underlay cable, from the host side: its port on the lab bridge (a
+ * container's veth, a VM's tap) goes down or up, and the machine's own eth0 stays as it was.
+ */
+export function setUnderlay(machine: LabMachine, connected: boolean): void {
+  const port = machine.vm ? tapName(machine.name) : vethPortName(machine.name);
+  sh("ip", ["-n", LAB_NS, "link", "set", port, connected ? "up" : "down"]);
+}
+
 /** Powers one machine off (its disk, the overlay upper dir, stays): a member going down. */
 export function labStop(state: LabState, name: string): void {
   const machine = state.machines.find((m) => m.name === name);
@@ -756,10 +768,13 @@ export function writeLabStacks(
         // No boreal:syncInterval: the lab pulls at the default a member gets, and a change
         // reaches every node in seconds through the publisher's nudge, as on real servers.
         ...(options.syncInterval !== undefined ? { "boreal:syncInterval": options.syncInterval } : {}),
-        // And checks its peers often, so that the label follows a broken rule within a minute.
-        "boreal:attestInterval": options.attestInterval ?? LAB_ATTEST_INTERVAL,
-        // And the parent's delegation, so that a drift fires its alert within a minute.
-        "boreal:delegationCheckInterval": options.delegationCheckInterval ?? LAB_DELEGATION_CHECK_INTERVAL,
+        // And checks its peers often, so that the label follows a broken rule within a minute,
+        // and the parent's delegation, so that a drift fires its alert within a minute. Not on
+        // a VM, which keeps a member's defaults: emulated, each run of the agent takes 10 s of
+        // its one vCPU, and a check every 15 s would leave little of it for anything else.
+        "boreal:attestInterval": options.attestInterval ?? (m.vm ? ATTEST_INTERVAL_DEFAULT : LAB_ATTEST_INTERVAL),
+        "boreal:delegationCheckInterval":
+          options.delegationCheckInterval ?? (m.vm ? DELEGATION_CHECK_INTERVAL_DEFAULT : LAB_DELEGATION_CHECK_INTERVAL),
         "boreal:zones": [member.zone],
         // A cooperative's zone holds its customers' names: a web site and mail, here on the node.
         "boreal:records": { [member.zone]: labRecords(m.address) },

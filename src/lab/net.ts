@@ -112,10 +112,15 @@ export function createLabNetwork(subnet: Cidr, hostAddress: string, hostAddress6
   sh("ip", ["link", "set", HOST_VETH, "up"]);
 }
 
+/** A container's port on the lab bridge: the host side of its eth0's veth (IFNAMSIZ: 15 characters). */
+export function vethPortName(machine: string): string {
+  return `v-${machine}`.slice(0, 15);
+}
+
 /** The machine's eth0 on the lab bridge: its IPv4 address, and its IPv6 one unless it is IPv4-only. */
 export function createMachineNetwork(machine: string, address: string, subnet: Cidr, address6?: string): void {
   const ns = nodeNamespace(machine);
-  const bridgePort = `v-${machine}`.slice(0, 15);
+  const bridgePort = vethPortName(machine);
   sh("ip", ["netns", "add", ns]);
   sh("ip", ["-n", LAB_NS, "link", "add", bridgePort, "type", "veth", "peer", "name", "eth0", "netns", ns]);
   sh("ip", ["-n", LAB_NS, "link", "set", bridgePort, "master", BRIDGE, "up"]);

@@ -12,13 +12,12 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { descriptorPath, signaturePath } from "../../src/core/registry/format";
 import { LAB_FEDERATION, LabMember, git } from "../../src/lab/federation";
 import { isLabSuiteChoice, LAB_SUITE_CHOICES } from "../../src/lab/image";
-import { LAB_PASSPHRASE, labDns, labDown, labExec, labUp, stackFileOf, writeLabStacks } from "../../src/lab/lab";
+import { LAB_PASSPHRASE, labDns, labDown, labExec, LabMachine, labUp, setUnderlay, stackFileOf, writeLabStacks } from "../../src/lab/lab";
 import { makeMemberProject, packCheckout } from "../../src/lab/member-projects";
 import { labStackName } from "../../src/lab/pulumi";
 import { authenticated } from "../../src/lab/dns";
 import { dsForZone, formatDs, parseDnskeys } from "../../src/core/dns/ds";
 import { stopMirror } from "../../src/lab/mirror";
-import { nodeNamespace } from "../../src/lab/net";
 import { LabStacks, StackOutputs } from "../../src/lab/stacks";
 import { writeNodeObject } from "../../src/io/registry/write";
 import { makeWireguardProof, wireguardPublicKey } from "../../src/core/registry/keyproof";
@@ -34,12 +33,14 @@ import { sendNudges } from "../../src/io/nudge";
 import { NUDGE_PORT } from "../../src/core/values/ports";
 import { SYNC_INTERVAL_DEFAULT } from "../../src/core/spec/stack";
 
-/** Takes a lab machine's underlay down for `seconds` (its veth inside its own namespace). */
-function cutUnderlay(machine: string, seconds: number): void {
-  execFileSync("sh", [
-    "-c",
-    `ip -n ${nodeNamespace(machine)} link set eth0 down; sleep ${seconds}; ip -n ${nodeNamespace(machine)} link set eth0 up`,
-  ]);
+/** Pulls a lab machine's underlay cable for `seconds` (its port on the lab bridge), then plugs it back. */
+function cutUnderlay(machine: LabMachine, seconds: number): void {
+  setUnderlay(machine, false);
+  try {
+    execFileSync("sleep", [String(seconds)]);
+  } finally {
+    setUnderlay(machine, true);
+  }
 }
 
 const ready = process.getuid?.() === 0 && pulumiCliAvailable() && commandPluginInstalled();
@@ -625,7 +626,7 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
       others.map((n) => dig(n.machine.address, "+norec", "+noall", "+answer", "+additional", n.zone, "NS").split("\n").sort().join("\n"));
     const before = { served: servedNs(), records: others.map((n) => delegationRecords[nodes.indexOf(n)]) };
     // The server gets a second address (the old one stays: the stack's SSH still goes there).
-    execFileSync("ip", ["-n", nodeNamespace(moved.machine.name), "addr", "add", `${newAddress}/24`, "dev", "eth0"]);
+    servers.ok(moved, `ip addr add ${newAddress}/24 dev eth0`);
     stacks.must(["config", "set", "boreal:endpoint", `${newAddress}:51820`, "-s", stackOf(3)]);
     await timed(`pulumi up ${stackOf(3)} (a new endpoint address)`, () => up(3));
     expect(delegationRecords[3]).toContain(`ns-${moved.machine.name}.${moved.zone} A ${newAddress}`);
@@ -917,7 +918,7 @@ describe.runIf(ready)(`end to end (Debian ${SUITE}): ${COUNT} members join with 
     stacks.must(["config", "rm", "boreal:mtu", "-s", stackOf(i)]);
     const run = stacks.upAsync(machineOf(i));
     await new Promise((r) => setTimeout(r, 7_000));
-    cutUnderlay(node.machine.name, 8);
+    cutUnderlay(node.machine, 8);
     const first = await run;
     checks.log(`SSH cut: the interrupted pulumi up exited ${first.status}`);
     if (first.status !== 0) await timed("re-run after the cut", () => stacks.recover(machineOf(i)));
