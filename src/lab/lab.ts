@@ -429,7 +429,8 @@ export async function labDns(state: LabState, delegations: string[], dir = LAB_D
 
 /**
  * Pulls or plugs a machine's underlay cable, from the host side: its port on the lab bridge (a
- * container's veth, a VM's tap) goes down or up, and the machine's own eth0 stays as it was.
+ * container's veth, a VM's tap) goes down or up. The machine's eth0 stays up: a container's
+ * sees its carrier go, a VM's sees nothing (its packets are dropped at the tap).
  */
 export function setUnderlay(machine: LabMachine, connected: boolean): void {
   const port = machine.vm ? tapName(machine.name) : vethPortName(machine.name);
@@ -723,6 +724,11 @@ export function labRecords(address: string): string[] {
   return [`www 300 A ${address}`, "@ 300 MX 10 mail", `mail 300 A ${address}`, '@ 300 TXT "v=spf1 mx -all"'];
 }
 
+/** A VM under QEMU's emulation (TCG): every program on it runs many times slower than on a container. */
+export function emulated(machine: LabMachine): boolean {
+  return machine.vm?.accel === "tcg";
+}
+
 /**
  * What a user needs to run the kit against the lab: a federation of one member per machine
  * (version 1 signed by all, on the lab's mirror), each member's own registry clone and
@@ -770,11 +776,11 @@ export function writeLabStacks(
         ...(options.syncInterval !== undefined ? { "boreal:syncInterval": options.syncInterval } : {}),
         // And checks its peers often, so that the label follows a broken rule within a minute,
         // and the parent's delegation, so that a drift fires its alert within a minute. Not on
-        // a VM, which keeps a member's defaults: emulated, each run of the agent takes 10 s of
-        // its one vCPU, and a check every 15 s would leave little of it for anything else.
-        "boreal:attestInterval": options.attestInterval ?? (m.vm ? ATTEST_INTERVAL_DEFAULT : LAB_ATTEST_INTERVAL),
+        // an emulated VM (TCG), which keeps a member's defaults: there each run of the agent
+        // takes 10 s of its one vCPU, and a check every 15 s would leave little for anything else.
+        "boreal:attestInterval": options.attestInterval ?? (emulated(m) ? ATTEST_INTERVAL_DEFAULT : LAB_ATTEST_INTERVAL),
         "boreal:delegationCheckInterval":
-          options.delegationCheckInterval ?? (m.vm ? DELEGATION_CHECK_INTERVAL_DEFAULT : LAB_DELEGATION_CHECK_INTERVAL),
+          options.delegationCheckInterval ?? (emulated(m) ? DELEGATION_CHECK_INTERVAL_DEFAULT : LAB_DELEGATION_CHECK_INTERVAL),
         "boreal:zones": [member.zone],
         // A cooperative's zone holds its customers' names: a web site and mail, here on the node.
         "boreal:records": { [member.zone]: labRecords(m.address) },
