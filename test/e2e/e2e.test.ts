@@ -30,6 +30,7 @@ import { runDns } from "../../src/cli/dns";
 import { judgeLabels, runLabel } from "../../src/cli/label";
 import { Chromium, CHROMIUM } from "../helpers/chromium";
 import { sendNudges } from "../../src/io/nudge";
+import { sleepSync } from "../../src/io/process";
 import { NUDGE_PORT } from "../../src/core/values/ports";
 import { SYNC_INTERVAL_DEFAULT } from "../../src/core/spec/stack";
 
@@ -37,7 +38,7 @@ import { SYNC_INTERVAL_DEFAULT } from "../../src/core/spec/stack";
 function cutUnderlay(machine: LabMachine, seconds: number): void {
   setUnderlay(machine, false);
   try {
-    execFileSync("sleep", [String(seconds)]);
+    sleepSync(seconds * 1000);
   } finally {
     setUnderlay(machine, true);
   }
